@@ -1,0 +1,325 @@
+"""Blueprint format v1: the typed, strict input models (pydantic v2).
+
+The JSON Schema in ``docs/blueprint.schema.json`` is generated from these classes
+(``guardrails schema``); a test keeps it fresh. Field descriptions become the
+editor tooltips, so they say what a landing-zone engineer needs to know.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+IamName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w+=,.@-]+$")]
+IamPath = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^/([\x21-\x7e]*/)?$")]
+StringOrList = Union[str, list[str]]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors (with a "did you mean" hint added by the loader)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- statements
+
+
+class Statement(Strict):
+    """One IAM policy statement, written with the AWS element names in snake_case."""
+
+    sid: str | None = Field(None, description="Statement id: letters and digits only; generated when omitted.")
+    effect: Literal["Allow", "Deny"] = "Allow"
+    actions: list[str] | None = Field(None, description="Action patterns such as `s3:GetObject` or `ec2:Describe*`.")
+    not_actions: list[str] | None = None
+    resources: list[str] | None = Field(
+        None,
+        description="Resource ARNs; `${partition}`, `${account_id}`, `${region}` and `${org_id}` are substituted.",
+    )
+    not_resources: list[str] | None = None
+    conditions: dict[str, dict[str, StringOrList | bool | int]] | None = Field(
+        None, description="`{Operator: {key: value or [values]}}`, exactly as in IAM JSON."
+    )
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> Statement:
+        if (self.actions is None) == (self.not_actions is None):
+            raise ValueError("a statement needs exactly one of `actions` or `not_actions`")
+        if (self.resources is None) == (self.not_resources is None):
+            raise ValueError("a statement needs exactly one of `resources` or `not_resources`")
+        return self
+
+
+# --------------------------------------------------------------------------- placement
+
+
+class Placement(Strict):
+    """Where an identity is deployed. Several keys add up; `all` means every member account."""
+
+    all: bool = Field(False, description="Every member account (not the management account unless listed).")
+    units: list[str] = Field(default_factory=list, description="OU paths such as `Workloads/Prod`; includes nested OUs.")
+    accounts: list[str] = Field(default_factory=list, description="Account names (the management account too).")
+    exclude_accounts: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- organization
+
+
+class Account(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,48}$")] = Field(
+        description="Short name used in file names and references (lowercase, digits, dashes)."
+    )
+    id: AccountId = Field(description="12-digit AWS account id (quote it in YAML).")
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=64)]
+    existing: bool = Field(False, description="The account already exists: emit an import instead of creating it.")
+    guardrails: list[CatalogRef] = Field(default_factory=list)
+    scps: list[ExplicitScp] = Field(default_factory=list)
+
+
+class OrgUnit(Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")] | None = Field(
+        None, description="Existing OU id: emit an import instead of creating the OU."
+    )
+    accounts: list[Account] = Field(default_factory=list)
+    units: dict[str, OrgUnit] = Field(default_factory=dict)
+    guardrails: list[CatalogRef] = Field(default_factory=list, description="Built-in SCP guardrails attached here.")
+    scps: list[ExplicitScp] = Field(default_factory=list, description="Explicit SCPs attached here.")
+
+
+CatalogRef = Union[str, dict[str, dict[str, Any]]]
+
+
+class ExplicitScp(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")]
+    description: str = ""
+    statements: list[Statement]
+
+
+class ManagementAccount(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,48}$")] = "management"
+    id: AccountId
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=64)]
+
+
+class BreakGlass(Strict):
+    """IAM users with MFA in one account, able to assume a role that exists in every account."""
+
+    account: str = Field(description="Name of the account that holds the break-glass IAM users.")
+    users: list[IamName] = Field(min_length=1, max_length=5, description="Break-glass IAM user names (1–5).")
+    role: IamName = "BreakGlass"
+    max_session_duration: int = Field(3600, ge=3600, le=43200)
+    mfa_max_age: int = Field(3600, ge=60, le=43200, description="Seconds since MFA sign-in, checked on AssumeRole.")
+
+
+class Organization(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,48}$")]
+    partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
+    id: Annotated[str, StringConstraints(pattern=r"^o-[a-z0-9]{10,32}$")] = Field(description="Organization id.")
+    root_id: Annotated[str, StringConstraints(pattern=r"^r-[0-9a-z]{4,32}$")]
+    existing: bool = Field(True, description="The organization exists already (usual): import it, never create it.")
+    management_account: ManagementAccount
+    home_region: Region = Field(description="Region for IAM stacks and global-resource Config recording.")
+    allowed_regions: list[Region] = Field(min_length=1)
+    deployment_principals: list[Annotated[str, StringConstraints(pattern=r"^[\w+=,.@/*-]{1,128}$")]] = Field(
+        default_factory=lambda: ["OrganizationAccountAccessRole", "stacksets-exec-*"],
+        description="Role names (wildcards allowed) that guardrails never block: CI, StackSet execution, bootstrap.",
+    )
+    deployment_role: IamName = Field(
+        "OrganizationAccountAccessRole", description="Role Terraform assumes in each account to deploy the baseline."
+    )
+    break_glass: BreakGlass
+    units: dict[str, OrgUnit] = Field(default_factory=dict)
+    guardrails: list[CatalogRef] = Field(default_factory=list, description="Built-in SCP guardrails at the root.")
+    scps: list[ExplicitScp] = Field(default_factory=list, description="Explicit SCPs at the root.")
+
+
+# --------------------------------------------------------------------------- identities
+
+
+class JobFunction(Strict):
+    """A named set of permissions. Intent-based grants arrive in a later format version."""
+
+    description: str = ""
+    statements: list[Statement] = Field(default_factory=list)
+    managed_policies: list[str] = Field(
+        default_factory=list, description="AWS managed policies by name or path/name, e.g. `job-function/ViewOnlyAccess`."
+    )
+
+
+class GitHubOidc(Strict):
+    repository: Annotated[str, StringConstraints(pattern=r"^[\w.-]+/[\w.-]+$")]
+    refs: list[str] = Field(default_factory=list, description="e.g. `refs/heads/main`; wildcards allowed.")
+    environments: list[str] = Field(default_factory=list, description="GitHub deployment environments.")
+    pull_requests: bool = False
+    provider: str = Field("github", description="Name of the OIDC identity provider entry.")
+
+    @model_validator(mode="after")
+    def _some_subject(self) -> GitHubOidc:
+        if not (self.refs or self.environments or self.pull_requests):
+            raise ValueError("name at least one of `refs`, `environments` or `pull_requests`: a role trusted by a "
+                             "whole repository lets any branch deploy")
+        return self
+
+
+class OidcTrust(Strict):
+    provider: str = Field(description="Name of the OIDC identity provider entry.")
+    subjects: list[str] = Field(min_length=1, description="Allowed `sub` claims (wildcards allowed).")
+
+
+class SamlTrust(Strict):
+    provider: str = Field(description="Name of the SAML identity provider entry.")
+
+
+class AccountTrust(Strict):
+    """Principals of another account (or this one), by account name or id."""
+
+    account: str
+    roles: list[str] = Field(default_factory=list, description="Limit to these role names (recommended).")
+    users: list[str] = Field(default_factory=list)
+
+
+class Trust(Strict):
+    services: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$")]] = Field(
+        default_factory=list
+    )
+    accounts: list[AccountTrust] = Field(default_factory=list)
+    organization: bool = Field(False, description="Any principal of the organization (aws:PrincipalOrgID).")
+    github_oidc: GitHubOidc | None = None
+    oidc: OidcTrust | None = None
+    saml: SamlTrust | None = None
+    require_mfa: bool = Field(
+        False,
+        description="Require MFA of IAM users assuming the role. Only for account/organization trust: SAML, OIDC and "
+        "Identity Center sessions carry no aws:MultiFactorAuthPresent; enforce MFA at the identity provider.",
+    )
+    external_id: Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Trust:
+        if not (self.services or self.accounts or self.organization or self.github_oidc or self.oidc or self.saml):
+            raise ValueError("a trust needs at least one principal source")
+        return self
+
+
+class Group(Strict):
+    job_functions: list[str] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=list, description="IAM user names (users defined in `users`).")
+    path: IamPath = "/"
+    deploy_to: Placement
+
+
+class User(Strict):
+    path: IamPath = "/"
+    console: bool = Field(True, description="The user signs in to the console (a password is set out of band).")
+    access_keys: bool = Field(False, description="The user may create access keys (discouraged; CIS 1.11).")
+    deploy_to: Placement
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class Role(Strict):
+    name: IamName | None = Field(None, description="IAM role name; defaults to the entry's key.")
+    description: Annotated[str, StringConstraints(max_length=1000)] = ""
+    path: IamPath = "/"
+    trust: Trust
+    job_functions: list[str] = Field(default_factory=list)
+    boundary: str | None = Field(None, description="Name of an entry in `permission_boundaries`.")
+    max_session_duration: int = Field(3600, ge=3600, le=43200, description="Seconds (AWS range 3600–43200).")
+    instance_profile: bool = False
+    deploy_to: Placement
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class PermissionBoundary(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")] | None = None
+    description: str = ""
+    statements: list[Statement] = Field(min_length=1)
+
+
+class OidcProvider(Strict):
+    url: Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$")]
+    audiences: list[str] = Field(default_factory=lambda: ["sts.amazonaws.com"], min_length=1)
+    thumbprints: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{40}$")]] = Field(default_factory=list)
+    existing: bool = Field(False, description="The provider exists in each target account: import it.")
+
+
+class SamlProvider(Strict):
+    metadata_file: str = Field(description="Path of the IdP metadata XML, relative to the blueprint directory.")
+    existing: bool = False
+
+
+class IdentityProviders(Strict):
+    oidc: dict[str, OidcProvider] = Field(default_factory=dict)
+    saml: dict[str, SamlProvider] = Field(default_factory=dict)
+
+
+class PasswordPolicy(Strict):
+    """Every field is always emitted: UpdateAccountPasswordPolicy is not a partial update."""
+
+    minimum_length: int = Field(14, ge=6, le=128)
+    require_symbols: bool = True
+    require_numbers: bool = True
+    require_uppercase: bool = True
+    require_lowercase: bool = True
+    allow_users_to_change: bool = True
+    max_age: int = Field(90, ge=0, le=1095, description="Days; 0 = never expire.")
+    reuse_prevention: int = Field(24, ge=0, le=24, description="0 = none.")
+    hard_expiry: bool = False
+    existing: bool = Field(False, description="A password policy is already set: import it.")
+
+
+class MfaEnforcement(Strict):
+    enabled: bool = True
+    policy_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")] = "GuardrailsForceMFA"
+    allow_first_password_without_mfa: bool = Field(
+        False,
+        description="Let users set their first password before enrolling MFA (adds iam:ChangePassword and "
+        "iam:GetAccountPasswordPolicy to the MFA-free actions; AWS advises against it).",
+    )
+
+
+class Limits(Strict):
+    """Overrides of AWS limits (defaults: current AWS values, see guardrails/data/limits.yaml)."""
+
+    managed_policy_chars: int | None = Field(None, ge=1)
+    scp_chars: int | None = Field(None, ge=1)
+    rcp_chars: int | None = Field(None, ge=1)
+    trust_policy_chars: int | None = Field(None, ge=1)
+    role_inline_chars: int | None = Field(None, ge=1)
+    group_inline_chars: int | None = Field(None, ge=1)
+    user_inline_chars: int | None = Field(None, ge=1)
+    scps_per_target: int | None = Field(None, ge=1)
+    managed_policies_per_role: int | None = Field(None, ge=1)
+    managed_policies_per_group: int | None = Field(None, ge=1)
+
+
+class Blueprint(Strict):
+    """The whole blueprint: the merge of every YAML file in the blueprint directory."""
+
+    model_config = ConfigDict(title="guardrails blueprint v1")
+
+    version: Literal[1] = Field(1, description="Blueprint format version.")
+    organization: Organization
+    job_functions: dict[str, JobFunction] = Field(default_factory=dict)
+    permission_boundaries: dict[str, PermissionBoundary] = Field(default_factory=dict)
+    identity_providers: IdentityProviders = Field(default_factory=IdentityProviders)
+    groups: dict[str, Group] = Field(default_factory=dict)
+    users: dict[str, User] = Field(default_factory=dict)
+    roles: dict[str, Role] = Field(default_factory=dict)
+    password_policy: Literal["cis"] | PasswordPolicy = Field("cis", description="`cis` or explicit values.")
+    mfa_enforcement: MfaEnforcement = Field(default_factory=MfaEnforcement)
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("password_policy", mode="after")
+    @classmethod
+    def _expand_preset(cls, value: Any) -> PasswordPolicy:
+        return PasswordPolicy() if value == "cis" else value
+
+
+Account.model_rebuild()
+OrgUnit.model_rebuild()
+Organization.model_rebuild()
+
+# Top-level sections that are mappings of named entries may be split across files.
+MERGEABLE_SECTIONS = ("job_functions", "permission_boundaries", "groups", "users", "roles")

@@ -1,0 +1,343 @@
+"""Resolve a validated blueprint into a model: the OU tree, accounts, and where each identity lives.
+
+All semantic checks (unknown references, duplicates, nesting depth, region rules, MFA where
+it cannot exist) run here and are collected before anything fails.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from guardrails.blueprint.loader import LoadedBlueprint
+from guardrails.blueprint.schema import Blueprint, OrgUnit, Placement, Statement
+from guardrails.diagnostics import BlueprintError, Diagnostic, Location
+
+MAX_OU_DEPTH = 5  # Organizations: OUs nest at most five levels below the root.
+SUBSTITUTIONS = ("partition", "account_id", "region", "org_id")
+# Policy variables AWS resolves at request time; passed through untouched.
+_POLICY_VARIABLE = re.compile(r"^(aws|saml|sts|ec2|iam|s3|token\.actions\.githubusercontent\.com|[a-z0-9.-]+):[\w/.:-]+$|^[*?$]$")
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    path: str
+    name: str
+    parent: str
+    depth: int
+    spec: OrgUnit
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    name: str
+    id: str
+    email: str
+    unit: str
+    existing: bool
+    management: bool
+    yaml_path: tuple[str | int, ...]
+
+
+@dataclass
+class Model:
+    """The blueprint, resolved: lookups by name and the account set of every placed identity."""
+
+    source: LoadedBlueprint
+    units: dict[str, UnitInfo] = field(default_factory=dict)
+    accounts: dict[str, AccountInfo] = field(default_factory=dict)
+    placements: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def blueprint(self) -> Blueprint:
+        return self.source.blueprint
+
+    def accounts_in_unit(self, path: str) -> list[str]:
+        return [a.name for a in self.accounts.values() if a.unit == path or a.unit.startswith(path + "/")]
+
+    def member_accounts(self) -> list[str]:
+        return [a.name for a in self.accounts.values() if not a.management]
+
+
+@cache
+def aws_managed_policy_names() -> frozenset[str]:
+    """Names (with path, e.g. ``job-function/Billing``) of all AWS managed policies, from the pinned list."""
+    raw = json.loads(resources.files("guardrails.data").joinpath("aws_managed_policy_arns.json").read_text("utf-8"))
+    return frozenset(arn.split(":policy/", 1)[1] for arn in raw["arns"])
+
+
+@cache
+def region_facts() -> dict[str, list[str]]:
+    return yaml.safe_load(resources.files("guardrails.data").joinpath("regions.yaml").read_text("utf-8"))
+
+
+def build_model(loaded: LoadedBlueprint) -> Model:
+    """Resolve and check; raises :class:`BlueprintError` listing every problem."""
+    model = Model(source=loaded)
+    problems: list[Diagnostic] = []
+    _resolve_tree(model, problems)
+    _check_regions(model, problems)
+    _resolve_placements(model, problems)
+    _check_references(model, problems)
+    _check_statements(model, problems)
+    if problems:
+        raise BlueprintError(problems)
+    return model
+
+
+def _suggest(name: str, candidates: list[str] | set[str] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else ("known: " + ", ".join(sorted(candidates)[:12]) if candidates else "")
+
+
+def _resolve_tree(model: Model, problems: list[Diagnostic]) -> None:
+    org = model.blueprint.organization
+    where = model.source.where
+    mgmt = org.management_account
+    model.accounts[mgmt.name] = AccountInfo(mgmt.name, mgmt.id, mgmt.email, "", True, True,
+                                            ("organization", "management_account"))
+
+    def walk(units: dict[str, OrgUnit], parent: str, depth: int, yaml_path: tuple[str | int, ...]) -> None:
+        for name, spec in units.items():
+            path = f"{parent}/{name}" if parent else name
+            unit_yaml = (*yaml_path, name)
+            if depth > MAX_OU_DEPTH:
+                problems.append(Diagnostic.of("GR305", f"OU {path!r} is nested {depth} levels deep (AWS allows {MAX_OU_DEPTH})",
+                                              model.source.where_key(*unit_yaml), "flatten the OU tree"))
+            if not re.fullmatch(r"[\w .+=,@-]{1,128}", name) or "/" in name:
+                problems.append(Diagnostic.of("GR303", f"OU name {name!r} is not a valid Organizations OU name",
+                                              model.source.where_key(*unit_yaml), "use 1–128 letters, digits, spaces or . - _"))
+            model.units[path] = UnitInfo(path, name, parent, depth, spec)
+            for index, account in enumerate(spec.accounts):
+                _add_account(model, problems, account.name, account.id, account.email, path, account.existing,
+                             (*unit_yaml, "accounts", index))
+            walk(spec.units, path, depth + 1, (*unit_yaml, "units"))
+
+    walk(org.units, "", 1, ("organization", "units"))
+    del where
+
+
+def _add_account(model: Model, problems: list[Diagnostic], name: str, account_id: str, email: str, unit: str,
+                 existing: bool, yaml_path: tuple[str | int, ...]) -> None:
+    for other in model.accounts.values():
+        if other.name == name:
+            problems.append(Diagnostic.of("GR302", f"account name {name!r} is used twice", model.source.where(*yaml_path, "name"),
+                                          "account names must be unique across the organization"))
+            return
+        if other.id == account_id:
+            problems.append(Diagnostic.of("GR302", f"account id {account_id} is used by {other.name!r} too",
+                                          model.source.where(*yaml_path, "id"), "check the 12-digit id"))
+        if other.email.lower() == email.lower():
+            problems.append(Diagnostic.of("GR302", f"email {email} is used by {other.name!r} too",
+                                          model.source.where(*yaml_path, "email"), "every AWS account needs its own root email"))
+    model.accounts[name] = AccountInfo(name, account_id, email, unit, existing, False, yaml_path)
+
+
+def _check_regions(model: Model, problems: list[Diagnostic]) -> None:
+    org = model.blueprint.organization
+    facts = region_facts()
+    known = set(facts["records_global_iam"]) | set(facts["launched_later"])
+    if org.home_region not in facts["records_global_iam"]:
+        hint = ("this region launched after February 2022 and cannot record global IAM resources in AWS Config; "
+                "choose one of: " + ", ".join(r for r in facts["records_global_iam"] if r.split("-")[0] == org.home_region.split("-")[0])
+                ) if org.home_region in known else _suggest(org.home_region, facts["records_global_iam"])
+        problems.append(Diagnostic.of("GR310", f"home region {org.home_region!r} cannot record global IAM resources",
+                                      model.source.where("organization", "home_region"), hint))
+    for index, region in enumerate(org.allowed_regions):
+        if region not in known:
+            problems.append(Diagnostic.of("GR310", f"unknown region {region!r}",
+                                          model.source.where("organization", "allowed_regions", index), _suggest(region, known)))
+    if org.home_region not in org.allowed_regions:
+        problems.append(Diagnostic.of("GR310", f"home region {org.home_region!r} is not in allowed_regions",
+                                      model.source.where("organization", "allowed_regions"),
+                                      "add it: the IAM stacks and the password-policy function run there"))
+
+
+def _placement_accounts(model: Model, placement: Placement, yaml_path: tuple[str | int, ...],
+                        problems: list[Diagnostic]) -> tuple[str, ...]:
+    chosen: set[str] = set()
+    if placement.all:
+        chosen.update(model.member_accounts())
+    for index, unit in enumerate(placement.units):
+        if unit not in model.units:
+            problems.append(Diagnostic.of("GR301", f"unknown OU {unit!r}", model.source.where(*yaml_path, "units", index),
+                                          _suggest(unit, set(model.units))))
+            continue
+        chosen.update(model.accounts_in_unit(unit))
+    for key in ("accounts", "exclude_accounts"):
+        for index, name in enumerate(getattr(placement, key)):
+            if name not in model.accounts:
+                problems.append(Diagnostic.of("GR301", f"unknown account {name!r}",
+                                              model.source.where(*yaml_path, key, index), _suggest(name, set(model.accounts))))
+    chosen.update(n for n in placement.accounts if n in model.accounts)
+    chosen.difference_update(placement.exclude_accounts)
+    if not chosen:
+        problems.append(Diagnostic.of("GR308", "this placement selects no account", model.source.where(*yaml_path),
+                                      "name OUs with accounts, accounts, or `all: true`"))
+    return tuple(sorted(chosen))
+
+
+def _resolve_placements(model: Model, problems: list[Diagnostic]) -> None:
+    bp = model.blueprint
+    for section in ("groups", "users", "roles"):
+        for name, entry in getattr(bp, section).items():
+            model.placements[(section, name)] = _placement_accounts(model, entry.deploy_to, (section, name, "deploy_to"), problems)
+
+
+def _check_references(model: Model, problems: list[Diagnostic]) -> None:
+    bp = model.blueprint
+    src = model.source
+    org = bp.organization
+    jobs = set(bp.job_functions)
+    managed = aws_managed_policy_names()
+    if org.break_glass.account not in model.accounts:
+        problems.append(Diagnostic.of("GR301", f"unknown break-glass account {org.break_glass.account!r}",
+                                      src.where("organization", "break_glass", "account"), _suggest(org.break_glass.account, set(model.accounts))))
+    for name, job in bp.job_functions.items():
+        for index, policy in enumerate(job.managed_policies):
+            if policy not in managed:
+                problems.append(Diagnostic.of("GR309", f"{policy!r} is not an AWS managed policy",
+                                              src.where("job_functions", name, "managed_policies", index),
+                                              _suggest(policy, managed) or "use the name as in the IAM console, with its path (job-function/…)"))
+        if not job.statements and not job.managed_policies:
+            problems.append(Diagnostic.of("GR203", f"job function {name!r} grants nothing", src.where_key("job_functions", name),
+                                          "add statements or managed_policies"))
+    for section in ("groups", "roles"):
+        for name, entry in getattr(bp, section).items():
+            for index, job in enumerate(entry.job_functions):
+                if job not in jobs:
+                    problems.append(Diagnostic.of("GR301", f"unknown job function {job!r}",
+                                                  src.where(section, name, "job_functions", index), _suggest(job, jobs)))
+    users_in_groups: set[str] = set()
+    for name, group in bp.groups.items():
+        for index, member in enumerate(group.members):
+            if member not in bp.users:
+                problems.append(Diagnostic.of("GR301", f"unknown user {member!r}", src.where("groups", name, "members", index),
+                                              _suggest(member, set(bp.users)) or "define the user under `users:`"))
+                continue
+            users_in_groups.add(member)
+            missing = set(model.placements[("users", member)]) - set(model.placements[("groups", name)])
+            if missing:
+                problems.append(Diagnostic.of("GR308", f"user {member!r} is placed in {', '.join(sorted(missing))} where group {name!r} is not",
+                                              src.where("groups", name, "members", index),
+                                              "place the group wherever its members are, or narrow the user's deploy_to"))
+    for name in bp.users:
+        if name not in users_in_groups:
+            problems.append(Diagnostic.of("GR311", f"user {name!r} is in no group", src.where_key("users", name),
+                                          "users get permissions only through groups (CIS 1.15); add it to a group's members"))
+        if name in org.break_glass.users:
+            problems.append(Diagnostic.of("GR302", f"user {name!r} is also a break-glass user", src.where_key("users", name),
+                                          "break-glass users are generated from organization.break_glass; remove this entry"))
+    providers_oidc = set(bp.identity_providers.oidc)
+    providers_saml = set(bp.identity_providers.saml)
+    for name, saml in bp.identity_providers.saml.items():
+        path = model.source.directory / saml.metadata_file
+        if not path.is_file():
+            problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} not found",
+                                          src.where("identity_providers", "saml", name, "metadata_file"),
+                                          "give a path relative to the blueprint directory"))
+    boundaries = set(bp.permission_boundaries)
+    names_seen: dict[str, tuple[str, ...]] = {}
+    reserved = {org.break_glass.role.lower(): ("organization", "break_glass", "role")}
+    for key, role in bp.roles.items():
+        role_name = role.name or key
+        where_role = ("roles", key)
+        lowered = role_name.lower()
+        if lowered in reserved or lowered in names_seen:
+            problems.append(Diagnostic.of("GR302", f"role name {role_name!r} is used twice (IAM names are case-insensitive)",
+                                          src.where_key(*where_role), "give the role a unique `name`"))
+        names_seen[lowered] = where_role
+        if len(role.path) - 1 + len(role_name) > 64 and role.path != "/":
+            problems.append(Diagnostic.of("GR320", f"role {role_name!r}: path and name exceed 64 characters",
+                                          src.where_key(*where_role), "console switch-role needs path + name ≤ 64"))
+        if role.boundary is not None and role.boundary not in boundaries:
+            problems.append(Diagnostic.of("GR301", f"unknown permission boundary {role.boundary!r}",
+                                          src.where("roles", key, "boundary"), _suggest(role.boundary, boundaries)))
+        trust = role.trust
+        federated = bool(trust.github_oidc or trust.oidc or trust.saml)
+        if trust.require_mfa and not (trust.accounts or trust.organization):
+            problems.append(Diagnostic.of(
+                "GR307", f"role {key!r} requires MFA but is trusted only by {'federated identities' if federated else 'AWS services'}",
+                src.where("roles", key, "trust", "require_mfa"),
+                "SAML, OIDC and Identity Center sessions carry no aws:MultiFactorAuthPresent: enforce MFA at the "
+                "identity provider and remove require_mfa" if federated else "services never use MFA: remove require_mfa"))
+        if trust.github_oidc and trust.github_oidc.provider not in providers_oidc:
+            problems.append(Diagnostic.of("GR301", f"unknown OIDC provider {trust.github_oidc.provider!r}",
+                                          src.where("roles", key, "trust", "github_oidc"),
+                                          "declare it under identity_providers.oidc (url https://token.actions.githubusercontent.com)"))
+        if trust.oidc and trust.oidc.provider not in providers_oidc:
+            problems.append(Diagnostic.of("GR301", f"unknown OIDC provider {trust.oidc.provider!r}",
+                                          src.where("roles", key, "trust", "oidc", "provider"), _suggest(trust.oidc.provider, providers_oidc)))
+        if trust.saml and trust.saml.provider not in providers_saml:
+            problems.append(Diagnostic.of("GR301", f"unknown SAML provider {trust.saml.provider!r}",
+                                          src.where("roles", key, "trust", "saml", "provider"), _suggest(trust.saml.provider, providers_saml)))
+        for index, account_trust in enumerate(trust.accounts):
+            if account_trust.account not in model.accounts and not re.fullmatch(r"\d{12}", account_trust.account):
+                problems.append(Diagnostic.of("GR301", f"unknown account {account_trust.account!r}",
+                                              src.where("roles", key, "trust", "accounts", index, "account"),
+                                              _suggest(account_trust.account, set(model.accounts)) or "use an account name or a 12-digit id"))
+    group_names: dict[str, str] = {"break-glass": "generated break-glass group"}
+    for key in bp.groups:
+        if key.lower() in group_names:
+            problems.append(Diagnostic.of("GR302", f"group name {key!r} is reserved or used twice", src.where_key("groups", key),
+                                          "rename the group"))
+        group_names[key.lower()] = key
+        if not re.fullmatch(r"[\w+=,.@-]{1,128}", key):
+            problems.append(Diagnostic.of("GR303", f"group name {key!r} is not a valid IAM name", src.where_key("groups", key),
+                                          "use letters, digits and + = , . @ _ -"))
+    for key in list(bp.users) + list(bp.job_functions) + list(bp.permission_boundaries):
+        if not re.fullmatch(r"[\w+=,.@-]{1,64}", key):
+            problems.append(Diagnostic.of("GR303", f"name {key!r} is not a valid IAM name", Location(src.display_name),
+                                          "use 1–64 letters, digits and + = , . @ _ -"))
+
+
+def iter_statements(bp: Blueprint) -> list[tuple[tuple[str | int, ...], Statement]]:
+    """Every explicit statement of the blueprint with its YAML path."""
+    found: list[tuple[tuple[str | int, ...], Statement]] = []
+    for name, job in bp.job_functions.items():
+        found += [(("job_functions", name, "statements", i), s) for i, s in enumerate(job.statements)]
+    for name, boundary in bp.permission_boundaries.items():
+        found += [(("permission_boundaries", name, "statements", i), s) for i, s in enumerate(boundary.statements)]
+
+    def scps(scp_list: list, base: tuple[str | int, ...]) -> None:
+        for i, scp in enumerate(scp_list):
+            found.extend(((*base, i, "statements", j), s) for j, s in enumerate(scp.statements))
+
+    org = bp.organization
+    scps(org.scps, ("organization", "scps"))
+
+    def walk(units: dict[str, OrgUnit], base: tuple[str | int, ...]) -> None:
+        for name, unit in units.items():
+            scps(unit.scps, (*base, name, "scps"))
+            for index, account in enumerate(unit.accounts):
+                scps(account.scps, (*base, name, "accounts", index, "scps"))
+            walk(unit.units, (*base, name, "units"))
+
+    walk(org.units, ("organization", "units"))
+    return found
+
+
+def _check_statements(model: Model, problems: list[Diagnostic]) -> None:
+    src = model.source
+    for path, statement in iter_statements(model.blueprint):
+        if statement.sid is not None and not re.fullmatch(r"[A-Za-z0-9]+", statement.sid):
+            problems.append(Diagnostic.of("GR203", f"Sid {statement.sid!r} may hold only letters and digits",
+                                          src.where(*path, "sid"), "IAM rejects other characters in Sid"))
+        for element in ("resources", "not_resources"):
+            for index, value in enumerate(getattr(statement, element) or []):
+                for name in _PLACEHOLDER.findall(value):
+                    if name not in SUBSTITUTIONS and not _POLICY_VARIABLE.match(name):
+                        problems.append(Diagnostic.of(
+                            "GR306", f"unknown substitution ${{{name}}}", src.where(*path, element, index),
+                            _suggest(name, set(SUBSTITUTIONS)) or f"use one of {', '.join('${' + s + '}' for s in SUBSTITUTIONS)}"
+                            " or an IAM policy variable such as ${aws:username}"))
+                if value.startswith("arn:aws:") or value.startswith("arn:aws-"):
+                    problems.append(Diagnostic.of("GR306", "partition written literally in an ARN", src.where(*path, element, index),
+                                                  "write arn:${partition}:… so the blueprint works in every partition"))

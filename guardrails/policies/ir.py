@@ -1,0 +1,270 @@
+"""The format-neutral intermediate representation (the plan).
+
+Every output format is rendered from these frozen, canonical values, so Terraform and
+CloudFormation cannot disagree about what is granted. Strings inside documents keep two
+deployment-time placeholders, ``${account_id}`` and ``${region}``; the partition and the
+organization id are already substituted (they are constants of the organization).
+IAM policy variables such as ``${aws:username}`` pass through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Effect = Literal["Allow", "Deny"]
+
+# Placeholders that stay symbolic in the IR because they differ per deployed account.
+ACCOUNT_ID = "${account_id}"
+REGION = "${region}"
+
+
+@dataclass(frozen=True, order=True)
+class Condition:
+    operator: str
+    key: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Principal:
+    """A trust-policy principal: kind is AWS, Service or Federated."""
+
+    kind: Literal["AWS", "Service", "Federated"]
+    identifiers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Statement:
+    sid: str
+    effect: Effect
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    not_resources: tuple[str, ...] = ()
+    principals: tuple[Principal, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    # Where the statement came from in the blueprint ("file:line:col"), for diagnostics only.
+    origin: str = field(default="", compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """AWS policy JSON of this statement, elements in the conventional order."""
+        out: dict[str, Any] = {"Sid": self.sid, "Effect": self.effect}
+        if self.principals:
+            out["Principal"] = {p.kind: _one_or_list(p.identifiers) for p in self.principals}
+        if self.actions:
+            out["Action"] = _one_or_list(self.actions)
+        if self.not_actions:
+            out["NotAction"] = _one_or_list(self.not_actions)
+        if self.resources:
+            out["Resource"] = _one_or_list(self.resources)
+        if self.not_resources:
+            out["NotResource"] = _one_or_list(self.not_resources)
+        if self.conditions:
+            block: dict[str, dict[str, Any]] = {}
+            for cond in self.conditions:
+                block.setdefault(cond.operator, {})[cond.key] = _one_or_list(cond.values)
+            out["Condition"] = block
+        return out
+
+
+def _one_or_list(values: tuple[str, ...]) -> str | list[str]:
+    return values[0] if len(values) == 1 else list(values)
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    statements: tuple[Statement, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": [s.to_json() for s in self.statements]}
+
+    def render(self, *, minified: bool = False) -> str:
+        """Stable JSON text (sorted statement order is the IR's; keys in AWS order)."""
+        if minified:
+            return json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    """A managed policy attached to an identity: one of ours (by name) or an AWS managed one (path/name)."""
+
+    kind: Literal["local", "aws"]
+    name: str  # local: policy name; aws: e.g. "job-function/ViewOnlyAccess"
+
+    def aws_arn(self, partition: str) -> str:
+        return f"arn:{partition}:iam::aws:policy/{self.name}"
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    key: str  # stable identifier used for resource names
+    name: str
+    path: str
+    description: str
+    document: PolicyDocument
+    kind: Literal["managed", "boundary"] = "managed"
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    name: str
+    path: str
+    description: str
+    trust: PolicyDocument
+    policies: tuple[PolicyRef, ...]
+    inline_policies: tuple[tuple[str, PolicyDocument], ...] = ()
+    boundary: PolicyRef | None = None
+    max_session_duration: int = 3600
+    instance_profile: bool = False
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str
+    name: str
+    path: str
+    policies: tuple[PolicyRef, ...]
+
+
+@dataclass(frozen=True)
+class User:
+    key: str
+    name: str
+    path: str
+    groups: tuple[str, ...]  # group keys
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    key: str
+    url: str
+    audiences: tuple[str, ...]
+    thumbprints: tuple[str, ...]
+    existing: bool = False
+
+    @property
+    def host(self) -> str:
+        return self.url.removeprefix("https://").rstrip("/")
+
+
+@dataclass(frozen=True)
+class SamlProvider:
+    key: str
+    name: str
+    metadata: str
+    existing: bool = False
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    minimum_length: int
+    require_symbols: bool
+    require_numbers: bool
+    require_uppercase: bool
+    require_lowercase: bool
+    allow_users_to_change: bool
+    max_age: int
+    reuse_prevention: int
+    hard_expiry: bool
+    existing: bool = False
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The IAM content of one class of accounts (account-independent thanks to placeholders)."""
+
+    managed_policies: tuple[ManagedPolicy, ...]
+    roles: tuple[Role, ...]
+    groups: tuple[Group, ...]
+    users: tuple[User, ...]
+    oidc_providers: tuple[OidcProvider, ...]
+    saml_providers: tuple[SamlProvider, ...]
+    password_policy: PasswordPolicy | None
+
+
+@dataclass(frozen=True)
+class BaselineClass:
+    """Accounts that receive an identical baseline. ``key`` names the class in file names."""
+
+    key: str
+    accounts: tuple[str, ...]  # account names, sorted
+    baseline: Baseline
+    # OUs (paths) whose every account, now and later, belongs to this class: StackSets can target them.
+    whole_units: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrgUnit:
+    path: str  # "Workloads/Prod"
+    name: str
+    parent: str  # "" for the root
+    existing_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    id: str
+    email: str
+    unit: str  # OU path; "" for the management account / root
+    existing: bool
+    management: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceControlPolicy:
+    key: str
+    name: str
+    description: str
+    document: PolicyDocument
+    target: str  # "root", "ou:<path>" or "account:<name>"
+    guardrails: tuple[str, ...] = ()  # catalog ids packed into this policy
+
+
+@dataclass(frozen=True)
+class Limit:
+    key: str
+    value: int
+    counts: str  # "non-whitespace" | "all" | "count"
+    source: str
+    overridden: bool = False
+
+
+@dataclass(frozen=True)
+class OrgInfo:
+    name: str
+    partition: str
+    org_id: str
+    root_id: str
+    existing: bool
+    home_region: str
+    allowed_regions: tuple[str, ...]
+    deployment_role: str
+    deployment_principals: tuple[str, ...]  # role name patterns
+    break_glass_role: str
+    break_glass_account: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the emitters need; emitters never read the blueprint."""
+
+    blueprint: str  # relative path, written in file headers
+    org: OrgInfo
+    units: tuple[OrgUnit, ...]
+    accounts: tuple[Account, ...]
+    scps: tuple[ServiceControlPolicy, ...]
+    classes: tuple[BaselineClass, ...]
+    limits: dict[str, Limit]
+
+    def account(self, name: str) -> Account:
+        return next(a for a in self.accounts if a.name == name)
+
+    def class_of(self, account: str) -> BaselineClass | None:
+        return next((c for c in self.classes if account in c.accounts), None)

@@ -1,0 +1,479 @@
+"""Stage 3: turn the resolved model into the format-neutral plan (IR).
+
+Everything the outputs contain is decided here: policy documents, who gets which policy,
+the trust of every role, the SCPs per target and the classes of accounts that share
+a baseline. The emitters only render it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from guardrails.blueprint.schema import CatalogRef, ExplicitScp, Role as RoleSpec, Statement as StatementSpec
+from guardrails.diagnostics import BlueprintError, Diagnostic
+from guardrails.model.build import Model
+from guardrails.policies import catalog as cat
+from guardrails.policies.ir import (
+    ACCOUNT_ID,
+    Account,
+    Baseline,
+    BaselineClass,
+    Condition,
+    Group,
+    ManagedPolicy,
+    OidcProvider,
+    OrgInfo,
+    OrgUnit,
+    PasswordPolicy,
+    Plan,
+    PolicyDocument,
+    PolicyRef,
+    Principal,
+    Role,
+    SamlProvider,
+    ServiceControlPolicy,
+    Statement,
+    User,
+)
+from guardrails.policies.limits import effective_limits
+
+POLICY_PATH = "/guardrails/"
+BREAK_GLASS_GROUP = "break-glass"
+# SAML sign-in endpoint per partition: the audience a SAML assertion for the console carries.
+SAML_AUDIENCE = {
+    "aws": "https://signin.aws.amazon.com/saml",
+    "aws-cn": "https://signin.amazonaws.cn/saml",
+    "aws-us-gov": "https://signin.amazonaws-us-gov.com/saml",
+}
+
+
+def synthesize(model: Model) -> Plan:
+    """Compile the model into a plan; raises :class:`BlueprintError` for catalog parameter problems."""
+    bp = model.blueprint
+    org = bp.organization
+    info = OrgInfo(
+        name=org.name, partition=org.partition, org_id=org.id, root_id=org.root_id, existing=org.existing,
+        home_region=org.home_region, allowed_regions=tuple(org.allowed_regions), deployment_role=org.deployment_role,
+        deployment_principals=tuple(org.deployment_principals), break_glass_role=org.break_glass.role,
+        break_glass_account=org.break_glass.account)
+    problems: list[Diagnostic] = []
+    scps = _service_control_policies(model, info, problems)
+    if problems:
+        raise BlueprintError(problems)
+    units = tuple(OrgUnit(u.path, u.name, u.parent, u.spec.id) for u in model.units.values())
+    accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
+    return Plan(blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps,
+                classes=_classes(model, info), limits=effective_limits(bp.limits))
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def camel(name: str) -> str:
+    """``terraform-deployer`` → ``TerraformDeployer`` (for Sids, which allow only letters and digits)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+def substitute(value: str, info: OrgInfo) -> str:
+    """Resolve the organization-wide substitutions; per-account ones stay as placeholders."""
+    return value.replace("${partition}", info.partition).replace("${org_id}", info.org_id)
+
+
+def _conditions(raw: dict[str, dict[str, Any]] | None, info: OrgInfo) -> tuple[Condition, ...]:
+    if not raw:
+        return ()
+    out = []
+    for operator, block in raw.items():
+        for key, value in block.items():
+            values = value if isinstance(value, list) else [value]
+            rendered = tuple(sorted({_scalar(v, info) for v in values}))
+            out.append(Condition(operator, key, rendered))
+    return tuple(sorted(out))
+
+
+def _scalar(value: Any, info: OrgInfo) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return substitute(str(value), info)
+
+
+def _unique(values: list[str] | tuple[str, ...] | None, info: OrgInfo) -> tuple[str, ...]:
+    return tuple(sorted({substitute(v, info) for v in values or ()}))
+
+
+def convert_statement(spec: StatementSpec | dict[str, Any], sid: str, info: OrgInfo, origin: str = "") -> Statement:
+    """A blueprint (or catalog) statement as a canonical IR statement: sorted, de-duplicated, substituted."""
+    data = spec.model_dump() if isinstance(spec, StatementSpec) else spec
+    return Statement(
+        sid=data.get("sid") or sid, effect=data.get("effect", "Allow"),
+        actions=_unique(data.get("actions"), info), not_actions=_unique(data.get("not_actions"), info),
+        resources=_unique(data.get("resources"), info), not_resources=_unique(data.get("not_resources"), info),
+        conditions=_conditions(data.get("conditions"), info), origin=origin)
+
+
+def _role_arn_pattern(name: str, info: OrgInfo, account: str = "*") -> str:
+    return f"arn:{info.partition}:iam::{account}:role/{name.strip('/')}"
+
+
+def privileged_role_names(info: OrgInfo) -> tuple[str, ...]:
+    """Roles that guardrails must never block: break-glass first, then the deployment principals."""
+    names = [info.break_glass_role, info.deployment_role, *info.deployment_principals]
+    return tuple(dict.fromkeys(names))
+
+
+# ----------------------------------------------------------------------------- SCPs
+
+
+def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> tuple[ServiceControlPolicy, ...]:
+    org = model.blueprint.organization
+    context = {"allowed_regions": info.allowed_regions, "privileged_roles": privileged_role_names(info)}
+    exemption = Condition("ArnNotLike", "aws:PrincipalArn",
+                          tuple(sorted(_role_arn_pattern(n, info) for n in privileged_role_names(info))))
+    result: list[ServiceControlPolicy] = []
+    names: dict[str, tuple[str | int, ...]] = {}
+
+    def attach(target: str, slug: str, refs: list[CatalogRef], explicit: list[ExplicitScp], yaml_path: tuple[str | int, ...]) -> None:
+        statements: list[Statement] = []
+        ids: list[str] = []
+        for index, ref in enumerate(refs):
+            where = (*yaml_path, "guardrails", index)
+            guardrail_id, given = (ref, {}) if isinstance(ref, str) else next(iter(ref.items()))
+            guardrail = cat.load_catalog().get(guardrail_id)
+            if guardrail is None:
+                problems.append(Diagnostic.of("GR301", f"unknown guardrail {guardrail_id!r}", model.source.where(*where),
+                                              _suggest(guardrail_id, set(cat.load_catalog())) + " (`guardrails catalog` lists them)"))
+                continue
+            if guardrail_id in ids:
+                problems.append(Diagnostic.of("GR302", f"guardrail {guardrail_id!r} is attached twice here",
+                                              model.source.where(*where), "remove one"))
+                continue
+            try:
+                values = cat.resolve_parameters(guardrail, given or {}, context)
+            except cat.ParameterError as exc:
+                problems.append(Diagnostic.of("GR203", str(exc), model.source.where(*where, guardrail_id), exc.hint))
+                continue
+            if "allowed_regions" in values:
+                bad = [r for r in values["allowed_regions"] if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", r)]
+                if bad:
+                    problems.append(Diagnostic.of("GR310", f"not region names: {', '.join(bad)}", model.source.where(*where),
+                                                  "use region codes such as eu-west-1"))
+                    continue
+            ids.append(guardrail_id)
+            for template in guardrail.statements:
+                statement = convert_statement(cat.expand(template, values), template["sid"], info, origin=guardrail_id)
+                if guardrail.exempt_privileged:
+                    statement = Statement(**{**statement.__dict__, "conditions": tuple(sorted((*statement.conditions, exemption)))})
+                statements.append(statement)
+        if statements:
+            name = f"guardrails-{slug}"
+            result.append(ServiceControlPolicy(
+                key=f"guardrails_{slug}", name=name,
+                description=f"Guardrails from the catalog attached to {target}: {', '.join(ids)}",
+                document=PolicyDocument(tuple(statements)), target=target, guardrails=tuple(ids)))
+        for index, scp in enumerate(explicit):
+            where = (*yaml_path, "scps", index)
+            if scp.name in names or scp.name.startswith("guardrails-"):
+                problems.append(Diagnostic.of("GR302", f"SCP name {scp.name!r} is used twice or reserved",
+                                              model.source.where(*where, "name"), "SCP names are unique in the organization; "
+                                              "the prefix guardrails- is reserved for catalog policies"))
+                continue
+            names[scp.name] = where
+            stmts = tuple(convert_statement(s, f"{camel(scp.name)}{i + 1}", info,
+                                            str(model.source.where(*where, "statements", i)))
+                          for i, s in enumerate(scp.statements))
+            result.append(ServiceControlPolicy(key=re.sub(r"\W", "_", scp.name), name=scp.name,
+                                               description=scp.description or f"SCP {scp.name}",
+                                               document=PolicyDocument(stmts), target=target))
+
+    attach("root", "root", org.guardrails, org.scps, ("organization",))
+    for unit in model.units.values():
+        yaml_path: tuple[str | int, ...] = ("organization",)
+        for part in unit.path.split("/"):
+            yaml_path = (*yaml_path, "units", part)
+        attach(f"ou:{unit.path}", "ou-" + _slug(unit.path), unit.spec.guardrails, unit.spec.scps, yaml_path)
+        for index, account in enumerate(unit.spec.accounts):
+            attach(f"account:{account.name}", "account-" + account.name, account.guardrails, account.scps,
+                   (*yaml_path, "accounts", index))
+    return tuple(result)
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+
+
+def _suggest(name: str, candidates: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(candidates), n=1)
+    return f"did you mean `{close[0]}`?" if close else ""
+
+
+# ----------------------------------------------------------------------------- identities
+
+
+def _job_policy(model: Model, job: str, info: OrgInfo) -> ManagedPolicy | None:
+    spec = model.blueprint.job_functions[job]
+    if not spec.statements:
+        return None
+    statements = tuple(
+        convert_statement(s, f"{camel(job)}{i + 1}", info, str(model.source.where("job_functions", job, "statements", i)))
+        for i, s in enumerate(spec.statements))
+    return ManagedPolicy(key=f"job_{_ident(job)}", name=f"guardrails-{job}", path=POLICY_PATH,
+                         description=spec.description or f"Job function {job}", document=PolicyDocument(statements))
+
+
+def _ident(name: str) -> str:
+    return re.sub(r"\W", "_", name.lower())
+
+
+def _refs_for(model: Model, jobs: list[str], info: OrgInfo, policies: dict[str, ManagedPolicy]) -> tuple[PolicyRef, ...]:
+    refs: list[PolicyRef] = []
+    for job in jobs:
+        spec = model.blueprint.job_functions[job]
+        refs.extend(PolicyRef("aws", name) for name in spec.managed_policies)
+        local = _job_policy(model, job, info)
+        if local is not None:
+            policies[local.key] = local
+            refs.append(PolicyRef("local", local.key))
+    return tuple(dict.fromkeys(refs))
+
+
+def _trust(model: Model, key: str, spec: RoleSpec, info: OrgInfo) -> PolicyDocument:
+    trust = spec.trust
+    statements: list[Statement] = []
+    origin = str(model.source.where("roles", key, "trust"))
+    if trust.services:
+        statements.append(Statement("TrustAwsServices", "Allow", actions=("sts:AssumeRole",),
+                                    principals=(Principal("Service", tuple(sorted(trust.services))),), origin=origin))
+    extra: list[Condition] = []
+    if trust.external_id:
+        extra.append(Condition("StringEquals", "sts:ExternalId", (trust.external_id,)))
+    if trust.accounts:
+        arns: set[str] = set()
+        for entry in trust.accounts:
+            account_id = model.accounts[entry.account].id if entry.account in model.accounts else entry.account
+            for role in entry.roles:
+                arns.add(f"arn:{info.partition}:iam::{account_id}:role/{role.strip('/')}")
+            for user in entry.users:
+                arns.add(f"arn:{info.partition}:iam::{account_id}:user/{user.strip('/')}")
+            if not entry.roles and not entry.users:
+                arns.add(f"arn:{info.partition}:iam::{account_id}:root")
+        conditions = list(extra)
+        if trust.require_mfa:
+            conditions.append(Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)))
+        statements.append(Statement("TrustAccounts", "Allow", actions=("sts:AssumeRole",),
+                                    principals=(Principal("AWS", tuple(sorted(arns))),),
+                                    conditions=tuple(sorted(conditions)), origin=origin))
+    if trust.organization:
+        conditions = [Condition("StringEquals", "aws:PrincipalOrgID", (info.org_id,)), *extra]
+        if trust.require_mfa:
+            conditions.append(Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)))
+        statements.append(Statement("TrustOrganization", "Allow", actions=("sts:AssumeRole",),
+                                    principals=(Principal("AWS", ("*",)),), conditions=tuple(sorted(conditions)), origin=origin))
+    providers = model.blueprint.identity_providers
+    if trust.github_oidc:
+        gh = trust.github_oidc
+        host = providers.oidc[gh.provider].url.removeprefix("https://").rstrip("/")
+        subjects = [f"repo:{gh.repository}:ref:{ref}" for ref in gh.refs]
+        subjects += [f"repo:{gh.repository}:environment:{env}" for env in gh.environments]
+        if gh.pull_requests:
+            subjects.append(f"repo:{gh.repository}:pull_request")
+        statements.append(_oidc_statement("TrustGitHubActions", host, providers.oidc[gh.provider].audiences, subjects, info, origin))
+    if trust.oidc:
+        host = providers.oidc[trust.oidc.provider].url.removeprefix("https://").rstrip("/")
+        statements.append(_oidc_statement("TrustOidc", host, providers.oidc[trust.oidc.provider].audiences,
+                                          trust.oidc.subjects, info, origin))
+    if trust.saml:
+        statements.append(Statement(
+            "TrustSaml", "Allow", actions=("sts:AssumeRoleWithSAML",),
+            principals=(Principal("Federated", (f"arn:{info.partition}:iam::{ACCOUNT_ID}:saml-provider/{trust.saml.provider}",)),),
+            conditions=(Condition("StringEquals", "SAML:aud", (SAML_AUDIENCE[info.partition],)),), origin=origin))
+    return PolicyDocument(tuple(statements))
+
+
+def _oidc_statement(sid: str, host: str, audiences: list[str], subjects: list[str], info: OrgInfo, origin: str) -> Statement:
+    wildcard = any(ch in s for s in subjects for ch in "*?")
+    return Statement(
+        sid, "Allow", actions=("sts:AssumeRoleWithWebIdentity",),
+        principals=(Principal("Federated", (f"arn:{info.partition}:iam::{ACCOUNT_ID}:oidc-provider/{host}",)),),
+        conditions=tuple(sorted([
+            Condition("StringEquals", f"{host}:aud", tuple(sorted(audiences))),
+            Condition("StringLike" if wildcard else "StringEquals", f"{host}:sub", tuple(sorted(subjects))),
+        ])), origin=origin)
+
+
+def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, partition: str) -> PolicyDocument:
+    """AWS's self-manage-credentials pattern: users manage only their own credentials, and nothing works
+    without MFA except enrolling a device. ``BoolIfExists`` also blocks long-term access keys used without
+    MFA (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_my-sec-creds-self-manage.html)."""
+    own_user = (f"arn:{partition}:iam::*:user/${{aws:username}}",)
+    statements = [
+        Statement("AllowViewAccountInfo", "Allow", actions=("iam:GetAccountPasswordPolicy", "iam:ListVirtualMFADevices"),
+                  resources=("*",)),
+        Statement("AllowManageOwnPasswords", "Allow", actions=("iam:ChangePassword", "iam:GetUser"), resources=own_user),
+    ]
+    if access_keys:
+        statements.append(Statement("AllowManageOwnAccessKeys", "Allow",
+                                    actions=("iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys", "iam:UpdateAccessKey"),
+                                    resources=own_user))
+    statements += [
+        Statement("AllowManageOwnVirtualMFADevice", "Allow", actions=("iam:CreateVirtualMFADevice",),
+                  resources=(f"arn:{partition}:iam::*:mfa/*",)),
+        Statement("AllowManageOwnUserMFA", "Allow",
+                  actions=("iam:DeactivateMFADevice", "iam:EnableMFADevice", "iam:GetMFADevice", "iam:ListMFADevices",
+                           "iam:ResyncMFADevice"), resources=own_user),
+    ]
+    allowed_without_mfa = {"iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:GetMFADevice", "iam:GetUser",
+                           "iam:ListMFADevices", "iam:ListVirtualMFADevices", "iam:ResyncMFADevice", "sts:GetSessionToken"}
+    if first_password_without_mfa:
+        allowed_without_mfa |= {"iam:ChangePassword", "iam:GetAccountPasswordPolicy"}
+    statements.append(Statement("DenyAllExceptListedIfNoMFA", "Deny", not_actions=tuple(sorted(allowed_without_mfa)),
+                                resources=("*",),
+                                conditions=(Condition("BoolIfExists", "aws:MultiFactorAuthPresent", ("false",)),)))
+    return PolicyDocument(tuple(statements))
+
+
+def _baseline_for(model: Model, account: str, info: OrgInfo) -> Baseline:
+    bp = model.blueprint
+    org = bp.organization
+    policies: dict[str, ManagedPolicy] = {}
+    roles: list[Role] = []
+    groups: list[Group] = []
+    users: list[User] = []
+    oidc_used: set[str] = set()
+    saml_used: set[str] = set()
+
+    # Break-glass: a role in every account, trusted only by the break-glass users with fresh MFA.
+    bg = org.break_glass
+    bg_account_id = model.accounts[bg.account].id
+    roles.append(Role(
+        key="break_glass", name=bg.role, path="/",
+        description="Break-glass administrator access; assumed only by the break-glass IAM users with MFA.",
+        trust=PolicyDocument((Statement(
+            "TrustBreakGlassUsersWithMfa", "Allow", actions=("sts:AssumeRole",),
+            principals=(Principal("AWS", (f"arn:{info.partition}:iam::{bg_account_id}:root",)),),
+            conditions=tuple(sorted([
+                Condition("ArnLike", "aws:PrincipalArn",
+                          tuple(sorted(f"arn:{info.partition}:iam::{bg_account_id}:user/{u}" for u in bg.users))),
+                Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)),
+                Condition("NumericLessThan", "aws:MultiFactorAuthAge", (str(bg.mfa_max_age),)),
+            ]))),)),
+        policies=(PolicyRef("aws", "AdministratorAccess"),), max_session_duration=bg.max_session_duration,
+        tags=(("guardrails:purpose", "break-glass"),)))
+
+    placed_users = [name for name in bp.users if account in model.placements[("users", name)]]
+    if account == bg.account:
+        assume = ManagedPolicy(
+            key="break_glass_assume", name="guardrails-break-glass-assume", path=POLICY_PATH,
+            description="Lets break-glass users assume the break-glass role in any account, with MFA.",
+            document=PolicyDocument((Statement(
+                "AssumeBreakGlassRoleWithMfa", "Allow", actions=("sts:AssumeRole",),
+                resources=(f"arn:{info.partition}:iam::*:role/{bg.role}",),
+                conditions=(Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)),)),)))
+        policies[assume.key] = assume
+        groups.append(Group("break_glass", BREAK_GLASS_GROUP, "/", (PolicyRef("local", assume.key),)))
+        users.extend(User(f"user_{_ident(u)}", u, "/", ("break_glass",), (("guardrails:purpose", "break-glass"),))
+                     for u in bg.users)
+
+    for name, spec in bp.groups.items():
+        if account in model.placements[("groups", name)]:
+            groups.append(Group(f"group_{_ident(name)}", name, spec.path,
+                                _refs_for(model, spec.job_functions, info, policies)))
+    for name in placed_users:
+        spec = bp.users[name]
+        member_of = tuple(f"group_{_ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
+        users.append(User(f"user_{_ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items()))))
+
+    # MFA enforcement: attached to every group that has IAM users in this account.
+    mfa = bp.mfa_enforcement
+    if mfa.enabled and users:
+        needs_keys = any(bp.users[u].access_keys for u in placed_users)
+        document = mfa_policy_document(access_keys=needs_keys, first_password_without_mfa=mfa.allow_first_password_without_mfa,
+                                       partition=info.partition)
+        force = ManagedPolicy("force_mfa", mfa.policy_name, POLICY_PATH,
+                              "Denies everything but MFA enrollment until the user signs in with MFA.", document)
+        policies[force.key] = force
+        with_members = {g for u in users for g in u.groups}
+        groups = [Group(g.key, g.name, g.path, (*g.policies, PolicyRef("local", force.key))) if g.key in with_members else g
+                  for g in groups]
+
+    for key, spec in bp.roles.items():
+        if account not in model.placements[("roles", key)]:
+            continue
+        boundary_ref = None
+        if spec.boundary:
+            b = bp.permission_boundaries[spec.boundary]
+            statements = tuple(convert_statement(s, f"{camel(spec.boundary)}{i + 1}", info,
+                                                 str(model.source.where("permission_boundaries", spec.boundary, "statements", i)))
+                               for i, s in enumerate(b.statements))
+            boundary = ManagedPolicy(f"boundary_{_ident(spec.boundary)}", b.name or spec.boundary, POLICY_PATH,
+                                     b.description or f"Permission boundary {spec.boundary}", PolicyDocument(statements), "boundary")
+            policies[boundary.key] = boundary
+            boundary_ref = PolicyRef("local", boundary.key)
+        if spec.trust.github_oidc:
+            oidc_used.add(spec.trust.github_oidc.provider)
+        if spec.trust.oidc:
+            oidc_used.add(spec.trust.oidc.provider)
+        if spec.trust.saml:
+            saml_used.add(spec.trust.saml.provider)
+        roles.append(Role(
+            key=f"role_{_ident(key)}", name=spec.name or key, path=spec.path, description=spec.description,
+            trust=_trust(model, key, spec, info), policies=_refs_for(model, spec.job_functions, info, policies),
+            boundary=boundary_ref, max_session_duration=spec.max_session_duration, instance_profile=spec.instance_profile,
+            tags=tuple(sorted(spec.tags.items()))))
+
+    pp = bp.password_policy
+    password = PasswordPolicy(pp.minimum_length, pp.require_symbols, pp.require_numbers, pp.require_uppercase,
+                              pp.require_lowercase, pp.allow_users_to_change, pp.max_age, pp.reuse_prevention,
+                              pp.hard_expiry, pp.existing)
+    idp = bp.identity_providers
+    return Baseline(
+        managed_policies=tuple(sorted(policies.values(), key=lambda p: p.key)),
+        roles=tuple(sorted(roles, key=lambda r: r.key)),
+        groups=tuple(sorted(groups, key=lambda g: g.key)),
+        users=tuple(sorted(users, key=lambda u: u.key)),
+        oidc_providers=tuple(OidcProvider(f"oidc_{_ident(n)}", idp.oidc[n].url, tuple(idp.oidc[n].audiences),
+                                          tuple(t.lower() for t in idp.oidc[n].thumbprints), idp.oidc[n].existing)
+                             for n in sorted(oidc_used)),
+        saml_providers=tuple(SamlProvider(f"saml_{_ident(n)}", n,
+                                          (model.source.directory / idp.saml[n].metadata_file).read_text("utf-8"),
+                                          idp.saml[n].existing) for n in sorted(saml_used)),
+        password_policy=password)
+
+
+def _classes(model: Model, info: OrgInfo) -> tuple[BaselineClass, ...]:
+    """Group accounts whose baselines are identical; name each class after what it covers."""
+    by_content: dict[Baseline, list[str]] = defaultdict(list)
+    management: list[BaselineClass] = []
+    for name, account in sorted(model.accounts.items()):
+        baseline = _baseline_for(model, name, info)
+        if account.management:
+            # StackSets never deploy to the management account: it always gets a class (and stack) of its own.
+            management.append(BaselineClass(name, (name,), baseline))
+        else:
+            by_content[baseline].append(name)
+    classes: list[BaselineClass] = []
+    used: set[str] = {c.key for c in management}
+    for baseline, accounts in sorted(by_content.items(), key=lambda item: item[1]):
+        whole = _whole_units(model, set(accounts))
+        covered = {a for u in whole for a in model.accounts_in_unit(u)}
+        if len(accounts) == 1:
+            key = accounts[0]
+        elif whole and covered == set(accounts):
+            key = "-".join(_slug(u) for u in whole)
+        else:
+            key = f"{accounts[0]}-and-{len(accounts) - 1}-more"
+        base, n = key[:60], 2
+        while key in used:
+            key, n = f"{base}-{n}", n + 1
+        used.add(key)
+        classes.append(BaselineClass(key, tuple(accounts), baseline, tuple(whole)))
+    return tuple(management + sorted(classes, key=lambda c: c.key))
+
+
+def _whole_units(model: Model, accounts: set[str]) -> list[str]:
+    """Maximal OUs all of whose accounts (recursively, at least one) belong to the given set."""
+    full = [u for u in model.units if (inside := model.accounts_in_unit(u)) and set(inside) <= accounts]
+    return sorted(u for u in full if not any(u.startswith(p + "/") for p in full))
