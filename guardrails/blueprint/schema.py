@@ -101,6 +101,11 @@ class ManagementAccount(Strict):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,48}$")] = "management"
     id: AccountId
     email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=64)]
+    deployment_role: IamName = Field(
+        "GuardrailsManagementDeployer",
+        description="Role in the management account that Terraform assumes for the organization module "
+        "(created once by hand when bootstrapping; OrganizationAccountAccessRole does not exist there).",
+    )
 
 
 class BreakGlass(Strict):

@@ -246,6 +246,7 @@ class OrgInfo:
     home_region: str
     allowed_regions: tuple[str, ...]
     deployment_role: str
+    management_deployment_role: str
     deployment_principals: tuple[str, ...]  # role name patterns
     break_glass_role: str
     break_glass_account: str

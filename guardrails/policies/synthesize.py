@@ -56,7 +56,7 @@ def synthesize(model: Model) -> Plan:
     info = OrgInfo(
         name=org.name, partition=org.partition, org_id=org.id, root_id=org.root_id, existing=org.existing,
         home_region=org.home_region, allowed_regions=tuple(org.allowed_regions), deployment_role=org.deployment_role,
-        deployment_principals=tuple(org.deployment_principals), break_glass_role=org.break_glass.role,
+        management_deployment_role=org.management_account.deployment_role, deployment_principals=tuple(org.deployment_principals), break_glass_role=org.break_glass.role,
         break_glass_account=org.break_glass.account)
     problems: list[Diagnostic] = []
     scps = _service_control_policies(model, info, problems)
@@ -119,7 +119,7 @@ def _role_arn_pattern(name: str, info: OrgInfo, account: str = "*") -> str:
 
 def privileged_role_names(info: OrgInfo) -> tuple[str, ...]:
     """Roles that guardrails must never block: break-glass first, then the deployment principals."""
-    names = [info.break_glass_role, info.deployment_role, *info.deployment_principals]
+    names = [info.break_glass_role, info.deployment_role, info.management_deployment_role, *info.deployment_principals]
     return tuple(dict.fromkeys(names))
 
 
