@@ -103,8 +103,9 @@ class ValidationFailed(GuardrailsError):
 
     exit_code = 2
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], rejected: object = None) -> None:
         self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        self.rejected = rejected  # where the rejected tree was kept, if anywhere
         super().__init__(f"{len(self.diagnostics)} validation finding(s)")
 
 

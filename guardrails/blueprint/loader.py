@@ -83,6 +83,10 @@ def load_blueprint(directory: Path) -> LoadedBlueprint:
             continue
         _merge_file(doc, merged, values, keys, diagnostics)
     values.setdefault((), Location(shown_dir))
+    if diagnostics:
+        # YAML or merge errors: the merged data is not what the author wrote, so schema errors
+        # would mostly be consequences. Report the reading errors alone.
+        raise BlueprintError(diagnostics)
     blueprint = None
     try:
         blueprint = Blueprint.model_validate(merged)
@@ -132,7 +136,15 @@ def _convert_errors(exc: pydantic.ValidationError, values: dict[YamlPath, Locati
                     keys: dict[YamlPath, Location]) -> list[Diagnostic]:
     result: list[Diagnostic] = []
     seen: set[tuple[YamlPath, str]] = set()
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    # A misspelt key also makes the intended key "missing"; report only the misspelling then.
+    misspelt: set[YamlPath] = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            loc = _data_path(error["loc"])
+            for close in difflib.get_close_matches(str(loc[-1]), _allowed_keys(loc[:-1]), n=1, cutoff=0.6):
+                misspelt.add((*loc[:-1], close))
+    for error in errors:
         loc = _data_path(error["loc"])
         kind = error["type"]
         if (loc, kind) in seen:
@@ -149,6 +161,8 @@ def _convert_errors(exc: pydantic.ValidationError, values: dict[YamlPath, Locati
             result.append(Diagnostic.of("GR201", f"unknown key {key!r} in {_dotted(loc[:-1]) or 'the blueprint'}",
                                         where, hint))
         elif kind == "missing":
+            if loc in misspelt:
+                continue
             key = str(loc[-1])
             result.append(Diagnostic.of("GR202", f"missing required key {key!r} in {_dotted(loc[:-1]) or 'the blueprint'}",
                                         _nearest(values, loc[:-1]), f"add `{key}:` (see docs/blueprint.md)"))

@@ -312,7 +312,9 @@ class Blueprint(Strict):
     groups: dict[str, Group] = Field(default_factory=dict)
     users: dict[str, User] = Field(default_factory=dict)
     roles: dict[str, Role] = Field(default_factory=dict)
-    password_policy: Literal["cis"] | PasswordPolicy = Field("cis", description="`cis` or explicit values.")
+    password_policy: Literal["cis"] | PasswordPolicy = Field(
+        "cis", validate_default=True, description="`cis` (CIS defaults: length 14, reuse 24, max age 90) or explicit values."
+    )
     mfa_enforcement: MfaEnforcement = Field(default_factory=MfaEnforcement)
     limits: Limits = Field(default_factory=Limits)
 

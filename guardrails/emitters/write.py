@@ -1,9 +1,10 @@
 """The only code that writes ``output/``: atomically, removing files no longer generated.
 
-The new tree is built in a temporary sibling directory and swapped in with renames, so a
-failed or interrupted build leaves the previous output intact. Files that Terraform creates
-beside the generated ones (``.terraform/``, lock files, state, ``*.tfvars``, backend
-overrides) are carried over untouched.
+The new tree is built in a temporary sibling directory (``stage_output``), validated
+there, and swapped in with renames (``swap_in``), so a failed or interrupted build leaves
+the previous output intact. Files that Terraform or users create beside the generated ones
+(``.terraform/``, lock files, state, ``*.tfvars``, backend and override files) are moved
+into the new tree untouched.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ PRESERVED = (".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terrafor
              "*.backend.hcl", ".terraform.tfstate.lock.info")
 
 
-def _preserved(name: str) -> bool:
+def is_preserved(name: str) -> bool:
+    """Is this file or folder name one that a rebuild must never touch?"""
     return any(fnmatch.fnmatch(name, pattern) for pattern in PRESERVED)
 
 
-def write_output(files: dict[str, str], output: Path) -> None:
-    """Replace ``output`` with exactly ``files`` (plus preserved Terraform files), atomically."""
+def stage_output(files: dict[str, str], output: Path) -> Path:
+    """Write ``files`` into a fresh temporary directory beside ``output`` and return it."""
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
@@ -35,44 +37,62 @@ def write_output(files: dict[str, str], output: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def swap_in(staging: Path, output: Path) -> None:
+    """Make ``staging`` the new ``output``: move preserved files over, then rename (atomic per rename)."""
+    output = output.resolve()
+    moved: list[tuple[Path, Path]] = []
+    try:
         if output.exists():
-            _carry_over_preserved(output, staging)
+            for source in _preserved_paths(output):
+                destination = staging / source.relative_to(output)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, destination)
+                moved.append((source, destination))
         old = output.with_name(f".{output.name}.old-{os.getpid()}")
         if output.exists():
             os.replace(output, old)
         os.replace(staging, output)
-        if old.exists():
-            shutil.rmtree(old)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        for source, destination in reversed(moved):  # put Terraform's files back where they were
+            if destination.exists():
+                source.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(destination, source)
         raise
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
 
 
-def _carry_over_preserved(old_root: Path, new_root: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(old_root):
-        rel_dir = Path(dirpath).relative_to(old_root)
+def write_output(files: dict[str, str], output: Path) -> None:
+    """Replace ``output`` with exactly ``files`` (plus preserved files), atomically."""
+    swap_in(stage_output(files, output), output)
+
+
+def _preserved_paths(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
         for name in list(dirnames):
-            if _preserved(name):
+            if is_preserved(name):
                 dirnames.remove(name)
-                destination = new_root / rel_dir / name
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copytree(Path(dirpath) / name, destination, symlinks=True)
-        for name in filenames:
-            if _preserved(name):
-                destination = new_root / rel_dir / name
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(Path(dirpath) / name, destination)
+                found.append(Path(dirpath) / name)
+        found.extend(Path(dirpath) / name for name in filenames if is_preserved(name))
+    return sorted(found)
 
 
 def read_tree(output: Path) -> dict[str, str]:
-    """The generated files currently in ``output`` (preserved Terraform files excluded)."""
+    """The generated files currently in ``output`` (preserved files excluded)."""
     found: dict[str, str] = {}
     if not output.is_dir():
         return found
     for dirpath, dirnames, filenames in os.walk(output):
-        dirnames[:] = [d for d in dirnames if not _preserved(d)]
+        dirnames[:] = [d for d in dirnames if not is_preserved(d)]
         for name in filenames:
-            if not _preserved(name):
+            if not is_preserved(name):
                 path = Path(dirpath) / name
                 found[path.relative_to(output).as_posix()] = path.read_text(encoding="utf-8")
     return dict(sorted(found.items()))

@@ -18,6 +18,7 @@ import yaml
 from guardrails.blueprint.loader import LoadedBlueprint
 from guardrails.blueprint.schema import Blueprint, OrgUnit, Placement, Statement
 from guardrails.diagnostics import BlueprintError, Diagnostic, Location
+from guardrails.model import catalog
 
 MAX_OU_DEPTH = 5  # Organizations: OUs nest at most five levels below the root.
 SUBSTITUTIONS = ("partition", "account_id", "region", "org_id")
@@ -87,6 +88,7 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _resolve_placements(model, problems)
     _check_references(model, problems)
     _check_statements(model, problems)
+    _check_guardrail_refs(model, problems)
     if problems:
         raise BlueprintError(problems)
     return model
@@ -203,9 +205,11 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
     for name, job in bp.job_functions.items():
         for index, policy in enumerate(job.managed_policies):
             if policy not in managed:
+                with_path = sorted(m for m in managed if m.endswith("/" + policy))
+                hint = f"did you mean `{with_path[0]}`? (job-function policies carry their path)" if with_path else (
+                    _suggest(policy, managed) or "use the name as in the IAM console, with its path (job-function/…)")
                 problems.append(Diagnostic.of("GR309", f"{policy!r} is not an AWS managed policy",
-                                              src.where("job_functions", name, "managed_policies", index),
-                                              _suggest(policy, managed) or "use the name as in the IAM console, with its path (job-function/…)"))
+                                              src.where("job_functions", name, "managed_policies", index), hint))
         if not job.statements and not job.managed_policies:
             problems.append(Diagnostic.of("GR203", f"job function {name!r} grants nothing", src.where_key("job_functions", name),
                                           "add statements or managed_policies"))
@@ -341,3 +345,48 @@ def _check_statements(model: Model, problems: list[Diagnostic]) -> None:
                 if value.startswith("arn:aws:") or value.startswith("arn:aws-"):
                     problems.append(Diagnostic.of("GR306", "partition written literally in an ARN", src.where(*path, element, index),
                                                   "write arn:${partition}:… so the blueprint works in every partition"))
+
+
+def guardrail_attachments(bp: Blueprint) -> list[tuple[str, tuple[str | int, ...], list]]:
+    """(target, YAML path of the attachment list's owner, catalog refs) for root, every OU and account."""
+    org = bp.organization
+    found: list[tuple[str, tuple[str | int, ...], list]] = [("root", ("organization",), org.guardrails)]
+
+    def walk(units: dict[str, OrgUnit], parent: str, base: tuple[str | int, ...]) -> None:
+        for name, unit in units.items():
+            path = f"{parent}/{name}" if parent else name
+            found.append((f"ou:{path}", (*base, name), unit.guardrails))
+            for index, account in enumerate(unit.accounts):
+                found.append((f"account:{account.name}", (*base, name, "accounts", index), account.guardrails))
+            walk(unit.units, path, (*base, name, "units"))
+
+    walk(org.units, "", ("organization", "units"))
+    return found
+
+
+def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
+    known = catalog.load_catalog()
+    org = model.blueprint.organization
+    context = {"allowed_regions": tuple(org.allowed_regions), "privileged_roles": (org.break_glass.role,)}
+    for _target, owner, refs in guardrail_attachments(model.blueprint):
+        seen: set[str] = set()
+        for index, ref in enumerate(refs):
+            where = (*owner, "guardrails", index)
+            if isinstance(ref, dict) and len(ref) != 1:
+                problems.append(Diagnostic.of("GR203", "a guardrail with parameters is a mapping with exactly one key",
+                                              model.source.where(*where), "write `- region-restriction: {allowed_regions: [...]}`"))
+                continue
+            guardrail_id, given = (ref, {}) if isinstance(ref, str) else next(iter(ref.items()))
+            if guardrail_id not in known:
+                problems.append(Diagnostic.of("GR301", f"unknown guardrail {guardrail_id!r}", model.source.where(*where),
+                                              (_suggest(guardrail_id, set(known)) + " — `guardrails catalog` lists them").lstrip(" —")))
+                continue
+            if guardrail_id in seen:
+                problems.append(Diagnostic.of("GR302", f"guardrail {guardrail_id!r} is attached twice here",
+                                              model.source.where(*where), "remove one"))
+            seen.add(guardrail_id)
+            try:
+                catalog.resolve_parameters(known[guardrail_id], given or {}, context)
+            except catalog.ParameterError as exc:
+                at = (*where, guardrail_id, exc.parameter) if exc.parameter else where
+                problems.append(Diagnostic.of("GR203", str(exc), model.source.where_key(*at), exc.hint))

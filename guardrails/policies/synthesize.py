@@ -14,7 +14,7 @@ from typing import Any
 from guardrails.blueprint.schema import CatalogRef, ExplicitScp, Role as RoleSpec, Statement as StatementSpec
 from guardrails.diagnostics import BlueprintError, Diagnostic
 from guardrails.model.build import Model
-from guardrails.policies import catalog as cat
+from guardrails.model import catalog as cat
 from guardrails.policies.ir import (
     ACCOUNT_ID,
     Account,

@@ -9,6 +9,7 @@ aws:PrincipalArn`` exemption for the break-glass role and the deployment princip
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -88,8 +89,10 @@ def resolve_parameters(guardrail: Guardrail, given: dict[str, Any], context: dic
     values: dict[str, tuple[str, ...]] = {}
     for name in given:
         if name not in guardrail.parameters:
+            close = difflib.get_close_matches(name, sorted(guardrail.parameters), n=1)
             known = ", ".join(sorted(guardrail.parameters)) or "none"
-            raise ParameterError(f"guardrail {guardrail.id!r} has no parameter {name!r}", f"its parameters: {known}", name)
+            hint = f"did you mean `{close[0]}`?" if close else f"its parameters: {known}"
+            raise ParameterError(f"guardrail {guardrail.id!r} has no parameter {name!r}", hint, name)
     for name, spec in guardrail.parameters.items():
         if name in given:
             value = given[name]

@@ -1,0 +1,55 @@
+# guardrails — the two commands a fresh machine needs are `make build` and `make test`.
+# Everything installs into project-local virtual environments; nothing is downloaded at run time.
+
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+BIN := $(VENV)/bin
+CHECKOV := $(abspath $(CHECKOV_VENV))/bin/checkov
+BLUEPRINT ?= blueprints
+OUTPUT ?= output
+export GUARDRAILS_CHECKOV := $(CHECKOV)
+
+.DEFAULT_GOAL := help
+.PHONY: help install build validate test test-fast golden schema bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+$(CHECKOV_VENV)/.installed: .ci/checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r .ci/checkov.lock
+	@touch $@
+
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## create both virtual environments
+
+build: install ## install, compile $(BLUEPRINT) into $(OUTPUT), validate, print a summary
+	$(BIN)/guardrails build $(BLUEPRINT) -o $(OUTPUT) --checkov $(CHECKOV)
+
+validate: install ## validate the committed output with own checks, cfn-lint and checkov
+	$(BIN)/guardrails validate $(BLUEPRINT) -o $(OUTPUT) --checkov $(CHECKOV)
+
+test: install ## run the whole test suite (works on a clean clone)
+	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.installed ## tests without cfn-lint, checkov and the formatter
+	$(BIN)/python -m pytest -m "not slow"
+
+golden: install ## regenerate goldens, the JSON Schema and output/ (then read the diff!)
+	$(BIN)/guardrails schema -o docs/blueprint.schema.json
+	$(BIN)/python -m pytest --update-golden -q tests/test_golden.py tests/test_blueprint_errors.py
+	$(BIN)/guardrails build $(BLUEPRINT) -o $(OUTPUT) --checkov $(CHECKOV)
+
+schema: $(VENV)/.installed ## write docs/blueprint.schema.json
+	$(BIN)/guardrails schema -o docs/blueprint.schema.json
+
+bench: install ## compile synthetic organizations of 10, 100 and 1,000 accounts; print time and memory
+	$(BIN)/python tests/bench.py
+
+clean: ## remove the virtual environments and caches (not output/)
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,182 @@
+"""One account baseline (IAM + password policy) as a CloudFormation template.
+
+Member-account classes are rolled out by a StackSet (``organization.yaml``); the management account's
+class is a normal stack, because StackSets never deploy to the management account.
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from guardrails.emitters.cloudformation import password_policy
+from guardrails.emitters.cloudformation.render import (
+    TEMPLATE_VERSION,
+    LogicalIds,
+    check_limits,
+    document,
+    dump,
+    ref,
+    resource,
+    skip_metadata,
+    tags,
+    with_header,
+)
+from guardrails.policies.ir import Baseline, BaselineClass, Plan, PolicyRef, Role
+
+
+def baseline_path(cls: BaselineClass, *, management: bool) -> str:
+    return "cloudformation/management-baseline.yaml" if management else f"cloudformation/baseline-{cls.key}.yaml"
+
+
+def stack_name(cls: BaselineClass, *, management: bool) -> str:
+    return "guardrails-management-baseline" if management else f"guardrails-baseline-{cls.key}"
+
+
+def render_baseline(plan: Plan, cls: BaselineClass, *, management: bool) -> tuple[str, dict[str, Any]]:
+    """The template text and its decoded form (the latter for size checks)."""
+    path = baseline_path(cls, management=management)
+    template = build_template(plan, cls, management=management)
+    body = dump(template)
+    notes = _usage(plan, cls, management=management)
+    text = with_header(plan, notes, body)
+    extra = check_limits(plan, path, template, text, inline=management)
+    if extra:
+        text = with_header(plan, [*notes, *extra], body)
+    return text, template
+
+
+def _usage(plan: Plan, cls: BaselineClass, *, management: bool) -> list[str]:
+    region = plan.org.home_region
+    lines = [
+        f"IAM baseline of the account class {cls.key!r}: {', '.join(cls.accounts)}.",
+        f"Deploy it in the home region {region} only. IAM is global: a second stack instance in another region",
+        "would fail with EntityAlreadyExists. Only IAM and the password-policy function live here.",
+    ]
+    if management:
+        lines += [
+            "StackSets never deploy to the management account, so this is a normal stack there:",
+            f"  aws cloudformation deploy --region {region} --stack-name {stack_name(cls, management=True)} \\",
+            "    --template-file management-baseline.yaml --capabilities CAPABILITY_NAMED_IAM",
+        ]
+    else:
+        lines += [
+            f"Rolled out by the StackSet {stack_name(cls, management=False)} in organization.yaml: upload this file",
+            "to the S3 prefix given as its BaselineTemplateBaseUrl parameter.",
+        ]
+    skipped = [p.url for p in cls.baseline.oidc_providers if p.existing]
+    skipped += [p.name for p in cls.baseline.saml_providers if p.existing]
+    if skipped:
+        lines.append(f"Identity providers marked existing are not created here (trusted by ARN): {', '.join(skipped)}.")
+    return lines
+
+
+def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[str, Any]:
+    baseline = cls.baseline
+    ids = LogicalIds()
+    policy_ids = {p.key: ids("Boundary" if p.kind == "boundary" else "Policy", p.key) for p in baseline.managed_policies}
+    group_ids = {g.key: ids("Group", g.key) for g in baseline.groups}
+    resources: dict[str, Any] = {}
+
+    def arn(policy: PolicyRef) -> Any:
+        if policy.kind == "aws":
+            return policy.aws_arn(plan.org.partition)
+        if policy.name not in policy_ids:
+            raise ValueError(f"class {cls.key}: policy {policy.name!r} is referenced but not in the baseline")
+        return ref(policy_ids[policy.name])  # Ref of AWS::IAM::ManagedPolicy is its ARN
+
+    for policy in baseline.managed_policies:
+        kind = "boundary" if policy.kind == "boundary" else "managed_policy"
+        resources[policy_ids[policy.key]] = resource("AWS::IAM::ManagedPolicy", _drop_empty({
+            "ManagedPolicyName": policy.name,
+            "Path": policy.path,
+            "Description": policy.description,
+            "PolicyDocument": document(policy.document),
+        }), metadata=skip_metadata(kind, policy.key))
+
+    providers = _identity_providers(baseline, ids, resources)
+
+    for role in baseline.roles:
+        role_id = ids("Role", role.key)
+        resources[role_id] = resource("AWS::IAM::Role", _drop_empty({
+            "RoleName": role.name,
+            "Path": role.path,
+            "Description": role.description,
+            "AssumeRolePolicyDocument": document(role.trust),
+            "ManagedPolicyArns": [arn(p) for p in role.policies],
+            "PermissionsBoundary": arn(role.boundary) if role.boundary else None,
+            "MaxSessionDuration": role.max_session_duration,
+            "Policies": [{"PolicyName": name, "PolicyDocument": document(doc)} for name, doc in role.inline_policies],
+            "Tags": tags(role.tags),
+        }), depends_on=_trusted_providers(role, providers), metadata=skip_metadata("role", role.key))
+        if role.instance_profile:
+            resources[ids("InstanceProfile", role.key)] = resource("AWS::IAM::InstanceProfile", {
+                "InstanceProfileName": role.name,
+                "Path": role.path,
+                "Roles": [ref(role_id)],
+            }, metadata=skip_metadata("instance_profile", role.key))
+
+    for group in baseline.groups:
+        resources[group_ids[group.key]] = resource("AWS::IAM::Group", _drop_empty({
+            "GroupName": group.name,
+            "Path": group.path,
+            "ManagedPolicyArns": [arn(p) for p in group.policies],
+        }), metadata=skip_metadata("group", group.key))
+
+    for user in baseline.users:
+        missing = [g for g in user.groups if g not in group_ids]
+        if missing:
+            raise ValueError(f"class {cls.key}: user {user.name} is in groups not in the baseline: {missing}")
+        # No access keys and no login profile: those are credentials, never part of a template.
+        resources[ids("User", user.key)] = resource("AWS::IAM::User", _drop_empty({
+            "UserName": user.name,
+            "Path": user.path,
+            "Groups": [ref(group_ids[g]) for g in user.groups],  # Ref of AWS::IAM::Group is its name
+            "Tags": tags(user.tags),
+        }), metadata=skip_metadata("user", user.key))
+
+    if baseline.password_policy is not None:
+        resources.update(password_policy.resources(baseline.password_policy))
+
+    return {
+        "AWSTemplateFormatVersion": TEMPLATE_VERSION,
+        "Description": (f"guardrails {plan.org.name}: IAM baseline for "
+                        f"{'the management account' if management else 'account class ' + cls.key}"),
+        "Resources": resources,
+    }
+
+
+def _identity_providers(baseline: Baseline, ids: LogicalIds, resources: dict[str, Any]) -> dict[str, str]:
+    """Emit the OIDC and SAML providers; return {ARN suffix used in trust policies: logical id}."""
+    found: dict[str, str] = {}
+    for oidc in baseline.oidc_providers:
+        if oidc.existing:
+            continue
+        logical = ids("OidcProvider", oidc.key)
+        found[f":oidc-provider/{oidc.host}"] = logical
+        resources[logical] = resource("AWS::IAM::OIDCProvider", _drop_empty({
+            "Url": oidc.url,
+            "ClientIdList": list(oidc.audiences),
+            "ThumbprintList": list(oidc.thumbprints),
+        }), metadata=skip_metadata("oidc_provider", oidc.key))
+    for saml in baseline.saml_providers:
+        if saml.existing:
+            continue
+        logical = ids("SamlProvider", saml.key)
+        found[f":saml-provider/{saml.name}"] = logical
+        resources[logical] = resource("AWS::IAM::SAMLProvider", {
+            "Name": saml.name,
+            "SamlMetadataDocument": saml.metadata,
+        }, metadata=skip_metadata("saml_provider", saml.key))
+    return found
+
+
+def _trusted_providers(role: Role, providers: dict[str, str]) -> list[str]:
+    """Providers a trust policy names by ARN: the role must be created after them (no Ref links them)."""
+    trust = role.trust.render(minified=True)
+    return sorted({logical for suffix, logical in providers.items() if suffix + '"' in trust})
+
+
+def _drop_empty(properties: dict[str, Any]) -> dict[str, Any]:
+    """Leave out optional properties the IR does not set (empty strings, lists, None)."""
+    return {k: v for k, v in properties.items() if v not in (None, "", [], {})}

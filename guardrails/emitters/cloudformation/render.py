@@ -1,0 +1,190 @@
+"""Rendering helpers shared by the CloudFormation templates: YAML output, ``Fn::Sub``, logical ids, limits."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import yaml
+
+from guardrails.emitters import header_text
+from guardrails.emitters.suppressions import suppressions_for
+from guardrails.policies.ir import ACCOUNT_ID, REGION, Plan, PolicyDocument
+
+# The IR's per-account placeholders and the CloudFormation pseudo parameters they become.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html
+PSEUDO = {ACCOUNT_ID: "${AWS::AccountId}", REGION: "${AWS::Region}"}
+_PLACEHOLDER = re.compile("(" + "|".join(re.escape(p) for p in PSEUDO) + ")")
+
+TEMPLATE_VERSION = "2010-09-09"
+
+
+class CloudFormationLimitError(ValueError):
+    """A template would break a CloudFormation quota; the message tells the user what to change."""
+
+
+# ----------------------------------------------------------------------------- strings and documents
+
+
+def sub(value: str) -> str | dict[str, str]:
+    """A string from the IR as CloudFormation: ``Fn::Sub`` when it holds a placeholder, else plain.
+
+    Inside ``Fn::Sub`` every other ``${`` (IAM policy variables such as ``${aws:username}``) is written
+    ``${!`` so CloudFormation keeps it literally; outside ``Fn::Sub`` nothing needs escaping.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-sub.html
+    """
+    if not _PLACEHOLDER.search(value):
+        return value
+    parts = _PLACEHOLDER.split(value)  # odd indexes are the placeholders themselves
+    text = "".join(PSEUDO[part] if index % 2 else part.replace("${", "${!") for index, part in enumerate(parts))
+    return {"Fn::Sub": text}
+
+
+def unsub(value: Any) -> Any:
+    """The inverse of :func:`sub` (for tests and round trips): ``Fn::Sub`` text back to IR placeholders."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        text = value["Fn::Sub"].replace("${!", "\0")
+        for placeholder, pseudo in PSEUDO.items():
+            text = text.replace(pseudo, placeholder)
+        return text.replace("\0", "${")
+    if isinstance(value, dict):
+        return {k: unsub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unsub(v) for v in value]
+    return value
+
+
+def subbed(value: Any) -> Any:
+    """Apply :func:`sub` to every string of a JSON-like value (keys are never placeholders)."""
+    if isinstance(value, str):
+        return sub(value)
+    if isinstance(value, dict):
+        return {k: subbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [subbed(v) for v in value]
+    return value
+
+
+def document(doc: PolicyDocument) -> dict[str, Any]:
+    """A policy document as a CloudFormation JSON property (placeholders resolved per account)."""
+    return subbed(doc.to_json())
+
+
+def has_placeholder(doc: PolicyDocument) -> bool:
+    return bool(_PLACEHOLDER.search(doc.render(minified=True)))
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+def get_att(logical_id: str, attribute: str) -> dict[str, str]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def tags(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in pairs]
+
+
+def skip_metadata(kind: str, key: str) -> dict[str, Any]:
+    """checkov skips for one resource, from the reasoned entries in ``guardrails/data/suppressions.yaml``.
+    https://www.checkov.io/2.Basics/Suppressing%20and%20Skipping%20Policies.html (CloudFormation Metadata)"""
+    skips = [{"id": s.check, "comment": s.reason} for s in suppressions_for("cloudformation", kind, key)]
+    return {"checkov": {"skip": skips}} if skips else {}
+
+
+# ----------------------------------------------------------------------------- logical ids
+
+
+class LogicalIds:
+    """Stable, unique, alphanumeric logical ids derived from IR keys (``role_ci_deployer`` → ``RoleCiDeployer``)."""
+
+    def __init__(self) -> None:
+        self._taken: dict[str, tuple[str, str]] = {}
+
+    def __call__(self, prefix: str, key: str) -> str:
+        words = [w for w in re.split(r"[^A-Za-z0-9]+", key) if w]
+        # Drop a leading word that repeats the prefix: role_auditor → RoleAuditor, not RoleRoleAuditor.
+        if words and words[0].lower() == prefix.lower() and len(words) > 1:
+            words = words[1:]
+        candidate = (prefix + "".join(w[:1].upper() + w[1:] for w in words))[:200]
+        if candidate in self._taken and self._taken[candidate] != (prefix, key):
+            # Two keys that differ only in punctuation: keep both apart with a stable hash of the key.
+            candidate += hashlib.sha256(f"{prefix}:{key}".encode()).hexdigest()[:8].upper()
+        self._taken[candidate] = (prefix, key)
+        return candidate
+
+
+# ----------------------------------------------------------------------------- YAML
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, lists indented under their key, insertion order kept."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:  # noqa: ARG002
+        super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002
+        return True  # repeated documents are written out in full, never as &anchors
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None  # code and SAML metadata stay readable
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump(data: dict[str, Any]) -> str:
+    """Deterministic YAML: keys in the order built, no folding, no aliases, plain long-form intrinsics."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                     width=1_000_000, indent=2)
+
+
+def with_header(plan: Plan, lines: list[str], body: str) -> str:
+    """``# ``-comment header (provenance first, then usage notes) followed by the YAML body."""
+    comment = [header_text(plan), *lines]
+    return "".join(f"# {line}".rstrip() + "\n" for line in comment) + body
+
+
+def resource(type_: str, properties: dict[str, Any], *, depends_on: list[str] | None = None, retain: bool = False,
+             metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One resource, attributes in a fixed order: Type, DependsOn, policies, Metadata, Properties."""
+    out: dict[str, Any] = {"Type": type_}
+    if depends_on:
+        out["DependsOn"] = depends_on
+    if retain:
+        # Deleting the stack, or a property change that forces replacement, must never delete the real resource.
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+        out["DeletionPolicy"] = "Retain"
+        out["UpdateReplacePolicy"] = "Retain"
+    if metadata:
+        out["Metadata"] = metadata
+    out["Properties"] = properties
+    return out
+
+
+def check_limits(plan: Plan, path: str, template: dict[str, Any], text: str, *, inline: bool) -> list[str]:
+    """Raise :class:`CloudFormationLimitError` past a hard quota; return header notes for soft ones.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+    """
+    resources = plan.limits["cfn_resources_per_template"]
+    if len(template["Resources"]) > resources.value:
+        raise CloudFormationLimitError(
+            f"{path} would hold {len(template['Resources'])} resources; CloudFormation allows {resources.value} per "
+            f"template ({resources.source}). Split the accounts' identities into fewer roles, groups and users, "
+            "or deploy this part with Terraform.")
+    url = plan.limits["cfn_template_url_bytes"]
+    size = len(text.encode("utf-8"))
+    if size > url.value:
+        raise CloudFormationLimitError(
+            f"{path} would be {size:,} bytes; CloudFormation accepts at most {url.value:,} bytes even from S3 "
+            f"({url.source}). Reduce the policies it carries.")
+    body = plan.limits["cfn_template_body_bytes"]
+    if inline and size > body.value:
+        return [f"This template is {size:,} bytes, over the {body.value:,}-byte limit for an inline template body:",
+                "deploy it from S3 (aws cloudformation deploy --s3-bucket BUCKET ...)."]
+    return []

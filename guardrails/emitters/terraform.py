@@ -1,0 +1,416 @@
+"""Terraform for the plan: one organization root module, one baseline module per account class, one small
+root module per account.
+
+Layout (paths relative to ``output/``)::
+
+    terraform/organization/            root module, applied in the management account
+        versions.tf backend.tf providers.tf
+        organization.tf                organization (imported), OUs, member accounts, import blocks
+        scps.tf                        per SCP: policy document, policy, attachment
+        outputs.tf
+    terraform/modules/baseline-<class>/  one module per BaselineClass (inputs: account_id, region)
+        versions.tf variables.tf outputs.tf
+        iam_policies.tf roles.tf groups.tf users.tf password_policy.tf identity_providers.tf
+        saml/<name>.xml                SAML metadata, read with file("${path.module}/saml/<name>.xml")
+    terraform/accounts/<account>/      root module per account (management included): calls its class's
+        versions.tf backend.tf providers.tf main.tf     module and imports what already exists
+
+Escaping: templates never write a value directly. Every ``{{ … }}`` must produce an :class:`Hcl` value, made
+only by this module's filters (``q`` quotes and escapes a string, ``ident``/``ref``/``num``/``bool`` check
+their input); the Jinja ``finalize`` hook raises for anything else, so no value reaches HCL unescaped. ``q``
+renders the IR placeholders ``${account_id}``/``${region}`` as ``${var.account_id}``/``${var.region}`` and
+escapes every other ``${``/``%{`` (IAM policy variables such as ``${aws:username}``) as ``$${``/``%%{``.
+
+Formatting: the templates write two-space indentation; :func:`align` then lines up the ``=`` of consecutive
+single-line attributes exactly as ``terraform fmt`` (hclwrite) does, so the output is canonical without
+running Terraform (the tests check it with the real formatter).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import jinja2
+
+from guardrails.emitters import header_text
+from guardrails.emitters.suppressions import Suppression, suppressions_for
+from guardrails.policies.ir import (
+    ACCOUNT_ID,
+    REGION,
+    Account,
+    Baseline,
+    BaselineClass,
+    Plan,
+    PolicyRef,
+    Role,
+)
+
+ROOT = "terraform"
+REQUIRED_VERSION = ">= 1.5"  # import blocks: https://developer.hashicorp.com/terraform/language/import
+AWS_PROVIDER = "~> 6.0"
+PASSWORD_POLICY_IMPORT_ID = "iam-account-password-policy"  # the fixed id the provider imports it by
+
+
+# ----------------------------------------------------------------------------- escaping
+
+
+@dataclass(frozen=True)
+class Hcl:
+    """A fragment of HCL that a filter produced; the only thing templates may output."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_REF = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*|\[[0-9]+\])+")
+_PLACEHOLDERS = {ACCOUNT_ID: "var.account_id", REGION: "var.region"}
+_PLACEHOLDER_SPLIT = re.compile("(" + "|".join(re.escape(p) for p in _PLACEHOLDERS) + ")")
+_SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_literal(text: str) -> str:
+    """Escape literal text for the inside of an HCL quoted template string."""
+    out = []
+    for ch in text:
+        if ch in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    # Template sequences: https://developer.hashicorp.com/terraform/language/expressions/strings#escape-sequences-1
+    return "".join(out).replace("${", "$${").replace("%{", "%%{")
+
+
+def quote(value: str) -> Hcl:
+    """An HCL string for ``value``: escaped, with the IR placeholders turned into variable references."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    if value in _PLACEHOLDERS:
+        return Hcl(_PLACEHOLDERS[value])  # a lone interpolation: `terraform fmt` unwraps "${x}" to x
+    parts: list[str] = []
+    for index, piece in enumerate(_PLACEHOLDER_SPLIT.split(value)):
+        if index % 2:
+            if parts and parts[-1].endswith("$"):
+                # "$" + "${" would read as the escape "$${": write that dollar as an interpolated literal.
+                parts[-1] = parts[-1][:-1] + '${"$"}'
+            parts.append("${" + _PLACEHOLDERS[piece] + "}")
+        elif piece:
+            parts.append(_escape_literal(piece))
+    return Hcl('"' + "".join(parts) + '"')
+
+
+def ident(value: str) -> Hcl:
+    """A Terraform identifier (resource name, block label), checked."""
+    if not isinstance(value, str) or not _IDENT.fullmatch(value):
+        raise ValueError(f"not a Terraform identifier: {value!r}")
+    return Hcl(value)
+
+
+def ref(value: str) -> Hcl:
+    """A reference expression such as ``aws_iam_role.x.arn``, checked."""
+    if not isinstance(value, str) or not _REF.fullmatch(value):
+        raise ValueError(f"not a Terraform reference: {value!r}")
+    return Hcl(value)
+
+
+def number(value: int) -> Hcl:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return Hcl(str(value))
+
+
+def boolean(value: bool) -> Hcl:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {value!r}")
+    return Hcl("true" if value else "false")
+
+
+def _hcl_list(items: Sequence[Hcl], level: int) -> Hcl:
+    """One item inline, more one per line (readable diffs); ``level`` is the attribute's indent level."""
+    if len(items) <= 1:
+        return Hcl("[" + "".join(i.text for i in items) + "]")
+    pad = "  " * (level + 1)
+    return Hcl("[\n" + "".join(f"{pad}{i.text},\n" for i in items) + "  " * level + "]")
+
+
+def quote_list(values: Iterable[str], level: int) -> Hcl:
+    return _hcl_list([quote(v) for v in values], level)
+
+
+def ref_list(values: Iterable[str], level: int) -> Hcl:
+    return _hcl_list([ref(v) for v in values], level)
+
+
+def comment(text: str) -> Hcl:
+    """Text for a ``#`` comment line: one line, no control characters."""
+    if not isinstance(text, str) or any(ord(c) < 0x20 for c in text):
+        raise ValueError(f"not a one-line comment: {text!r}")
+    return Hcl(text)
+
+
+def skip(suppression: Suppression) -> Hcl:
+    """A checkov skip comment (https://www.checkov.io/2.Basics/Suppressing%20and%20Skipping%20Policies.html)."""
+    if not re.fullmatch(r"CKV2?_[A-Z0-9_]+", suppression.check):
+        raise ValueError(f"not a checkov check id: {suppression.check!r}")
+    return Hcl(f"#checkov:skip={suppression.check}:{comment(suppression.reason).text}")
+
+
+def _finalize(value: object) -> str:
+    if isinstance(value, Hcl):
+        return value.text
+    raise TypeError(f"unescaped value in a Terraform template: {value!r} (pass it through a filter such as |q)")
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("guardrails.emitters", "templates/terraform"),
+        undefined=jinja2.StrictUndefined, finalize=_finalize, autoescape=False,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(q=quote, ident=ident, ref=ref, num=number, bool=boolean, qlist=quote_list,
+                       rlist=ref_list, comment=comment, skip=skip)
+    env.globals.update(suppressions=lambda kind, key: suppressions_for("terraform", kind, key))
+    return env
+
+
+# ----------------------------------------------------------------------------- formatting
+
+_ASSIGN = re.compile(r'( *)([A-Za-z_][A-Za-z0-9_-]*|"(?:[^"\\]|\\.)*") += (.*)')
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _net_brackets(expression: str) -> int:
+    # Inside our strings the only template sequences are complete "${var.x}" interpolations (net zero).
+    bare = _STRING.sub('""', expression)
+    return sum(bare.count(c) for c in "{[(") - sum(bare.count(c) for c in "}])")
+
+
+def align(text: str) -> str:
+    """Align ``=`` of consecutive one-line attributes like hclwrite's formatCells; tidy blank lines."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    out: list[str] = []
+    chain: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        width = max((len(lead) for lead, _ in chain), default=0)
+        out.extend(f"{lead.ljust(width)} = {rest}" for lead, rest in chain)
+        chain.clear()
+
+    for line in lines:
+        match = _ASSIGN.fullmatch(line)
+        if match and _net_brackets(match.group(3)) == 0:
+            chain.append((match.group(1) + match.group(2), match.group(3)))
+            continue
+        flush()
+        if line == "" and (not out or out[-1] == "" or out[-1].endswith("{")):
+            continue  # no leading, doubled or block-opening blank lines
+        if line.strip() == "}" and out and out[-1] == "":
+            out.pop()
+        out.append(line)
+    flush()
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def tf_name(text: str) -> str:
+    """A resource name from a human name or path: ``Workloads/Prod`` → ``workloads_prod``."""
+    name = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return name if name[:1].isalpha() else f"n_{name}"
+
+
+def _unique(names: dict[str, str], what: str) -> dict[str, str]:
+    seen: dict[str, str] = {}
+    for source, name in names.items():
+        if name in seen:
+            raise ValueError(f"{what} {source!r} and {seen[name]!r} map to the same Terraform name {name!r}")
+        seen[name] = source
+    return names
+
+
+def _path_segment(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ValueError(f"not usable as a directory or file name: {name!r}")
+    return name
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _render(plan: Plan, template: str, **context: object) -> str:
+    body = environment().get_template(template).render(**context)
+    return align(f"# {comment(header_text(plan)).text}\n\n{body}")
+
+
+def emit(plan: Plan) -> dict[str, str]:
+    """``{path: text}`` for every Terraform file of the plan (paths under ``terraform/``)."""
+    files: dict[str, str] = {}
+    files.update(_organization(plan))
+    for cls in plan.classes:
+        files.update(_baseline_module(plan, cls))
+    for account in sorted(plan.accounts, key=lambda a: a.name):
+        files.update(_account_root(plan, account))
+    return dict(sorted(files.items()))
+
+
+def _root_files(plan: Plan, directory: str, state_key: str, account_id: str, role: str) -> dict[str, str]:
+    """versions.tf, backend.tf and providers.tf of a root module deployed into ``account_id``."""
+    role_arn = f"arn:{plan.org.partition}:iam::{account_id}:role/{role}"
+    return {
+        f"{directory}/versions.tf": _render(plan, "versions.tf.j2", root=True),
+        f"{directory}/backend.tf": _render(plan, "backend.tf.j2", state_key=state_key),
+        f"{directory}/providers.tf": _render(plan, "providers.tf.j2", region=plan.org.home_region,
+                                             role_arn=role_arn, account_id=account_id),
+    }
+
+
+def _organization(plan: Plan) -> dict[str, str]:
+    directory = f"{ROOT}/organization"
+    management = next(a for a in plan.accounts if a.management)
+    units = sorted(plan.units, key=lambda u: u.path)
+    members = sorted((a for a in plan.accounts if not a.management), key=lambda a: (a.unit, a.name))
+    unit_names = _unique({u.path: tf_name(u.path) for u in units}, "OUs")
+    account_names = _unique({a.name: tf_name(a.name) for a in members}, "accounts")
+    root_id = plan.org.root_id if plan.org.existing else "aws_organizations_organization.this.roots[0].id"
+
+    def parent(unit_path: str) -> Hcl:
+        if not unit_path:
+            return quote(root_id) if plan.org.existing else ref(root_id)
+        return ref(f"aws_organizations_organizational_unit.{unit_names[unit_path]}.id")
+
+    def target(scp_target: str) -> Hcl:
+        kind, _, name = scp_target.partition(":")
+        if kind == "root":
+            return parent("")
+        if kind == "ou":
+            return parent(name)
+        account = plan.account(name)
+        return quote(account.id) if account.management else ref(f"aws_organizations_account.{account_names[name]}.id")
+
+    files = _root_files(plan, directory, "guardrails/organization.tfstate", management.id,
+                        plan.org.management_deployment_role)
+    files[f"{directory}/organization.tf"] = _render(
+        plan, "organization.tf.j2", org=plan.org, units=units, accounts=members, unit_names=unit_names,
+        account_names=account_names, parent=parent)
+    scp_names = _unique({s.key: tf_name(s.key) for s in plan.scps}, "SCPs")
+    files[f"{directory}/scps.tf"] = _render(plan, "scps.tf.j2", scps=plan.scps, scp_names=scp_names, target=target)
+    files[f"{directory}/outputs.tf"] = _render(plan, "organization_outputs.tf.j2", units=units, accounts=members,
+                                               unit_names=unit_names, account_names=account_names)
+    return files
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One managed policy attached to a role or group: resource name and the policy ARN expression."""
+
+    name: str
+    policy_arn: Hcl
+
+
+def _attachments(owner: str, refs: Iterable[PolicyRef], partition: str) -> list[Attachment]:
+    out = []
+    for policy in refs:
+        if policy.kind == "local":
+            out.append(Attachment(f"{owner}__{policy.name}", ref(f"aws_iam_policy.{policy.name}.arn")))
+        else:
+            out.append(Attachment(f"{owner}__aws_{tf_name(policy.name)}", quote(policy.aws_arn(partition))))
+    _unique({a.name: a.name for a in out}, "attachments")
+    return out
+
+
+def _trusted_providers(role: Role, baseline: Baseline, partition: str) -> list[str]:
+    """Identity providers of this module that the role's trust names: the role must wait for them."""
+    principals = {i for s in role.trust.statements for p in s.principals if p.kind == "Federated" for i in p.identifiers}
+    prefix = f"arn:{partition}:iam::{ACCOUNT_ID}:"
+    found = [f"aws_iam_openid_connect_provider.{p.key}" for p in baseline.oidc_providers
+             if f"{prefix}oidc-provider/{p.host}" in principals]
+    found += [f"aws_iam_saml_provider.{p.key}" for p in baseline.saml_providers
+              if f"{prefix}saml-provider/{p.name}" in principals]
+    return found
+
+
+def saml_metadata_file(name: str) -> str:
+    return f"saml/{_path_segment(name)}.xml"
+
+
+def _with_xml_header(plan: Plan, metadata: str) -> str:
+    """The metadata with the generated-file header as an XML comment (after the XML declaration, if any)."""
+    note = "<!-- " + header_text(plan).replace("--", "- -") + " -->\n"
+    declaration = re.match(r"<\?xml[^>]*\?>\s*", metadata)
+    if declaration:
+        return declaration.group(0).rstrip() + "\n" + note + metadata[declaration.end():]
+    return note + metadata
+
+
+def _baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
+    directory = f"{ROOT}/modules/baseline-{_path_segment(cls.key)}"
+    baseline = cls.baseline
+    partition = plan.org.partition
+    # Data source names: one namespace per module for managed, trust and inline policy documents.
+    documents: dict[str, str] = {p.key: p.key for p in baseline.managed_policies}
+    for role in baseline.roles:
+        documents[f"trust {role.key}"] = f"trust_{role.key}"
+        for name, _ in role.inline_policies:
+            documents[f"inline {role.key} {name}"] = f"{role.key}_inline_{tf_name(name)}"
+    _unique(documents, "policy documents")
+    context: dict[str, object] = dict(
+        baseline=baseline, cls=cls,
+        role_attachments={r.key: _attachments(r.key, r.policies, partition) for r in baseline.roles},
+        group_attachments={g.key: _attachments(g.key, g.policies, partition) for g in baseline.groups},
+        depends_on={r.key: _trusted_providers(r, baseline, partition) for r in baseline.roles},
+        inline_name=lambda role, name: documents[f"inline {role.key} {name}"],
+        saml_file=saml_metadata_file, tf_name=tf_name)
+    files = {
+        f"{directory}/versions.tf": _render(plan, "versions.tf.j2", root=False),
+        f"{directory}/variables.tf": _render(plan, "variables.tf.j2"),
+        f"{directory}/outputs.tf": _render(plan, "module_outputs.tf.j2", **context),
+        f"{directory}/roles.tf": _render(plan, "roles.tf.j2", **context),
+    }
+    optional = {
+        "iam_policies.tf": baseline.managed_policies,
+        "groups.tf": baseline.groups,
+        "users.tf": baseline.users,
+        "password_policy.tf": baseline.password_policy,
+        "identity_providers.tf": baseline.oidc_providers or baseline.saml_providers,
+    }
+    for file_name, content in optional.items():
+        if content:
+            files[f"{directory}/{file_name}"] = _render(plan, f"{file_name}.j2", **context)
+    for provider in baseline.saml_providers:
+        files[f"{directory}/{saml_metadata_file(provider.name)}"] = _with_xml_header(plan, provider.metadata)
+    return files
+
+
+def _account_root(plan: Plan, account: Account) -> dict[str, str]:
+    cls = plan.class_of(account.name)
+    if cls is None:
+        return {}
+    directory = f"{ROOT}/accounts/{_path_segment(account.name)}"
+    role = plan.org.management_deployment_role if account.management else plan.org.deployment_role
+    files = _root_files(plan, directory, f"guardrails/accounts/{account.name}.tfstate", account.id, role)
+    baseline = cls.baseline
+    imports: list[tuple[str, str]] = []  # (address inside module.baseline, import id)
+    if baseline.password_policy is not None and baseline.password_policy.existing:
+        imports.append(("aws_iam_account_password_policy.this", PASSWORD_POLICY_IMPORT_ID))
+    prefix = f"arn:{plan.org.partition}:iam::{account.id}:"
+    imports += [(f"aws_iam_openid_connect_provider.{p.key}", f"{prefix}oidc-provider/{p.host}")
+                for p in baseline.oidc_providers if p.existing]
+    imports += [(f"aws_iam_saml_provider.{p.key}", f"{prefix}saml-provider/{p.name}")
+                for p in baseline.saml_providers if p.existing]
+    files[f"{directory}/main.tf"] = _render(
+        plan, "account_main.tf.j2", account=account, module_source=f"../../modules/baseline-{cls.key}",
+        region=plan.org.home_region, imports=imports, class_key=cls.key)
+    return files
+
+
+__all__ = ["Hcl", "align", "emit", "quote", "tf_name"]

@@ -1,0 +1,123 @@
+"""`make bench`: compile synthetic organizations of 10, 100 and 1,000 accounts.
+
+Each size runs in a fresh child process so its peak RSS is its own. Prints compile time
+(load → model → plan → emit → write) and peak memory per size, and full validation time
+(own checks, cfn-lint, checkov) for the smallest. Figures go in docs/performance.md.
+Targets: 1,000 accounts compile in under 20 s with peak RSS under 1.5 GiB on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import yaml
+
+SIZES = (10, 100, 1000)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def synthetic_blueprint(accounts: int) -> dict[str, dict]:
+    """An organization with OUs, groups and roles in proportion to its accounts (YAML files by name)."""
+    top_units = max(2, accounts // 50)
+    per_unit = max(1, accounts // (top_units * 2))
+    units: dict[str, dict] = {}
+    n = 0
+    for t in range(top_units):
+        children = {}
+        for c in range(2):
+            members = []
+            for _ in range(per_unit):
+                if n >= accounts:
+                    break
+                n += 1
+                members.append({"name": f"acct-{n:04d}", "id": f"{700000000000 + n}", "email": f"aws+{n}@bench.example"})
+            if members:
+                children[f"Team{c}"] = {"accounts": members}
+        units[f"Unit{t:03d}"] = {"units": children, "guardrails": ["deny-root-user"] if t % 2 else []}
+    while n < accounts:
+        n += 1
+        units.setdefault("Overflow", {"accounts": []})["accounts"].append(
+            {"name": f"acct-{n:04d}", "id": f"{700000000000 + n}", "email": f"aws+{n}@bench.example"})
+    org = {"organization": {
+        "name": "bench", "id": "o-benchmark01", "root_id": "r-bnch",
+        "management_account": {"id": "600000000000", "email": "root@bench.example"},
+        "home_region": "eu-west-1", "allowed_regions": ["eu-west-1", "eu-central-1"],
+        "break_glass": {"account": "acct-0001", "users": ["bg-1", "bg-2"]},
+        "guardrails": ["deny-leave-organization", "region-restriction", "protect-guardrail-roles"],
+        "units": units}}
+    unit_names = sorted(units)
+    jobs, groups, roles = {}, {}, {}
+    for j in range(max(3, accounts // 20)):
+        jobs[f"job-{j}"] = {"statements": [{
+            "actions": [f"s3:GetObject", "s3:ListBucket", "dynamodb:GetItem", "dynamodb:Query"],
+            "resources": [f"arn:${{partition}}:s3:::data-{j}-${{account_id}}", f"arn:${{partition}}:s3:::data-{j}-${{account_id}}/*",
+                          f"arn:${{partition}}:dynamodb:${{region}}:${{account_id}}:table/t{j}"]}],
+            "managed_policies": ["job-function/ViewOnlyAccess"]}
+    for g in range(max(3, accounts // 20)):
+        groups[f"group-{g}"] = {"job_functions": [f"job-{g % len(jobs)}"],
+                                "deploy_to": {"units": [unit_names[g % len(unit_names)]]}}
+    for r in range(max(3, accounts // 10)):
+        roles[f"role-{r}"] = {"trust": {"accounts": [{"account": "acct-0001"}], "require_mfa": True},
+                              "job_functions": [f"job-{r % len(jobs)}"],
+                              "deploy_to": {"units": [unit_names[r % len(unit_names)]]} if r % 3 else {"all": True}}
+    return {"organization.yaml": org, "identity.yaml": {"job_functions": jobs, "groups": groups, "roles": roles}}
+
+
+CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    from pathlib import Path
+    from guardrails.pipeline import compile_blueprint
+    from guardrails.emitters.write import write_output
+    started = time.perf_counter()
+    compiled = compile_blueprint(Path(sys.argv[1]))
+    write_output(compiled.files, Path(sys.argv[2]))
+    elapsed = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": elapsed, "peak_mib": peak_kib / 1024, "files": len(compiled.files),
+                      "classes": len(compiled.plan.classes)}))
+""")
+
+
+def main() -> int:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="guardrails-bench-") as tmp:
+        for size in SIZES:
+            blueprint = Path(tmp) / f"bp-{size}"
+            blueprint.mkdir()
+            for name, content in synthetic_blueprint(size).items():
+                (blueprint / name).write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+            out = Path(tmp) / f"out-{size}"
+            done = subprocess.run([sys.executable, "-c", CHILD, str(blueprint), str(out)], capture_output=True, text=True,
+                                  check=False, cwd=tmp)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                return 1
+            result = json.loads(done.stdout)
+            rows.append((size, result))
+            print(f"{size:>5} accounts: compile {result['seconds']:6.2f} s, peak RSS {result['peak_mib']:7.1f} MiB, "
+                  f"{result['files']} files, {result['classes']} baseline classes", flush=True)
+        smallest = Path(tmp) / f"out-{SIZES[0]}"
+        started = time.perf_counter()
+        validate = subprocess.run([sys.executable, "-m", "guardrails", "validate", str(Path(tmp) / f"bp-{SIZES[0]}"),
+                                   "-o", str(smallest)], capture_output=True, text=True, check=False, cwd=tmp,
+                                  env={**os.environ})
+        took = time.perf_counter() - started
+        print(f"validation of the {SIZES[0]}-account output (own checks, cfn-lint, checkov): {took:.1f} s, "
+              f"exit {validate.returncode}")
+        if validate.returncode != 0:
+            print(validate.stdout[-3000:], validate.stderr[-3000:], sep="\n")
+    worst = rows[-1][1]
+    ok = worst["seconds"] < 20 and worst["peak_mib"] < 1536
+    print(f"target (1,000 accounts < 20 s and < 1.5 GiB): {'met' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""Shared test fixtures: golden-file updating, the repository root, the checkov location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite expected files (goldens) from the current compiler; review the diff before committing")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(autouse=True)
+def _run_from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Diagnostics and headers name files relative to the working directory: make that the repo root."""
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture(autouse=True)
+def _no_home_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A fake, empty home: nothing in the developer's ~ (e.g. ~/.policy_sentry) may change results."""
+    monkeypatch.setenv("HOME", str(tmp_path_factory.getbasetemp() / "home"))
+
+
+def checkov_executable() -> str | None:
+    """checkov for the tests: $GUARDRAILS_CHECKOV, the project's .venv-checkov, or None."""
+    candidates = [os.environ.get("GUARDRAILS_CHECKOV"), str(ROOT / ".venv-checkov" / "bin" / "checkov")]
+    return next((c for c in candidates if c and Path(c).is_file()), None)
