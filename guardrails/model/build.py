@@ -165,6 +165,7 @@ def _check_regions(model: Model, problems: list[Diagnostic]) -> None:
 def _placement_accounts(model: Model, placement: Placement, yaml_path: tuple[str | int, ...],
                         problems: list[Diagnostic]) -> tuple[str, ...]:
     chosen: set[str] = set()
+    reported = len(problems)
     if placement.all:
         chosen.update(model.member_accounts())
     for index, unit in enumerate(placement.units):
@@ -180,7 +181,7 @@ def _placement_accounts(model: Model, placement: Placement, yaml_path: tuple[str
                                               model.source.where(*yaml_path, key, index), _suggest(name, set(model.accounts))))
     chosen.update(n for n in placement.accounts if n in model.accounts)
     chosen.difference_update(placement.exclude_accounts)
-    if not chosen:
+    if not chosen and len(problems) == reported:  # an unknown name above already explains an empty placement
         problems.append(Diagnostic.of("GR308", "this placement selects no account", model.source.where(*yaml_path),
                                       "name OUs with accounts, accounts, or `all: true`"))
     return tuple(sorted(chosen))
