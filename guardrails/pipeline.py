@@ -30,7 +30,7 @@ class Compiled:
 class BuildResult:
     compiled: Compiled
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    validator_summary: dict[str, str] = field(default_factory=dict)
+    validator_summary: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)

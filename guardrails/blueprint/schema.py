@@ -143,10 +143,23 @@ class Organization(Strict):
 # --------------------------------------------------------------------------- identities
 
 
+class AcceptedFinding(Strict):
+    """A checkov finding the blueprint's owner accepts for this entry, with the reason a reviewer will read."""
+
+    check: Annotated[str, StringConstraints(pattern=r"^CKV2?_AWS_\d+$")] = Field(description="checkov check id.")
+    reason: Annotated[str, StringConstraints(min_length=20, max_length=400)] = Field(
+        description="Why the finding is acceptable here (rendered next to the suppression)."
+    )
+
+
 class JobFunction(Strict):
     """A named set of permissions. Intent-based grants arrive in a later format version."""
 
     description: str = ""
+    accepted_findings: list[AcceptedFinding] = Field(
+        default_factory=list,
+        description="checkov findings accepted on this job function's policy, one check each, with a reason.",
+    )
     statements: list[Statement] = Field(default_factory=list)
     managed_policies: list[str] = Field(
         default_factory=list, description="AWS managed policies by name or path/name, e.g. `job-function/ViewOnlyAccess`."
@@ -221,6 +234,9 @@ class User(Strict):
     access_keys: bool = Field(False, description="The user may create access keys (discouraged; CIS 1.11).")
     deploy_to: Placement
     tags: dict[str, str] = Field(default_factory=dict)
+    accepted_findings: list[AcceptedFinding] = Field(
+        default_factory=list, description="checkov findings accepted on this user (e.g. CKV_AWS_273), with a reason."
+    )
 
 
 class Role(Strict):

@@ -21,9 +21,21 @@ their input); the Jinja ``finalize`` hook raises for anything else, so no value 
 renders the IR placeholders ``${account_id}``/``${region}`` as ``${var.account_id}``/``${var.region}`` and
 escapes every other ``${``/``%{`` (IAM policy variables such as ``${aws:username}``) as ``$${``/``%%{``.
 
+Every IR policy document becomes a ``data "aws_iam_policy_document"`` (one ``statement`` block per statement,
+readable in a PR diff); SCPs use its ``minified_json``, IAM policies its ``json``. Resource names are the IR
+keys (``aws_iam_role.role_ci_deployer``, ``data.aws_iam_policy_document.trust_role_ci_deployer``, attachments
+``<owner key>__<policy key>`` or ``<owner key>__aws_<managed policy>``); OUs and accounts use their path/name.
+
 Formatting: the templates write two-space indentation; :func:`align` then lines up the ``=`` of consecutive
-single-line attributes exactly as ``terraform fmt`` (hclwrite) does, so the output is canonical without
-running Terraform (the tests check it with the real formatter).
+single-line attributes exactly as ``terraform fmt`` (hclwrite's formatCells) does, so the output is canonical
+without running Terraform (the tests check it with the real formatter).
+
+checkov: entries of ``guardrails/data/suppressions.yaml`` with format terraform (or both) become
+``#checkov:skip=CHECK:reason`` lines inside the matching block. Kinds: ``role``, ``role_trust``,
+``role_policy_attachment``, ``role_inline_policy`` (key: the role's key), ``managed_policy``/``boundary`` (the
+document's data source), ``group``, ``group_policy_attachment``, ``user``, ``break_glass_user`` (users tagged
+``guardrails:purpose=break-glass``), ``scp``, ``password_policy`` (key: the class), ``oidc_provider``,
+``saml_provider``.
 """
 
 from __future__ import annotations
@@ -46,12 +58,14 @@ from guardrails.policies.ir import (
     Plan,
     PolicyRef,
     Role,
+    User,
 )
 
 ROOT = "terraform"
 REQUIRED_VERSION = ">= 1.5"  # import blocks: https://developer.hashicorp.com/terraform/language/import
 AWS_PROVIDER = "~> 6.0"
 PASSWORD_POLICY_IMPORT_ID = "iam-account-password-policy"  # the fixed id the provider imports it by
+BREAK_GLASS_TAG = ("guardrails:purpose", "break-glass")
 
 
 # ----------------------------------------------------------------------------- escaping
@@ -74,6 +88,14 @@ _PLACEHOLDER_SPLIT = re.compile("(" + "|".join(re.escape(p) for p in _PLACEHOLDE
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+def _expect(value: object, kind: type, what: str) -> None:
+    """Filters take exactly one type; a StrictUndefined raises its own error here."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"expected {what}, got {value!r}")
+
+
 def _escape_literal(text: str) -> str:
     """Escape literal text for the inside of an HCL quoted template string."""
     out = []
@@ -90,45 +112,48 @@ def _escape_literal(text: str) -> str:
 
 def quote(value: str) -> Hcl:
     """An HCL string for ``value``: escaped, with the IR placeholders turned into variable references."""
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {value!r}")
+    _expect(value, str, "a string")
     if value in _PLACEHOLDERS:
         return Hcl(_PLACEHOLDERS[value])  # a lone interpolation: `terraform fmt` unwraps "${x}" to x
+    pieces = _PLACEHOLDER_SPLIT.split(value)  # literal, placeholder, literal, …
     parts: list[str] = []
-    for index, piece in enumerate(_PLACEHOLDER_SPLIT.split(value)):
+    for index, piece in enumerate(pieces):
         if index % 2:
-            if parts and parts[-1].endswith("$"):
-                # "$" + "${" would read as the escape "$${": write that dollar as an interpolated literal.
-                parts[-1] = parts[-1][:-1] + '${"$"}'
             parts.append("${" + _PLACEHOLDERS[piece] + "}")
-        elif piece:
-            parts.append(_escape_literal(piece))
+            continue
+        dollars = ""
+        if index + 1 < len(pieces):
+            # A "$" right before an interpolation would turn it into the escape "$${": write such dollars
+            # as an interpolated string literal instead.
+            dollars = piece[len(piece.rstrip("$")):]
+            piece = piece.rstrip("$")
+        parts.append(_escape_literal(piece) + (f'${{"{dollars}"}}' if dollars else ""))
     return Hcl('"' + "".join(parts) + '"')
 
 
 def ident(value: str) -> Hcl:
     """A Terraform identifier (resource name, block label), checked."""
-    if not isinstance(value, str) or not _IDENT.fullmatch(value):
+    _expect(value, str, "an identifier")
+    if not _IDENT.fullmatch(value):
         raise ValueError(f"not a Terraform identifier: {value!r}")
     return Hcl(value)
 
 
 def ref(value: str) -> Hcl:
     """A reference expression such as ``aws_iam_role.x.arn``, checked."""
-    if not isinstance(value, str) or not _REF.fullmatch(value):
+    _expect(value, str, "a reference")
+    if not _REF.fullmatch(value):
         raise ValueError(f"not a Terraform reference: {value!r}")
     return Hcl(value)
 
 
 def number(value: int) -> Hcl:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {value!r}")
+    _expect(value, int, "an integer")
     return Hcl(str(value))
 
 
 def boolean(value: bool) -> Hcl:
-    if not isinstance(value, bool):
-        raise TypeError(f"expected a boolean, got {value!r}")
+    _expect(value, bool, "a boolean")
     return Hcl("true" if value else "false")
 
 
@@ -150,7 +175,8 @@ def ref_list(values: Iterable[str], level: int) -> Hcl:
 
 def comment(text: str) -> Hcl:
     """Text for a ``#`` comment line: one line, no control characters."""
-    if not isinstance(text, str) or any(ord(c) < 0x20 for c in text):
+    _expect(text, str, "comment text")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
         raise ValueError(f"not a one-line comment: {text!r}")
     return Hcl(text)
 
@@ -160,6 +186,14 @@ def skip(suppression: Suppression) -> Hcl:
     if not re.fullmatch(r"CKV2?_[A-Z0-9_]+", suppression.check):
         raise ValueError(f"not a checkov check id: {suppression.check!r}")
     return Hcl(f"#checkov:skip={suppression.check}:{comment(suppression.reason).text}")
+
+
+def file_name(path: str) -> Hcl:
+    """A relative file path for use inside a quoted string: only characters that need no escaping."""
+    _expect(path, str, "a file path")
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*", path):
+        raise ValueError(f"not a plain relative file path: {path!r}")
+    return Hcl(path)
 
 
 def _finalize(value: object) -> str:
@@ -175,7 +209,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined, finalize=_finalize, autoescape=False,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(q=quote, ident=ident, ref=ref, num=number, bool=boolean, qlist=quote_list,
-                       rlist=ref_list, comment=comment, skip=skip)
+                       rlist=ref_list, comment=comment, skip=skip, file_name=file_name)
     env.globals.update(suppressions=lambda kind, key: suppressions_for("terraform", kind, key))
     return env
 
@@ -252,8 +286,23 @@ def _render(plan: Plan, template: str, **context: object) -> str:
     return align(f"# {comment(header_text(plan)).text}\n\n{body}")
 
 
+def _check_documents(plan: Plan) -> None:
+    """aws_iam_policy_document turns every ``&{`` into ``${`` (its old policy-variable syntax), so a literal
+    ``&{`` cannot be expressed through it; refuse rather than grant something else."""
+    documents = [s.document for s in plan.scps]
+    for cls in plan.classes:
+        documents += [p.document for p in cls.baseline.managed_policies]
+        for role in cls.baseline.roles:
+            documents += [role.trust, *(d for _, d in role.inline_policies)]
+    for document in documents:
+        if "&{" in document.render():
+            raise ValueError(f"a policy document contains '&{{', which aws_iam_policy_document would turn into "
+                             f"'${{': {document.render(minified=True)[:200]}")
+
+
 def emit(plan: Plan) -> dict[str, str]:
     """``{path: text}`` for every Terraform file of the plan (paths under ``terraform/``)."""
+    _check_documents(plan)
     files: dict[str, str] = {}
     files.update(_organization(plan))
     for cls in plan.classes:
@@ -263,11 +312,16 @@ def emit(plan: Plan) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def _versions(plan: Plan, *, root: bool) -> str:
+    """versions.tf: root modules also pin Terraform itself; child modules only name their provider."""
+    return _render(plan, "versions.tf.j2", root=root, required_version=REQUIRED_VERSION, aws_provider=AWS_PROVIDER)
+
+
 def _root_files(plan: Plan, directory: str, state_key: str, account_id: str, role: str) -> dict[str, str]:
     """versions.tf, backend.tf and providers.tf of a root module deployed into ``account_id``."""
     role_arn = f"arn:{plan.org.partition}:iam::{account_id}:role/{role}"
     return {
-        f"{directory}/versions.tf": _render(plan, "versions.tf.j2", root=True),
+        f"{directory}/versions.tf": _versions(plan, root=True),
         f"{directory}/backend.tf": _render(plan, "backend.tf.j2", state_key=state_key),
         f"{directory}/providers.tf": _render(plan, "providers.tf.j2", region=plan.org.home_region,
                                              role_arn=role_arn, account_id=account_id),
@@ -330,13 +384,19 @@ def _attachments(owner: str, refs: Iterable[PolicyRef], partition: str) -> list[
 
 def _trusted_providers(role: Role, baseline: Baseline, partition: str) -> list[str]:
     """Identity providers of this module that the role's trust names: the role must wait for them."""
-    principals = {i for s in role.trust.statements for p in s.principals if p.kind == "Federated" for i in p.identifiers}
+    principals = {arn for statement in role.trust.statements for principal in statement.principals
+                  if principal.kind == "Federated" for arn in principal.identifiers}
     prefix = f"arn:{partition}:iam::{ACCOUNT_ID}:"
     found = [f"aws_iam_openid_connect_provider.{p.key}" for p in baseline.oidc_providers
              if f"{prefix}oidc-provider/{p.host}" in principals]
     found += [f"aws_iam_saml_provider.{p.key}" for p in baseline.saml_providers
               if f"{prefix}saml-provider/{p.name}" in principals]
     return found
+
+
+def user_kind(user: User) -> str:
+    """Suppression kind of an IAM user: the plan tags break-glass users (their names are the blueprint's)."""
+    return "break_glass_user" if BREAK_GLASS_TAG in user.tags else "user"
 
 
 def saml_metadata_file(name: str) -> str:
@@ -363,15 +423,16 @@ def _baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
         for name, _ in role.inline_policies:
             documents[f"inline {role.key} {name}"] = f"{role.key}_inline_{tf_name(name)}"
     _unique(documents, "policy documents")
-    context: dict[str, object] = dict(
-        baseline=baseline, cls=cls,
-        role_attachments={r.key: _attachments(r.key, r.policies, partition) for r in baseline.roles},
-        group_attachments={g.key: _attachments(g.key, g.policies, partition) for g in baseline.groups},
-        depends_on={r.key: _trusted_providers(r, baseline, partition) for r in baseline.roles},
-        inline_name=lambda role, name: documents[f"inline {role.key} {name}"],
-        saml_file=saml_metadata_file, tf_name=tf_name)
+    context: dict[str, object] = {
+        "baseline": baseline, "cls": cls,
+        "role_attachments": {r.key: _attachments(r.key, r.policies, partition) for r in baseline.roles},
+        "group_attachments": {g.key: _attachments(g.key, g.policies, partition) for g in baseline.groups},
+        "depends_on": {r.key: _trusted_providers(r, baseline, partition) for r in baseline.roles},
+        "user_groups": {u.key: [f"aws_iam_group.{g}.name" for g in u.groups] for u in baseline.users},
+        "inline_name": lambda role, name: documents[f"inline {role.key} {name}"],
+        "saml_file": saml_metadata_file, "user_kind": user_kind}
     files = {
-        f"{directory}/versions.tf": _render(plan, "versions.tf.j2", root=False),
+        f"{directory}/versions.tf": _versions(plan, root=False),
         f"{directory}/variables.tf": _render(plan, "variables.tf.j2"),
         f"{directory}/outputs.tf": _render(plan, "module_outputs.tf.j2", **context),
         f"{directory}/roles.tf": _render(plan, "roles.tf.j2", **context),
@@ -383,9 +444,9 @@ def _baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
         "password_policy.tf": baseline.password_policy,
         "identity_providers.tf": baseline.oidc_providers or baseline.saml_providers,
     }
-    for file_name, content in optional.items():
+    for name, content in optional.items():
         if content:
-            files[f"{directory}/{file_name}"] = _render(plan, f"{file_name}.j2", **context)
+            files[f"{directory}/{name}"] = _render(plan, f"{name}.j2", **context)
     for provider in baseline.saml_providers:
         files[f"{directory}/{saml_metadata_file(provider.name)}"] = _with_xml_header(plan, provider.metadata)
     return files

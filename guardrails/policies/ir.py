@@ -106,6 +106,8 @@ class ManagedPolicy:
     description: str
     document: PolicyDocument
     kind: Literal["managed", "boundary"] = "managed"
+    # checkov findings the blueprint accepts on this policy: (check id, reason).
+    accepted_findings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class User:
     path: str
     groups: tuple[str, ...]  # group keys
     tags: tuple[tuple[str, str], ...] = ()
+    accepted_findings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

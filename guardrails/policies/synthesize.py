@@ -221,7 +221,8 @@ def _job_policy(model: Model, job: str, info: OrgInfo) -> ManagedPolicy | None:
         convert_statement(s, f"{camel(job)}{i + 1}", info, str(model.source.where("job_functions", job, "statements", i)))
         for i, s in enumerate(spec.statements))
     return ManagedPolicy(key=f"job_{_ident(job)}", name=f"guardrails-{job}", path=POLICY_PATH,
-                         description=spec.description or f"Job function {job}", document=PolicyDocument(statements))
+                         description=spec.description or f"Job function {job}", document=PolicyDocument(statements),
+                         accepted_findings=tuple((f.check, " ".join(f.reason.split())) for f in spec.accepted_findings))
 
 
 def _ident(name: str) -> str:
@@ -384,7 +385,8 @@ def _baseline_for(model: Model, account: str, info: OrgInfo) -> Baseline:
     for name in placed_users:
         spec = bp.users[name]
         member_of = tuple(f"group_{_ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
-        users.append(User(f"user_{_ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items()))))
+        users.append(User(f"user_{_ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items())),
+                          tuple((f.check, " ".join(f.reason.split())) for f in spec.accepted_findings)))
 
     # MFA enforcement: attached to every group that has IAM users in this account.
     mfa = bp.mfa_enforcement

@@ -24,6 +24,8 @@ from guardrails.emitters.cloudformation.render import (
 )
 from guardrails.policies.ir import Baseline, BaselineClass, Plan, PolicyRef, Role
 
+SHOWN_ACCOUNTS = 10  # accounts named in a header; a class can hold hundreds
+
 
 def baseline_path(cls: BaselineClass, *, management: bool) -> str:
     return "cloudformation/management-baseline.yaml" if management else f"cloudformation/baseline-{cls.key}.yaml"
@@ -33,23 +35,23 @@ def stack_name(cls: BaselineClass, *, management: bool) -> str:
     return "guardrails-management-baseline" if management else f"guardrails-baseline-{cls.key}"
 
 
-def render_baseline(plan: Plan, cls: BaselineClass, *, management: bool) -> tuple[str, dict[str, Any]]:
-    """The template text and its decoded form (the latter for size checks)."""
+def render_baseline(plan: Plan, cls: BaselineClass, *, management: bool) -> str:
+    """The template text, header included; raises CloudFormationLimitError past a hard quota."""
     path = baseline_path(cls, management=management)
     template = build_template(plan, cls, management=management)
     body = dump(template)
     notes = _usage(plan, cls, management=management)
     text = with_header(plan, notes, body)
     extra = check_limits(plan, path, template, text, inline=management)
-    if extra:
-        text = with_header(plan, [*notes, *extra], body)
-    return text, template
+    return with_header(plan, [*notes, *extra], body) if extra else text
 
 
 def _usage(plan: Plan, cls: BaselineClass, *, management: bool) -> list[str]:
     region = plan.org.home_region
+    shown = ", ".join(cls.accounts[:SHOWN_ACCOUNTS])
+    more = f" and {len(cls.accounts) - SHOWN_ACCOUNTS} more" if len(cls.accounts) > SHOWN_ACCOUNTS else ""
     lines = [
-        f"IAM baseline of the account class {cls.key!r}: {', '.join(cls.accounts)}.",
+        f"IAM baseline of the account class {cls.key!r}: {shown}{more}.",
         f"Deploy it in the home region {region} only. IAM is global: a second stack instance in another region",
         "would fail with EntityAlreadyExists. Only IAM and the password-policy function live here.",
     ]
@@ -74,7 +76,8 @@ def _usage(plan: Plan, cls: BaselineClass, *, management: bool) -> list[str]:
 def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[str, Any]:
     baseline = cls.baseline
     ids = LogicalIds()
-    policy_ids = {p.key: ids("Boundary" if p.kind == "boundary" else "Policy", p.key) for p in baseline.managed_policies}
+    policy_ids = {p.key: ids("Boundary" if p.kind == "boundary" else "Policy", p.key)
+                  for p in baseline.managed_policies}
     group_ids = {g.key: ids("Group", g.key) for g in baseline.groups}
     resources: dict[str, Any] = {}
 
@@ -91,22 +94,24 @@ def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[
             "ManagedPolicyName": policy.name,
             "Path": policy.path,
             "Description": policy.description,
-            "PolicyDocument": document(policy.document),
-        }), metadata=skip_metadata(kind, policy.key))
+            "PolicyDocument": document(policy.document, plan.org.partition),
+        }), metadata=skip_metadata(kind, policy.key, policy.accepted_findings))
 
     providers = _identity_providers(baseline, ids, resources)
 
+    partition = plan.org.partition
     for role in baseline.roles:
         role_id = ids("Role", role.key)
         resources[role_id] = resource("AWS::IAM::Role", _drop_empty({
             "RoleName": role.name,
             "Path": role.path,
             "Description": role.description,
-            "AssumeRolePolicyDocument": document(role.trust),
+            "AssumeRolePolicyDocument": document(role.trust, partition),
             "ManagedPolicyArns": [arn(p) for p in role.policies],
             "PermissionsBoundary": arn(role.boundary) if role.boundary else None,
             "MaxSessionDuration": role.max_session_duration,
-            "Policies": [{"PolicyName": name, "PolicyDocument": document(doc)} for name, doc in role.inline_policies],
+            "Policies": [{"PolicyName": name, "PolicyDocument": document(doc, partition)}
+                         for name, doc in role.inline_policies],
             "Tags": tags(role.tags),
         }), depends_on=_trusted_providers(role, providers), metadata=skip_metadata("role", role.key))
         if role.instance_profile:
@@ -133,7 +138,7 @@ def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[
             "Path": user.path,
             "Groups": [ref(group_ids[g]) for g in user.groups],  # Ref of AWS::IAM::Group is its name
             "Tags": tags(user.tags),
-        }), metadata=skip_metadata("user", user.key))
+        }), metadata=skip_metadata("user", user.key, user.accepted_findings))
 
     if baseline.password_policy is not None:
         resources.update(password_policy.resources(baseline.password_policy))

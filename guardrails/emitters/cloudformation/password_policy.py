@@ -1,7 +1,8 @@
 """The account password policy as a Lambda-backed custom resource.
 
-CloudFormation has no password-policy resource type (aws-facts §2.3), so, like the Landing Zone
-Accelerator, a small function calls ``iam:UpdateAccountPasswordPolicy``. Its role may do only that
+CloudFormation has no password-policy resource type
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/AWS_IAM.html), so, like the
+Landing Zone Accelerator, a small function calls ``iam:UpdateAccountPasswordPolicy``. Its role may do only that
 (plus write its own log group). On Delete it leaves the policy in place: removing a stack must never
 weaken passwords.
 """
@@ -16,7 +17,7 @@ from guardrails.policies.ir import PasswordPolicy
 # Key of the password-policy resources in guardrails/data/suppressions.yaml (there is no IR key for them).
 KEY = "password_policy"
 RUNTIME = "python3.13"
-LOG_RETENTION_DAYS = 365
+LOG_RETENTION_DAYS = 365  # a year of history for audits (checkov CKV_AWS_338), then CloudWatch drops it
 PHYSICAL_ID = "account-password-policy"
 
 ROLE_ID = "PasswordPolicyFunctionRole"
@@ -55,7 +56,8 @@ def handler(event, context):
             reason = ("Resource removed: the account password policy is deliberately left in place, "
                       "so deleting the stack never weakens passwords.")
         else:
-            boto3.client("iam").update_account_password_policy(**policy_arguments(event["ResourceProperties"]))
+            arguments = policy_arguments(event["ResourceProperties"])
+            boto3.client("iam").update_account_password_policy(**arguments)
             reason = "Account password policy set."
         cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, PHYSICAL_ID, reason=reason)
     except Exception as exc:  # report every failure to CloudFormation instead of letting it wait
@@ -92,11 +94,12 @@ def resources(policy: PasswordPolicy) -> dict[str, Any]:
         ],
     }
     return {
-        LOG_GROUP_ID: resource("AWS::Logs::LogGroup", {"RetentionInDays": LOG_RETENTION_DAYS},
+        # Said explicitly: the function's own logs go with the stack (they hold no audit record; CloudTrail does).
+        LOG_GROUP_ID: resource("AWS::Logs::LogGroup", {"RetentionInDays": LOG_RETENTION_DAYS}, deletion="Delete",
                                metadata=skip_metadata("custom_resource_log_group", KEY)),
         ROLE_ID: resource("AWS::IAM::Role", {
             "Path": "/guardrails/",
-            "Description": "Lets the guardrails password-policy function set the account password policy, nothing else.",
+            "Description": "Lets the guardrails password-policy function set the account password policy only.",
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
             "Policies": [{"PolicyName": "set-account-password-policy", "PolicyDocument": role_policy}],

@@ -27,48 +27,59 @@ class CloudFormationLimitError(ValueError):
 # ----------------------------------------------------------------------------- strings and documents
 
 
-def sub(value: str) -> str | dict[str, str]:
+def sub(value: str, partition: str | None = None) -> str | dict[str, str]:
     """A string from the IR as CloudFormation: ``Fn::Sub`` when it holds a placeholder, else plain.
 
     Inside ``Fn::Sub`` every other ``${`` (IAM policy variables such as ``${aws:username}``) is written
-    ``${!`` so CloudFormation keeps it literally; outside ``Fn::Sub`` nothing needs escaping.
+    ``${!`` so CloudFormation keeps it literally; outside ``Fn::Sub`` nothing needs escaping. Given the
+    partition, ``arn:<partition>:`` inside ``Fn::Sub`` becomes ``arn:${AWS::Partition}:`` (the same value
+    wherever the stack can run, and what cfn-lint I3042 asks for).
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-sub.html
     """
     if not _PLACEHOLDER.search(value):
         return value
     parts = _PLACEHOLDER.split(value)  # odd indexes are the placeholders themselves
-    text = "".join(PSEUDO[part] if index % 2 else part.replace("${", "${!") for index, part in enumerate(parts))
-    return {"Fn::Sub": text}
+
+    def literal(text: str) -> str:
+        text = text.replace("${", "${!")
+        return text.replace(f"arn:{partition}:", "arn:${AWS::Partition}:") if partition else text
+
+    return {"Fn::Sub": "".join(PSEUDO[part] if index % 2 else literal(part) for index, part in enumerate(parts))}
 
 
-def unsub(value: Any) -> Any:
+def unsub(value: Any, partition: str | None = None) -> Any:
     """The inverse of :func:`sub` (for tests and round trips): ``Fn::Sub`` text back to IR placeholders."""
     if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
         text = value["Fn::Sub"].replace("${!", "\0")
         for placeholder, pseudo in PSEUDO.items():
             text = text.replace(pseudo, placeholder)
+        if partition:
+            text = text.replace("${AWS::Partition}", partition)
         return text.replace("\0", "${")
     if isinstance(value, dict):
-        return {k: unsub(v) for k, v in value.items()}
+        return {k: unsub(v, partition) for k, v in value.items()}
     if isinstance(value, list):
-        return [unsub(v) for v in value]
+        return [unsub(v, partition) for v in value]
     return value
 
 
-def subbed(value: Any) -> Any:
+def subbed(value: Any, partition: str | None = None) -> Any:
     """Apply :func:`sub` to every string of a JSON-like value (keys are never placeholders)."""
     if isinstance(value, str):
-        return sub(value)
+        return sub(value, partition)
     if isinstance(value, dict):
-        return {k: subbed(v) for k, v in value.items()}
+        keys = [k for k in value if _PLACEHOLDER.search(k)]
+        if keys:
+            raise ValueError(f"{keys[0]!r}: CloudFormation cannot substitute inside a JSON key")
+        return {k: subbed(v, partition) for k, v in value.items()}
     if isinstance(value, list):
-        return [subbed(v) for v in value]
+        return [subbed(v, partition) for v in value]
     return value
 
 
-def document(doc: PolicyDocument) -> dict[str, Any]:
+def document(doc: PolicyDocument, partition: str) -> dict[str, Any]:
     """A policy document as a CloudFormation JSON property (placeholders resolved per account)."""
-    return subbed(doc.to_json())
+    return subbed(doc.to_json(), partition)
 
 
 def has_placeholder(doc: PolicyDocument) -> bool:
@@ -87,11 +98,14 @@ def tags(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in pairs]
 
 
-def skip_metadata(kind: str, key: str) -> dict[str, Any]:
-    """checkov skips for one resource, from the reasoned entries in ``guardrails/data/suppressions.yaml``.
+def skip_metadata(kind: str, key: str, accepted: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """checkov skips for one resource: the reasoned entries of ``guardrails/data/suppressions.yaml``, then the
+    findings the blueprint accepts for it (``accepted_findings``: check, reason). One entry per check.
     https://www.checkov.io/2.Basics/Suppressing%20and%20Skipping%20Policies.html (CloudFormation Metadata)"""
-    skips = [{"id": s.check, "comment": s.reason} for s in suppressions_for("cloudformation", kind, key)]
-    return {"checkov": {"skip": skips}} if skips else {}
+    skips: dict[str, str] = {}
+    for check, reason in [*((s.check, s.reason) for s in suppressions_for("cloudformation", kind, key)), *accepted]:
+        skips.setdefault(check, reason)
+    return {"checkov": {"skip": [{"id": c, "comment": r} for c, r in skips.items()]}} if skips else {}
 
 
 # ----------------------------------------------------------------------------- logical ids
@@ -105,8 +119,10 @@ class LogicalIds:
 
     def __call__(self, prefix: str, key: str) -> str:
         words = [w for w in re.split(r"[^A-Za-z0-9]+", key) if w]
-        # Drop a leading word that repeats the prefix: role_auditor → RoleAuditor, not RoleRoleAuditor.
-        if words and words[0].lower() == prefix.lower() and len(words) > 1:
+        # Drop a leading word that repeats the prefix: role_auditor → RoleAuditor, not RoleRoleAuditor;
+        # oidc_github → OidcProviderGithub.
+        first = re.match(r"[A-Z][a-z0-9]*", prefix)
+        if len(words) > 1 and words[0].lower() in {prefix.lower(), first.group().lower() if first else ""}:
             words = words[1:]
         candidate = (prefix + "".join(w[:1].upper() + w[1:] for w in words))[:200]
         if candidate in self._taken and self._taken[candidate] != (prefix, key):
@@ -149,17 +165,19 @@ def with_header(plan: Plan, lines: list[str], body: str) -> str:
     return "".join(f"# {line}".rstrip() + "\n" for line in comment) + body
 
 
-def resource(type_: str, properties: dict[str, Any], *, depends_on: list[str] | None = None, retain: bool = False,
-             metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One resource, attributes in a fixed order: Type, DependsOn, policies, Metadata, Properties."""
+def resource(type_: str, properties: dict[str, Any], *, depends_on: list[str] | None = None,
+             deletion: str | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One resource, attributes in a fixed order: Type, DependsOn, deletion policies, Metadata, Properties.
+
+    ``deletion`` sets DeletionPolicy and UpdateReplacePolicy together ("Retain" or "Delete").
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+    """
     out: dict[str, Any] = {"Type": type_}
     if depends_on:
         out["DependsOn"] = depends_on
-    if retain:
-        # Deleting the stack, or a property change that forces replacement, must never delete the real resource.
-        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
-        out["DeletionPolicy"] = "Retain"
-        out["UpdateReplacePolicy"] = "Retain"
+    if deletion:
+        out["DeletionPolicy"] = deletion
+        out["UpdateReplacePolicy"] = deletion
     if metadata:
         out["Metadata"] = metadata
     out["Properties"] = properties

@@ -1,0 +1,37 @@
+"""CloudFormation output: ``cloudformation/organization.yaml`` for the management account and one IAM
+baseline template per class of accounts.
+
+Layout (paths relative to ``output/``):
+
+- ``cloudformation/organization.yaml``: OUs, member accounts, SCPs, one StackSet per member class.
+- ``cloudformation/organization-import.yaml`` + ``.json``: only when OUs or accounts exist already.
+- ``cloudformation/baseline-<class>.yaml``: the baseline a StackSet rolls out to that class's accounts.
+- ``cloudformation/management-baseline.yaml``: the management account's baseline, a normal stack.
+
+Everything is rendered from the plan with a deterministic YAML dumper and long-form intrinsics
+(``Fn::Sub``, ``Ref``, ``Fn::GetAtt``), so any YAML parser reads the templates.
+"""
+
+from __future__ import annotations
+
+from guardrails.emitters.cloudformation.baseline import baseline_path, render_baseline
+from guardrails.emitters.cloudformation.organization import render as render_organization
+from guardrails.emitters.cloudformation.render import CloudFormationLimitError
+from guardrails.policies.ir import Plan
+
+__all__ = ["CloudFormationLimitError", "emit"]
+
+
+def emit(plan: Plan) -> dict[str, str]:
+    """Every CloudFormation file, ``{path relative to output/: text}``. Pure and deterministic.
+
+    Raises :class:`CloudFormationLimitError` (a ValueError) when a template would exceed a CloudFormation quota.
+    """
+    files = render_organization(plan)
+    for cls in plan.classes:
+        management = any(plan.account(a).management for a in cls.accounts)
+        path = baseline_path(cls, management=management)
+        if path in files:
+            raise ValueError(f"two account classes render to {path}")
+        files[path] = render_baseline(plan, cls, management=management)
+    return dict(sorted(files.items()))
