@@ -250,6 +250,9 @@ class Role(Strict):
     instance_profile: bool = False
     deploy_to: Placement
     tags: dict[str, str] = Field(default_factory=dict)
+    accepted_findings: list[AcceptedFinding] = Field(
+        default_factory=list, description="checkov findings accepted on this role (e.g. CKV_AWS_60), with a reason."
+    )
 
 
 class PermissionBoundary(Strict):

@@ -196,6 +196,14 @@ def file_name(path: str) -> Hcl:
     return Hcl(path)
 
 
+def _suppressions(kind: str, key: str, accepted: tuple[tuple[str, str], ...] = ()) -> list[Suppression]:
+    """The reasoned package suppressions for one resource, then the findings the blueprint accepts for it."""
+    found = suppressions_for("terraform", kind, key)
+    checks = {s.check for s in found}
+    found += [Suppression(check, "terraform", kind, key, reason) for check, reason in accepted if check not in checks]
+    return found
+
+
 def _finalize(value: object) -> str:
     if isinstance(value, Hcl):
         return value.text
@@ -210,7 +218,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(q=quote, ident=ident, ref=ref, num=number, bool=boolean, qlist=quote_list,
                        rlist=ref_list, comment=comment, skip=skip, file_name=file_name)
-    env.globals.update(suppressions=lambda kind, key: suppressions_for("terraform", kind, key))
+    env.globals.update(suppressions=_suppressions)
     return env
 
 

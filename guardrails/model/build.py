@@ -89,6 +89,7 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _check_references(model, problems)
     _check_statements(model, problems)
     _check_guardrail_refs(model, problems)
+    _check_organization_rules(model, problems)
     if problems:
         raise BlueprintError(problems)
     return model
@@ -244,10 +245,14 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
     providers_saml = set(bp.identity_providers.saml)
     for name, saml in bp.identity_providers.saml.items():
         path = model.source.directory / saml.metadata_file
+        where_file = src.where("identity_providers", "saml", name, "metadata_file")
         if not path.is_file():
-            problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} not found",
-                                          src.where("identity_providers", "saml", name, "metadata_file"),
+            problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} not found", where_file,
                                           "give a path relative to the blueprint directory"))
+        elif not 1000 <= len(path.read_text(encoding="utf-8")) <= 10_000_000:
+            problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} is not IdP metadata "
+                                          "(AWS accepts 1,000 to 10,000,000 characters)", where_file,
+                                          "download the full metadata XML from your identity provider"))
     boundaries = set(bp.permission_boundaries)
     names_seen: dict[str, tuple[str, ...]] = {}
     reserved = {org.break_glass.role.lower(): ("organization", "break_glass", "role")}
@@ -391,3 +396,43 @@ def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
             except catalog.ParameterError as exc:
                 at = (*where, guardrail_id, exc.parameter) if exc.parameter else where
                 problems.append(Diagnostic.of("GR203", str(exc), model.source.where_key(*at), exc.hint))
+
+
+def _check_organization_rules(model: Model, problems: list[Diagnostic]) -> None:
+    """Rules of Organizations that the outputs could not honour if the blueprint broke them."""
+    bp = model.blueprint
+    src = model.source
+    for path, statement in iter_statements(bp):
+        if path[0] != "organization":
+            continue
+        text = " ".join([*(statement.resources or []), *(statement.not_resources or [])])
+        for placeholder in ("${account_id}", "${region}"):
+            if placeholder in text:
+                problems.append(Diagnostic.of(
+                    "GR306", f"{placeholder} cannot be used in an SCP", src.where(*path),
+                    "an SCP is one document for many accounts and regions: use `*` or the aws:PrincipalAccount / "
+                    "aws:RequestedRegion condition keys"))
+    for unit in model.units.values():
+        parent = model.units.get(unit.parent)
+        if unit.spec.id and parent is not None and not parent.spec.id:
+            problems.append(Diagnostic.of(
+                "GR308", f"OU {unit.path!r} exists (id {unit.spec.id}) but its parent {parent.path!r} would be created",
+                src.where("organization", "units", *_unit_yaml(unit.path), "id"),
+                "an existing OU cannot move under a new one: give the parent OU its existing id too"))
+    if bp.organization.partition == "aws-us-gov":
+        for account in model.accounts.values():
+            if not account.management and not account.existing:
+                problems.append(Diagnostic.of(
+                    "GR311", f"GovCloud account {account.name!r} must be marked existing",
+                    src.where(*account.yaml_path, "name"),
+                    "GovCloud accounts are created from the commercial partition (CreateGovCloudAccount): create it "
+                    "there, then set `existing: true`"))
+
+
+def _unit_yaml(path: str) -> list[str]:
+    out: list[str] = []
+    for index, part in enumerate(path.split("/")):
+        if index:
+            out.append("units")
+        out.append(part)
+    return out

@@ -123,6 +123,7 @@ class Role:
     max_session_duration: int = 3600
     instance_profile: bool = False
     tags: tuple[tuple[str, str], ...] = ()
+    accepted_findings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

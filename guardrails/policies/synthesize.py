@@ -222,7 +222,11 @@ def _job_policy(model: Model, job: str, info: OrgInfo) -> ManagedPolicy | None:
         for i, s in enumerate(spec.statements))
     return ManagedPolicy(key=f"job_{_ident(job)}", name=f"guardrails-{job}", path=POLICY_PATH,
                          description=spec.description or f"Job function {job}", document=PolicyDocument(statements),
-                         accepted_findings=tuple((f.check, " ".join(f.reason.split())) for f in spec.accepted_findings))
+                         accepted_findings=_accepted(spec.accepted_findings))
+
+
+def _accepted(findings: list[Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((f.check, " ".join(f.reason.split())) for f in findings)
 
 
 def _ident(name: str) -> str:
@@ -386,7 +390,7 @@ def _baseline_for(model: Model, account: str, info: OrgInfo) -> Baseline:
         spec = bp.users[name]
         member_of = tuple(f"group_{_ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
         users.append(User(f"user_{_ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items())),
-                          tuple((f.check, " ".join(f.reason.split())) for f in spec.accepted_findings)))
+                          _accepted(spec.accepted_findings)))
 
     # MFA enforcement: attached to every group that has IAM users in this account.
     mfa = bp.mfa_enforcement
@@ -424,7 +428,7 @@ def _baseline_for(model: Model, account: str, info: OrgInfo) -> Baseline:
             key=f"role_{_ident(key)}", name=spec.name or key, path=spec.path, description=spec.description,
             trust=_trust(model, key, spec, info), policies=_refs_for(model, spec.job_functions, info, policies),
             boundary=boundary_ref, max_session_duration=spec.max_session_duration, instance_profile=spec.instance_profile,
-            tags=tuple(sorted(spec.tags.items()))))
+            tags=tuple(sorted(spec.tags.items())), accepted_findings=_accepted(spec.accepted_findings)))
 
     pp = bp.password_policy
     password = PasswordPolicy(pp.minimum_length, pp.require_symbols, pp.require_numbers, pp.require_uppercase,

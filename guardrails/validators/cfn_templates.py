@@ -14,7 +14,7 @@ from guardrails.diagnostics import Diagnostic, Location
 from guardrails.policies.ir import Limit
 from guardrails.validators.cfn_lint import to_diagnostic
 
-URL_DEPLOYED_PREFIX = "baseline-"
+URL_DEPLOYED_SUFFIX = "baseline"
 
 
 def check_templates(templates: dict[str, str], limits: dict[str, Limit]) -> list[Diagnostic]:
@@ -27,8 +27,11 @@ def check_templates(templates: dict[str, str], limits: dict[str, Limit]) -> list
 
 
 def deployed_by_url(path: str) -> bool:
-    """Baselines go to S3 and StackSets read them by URL; every other template counts as inline (stricter)."""
-    return PurePosixPath(path).name.startswith(URL_DEPLOYED_PREFIX)
+    """Baselines (``baseline-*.yaml``, ``management-baseline.yaml``) are read from S3 by URL — StackSets need it, and
+    docs/deploying.md deploys the management baseline with ``--s3-bucket`` too; every other template counts as
+    inline (stricter)."""
+    return PurePosixPath(path).stem.split("-")[0] == URL_DEPLOYED_SUFFIX or PurePosixPath(path).stem.endswith(
+        "-" + URL_DEPLOYED_SUFFIX)
 
 
 def _size(path: str, text: str, limits: dict[str, Limit]) -> list[Diagnostic]:

@@ -113,7 +113,7 @@ def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[
             "Policies": [{"PolicyName": name, "PolicyDocument": document(doc, partition)}
                          for name, doc in role.inline_policies],
             "Tags": tags(role.tags),
-        }), depends_on=_trusted_providers(role, providers), metadata=skip_metadata("role", role.key))
+        }), depends_on=_trusted_providers(role, providers), metadata=skip_metadata("role", role.key, role.accepted_findings))
         if role.instance_profile:
             resources[ids("InstanceProfile", role.key)] = resource("AWS::IAM::InstanceProfile", {
                 "InstanceProfileName": role.name,
