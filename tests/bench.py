@@ -56,7 +56,7 @@ def synthetic_blueprint(accounts: int) -> dict[str, dict]:
     jobs, groups, roles = {}, {}, {}
     for j in range(max(3, accounts // 20)):
         jobs[f"job-{j}"] = {"statements": [{
-            "actions": [f"s3:GetObject", "s3:ListBucket", "dynamodb:GetItem", "dynamodb:Query"],
+            "actions": ["s3:GetObject", "s3:ListBucket", "dynamodb:GetItem", "dynamodb:Query"],
             "resources": [f"arn:${{partition}}:s3:::data-{j}-${{account_id}}", f"arn:${{partition}}:s3:::data-{j}-${{account_id}}/*",
                           f"arn:${{partition}}:dynamodb:${{region}}:${{account_id}}:table/t{j}"]}],
             "managed_policies": ["job-function/ViewOnlyAccess"]}

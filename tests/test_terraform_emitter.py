@@ -4,9 +4,6 @@ emitted HCL grants exactly what the IR says (parsed back with python-hcl2, decod
 from __future__ import annotations
 
 import dataclasses
-import json
-import shutil
-import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,11 +28,10 @@ from guardrails.policies.ir import (
 )
 from guardrails.policies.synthesize import synthesize
 
-from .conftest import ROOT, checkov_executable
+from .conftest import ROOT
 
 EXAMPLE = "blueprints"
 FEDERATION = "tests/cases/federation/blueprint"
-PROBE_CHECKOV = Path("/tmp/probe-ck/bin/checkov")
 
 # Strings that exercise every escaping rule, as IR values (placeholders unrendered).
 TRICKY = (
@@ -360,26 +356,6 @@ def test_terraform_fmt_accepts_every_emitted_file(tmp_path: Path) -> None:
         _write(files_of(name), tmp_path / name)
     result = TerraformCommand(str(tmp_path)).fmt(list=True, write=False, recursive=True)
     assert result.retcode == 0 and result.value == "", (result.value, result.error)
-
-
-def _checkov() -> str | None:
-    found = checkov_executable() or (str(PROBE_CHECKOV) if PROBE_CHECKOV.is_file() else None)
-    return found or shutil.which("checkov")
-
-
-@pytest.mark.slow
-def test_checkov_finds_nothing_in_the_example(tmp_path: Path) -> None:
-    checkov = _checkov()
-    if checkov is None:
-        pytest.skip("checkov is not installed (set GUARDRAILS_CHECKOV or run `make install`)")
-    _write(files_of("example"), tmp_path)
-    command = [checkov, "-d", str(tmp_path / "terraform"), "--framework", "terraform", "--skip-download", "-o", "json",
-               "--compact", "--quiet"]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    report = json.loads(run.stdout)
-    report = report[0] if isinstance(report, list) else report
-    failed = [(f["check_id"], f["resource"], f["file_path"]) for f in report["results"]["failed_checks"]]
-    assert report["summary"]["parsing_errors"] == 0 and not failed, failed
 
 
 def _write(files: dict[str, str], root: Path) -> None:

@@ -44,11 +44,10 @@ class LoadedBlueprint:
 
 def display_path(path: Path) -> str:
     """Path shown to users and written in headers: relative to the working directory when inside it."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return os.path.relpath(resolved, Path.cwd().resolve()).replace(os.sep, "/") if resolved.anchor == Path.cwd().anchor else resolved.as_posix()
+    resolved, here = path.resolve(), Path.cwd().resolve()
+    if resolved == here or here in resolved.parents:
+        return resolved.relative_to(here).as_posix() or "."
+    return os.path.relpath(resolved, here).replace(os.sep, "/")
 
 
 def _nearest(locations: dict[YamlPath, Location], path: YamlPath) -> Location | None:
@@ -188,16 +187,16 @@ def _hint_for(kind: str, error: Any) -> str:
 def _data_path(loc: tuple[Any, ...]) -> YamlPath:
     """Drop pydantic's union-branch markers (class names, tags) so the path matches the YAML."""
     cleaned: list[str | int] = []
-    model: Any = Blueprint
     for part in loc:
-        if isinstance(part, str) and (part in _UNION_TAGS or part.startswith(("function-", "literal[", "dict[", "list[", "str", "bool", "int"))):
+        if isinstance(part, str) and (part in _UNION_TAGS or part.startswith(_UNION_TAG_PREFIXES)):
             continue
         cleaned.append(part)
-    del model
     return tuple(cleaned)
 
 
-_UNION_TAGS = {"PasswordPolicy", "list[str]", "str", "bool", "int", "dict[str,dict[str,any]]"}
+# Names pydantic inserts into error locations for union branches; they are not YAML keys.
+_UNION_TAGS = {"PasswordPolicy", "str", "bool", "int"}
+_UNION_TAG_PREFIXES = ("function-", "literal[", "dict[", "list[")
 
 
 def _dotted(path: YamlPath) -> str:

@@ -102,7 +102,6 @@ def _suggest(name: str, candidates: list[str] | set[str] | frozenset[str]) -> st
 
 def _resolve_tree(model: Model, problems: list[Diagnostic]) -> None:
     org = model.blueprint.organization
-    where = model.source.where
     mgmt = org.management_account
     model.accounts[mgmt.name] = AccountInfo(mgmt.name, mgmt.id, mgmt.email, "", True, True,
                                             ("organization", "management_account"))
@@ -124,7 +123,6 @@ def _resolve_tree(model: Model, problems: list[Diagnostic]) -> None:
             walk(spec.units, path, depth + 1, (*unit_yaml, "units"))
 
     walk(org.units, "", 1, ("organization", "units"))
-    del where
 
 
 def _add_account(model: Model, problems: list[Diagnostic], name: str, account_id: str, email: str, unit: str,
@@ -392,10 +390,17 @@ def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
                                               model.source.where(*where), "remove one"))
             seen.add(guardrail_id)
             try:
-                catalog.resolve_parameters(known[guardrail_id], given or {}, context)
+                values = catalog.resolve_parameters(known[guardrail_id], given or {}, context)
             except catalog.ParameterError as exc:
                 at = (*where, guardrail_id, exc.parameter) if exc.parameter else where
                 problems.append(Diagnostic.of("GR203", str(exc), model.source.where_key(*at), exc.hint))
+                continue
+            regions = set(region_facts()["records_global_iam"]) | set(region_facts()["launched_later"])
+            for index, region in enumerate(values.get("allowed_regions", ()) if given else ()):
+                if region not in regions:
+                    problems.append(Diagnostic.of("GR310", f"unknown region {region!r}",
+                                                  model.source.where(*where, guardrail_id, "allowed_regions", index),
+                                                  _suggest(region, regions)))
 
 
 def _check_organization_rules(model: Model, problems: list[Diagnostic]) -> None:

@@ -137,29 +137,11 @@ def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagno
     def attach(target: str, slug: str, refs: list[CatalogRef], explicit: list[ExplicitScp], yaml_path: tuple[str | int, ...]) -> None:
         statements: list[Statement] = []
         ids: list[str] = []
-        for index, ref in enumerate(refs):
-            where = (*yaml_path, "guardrails", index)
+        for ref in refs:
+            # The model stage has checked ids and parameters (with locations); here they are known good.
             guardrail_id, given = (ref, {}) if isinstance(ref, str) else next(iter(ref.items()))
-            guardrail = cat.load_catalog().get(guardrail_id)
-            if guardrail is None:
-                problems.append(Diagnostic.of("GR301", f"unknown guardrail {guardrail_id!r}", model.source.where(*where),
-                                              _suggest(guardrail_id, set(cat.load_catalog())) + " (`guardrails catalog` lists them)"))
-                continue
-            if guardrail_id in ids:
-                problems.append(Diagnostic.of("GR302", f"guardrail {guardrail_id!r} is attached twice here",
-                                              model.source.where(*where), "remove one"))
-                continue
-            try:
-                values = cat.resolve_parameters(guardrail, given or {}, context)
-            except cat.ParameterError as exc:
-                problems.append(Diagnostic.of("GR203", str(exc), model.source.where(*where, guardrail_id), exc.hint))
-                continue
-            if "allowed_regions" in values:
-                bad = [r for r in values["allowed_regions"] if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", r)]
-                if bad:
-                    problems.append(Diagnostic.of("GR310", f"not region names: {', '.join(bad)}", model.source.where(*where),
-                                                  "use region codes such as eu-west-1"))
-                    continue
+            guardrail = cat.load_catalog()[guardrail_id]
+            values = cat.resolve_parameters(guardrail, given or {}, context)
             ids.append(guardrail_id)
             for template in guardrail.statements:
                 statement = convert_statement(cat.expand(template, values), template["sid"], info, origin=guardrail_id)
@@ -201,13 +183,6 @@ def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagno
 
 def _slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
-
-
-def _suggest(name: str, candidates: set[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, sorted(candidates), n=1)
-    return f"did you mean `{close[0]}`?" if close else ""
 
 
 # ----------------------------------------------------------------------------- identities
@@ -453,8 +428,18 @@ def _classes(model: Model, info: OrgInfo) -> tuple[BaselineClass, ...]:
     """Group accounts whose baselines are identical; name each class after what it covers."""
     by_content: dict[Baseline, list[str]] = defaultdict(list)
     management: list[BaselineClass] = []
+    # A baseline depends only on which identities an account holds (and whether it holds the break-glass
+    # users), so accounts with the same placements share one computation: large organizations stay fast.
+    placed_in: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for identity, accounts in model.placements.items():
+        for account in accounts:
+            placed_in[account].add(identity)
+    computed: dict[tuple[bool, frozenset[tuple[str, str]]], Baseline] = {}
     for name, account in sorted(model.accounts.items()):
-        baseline = _baseline_for(model, name, info)
+        signature = (name == model.blueprint.organization.break_glass.account, frozenset(placed_in[name]))
+        if signature not in computed:
+            computed[signature] = _baseline_for(model, name, info)
+        baseline = computed[signature]
         if account.management:
             # StackSets never deploy to the management account: it always gets a class (and stack) of its own.
             management.append(BaselineClass(name, (name,), baseline))
