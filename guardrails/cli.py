@@ -154,7 +154,7 @@ def _print_summary(console: Console, result: object, output: Path) -> None:
 
 
 def _print_catalog(console: Console) -> None:
-    from guardrails.policies.catalog import load_catalog
+    from guardrails.model.catalog import load_catalog
 
     for guardrail in load_catalog().values():
         console.print(f"[bold]{guardrail.id}[/] ({guardrail.kind}) — {guardrail.title}")
