@@ -1,11 +1,11 @@
-"""The CloudFormation emitter: layout, determinism, placeholders, exact grants, StackSet targeting, the password-policy
-custom resource, imports, limits, and (slow) cfn-lint and checkov over every emitted template."""
+"""The CloudFormation emitter: layout, determinism, placeholders, exact grants, the three management-account stacks
+(OUs, accounts in chunks, StackSets), StackSet targeting, the password-policy custom resource, imports, limits, and
+(slow) cfn-lint over every emitted template, a 1,000-account organization included."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import subprocess
 import sys
 import types
@@ -21,12 +21,16 @@ from guardrails.blueprint import load_blueprint
 from guardrails.emitters import header_text
 from guardrails.emitters.cloudformation import CloudFormationLimitError, emit
 from guardrails.emitters.cloudformation import password_policy as pp
+from guardrails.emitters.cloudformation.baseline import render_baseline
+from guardrails.emitters.cloudformation.organization import ACCOUNTS_PER_STACK, export_names
 from guardrails.emitters.cloudformation.render import sub, unsub
 from guardrails.model import build_model
-from guardrails.policies.ir import Plan, PolicyDocument, Statement
+from guardrails.policies.ir import OrgUnit, Plan, PolicyDocument, ServiceControlPolicy, Statement
 from guardrails.policies.synthesize import synthesize
+from guardrails.validators.cfn_templates import deployed_by_url
 
-from .conftest import ROOT, checkov_executable
+from .bench import synthetic_blueprint
+from .conftest import ROOT
 
 EXAMPLE = Path("blueprints")
 FEDERATION = Path("tests/cases/federation/blueprint")  # GovCloud, imports, SAML, existing OIDC, ${aws:username}
@@ -51,6 +55,23 @@ def example_files(example: Plan) -> dict[str, str]:
     return emit(example)
 
 
+def _synthetic(directory: Path, accounts: int) -> Plan:
+    """tests/bench.py's synthetic organization of that many accounts, written as a blueprint and compiled."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in synthetic_blueprint(accounts).items():
+        (directory / name).write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+    return _plan(directory)
+
+
+def _with_limit(plan: Plan, key: str, value: int) -> Plan:
+    return dataclasses.replace(plan, limits={**plan.limits, key: dataclasses.replace(plan.limits[key], value=value)})
+
+
+ORGANIZATION = "cloudformation/organization.yaml"
+ACCOUNTS = "cloudformation/organization-accounts.yaml"
+STACKSETS = "cloudformation/stacksets.yaml"
+
+
 # Any YAML parser reads the templates: no CloudFormation short-form tags. (libyaml only speeds up the tests.)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -62,6 +83,23 @@ def _templates(files: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 def _resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def _management_stacks(files: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """organization.yaml, the accounts stack(s) and stacksets.yaml (not the import stages), parsed."""
+    return {p: t for p, t in _templates(files).items()
+            if p == ORGANIZATION or p == STACKSETS or (p.startswith("cloudformation/organization-accounts")
+                                                     and not p.endswith("-import.yaml"))}
+
+
+def _all_resources(files: dict[str, str], type_: str) -> dict[str, dict[str, Any]]:
+    """Resources of one type across the management-account stacks; a logical id is never in two of them."""
+    found: dict[str, dict[str, Any]] = {}
+    for template in _management_stacks(files).values():
+        resources = _resources(template, type_)
+        assert not set(resources) & set(found)
+        found.update(resources)
+    return found
 
 
 def _is_management(plan: Plan, key: str) -> bool:
@@ -80,12 +118,18 @@ def _baseline_path(plan: Plan, key: str) -> str:
 
 def test_files_and_headers(example: Plan, example_files: dict[str, str]) -> None:
     files = example_files
-    expected = {"cloudformation/organization.yaml"} | {_baseline_path(example, c.key) for c in example.classes}
+    expected = {ORGANIZATION, ACCOUNTS, STACKSETS} | {_baseline_path(example, c.key) for c in example.classes}
     assert set(files) == expected
     assert "cloudformation/management-baseline.yaml" in files
     for path, text in files.items():
         assert text.startswith(f"# {header_text(example)}\n"), path
         assert "/work/" not in text and str(ROOT) not in text, f"{path} holds an absolute path"
+    for order, path in enumerate((ORGANIZATION, ACCOUNTS, STACKSETS), start=1):
+        header = files[path].split("AWSTemplateFormatVersion")[0]
+        assert f"# Stack {order} of 3 (guardrails-{Path(path).stem})." in header, path
+        assert "1. organization.yaml  2. organization-accounts.yaml  3. stacksets.yaml" in header, path
+        assert f"--template-file {Path(path).name}" in header, path
+        assert not deployed_by_url(path), f"{path} is deployed inline: the validator must hold it to the body limit"
     for path, template in _templates(files).items():
         assert template["AWSTemplateFormatVersion"] == "2010-09-09"
         assert len(template["Resources"]) <= example.limits["cfn_resources_per_template"].value, path
@@ -214,20 +258,29 @@ def test_every_document_round_trips_to_the_ir(case: Path) -> None:
             assert not {"LoginProfile", "Policies", "ManagedPolicyArns"} & set(props), "access through groups only"
         assert not _resources(template, "AWS::IAM::AccessKey")
 
+    # Every SCP exactly once, in the organization stack (root and OUs) or an accounts stack (accounts).
     scps = {v["Properties"]["Name"]: v["Properties"]
-            for v in _resources(templates["cloudformation/organization.yaml"], "AWS::Organizations::Policy").values()}
+            for v in _all_resources(emit(plan), "AWS::Organizations::Policy").values()}
+    assert len(scps) == len(plan.scps)
     assert set(scps) == {s.name for s in plan.scps}
     for scp in plan.scps:
         assert scps[scp.name]["Content"] == scp.document.to_json(), scp.name  # never Fn::Sub: plain strings only
         assert scps[scp.name]["Type"] == "SERVICE_CONTROL_POLICY"
 
 
-def test_scp_targets(example: Plan, example_files: dict[str, str]) -> None:
-    template = _templates(example_files)["cloudformation/organization.yaml"]
-    by_name = {v["Properties"]["Name"]: v["Properties"]["TargetIds"]
-               for v in _resources(template, "AWS::Organizations::Policy").values()}
-    assert by_name["guardrails-root"] == [{"Ref": "RootId"}]
-    assert by_name["workloads-deny-expensive-instances"] == [{"Ref": "OuWorkloads"}]
+def test_scp_targets(example: Plan) -> None:
+    """Root and OU SCPs live with the OUs; an account's SCP lives with the account and Refs it."""
+    on_account = dataclasses.replace(example.scps[1], key="app_prod_extra", name="app-prod-extra",
+                                     target="account:app-prod")
+    templates = _templates(emit(dataclasses.replace(example, scps=(*example.scps, on_account))))
+
+    def targets(path: str) -> dict[str, Any]:
+        return {v["Properties"]["Name"]: v["Properties"]["TargetIds"]
+                for v in _resources(templates[path], "AWS::Organizations::Policy").values()}
+
+    assert targets(ORGANIZATION) == {"guardrails-root": [{"Ref": "RootId"}],
+                                     "workloads-deny-expensive-instances": [{"Ref": "OuWorkloads"}]}
+    assert targets(ACCOUNTS) == {"app-prod-extra": [{"Ref": "AccountAppProd"}]}
 
 
 def test_scp_with_a_per_account_placeholder_is_refused(example: Plan) -> None:
@@ -237,13 +290,21 @@ def test_scp_with_a_per_account_placeholder_is_refused(example: Plan) -> None:
         emit(dataclasses.replace(example, scps=(bad,)))
 
 
-# ----------------------------------------------------------------------------- organization template
+# ----------------------------------------------------------------------------- management-account stacks
+
+
+def test_three_stacks_hold_their_parts(example_files: dict[str, str]) -> None:
+    types = {path: {v["Type"] for v in template["Resources"].values()}
+             for path, template in _management_stacks(example_files).items()}
+    assert types == {ORGANIZATION: {"AWS::Organizations::OrganizationalUnit", "AWS::Organizations::Policy"},
+                     ACCOUNTS: {"AWS::Organizations::Account"},
+                     STACKSETS: {"AWS::CloudFormation::StackSet"}}
 
 
 def test_ous_and_accounts_are_retained(example: Plan, example_files: dict[str, str]) -> None:
-    template = _templates(example_files)["cloudformation/organization.yaml"]
-    ous = _resources(template, "AWS::Organizations::OrganizationalUnit")
-    accounts = _resources(template, "AWS::Organizations::Account")
+    templates = _templates(example_files)
+    ous = _resources(templates[ORGANIZATION], "AWS::Organizations::OrganizationalUnit")
+    accounts = _resources(templates[ACCOUNTS], "AWS::Organizations::Account")
     assert len(ous) == len(example.units)
     assert {a["Properties"]["AccountName"] for a in accounts.values()} == {
         a.name for a in example.accounts if not a.management}
@@ -251,15 +312,44 @@ def test_ous_and_accounts_are_retained(example: Plan, example_files: dict[str, s
         assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
     assert ous["OuWorkloadsProd"]["Properties"]["ParentId"] == {"Ref": "OuWorkloads"}
     assert ous["OuWorkloads"]["Properties"]["ParentId"] == {"Ref": "RootId"}
-    assert accounts["AccountAppProd"]["Properties"]["ParentIds"] == [{"Ref": "OuWorkloadsProd"}]
-    params = template["Parameters"]
+    assert accounts["AccountAppProd"]["Properties"]["ParentIds"] == [
+        {"Fn::ImportValue": "guardrails-example-ou-workloads-prod"}]  # exported by organization.yaml
+    params = templates[ORGANIZATION]["Parameters"]
     assert params["OrganizationId"]["Default"] == example.org.org_id
     assert params["RootId"]["Default"] == example.org.root_id
-    assert "Default" not in params["BaselineTemplateBaseUrl"]
+    assert "BaselineTemplateBaseUrl" not in params
+    assert "Default" not in templates[STACKSETS]["Parameters"]["BaselineTemplateBaseUrl"]
+
+
+def test_every_ou_id_is_exported(example: Plan, example_files: dict[str, str]) -> None:
+    outputs = _templates(example_files)[ORGANIZATION]["Outputs"]
+    exported = {o["Value"]["Ref"]: o["Export"]["Name"] for o in outputs.values() if "Export" in o}
+    assert exported == {"OuSecurity": "guardrails-example-ou-security",
+                        "OuInfrastructure": "guardrails-example-ou-infrastructure",
+                        "OuWorkloads": "guardrails-example-ou-workloads",
+                        "OuWorkloadsProd": "guardrails-example-ou-workloads-prod",
+                        "OuWorkloadsDev": "guardrails-example-ou-workloads-dev",
+                        "OuSandbox": "guardrails-example-ou-sandbox"}
+    assert outputs["OrganizationId"] == {"Description": "The organization this stack manages.",
+                                         "Value": {"Ref": "OrganizationId"}}
+
+
+def test_export_names_are_unique_and_valid(example: Plan) -> None:
+    """Paths with the same slug, or none, or one too long for 255 characters, still get distinct valid names."""
+    long = "/".join(["L" * 120] * 3)
+    units = (*example.units, OrgUnit("Workloads-Prod", "Workloads-Prod", ""), OrgUnit("Ünïts", "Ünïts", ""),
+             OrgUnit(long, "L" * 120, "/".join(["L" * 120] * 2)))
+    names = export_names(dataclasses.replace(example, units=units))
+    assert names["Workloads-Prod"] == "guardrails-example-ou-workloads-prod"  # sorts before Workloads/Prod
+    assert names["Workloads/Prod"].startswith("guardrails-example-ou-workloads-prod-")
+    assert len(set(names.values())) == len(names)
+    for name in names.values():
+        assert len(name) <= 255 and all(c.isascii() and (c.isalnum() or c in ":-") for c in name), name
+    assert export_names(dataclasses.replace(example, units=units)) == names
 
 
 def _stacksets(files: dict[str, str]) -> dict[str, dict[str, Any]]:
-    template = _templates({"o.yaml": files["cloudformation/organization.yaml"]})["o.yaml"]
+    template = _templates({"o.yaml": files[STACKSETS]})["o.yaml"]
     return {v["Properties"]["StackSetName"].removeprefix("guardrails-baseline-"): v
             for v in _resources(template, "AWS::CloudFormation::StackSet").values()}
 
@@ -274,7 +364,10 @@ def test_one_stackset_per_member_class(example: Plan, example_files: dict[str, s
         assert props["CallAs"] == "SELF"
         assert props["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
         assert props["TemplateURL"] == {"Fn::Sub": f"${{BaselineTemplateBaseUrl}}/baseline-{key}.yaml"}
+        assert props["ManagedExecution"] == {"Active": True}
         assert [g["Regions"] for g in props["StackInstancesGroup"]] == [[example.org.home_region]]
+        # The accounts live in the accounts stack, deployed before this one: nothing to depend on here.
+        assert "DependsOn" not in stackset
 
 
 def test_stackset_targets_whole_ous(example: Plan, example_files: dict[str, str]) -> None:
@@ -282,57 +375,157 @@ def test_stackset_targets_whole_ous(example: Plan, example_files: dict[str, str]
     assert cls.whole_units == ("Workloads/Prod",)
     stackset = _stacksets(example_files)["workloads-prod"]
     targets = stackset["Properties"]["StackInstancesGroup"][0]["DeploymentTargets"]
-    assert targets == {"OrganizationalUnitIds": [{"Ref": "OuWorkloadsProd"}], "AccountFilterType": "NONE"}
-    assert stackset["DependsOn"] == ["AccountAppProd", "AccountDataProd"]  # accounts exist before instances
+    assert targets == {"OrganizationalUnitIds": [{"Fn::ImportValue": "guardrails-example-ou-workloads-prod"}],
+                       "AccountFilterType": "NONE"}
 
 
 def test_stackset_targets_accounts_within_their_ous(example: Plan, example_files: dict[str, str]) -> None:
     """audit and log-archive share the Security OU but not a baseline: each class names its accounts."""
     stacksets = _stacksets(example_files)
-    for key, account in (("audit", "AccountAudit"), ("log-archive", "AccountLogArchive")):
+    for key in ("audit", "log-archive"):
         targets = stacksets[key]["Properties"]["StackInstancesGroup"][0]["DeploymentTargets"]
-        assert targets == {"OrganizationalUnitIds": [{"Ref": "OuSecurity"}], "Accounts": [{"Ref": account}],
-                           "AccountFilterType": "INTERSECTION"}
-        assert "DependsOn" not in stacksets[key]  # the Refs already order it
+        # The account is in another stack: it is named by id.
+        assert targets == {"OrganizationalUnitIds": [{"Fn::ImportValue": "guardrails-example-ou-security"}],
+                           "Accounts": [example.account(key).id], "AccountFilterType": "INTERSECTION"}
+
+
+def test_stacksets_header_orders_the_deployment(example_files: dict[str, str]) -> None:
+    header = example_files[STACKSETS].split("AWSTemplateFormatVersion")[0]
+    assert "Deploy it last" in header and "no DependsOn can order them" in header
+    assert "--parameter-overrides BaselineTemplateBaseUrl=" in header
 
 
 def test_no_import_files_when_nothing_exists(example: Plan, example_files: dict[str, str]) -> None:
     assert not [p for p in example_files if "import" in p]
 
 
-def test_import_of_existing_ous_and_accounts(example: Plan) -> None:
-    """An existing OU and an existing account moving into a new OU: import both, then update."""
+def _existing(example: Plan) -> Plan:
     units = tuple(dataclasses.replace(u, existing_id="ou-ab12-security1") if u.path == "Security" else u
                   for u in example.units)
     accounts = tuple(dataclasses.replace(a, existing=True) if a.name in ("audit", "app-prod") else a
                      for a in example.accounts)
-    files = emit(dataclasses.replace(example, units=units, accounts=accounts))
+    return dataclasses.replace(example, units=units, accounts=accounts)
+
+
+def test_import_of_existing_ous_and_accounts(example: Plan) -> None:
+    """An existing OU (into the organization stack) and existing accounts (into the accounts stack), one of them
+    moving into a new OU: one IMPORT stage per stack, then the update."""
+    files = emit(_existing(example))
+    assert {p for p in files if "import" in p} == {
+        "cloudformation/organization-import.yaml", "cloudformation/organization-import.json",
+        "cloudformation/organization-accounts-import.yaml", "cloudformation/organization-accounts-import.json"}
     assert json.loads(files["cloudformation/organization-import.json"]) == [
         {"ResourceType": "AWS::Organizations::OrganizationalUnit", "LogicalResourceId": "OuSecurity",
-         "ResourceIdentifier": {"Id": "ou-ab12-security1"}},
+         "ResourceIdentifier": {"Id": "ou-ab12-security1"}}]
+    assert json.loads(files["cloudformation/organization-accounts-import.json"]) == [
         {"ResourceType": "AWS::Organizations::Account", "LogicalResourceId": "AccountAudit",
          "ResourceIdentifier": {"AccountId": "200000000002"}},
         {"ResourceType": "AWS::Organizations::Account", "LogicalResourceId": "AccountAppProd",
          "ResourceIdentifier": {"AccountId": "400000000001"}},
     ]
     stage = yaml.safe_load(files["cloudformation/organization-import.yaml"])
-    assert set(stage["Resources"]) == {"OuSecurity", "AccountAudit", "AccountAppProd"}  # nothing new, no outputs
+    assert set(stage["Resources"]) == {"OuSecurity"}  # nothing new, no outputs
     assert "Outputs" not in stage
-    assert stage["Resources"]["AccountAudit"]["Properties"]["ParentIds"] == [{"Ref": "OuSecurity"}]
-    assert "ParentIds" not in stage["Resources"]["AccountAppProd"]["Properties"]  # its OU is created afterwards
-    assert "IMPORT" in files["cloudformation/organization.yaml"].split("AWSTemplateFormatVersion")[0]
+    assert stage["Resources"]["OuSecurity"]["Properties"]["ParentId"] == {"Ref": "RootId"}
+    stage = yaml.safe_load(files["cloudformation/organization-accounts-import.yaml"])
+    assert set(stage["Resources"]) == {"AccountAudit", "AccountAppProd"}
+    assert "Outputs" not in stage and "Parameters" not in stage  # RootId is unused there
+    assert stage["Resources"]["AccountAudit"]["Properties"]["ParentIds"] == [
+        {"Fn::ImportValue": "guardrails-example-ou-security"}]
+    assert "ParentIds" not in stage["Resources"]["AccountAppProd"]["Properties"]  # the update moves it
+    for path, stem in ((ORGANIZATION, "organization"), (ACCOUNTS, "organization-accounts")):
+        header = files[path].split("AWSTemplateFormatVersion")[0]
+        assert "--change-set-type IMPORT" in header
+        assert f"--stack-name guardrails-{stem} " in header
+        assert f"file://{stem}-import.yaml" in header and f"file://{stem}-import.json" in header
+    assert "IMPORT" not in files[STACKSETS]
+
+
+def test_import_into_the_accounts_chunk_that_holds_the_account(example: Plan) -> None:
+    files = emit(_with_limit(_existing(example), "cfn_template_body_bytes", 1000))  # one account per chunk
+    chunks = sorted(p for p in files if p.startswith("cloudformation/organization-accounts-")
+                    and not p.endswith(("-import.yaml", "-import.json")))
+    assert len(chunks) == len([a for a in example.accounts if not a.management])
+    imports = {p for p in files if p.startswith("cloudformation/organization-accounts") and "import" in p}
+    holders = [p for p in chunks if "AccountAudit:" in files[p] or "AccountAppProd:" in files[p]]
+    assert imports == {p.replace(".yaml", suffix) for p in holders for suffix in ("-import.yaml", "-import.json")}
+    for path in holders:
+        (entry,) = json.loads(files[path.replace(".yaml", "-import.json")])
+        assert entry["LogicalResourceId"] in yaml.safe_load(files[path])["Resources"]
 
 
 def test_govcloud_refers_to_accounts_by_id(federation: Plan) -> None:
     """AWS::Organizations::Account does not exist in GovCloud: accounts are referred to by id."""
     files = emit(federation)
-    template = yaml.safe_load(files["cloudformation/organization.yaml"])
-    assert not _resources(template, "AWS::Organizations::Account")
-    app_scp = next(v for v in _resources(template, "AWS::Organizations::Policy").values()
+    assert not _all_resources(files, "AWS::Organizations::Account")
+    app_scp = next(v for v in _resources(yaml.safe_load(files[ACCOUNTS]), "AWS::Organizations::Policy").values()
                    if v["Properties"]["Name"] == "app-deny-public-s3")
     assert app_scp["Properties"]["TargetIds"] == [federation.account("app").id]
     assert [r["ResourceType"] for r in json.loads(files["cloudformation/organization-import.json"])] == [
         "AWS::Organizations::OrganizationalUnit"]
+    assert not [p for p in files if p.startswith("cloudformation/organization-accounts-import")]
+    assert "app (345678901234) -> Apps" in files[ORGANIZATION].split("AWSTemplateFormatVersion")[0]
+
+
+# ----------------------------------------------------------------------------- accounts split into chunks
+
+
+@pytest.fixture(scope="module")
+def hundred(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    return _synthetic(tmp_path_factory.mktemp("hundred"), 100)
+
+
+def _chunk_paths(files: dict[str, str]) -> list[str]:
+    paths = [p for p in files if p.startswith("cloudformation/organization-accounts") and "import" not in p]
+    return sorted(paths, key=lambda p: int(p.removesuffix(".yaml").rsplit("-", 1)[1]) if p != ACCOUNTS else 0)
+
+
+def test_accounts_fit_one_stack_when_they_can(hundred: Plan) -> None:
+    files = emit(hundred)
+    assert _chunk_paths(files) == [ACCOUNTS]
+    assert len(yaml.safe_load(files[ACCOUNTS])["Resources"]) == len(hundred.accounts) - 1
+
+
+def test_accounts_are_chunked_deterministically(hundred: Plan) -> None:
+    """Chunks are runs of the accounts sorted by OU path then name; an account's SCPs stay with it."""
+    extra = ServiceControlPolicy("acct_0040_extra", "acct-0040-extra", "", hundred.scps[0].document,
+                                 "account:acct-0040")
+    plan = _with_limit(dataclasses.replace(hundred, scps=(*hundred.scps, extra)), "cfn_resources_per_template", 40)
+    files = emit(plan)
+    paths = _chunk_paths(files)
+    assert paths == [f"cloudformation/organization-accounts-{n}.yaml" for n in (1, 2, 3)]
+    assert ACCOUNTS not in files
+    order: list[str] = []
+    for path in paths:
+        template = yaml.safe_load(files[path])
+        assert len(template["Resources"]) <= 40, path
+        names = [r["Properties"]["AccountName"] for r in _resources(template, "AWS::Organizations::Account").values()]
+        assert len(names) <= ACCOUNTS_PER_STACK
+        order += names
+        for scp in _resources(template, "AWS::Organizations::Policy").values():
+            (target,) = scp["Properties"]["TargetIds"]
+            assert target["Ref"] in template["Resources"], "an account's SCP sits in the account's stack"
+    members = [a for a in plan.accounts if not a.management]
+    assert order == [a.name for a in sorted(members, key=lambda a: (a.unit, a.name))]
+    assert emit(_with_limit(dataclasses.replace(hundred, scps=(*hundred.scps, extra)),
+                            "cfn_resources_per_template", 40)) == files
+    header = files[paths[1]].split("AWSTemplateFormatVersion")[0]
+    assert "Stack 2 of 3 (guardrails-organization-accounts-2)" in header and "Part 2 of 3" in header
+    assert "2. organization-accounts-1.yaml … organization-accounts-3.yaml" in header
+
+
+def test_accounts_are_chunked_within_the_inline_body_size(hundred: Plan) -> None:
+    """Chunks also fit an inline template body; where the blueprint was compiled from (named in the header) does not
+    move accounts between stacks."""
+    plan = _with_limit(hundred, "cfn_template_body_bytes", 12_000)
+    files = emit(plan)
+    paths = _chunk_paths(files)
+    assert len(paths) > 2
+    assert all(len(files[p].encode()) <= 12_000 for p in paths)
+    elsewhere = emit(dataclasses.replace(plan, blueprint="/".join(["a-much-longer-directory"] * 20)))
+    assert _chunk_paths(elsewhere) == paths
+    for path in paths:
+        assert yaml.safe_load(elsewhere[path])["Resources"] == yaml.safe_load(files[path])["Resources"]
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -357,7 +550,7 @@ def test_instance_profiles(example: Plan, example_files: dict[str, str]) -> None
 
 def test_password_policy_function_role_allows_only_that_action(example: Plan, example_files: dict[str, str]) -> None:
     for path, template in _templates(example_files).items():
-        if path == "cloudformation/organization.yaml":
+        if "baseline" not in path:
             continue
         role = template["Resources"][pp.ROLE_ID]["Properties"]
         assert "ManagedPolicyArns" not in role and "PermissionsBoundary" not in role
@@ -464,16 +657,24 @@ def test_handler_reports_failures() -> None:
 
 
 def test_too_many_resources_is_a_clear_error(example: Plan) -> None:
-    limit = dataclasses.replace(example.limits["cfn_resources_per_template"], value=5)
-    plan = dataclasses.replace(example, limits={**example.limits, "cfn_resources_per_template": limit})
-    with pytest.raises(CloudFormationLimitError, match=r"would hold \d+ resources; CloudFormation allows 5"):
-        emit(plan)
+    with pytest.raises(CloudFormationLimitError, match=r"^cloudformation/organization.yaml: the organization stack "
+                       r"\(OUs and the SCPs attached to the root and to OUs\) holds 8 resources; CloudFormation "
+                       r"allows 5 per template .*Attach fewer SCPs to OUs"):
+        emit(_with_limit(example, "cfn_resources_per_template", 5))
+
+
+def test_too_big_a_baseline_is_a_clear_error(example: Plan) -> None:
+    cls = next(c for c in example.classes if c.key == "audit")
+    with pytest.raises(CloudFormationLimitError, match=r"^cloudformation/baseline-audit.yaml: the baseline class "
+                       r"'audit' holds 14 resources; CloudFormation allows 10 per template .*Deploy fewer roles"):
+        render_baseline(_with_limit(example, "cfn_resources_per_template", 10), cls, management=False)
 
 
 def test_oversized_inline_template_gets_a_deploy_note(example: Plan) -> None:
     limit = dataclasses.replace(example.limits["cfn_template_body_bytes"], value=1000)
     files = emit(dataclasses.replace(example, limits={**example.limits, "cfn_template_body_bytes": limit}))
     assert "--s3-bucket" in files["cloudformation/management-baseline.yaml"]
+    assert "--s3-bucket" in files[ORGANIZATION] and "--s3-bucket" in files[STACKSETS]
     assert "--s3-bucket" not in files["cloudformation/baseline-audit.yaml"]  # StackSets read from S3 anyway
 
 
@@ -506,32 +707,27 @@ def test_cfn_lint_reports_nothing() -> None:
     assert not findings, "\n".join(findings)
 
 
-def _checkov() -> str | None:
-    for candidate in (checkov_executable(), "/tmp/probe-ck/bin/checkov", shutil.which("checkov")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
 @pytest.mark.slow
-def test_checkov_reports_no_failures(example_files: dict[str, str], tmp_path: Path) -> None:
-    """0 failed checks on the example: every skip is a reasoned entry rendered into the resource's Metadata."""
-    checkov = _checkov()
-    if checkov is None:
-        pytest.skip("checkov is not installed (set GUARDRAILS_CHECKOV)")
-    for path, text in example_files.items():
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(text, encoding="utf-8")
-    done = subprocess.run([checkov, "-d", str(tmp_path / "cloudformation"), "--framework", "cloudformation",
-                           "--skip-download", "-o", "json", "--compact", "--quiet"], capture_output=True, text=True)
-    report = json.loads(done.stdout)
-    reports = report if isinstance(report, list) else [report]
-    failed = [f"{f['check_id']} {f['file_path']} {f['resource']}"
-              for r in reports for f in r["results"]["failed_checks"]]
-    assert not failed, "\n".join(failed)
-    # --quiet lists failures only; the summary still proves the files parsed and the Metadata skips were read.
-    assert all(r["summary"]["parsing_errors"] == 0 for r in reports)
-    assert sum(r["summary"]["skipped"] for r in reports) > 0
+def test_a_thousand_accounts_deploy_in_stacks_within_the_limits(tmp_path: Path) -> None:
+    """tests/bench.py's 1,000-account organization: every template within 500 resources (and the inline ones within
+    the inline body size), every account in exactly one accounts stack, and cfn-lint clean (one call)."""
+    from guardrails.validators.cfn_lint import lint_templates
+    from guardrails.validators.cfn_templates import check_templates
+
+    plan = _synthetic(tmp_path / "blueprint", 1000)
+    files = emit(plan)
+    templates = {p: t for p, t in files.items() if p.endswith(".yaml")}
+    limit = plan.limits["cfn_resources_per_template"].value
+    counts = {p: len(t["Resources"]) for p, t in _templates(templates).items()}
+    assert all(n <= limit for n in counts.values()), counts
+    assert counts[ORGANIZATION] == len(plan.units) + len(plan.scps)  # no SCP on an account here
+    assert counts[STACKSETS] == len(plan.classes) - 1
+    chunks = _chunk_paths(files)
+    assert len(chunks) > 1 and chunks[0] == "cloudformation/organization-accounts-1.yaml"
+    assert sum(counts[p] for p in chunks) == len(plan.accounts) - 1
+    assert check_templates(templates, plan.limits) == []  # GR506: inline templates within 51,200 bytes too
+    findings = lint_templates(templates, [plan.org.home_region])
+    assert not findings, "\n".join(str(f) for f in findings)
 
 
 def test_blueprint_accepted_findings_become_checkov_skips(example: Plan) -> None:

@@ -266,3 +266,12 @@ def test_validate_fails_fast_when_checkov_is_missing(tmp_path: Path, monkeypatch
     with pytest.raises(ToolError):
         validate(None, tmp_path)  # type: ignore[arg-type]  # nothing else runs before checkov is found
 
+
+
+def test_find_checkov_makes_a_relative_path_absolute(fake_checkovs: dict[str, Path],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """checkov runs from a scratch directory, so `--checkov .venv-checkov/bin/checkov` must still resolve."""
+    explicit = fake_checkovs["explicit"]
+    monkeypatch.chdir(explicit.parent)
+    found = find_checkov(explicit.name)
+    assert Path(found).is_absolute() and Path(found) == explicit

@@ -71,7 +71,7 @@ def find_checkov(explicit: str | None, *, venv_roots: Sequence[Path] | None = No
             return str(candidate)
     on_path = shutil.which("checkov")
     if on_path:
-        return on_path
+        return os.path.abspath(on_path)
     raise ToolError(f"checkov not found (no {ENV_VARIABLE}, no .venv-checkov, none on PATH): {INSTALL_HINT}")
 
 
@@ -80,7 +80,8 @@ def _existing(value: str, source: str) -> str:
     found = value if _is_executable(Path(value)) else shutil.which(value)
     if not found:
         raise ToolError(f"checkov from {source} not found or not executable: {value}; {INSTALL_HINT}")
-    return str(found)
+    # checkov runs from a scratch working directory, so a relative path must be made absolute here.
+    return os.path.abspath(found)
 
 
 def _is_executable(path: Path) -> bool:

@@ -1,10 +1,13 @@
-"""CloudFormation output: ``cloudformation/organization.yaml`` for the management account and one IAM
-baseline template per class of accounts.
+"""CloudFormation output: three management-account stacks, deployed in order, and one IAM baseline template
+per class of accounts.
 
 Layout (paths relative to ``output/``):
 
-- ``cloudformation/organization.yaml``: OUs, member accounts, SCPs, one StackSet per member class.
-- ``cloudformation/organization-import.yaml`` + ``.json``: only when OUs or accounts exist already.
+- ``cloudformation/organization.yaml`` (stack 1): OUs and the SCPs attached to the root and to OUs; exports the OU ids.
+- ``cloudformation/organization-accounts.yaml`` (stack 2): member accounts and the SCPs attached to them; split into
+  ``organization-accounts-1.yaml``, ``-2.yaml``… when they do not fit in one template.
+- ``cloudformation/stacksets.yaml`` (stack 3): one StackSet per member-account class.
+- ``cloudformation/<stack>-import.yaml`` + ``.json``: for a stack 1 or 2 whose OUs or accounts exist already.
 - ``cloudformation/baseline-<class>.yaml``: the baseline a StackSet rolls out to that class's accounts.
 - ``cloudformation/management-baseline.yaml``: the management account's baseline, a normal stack.
 

@@ -1,6 +1,6 @@
 """One account baseline (IAM + password policy) as a CloudFormation template.
 
-Member-account classes are rolled out by a StackSet (``organization.yaml``); the management account's
+Member-account classes are rolled out by a StackSet (``stacksets.yaml``); the management account's
 class is a normal stack, because StackSets never deploy to the management account.
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
 """
@@ -42,7 +42,11 @@ def render_baseline(plan: Plan, cls: BaselineClass, *, management: bool) -> str:
     body = dump(template)
     notes = _usage(plan, cls, management=management)
     text = with_header(plan, notes, body)
-    extra = check_limits(plan, path, template, text, inline=management)
+    extra = check_limits(
+        plan, path, template, text, inline=management, what=f"the baseline class {cls.key!r}",
+        advice="Deploy fewer roles, groups, users and managed policies to its accounts (narrow their deploy_to, "
+               "or merge job functions into fewer managed policies), or deploy the baselines with Terraform, "
+               "which has no per-template limit.")
     return with_header(plan, [*notes, *extra], body) if extra else text
 
 
@@ -63,7 +67,7 @@ def _usage(plan: Plan, cls: BaselineClass, *, management: bool) -> list[str]:
         ]
     else:
         lines += [
-            f"Rolled out by the StackSet {stack_name(cls, management=False)} in organization.yaml: upload this file",
+            f"Rolled out by the StackSet {stack_name(cls, management=False)} in stacksets.yaml: upload this file",
             "to the S3 prefix given as its BaselineTemplateBaseUrl parameter.",
         ]
     skipped = [p.url for p in cls.baseline.oidc_providers if p.existing]

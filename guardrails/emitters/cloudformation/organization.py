@@ -1,14 +1,27 @@
-"""The management-account template: OUs, member accounts, SCPs and one baseline StackSet per class."""
+"""The management-account stacks, deployed in this order (CloudFormation allows 500 resources per template, and a
+1,000-account organization does not fit in one):
+
+1. ``organization.yaml``: the OUs and the SCPs attached to the root and to OUs; it exports every OU id.
+2. ``organization-accounts.yaml`` (or ``organization-accounts-1.yaml``, ``-2.yaml``… when one template cannot hold
+   them all): the member accounts and the SCPs attached to accounts. Parents come from the OU exports.
+3. ``stacksets.yaml``: one service-managed baseline StackSet per member-account class.
+
+Existing OUs are imported into stack 1, existing accounts into the accounts stack that holds them: each stack with
+something to import gets ``<stack file>-import.yaml`` (the IMPORT change set's template) and ``-import.json``.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from guardrails.emitters.cloudformation.baseline import stack_name
 from guardrails.emitters.cloudformation.render import (
     TEMPLATE_VERSION,
+    CloudFormationLimitError,
     LogicalIds,
     check_limits,
     dump,
@@ -23,17 +36,36 @@ from guardrails.policies.ir import BaselineClass, Plan, ServiceControlPolicy
 ROOT = "RootId"
 ORG = "OrganizationId"
 BASE_URL = "BaselineTemplateBaseUrl"
-STACK = "guardrails-organization"
+ORGANIZATION = "organization"  # file stems; each stack is named guardrails-<stem>
+ACCOUNTS = "organization-accounts"
+STACKSETS = "stacksets"
+# Accounts per accounts stack when they do not all fit in one (they are also kept within the inline body size).
+ACCOUNTS_PER_STACK = 200
+CHUNK_RESERVE_BYTES = 4096  # of the inline body size, left for an accounts template's header and parameters
+# CloudFormation quota: outputs per template (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+# cloudformation-limits.html). Export names: up to 255 characters of [A-Za-z0-9:-].
+MAX_OUTPUTS = 200
+MAX_EXPORT_NAME = 255
 # AWS::Organizations::Account does not exist in GovCloud: accounts there are created from the commercial
-# partition (CreateGovCloudAccount), so the template refers to them by id.
+# partition (CreateGovCloudAccount), so the templates refer to them by id.
 # https://docs.aws.amazon.com/govcloud-us/latest/UserGuide/govcloud-organizations.html
 NO_ACCOUNT_RESOURCE = frozenset({"aws-us-gov"})
+
+
+def stack(stem: str) -> str:
+    return f"guardrails-{stem}"
+
+
+def _path(stem: str) -> str:
+    return f"cloudformation/{stem}.yaml"
 
 
 @dataclass(frozen=True)
 class _Ids:
     units: dict[str, str]  # OU path → logical id
     accounts: dict[str, str]  # member account name → logical id (empty where accounts cannot be resources)
+    scps: dict[str, str]  # SCP key → logical id
+    exports: dict[str, str]  # OU path → export name of its id
 
 
 def accounts_are_resources(plan: Plan) -> bool:
@@ -41,41 +73,87 @@ def accounts_are_resources(plan: Plan) -> bool:
 
 
 def _ids(plan: Plan) -> _Ids:
+    """Logical ids for the whole organization at once, so an id never depends on the stack that holds it."""
     ids = LogicalIds()
     members = [a for a in plan.accounts if not a.management] if accounts_are_resources(plan) else []
+    names = LogicalIds()
     return _Ids(units={u.path: ids("Ou", u.path) for u in plan.units},
-                accounts={a.name: ids("Account", a.name) for a in members})
+                accounts={a.name: ids("Account", a.name) for a in members},
+                scps={s.key: names("Scp", s.key) for s in plan.scps},
+                exports=export_names(plan))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def export_names(plan: Plan) -> dict[str, str]:
+    """OU path → ``guardrails-<org>-ou-<slug of the path>``: unique, at most 255 characters of ``[a-z0-9-]``.
+
+    Paths whose slugs collide (``A-B`` and ``A/B``), are empty or too long get a stable hash of the path; in sorted
+    path order, the first of colliding paths keeps the plain slug.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/outputs-section-structure.html"""
+    prefix = f"guardrails-{_slug(plan.org.name)}-ou-"
+    names: dict[str, str] = {}
+    for path in sorted(u.path for u in plan.units):
+        name = prefix + _slug(path)
+        if not _slug(path) or name in names.values() or len(name) > MAX_EXPORT_NAME:
+            digest = hashlib.sha256(path.encode()).hexdigest()[:8]
+            name = f"{name[:MAX_EXPORT_NAME - len(digest) - 1].rstrip('-')}-{digest}"
+        names[path] = name
+    assert len(set(names.values())) == len(names), "OU export names collide"
+    assert all(len(n) <= MAX_EXPORT_NAME and re.fullmatch(r"[A-Za-z0-9:-]+", n) for n in names.values())
+    return names
+
+
+def _ou(ids: _Ids, path: str, *, local: bool) -> Any:
+    """An OU's id: RootId for the root, Ref in the organization stack, the OU's export anywhere else."""
+    if path == "":
+        return ref(ROOT)
+    return ref(ids.units[path]) if local else {"Fn::ImportValue": ids.exports[path]}
 
 
 def _account(plan: Plan, ids: _Ids, name: str) -> Any:
-    """Ref of the account resource (its id), or the literal id when the account is not a resource here."""
+    """Ref of the account resource (its id; same stack), or the literal id when the account is not a resource."""
     return ref(ids.accounts[name]) if name in ids.accounts else plan.account(name).id
 
 
-def _parent(ids: _Ids, unit: str) -> dict[str, str]:
-    return ref(ROOT if unit == "" else ids.units[unit])
-
-
-def _parameters(plan: Plan, *, stacksets: bool) -> dict[str, Any]:
-    params: dict[str, Any] = {
+def _parameters(plan: Plan) -> dict[str, Any]:
+    return {
         ORG: {"Type": "String", "Default": plan.org.org_id, "AllowedPattern": "^o-[a-z0-9]{10,32}$",
               "Description": "Organization id from the blueprint (CloudFormation cannot look it up). "
                              "The SCPs already embed it; it is exported for the pipelines that read this stack."},
         ROOT: {"Type": "String", "Default": plan.org.root_id, "AllowedPattern": "^r-[0-9a-z]{4,32}$",
                "Description": "Root id of the organization (CloudFormation cannot look it up)."},
-    }
-    if stacksets:
-        params[BASE_URL] = {
+        BASE_URL: {
             "Type": "String", "AllowedPattern": "^https://[^\\s]+[^/\\s]$",
             "Description": "S3 https URL prefix, without a trailing slash, where the baseline-*.yaml templates "
-                           "are uploaded (the StackSets read their TemplateURL from it)."}
-    return params
+                           "are uploaded (the StackSets read their TemplateURL from it)."},
+    }
+
+
+def _template(plan: Plan, description: str, resources: dict[str, Any],
+              outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A template with the parameters its resources and outputs use (an unused one only draws a lint warning)."""
+    used = json.dumps([resources, outputs])
+    params = {k: v for k, v in _parameters(plan).items() if f'{{"Ref": "{k}"}}' in used or f"${{{k}}}" in used}
+    template: dict[str, Any] = {"AWSTemplateFormatVersion": TEMPLATE_VERSION,
+                                "Description": f"guardrails {plan.org.name}: {description}"}
+    if params:
+        template["Parameters"] = params
+    template["Resources"] = resources
+    if outputs:
+        template["Outputs"] = outputs
+    return template
+
+
+# ----------------------------------------------------------------------------- resources
 
 
 def _unit_resource(plan: Plan, ids: _Ids, path: str) -> dict[str, Any]:
     unit = next(u for u in plan.units if u.path == path)
     # Retain: deleting the stack, or a change that forces replacement, must never delete an OU.
-    properties = {"Name": unit.name, "ParentId": _parent(ids, unit.parent)}
+    properties = {"Name": unit.name, "ParentId": _ou(ids, unit.parent, local=True)}
     return resource("AWS::Organizations::OrganizationalUnit", properties, deletion="Retain",
                     metadata=skip_metadata("ou", unit.path))
 
@@ -84,50 +162,12 @@ def _account_resource(plan: Plan, ids: _Ids, name: str, *, parent_known: bool = 
     account = plan.account(name)
     properties: dict[str, Any] = {"AccountName": account.name, "Email": account.email}
     if parent_known:
-        properties["ParentIds"] = [_parent(ids, account.unit)]
+        properties["ParentIds"] = [_ou(ids, account.unit, local=False)]
     # The role Organizations creates in a new account; ignored for accounts that already exist.
     properties["RoleName"] = plan.org.deployment_role
     # Retain: removing an account from the stack must never close it.
     return resource("AWS::Organizations::Account", properties, deletion="Retain",
                     metadata=skip_metadata("account", account.name))
-
-
-def _accounts_under(plan: Plan, path: str) -> set[str]:
-    return {a.name for a in plan.accounts if not a.management and (a.unit == path or a.unit.startswith(path + "/"))}
-
-
-def _deployment_targets(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, Any]:
-    """Whole OUs (nested OUs included) when the class is exactly their accounts, so accounts added there later
-    get the baseline too; otherwise the class's accounts, intersected with the OUs that hold them.
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeploymentTargets.html"""
-    if cls.whole_units:
-        covered = set().union(*(_accounts_under(plan, u) for u in cls.whole_units))
-        if covered == set(cls.accounts):
-            return {"OrganizationalUnitIds": [ref(ids.units[u]) for u in cls.whole_units], "AccountFilterType": "NONE"}
-    units = sorted({plan.account(a).unit for a in cls.accounts})
-    return {"OrganizationalUnitIds": [_parent(ids, u) for u in units],
-            "Accounts": [_account(plan, ids, a) for a in cls.accounts],
-            "AccountFilterType": "INTERSECTION"}
-
-
-def _stackset(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, Any]:
-    targets = _deployment_targets(plan, ids, cls)
-    # Make sure the class's accounts exist (and sit in their OUs) before instances are created; when they
-    # are already referenced through Accounts, the dependency is implicit.
-    depends = [] if "Accounts" in targets else [ids.accounts[a] for a in cls.accounts if a in ids.accounts]
-    return resource("AWS::CloudFormation::StackSet", {
-        "StackSetName": stack_name(cls, management=False),
-        "Description": f"guardrails IAM baseline for the account class {cls.key}",
-        "PermissionModel": "SERVICE_MANAGED",
-        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": False},
-        "CallAs": "SELF",
-        "Capabilities": ["CAPABILITY_NAMED_IAM"],
-        # Queue operations instead of failing when an auto-deployment overlaps an update.
-        "ManagedExecution": {"Active": True},
-        "TemplateURL": {"Fn::Sub": f"${{{BASE_URL}}}/baseline-{cls.key}.yaml"},
-        # The home region only: IAM is global, a second region's instance fails with EntityAlreadyExists.
-        "StackInstancesGroup": [{"DeploymentTargets": targets, "Regions": [plan.org.home_region]}],
-    }, depends_on=depends, metadata=skip_metadata("stackset", cls.key))
 
 
 def _scp(plan: Plan, ids: _Ids, scp: ServiceControlPolicy) -> dict[str, Any]:
@@ -139,9 +179,10 @@ def _scp(plan: Plan, ids: _Ids, scp: ServiceControlPolicy) -> dict[str, Any]:
     if kind == "root":
         target: Any = ref(ROOT)
     elif kind == "ou":
-        target = ref(ids.units[name])
+        target = ref(ids.units[name])  # the organization stack holds the OUs and these SCPs
     elif kind == "account":
-        # Ref of AWS::Organizations::Account is the account id; the management account is never a resource.
+        # Ref of AWS::Organizations::Account (in the same accounts stack) is the account id; the management account,
+        # and every account in GovCloud, is never a resource.
         target = _account(plan, ids, name)
     else:
         raise ValueError(f"SCP {scp.name}: unknown target {scp.target!r}")
@@ -155,26 +196,156 @@ def _scp(plan: Plan, ids: _Ids, scp: ServiceControlPolicy) -> dict[str, Any]:
     }, metadata=skip_metadata("scp", scp.key))
 
 
-def build_template(plan: Plan) -> dict[str, Any]:
-    ids = _ids(plan)
-    resources: dict[str, Any] = {}
-    for unit in plan.units:
-        resources[ids.units[unit.path]] = _unit_resource(plan, ids, unit.path)
-    for name in ids.accounts:
-        resources[ids.accounts[name]] = _account_resource(plan, ids, name)
-    names = LogicalIds()
+def _on_account(scp: ServiceControlPolicy) -> bool:
+    return scp.target.startswith("account:")
+
+
+# ----------------------------------------------------------------------------- stack 1: OUs and their SCPs
+
+
+def build_organization(plan: Plan, ids: _Ids) -> dict[str, Any]:
+    resources: dict[str, Any] = {ids.units[u.path]: _unit_resource(plan, ids, u.path) for u in plan.units}
     for scp in plan.scps:
-        resources[names("Scp", scp.key)] = _scp(plan, ids, scp)
-    members = [c for c in plan.classes if not _is_management(plan, c)]
-    for cls in members:
-        resources[names("StackSet", cls.key)] = _stackset(plan, ids, cls)
-    return {
-        "AWSTemplateFormatVersion": TEMPLATE_VERSION,
-        "Description": f"guardrails {plan.org.name}: organizational units, accounts, SCPs and baseline StackSets",
-        "Parameters": _parameters(plan, stacksets=bool(members)),
-        "Resources": resources,
-        "Outputs": {ORG: {"Description": "The organization this stack manages.", "Value": ref(ORG)}},
-    }
+        if not _on_account(scp):
+            resources[ids.scps[scp.key]] = _scp(plan, ids, scp)
+    outputs: dict[str, Any] = {ORG: {"Description": "The organization this stack manages.", "Value": ref(ORG)}}
+    for unit in plan.units:
+        outputs[ids.units[unit.path] + "Id"] = {"Description": f"Id of the OU {unit.path}",
+                                                "Value": ref(ids.units[unit.path]),
+                                                "Export": {"Name": ids.exports[unit.path]}}
+    if len(outputs) > MAX_OUTPUTS:
+        raise CloudFormationLimitError(
+            f"{_path(ORGANIZATION)}: {len(plan.units)} OUs need {len(outputs)} outputs (every OU id is exported for "
+            f"the accounts and StackSet stacks); CloudFormation allows {MAX_OUTPUTS} per template. Use fewer OUs "
+            "(at most 199), or deploy the organization with Terraform.")
+    return _template(plan, "organizational units and the SCPs attached to the root and to OUs", resources, outputs)
+
+
+# ----------------------------------------------------------------------------- stack 2: accounts and their SCPs
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    stem: str
+    part: int
+    parts: int
+    accounts: tuple[str, ...]  # names, sorted by OU path then name
+    resources: dict[str, Any]
+
+
+def _account_groups(plan: Plan, ids: _Ids) -> list[tuple[str, dict[str, Any]]]:
+    """(account, its resources: the account where it is a resource, then the SCPs attached to it), sorted by OU
+    path then name. An account and its SCPs always land in the same stack (the SCPs Ref the account)."""
+    attached: dict[str, list[ServiceControlPolicy]] = {}
+    for scp in plan.scps:
+        if _on_account(scp):
+            attached.setdefault(scp.target.partition(":")[2], []).append(scp)
+    names = sorted({*ids.accounts, *attached}, key=lambda n: (plan.account(n).unit, n))
+    groups = []
+    for name in names:
+        resources = {ids.accounts[name]: _account_resource(plan, ids, name)} if name in ids.accounts else {}
+        resources.update({ids.scps[s.key]: _scp(plan, ids, s) for s in attached.get(name, [])})
+        groups.append((name, resources))
+    return groups
+
+
+def _yaml_bytes(resources: dict[str, Any]) -> int:
+    """Bytes these resources add under ``Resources:`` (block YAML: each resource's text is independent)."""
+    return len(dump({"Resources": resources}).encode("utf-8")) - len("Resources:\n")
+
+
+def _chunks(plan: Plan, ids: _Ids) -> list[_Chunk]:
+    """The accounts stacks: one when everything fits, else consecutive runs of the sorted accounts, each at most
+    ACCOUNTS_PER_STACK accounts, the resource limit, and the inline template body size. Deterministic: the same
+    blueprint always gives the same split."""
+    limit = plan.limits["cfn_resources_per_template"].value
+    # Room for resources in an inline body. A fixed reserve for the header, description and parameters (about 2 KB
+    # with an import note), not their measured size: the header names the blueprint's path, and compiling the same
+    # blueprint from another directory must not move accounts between stacks.
+    budget = plan.limits["cfn_template_body_bytes"].value - CHUNK_RESERVE_BYTES
+    runs: list[list[tuple[str, dict[str, Any]]]] = []
+    run: list[tuple[str, dict[str, Any]]] = []
+    count = size = 0
+    for name, resources in _account_groups(plan, ids):
+        if len(resources) > limit:
+            raise CloudFormationLimitError(
+                f"account {name} and the SCPs attached to it are {len(resources)} resources; CloudFormation allows "
+                f"{limit} per template. Attach fewer SCPs to the account.")
+        grows = _yaml_bytes(resources)
+        if run and (len(run) == ACCOUNTS_PER_STACK or count + len(resources) > limit or size + grows > budget):
+            runs.append(run)
+            run, count, size = [], 0, 0
+        run.append((name, resources))
+        count += len(resources)
+        size += grows
+    if run:
+        runs.append(run)
+    chunks = []
+    for part, members in enumerate(runs, start=1):
+        merged = {k: v for _, resources in members for k, v in resources.items()}
+        # By construction: a run only grows while it stays within the limit.
+        assert len(merged) <= limit, f"accounts stack {part} holds {len(merged)} resources"
+        stem = ACCOUNTS if len(runs) == 1 else f"{ACCOUNTS}-{part}"
+        chunks.append(_Chunk(stem, part, len(runs), tuple(n for n, _ in members), merged))
+    return chunks
+
+
+def build_accounts(plan: Plan, chunk: _Chunk) -> dict[str, Any]:
+    part = f" (part {chunk.part} of {chunk.parts})" if chunk.parts > 1 else ""
+    what = ("member accounts and the SCPs attached to them" if accounts_are_resources(plan)
+            else "the SCPs attached to member accounts")
+    return _template(plan, what + part, chunk.resources)
+
+
+def _accounts_files(parts: int) -> str:
+    return f"{ACCOUNTS}.yaml" if parts <= 1 else f"{ACCOUNTS}-1.yaml … {ACCOUNTS}-{parts}.yaml"
+
+
+# ----------------------------------------------------------------------------- stack 3: baseline StackSets
+
+
+def _accounts_under(plan: Plan, path: str) -> set[str]:
+    return {a.name for a in plan.accounts if not a.management and (a.unit == path or a.unit.startswith(path + "/"))}
+
+
+def _deployment_targets(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, Any]:
+    """Whole OUs (nested OUs included) when the class is exactly their accounts, so accounts added there later
+    get the baseline too; otherwise the class's accounts, intersected with the OUs that hold them. The accounts
+    live in other stacks: they are named by id.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeploymentTargets.html"""
+    if cls.whole_units:
+        covered = set().union(*(_accounts_under(plan, u) for u in cls.whole_units))
+        if covered == set(cls.accounts):
+            return {"OrganizationalUnitIds": [_ou(ids, u, local=False) for u in cls.whole_units],
+                    "AccountFilterType": "NONE"}
+    units = sorted({plan.account(a).unit for a in cls.accounts})
+    return {"OrganizationalUnitIds": [_ou(ids, u, local=False) for u in units],
+            "Accounts": [plan.account(a).id for a in cls.accounts],
+            "AccountFilterType": "INTERSECTION"}
+
+
+def _stackset(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, Any]:
+    # No DependsOn: the accounts are in the accounts stacks, deployed before this one.
+    return resource("AWS::CloudFormation::StackSet", {
+        "StackSetName": stack_name(cls, management=False),
+        "Description": f"guardrails IAM baseline for the account class {cls.key}",
+        "PermissionModel": "SERVICE_MANAGED",
+        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        "CallAs": "SELF",
+        "Capabilities": ["CAPABILITY_NAMED_IAM"],
+        # Queue operations instead of failing when an auto-deployment overlaps an update.
+        "ManagedExecution": {"Active": True},
+        "TemplateURL": {"Fn::Sub": f"${{{BASE_URL}}}/baseline-{cls.key}.yaml"},
+        # The home region only: IAM is global, a second region's instance fails with EntityAlreadyExists.
+        "StackInstancesGroup": [{"DeploymentTargets": _deployment_targets(plan, ids, cls),
+                                 "Regions": [plan.org.home_region]}],
+    }, metadata=skip_metadata("stackset", cls.key))
+
+
+def build_stacksets(plan: Plan, ids: _Ids) -> dict[str, Any]:
+    names = LogicalIds()
+    resources = {names("StackSet", c.key): _stackset(plan, ids, c) for c in plan.classes if not _is_management(plan, c)}
+    return _template(plan, "baseline StackSets", resources)
 
 
 def _is_management(plan: Plan, cls: BaselineClass) -> bool:
@@ -184,100 +355,186 @@ def _is_management(plan: Plan, cls: BaselineClass) -> bool:
 # ----------------------------------------------------------------------------- importing what exists
 
 
-def imported(plan: Plan) -> tuple[list[str], list[str]]:
-    """(OU paths, member account names) that exist already and must be imported, not created."""
-    units = [u.path for u in plan.units if u.existing_id]
-    accounts = [a.name for a in plan.accounts if a.existing and not a.management and accounts_are_resources(plan)]
-    return units, accounts
+def _existing_units(plan: Plan) -> list[str]:
+    return [u.path for u in plan.units if u.existing_id]
 
 
-def resources_to_import(plan: Plan) -> list[dict[str, Any]]:
-    """The ``--resources-to-import`` list of the IMPORT change set.
+def _existing_accounts(plan: Plan, chunk: _Chunk) -> list[str]:
+    return [n for n in chunk.accounts if accounts_are_resources(plan) and not plan.account(n).management
+            and plan.account(n).existing]
+
+
+def _organization_import(plan: Plan, ids: _Ids) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The IMPORT change set of stack 1: (template, ``--resources-to-import`` list). Only the resources being
+    imported: an IMPORT change set may add nothing else (no new resources, no outputs).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-import-existing-stack.html
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ResourceToImport.html"""
-    ids = _ids(plan)
-    units, accounts = imported(plan)
-    out = [{"ResourceType": "AWS::Organizations::OrganizationalUnit", "LogicalResourceId": ids.units[path],
-            "ResourceIdentifier": {"Id": next(u.existing_id for u in plan.units if u.path == path)}} for path in units]
-    out += [{"ResourceType": "AWS::Organizations::Account", "LogicalResourceId": ids.accounts[name],
-             "ResourceIdentifier": {"AccountId": plan.account(name).id}} for name in accounts]
-    return out
-
-
-def build_import_template(plan: Plan) -> dict[str, Any]:
-    """Only the resources being imported: an IMPORT change set may add nothing else (no new resources,
-    no outputs). https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-import-existing-stack.html"""
-    ids = _ids(plan)
-    units, accounts = imported(plan)
+    units = _existing_units(plan)
     resources: dict[str, Any] = {}
+    to_import = []
     for path in units:
         unit = next(u for u in plan.units if u.path == path)
         if unit.parent and unit.parent not in units:
             raise ValueError(f"OU {path} exists (id {unit.existing_id}) but its parent {unit.parent} does not: "
                              "an existing OU can only sit under an existing parent; give the parent its id too.")
         resources[ids.units[path]] = _unit_resource(plan, ids, path)
-    for name in accounts:
+        to_import.append({"ResourceType": "AWS::Organizations::OrganizationalUnit",
+                          "LogicalResourceId": ids.units[path], "ResourceIdentifier": {"Id": unit.existing_id}})
+    return _template(plan, "import of the existing organizational units", resources), to_import
+
+
+def _accounts_import(plan: Plan, ids: _Ids, chunk: _Chunk) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The IMPORT change set of one accounts stack (see :func:`_organization_import`)."""
+    units = set(_existing_units(plan))
+    resources: dict[str, Any] = {}
+    to_import = []
+    for name in _existing_accounts(plan, chunk):
         unit = plan.account(name).unit
         # An existing account moving into a new OU: import it without a parent; the following update moves it.
         resources[ids.accounts[name]] = _account_resource(plan, ids, name, parent_known=unit == "" or unit in units)
-    return {
-        "AWSTemplateFormatVersion": TEMPLATE_VERSION,
-        "Description": f"guardrails {plan.org.name}: import of the existing organizational units and accounts",
-        # OrganizationId is added by the update that follows: an unused parameter here only draws a lint warning.
-        "Parameters": {ROOT: _parameters(plan, stacksets=False)[ROOT]},
-        "Resources": resources,
-    }
+        to_import.append({"ResourceType": "AWS::Organizations::Account", "LogicalResourceId": ids.accounts[name],
+                          "ResourceIdentifier": {"AccountId": plan.account(name).id}})
+    return _template(plan, "import of the existing accounts", resources), to_import
 
 
-def _header(plan: Plan, *, importing: bool) -> list[str]:
+# ----------------------------------------------------------------------------- headers and files
+
+
+def _order(n: int, stem: str, parts: int) -> list[str]:
+    return [
+        f"Stack {n} of 3 ({stack(stem)}). The management account's CloudFormation deploys in three steps, in order:",
+        f"  1. organization.yaml  2. {_accounts_files(parts)}  3. stacksets.yaml",
+    ]
+
+
+def _import_lines(plan: Plan, stem: str, what: str) -> list[str]:
     region = plan.org.home_region
+    return [
+        f"Some {what} exist already, so the first deployment of this stack imports them (an IMPORT change set",
+        "may contain nothing but the imported resources):",
+        f"  aws cloudformation create-change-set --region {region} --stack-name {stack(stem)} \\",
+        f"    --change-set-name import --change-set-type IMPORT --template-body file://{stem}-import.yaml \\",
+        f"    --resources-to-import file://{stem}-import.json",
+        f"  aws cloudformation execute-change-set --region {region} --stack-name {stack(stem)} "
+        "--change-set-name import",
+        "then deploy this template as below.",
+    ]
+
+
+def _deploy_line(plan: Plan, stem: str) -> str:
+    return (f"  aws cloudformation deploy --region {plan.org.home_region} --stack-name {stack(stem)} "
+            f"--template-file {stem}.yaml")
+
+
+def _organization_header(plan: Plan, parts: int) -> list[str]:
     lines = [
-        "Management-account stack: organizational units, member accounts, SCPs and the StackSets that roll the",
-        "baseline-*.yaml templates out to member accounts.",
+        *_order(1, ORGANIZATION, parts),
+        "This stack: organizational units and the SCPs attached to the root and to OUs. It exports every OU id",
+        f"(guardrails-{_slug(plan.org.name)}-ou-<OU path>) for the accounts and StackSet stacks; an export cannot",
+        "change or go away while another stack imports it, so remove an OU from those stacks first.",
         "Prerequisites: all features enabled, the SERVICE_CONTROL_POLICY type enabled on the root, and trusted",
         "access for CloudFormation StackSets turned on in Organizations.",
-        "OUs and accounts carry DeletionPolicy and UpdateReplacePolicy Retain: neither deleting this stack nor a",
-        "replacement ever deletes an OU or closes an account.",
+        "OUs carry DeletionPolicy and UpdateReplacePolicy Retain: neither deleting this stack nor a replacement",
+        "ever deletes an OU.",
     ]
     if not accounts_are_resources(plan):
         lines += [
             f"AWS::Organizations::Account does not exist in {plan.org.partition}: create member accounts from the",
-            "commercial partition (CreateGovCloudAccount) and move them into their OUs yourself; this stack refers",
+            "commercial partition (CreateGovCloudAccount) and move them into their OUs yourself; the stacks refer",
             "to them by id:",
             *(f"  {a.name} ({a.id}) -> {a.unit or 'root'}" for a in plan.accounts if not a.management),
         ]
-    if importing:
+    if _existing_units(plan):
+        lines += _import_lines(plan, ORGANIZATION, "OUs")
+    return [*lines, "Deploy:", _deploy_line(plan, ORGANIZATION)]
+
+
+def _chunk_header(plan: Plan, chunk: _Chunk, *, importing: bool) -> list[str]:
+    lines = _order(2, chunk.stem, chunk.parts)
+    if accounts_are_resources(plan):
+        lines.append("This stack: member accounts, in the OUs exported by organization.yaml, and the SCPs attached")
+        lines.append("to them. Deploy it after organization.yaml and before stacksets.yaml.")
+    else:
+        lines.append(f"This stack: the SCPs attached to member accounts, by account id ({plan.org.partition} has no")
+        lines.append("AWS::Organizations::Account). Deploy it after organization.yaml and before stacksets.yaml.")
+    if chunk.parts > 1:
         lines += [
-            "Some OUs or accounts exist already, so the first deployment imports them (an IMPORT change set",
-            "may contain nothing but the imported resources):",
-            f"  aws cloudformation create-change-set --region {region} --stack-name {STACK} \\",
-            "    --change-set-name import --change-set-type IMPORT --template-body file://organization-import.yaml \\",
-            "    --resources-to-import file://organization-import.json",
-            f"  aws cloudformation execute-change-set --region {region} --stack-name {STACK} --change-set-name import",
-            "then deploy this template as below.",
+            f"Part {chunk.part} of {chunk.parts}: the accounts, sorted by OU path then name, are split into stacks"
+            f" of at most {ACCOUNTS_PER_STACK} that each fit the resource and inline-size limits (deploy the parts in",
+            "any order). An account that moves to another part must be imported there (it is retained, not",
+            "recreated, by the part it leaves).",
         ]
-    lines += [
+    if accounts_are_resources(plan):
+        lines += ["Accounts carry DeletionPolicy and UpdateReplacePolicy Retain: neither deleting this stack nor a",
+                  "replacement ever closes an account."]
+    if importing:
+        lines += _import_lines(plan, chunk.stem, "accounts")
+    return [*lines, "Deploy:", _deploy_line(plan, chunk.stem)]
+
+
+def _stacksets_header(plan: Plan, parts: int) -> list[str]:
+    region = plan.org.home_region
+    return [
+        *_order(3, STACKSETS, parts),
+        "This stack: one service-managed StackSet per member-account class, rolling the baseline-*.yaml",
+        "templates out in the home region. Deploy it last: OU ids come from the exports of organization.yaml,",
+        f"and the accounts the StackSets target must exist, but they live in the {ACCOUNTS} stacks, so",
+        "no DependsOn can order them: deploy those first.",
         "Upload the baseline-*.yaml files to S3 first, then:",
-        f"  aws cloudformation deploy --region {region} --stack-name {STACK} --template-file organization.yaml \\",
+        f"{_deploy_line(plan, STACKSETS)} \\",
         f"    --parameter-overrides {BASE_URL}=https://BUCKET.s3.{region}.amazonaws.com/PREFIX",
     ]
-    return lines
+
+
+def _file(plan: Plan, stem: str, notes: list[str], template: dict[str, Any], what: str, advice: str) -> str:
+    """The template text with its header, after the limit checks (every one of these is deployed inline)."""
+    body = dump(template)
+    text = with_header(plan, notes, body)
+    extra = check_limits(plan, _path(stem), template, text, inline=True, what=what, advice=advice)
+    return with_header(plan, [*notes, *extra], body) if extra else text
+
+
+def _import_files(plan: Plan, stem: str, stage: tuple[dict[str, Any], list[dict[str, Any]]]) -> dict[str, str]:
+    template, to_import = stage
+    notes = [f"Import stage of {stem}.yaml (stack {stack(stem)}): the existing resources only. Use it with",
+             f"{stem}-import.json in an IMPORT change set (see the header of {stem}.yaml)."]
+    return {
+        _path(f"{stem}-import"): _file(plan, f"{stem}-import", notes, template, "this import stage",
+                                       f"It only holds what {stem}.yaml holds."),
+        # JSON cannot carry a comment header: the AWS CLI reads this list as it is.
+        f"cloudformation/{stem}-import.json": json.dumps(to_import, indent=2) + "\n",
+    }
 
 
 def render(plan: Plan) -> dict[str, str]:
+    """Every management-account template; a stack with nothing in it is not written."""
+    ids = _ids(plan)
+    chunks = _chunks(plan, ids)
     files: dict[str, str] = {}
-    importing = any(imported(plan))
-    template = build_template(plan)
-    body = dump(template)
-    notes = _header(plan, importing=importing)
-    text = with_header(plan, notes, body)
-    extra = check_limits(plan, "cloudformation/organization.yaml", template, text, inline=True)
-    files["cloudformation/organization.yaml"] = with_header(plan, [*notes, *extra], body) if extra else text
-    if importing:
-        stage = build_import_template(plan)
-        files["cloudformation/organization-import.yaml"] = with_header(plan, [
-            "Import stage of organization.yaml: the existing OUs and accounts only. Use it with",
-            "organization-import.json in an IMPORT change set (see the header of organization.yaml).",
-        ], dump(stage))
-        # JSON cannot carry a comment header: the AWS CLI reads this list as it is.
-        files["cloudformation/organization-import.json"] = json.dumps(resources_to_import(plan), indent=2) + "\n"
+
+    organization = build_organization(plan, ids)
+    if organization["Resources"]:
+        files[_path(ORGANIZATION)] = _file(
+            plan, ORGANIZATION, _organization_header(plan, len(chunks)), organization,
+            "the organization stack (OUs and the SCPs attached to the root and to OUs)",
+            "Attach fewer SCPs to OUs (guardrails on a parent OU cover every OU below it) or use fewer OUs, or "
+            "deploy the organization with Terraform.")
+        if _existing_units(plan):
+            files.update(_import_files(plan, ORGANIZATION, _organization_import(plan, ids)))
+
+    for chunk in chunks:
+        importing = bool(_existing_accounts(plan, chunk))
+        files[_path(chunk.stem)] = _file(
+            plan, chunk.stem, _chunk_header(plan, chunk, importing=importing), build_accounts(plan, chunk),
+            "this accounts stack", "The accounts are split so that this cannot happen: please report it.")
+        if importing:
+            files.update(_import_files(plan, chunk.stem, _accounts_import(plan, ids, chunk)))
+
+    stacksets = build_stacksets(plan, ids)
+    if stacksets["Resources"]:
+        files[_path(STACKSETS)] = _file(
+            plan, STACKSETS, _stacksets_header(plan, len(chunks)), stacksets,
+            "the StackSet stack (one StackSet per member-account baseline class)",
+            "Give more accounts the same baseline (the same deploy_to) so that there are fewer classes, or deploy "
+            "the baselines with Terraform.")
     return files

@@ -184,17 +184,19 @@ def resource(type_: str, properties: dict[str, Any], *, depends_on: list[str] | 
     return out
 
 
-def check_limits(plan: Plan, path: str, template: dict[str, Any], text: str, *, inline: bool) -> list[str]:
+def check_limits(plan: Plan, path: str, template: dict[str, Any], text: str, *, inline: bool, what: str,
+                 advice: str) -> list[str]:
     """Raise :class:`CloudFormationLimitError` past a hard quota; return header notes for soft ones.
 
+    ``what`` names what the template holds and ``advice`` says what to change when it holds too many resources:
+    "<path>: <what> holds N resources; CloudFormation allows M per template (source). <advice>"
     https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
     """
     resources = plan.limits["cfn_resources_per_template"]
     if len(template["Resources"]) > resources.value:
         raise CloudFormationLimitError(
-            f"{path} would hold {len(template['Resources'])} resources; CloudFormation allows {resources.value} per "
-            f"template ({resources.source}). Split the accounts' identities into fewer roles, groups and users, "
-            "or deploy this part with Terraform.")
+            f"{path}: {what} holds {len(template['Resources'])} resources; CloudFormation allows {resources.value} "
+            f"per template ({resources.source}). {advice}")
     url = plan.limits["cfn_template_url_bytes"]
     size = len(text.encode("utf-8"))
     if size > url.value:
