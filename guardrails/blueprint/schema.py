@@ -152,14 +152,67 @@ class AcceptedFinding(Strict):
     )
 
 
+AccessLevel = Literal["list", "read", "write", "tagging", "permissions-management"]
+
+
+class TimeWindow(Strict):
+    """Requests are allowed only between these instants (ISO 8601, UTC), via aws:CurrentTime."""
+
+    after: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    before: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> TimeWindow:
+        if not (self.after or self.before):
+            raise ValueError("a time window needs `after`, `before` or both")
+        if self.after and self.before and self.after >= self.before:
+            raise ValueError("`after` must be earlier than `before`")
+        return self
+
+
+class GrantConditions(Strict):
+    """Conditions every statement compiled from a grant carries (each becomes IAM condition keys)."""
+
+    require_mfa: bool = Field(False, description="aws:MultiFactorAuthPresent must be true (IAM users and the "
+                              "roles they assume; federated sessions carry no MFA key).")
+    mfa_max_age: int | None = Field(None, ge=60, le=129600, description="Seconds since MFA (aws:MultiFactorAuthAge).")
+    source_ips: list[str] = Field(default_factory=list, description="CIDR ranges (aws:SourceIp).")
+    source_vpces: list[str] = Field(default_factory=list, description="VPC endpoint ids (aws:SourceVpce).")
+    requested_regions: list[str] = Field(default_factory=list, description="aws:RequestedRegion.")
+    principal_tags: dict[str, StringOrList] = Field(default_factory=dict, description="aws:PrincipalTag/<key> values.")
+    resource_tags: dict[str, StringOrList] = Field(default_factory=dict, description="aws:ResourceTag/<key> values; "
+                                                   "actions that cannot be limited by resource tags are not granted.")
+    match_principal_tags: list[str] = Field(default_factory=list, description="ABAC: aws:ResourceTag/<key> must "
+                                            "equal the caller's aws:PrincipalTag/<key>.")
+    time_window: TimeWindow | None = None
+    secure_transport: bool = Field(False, description="Only over TLS (aws:SecureTransport).")
+    organization_resources: bool = Field(False, description="Only resources owned by accounts of this organization "
+                                         "(aws:ResourceOrgID).")
+
+
+class Grant(Strict):
+    """Intent: what people do with one service, compiled against the IAM action database."""
+
+    service: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")] = Field(description="Service prefix, e.g. s3.")
+    access: list[AccessLevel] = Field(min_length=1, description="Access levels: list, read, write, tagging, "
+                                      "permissions-management.")
+    resources: list[str] = Field(default_factory=lambda: ["*"], description="ARN patterns (substitutions allowed) "
+                                 "or resource-type names of the service (e.g. bucket, object) meaning all of that "
+                                 "type in the account.")
+    include: list[str] = Field(default_factory=list, description="Extra actions of any access level (patterns).")
+    exclude: list[str] = Field(default_factory=list, description="Actions never granted (patterns).")
+    conditions: GrantConditions = Field(default_factory=GrantConditions)
+
+
 class JobFunction(Strict):
-    """A named set of permissions. Intent-based grants arrive in a later format version."""
+    """A named set of permissions: intent (`grants`), explicit `statements` and AWS managed policies."""
 
     description: str = ""
     accepted_findings: list[AcceptedFinding] = Field(
         default_factory=list,
         description="checkov findings accepted on this job function's policy, one check each, with a reason.",
     )
+    grants: list[Grant] = Field(default_factory=list, description="Intent, compiled to least-privilege statements.")
     statements: list[Statement] = Field(default_factory=list)
     managed_policies: list[str] = Field(
         default_factory=list, description="AWS managed policies by name or path/name, e.g. `job-function/ViewOnlyAccess`."

@@ -20,4 +20,38 @@ def emit(plan: Plan) -> dict[str, str]:
     for scp in plan.scps:
         lines.append(f"| {scp.name} | {scp.target} | {len(scp.document.render(minified=True))} | "
                      f"{', '.join(scp.guardrails) or 'explicit'} |")
-    return {"reports/summary.md": "\n".join(lines) + "\n"}
+    return {"reports/summary.md": "\n".join(lines) + "\n", "reports/least-privilege.md": least_privilege(plan)}
+
+
+def least_privilege(plan: Plan) -> str:
+    """Per job function: actions granted, how many are limited to specific resources, what is on "*" and why."""
+    lines = [f"<!-- {header_text(plan)} -->", "", "# Least privilege, per job function", "",
+             "Counts are of the job function's own policy, expanded against the pinned IAM action database; AWS "
+             "managed policies it attaches are listed separately.", "",
+             "| job function | actions | limited to resources | on `*` (cannot be scoped) | on `*` (could be scoped) "
+             "| AWS managed policies |", "|---|---:|---:|---:|---:|---|"]
+    for report in plan.job_reports:
+        on_star = len(report.actions) - len(report.scoped)
+        unscopable = len(report.unscoped)
+        lines.append(f"| {report.job} | {len(report.actions)} | {len(report.scoped)} | {unscopable} | "
+                     f"{on_star - unscopable} | {', '.join(report.managed_policies) or '—'} |")
+    for report in plan.job_reports:
+        if not (report.unscoped or report.not_granted):
+            continue
+        lines += ["", f"## {report.job}", ""]
+        if report.description:
+            lines += [report.description, ""]
+        if report.unscoped:
+            lines += ["Granted on `*` because these actions support no resource-level scoping:", ""]
+            by_service: dict[str, list[str]] = {}
+            for action in report.unscoped:
+                by_service.setdefault(action.split(":")[0], []).append(action)
+            for service, actions in sorted(by_service.items()):
+                shown = ", ".join(f"`{a}`" for a in actions) if len(actions) <= 8 else f"{len(actions)} actions"
+                lines.append(f"- {service}: {shown}")
+            lines.append("")
+        if report.not_granted:
+            lines += ["Requested by an access level but not granted:", ""]
+            lines += [f"- `{action}`: {why}" for action, why in report.not_granted]
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -210,7 +210,7 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
                     _suggest(policy, managed) or "use the name as in the IAM console, with its path (job-function/…)")
                 problems.append(Diagnostic.of("GR309", f"{policy!r} is not an AWS managed policy",
                                               src.where("job_functions", name, "managed_policies", index), hint))
-        if not job.statements and not job.managed_policies:
+        if not job.statements and not job.managed_policies and not job.grants:
             problems.append(Diagnostic.of("GR203", f"job function {name!r} grants nothing", src.where_key("job_functions", name),
                                           "add statements or managed_policies"))
     for section in ("groups", "roles"):

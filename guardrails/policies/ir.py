@@ -257,6 +257,19 @@ class OrgInfo:
 
 
 @dataclass(frozen=True)
+class JobReport:
+    """What compiling one job function's intent left for the least-privilege report."""
+
+    job: str
+    description: str
+    managed_policies: tuple[str, ...]  # AWS managed policies it attaches
+    actions: tuple[str, ...]  # every action its own policy allows, expanded against the IAM database
+    scoped: tuple[str, ...]  # those allowed only on specific resources (never on "*")
+    unscoped: tuple[str, ...]  # actions granted on "*" because they support no resource-level scoping
+    not_granted: tuple[tuple[str, str], ...]  # (action, why) of the requested access levels
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything the emitters need; emitters never read the blueprint."""
 
@@ -267,6 +280,7 @@ class Plan:
     scps: tuple[ServiceControlPolicy, ...]
     classes: tuple[BaselineClass, ...]
     limits: dict[str, Limit]
+    job_reports: tuple[JobReport, ...] = ()
 
     def account(self, name: str) -> Account:
         return next(a for a in self.accounts if a.name == name)

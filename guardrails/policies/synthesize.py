@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from guardrails.blueprint.schema import CatalogRef, ExplicitScp, Role as RoleSpec, Statement as StatementSpec
@@ -22,6 +23,7 @@ from guardrails.policies.ir import (
     BaselineClass,
     Condition,
     Group,
+    JobReport,
     ManagedPolicy,
     OidcProvider,
     OrgInfo,
@@ -37,6 +39,8 @@ from guardrails.policies.ir import (
     Statement,
     User,
 )
+from guardrails.policies.iam_data import iam_database
+from guardrails.policies.intent import GrantError, compile_grant
 from guardrails.policies.limits import effective_limits
 
 POLICY_PATH = "/guardrails/"
@@ -60,12 +64,14 @@ def synthesize(model: Model) -> Plan:
         break_glass_account=org.break_glass.account)
     problems: list[Diagnostic] = []
     scps = _service_control_policies(model, info, problems)
+    jobs = compile_jobs(model, info, problems)
     if problems:
         raise BlueprintError(problems)
     units = tuple(OrgUnit(u.path, u.name, u.parent, u.spec.id) for u in model.units.values())
     accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
     return Plan(blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps,
-                classes=_classes(model, info), limits=effective_limits(bp.limits))
+                classes=_classes(model, info, jobs), limits=effective_limits(bp.limits),
+                job_reports=tuple(jobs[name].report for name in sorted(jobs)))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -188,16 +194,64 @@ def _slug(path: str) -> str:
 # ----------------------------------------------------------------------------- identities
 
 
-def _job_policy(model: Model, job: str, info: OrgInfo) -> ManagedPolicy | None:
-    spec = model.blueprint.job_functions[job]
-    if not spec.statements:
-        return None
-    statements = tuple(
-        convert_statement(s, f"{camel(job)}{i + 1}", info, str(model.source.where("job_functions", job, "statements", i)))
-        for i, s in enumerate(spec.statements))
-    return ManagedPolicy(key=f"job_{_ident(job)}", name=f"guardrails-{job}", path=POLICY_PATH,
-                         description=spec.description or f"Job function {job}", document=PolicyDocument(statements),
-                         accepted_findings=_accepted(spec.accepted_findings))
+def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> dict[str, JobCompilation]:
+    """Every job function's own managed policy (intent grants first, then explicit statements) and report."""
+    db = iam_database()
+    compiled: dict[str, JobCompilation] = {}
+    for job, spec in model.blueprint.job_functions.items():
+        statements: list[Statement] = []
+        not_granted: list[tuple[str, str]] = []
+        for index, grant in enumerate(spec.grants):
+            where = ("job_functions", job, "grants", index)
+            try:
+                result = compile_grant(grant, sid_base=f"{camel(job)}{camel(grant.service)}G{index + 1}S",
+                                       partition=info.partition, org_id=info.org_id, db=db,
+                                       origin=str(model.source.where(*where)))
+            except GrantError as exc:
+                problems.append(Diagnostic.of("GR312", str(exc), model.source.where(*where, *exc.path), exc.hint))
+                continue
+            statements.extend(result.statements)
+            not_granted.extend(result.not_granted)
+        statements.extend(
+            convert_statement(s, f"{camel(job)}{i + 1}", info, str(model.source.where("job_functions", job, "statements", i)))
+            for i, s in enumerate(spec.statements))
+        policy = None
+        if statements:
+            policy = ManagedPolicy(key=f"job_{_ident(job)}", name=f"guardrails-{job}", path=POLICY_PATH,
+                                   description=" ".join((spec.description or f"Job function {job}").split()),
+                                   document=PolicyDocument(tuple(statements)),
+                                   accepted_findings=_accepted(spec.accepted_findings))
+        granted, on_star = _granted_actions(statements, db)
+        report = JobReport(job=job, description=" ".join(spec.description.split()),
+                           managed_policies=tuple(spec.managed_policies), actions=tuple(sorted(granted)),
+                           scoped=tuple(sorted(granted - on_star)),
+                           unscoped=tuple(sorted(a for a in granted if not db.action(a).resource_types)),
+                           not_granted=tuple(sorted(set(not_granted))))
+        compiled[job] = JobCompilation(policy, report)
+    return compiled
+
+
+def _granted_actions(statements: list[Statement], db: Any) -> tuple[set[str], set[str]]:
+    """Actions the Allow statements grant (expanded), and those among them granted on "*"."""
+    granted: set[str] = set()
+    on_star: set[str] = set()
+    for statement in statements:
+        if statement.effect != "Allow":
+            continue
+        if statement.not_actions:
+            names = {a.full_name for a in db.expand("*")} - {a.full_name for p in statement.not_actions for a in db.expand(p)}
+        else:
+            names = {a.full_name for p in statement.actions for a in db.expand(p)}
+        granted |= names
+        if "*" in statement.resources or statement.not_resources:
+            on_star |= names
+    return granted, on_star
+
+
+@dataclass(frozen=True)
+class JobCompilation:
+    policy: ManagedPolicy | None
+    report: JobReport
 
 
 def _accepted(findings: list[Any]) -> tuple[tuple[str, str], ...]:
@@ -208,12 +262,13 @@ def _ident(name: str) -> str:
     return re.sub(r"\W", "_", name.lower())
 
 
-def _refs_for(model: Model, jobs: list[str], info: OrgInfo, policies: dict[str, ManagedPolicy]) -> tuple[PolicyRef, ...]:
+def _refs_for(model: Model, jobs: list[str], compiled: dict[str, JobCompilation],
+              policies: dict[str, ManagedPolicy]) -> tuple[PolicyRef, ...]:
     refs: list[PolicyRef] = []
     for job in jobs:
         spec = model.blueprint.job_functions[job]
         refs.extend(PolicyRef("aws", name) for name in spec.managed_policies)
-        local = _job_policy(model, job, info)
+        local = compiled[job].policy
         if local is not None:
             policies[local.key] = local
             refs.append(PolicyRef("local", local.key))
@@ -315,7 +370,7 @@ def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, 
     return PolicyDocument(tuple(statements))
 
 
-def _baseline_for(model: Model, account: str, info: OrgInfo) -> Baseline:
+def _baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, JobCompilation]) -> Baseline:
     bp = model.blueprint
     org = bp.organization
     policies: dict[str, ManagedPolicy] = {}
@@ -360,7 +415,7 @@ def _baseline_for(model: Model, account: str, info: OrgInfo) -> Baseline:
     for name, spec in bp.groups.items():
         if account in model.placements[("groups", name)]:
             groups.append(Group(f"group_{_ident(name)}", name, spec.path,
-                                _refs_for(model, spec.job_functions, info, policies)))
+                                _refs_for(model, spec.job_functions, compiled, policies)))
     for name in placed_users:
         spec = bp.users[name]
         member_of = tuple(f"group_{_ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
@@ -401,7 +456,7 @@ def _baseline_for(model: Model, account: str, info: OrgInfo) -> Baseline:
             saml_used.add(spec.trust.saml.provider)
         roles.append(Role(
             key=f"role_{_ident(key)}", name=spec.name or key, path=spec.path, description=spec.description,
-            trust=_trust(model, key, spec, info), policies=_refs_for(model, spec.job_functions, info, policies),
+            trust=_trust(model, key, spec, info), policies=_refs_for(model, spec.job_functions, compiled, policies),
             boundary=boundary_ref, max_session_duration=spec.max_session_duration, instance_profile=spec.instance_profile,
             tags=tuple(sorted(spec.tags.items())), accepted_findings=_accepted(spec.accepted_findings)))
 
@@ -424,7 +479,7 @@ def _baseline_for(model: Model, account: str, info: OrgInfo) -> Baseline:
         password_policy=password)
 
 
-def _classes(model: Model, info: OrgInfo) -> tuple[BaselineClass, ...]:
+def _classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompilation]) -> tuple[BaselineClass, ...]:
     """Group accounts whose baselines are identical; name each class after what it covers."""
     by_content: dict[Baseline, list[str]] = defaultdict(list)
     management: list[BaselineClass] = []
@@ -438,7 +493,7 @@ def _classes(model: Model, info: OrgInfo) -> tuple[BaselineClass, ...]:
     for name, account in sorted(model.accounts.items()):
         signature = (name == model.blueprint.organization.break_glass.account, frozenset(placed_in[name]))
         if signature not in computed:
-            computed[signature] = _baseline_for(model, name, info)
+            computed[signature] = _baseline_for(model, name, info, compiled)
         baseline = computed[signature]
         if account.management:
             # StackSets never deploy to the management account: it always gets a class (and stack) of its own.

@@ -94,3 +94,177 @@ resource "aws_iam_policy" "force_mfa" {
   description = "Denies everything but MFA enrollment until the user signs in with MFA."
   policy      = data.aws_iam_policy_document.force_mfa.json
 }
+
+data "aws_iam_policy_document" "job_report_reader" {
+  statement {
+    sid    = "ReportReaderS3G1S1"
+    effect = "Allow"
+    actions = [
+      "s3:GetAccelerateConfiguration",
+      "s3:GetAnalyticsConfiguration",
+      "s3:GetBucketAbac",
+      "s3:GetBucketCORS",
+      "s3:GetBucketLocation",
+      "s3:GetBucketLogging",
+      "s3:GetBucketMetadataTableConfiguration",
+      "s3:GetBucketNotification",
+      "s3:GetBucketObjectLockConfiguration",
+      "s3:GetBucketOwnershipControls",
+      "s3:GetBucketPolicy",
+      "s3:GetBucketPolicyStatus",
+      "s3:GetBucketPublicAccessBlock",
+      "s3:GetBucketRequestPayment",
+      "s3:GetBucketTagging",
+      "s3:GetBucketVersioning",
+      "s3:GetBucketWebsite",
+      "s3:GetEncryptionConfiguration",
+      "s3:GetIntelligentTieringConfiguration",
+      "s3:GetInventoryConfiguration",
+      "s3:GetLifecycleConfiguration",
+      "s3:GetMetricsConfiguration",
+      "s3:GetReplicationConfiguration",
+      "s3:ListBucket",
+      "s3:ListBucketMultipartUploads",
+      "s3:ListBucketVersions",
+      "s3:ListTagsForResource",
+    ]
+    resources = ["arn:aws:s3:::reports-${var.account_id}"]
+
+    condition {
+      test     = "Bool"
+      variable = "aws:MultiFactorAuthPresent"
+      values   = ["true"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid    = "ReportReaderS3G1S2"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:GetObjectAttributes",
+      "s3:GetObjectLegalHold",
+      "s3:GetObjectRetention",
+      "s3:GetObjectTagging",
+      "s3:GetObjectTorrent",
+      "s3:GetObjectVersion",
+      "s3:GetObjectVersionAcl",
+      "s3:GetObjectVersionAttributes",
+      "s3:GetObjectVersionForReplication",
+      "s3:GetObjectVersionTagging",
+      "s3:GetObjectVersionTorrent",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = ["arn:aws:s3:::reports-${var.account_id}/*"]
+
+    condition {
+      test     = "Bool"
+      variable = "aws:MultiFactorAuthPresent"
+      values   = ["true"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid    = "ReportReaderS3G1S3"
+    effect = "Allow"
+    actions = [
+      "s3:GetAccessPoint",
+      "s3:GetAccountPublicAccessBlock",
+      "s3:ListAccessGrantsInstances",
+      "s3:ListAccessPoints",
+      "s3:ListAccessPointsForObjectLambda",
+      "s3:ListAllMyBuckets",
+      "s3:ListJobs",
+      "s3:ListMultiRegionAccessPoints",
+      "s3:ListStorageLensConfigurations",
+      "s3:ListStorageLensGroups",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "Bool"
+      variable = "aws:MultiFactorAuthPresent"
+      values   = ["true"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid    = "ReportReaderDynamodbG2S1"
+    effect = "Allow"
+    actions = [
+      "dynamodb:BatchGetItem",
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:DescribeBackup",
+      "dynamodb:DescribeContinuousBackups",
+      "dynamodb:DescribeContributorInsights",
+      "dynamodb:DescribeExport",
+      "dynamodb:DescribeImport",
+      "dynamodb:DescribeKinesisStreamingDestination",
+      "dynamodb:DescribeStream",
+      "dynamodb:DescribeTable",
+      "dynamodb:DescribeTableReplicaAutoScaling",
+      "dynamodb:DescribeTimeToLive",
+      "dynamodb:GetItem",
+      "dynamodb:GetRecords",
+      "dynamodb:GetResourcePolicy",
+      "dynamodb:GetShardIterator",
+      "dynamodb:ListTagsOfResource",
+      "dynamodb:PartiQLSelect",
+      "dynamodb:Query",
+      "dynamodb:ReadDataForReplication",
+      "dynamodb:Scan",
+    ]
+    resources = ["arn:aws:dynamodb:${var.region}:${var.account_id}:table/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = ["us-east-1"]
+    }
+  }
+
+  statement {
+    sid    = "ReportReaderDynamodbG2S2"
+    effect = "Allow"
+    actions = [
+      "dynamodb:DescribeEndpoints",
+      "dynamodb:DescribeLimits",
+      "dynamodb:DescribeReservedCapacity",
+      "dynamodb:DescribeReservedCapacityOfferings",
+      "dynamodb:GetAbacStatus",
+      "dynamodb:ListStreams",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = ["us-east-1"]
+    }
+  }
+}
+
+resource "aws_iam_policy" "job_report_reader" {
+  name        = "guardrails-report-reader"
+  path        = "/guardrails/"
+  description = "Read the reports bucket of the account, with MFA, over TLS."
+  policy      = data.aws_iam_policy_document.job_report_reader.json
+}

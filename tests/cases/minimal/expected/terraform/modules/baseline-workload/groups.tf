@@ -11,3 +11,8 @@ resource "aws_iam_group_policy_attachment" "group_viewers__aws_job_function_view
   group      = aws_iam_group.group_viewers.name
   policy_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
 }
+
+resource "aws_iam_group_policy_attachment" "group_viewers__job_report_reader" {
+  group      = aws_iam_group.group_viewers.name
+  policy_arn = aws_iam_policy.job_report_reader.arn
+}
