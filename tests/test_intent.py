@@ -126,3 +126,26 @@ def test_a_bad_grant_is_a_located_blueprint_error(tmp_path: Path) -> None:
 ])
 def test_arn_patterns_overlap_resource_type_formats(pattern: str, arn_format: str, expected: bool) -> None:
     assert can_overlap(pattern, arn_format) is expected
+
+
+def test_a_job_too_big_for_one_policy_is_compacted_then_split_and_reported(tmp_path: Path) -> None:
+    blueprint = tmp_path / "bp"
+    blueprint.mkdir()
+    (blueprint / "organization.yaml").write_text((ROOT / "tests/cases/minimal/blueprint/organization.yaml").read_text())
+    (blueprint / "identity.yaml").write_text(
+        "job_functions:\n  operator:\n    grants:\n"
+        "      - {service: ec2, access: [read, write], resources: ['*']}\n"
+        "      - {service: iam, access: [read, list], resources: ['*']}\n"
+        "groups:\n  ops: {job_functions: [operator], deploy_to: {all: true}}\n")
+    compiled = compile_blueprint(blueprint)
+    cls = compiled.plan.class_of("workload")
+    parts = [p for p in cls.baseline.managed_policies if p.name.startswith("guardrails-operator")]
+    limit = compiled.plan.limits["managed_policy_chars"].value
+    assert all(len("".join(p.document.render().split())) <= limit for p in parts)
+    report = next(r for r in compiled.plan.job_reports if r.job == "operator")
+    assert report.compacted, "the statements had to be compacted"
+    wanted = {a.full_name for a in DB.actions_with_access("ec2", ["read", "write"])}
+    granted = {a.full_name for p in parts for s in p.document.statements for pattern in s.actions
+               for a in DB.expand(pattern) if a.service == "ec2"}
+    assert granted == wanted, "compaction neither adds nor drops an action"
+    assert "compacted statements" in compiled.files["reports/least-privilege.md"]

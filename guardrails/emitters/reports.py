@@ -28,13 +28,17 @@ def least_privilege(plan: Plan) -> str:
     lines = [f"<!-- {header_text(plan)} -->", "", "# Least privilege, per job function", "",
              "Counts are of the job function's own policy, expanded against the pinned IAM action database; AWS "
              "managed policies it attaches are listed separately.", "",
+             "Action lists stay explicit unless a size limit forces wildcards; a compacted statement's wildcards "
+             "expand to exactly the intended actions in the pinned database, but will also match actions AWS adds "
+             "later.", "",
              "| job function | actions | limited to resources | on `*` (cannot be scoped) | on `*` (could be scoped) "
-             "| AWS managed policies |", "|---|---:|---:|---:|---:|---|"]
+             "| compacted statements | policies | AWS managed policies |", "|---|---:|---:|---:|---:|---|---:|---|"]
     for report in plan.job_reports:
         on_star = len(report.actions) - len(report.scoped)
         unscopable = len(report.unscoped)
         lines.append(f"| {report.job} | {len(report.actions)} | {len(report.scoped)} | {unscopable} | "
-                     f"{on_star - unscopable} | {', '.join(report.managed_policies) or '—'} |")
+                     f"{on_star - unscopable} | {', '.join(report.compacted) or '—'} | {report.parts} | "
+                     f"{', '.join(report.managed_policies) or '—'} |")
     for report in plan.job_reports:
         if not (report.unscoped or report.not_granted):
             continue

@@ -108,6 +108,8 @@ class ManagedPolicy:
     kind: Literal["managed", "boundary"] = "managed"
     # checkov findings the blueprint accepts on this policy: (check id, reason).
     accepted_findings: tuple[tuple[str, str], ...] = ()
+    # Sids of statements whose action lists were compacted into wildcards to fit the size limit.
+    compacted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,8 @@ class JobReport:
     scoped: tuple[str, ...]  # those allowed only on specific resources (never on "*")
     unscoped: tuple[str, ...]  # actions granted on "*" because they support no resource-level scoping
     not_granted: tuple[tuple[str, str], ...]  # (action, why) of the requested access levels
+    compacted: tuple[str, ...] = ()  # Sids whose action lists became wildcards to fit the size limit
+    parts: int = 1  # managed policies the job function's own policy was split into
 
 
 @dataclass(frozen=True)

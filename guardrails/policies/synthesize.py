@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from guardrails.blueprint.schema import CatalogRef, ExplicitScp, Role as RoleSpec, Statement as StatementSpec
@@ -39,9 +39,11 @@ from guardrails.policies.ir import (
     Statement,
     User,
 )
+from guardrails.policies.compaction import CompactionError, fit_policy
 from guardrails.policies.iam_data import iam_database
 from guardrails.policies.intent import GrantError, compile_grant
 from guardrails.policies.limits import effective_limits
+from guardrails.policies.names import check_blueprint_names
 
 POLICY_PATH = "/guardrails/"
 BREAK_GLASS_GROUP = "break-glass"
@@ -55,6 +57,9 @@ SAML_AUDIENCE = {
 
 def synthesize(model: Model) -> Plan:
     """Compile the model into a plan; raises :class:`BlueprintError` for catalog parameter problems."""
+    name_problems = check_blueprint_names(model)
+    if name_problems:
+        raise BlueprintError(name_problems)
     bp = model.blueprint
     org = bp.organization
     info = OrgInfo(
@@ -215,20 +220,41 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> dic
         statements.extend(
             convert_statement(s, f"{camel(job)}{i + 1}", info, str(model.source.where("job_functions", job, "statements", i)))
             for i, s in enumerate(spec.statements))
-        policy = None
+        policies: tuple[ManagedPolicy, ...] = ()
         if statements:
-            policy = ManagedPolicy(key=f"job_{_ident(job)}", name=f"guardrails-{job}", path=POLICY_PATH,
-                                   description=" ".join((spec.description or f"Job function {job}").split()),
-                                   document=PolicyDocument(tuple(statements)),
-                                   accepted_findings=_accepted(spec.accepted_findings))
+            whole = ManagedPolicy(key=f"job_{_ident(job)}", name=f"guardrails-{job}", path=POLICY_PATH,
+                                  description=" ".join((spec.description or f"Job function {job}").split()),
+                                  document=PolicyDocument(tuple(statements)),
+                                  accepted_findings=_accepted(spec.accepted_findings))
+            policies = _fit_job_policy(model, job, whole, problems)
+        compacted = tuple(sorted({sid for p in policies for sid in p.compacted}))
         granted, on_star = _granted_actions(statements, db)
         report = JobReport(job=job, description=" ".join(spec.description.split()),
                            managed_policies=tuple(spec.managed_policies), actions=tuple(sorted(granted)),
                            scoped=tuple(sorted(granted - on_star)),
                            unscoped=tuple(sorted(a for a in granted if not db.action(a).resource_types)),
-                           not_granted=tuple(sorted(set(not_granted))))
-        compiled[job] = JobCompilation(policy, report)
+                           not_granted=tuple(sorted(set(not_granted))), compacted=compacted,
+                           parts=max(1, len(policies)))
+        compiled[job] = JobCompilation(policies, report)
     return compiled
+
+
+def _fit_job_policy(model: Model, job: str, policy: ManagedPolicy, problems: list[Diagnostic]) -> tuple[ManagedPolicy, ...]:
+    """Keep the policy under the managed-policy size limit: explicit lists while it fits, then wildcards that
+    expand to exactly the intended actions, then several policies within the attachment limit."""
+    limits = effective_limits(model.blueprint.limits)
+    attachments = limits["managed_policies_per_role"]
+    spec = model.blueprint.job_functions[job]
+    room = attachments.value - len(spec.managed_policies) - 1  # leave a slot for a boundary-free extra (MFA)
+    try:
+        result = fit_policy(policy, limits["managed_policy_chars"], max(1, room), job_function=job,
+                            attachment_limit=attachments)
+    except CompactionError as exc:
+        problems.append(Diagnostic.of("GR304", str(exc), model.source.where_key("job_functions", job),
+                                      "narrow the grants, split the job function, or raise "
+                                      "`limits: {managed_policies_per_role: N}`"))
+        return ()
+    return tuple(replace(p, compacted=result.compacted.get(p.key, ())) for p in result.policies)
 
 
 def _granted_actions(statements: list[Statement], db: Any) -> tuple[set[str], set[str]]:
@@ -250,7 +276,7 @@ def _granted_actions(statements: list[Statement], db: Any) -> tuple[set[str], se
 
 @dataclass(frozen=True)
 class JobCompilation:
-    policy: ManagedPolicy | None
+    policies: tuple[ManagedPolicy, ...]  # one, or several parts when one would exceed the size limit
     report: JobReport
 
 
@@ -268,8 +294,7 @@ def _refs_for(model: Model, jobs: list[str], compiled: dict[str, JobCompilation]
     for job in jobs:
         spec = model.blueprint.job_functions[job]
         refs.extend(PolicyRef("aws", name) for name in spec.managed_policies)
-        local = compiled[job].policy
-        if local is not None:
+        for local in compiled[job].policies:
             policies[local.key] = local
             refs.append(PolicyRef("local", local.key))
     return tuple(dict.fromkeys(refs))

@@ -6,13 +6,16 @@ Each document is named by the file ``guardrails/emitters/policies.py`` writes it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Literal
 
-import yaml
+from guardrails.policies.ir import Plan, PolicyDocument, Role
+from guardrails.policies.sizes import WORST_CASE_ACCOUNT_ID, deployed_size, longest_region, worst_case
 
-from guardrails.policies.ir import ACCOUNT_ID, REGION, Limit, Plan, PolicyDocument, Role
+# The measuring lives in the policy stage (compaction fits documents with it); re-exported here.
+__all__ = [
+    "WORST_CASE_ACCOUNT_ID", "DocumentKind", "GeneratedDocument", "deployed_size", "generated_documents",
+    "inline_documents", "longest_region", "worst_case",
+]
 
 DocumentKind = Literal["scp", "managed", "boundary", "trust", "inline"]
 
@@ -20,9 +23,6 @@ KIND_LABELS: dict[DocumentKind, str] = {
     "scp": "SCP", "managed": "managed policy", "boundary": "permission boundary",
     "trust": "trust policy of role", "inline": "inline policy",
 }
-
-# A 12-digit account id: ``${account_id}`` (13 characters) becomes 12 when deployed.
-WORST_CASE_ACCOUNT_ID = "123456789012"
 
 
 @dataclass(frozen=True)
@@ -61,31 +61,3 @@ def inline_documents(role: Role, base: str, class_key: str) -> list[GeneratedDoc
     return [GeneratedDocument("inline", f"{role.name}-{name}", f"{base}/inline/{role.name}-{name}.json", document,
                               class_key, role.name)
             for name, document in role.inline_policies]
-
-
-@cache
-def longest_region() -> str:
-    """The longest region code in ``guardrails/data/regions.yaml``: the worst case for ``${region}``."""
-    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("regions.yaml").read_text("utf-8"))
-    regions = [str(region) for group in raw.values() for region in group]
-    return max(sorted(regions), key=len)
-
-
-def worst_case(text: str) -> str:
-    """The text as deployed into the account with the longest values for the per-account placeholders."""
-    return text.replace(ACCOUNT_ID, WORST_CASE_ACCOUNT_ID).replace(REGION, longest_region())
-
-
-def deployed_size(document: PolicyDocument, limit: Limit) -> int:
-    """Characters AWS counts against ``limit``: the minified JSON after worst-case substitution.
-
-    IAM ignores whitespace; Organizations counts every character of an SCP, and the SDK/CLI send
-    what they are given, so emitters send minified JSON
-    (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
-    """
-    text = worst_case(document.render(minified=True))
-    if limit.counts == "non-whitespace":
-        return sum(1 for char in text if not char.isspace())
-    if limit.counts == "all":
-        return len(text)
-    raise ValueError(f"limit {limit.key} counts {limit.counts!r}, not characters")
