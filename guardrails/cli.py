@@ -147,6 +147,8 @@ def _print_summary(console: Console, result: object, output: Path) -> None:
     table.add_row("SCPs", ", ".join(f"{s.name} ({len(s.document.render(minified=True))} chars)" for s in plan.scps) or "none")
     table.add_row("files", f"{len(result.compiled.files)} generated in {result.compiled.seconds:.2f} s; "
                   f"{len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed")
+    for index, note in enumerate(result.compiled.notes):
+        table.add_row("accepted risks" if index == 0 else "", note)
     for line in result.validator_summary:
         name, _, summary = line.partition(": ")
         table.add_row(name, summary)

@@ -8,6 +8,7 @@ id is a programming error caught by the tests.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -32,6 +33,17 @@ class Location:
         if self.line:
             return f"{self.file}:{self.line}:{self.column}"
         return self.file
+
+    @classmethod
+    def parse(cls, origin: str) -> Location | None:
+        """A ``file:line:col`` origin (as the plan records it) as a Location; None for catalog ids and ``""``."""
+        match = _ORIGIN.fullmatch(origin)
+        if match is None:
+            return None
+        return cls(match["file"], int(match["line"]), int(match["column"]))
+
+
+_ORIGIN = re.compile(r"(?P<file>.+):(?P<line>\d+):(?P<column>\d+)")
 
 
 @dataclass(frozen=True)

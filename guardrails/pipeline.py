@@ -8,13 +8,15 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from guardrails.blueprint import load_blueprint
-from guardrails.diagnostics import Diagnostic, Severity, ValidationFailed
+from guardrails.diagnostics import BlueprintError, Diagnostic, Severity, ValidationFailed
 from guardrails.emitters import emit_all
 from guardrails.emitters.write import read_tree, stage_output, swap_in
-from guardrails.model import build_model
+from guardrails.model import Model, build_model
+from guardrails.policies import risks
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 
@@ -24,6 +26,8 @@ class Compiled:
     plan: Plan
     files: dict[str, str]
     seconds: float
+    warnings: list[Diagnostic] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # accepted risks, for the build summary
 
 
 @dataclass
@@ -36,12 +40,48 @@ class BuildResult:
     added: list[str] = field(default_factory=list)
 
 
-def compile_blueprint(directory: Path) -> Compiled:
-    """Blueprint directory → plan and every output file, in memory. Raises BlueprintError."""
+def compile_blueprint(directory: Path, *, today: date | None = None) -> Compiled:
+    """Blueprint directory → plan and every output file, in memory. Raises BlueprintError.
+
+    ``today`` decides which accepted risks are past their review date (warnings only; never in the output).
+    """
     started = time.perf_counter()
-    plan = synthesize(build_model(load_blueprint(directory)))
+    model = build_model(load_blueprint(directory))
+    plan = synthesize(model)
+    warnings, notes = _check_risks(model, plan, today or date.today())
     files = emit_all(plan)
-    return Compiled(plan, files, time.perf_counter() - started)
+    return Compiled(plan, files, time.perf_counter() - started, warnings, notes)
+
+
+def _check_risks(model: Model, plan: Plan, today: date) -> tuple[list[Diagnostic], list[str]]:
+    """Risky grants must be mitigated by scope or conditions, or declared by their job function."""
+    reports = {r.job: r for r in plan.job_reports}
+    declared: dict[str, list[risks.AcceptedRisk]] = {}
+    for job, spec in model.blueprint.job_functions.items():
+        entries = [risks.AcceptedRisk(a.risk, " ".join(a.reason.split()), a.owner, a.review_by,
+                                      str(model.source.where("job_functions", job, "accept_risks", i)))
+                   for i, a in enumerate(spec.accept_risks)]
+        for key in reports[job].policy_keys:
+            declared[key] = entries
+    problems = risks.declaration_diagnostics({job: [a for a in entries] for job, entries in declared.items()})
+    errors, accepted, expired = risks.unaccepted(risks.analyze_plan(plan), declared, today)
+    found = problems + risks.risk_diagnostics(errors, expired)
+    blocking = [d for d in found if d.severity is Severity.ERROR]
+    if blocking:
+        raise BlueprintError(blocking)
+    return [d for d in found if d.severity is not Severity.ERROR], _accepted_summary(accepted)
+
+
+def _accepted_summary(accepted: list[tuple[risks.PlanRisk, risks.AcceptedRisk]]) -> list[str]:
+    """One line per policy: which risks it keeps on purpose, whose decision, next review (reasons: the blueprint)."""
+    by_policy: dict[str, tuple[set[str], set[str], set[date]]] = {}
+    for risk, declaration in accepted:
+        rules, owners, dates = by_policy.setdefault(risk.policy_name, (set(), set(), set()))
+        rules.add(risk.finding.rule)
+        owners.add(declaration.owner)
+        dates.add(declaration.review_by)
+    return [f"{policy}: {', '.join(sorted(rules))} (owner {', '.join(sorted(owners))}; review by "
+            f"{min(dates).isoformat()})" for policy, (rules, owners, dates) in sorted(by_policy.items())]
 
 
 def _errors(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -57,7 +97,7 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
     """
     compiled = compile_blueprint(directory)
     previous = read_tree(output)
-    result = BuildResult(compiled)
+    result = BuildResult(compiled, diagnostics=list(compiled.warnings))
     result.added = sorted(set(compiled.files) - set(previous))
     result.removed = sorted(set(previous) - set(compiled.files))
     result.changed = sorted(p for p in set(compiled.files) & set(previous) if compiled.files[p] != previous[p])
@@ -67,7 +107,7 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
             from guardrails.validators import validate as run_validators
 
             report = run_validators(compiled.plan, staging, checkov=checkov, run_external=external)
-            result.diagnostics = list(report.diagnostics)
+            result.diagnostics = [*compiled.warnings, *report.diagnostics]
             result.validator_summary = report.summary()
             if _errors(result.diagnostics):
                 rejected = output.resolve().with_name(f".{output.resolve().name}.rejected")
@@ -88,7 +128,7 @@ def validate_output(directory: Path, output: Path, *, external: bool = True, che
     compiled = compile_blueprint(directory)
     result = BuildResult(compiled)
     report = run_validators(compiled.plan, output, checkov=checkov, run_external=external)
-    result.diagnostics = list(report.diagnostics)
+    result.diagnostics = [*compiled.warnings, *report.diagnostics]
     result.validator_summary = report.summary()
     on_disk = read_tree(output)
     result.changed = sorted(p for p, text in compiled.files.items() if on_disk.get(p) != text)

@@ -136,6 +136,11 @@ def test_a_job_too_big_for_one_policy_is_compacted_then_split_and_reported(tmp_p
         "job_functions:\n  operator:\n    grants:\n"
         "      - {service: ec2, access: [read, write], resources: ['*']}\n"
         "      - {service: iam, access: [read, list], resources: ['*']}\n"
+        "    accept_risks:\n"
+        "      - {risk: credentials-exposure, reason: 'Operators of the fleet need it (test).', owner: ops, review_by: 2030-01-01}\n"
+        "      - {risk: resource-exposure, reason: 'Operators of the fleet need it (test).', owner: ops, review_by: 2030-01-01}\n"
+        "      - {risk: privilege-escalation, reason: 'Operators of the fleet need it (test).', owner: ops, review_by: 2030-01-01}\n"
+        "      - {risk: data-exfiltration, reason: 'Operators of the fleet need it (test).', owner: ops, review_by: 2030-01-01}\n"
         "groups:\n  ops: {job_functions: [operator], deploy_to: {all: true}}\n")
     compiled = compile_blueprint(blueprint)
     cls = compiled.plan.class_of("workload")

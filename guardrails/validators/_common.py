@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
 from guardrails.diagnostics import Diagnostic, Location
 
-_ORIGIN = re.compile(r"(?P<file>.+):(?P<line>\d+):(?P<column>\d+)")
-
 
 def location_from_origin(origin: str) -> Location | None:
     """A ``file:line:col`` origin as a Location; None for catalog ids and empty origins."""
-    match = _ORIGIN.fullmatch(origin)
-    if match is None:
-        return None
-    return Location(match["file"], int(match["line"]), int(match["column"]))
+    return Location.parse(origin)
 
 
 def guarded(name: str, run: Callable[[], Iterable[Diagnostic]]) -> list[Diagnostic]:

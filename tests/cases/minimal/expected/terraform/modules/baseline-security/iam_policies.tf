@@ -230,7 +230,6 @@ data "aws_iam_policy_document" "job_report_reader" {
       "dynamodb:PartiQLSelect",
       "dynamodb:Query",
       "dynamodb:ReadDataForReplication",
-      "dynamodb:Scan",
     ]
     resources = ["arn:aws:dynamodb:${var.region}:${var.account_id}:table/*"]
 
