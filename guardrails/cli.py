@@ -17,6 +17,8 @@ from guardrails import __version__
 from guardrails.diagnostics import BlueprintError, Diagnostic, GuardrailsError, Severity, ValidationFailed
 
 EXIT_OK, EXIT_BLUEPRINT, EXIT_VALIDATION, EXIT_INTERNAL = 0, 1, 2, 3
+# `guardrails report KIND` → the generated file it prints.
+REPORTS = {"least-privilege": "reports/least-privilege.md"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("-o", "--output", type=Path, help="write to this file instead of standard output")
 
     sub.add_parser("catalog", help="list the built-in guardrails and their parameters")
+
+    library = sub.add_parser("library", help="list the built-in job functions, their parameters and what they grant")
+    library.add_argument("--markdown", action="store_true", help="print (or write) docs/job-functions.md instead")
+    library.add_argument("-o", "--output", type=Path, help="with --markdown: write to this file")
+
+    report = sub.add_parser("report", help="print a report about the blueprint (also written under output/reports/)")
+    report.add_argument("kind", choices=sorted(REPORTS),
+                        help="least-privilege: per job function, the actions granted, their scoping, declared "
+                        "risks, and the comparison with the closest AWS managed job-function policy")
+    report.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
+                        help="blueprint directory (default: blueprints)")
     return parser
 
 
@@ -119,10 +132,37 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         else:
             sys.stdout.write(text)
         return EXIT_OK
+    if args.command == "library":
+        if args.markdown:
+            from guardrails.model.library import library_markdown
+
+            text = library_markdown()
+            if args.output:
+                args.output.write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+        else:
+            _print_library(out)
+        return EXIT_OK
     if args.command == "catalog":
         _print_catalog(out)
         return EXIT_OK
+    if args.command == "report":
+        compiled = pipeline.compile_blueprint(args.blueprint)
+        _print_diagnostics(err, compiled.warnings)
+        _print_markdown(out, compiled.files[REPORTS[args.kind]])
+        return EXIT_OK
     raise AssertionError(args.command)
+
+
+def _print_markdown(console: Console, text: str) -> None:
+    """Rendered on a terminal; the Markdown itself (exactly the file under output/reports/) otherwise."""
+    if console.is_terminal:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(text))
+    else:
+        sys.stdout.write(text)
 
 
 def _print_diagnostics(console: Console, diagnostics: list[Diagnostic]) -> None:
@@ -153,6 +193,22 @@ def _print_summary(console: Console, result: object, output: Path) -> None:
         name, _, summary = line.partition(": ")
         table.add_row(name, summary)
     console.print(table)
+
+
+def _print_library(console: Console) -> None:
+    from guardrails.model.library import load_library
+
+    for builtin in load_library().values():
+        console.print(f"[bold]{builtin.id}[/] — {builtin.title} (closest AWS policy: {builtin.aws_counterpart})")
+        console.print(f"    {builtin.description}", markup=False)
+        for param in builtin.parameters.values():
+            default = f"default {param.default}" if param.default is not None else "required"
+            console.print(f"    parameter {param.name} ({default}): {param.description}", markup=False)
+        for task in builtin.tasks:
+            console.print(f"    + {task}", markup=False)
+        for item in builtin.does_not_grant:
+            console.print(f"    - not: {item}", markup=False)
+        console.print(f"    source: {builtin.source}", markup=False)
 
 
 def _print_catalog(console: Console) -> None:

@@ -16,6 +16,7 @@ from guardrails.diagnostics import BlueprintError, Diagnostic, Severity, Validat
 from guardrails.emitters import emit_all
 from guardrails.emitters.write import read_tree, stage_output, swap_in
 from guardrails.model import Model, build_model
+from guardrails.model.library import effective_job
 from guardrails.policies import risks
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
@@ -57,9 +58,10 @@ def _check_risks(model: Model, plan: Plan, today: date) -> tuple[list[Diagnostic
     """Risky grants must be mitigated by scope or conditions, or declared by their job function."""
     reports = {r.job: r for r in plan.job_reports}
     declared: dict[str, list[risks.AcceptedRisk]] = {}
-    for job, spec in model.blueprint.job_functions.items():
+    for job, blueprint_spec in model.blueprint.job_functions.items():
+        spec = effective_job(blueprint_spec)  # a built-in's declarations come with its grants
         entries = [risks.AcceptedRisk(a.risk, " ".join(a.reason.split()), a.owner, a.review_by,
-                                      str(model.source.where("job_functions", job, "accept_risks", i)))
+                                      str(model.source.where("job_functions", job, *spec.accept_risk_paths[i])))
                    for i, a in enumerate(spec.accept_risks)]
         for key in reports[job].policy_keys:
             declared[key] = entries

@@ -226,7 +226,13 @@ class UnknownActionAllowed(Strict):
 class JobFunction(Strict):
     """A named set of permissions: intent (`grants`), explicit `statements` and AWS managed policies."""
 
-    description: str = ""
+    library: str | None = Field(
+        None, description="A built-in job function (`guardrails library` lists them) whose permissions this one "
+        "starts from; its own grants, statements and declarations are added to the built-in's.")
+    parameters: dict[str, str] = Field(
+        default_factory=dict, description="Values of the built-in's parameters (e.g. `name_prefix`, `role_path`, "
+        "`boundary`); the others keep their defaults.")
+    description: str = Field("", description="Defaults to the built-in's description when `library` is set.")
     accepted_findings: list[AcceptedFinding] = Field(
         default_factory=list,
         description="checkov findings accepted on this job function's policy, one check each, with a reason.",

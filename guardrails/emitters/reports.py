@@ -58,4 +58,57 @@ def least_privilege(plan: Plan) -> str:
             lines += ["Requested by an access level but not granted:", ""]
             lines += [f"- `{action}`: {why}" for action, why in report.not_granted]
             lines.append("")
+    for section in (_declared_risks(plan), _comparisons(plan)):
+        while section and lines[-1] == "":
+            lines.pop()
+        lines += ["", *section]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# Display text of the comparison rows after the access levels (ids: guardrails.policies.compare).
+_ROW_LABELS = {"total": "**total**", "common": "in both", "only": "only on this side",
+               "scoped": "limited to resources", "on-star": "on `*`"}
+ONLY_OURS_SHOWN = 10
+
+
+def _declared_risks(plan: Plan) -> list[str]:
+    """Risks each job function keeps on purpose (its `accept_risks`), by rule id."""
+    holders = [r for r in plan.job_reports if r.risks]
+    if not holders:
+        return []
+    lines = ["## Declared risks", "",
+             "Risky grants in a job function's own policy that no condition or resource scope mitigates, kept on "
+             "purpose: the blueprint's `accept_risks` gives the reason, the owner and the review date.", "",
+             "| job function | risk rules |", "|---|---|"]
+    lines += [f"| {r.job} | {', '.join(f'`{rule}`' for rule in r.risks)} |" for r in holders]
+    return lines
+
+
+def _comparisons(plan: Plan) -> list[str]:
+    """Per job function with an AWS counterpart: access levels side by side, and what only ours grants."""
+    compared = [r for r in plan.job_reports if r.counterpart]
+    if not compared:
+        return []
+    lines = ["## Compared with AWS managed job-function policies", "",
+             "Both sides are expanded against the same pinned IAM action database. Fewer actions is better, but "
+             "not by dropping documented tasks; every action only in ours must be justified by a task of the job "
+             "function.", ""]
+    for report in compared:
+        lines += [f"### {report.job} — {report.counterpart}", ""]
+        if report.counterpart_counts:
+            lines += [f"| actions | ours | {report.counterpart} |", "|---|---:|---:|"]
+            lines += [f"| {_ROW_LABELS.get(label, label)} | {ours} | {theirs} |"
+                      for label, ours, theirs in report.counterpart_counts]
+            lines.append("")
+            if report.counterpart_only_ours:
+                shown = ", ".join(f"`{a}`" for a in report.counterpart_only_ours[:ONLY_OURS_SHOWN])
+                rest = len(report.counterpart_only_ours) - ONLY_OURS_SHOWN
+                more = f" and {rest} more" if rest > 0 else ""
+                lines += [f"Only in ours ({len(report.counterpart_only_ours)}; each must be justified by a documented "
+                          f"task): {shown}{more}.", ""]
+            else:
+                lines += [f"Only in ours: none; every action is also in {report.counterpart}.", ""]
+        lines += [f"- {note}" for note in report.counterpart_notes]
+        if report.counterpart_notes:
+            lines.append("")
+    return lines

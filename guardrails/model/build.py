@@ -18,7 +18,7 @@ import yaml
 from guardrails.blueprint.loader import LoadedBlueprint
 from guardrails.blueprint.schema import Blueprint, OrgUnit, Placement, Statement
 from guardrails.diagnostics import BlueprintError, Diagnostic, Location
-from guardrails.model import catalog
+from guardrails.model import catalog, library
 
 MAX_OU_DEPTH = 5  # Organizations: OUs nest at most five levels below the root.
 SUBSTITUTIONS = ("partition", "account_id", "region", "org_id")
@@ -86,6 +86,7 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _resolve_tree(model, problems)
     _check_regions(model, problems)
     _resolve_placements(model, problems)
+    _check_library(model, problems)
     _check_references(model, problems)
     _check_statements(model, problems)
     _check_guardrail_refs(model, problems)
@@ -98,6 +99,41 @@ def build_model(loaded: LoadedBlueprint) -> Model:
 def _suggest(name: str, candidates: list[str] | set[str] | frozenset[str]) -> str:
     close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else ("known: " + ", ".join(sorted(candidates)[:12]) if candidates else "")
+
+
+def _check_library(model: Model, problems: list[Diagnostic]) -> None:
+    """Job functions that name a built-in: the id exists and the parameters fit it."""
+    known = library.load_library()
+    src = model.source
+    for name, job in model.blueprint.job_functions.items():
+        if job.library is None:
+            if job.parameters:
+                problems.append(Diagnostic.of("GR203", f"job function {name!r} has parameters but no `library`",
+                                              src.where_key("job_functions", name, "parameters"),
+                                              "parameters belong to a built-in job function: add `library: <id>`"))
+            continue
+        if job.library not in known:
+            problems.append(Diagnostic.of("GR301", f"unknown built-in job function {job.library!r}",
+                                          src.where("job_functions", name, "library"),
+                                          (_suggest(job.library, set(known)) + " — `guardrails library` lists them")
+                                          .lstrip(" —")))
+            continue
+        try:
+            inherited = library.expand_builtin(known[job.library], job.parameters)
+        except library.ParameterError as exc:
+            where: tuple[str | int, ...] = ("job_functions", name, "parameters")
+            if exc.parameter in job.parameters:
+                where = (*where, exc.parameter)
+            elif not job.parameters:
+                where = ("job_functions", name, "library")
+            problems.append(Diagnostic.of("GR203", str(exc), src.where_key(*where), exc.hint))
+            continue
+        taken = {s.sid for s in inherited.statements if s.sid}
+        for index, statement in enumerate(job.statements):
+            if statement.sid in taken:
+                problems.append(Diagnostic.of("GR302", f"Sid {statement.sid!r} is also a statement of the built-in "
+                                              f"{job.library!r}", src.where("job_functions", name, "statements", index, "sid"),
+                                              "Sids are unique in a policy: rename this statement"))
 
 
 def _resolve_tree(model: Model, problems: list[Diagnostic]) -> None:
@@ -210,7 +246,7 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
                     _suggest(policy, managed) or "use the name as in the IAM console, with its path (job-function/…)")
                 problems.append(Diagnostic.of("GR309", f"{policy!r} is not an AWS managed policy",
                                               src.where("job_functions", name, "managed_policies", index), hint))
-        if not job.statements and not job.managed_policies and not job.grants:
+        if not job.statements and not job.managed_policies and not job.grants and job.library is None:
             problems.append(Diagnostic.of("GR203", f"job function {name!r} grants nothing", src.where_key("job_functions", name),
                                           "add statements or managed_policies"))
     for section in ("groups", "roles"):

@@ -274,6 +274,17 @@ class JobReport:
     compacted: tuple[str, ...] = ()  # Sids whose action lists became wildcards to fit the size limit
     policy_keys: tuple[str, ...] = ()  # the job function's own managed policies (several when split)
     parts: int = 1  # managed policies the job function's own policy was split into
+    # The closest AWS managed job-function policy (path/name, e.g. "job-function/ViewOnlyAccess"), if any, and
+    # the comparison with it (guardrails.policies.compare), both expanded against the same IAM database:
+    # rows of (row id, ours, theirs) — the access levels ("List", "Read", "Write", "Tagging",
+    # "Permissions management"), then "total", "common", "only", "scoped", "on-star".
+    counterpart: str | None = None
+    counterpart_counts: tuple[tuple[str, int, int], ...] = ()
+    counterpart_only_ours: tuple[str, ...] = ()  # actions ours grants and the counterpart does not
+    counterpart_notes: tuple[str, ...] = ()  # caveats: AWS version id, attached policies counted, unknown patterns
+    # Risk rules (guardrails/data/risks.yaml ids) with unmitigated findings in the job function's own policy
+    # that its `accept_risks` declares.
+    risks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

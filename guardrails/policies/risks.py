@@ -601,3 +601,13 @@ def summary_lines(accepted: Iterable[tuple[PlanRisk, AcceptedRisk]], today: date
         lines.append(f"{policy}: accepts {', '.join(rule_ids)} — {declaration.reason} "
                      f"[owner {declaration.owner}, review by {declaration.review_by.isoformat()}{late}]")
     return lines
+
+
+def declared_rules(documents: Iterable[PolicyDocument], declared: Iterable[str]) -> tuple[str, ...]:
+    """Rule ids of the unmitigated findings in ``documents`` that a declaration (rule id or category, as in
+    ``accept_risks``) covers, sorted: what a job function keeps on purpose, for the least-privilege report."""
+    wanted = set(declared)
+    if not wanted:
+        return ()
+    return tuple(sorted({f.rule for document in documents for f in analyze(document)
+                         if not f.mitigated and (f.rule in wanted or f.category in wanted)}))

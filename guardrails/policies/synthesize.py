@@ -16,6 +16,7 @@ from guardrails.blueprint.schema import CatalogRef, ExplicitScp, Role as RoleSpe
 from guardrails.diagnostics import BlueprintError, Diagnostic
 from guardrails.model.build import Model
 from guardrails.model import catalog as cat
+from guardrails.model.library import effective_job
 from guardrails.policies.ir import (
     ACCOUNT_ID,
     Account,
@@ -39,6 +40,7 @@ from guardrails.policies.ir import (
     Statement,
     User,
 )
+from guardrails.policies import compare, risks
 from guardrails.policies.compaction import CompactionError, fit_policy
 from guardrails.policies.iam_data import iam_database
 from guardrails.policies.intent import GrantError, compile_grant
@@ -203,11 +205,12 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> dic
     """Every job function's own managed policy (intent grants first, then explicit statements) and report."""
     db = iam_database()
     compiled: dict[str, JobCompilation] = {}
-    for job, spec in model.blueprint.job_functions.items():
+    for job, blueprint_spec in model.blueprint.job_functions.items():
+        spec = effective_job(blueprint_spec)  # the built-in it names (if any), extended by its own entries
         statements: list[Statement] = []
         not_granted: list[tuple[str, str]] = []
         for index, grant in enumerate(spec.grants):
-            where = ("job_functions", job, "grants", index)
+            where = ("job_functions", job, *spec.grant_paths[index])
             try:
                 result = compile_grant(grant, sid_base=f"{camel(job)}{camel(grant.service)}G{index + 1}S",
                                        partition=info.partition, org_id=info.org_id, db=db,
@@ -218,7 +221,8 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> dic
             statements.extend(result.statements)
             not_granted.extend(result.not_granted)
         statements.extend(
-            convert_statement(s, f"{camel(job)}{i + 1}", info, str(model.source.where("job_functions", job, "statements", i)))
+            convert_statement(s, f"{camel(job)}{i + 1}", info,
+                              str(model.source.where("job_functions", job, *spec.statement_paths[i])))
             for i, s in enumerate(spec.statements))
         policies: tuple[ManagedPolicy, ...] = ()
         if statements:
@@ -235,7 +239,10 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> dic
                            scoped=tuple(sorted(granted - on_star)),
                            unscoped=tuple(sorted(a for a in granted if not db.action(a).resource_types)),
                            not_granted=tuple(sorted(set(not_granted))), compacted=compacted,
-                           policy_keys=tuple(p.key for p in policies), parts=max(1, len(policies)))
+                           policy_keys=tuple(p.key for p in policies), parts=max(1, len(policies)),
+                           risks=risks.declared_rules([p.document for p in policies],
+                                                      [a.risk for a in spec.accept_risks]),
+                           **compare.report_fields(job, spec, granted, granted - on_star))
         compiled[job] = JobCompilation(policies, report)
     return compiled
 
@@ -245,7 +252,7 @@ def _fit_job_policy(model: Model, job: str, policy: ManagedPolicy, problems: lis
     expand to exactly the intended actions, then several policies within the attachment limit."""
     limits = effective_limits(model.blueprint.limits)
     attachments = limits["managed_policies_per_role"]
-    spec = model.blueprint.job_functions[job]
+    spec = effective_job(model.blueprint.job_functions[job])
     room = attachments.value - len(spec.managed_policies) - 1  # leave a slot for a boundary-free extra (MFA)
     try:
         result = fit_policy(policy, limits["managed_policy_chars"], max(1, room), job_function=job,
@@ -293,7 +300,7 @@ def _refs_for(model: Model, jobs: list[str], compiled: dict[str, JobCompilation]
               policies: dict[str, ManagedPolicy]) -> tuple[PolicyRef, ...]:
     refs: list[PolicyRef] = []
     for job in jobs:
-        spec = model.blueprint.job_functions[job]
+        spec = effective_job(model.blueprint.job_functions[job])
         refs.extend(PolicyRef("aws", name) for name in spec.managed_policies)
         for local in compiled[job].policies:
             policies[local.key] = local
