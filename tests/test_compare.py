@@ -227,7 +227,9 @@ def test_report_has_no_comparison_without_counterparts() -> None:
 
 def test_declared_risks_are_in_the_plan_and_the_report() -> None:
     compiled = compile_blueprint(Path("blueprints"))
-    declared = {job: {a.risk for a in spec.accept_risks}
+    from guardrails.model.library import effective_job
+
+    declared = {job: {a.risk for a in effective_job(spec).accept_risks}
                 for job, spec in load_blueprint(Path("blueprints")).blueprint.job_functions.items()}
     with_risks = [r for r in compiled.plan.job_reports if r.risks]
     assert with_risks

@@ -94,3 +94,103 @@ resource "aws_iam_policy" "force_mfa" {
   description = "Denies everything but MFA enrollment until the user signs in with MFA."
   policy      = data.aws_iam_policy_document.force_mfa.json
 }
+
+data "aws_iam_policy_document" "job_security_auditor" {
+  statement {
+    sid    = "SecurityAuditorAccessAnalyzerG1S1"
+    effect = "Allow"
+    actions = [
+      "access-analyzer:GetAccessPreview",
+      "access-analyzer:GetAnalyzedResource",
+      "access-analyzer:GetAnalyzer",
+      "access-analyzer:GetArchiveRule",
+      "access-analyzer:GetFinding",
+      "access-analyzer:GetFindingRecommendation",
+      "access-analyzer:GetFindingsStatistics",
+      "access-analyzer:ListAccessPreviewFindings",
+      "access-analyzer:ListAccessPreviews",
+      "access-analyzer:ListAnalyzedResources",
+      "access-analyzer:ListArchiveRules",
+      "access-analyzer:ListFindings",
+      "access-analyzer:ListTagsForResource",
+    ]
+    resources = ["arn:aws:access-analyzer:*:${var.account_id}:analyzer/*"]
+  }
+
+  statement {
+    sid    = "SecurityAuditorAccessAnalyzerG1S2"
+    effect = "Allow"
+    actions = [
+      "access-analyzer:CheckAccessNotGranted",
+      "access-analyzer:CheckNoNewAccess",
+      "access-analyzer:CheckNoPublicAccess",
+      "access-analyzer:GetGeneratedPolicy",
+      "access-analyzer:ListAnalyzers",
+      "access-analyzer:ListPolicyGenerations",
+      "access-analyzer:ValidatePolicy",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "SecurityAuditorMacie2G2S1"
+    effect = "Allow"
+    actions = [
+      "macie2:BatchGetCustomDataIdentifiers",
+      "macie2:DescribeClassificationJob",
+      "macie2:GetAllowList",
+      "macie2:GetCustomDataIdentifier",
+      "macie2:GetFindingsFilter",
+      "macie2:GetMember",
+      "macie2:ListTagsForResource",
+    ]
+    resources = ["arn:aws:macie2:*:${var.account_id}:*"]
+  }
+
+  statement {
+    sid    = "SecurityAuditorMacie2G2S2"
+    effect = "Allow"
+    actions = [
+      "macie2:DescribeBuckets",
+      "macie2:DescribeOrganizationConfiguration",
+      "macie2:GetAdministratorAccount",
+      "macie2:GetAutomatedDiscoveryConfiguration",
+      "macie2:GetBucketStatistics",
+      "macie2:GetClassificationExportConfiguration",
+      "macie2:GetClassificationScope",
+      "macie2:GetFindingStatistics",
+      "macie2:GetFindings",
+      "macie2:GetFindingsPublicationConfiguration",
+      "macie2:GetInvitationsCount",
+      "macie2:GetMacieSession",
+      "macie2:GetMasterAccount",
+      "macie2:GetResourceProfile",
+      "macie2:GetSensitivityInspectionTemplate",
+      "macie2:GetUsageStatistics",
+      "macie2:GetUsageTotals",
+      "macie2:ListAllowLists",
+      "macie2:ListAutomatedDiscoveryAccounts",
+      "macie2:ListClassificationJobs",
+      "macie2:ListClassificationScopes",
+      "macie2:ListCustomDataIdentifiers",
+      "macie2:ListFindings",
+      "macie2:ListFindingsFilters",
+      "macie2:ListInvitations",
+      "macie2:ListManagedDataIdentifiers",
+      "macie2:ListMembers",
+      "macie2:ListOrganizationAdminAccounts",
+      "macie2:ListResourceProfileArtifacts",
+      "macie2:ListResourceProfileDetections",
+      "macie2:ListSensitivityInspectionTemplates",
+      "macie2:SearchResources",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "job_security_auditor" {
+  name        = "guardrails-security-auditor"
+  path        = "/guardrails/"
+  description = "Review the account's security configuration and the findings of its security services, read-only: IAM, resource policies, encryption, logging, network exposure, GuardDuty, Security Hub, Inspector, Access Analyzer and Macie findings. Reads configuration, never content."
+  policy      = data.aws_iam_policy_document.job_security_auditor.json
+}

@@ -13,6 +13,7 @@ output "policy_arns" {
   description = "ARN of each customer managed policy of the baseline, by policy name."
   value = {
     "guardrails-break-glass-assume" = aws_iam_policy.break_glass_assume.arn
+    "guardrails-security-auditor"   = aws_iam_policy.job_security_auditor.arn
     "GuardrailsForceMFA"            = aws_iam_policy.force_mfa.arn
   }
 }

@@ -22,7 +22,7 @@ resource "aws_iam_group_policy_attachment" "group_security_auditors__aws_securit
   policy_arn = "arn:aws:iam::aws:policy/SecurityAudit"
 }
 
-resource "aws_iam_group_policy_attachment" "group_security_auditors__aws_job_function_viewonlyaccess" {
+resource "aws_iam_group_policy_attachment" "group_security_auditors__job_security_auditor" {
   group      = aws_iam_group.group_security_auditors.name
-  policy_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
+  policy_arn = aws_iam_policy.job_security_auditor.arn
 }

@@ -11,5 +11,7 @@ output "role_arns" {
 
 output "policy_arns" {
   description = "ARN of each customer managed policy of the baseline, by policy name."
-  value       = {}
+  value = {
+    "guardrails-security-auditor" = aws_iam_policy.job_security_auditor.arn
+  }
 }

@@ -7,7 +7,7 @@ resource "aws_iam_group" "group_billing" {
   path = "/"
 }
 
-resource "aws_iam_group_policy_attachment" "group_billing__aws_job_function_billing" {
+resource "aws_iam_group_policy_attachment" "group_billing__job_billing" {
   group      = aws_iam_group.group_billing.name
-  policy_arn = "arn:aws:iam::aws:policy/job-function/Billing"
+  policy_arn = aws_iam_policy.job_billing.arn
 }

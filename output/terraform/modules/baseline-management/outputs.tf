@@ -9,5 +9,7 @@ output "role_arns" {
 
 output "policy_arns" {
   description = "ARN of each customer managed policy of the baseline, by policy name."
-  value       = {}
+  value = {
+    "guardrails-billing" = aws_iam_policy.job_billing.arn
+  }
 }

@@ -12,7 +12,12 @@ output "role_arns" {
 output "policy_arns" {
   description = "ARN of each customer managed policy of the baseline, by policy name."
   value = {
-    "guardrails-developer"      = aws_iam_policy.job_developer.arn
-    "guardrails-workload-admin" = aws_iam_policy.job_workload_admin.arn
+    "guardrails-developer-1"      = aws_iam_policy.job_developer_1.arn
+    "guardrails-developer-2"      = aws_iam_policy.job_developer_2.arn
+    "guardrails-developer-3"      = aws_iam_policy.job_developer_3.arn
+    "guardrails-security-auditor" = aws_iam_policy.job_security_auditor.arn
+    "guardrails-workload-admin-1" = aws_iam_policy.job_workload_admin_1.arn
+    "guardrails-workload-admin-2" = aws_iam_policy.job_workload_admin_2.arn
+    "guardrails-workload-admin-3" = aws_iam_policy.job_workload_admin_3.arn
   }
 }

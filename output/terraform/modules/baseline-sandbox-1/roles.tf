@@ -86,9 +86,9 @@ resource "aws_iam_role_policy_attachment" "role_auditor__aws_securityaudit" {
   policy_arn = "arn:aws:iam::aws:policy/SecurityAudit"
 }
 
-resource "aws_iam_role_policy_attachment" "role_auditor__aws_job_function_viewonlyaccess" {
+resource "aws_iam_role_policy_attachment" "role_auditor__job_security_auditor" {
   role       = aws_iam_role.role_auditor.name
-  policy_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
+  policy_arn = aws_iam_policy.job_security_auditor.arn
 }
 
 data "aws_iam_policy_document" "trust_role_support" {

@@ -12,9 +12,19 @@ resource "aws_iam_group_policy_attachment" "group_admins__aws_job_function_viewo
   policy_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
 }
 
-resource "aws_iam_group_policy_attachment" "group_admins__job_workload_admin" {
+resource "aws_iam_group_policy_attachment" "group_admins__job_workload_admin_1" {
   group      = aws_iam_group.group_admins.name
-  policy_arn = aws_iam_policy.job_workload_admin.arn
+  policy_arn = aws_iam_policy.job_workload_admin_1.arn
+}
+
+resource "aws_iam_group_policy_attachment" "group_admins__job_workload_admin_2" {
+  group      = aws_iam_group.group_admins.name
+  policy_arn = aws_iam_policy.job_workload_admin_2.arn
+}
+
+resource "aws_iam_group_policy_attachment" "group_admins__job_workload_admin_3" {
+  group      = aws_iam_group.group_admins.name
+  policy_arn = aws_iam_policy.job_workload_admin_3.arn
 }
 
 resource "aws_iam_group" "group_developers" {
@@ -27,9 +37,19 @@ resource "aws_iam_group_policy_attachment" "group_developers__aws_job_function_v
   policy_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
 }
 
-resource "aws_iam_group_policy_attachment" "group_developers__job_developer" {
+resource "aws_iam_group_policy_attachment" "group_developers__job_developer_1" {
   group      = aws_iam_group.group_developers.name
-  policy_arn = aws_iam_policy.job_developer.arn
+  policy_arn = aws_iam_policy.job_developer_1.arn
+}
+
+resource "aws_iam_group_policy_attachment" "group_developers__job_developer_2" {
+  group      = aws_iam_group.group_developers.name
+  policy_arn = aws_iam_policy.job_developer_2.arn
+}
+
+resource "aws_iam_group_policy_attachment" "group_developers__job_developer_3" {
+  group      = aws_iam_group.group_developers.name
+  policy_arn = aws_iam_policy.job_developer_3.arn
 }
 
 resource "aws_iam_group" "group_read_only" {

@@ -2,6 +2,77 @@
 
 # Customer managed policies (job functions, permission boundaries, MFA enforcement).
 
+data "aws_iam_policy_document" "boundary_ci_boundary" {
+  #checkov:skip=CKV_AWS_107:Permissions boundary, not a grant: it only caps what identity policies allow, so a broad Allow here exposes no credentials by itself; the identity policies that grant access are checked.
+  #checkov:skip=CKV_AWS_108:Permissions boundary, not a grant: it only caps what identity policies allow, so a broad Allow here enables no data exfiltration by itself; the identity policies that grant access are checked.
+  #checkov:skip=CKV_AWS_109:Permissions boundary, not a grant: it only caps what identity policies allow, so it grants no permissions management by itself; the identity policies that grant access are checked.
+  #checkov:skip=CKV_AWS_110:Permissions boundary, not a grant: it only caps what identity policies allow, so it enables no privilege escalation by itself (boundaries are the tool that prevents it); the identity policies are checked.
+  #checkov:skip=CKV_AWS_111:Permissions boundary, not a grant: it only caps what identity policies allow, so a broad write Allow here grants no write access by itself; the identity policies that grant access are checked.
+  #checkov:skip=CKV_AWS_356:Permissions boundary, not a grant: a ceiling on "*" resources lets the role's identity policies decide which resources; the identity policies that grant access are checked.
+
+  statement {
+    sid    = "AllowAllButIdentityAndAccount"
+    effect = "Allow"
+    not_actions = [
+      "account:*",
+      "iam:*",
+      "organizations:*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "AllowWorkloadRoleManagement"
+    effect = "Allow"
+    actions = [
+      "iam:AddRoleToInstanceProfile",
+      "iam:AttachRolePolicy",
+      "iam:CreateInstanceProfile",
+      "iam:CreateRole",
+      "iam:CreateServiceLinkedRole",
+      "iam:DeleteInstanceProfile",
+      "iam:DeleteRole",
+      "iam:DeleteRolePolicy",
+      "iam:DetachRolePolicy",
+      "iam:Get*",
+      "iam:GetInstanceProfile",
+      "iam:GetRole",
+      "iam:GetRolePolicy",
+      "iam:List*",
+      "iam:ListAttachedRolePolicies",
+      "iam:ListRolePolicies",
+      "iam:PassRole",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy",
+      "iam:RemoveRoleFromInstanceProfile",
+      "iam:TagRole",
+      "iam:UntagRole",
+      "iam:UpdateRoleDescription",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DenyBoundaryChanges"
+    effect = "Deny"
+    actions = [
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy",
+      "iam:DeletePolicyVersion",
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:SetDefaultPolicyVersion",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "boundary_ci_boundary" {
+  name        = "GuardrailsCIBoundary"
+  path        = "/guardrails/"
+  description = "Ceiling for the CI deployer: everything but IAM users, organizations and account settings; IAM only for workload roles that carry the workload boundary; never editing or removing a boundary."
+  policy      = data.aws_iam_policy_document.boundary_ci_boundary.json
+}
+
 data "aws_iam_policy_document" "boundary_workload_boundary" {
   #checkov:skip=CKV_AWS_107:Permissions boundary, not a grant: it only caps what identity policies allow, so a broad Allow here exposes no credentials by itself; the identity policies that grant access are checked.
   #checkov:skip=CKV_AWS_108:Permissions boundary, not a grant: it only caps what identity policies allow, so a broad Allow here enables no data exfiltration by itself; the identity policies that grant access are checked.
@@ -14,21 +85,24 @@ data "aws_iam_policy_document" "boundary_workload_boundary" {
     sid    = "AllowWorkloadServices"
     effect = "Allow"
     actions = [
-      "autoscaling:*",
       "cloudwatch:*",
       "dynamodb:*",
-      "ec2:*",
-      "elasticloadbalancing:*",
+      "ec2:Describe*",
+      "ecr:*",
+      "events:*",
       "kms:Decrypt",
       "kms:Encrypt",
       "kms:GenerateDataKey",
       "lambda:*",
       "logs:*",
       "s3:*",
+      "secretsmanager:GetSecretValue",
       "sns:*",
       "sqs:*",
       "ssm:GetParameter",
       "ssm:GetParameters",
+      "states:*",
+      "xray:PutTelemetryRecords",
       "xray:PutTraceSegments",
     ]
     resources = ["*"]
@@ -51,97 +125,2340 @@ data "aws_iam_policy_document" "boundary_workload_boundary" {
 resource "aws_iam_policy" "boundary_workload_boundary" {
   name        = "GuardrailsWorkloadBoundary"
   path        = "/guardrails/"
-  description = "Ceiling for roles created by CI in workload accounts; no IAM or organization changes."
+  description = "Ceiling for the roles workloads run as (created by CI or workload admins); no IAM or organization changes."
   policy      = data.aws_iam_policy_document.boundary_workload_boundary.json
 }
 
-data "aws_iam_policy_document" "job_developer" {
-  #checkov:skip=CKV_AWS_111:Operates whole services in its own account by design (service wildcards on *); the account, the SCPs and the workload boundary on roles it creates bound it.
-  #checkov:skip=CKV_AWS_356:Operates whole services in its own account by design (service wildcards on *); the account, the SCPs and the workload boundary on roles it creates bound it.
-  #checkov:skip=CKV_AWS_108:Reading the account's own data (S3 objects, SSM parameters, secrets) is part of operating its workloads; the grant ends at this account.
-  #checkov:skip=CKV_AWS_107:ec2:* and ecr:* include GetPasswordData and GetAuthorizationToken, which operating EC2 and container workloads needs; the grant ends at this account.
-  #checkov:skip=CKV_AWS_109:Setting resource policies (buckets, queues, topics, functions) is part of operating those services; cross-account exposure is a separate control (RCPs, Access Analyzer).
-  #checkov:skip=CKV_AWS_110:iam:PassRole is limited to role/workload/*, and role writes require the workload permissions boundary (an iam:PermissionsBoundary condition that checkov does not evaluate).
-
+data "aws_iam_policy_document" "job_developer_1" {
   statement {
-    sid    = "BuildWorkloads"
+    sid    = "DeveloperS3G1S1"
     effect = "Allow"
     actions = [
-      "autoscaling:*",
-      "cloudwatch:*",
-      "dynamodb:*",
-      "ec2:*",
-      "ecr:*",
-      "ecs:*",
-      "elasticloadbalancing:*",
-      "events:*",
-      "lambda:*",
-      "logs:*",
-      "s3:*",
-      "sns:*",
-      "sqs:*",
-      "ssm:DescribeParameters",
-      "ssm:GetParameter*",
-      "ssm:StartSession",
-      "ssm:TerminateSession",
-      "xray:*",
+      "s3:CreateBucket",
+      "s3:DeleteBucket",
+      "s3:DeleteBucketWebsite",
+      "s3:GetBucketAbac",
+      "s3:GetBucketAcl",
+      "s3:GetBucketCORS",
+      "s3:GetBucketLocation",
+      "s3:GetBucketLogging",
+      "s3:GetBucketNotification",
+      "s3:GetBucketObject*",
+      "s3:GetBucketOwnership*",
+      "s3:GetBucketPolicy*",
+      "s3:GetBucketPublic*",
+      "s3:GetBucketRequest*",
+      "s3:GetBucketTagging",
+      "s3:GetBucketVersioning",
+      "s3:GetBucketWebsite",
+      "s3:GetEncryption*",
+      "s3:GetLifecycle*",
+      "s3:ListBucket*",
+      "s3:ListTags*",
+      "s3:PutBucketAbac",
+      "s3:PutBucketCORS",
+      "s3:PutBucketLogging",
+      "s3:PutBucketNotification",
+      "s3:PutBucketObject*",
+      "s3:PutBucketRequest*",
+      "s3:PutBucketTagging",
+      "s3:PutBucketVersioning",
+      "s3:PutBucketWebsite",
+      "s3:PutEncryption*",
+      "s3:PutLifecycle*",
+      "s3:Tag*",
+      "s3:Untag*",
+    ]
+    resources = ["arn:aws:s3:::app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperS3G1S2"
+    effect = "Allow"
+    actions = [
+      "s3:Abort*",
+      "s3:DeleteObject*",
+      "s3:GetObject",
+      "s3:GetObjectAcl",
+      "s3:GetObjectAttributes",
+      "s3:GetObjectLegal*",
+      "s3:GetObjectRetention",
+      "s3:GetObjectTagging",
+      "s3:GetObjectVersion",
+      "s3:GetObjectVersionAcl",
+      "s3:GetObjectVersionAttributes",
+      "s3:GetObjectVersionTagging",
+      "s3:ListMultipart*",
+      "s3:PutObject",
+      "s3:PutObjectLegal*",
+      "s3:PutObjectRetention",
+      "s3:PutObjectTagging",
+      "s3:PutObjectVersionTagging",
+      "s3:Restore*",
+      "s3:UpdateObject*",
+    ]
+    resources = [
+      "arn:aws:s3:::app-*",
+      "arn:aws:s3:::app-*/*",
+    ]
+  }
+
+  statement {
+    sid    = "DeveloperS3G1S3"
+    effect = "Allow"
+    actions = [
+      "s3:GetAccessPoint",
+      "s3:GetAccount*",
+      "s3:ListAccessPoints*",
+      "s3:ListAll*",
+      "s3:ListJobs",
     ]
     resources = ["*"]
   }
 
   statement {
-    sid       = "PassOnlyWorkloadRoles"
+    sid    = "DeveloperDynamodbG2S1"
+    effect = "Allow"
+    actions = [
+      "dynamodb:Batch*",
+      "dynamodb:Condition*",
+      "dynamodb:CreateBackup",
+      "dynamodb:CreateTable",
+      "dynamodb:DeleteBackup",
+      "dynamodb:DeleteItem",
+      "dynamodb:DeleteTable",
+      "dynamodb:DescribeBackup",
+      "dynamodb:DescribeContinuous*",
+      "dynamodb:DescribeExport",
+      "dynamodb:DescribeImport",
+      "dynamodb:DescribeStream",
+      "dynamodb:DescribeTable",
+      "dynamodb:DescribeTime*",
+      "dynamodb:Export*",
+      "dynamodb:GetItem",
+      "dynamodb:GetRecords",
+      "dynamodb:GetResource*",
+      "dynamodb:GetShard*",
+      "dynamodb:Import*",
+      "dynamodb:ListTags*",
+      "dynamodb:Parti*",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:Restore*",
+      "dynamodb:Scan",
+      "dynamodb:Start*",
+      "dynamodb:Tag*",
+      "dynamodb:Untag*",
+      "dynamodb:UpdateContinuous*",
+      "dynamodb:UpdateItem",
+      "dynamodb:UpdateTable",
+      "dynamodb:UpdateTime*",
+    ]
+    resources = ["arn:aws:dynamodb:*:${var.account_id}:table/app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperDynamodbG2S2"
+    effect = "Allow"
+    actions = [
+      "dynamodb:DescribeEndpoints",
+      "dynamodb:DescribeLimits",
+      "dynamodb:GetAbac*",
+      "dynamodb:ListBackups",
+      "dynamodb:ListExports",
+      "dynamodb:ListImports",
+      "dynamodb:ListStreams",
+      "dynamodb:ListTables",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DeveloperLambdaG3S1"
+    effect = "Allow"
+    actions = [
+      "lambda:CreateAlias",
+      "lambda:CreateFunction*",
+      "lambda:DeleteAlias",
+      "lambda:DeleteFunction",
+      "lambda:DeleteFunctionConcurrency",
+      "lambda:DeleteFunctionEvent*",
+      "lambda:DeleteFunctionUrl*",
+      "lambda:GetAlias",
+      "lambda:GetFunction",
+      "lambda:GetFunctionConcurrency",
+      "lambda:GetFunctionConfiguration",
+      "lambda:GetFunctionEvent*",
+      "lambda:GetFunctionRecursion*",
+      "lambda:GetFunctionScaling*",
+      "lambda:GetFunctionUrl*",
+      "lambda:GetPolicy",
+      "lambda:GetRuntime*",
+      "lambda:Invoke*",
+      "lambda:ListAliases",
+      "lambda:ListDurable*",
+      "lambda:ListFunctionEvent*",
+      "lambda:ListFunctionUrl*",
+      "lambda:ListProvisioned*",
+      "lambda:ListTags",
+      "lambda:ListVersions*",
+      "lambda:PublishVersion",
+      "lambda:PutFunctionConcurrency",
+      "lambda:PutFunctionEvent*",
+      "lambda:PutFunctionRecursion*",
+      "lambda:PutFunctionScaling*",
+      "lambda:PutRuntime*",
+      "lambda:Tag*",
+      "lambda:Untag*",
+      "lambda:UpdateAlias",
+      "lambda:UpdateFunctionCode",
+      "lambda:UpdateFunctionConfiguration",
+      "lambda:UpdateFunctionEvent*",
+      "lambda:UpdateFunctionUrl*",
+    ]
+    resources = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperLambdaG3S2"
+    effect = "Allow"
+    actions = [
+      "lambda:Checkpoint*",
+      "lambda:DeleteLayer*",
+      "lambda:DeleteProvisioned*",
+      "lambda:GetDurable*",
+      "lambda:GetLayer*",
+      "lambda:GetProvisioned*",
+      "lambda:PutProvisioned*",
+      "lambda:Send*",
+      "lambda:Stop*",
+    ]
+    resources = [
+      "arn:aws:lambda:*:${var.account_id}:function:app-*",
+      "arn:aws:lambda:*:${var.account_id}:layer:app-*",
+    ]
+  }
+
+  statement {
+    sid       = "DeveloperLambdaG3S3"
     effect    = "Allow"
-    actions   = ["iam:PassRole"]
+    actions   = ["lambda:PublishLayerVersion"]
+    resources = ["arn:aws:lambda:*:${var.account_id}:layer:app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperLambdaG3S4"
+    effect = "Allow"
+    actions = [
+      "lambda:CreateEvent*",
+      "lambda:GetAccount*",
+      "lambda:ListEvent*",
+      "lambda:ListFunctions",
+      "lambda:ListLayer*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DeveloperSqsG4S1"
+    effect = "Allow"
+    actions = [
+      "sqs:Cancel*",
+      "sqs:Change*",
+      "sqs:Delete*",
+      "sqs:Get*",
+      "sqs:ListDead*",
+      "sqs:ListMessage*",
+      "sqs:ListQueueTags",
+      "sqs:Purge*",
+      "sqs:Receive*",
+      "sqs:Send*",
+      "sqs:Start*",
+      "sqs:Tag*",
+      "sqs:Untag*",
+    ]
+    resources = ["arn:aws:sqs:*:${var.account_id}:app-*"]
+  }
+
+  statement {
+    sid       = "DeveloperSqsG4S2"
+    effect    = "Allow"
+    actions   = ["sqs:ListQueues"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DeveloperSnsG5S1"
+    effect = "Allow"
+    actions = [
+      "sns:Confirm*",
+      "sns:DeleteTopic",
+      "sns:GetData*",
+      "sns:GetTopic*",
+      "sns:ListSubscriptionsBy*",
+      "sns:ListTags*",
+      "sns:Publish",
+      "sns:Put*",
+      "sns:Subscribe",
+      "sns:Tag*",
+      "sns:Untag*",
+    ]
+    resources = ["arn:aws:sns:*:${var.account_id}:app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperSnsG5S2"
+    effect = "Allow"
+    actions = [
+      "sns:Check*",
+      "sns:GetSubscription*",
+      "sns:ListOrigination*",
+      "sns:ListPhone*",
+      "sns:ListSubscriptions",
+      "sns:ListTopics",
+      "sns:SetSubscription*",
+      "sns:Unsubscribe",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DeveloperStatesG6S1"
+    effect = "Allow"
+    actions = [
+      "states:DescribeExecution",
+      "states:DescribeStateMachineFor*",
+      "states:GetExecution*",
+      "states:ListMap*",
+      "states:Redrive*",
+      "states:Stop*",
+    ]
+    resources = [
+      "arn:aws:states:*:${var.account_id}:execution:app-*",
+      "arn:aws:states:*:${var.account_id}:express:app-*",
+      "arn:aws:states:*:${var.account_id}:stateMachine:app-*",
+    ]
+  }
+
+  statement {
+    sid    = "DeveloperStatesG6S2"
+    effect = "Allow"
+    actions = [
+      "states:CreateState*",
+      "states:DeleteState*",
+      "states:DescribeStateMachine",
+      "states:DescribeStateMachineAlias",
+      "states:ListExecutions",
+      "states:ListStateMachineAliases",
+      "states:ListStateMachineVersions",
+      "states:ListTags*",
+      "states:Publish*",
+      "states:Start*",
+      "states:Tag*",
+      "states:Untag*",
+      "states:UpdateState*",
+    ]
+    resources = ["arn:aws:states:*:${var.account_id}:stateMachine:app-*"]
+  }
+
+  statement {
+    sid       = "DeveloperSsmG9S2"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "job_developer_1" {
+  name        = "guardrails-developer-1"
+  path        = "/guardrails/"
+  description = "Build, run and debug a workload's serverless resources and container images in its own account: everything named with the workload's prefix, EC2 instances tagged for the caller's team, and the workload's roles passed to services. No IAM changes, no resource policies, nothing of the platform (guardrails, logging, networking). (part 1 of 3)"
+  policy      = data.aws_iam_policy_document.job_developer_1.json
+}
+
+data "aws_iam_policy_document" "job_developer_2" {
+  statement {
+    sid    = "DeveloperStatesG6S3"
+    effect = "Allow"
+    actions = [
+      "states:ListActivities",
+      "states:ListStateMachines",
+      "states:Send*",
+      "states:Test*",
+      "states:Validate*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DeveloperEventsG7S1"
+    effect = "Allow"
+    actions = [
+      "events:Allow*",
+      "events:CreateArchive",
+      "events:CreateEvent*",
+      "events:DeleteEvent*",
+      "events:DescribeEventBus",
+      "events:PutEvents",
+      "events:Start*",
+      "events:UpdateEvent*",
+    ]
+    resources = ["arn:aws:events:*:${var.account_id}:event-bus/app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperEventsG7S2"
+    effect = "Allow"
+    actions = [
+      "events:ListTags*",
+      "events:Tag*",
+      "events:Untag*",
+    ]
+    resources = [
+      "arn:aws:events:*:${var.account_id}:event-bus/app-*",
+      "arn:aws:events:*:${var.account_id}:rule/app-*",
+    ]
+  }
+
+  statement {
+    sid    = "DeveloperEventsG7S3"
+    effect = "Allow"
+    actions = [
+      "events:DeleteRule",
+      "events:DescribeRule",
+      "events:Disable*",
+      "events:Enable*",
+      "events:ListTargets*",
+      "events:PutRule",
+      "events:PutTargets",
+      "events:RemoveTargets",
+    ]
+    resources = ["arn:aws:events:*:${var.account_id}:rule/app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperEventsG7S4"
+    effect = "Allow"
+    actions = [
+      "events:ListApi*",
+      "events:ListArchives",
+      "events:ListConnections",
+      "events:ListEndpoints",
+      "events:ListEvent*",
+      "events:ListPartnerEventSources",
+      "events:ListReplays",
+      "events:ListRule*",
+      "events:Test*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DeveloperEcrG8S1"
+    effect = "Allow"
+    actions = [
+      "ecr:Batch*",
+      "ecr:Complete*",
+      "ecr:CreateRepository",
+      "ecr:DeleteLifecycle*",
+      "ecr:DeleteRepository",
+      "ecr:DescribeImageReplication*",
+      "ecr:DescribeImageScan*",
+      "ecr:DescribeImages",
+      "ecr:DescribeRepositories",
+      "ecr:GetDownload*",
+      "ecr:GetImage*",
+      "ecr:GetLifecycle*",
+      "ecr:GetRepository*",
+      "ecr:Initiate*",
+      "ecr:ListImages",
+      "ecr:ListTags*",
+      "ecr:PutImage*",
+      "ecr:PutLifecycle*",
+      "ecr:Replicate*",
+      "ecr:Start*",
+      "ecr:Tag*",
+      "ecr:Untag*",
+      "ecr:UpdateImage*",
+      "ecr:Upload*",
+    ]
+    resources = ["arn:aws:ecr:*:${var.account_id}:repository/app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperEcrG8S2"
+    effect = "Allow"
+    actions = [
+      "ecr:DescribeRegistry",
+      "ecr:GetAccount*",
+      "ecr:GetAuthorization*",
+      "ecr:GetRegistry*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DeveloperSsmG9S1"
+    effect = "Allow"
+    actions = [
+      "ssm:Add*",
+      "ssm:DeleteParameter*",
+      "ssm:GetParameter*",
+      "ssm:Label*",
+      "ssm:PutParameter",
+      "ssm:Remove*",
+      "ssm:Unlabel*",
+    ]
+    resources = ["arn:aws:ssm:*:${var.account_id}:parameter/app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperSecretsmanagerG10S1"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:Cancel*",
+      "secretsmanager:Create*",
+      "secretsmanager:DeleteSecret",
+      "secretsmanager:Describe*",
+      "secretsmanager:GetResource*",
+      "secretsmanager:GetSecret*",
+      "secretsmanager:ListSecretVersion*",
+      "secretsmanager:PutSecret*",
+      "secretsmanager:Remove*",
+      "secretsmanager:Replicate*",
+      "secretsmanager:Restore*",
+      "secretsmanager:Rotate*",
+      "secretsmanager:Stop*",
+      "secretsmanager:Tag*",
+      "secretsmanager:Untag*",
+      "secretsmanager:Update*",
+    ]
+    resources = ["arn:aws:secretsmanager:*:${var.account_id}:secret:app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperSecretsmanagerG10S2"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:GetRandom*",
+      "secretsmanager:ListSecrets",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DeveloperLogsG11S1"
+    effect = "Allow"
+    actions = [
+      "logs:AssociateKms*",
+      "logs:CreateExport*",
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:DeleteLogGroup",
+      "logs:DeleteLogStream",
+      "logs:DeleteMetric*",
+      "logs:DeleteRetention*",
+      "logs:DeleteSubscription*",
+      "logs:DeleteTransformer",
+      "logs:DescribeLogStreams",
+      "logs:DescribeMetric*",
+      "logs:DescribeSubscription*",
+      "logs:DisassociateKms*",
+      "logs:Filter*",
+      "logs:GetLogEvents",
+      "logs:GetLogGroup*",
+      "logs:GetLogRecord",
+      "logs:GetQuery*",
+      "logs:GetTransformer",
+      "logs:ListTags*",
+      "logs:PutLog*",
+      "logs:PutMetric*",
+      "logs:PutRetention*",
+      "logs:PutSubscription*",
+      "logs:PutTransformer",
+      "logs:Start*",
+      "logs:Tag*",
+      "logs:Untag*",
+    ]
+    resources = [
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/lambda/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/vendedlogs/states/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:app-*",
+    ]
+  }
+
+  statement {
+    sid    = "DeveloperLogsG11S2"
+    effect = "Allow"
+    actions = [
+      "logs:CancelExport*",
+      "logs:DeleteQuery*",
+      "logs:DescribeExport*",
+      "logs:DescribeLogGroups",
+      "logs:DescribeQueries",
+      "logs:DescribeQuery*",
+      "logs:GetLogFields",
+      "logs:ListLogGroups*",
+      "logs:PutQuery*",
+      "logs:Stop*",
+      "logs:Test*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "DeveloperCloudwatchG12S1"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DeleteAlarms",
+      "cloudwatch:DescribeAlarmHistory",
+      "cloudwatch:DescribeAlarms",
+      "cloudwatch:DisableAlarm*",
+      "cloudwatch:EnableAlarm*",
+      "cloudwatch:ListTags*",
+      "cloudwatch:PutAlarm*",
+      "cloudwatch:PutComposite*",
+      "cloudwatch:PutMetricAlarm",
+      "cloudwatch:Set*",
+      "cloudwatch:Tag*",
+      "cloudwatch:Untag*",
+    ]
+    resources = ["arn:aws:cloudwatch:*:${var.account_id}:alarm:app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperCloudwatchG12S2"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DeleteDashboards",
+      "cloudwatch:GetDashboard",
+      "cloudwatch:PutDashboard",
+    ]
+    resources = ["arn:aws:cloudwatch::${var.account_id}:dashboard/app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperCloudwatchG12S3"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DeleteAnomaly*",
+      "cloudwatch:DescribeAlarmsFor*",
+      "cloudwatch:DescribeAnomaly*",
+      "cloudwatch:DescribeInsight*",
+      "cloudwatch:Generate*",
+      "cloudwatch:GetMetricData",
+      "cloudwatch:GetMetricStatistics",
+      "cloudwatch:GetMetricWidget*",
+      "cloudwatch:ListDashboards",
+      "cloudwatch:ListEntities*",
+      "cloudwatch:ListMetric*",
+      "cloudwatch:ListServices",
+      "cloudwatch:PutAnomaly*",
+      "cloudwatch:PutMetricData",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "DeveloperXrayG13S1"
+    effect    = "Allow"
+    actions   = ["xray:GetGroup"]
+    resources = ["arn:aws:xray:*:${var.account_id}:*"]
+  }
+
+  statement {
+    sid    = "DeveloperXrayG13S2"
+    effect = "Allow"
+    actions = [
+      "xray:BatchGetTraceSummary*",
+      "xray:Cancel*",
+      "xray:GetDistinct*",
+      "xray:GetEncryption*",
+      "xray:GetGroups",
+      "xray:GetIndexing*",
+      "xray:GetInsight*",
+      "xray:GetRetrieved*",
+      "xray:GetSampling*",
+      "xray:GetService*",
+      "xray:GetTime*",
+      "xray:GetTrace*",
+      "xray:Start*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "ManageOwnEventSourceMappings"
+    effect = "Allow"
+    actions = [
+      "lambda:DeleteEvent*",
+      "lambda:GetEvent*",
+      "lambda:UpdateEvent*",
+    ]
+    resources = ["arn:aws:lambda:*:${var.account_id}:event-source-mapping:*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+    }
+  }
+
+  statement {
+    sid    = "StartStopOwnTeamInstances"
+    effect = "Allow"
+    actions = [
+      "ec2:Reboot*",
+      "ec2:StartInstances",
+      "ec2:Stop*",
+    ]
+    resources = ["arn:aws:ec2:*:${var.account_id}:instance/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/team"
+      values   = ["$${aws:PrincipalTag/team}"]
+    }
+  }
+}
+
+resource "aws_iam_policy" "job_developer_2" {
+  name        = "guardrails-developer-2"
+  path        = "/guardrails/"
+  description = "Build, run and debug a workload's serverless resources and container images in its own account: everything named with the workload's prefix, EC2 instances tagged for the caller's team, and the workload's roles passed to services. No IAM changes, no resource policies, nothing of the platform (guardrails, logging, networking). (part 2 of 3)"
+  policy      = data.aws_iam_policy_document.job_developer_2.json
+}
+
+data "aws_iam_policy_document" "job_developer_3" {
+  statement {
+    sid    = "PassWorkloadRoles"
+    effect = "Allow"
+    actions = [
+      "iam:GetRole",
+      "iam:Pass*",
+    ]
     resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
   }
 }
 
-resource "aws_iam_policy" "job_developer" {
-  name        = "guardrails-developer"
+resource "aws_iam_policy" "job_developer_3" {
+  name        = "guardrails-developer-3"
   path        = "/guardrails/"
-  description = "Build and run workloads in development accounts; no IAM changes beyond passing workload roles."
-  policy      = data.aws_iam_policy_document.job_developer.json
+  description = "Build, run and debug a workload's serverless resources and container images in its own account: everything named with the workload's prefix, EC2 instances tagged for the caller's team, and the workload's roles passed to services. No IAM changes, no resource policies, nothing of the platform (guardrails, logging, networking). (part 3 of 3)"
+  policy      = data.aws_iam_policy_document.job_developer_3.json
 }
 
-data "aws_iam_policy_document" "job_terraform_deployer" {
-  #checkov:skip=CKV_AWS_111:Operates whole services in its own account by design (service wildcards on *); the account, the SCPs and the workload boundary on roles it creates bound it.
-  #checkov:skip=CKV_AWS_356:Operates whole services in its own account by design (service wildcards on *); the account, the SCPs and the workload boundary on roles it creates bound it.
-  #checkov:skip=CKV_AWS_108:Reading the account's own data (S3 objects, SSM parameters, secrets) is part of operating its workloads; the grant ends at this account.
-  #checkov:skip=CKV_AWS_107:ec2:* and ecr:* include GetPasswordData and GetAuthorizationToken, which operating EC2 and container workloads needs; the grant ends at this account.
-  #checkov:skip=CKV_AWS_109:Setting resource policies (buckets, queues, topics, functions) is part of operating those services; cross-account exposure is a separate control (RCPs, Access Analyzer).
-  #checkov:skip=CKV_AWS_110:iam:PassRole is limited to role/workload/*, and role writes require the workload permissions boundary (an iam:PermissionsBoundary condition that checkov does not evaluate).
-
+data "aws_iam_policy_document" "job_security_auditor" {
   statement {
-    sid    = "ManageWorkloadServices"
+    sid    = "SecurityAuditorAccessAnalyzerG1S1"
     effect = "Allow"
     actions = [
-      "autoscaling:*",
-      "cloudwatch:*",
-      "dynamodb:*",
-      "ec2:*",
-      "elasticloadbalancing:*",
-      "kms:Describe*",
-      "kms:List*",
-      "lambda:*",
-      "logs:*",
-      "s3:*",
-      "sns:*",
-      "sqs:*",
+      "access-analyzer:GetAccessPreview",
+      "access-analyzer:GetAnalyzedResource",
+      "access-analyzer:GetAnalyzer",
+      "access-analyzer:GetArchiveRule",
+      "access-analyzer:GetFinding",
+      "access-analyzer:GetFindingRecommendation",
+      "access-analyzer:GetFindingsStatistics",
+      "access-analyzer:ListAccessPreviewFindings",
+      "access-analyzer:ListAccessPreviews",
+      "access-analyzer:ListAnalyzedResources",
+      "access-analyzer:ListArchiveRules",
+      "access-analyzer:ListFindings",
+      "access-analyzer:ListTagsForResource",
+    ]
+    resources = ["arn:aws:access-analyzer:*:${var.account_id}:analyzer/*"]
+  }
+
+  statement {
+    sid    = "SecurityAuditorAccessAnalyzerG1S2"
+    effect = "Allow"
+    actions = [
+      "access-analyzer:CheckAccessNotGranted",
+      "access-analyzer:CheckNoNewAccess",
+      "access-analyzer:CheckNoPublicAccess",
+      "access-analyzer:GetGeneratedPolicy",
+      "access-analyzer:ListAnalyzers",
+      "access-analyzer:ListPolicyGenerations",
+      "access-analyzer:ValidatePolicy",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid    = "SecurityAuditorMacie2G2S1"
+    effect = "Allow"
+    actions = [
+      "macie2:BatchGetCustomDataIdentifiers",
+      "macie2:DescribeClassificationJob",
+      "macie2:GetAllowList",
+      "macie2:GetCustomDataIdentifier",
+      "macie2:GetFindingsFilter",
+      "macie2:GetMember",
+      "macie2:ListTagsForResource",
+    ]
+    resources = ["arn:aws:macie2:*:${var.account_id}:*"]
+  }
+
+  statement {
+    sid    = "SecurityAuditorMacie2G2S2"
+    effect = "Allow"
+    actions = [
+      "macie2:DescribeBuckets",
+      "macie2:DescribeOrganizationConfiguration",
+      "macie2:GetAdministratorAccount",
+      "macie2:GetAutomatedDiscoveryConfiguration",
+      "macie2:GetBucketStatistics",
+      "macie2:GetClassificationExportConfiguration",
+      "macie2:GetClassificationScope",
+      "macie2:GetFindingStatistics",
+      "macie2:GetFindings",
+      "macie2:GetFindingsPublicationConfiguration",
+      "macie2:GetInvitationsCount",
+      "macie2:GetMacieSession",
+      "macie2:GetMasterAccount",
+      "macie2:GetResourceProfile",
+      "macie2:GetSensitivityInspectionTemplate",
+      "macie2:GetUsageStatistics",
+      "macie2:GetUsageTotals",
+      "macie2:ListAllowLists",
+      "macie2:ListAutomatedDiscoveryAccounts",
+      "macie2:ListClassificationJobs",
+      "macie2:ListClassificationScopes",
+      "macie2:ListCustomDataIdentifiers",
+      "macie2:ListFindings",
+      "macie2:ListFindingsFilters",
+      "macie2:ListInvitations",
+      "macie2:ListManagedDataIdentifiers",
+      "macie2:ListMembers",
+      "macie2:ListOrganizationAdminAccounts",
+      "macie2:ListResourceProfileArtifacts",
+      "macie2:ListResourceProfileDetections",
+      "macie2:ListSensitivityInspectionTemplates",
+      "macie2:SearchResources",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "job_security_auditor" {
+  name        = "guardrails-security-auditor"
+  path        = "/guardrails/"
+  description = "Review the account's security configuration and the findings of its security services, read-only: IAM, resource policies, encryption, logging, network exposure, GuardDuty, Security Hub, Inspector, Access Analyzer and Macie findings. Reads configuration, never content."
+  policy      = data.aws_iam_policy_document.job_security_auditor.json
+}
+
+data "aws_iam_policy_document" "job_terraform_deployer_1" {
+  statement {
+    sid    = "TerraformDeployerS3G1S1"
+    effect = "Allow"
+    actions = [
+      "s3:CreateBucket",
+      "s3:DeleteBucket",
+      "s3:DeleteBucketPolicy",
+      "s3:DeleteBucketWebsite",
+      "s3:GetBucketAbac",
+      "s3:GetBucketAcl",
+      "s3:GetBucketCORS",
+      "s3:GetBucketLocation",
+      "s3:GetBucketLogging",
+      "s3:GetBucketNotification",
+      "s3:GetBucketObject*",
+      "s3:GetBucketOwnership*",
+      "s3:GetBucketPolicy*",
+      "s3:GetBucketPublic*",
+      "s3:GetBucketRequest*",
+      "s3:GetBucketTagging",
+      "s3:GetBucketVersioning",
+      "s3:GetBucketWebsite",
+      "s3:GetEncryption*",
+      "s3:GetLifecycle*",
+      "s3:ListBucket*",
+      "s3:ListTags*",
+      "s3:PutBucket*",
+      "s3:PutEncryption*",
+      "s3:PutLifecycle*",
+      "s3:Tag*",
+      "s3:Untag*",
+    ]
+    resources = ["arn:aws:s3:::app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerS3G1S2"
+    effect = "Allow"
+    actions = [
+      "s3:Abort*",
+      "s3:Bypass*",
+      "s3:DeleteObject*",
+      "s3:GetObject",
+      "s3:GetObjectAcl",
+      "s3:GetObjectAttributes",
+      "s3:GetObjectLegal*",
+      "s3:GetObjectRetention",
+      "s3:GetObjectTagging",
+      "s3:GetObjectVersion",
+      "s3:GetObjectVersionAcl",
+      "s3:GetObjectVersionAttributes",
+      "s3:GetObjectVersionTagging",
+      "s3:ListMultipart*",
+      "s3:Object*",
+      "s3:PutObject*",
+      "s3:Restore*",
+      "s3:UpdateObject*",
+    ]
+    resources = [
+      "arn:aws:s3:::app-*",
+      "arn:aws:s3:::app-*/*",
+    ]
+  }
+
+  statement {
+    sid    = "TerraformDeployerS3G1S3"
+    effect = "Allow"
+    actions = [
+      "s3:GetAccessPoint",
+      "s3:GetAccount*",
+      "s3:ListAccessPoints*",
+      "s3:ListAll*",
+      "s3:ListJobs",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerDynamodbG2S1"
+    effect = "Allow"
+    actions = [
+      "dynamodb:Batch*",
+      "dynamodb:Condition*",
+      "dynamodb:CreateBackup",
+      "dynamodb:CreateTable",
+      "dynamodb:DeleteBackup",
+      "dynamodb:DeleteItem",
+      "dynamodb:DeleteResource*",
+      "dynamodb:DeleteTable",
+      "dynamodb:DescribeBackup",
+      "dynamodb:DescribeContinuous*",
+      "dynamodb:DescribeExport",
+      "dynamodb:DescribeImport",
+      "dynamodb:DescribeStream",
+      "dynamodb:DescribeTable",
+      "dynamodb:DescribeTime*",
+      "dynamodb:Export*",
+      "dynamodb:GetItem",
+      "dynamodb:GetRecords",
+      "dynamodb:GetResource*",
+      "dynamodb:GetShard*",
+      "dynamodb:Import*",
+      "dynamodb:ListTags*",
+      "dynamodb:Parti*",
+      "dynamodb:Put*",
+      "dynamodb:Query",
+      "dynamodb:Restore*",
+      "dynamodb:Scan",
+      "dynamodb:Start*",
+      "dynamodb:Tag*",
+      "dynamodb:Untag*",
+      "dynamodb:UpdateContinuous*",
+      "dynamodb:UpdateItem",
+      "dynamodb:UpdateTable",
+      "dynamodb:UpdateTime*",
+    ]
+    resources = ["arn:aws:dynamodb:*:${var.account_id}:table/app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerDynamodbG2S2"
+    effect = "Allow"
+    actions = [
+      "dynamodb:DescribeEndpoints",
+      "dynamodb:DescribeLimits",
+      "dynamodb:GetAbac*",
+      "dynamodb:ListBackups",
+      "dynamodb:ListExports",
+      "dynamodb:ListImports",
+      "dynamodb:ListStreams",
+      "dynamodb:ListTables",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerLambdaG3S1"
+    effect = "Allow"
+    actions = [
+      "lambda:AddPermission",
+      "lambda:CreateAlias",
+      "lambda:CreateFunction*",
+      "lambda:DeleteAlias",
+      "lambda:DeleteFunction",
+      "lambda:DeleteFunctionConcurrency",
+      "lambda:DeleteFunctionEvent*",
+      "lambda:DeleteFunctionUrl*",
+      "lambda:Disable*",
+      "lambda:Enable*",
+      "lambda:GetAlias",
+      "lambda:GetFunction",
+      "lambda:GetFunctionConcurrency",
+      "lambda:GetFunctionConfiguration",
+      "lambda:GetFunctionEvent*",
+      "lambda:GetFunctionRecursion*",
+      "lambda:GetFunctionScaling*",
+      "lambda:GetFunctionUrl*",
+      "lambda:GetPolicy",
+      "lambda:GetRuntime*",
+      "lambda:Invoke*",
+      "lambda:ListAliases",
+      "lambda:ListDurable*",
+      "lambda:ListFunctionEvent*",
+      "lambda:ListFunctionUrl*",
+      "lambda:ListProvisioned*",
+      "lambda:ListTags",
+      "lambda:ListVersions*",
+      "lambda:PublishVersion",
+      "lambda:PutFunctionConcurrency",
+      "lambda:PutFunctionEvent*",
+      "lambda:PutFunctionRecursion*",
+      "lambda:PutFunctionScaling*",
+      "lambda:PutRuntime*",
+      "lambda:RemovePermission",
+      "lambda:Tag*",
+      "lambda:Untag*",
+      "lambda:UpdateAlias",
+      "lambda:UpdateFunctionCode",
+      "lambda:UpdateFunctionConfiguration",
+      "lambda:UpdateFunctionEvent*",
+      "lambda:UpdateFunctionUrl*",
+    ]
+    resources = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerLambdaG3S2"
+    effect = "Allow"
+    actions = [
+      "lambda:AddLayer*",
+      "lambda:Checkpoint*",
+      "lambda:DeleteLayer*",
+      "lambda:DeleteProvisioned*",
+      "lambda:GetDurable*",
+      "lambda:GetLayer*",
+      "lambda:GetProvisioned*",
+      "lambda:PutProvisioned*",
+      "lambda:RemoveLayer*",
+      "lambda:Send*",
+      "lambda:Stop*",
+    ]
+    resources = [
+      "arn:aws:lambda:*:${var.account_id}:function:app-*",
+      "arn:aws:lambda:*:${var.account_id}:layer:app-*",
+    ]
+  }
+
+  statement {
+    sid       = "TerraformDeployerLambdaG3S3"
+    effect    = "Allow"
+    actions   = ["lambda:PublishLayerVersion"]
+    resources = ["arn:aws:lambda:*:${var.account_id}:layer:app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerLambdaG3S4"
+    effect = "Allow"
+    actions = [
+      "lambda:CreateEvent*",
+      "lambda:GetAccount*",
+      "lambda:ListEvent*",
+      "lambda:ListFunctions",
+      "lambda:ListLayer*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerSqsG4S1"
+    effect = "Allow"
+    actions = [
+      "sqs:Add*",
+      "sqs:Cancel*",
+      "sqs:Change*",
+      "sqs:Create*",
+      "sqs:Delete*",
+      "sqs:Get*",
+      "sqs:ListDead*",
+      "sqs:ListMessage*",
+      "sqs:ListQueueTags",
+      "sqs:Purge*",
+      "sqs:Receive*",
+      "sqs:Remove*",
+      "sqs:Send*",
+      "sqs:Set*",
+      "sqs:Start*",
+      "sqs:Tag*",
+      "sqs:Untag*",
+    ]
+    resources = ["arn:aws:sqs:*:${var.account_id}:app-*"]
+  }
+
+  statement {
+    sid       = "TerraformDeployerSqsG4S2"
+    effect    = "Allow"
+    actions   = ["sqs:ListQueues"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerSnsG5S1"
+    effect = "Allow"
+    actions = [
+      "sns:Add*",
+      "sns:Confirm*",
+      "sns:CreateTopic",
+      "sns:DeleteTopic",
+      "sns:GetData*",
+      "sns:GetTopic*",
+      "sns:ListSubscriptionsBy*",
+      "sns:ListTags*",
+      "sns:Publish",
+      "sns:Put*",
+      "sns:Remove*",
+      "sns:SetTopic*",
+      "sns:Subscribe",
+      "sns:Tag*",
+      "sns:Untag*",
+    ]
+    resources = ["arn:aws:sns:*:${var.account_id}:app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerSnsG5S2"
+    effect = "Allow"
+    actions = [
+      "sns:Check*",
+      "sns:GetSubscription*",
+      "sns:ListOrigination*",
+      "sns:ListPhone*",
+      "sns:ListSubscriptions",
+      "sns:ListTopics",
+      "sns:SetSubscription*",
+      "sns:Unsubscribe",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerStatesG6S1"
+    effect = "Allow"
+    actions = [
+      "states:DescribeExecution",
+      "states:DescribeStateMachineFor*",
+      "states:GetExecution*",
+      "states:ListMap*",
+      "states:Redrive*",
+      "states:Stop*",
+    ]
+    resources = [
+      "arn:aws:states:*:${var.account_id}:execution:app-*",
+      "arn:aws:states:*:${var.account_id}:express:app-*",
+      "arn:aws:states:*:${var.account_id}:stateMachine:app-*",
+    ]
+  }
+
+  statement {
+    sid    = "TerraformDeployerStatesG6S3"
+    effect = "Allow"
+    actions = [
+      "states:ListActivities",
+      "states:ListStateMachines",
+      "states:Send*",
+      "states:Test*",
+      "states:Validate*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerEventsG7S2"
+    effect = "Allow"
+    actions = [
+      "events:ListTags*",
+      "events:Tag*",
+      "events:Untag*",
+    ]
+    resources = [
+      "arn:aws:events:*:${var.account_id}:event-bus/app-*",
+      "arn:aws:events:*:${var.account_id}:rule/app-*",
+    ]
+  }
+}
+
+resource "aws_iam_policy" "job_terraform_deployer_1" {
+  name        = "guardrails-terraform-deployer-1"
+  path        = "/guardrails/"
+  description = "What a CI pipeline running Terraform needs to deploy a workload into its account: full control of the resources named with the workload's prefix, IAM roles only under the workload path and only with the permissions boundary attached, and the Terraform state in its S3 bucket. Meant for a role trusted by the CI system's OIDC provider, itself bounded. (part 1 of 3)"
+  policy      = data.aws_iam_policy_document.job_terraform_deployer_1.json
+}
+
+data "aws_iam_policy_document" "job_terraform_deployer_2" {
+  statement {
+    sid    = "TerraformDeployerStatesG6S2"
+    effect = "Allow"
+    actions = [
+      "states:CreateState*",
+      "states:DeleteState*",
+      "states:DescribeStateMachine",
+      "states:DescribeStateMachineAlias",
+      "states:ListExecutions",
+      "states:ListStateMachineAliases",
+      "states:ListStateMachineVersions",
+      "states:ListTags*",
+      "states:Publish*",
+      "states:Start*",
+      "states:Tag*",
+      "states:Untag*",
+      "states:UpdateState*",
+    ]
+    resources = ["arn:aws:states:*:${var.account_id}:stateMachine:app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerEventsG7S1"
+    effect = "Allow"
+    actions = [
+      "events:Allow*",
+      "events:CreateArchive",
+      "events:CreateEvent*",
+      "events:DeleteEvent*",
+      "events:DescribeEventBus",
+      "events:PutEvents",
+      "events:Start*",
+      "events:UpdateEvent*",
+    ]
+    resources = ["arn:aws:events:*:${var.account_id}:event-bus/app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerEventsG7S3"
+    effect = "Allow"
+    actions = [
+      "events:DeleteRule",
+      "events:DescribeRule",
+      "events:Disable*",
+      "events:Enable*",
+      "events:ListTargets*",
+      "events:PutRule",
+      "events:PutTargets",
+      "events:RemoveTargets",
+    ]
+    resources = ["arn:aws:events:*:${var.account_id}:rule/app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerEventsG7S4"
+    effect = "Allow"
+    actions = [
+      "events:ListApi*",
+      "events:ListArchives",
+      "events:ListConnections",
+      "events:ListEndpoints",
+      "events:ListEvent*",
+      "events:ListPartnerEventSources",
+      "events:ListReplays",
+      "events:ListRule*",
+      "events:Test*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerEcrG8S1"
+    effect = "Allow"
+    actions = [
+      "ecr:Batch*",
+      "ecr:Complete*",
+      "ecr:CreateRepository",
+      "ecr:DeleteLifecycle*",
+      "ecr:DeleteRepository",
+      "ecr:DeleteRepositoryPolicy",
+      "ecr:DescribeImageReplication*",
+      "ecr:DescribeImageScan*",
+      "ecr:DescribeImages",
+      "ecr:DescribeRepositories",
+      "ecr:GetDownload*",
+      "ecr:GetImage*",
+      "ecr:GetLifecycle*",
+      "ecr:GetRepository*",
+      "ecr:Initiate*",
+      "ecr:ListImages",
+      "ecr:ListTags*",
+      "ecr:PutImage*",
+      "ecr:PutLifecycle*",
+      "ecr:Replicate*",
+      "ecr:Set*",
+      "ecr:Start*",
+      "ecr:Tag*",
+      "ecr:Untag*",
+      "ecr:UpdateImage*",
+      "ecr:Upload*",
+    ]
+    resources = ["arn:aws:ecr:*:${var.account_id}:repository/app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerEcrG8S2"
+    effect = "Allow"
+    actions = [
+      "ecr:DescribeRegistry",
+      "ecr:GetAccount*",
+      "ecr:GetAuthorization*",
+      "ecr:GetRegistryScanning*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerSsmG9S1"
+    effect = "Allow"
+    actions = [
+      "ssm:Add*",
+      "ssm:DeleteParameter*",
+      "ssm:DeleteResourcePolicy",
+      "ssm:GetParameter*",
+      "ssm:Label*",
+      "ssm:PutParameter",
+      "ssm:PutResource*",
+      "ssm:Remove*",
+      "ssm:Unlabel*",
+    ]
+    resources = ["arn:aws:ssm:*:${var.account_id}:parameter/app-*"]
+  }
+
+  statement {
+    sid       = "TerraformDeployerSsmG9S2"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerSecretsmanagerG10S1"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:Cancel*",
+      "secretsmanager:Create*",
+      "secretsmanager:Delete*",
+      "secretsmanager:Describe*",
+      "secretsmanager:GetResource*",
+      "secretsmanager:GetSecret*",
+      "secretsmanager:ListSecretVersion*",
+      "secretsmanager:Put*",
+      "secretsmanager:Remove*",
+      "secretsmanager:Replicate*",
+      "secretsmanager:Restore*",
+      "secretsmanager:Rotate*",
+      "secretsmanager:Stop*",
+      "secretsmanager:Tag*",
+      "secretsmanager:Untag*",
+      "secretsmanager:Update*",
+      "secretsmanager:Validate*",
+    ]
+    resources = ["arn:aws:secretsmanager:*:${var.account_id}:secret:app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerSecretsmanagerG10S2"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:GetRandom*",
+      "secretsmanager:ListSecrets",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerLogsG11S1"
+    effect = "Allow"
+    actions = [
+      "logs:AssociateKms*",
+      "logs:CreateExport*",
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:DeleteLogGroup",
+      "logs:DeleteLogStream",
+      "logs:DeleteMetric*",
+      "logs:DeleteRetention*",
+      "logs:DeleteSubscription*",
+      "logs:DeleteTransformer",
+      "logs:DescribeLogStreams",
+      "logs:DescribeMetric*",
+      "logs:DescribeSubscription*",
+      "logs:DisassociateKms*",
+      "logs:Filter*",
+      "logs:GetLogEvents",
+      "logs:GetLogGroup*",
+      "logs:GetLogRecord",
+      "logs:GetQuery*",
+      "logs:GetTransformer",
+      "logs:ListTags*",
+      "logs:PutLog*",
+      "logs:PutMetric*",
+      "logs:PutRetention*",
+      "logs:PutSubscription*",
+      "logs:PutTransformer",
+      "logs:Start*",
+      "logs:Tag*",
+      "logs:Untag*",
+    ]
+    resources = [
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/lambda/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/vendedlogs/states/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:app-*",
+    ]
+  }
+
+  statement {
+    sid    = "TerraformDeployerLogsG11S2"
+    effect = "Allow"
+    actions = [
+      "logs:CancelExport*",
+      "logs:DeleteQuery*",
+      "logs:DescribeExport*",
+      "logs:DescribeLogGroups",
+      "logs:DescribeQueries",
+      "logs:DescribeQuery*",
+      "logs:GetLogFields",
+      "logs:ListLogGroups*",
+      "logs:PutQuery*",
+      "logs:Stop*",
+      "logs:Test*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerCloudwatchG12S1"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DeleteAlarms",
+      "cloudwatch:DescribeAlarmHistory",
+      "cloudwatch:DescribeAlarms",
+      "cloudwatch:DisableAlarm*",
+      "cloudwatch:EnableAlarm*",
+      "cloudwatch:ListTags*",
+      "cloudwatch:PutAlarm*",
+      "cloudwatch:PutComposite*",
+      "cloudwatch:PutMetricAlarm",
+      "cloudwatch:Set*",
+      "cloudwatch:Tag*",
+      "cloudwatch:Untag*",
+    ]
+    resources = ["arn:aws:cloudwatch:*:${var.account_id}:alarm:app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerCloudwatchG12S2"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DeleteDashboards",
+      "cloudwatch:GetDashboard",
+      "cloudwatch:PutDashboard",
+    ]
+    resources = ["arn:aws:cloudwatch::${var.account_id}:dashboard/app-*"]
+  }
+
+  statement {
+    sid    = "TerraformDeployerCloudwatchG12S3"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DeleteAnomaly*",
+      "cloudwatch:DescribeAlarmsFor*",
+      "cloudwatch:DescribeAnomaly*",
+      "cloudwatch:DescribeInsight*",
+      "cloudwatch:Generate*",
+      "cloudwatch:GetMetricData",
+      "cloudwatch:GetMetricStatistics",
+      "cloudwatch:GetMetricWidget*",
+      "cloudwatch:ListDashboards",
+      "cloudwatch:ListEntities*",
+      "cloudwatch:ListMetric*",
+      "cloudwatch:ListServices",
+      "cloudwatch:PutAnomaly*",
+      "cloudwatch:PutMetricData",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "ManageOwnEventSourceMappings"
+    effect = "Allow"
+    actions = [
+      "lambda:DeleteEvent*",
+      "lambda:GetEvent*",
+      "lambda:UpdateEvent*",
+    ]
+    resources = ["arn:aws:lambda:*:${var.account_id}:event-source-mapping:*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+    }
+  }
+
+  statement {
+    sid    = "ReadTagAndPassWorkloadRoles"
+    effect = "Allow"
+    actions = [
+      "iam:GetRole*",
+      "iam:ListAttachedRole*",
+      "iam:ListInstanceProfilesFor*",
+      "iam:ListRolePolicies",
+      "iam:ListRoleTags",
+      "iam:Pass*",
+      "iam:TagRole",
+      "iam:UntagRole",
+    ]
+    resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
+  }
+}
+
+resource "aws_iam_policy" "job_terraform_deployer_2" {
+  name        = "guardrails-terraform-deployer-2"
+  path        = "/guardrails/"
+  description = "What a CI pipeline running Terraform needs to deploy a workload into its account: full control of the resources named with the workload's prefix, IAM roles only under the workload path and only with the permissions boundary attached, and the Terraform state in its S3 bucket. Meant for a role trusted by the CI system's OIDC provider, itself bounded. (part 2 of 3)"
+  policy      = data.aws_iam_policy_document.job_terraform_deployer_2.json
+}
+
+data "aws_iam_policy_document" "job_terraform_deployer_3" {
+  statement {
+    sid    = "ManageWorkloadRolesWithBoundary"
+    effect = "Allow"
+    actions = [
+      "iam:AttachRole*",
+      "iam:CreateRole",
+      "iam:DeleteRole",
+      "iam:DeleteRolePolicy",
+      "iam:DetachRole*",
+      "iam:PutRole*",
+      "iam:UpdateAssume*",
+      "iam:UpdateRole*",
+    ]
+    resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = ["arn:aws:iam::${var.account_id}:policy/guardrails/GuardrailsWorkloadBoundary"]
+    }
+  }
+
+  statement {
+    sid    = "ManageWorkloadInstanceProfiles"
+    effect = "Allow"
+    actions = [
+      "iam:AddRole*",
+      "iam:CreateInstance*",
+      "iam:DeleteInstance*",
+      "iam:GetInstance*",
+      "iam:ListInstanceProfileTags",
+      "iam:RemoveRole*",
+      "iam:TagInstance*",
+      "iam:UntagInstance*",
+    ]
+    resources = ["arn:aws:iam::${var.account_id}:instance-profile/workload/*"]
+  }
+
+  statement {
+    sid       = "CreateServiceLinkedRoles"
+    effect    = "Allow"
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["arn:aws:iam::${var.account_id}:role/aws-service-role/*"]
+  }
+
+  statement {
+    sid    = "ReadPoliciesToAttach"
+    effect = "Allow"
+    actions = [
+      "iam:GetPolicy*",
+      "iam:ListPolicyVersions",
+    ]
+    resources = [
+      "arn:aws:iam::${var.account_id}:policy/*",
+      "arn:aws:iam::aws:policy/*",
+    ]
+  }
+
+  statement {
+    sid    = "DenyChangingTheBoundary"
+    effect = "Deny"
+    actions = [
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy*",
+      "iam:SetDefault*",
+    ]
+    resources = ["arn:aws:iam::${var.account_id}:policy/guardrails/GuardrailsWorkloadBoundary"]
+  }
+
+  statement {
+    sid    = "DenyRemovingBoundaries"
+    effect = "Deny"
+    actions = [
+      "iam:DeleteRolePermissions*",
+      "iam:DeleteUserPermissions*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "TerraformStateBucket"
+    effect = "Allow"
+    actions = [
+      "s3:GetBucketVersioning",
+      "s3:ListBucket",
+    ]
+    resources = ["arn:aws:s3:::example-tfstate"]
+  }
+
+  statement {
+    sid    = "TerraformStateObjects"
+    effect = "Allow"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["arn:aws:s3:::example-tfstate/*"]
+  }
+}
+
+resource "aws_iam_policy" "job_terraform_deployer_3" {
+  name        = "guardrails-terraform-deployer-3"
+  path        = "/guardrails/"
+  description = "What a CI pipeline running Terraform needs to deploy a workload into its account: full control of the resources named with the workload's prefix, IAM roles only under the workload path and only with the permissions boundary attached, and the Terraform state in its S3 bucket. Meant for a role trusted by the CI system's OIDC provider, itself bounded. (part 3 of 3)"
+  policy      = data.aws_iam_policy_document.job_terraform_deployer_3.json
+}
+
+data "aws_iam_policy_document" "job_workload_admin_1" {
+  statement {
+    sid    = "WorkloadAdminS3G1S1"
+    effect = "Allow"
+    actions = [
+      "s3:CreateBucket",
+      "s3:DeleteBucket",
+      "s3:DeleteBucketWebsite",
+      "s3:GetBucketAbac",
+      "s3:GetBucketAcl",
+      "s3:GetBucketCORS",
+      "s3:GetBucketLocation",
+      "s3:GetBucketLogging",
+      "s3:GetBucketNotification",
+      "s3:GetBucketObject*",
+      "s3:GetBucketOwnership*",
+      "s3:GetBucketPolicy*",
+      "s3:GetBucketPublic*",
+      "s3:GetBucketRequest*",
+      "s3:GetBucketTagging",
+      "s3:GetBucketVersioning",
+      "s3:GetBucketWebsite",
+      "s3:GetEncryption*",
+      "s3:GetLifecycle*",
+      "s3:ListBucket*",
+      "s3:ListTags*",
+      "s3:PutBucketAbac",
+      "s3:PutBucketCORS",
+      "s3:PutBucketLogging",
+      "s3:PutBucketNotification",
+      "s3:PutBucketObject*",
+      "s3:PutBucketRequest*",
+      "s3:PutBucketTagging",
+      "s3:PutBucketVersioning",
+      "s3:PutBucketWebsite",
+      "s3:PutEncryption*",
+      "s3:PutLifecycle*",
+      "s3:Tag*",
+      "s3:Untag*",
+    ]
+    resources = ["arn:aws:s3:::app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminS3G1S2"
+    effect = "Allow"
+    actions = [
+      "s3:Abort*",
+      "s3:DeleteObject*",
+      "s3:GetObject",
+      "s3:GetObjectAcl",
+      "s3:GetObjectAttributes",
+      "s3:GetObjectLegal*",
+      "s3:GetObjectRetention",
+      "s3:GetObjectTagging",
+      "s3:GetObjectVersion",
+      "s3:GetObjectVersionAcl",
+      "s3:GetObjectVersionAttributes",
+      "s3:GetObjectVersionTagging",
+      "s3:ListMultipart*",
+      "s3:PutObject",
+      "s3:PutObjectLegal*",
+      "s3:PutObjectRetention",
+      "s3:PutObjectTagging",
+      "s3:PutObjectVersionTagging",
+      "s3:Restore*",
+      "s3:UpdateObject*",
+    ]
+    resources = [
+      "arn:aws:s3:::app-*",
+      "arn:aws:s3:::app-*/*",
+    ]
+  }
+
+  statement {
+    sid    = "WorkloadAdminS3G1S3"
+    effect = "Allow"
+    actions = [
+      "s3:GetAccessPoint",
+      "s3:GetAccount*",
+      "s3:ListAccessPoints*",
+      "s3:ListAll*",
+      "s3:ListJobs",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminDynamodbG2S1"
+    effect = "Allow"
+    actions = [
+      "dynamodb:Batch*",
+      "dynamodb:Condition*",
+      "dynamodb:CreateBackup",
+      "dynamodb:CreateTable",
+      "dynamodb:DeleteBackup",
+      "dynamodb:DeleteItem",
+      "dynamodb:DeleteTable",
+      "dynamodb:DescribeBackup",
+      "dynamodb:DescribeContinuous*",
+      "dynamodb:DescribeExport",
+      "dynamodb:DescribeImport",
+      "dynamodb:DescribeStream",
+      "dynamodb:DescribeTable",
+      "dynamodb:DescribeTime*",
+      "dynamodb:Export*",
+      "dynamodb:GetItem",
+      "dynamodb:GetRecords",
+      "dynamodb:GetResource*",
+      "dynamodb:GetShard*",
+      "dynamodb:Import*",
+      "dynamodb:ListTags*",
+      "dynamodb:Parti*",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:Restore*",
+      "dynamodb:Scan",
+      "dynamodb:Start*",
+      "dynamodb:Tag*",
+      "dynamodb:Untag*",
+      "dynamodb:UpdateContinuous*",
+      "dynamodb:UpdateItem",
+      "dynamodb:UpdateTable",
+      "dynamodb:UpdateTime*",
+    ]
+    resources = ["arn:aws:dynamodb:*:${var.account_id}:table/app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminDynamodbG2S2"
+    effect = "Allow"
+    actions = [
+      "dynamodb:DescribeEndpoints",
+      "dynamodb:DescribeLimits",
+      "dynamodb:GetAbac*",
+      "dynamodb:ListBackups",
+      "dynamodb:ListExports",
+      "dynamodb:ListImports",
+      "dynamodb:ListStreams",
+      "dynamodb:ListTables",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminLambdaG3S1"
+    effect = "Allow"
+    actions = [
+      "lambda:CreateAlias",
+      "lambda:CreateFunction*",
+      "lambda:DeleteAlias",
+      "lambda:DeleteFunction",
+      "lambda:DeleteFunctionConcurrency",
+      "lambda:DeleteFunctionEvent*",
+      "lambda:DeleteFunctionUrl*",
+      "lambda:GetAlias",
+      "lambda:GetFunction",
+      "lambda:GetFunctionConcurrency",
+      "lambda:GetFunctionConfiguration",
+      "lambda:GetFunctionEvent*",
+      "lambda:GetFunctionRecursion*",
+      "lambda:GetFunctionScaling*",
+      "lambda:GetFunctionUrl*",
+      "lambda:GetPolicy",
+      "lambda:GetRuntime*",
+      "lambda:Invoke*",
+      "lambda:ListAliases",
+      "lambda:ListDurable*",
+      "lambda:ListFunctionEvent*",
+      "lambda:ListFunctionUrl*",
+      "lambda:ListProvisioned*",
+      "lambda:ListTags",
+      "lambda:ListVersions*",
+      "lambda:PublishVersion",
+      "lambda:PutFunctionConcurrency",
+      "lambda:PutFunctionEvent*",
+      "lambda:PutFunctionRecursion*",
+      "lambda:PutFunctionScaling*",
+      "lambda:PutRuntime*",
+      "lambda:Tag*",
+      "lambda:Untag*",
+      "lambda:UpdateAlias",
+      "lambda:UpdateFunctionCode",
+      "lambda:UpdateFunctionConfiguration",
+      "lambda:UpdateFunctionEvent*",
+      "lambda:UpdateFunctionUrl*",
+    ]
+    resources = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminLambdaG3S2"
+    effect = "Allow"
+    actions = [
+      "lambda:Checkpoint*",
+      "lambda:DeleteLayer*",
+      "lambda:DeleteProvisioned*",
+      "lambda:GetDurable*",
+      "lambda:GetLayer*",
+      "lambda:GetProvisioned*",
+      "lambda:PutProvisioned*",
+      "lambda:Send*",
+      "lambda:Stop*",
+    ]
+    resources = [
+      "arn:aws:lambda:*:${var.account_id}:function:app-*",
+      "arn:aws:lambda:*:${var.account_id}:layer:app-*",
+    ]
+  }
+
+  statement {
+    sid       = "WorkloadAdminLambdaG3S3"
+    effect    = "Allow"
+    actions   = ["lambda:PublishLayerVersion"]
+    resources = ["arn:aws:lambda:*:${var.account_id}:layer:app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminLambdaG3S4"
+    effect = "Allow"
+    actions = [
+      "lambda:CreateEvent*",
+      "lambda:GetAccount*",
+      "lambda:ListEvent*",
+      "lambda:ListFunctions",
+      "lambda:ListLayer*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminSqsG4S1"
+    effect = "Allow"
+    actions = [
+      "sqs:Cancel*",
+      "sqs:Change*",
+      "sqs:Delete*",
+      "sqs:Get*",
+      "sqs:ListDead*",
+      "sqs:ListMessage*",
+      "sqs:ListQueueTags",
+      "sqs:Purge*",
+      "sqs:Receive*",
+      "sqs:Send*",
+      "sqs:Start*",
+      "sqs:Tag*",
+      "sqs:Untag*",
+    ]
+    resources = ["arn:aws:sqs:*:${var.account_id}:app-*"]
+  }
+
+  statement {
+    sid       = "WorkloadAdminSqsG4S2"
+    effect    = "Allow"
+    actions   = ["sqs:ListQueues"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminSnsG5S1"
+    effect = "Allow"
+    actions = [
+      "sns:Confirm*",
+      "sns:DeleteTopic",
+      "sns:GetData*",
+      "sns:GetTopic*",
+      "sns:ListSubscriptionsBy*",
+      "sns:ListTags*",
+      "sns:Publish",
+      "sns:Put*",
+      "sns:Subscribe",
+      "sns:Tag*",
+      "sns:Untag*",
+    ]
+    resources = ["arn:aws:sns:*:${var.account_id}:app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminSnsG5S2"
+    effect = "Allow"
+    actions = [
+      "sns:Check*",
+      "sns:GetSubscription*",
+      "sns:ListOrigination*",
+      "sns:ListPhone*",
+      "sns:ListSubscriptions",
+      "sns:ListTopics",
+      "sns:SetSubscription*",
+      "sns:Unsubscribe",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminStatesG6S1"
+    effect = "Allow"
+    actions = [
+      "states:DescribeExecution",
+      "states:DescribeStateMachineFor*",
+      "states:GetExecution*",
+      "states:ListMap*",
+      "states:Redrive*",
+      "states:Stop*",
+    ]
+    resources = [
+      "arn:aws:states:*:${var.account_id}:execution:app-*",
+      "arn:aws:states:*:${var.account_id}:express:app-*",
+      "arn:aws:states:*:${var.account_id}:stateMachine:app-*",
+    ]
+  }
+
+  statement {
+    sid    = "WorkloadAdminStatesG6S2"
+    effect = "Allow"
+    actions = [
+      "states:CreateState*",
+      "states:DeleteState*",
+      "states:DescribeStateMachine",
+      "states:DescribeStateMachineAlias",
+      "states:ListExecutions",
+      "states:ListStateMachineAliases",
+      "states:ListStateMachineVersions",
+      "states:ListTags*",
+      "states:Publish*",
+      "states:Start*",
+      "states:Tag*",
+      "states:Untag*",
+      "states:UpdateState*",
+    ]
+    resources = ["arn:aws:states:*:${var.account_id}:stateMachine:app-*"]
+  }
+}
+
+resource "aws_iam_policy" "job_workload_admin_1" {
+  name        = "guardrails-workload-admin-1"
+  path        = "/guardrails/"
+  description = "A developer who may also create and change the workload's roles, only under /workload/ and only with the workload boundary attached. (part 1 of 3)"
+  policy      = data.aws_iam_policy_document.job_workload_admin_1.json
+}
+
+data "aws_iam_policy_document" "job_workload_admin_2" {
+  statement {
+    sid    = "WorkloadAdminStatesG6S3"
+    effect = "Allow"
+    actions = [
+      "states:ListActivities",
+      "states:ListStateMachines",
+      "states:Send*",
+      "states:Test*",
+      "states:Validate*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminEventsG7S1"
+    effect = "Allow"
+    actions = [
+      "events:Allow*",
+      "events:CreateArchive",
+      "events:CreateEvent*",
+      "events:DeleteEvent*",
+      "events:DescribeEventBus",
+      "events:PutEvents",
+      "events:Start*",
+      "events:UpdateEvent*",
+    ]
+    resources = ["arn:aws:events:*:${var.account_id}:event-bus/app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminEventsG7S2"
+    effect = "Allow"
+    actions = [
+      "events:ListTags*",
+      "events:Tag*",
+      "events:Untag*",
+    ]
+    resources = [
+      "arn:aws:events:*:${var.account_id}:event-bus/app-*",
+      "arn:aws:events:*:${var.account_id}:rule/app-*",
+    ]
+  }
+
+  statement {
+    sid    = "WorkloadAdminEventsG7S3"
+    effect = "Allow"
+    actions = [
+      "events:DeleteRule",
+      "events:DescribeRule",
+      "events:Disable*",
+      "events:Enable*",
+      "events:ListTargets*",
+      "events:PutRule",
+      "events:PutTargets",
+      "events:RemoveTargets",
+    ]
+    resources = ["arn:aws:events:*:${var.account_id}:rule/app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminEventsG7S4"
+    effect = "Allow"
+    actions = [
+      "events:ListApi*",
+      "events:ListArchives",
+      "events:ListConnections",
+      "events:ListEndpoints",
+      "events:ListEvent*",
+      "events:ListPartnerEventSources",
+      "events:ListReplays",
+      "events:ListRule*",
+      "events:Test*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminEcrG8S1"
+    effect = "Allow"
+    actions = [
+      "ecr:Batch*",
+      "ecr:Complete*",
+      "ecr:CreateRepository",
+      "ecr:DeleteLifecycle*",
+      "ecr:DeleteRepository",
+      "ecr:DescribeImageReplication*",
+      "ecr:DescribeImageScan*",
+      "ecr:DescribeImages",
+      "ecr:DescribeRepositories",
+      "ecr:GetDownload*",
+      "ecr:GetImage*",
+      "ecr:GetLifecycle*",
+      "ecr:GetRepository*",
+      "ecr:Initiate*",
+      "ecr:ListImages",
+      "ecr:ListTags*",
+      "ecr:PutImage*",
+      "ecr:PutLifecycle*",
+      "ecr:Replicate*",
+      "ecr:Start*",
+      "ecr:Tag*",
+      "ecr:Untag*",
+      "ecr:UpdateImage*",
+      "ecr:Upload*",
+    ]
+    resources = ["arn:aws:ecr:*:${var.account_id}:repository/app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminEcrG8S2"
+    effect = "Allow"
+    actions = [
+      "ecr:DescribeRegistry",
+      "ecr:GetAccount*",
+      "ecr:GetAuthorization*",
+      "ecr:GetRegistry*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminSsmG9S1"
+    effect = "Allow"
+    actions = [
+      "ssm:Add*",
+      "ssm:DeleteParameter*",
+      "ssm:GetParameter*",
+      "ssm:Label*",
+      "ssm:PutParameter",
+      "ssm:Remove*",
+      "ssm:Unlabel*",
+    ]
+    resources = ["arn:aws:ssm:*:${var.account_id}:parameter/app-*"]
+  }
+
+  statement {
+    sid       = "WorkloadAdminSsmG9S2"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminSecretsmanagerG10S1"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:Cancel*",
+      "secretsmanager:Create*",
+      "secretsmanager:DeleteSecret",
+      "secretsmanager:Describe*",
+      "secretsmanager:GetResource*",
+      "secretsmanager:GetSecret*",
+      "secretsmanager:ListSecretVersion*",
+      "secretsmanager:PutSecret*",
+      "secretsmanager:Remove*",
+      "secretsmanager:Replicate*",
+      "secretsmanager:Restore*",
+      "secretsmanager:Rotate*",
+      "secretsmanager:Stop*",
+      "secretsmanager:Tag*",
+      "secretsmanager:Untag*",
+      "secretsmanager:Update*",
+    ]
+    resources = ["arn:aws:secretsmanager:*:${var.account_id}:secret:app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminSecretsmanagerG10S2"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:GetRandom*",
+      "secretsmanager:ListSecrets",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminLogsG11S1"
+    effect = "Allow"
+    actions = [
+      "logs:AssociateKms*",
+      "logs:CreateExport*",
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:DeleteLogGroup",
+      "logs:DeleteLogStream",
+      "logs:DeleteMetric*",
+      "logs:DeleteRetention*",
+      "logs:DeleteSubscription*",
+      "logs:DeleteTransformer",
+      "logs:DescribeLogStreams",
+      "logs:DescribeMetric*",
+      "logs:DescribeSubscription*",
+      "logs:DisassociateKms*",
+      "logs:Filter*",
+      "logs:GetLogEvents",
+      "logs:GetLogGroup*",
+      "logs:GetLogRecord",
+      "logs:GetQuery*",
+      "logs:GetTransformer",
+      "logs:ListTags*",
+      "logs:PutLog*",
+      "logs:PutMetric*",
+      "logs:PutRetention*",
+      "logs:PutSubscription*",
+      "logs:PutTransformer",
+      "logs:Start*",
+      "logs:Tag*",
+      "logs:Untag*",
+    ]
+    resources = [
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/lambda/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/vendedlogs/states/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:app-*",
+    ]
+  }
+
+  statement {
+    sid    = "WorkloadAdminLogsG11S2"
+    effect = "Allow"
+    actions = [
+      "logs:CancelExport*",
+      "logs:DeleteQuery*",
+      "logs:DescribeExport*",
+      "logs:DescribeLogGroups",
+      "logs:DescribeQueries",
+      "logs:DescribeQuery*",
+      "logs:GetLogFields",
+      "logs:ListLogGroups*",
+      "logs:PutQuery*",
+      "logs:Stop*",
+      "logs:Test*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminCloudwatchG12S1"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DeleteAlarms",
+      "cloudwatch:DescribeAlarmHistory",
+      "cloudwatch:DescribeAlarms",
+      "cloudwatch:DisableAlarm*",
+      "cloudwatch:EnableAlarm*",
+      "cloudwatch:ListTags*",
+      "cloudwatch:PutAlarm*",
+      "cloudwatch:PutComposite*",
+      "cloudwatch:PutMetricAlarm",
+      "cloudwatch:Set*",
+      "cloudwatch:Tag*",
+      "cloudwatch:Untag*",
+    ]
+    resources = ["arn:aws:cloudwatch:*:${var.account_id}:alarm:app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminCloudwatchG12S2"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DeleteDashboards",
+      "cloudwatch:GetDashboard",
+      "cloudwatch:PutDashboard",
+    ]
+    resources = ["arn:aws:cloudwatch::${var.account_id}:dashboard/app-*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminCloudwatchG12S3"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:DeleteAnomaly*",
+      "cloudwatch:DescribeAlarmsFor*",
+      "cloudwatch:DescribeAnomaly*",
+      "cloudwatch:DescribeInsight*",
+      "cloudwatch:Generate*",
+      "cloudwatch:GetMetricData",
+      "cloudwatch:GetMetricStatistics",
+      "cloudwatch:GetMetricWidget*",
+      "cloudwatch:ListDashboards",
+      "cloudwatch:ListEntities*",
+      "cloudwatch:ListMetric*",
+      "cloudwatch:ListServices",
+      "cloudwatch:PutAnomaly*",
+      "cloudwatch:PutMetricData",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "WorkloadAdminXrayG13S1"
+    effect    = "Allow"
+    actions   = ["xray:GetGroup"]
+    resources = ["arn:aws:xray:*:${var.account_id}:*"]
+  }
+
+  statement {
+    sid    = "WorkloadAdminXrayG13S2"
+    effect = "Allow"
+    actions = [
+      "xray:BatchGetTraceSummary*",
+      "xray:Cancel*",
+      "xray:GetDistinct*",
+      "xray:GetEncryption*",
+      "xray:GetGroups",
+      "xray:GetIndexing*",
+      "xray:GetInsight*",
+      "xray:GetRetrieved*",
+      "xray:GetSampling*",
+      "xray:GetService*",
+      "xray:GetTime*",
+      "xray:GetTrace*",
+      "xray:Start*",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "ManageOwnEventSourceMappings"
+    effect = "Allow"
+    actions = [
+      "lambda:DeleteEvent*",
+      "lambda:GetEvent*",
+      "lambda:UpdateEvent*",
+    ]
+    resources = ["arn:aws:lambda:*:${var.account_id}:event-source-mapping:*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+    }
+  }
+
+  statement {
+    sid    = "PassWorkloadRoles"
+    effect = "Allow"
+    actions = [
+      "iam:GetRole",
+      "iam:Pass*",
+    ]
+    resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
+  }
+}
+
+resource "aws_iam_policy" "job_workload_admin_2" {
+  name        = "guardrails-workload-admin-2"
+  path        = "/guardrails/"
+  description = "A developer who may also create and change the workload's roles, only under /workload/ and only with the workload boundary attached. (part 2 of 3)"
+  policy      = data.aws_iam_policy_document.job_workload_admin_2.json
+}
+
+data "aws_iam_policy_document" "job_workload_admin_3" {
+  statement {
+    sid    = "StartStopOwnTeamInstances"
+    effect = "Allow"
+    actions = [
+      "ec2:Reboot*",
+      "ec2:StartInstances",
+      "ec2:Stop*",
+    ]
+    resources = ["arn:aws:ec2:*:${var.account_id}:instance/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/team"
+      values   = ["$${aws:PrincipalTag/team}"]
+    }
   }
 
   statement {
     sid    = "CreateRolesOnlyWithBoundary"
     effect = "Allow"
     actions = [
-      "iam:AttachRolePolicy",
+      "iam:AttachRole*",
       "iam:CreateRole",
       "iam:DeleteRolePolicy",
-      "iam:DetachRolePolicy",
-      "iam:PutRolePermissionsBoundary",
-      "iam:PutRolePolicy",
+      "iam:DetachRole*",
+      "iam:PutRole*",
     ]
     resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
 
@@ -157,9 +2474,8 @@ data "aws_iam_policy_document" "job_terraform_deployer" {
     effect = "Allow"
     actions = [
       "iam:DeleteRole",
-      "iam:GetRole",
-      "iam:GetRolePolicy",
-      "iam:ListAttachedRolePolicies",
+      "iam:GetRole*",
+      "iam:ListAttachedRole*",
       "iam:ListRolePolicies",
       "iam:TagRole",
       "iam:UntagRole",
@@ -167,121 +2483,11 @@ data "aws_iam_policy_document" "job_terraform_deployer" {
     ]
     resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
   }
-
-  statement {
-    sid       = "PassOnlyWorkloadRoles"
-    effect    = "Allow"
-    actions   = ["iam:PassRole"]
-    resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
-  }
-
-  statement {
-    sid    = "ReadTerraformState"
-    effect = "Allow"
-    actions = [
-      "s3:GetObject",
-      "s3:ListBucket",
-      "s3:PutObject",
-    ]
-    resources = [
-      "arn:aws:s3:::example-tfstate-${var.account_id}",
-      "arn:aws:s3:::example-tfstate-${var.account_id}/*",
-    ]
-  }
 }
 
-resource "aws_iam_policy" "job_terraform_deployer" {
-  name        = "guardrails-terraform-deployer"
+resource "aws_iam_policy" "job_workload_admin_3" {
+  name        = "guardrails-workload-admin-3"
   path        = "/guardrails/"
-  description = "Deploy workload infrastructure from CI; roles it creates must carry the workload boundary."
-  policy      = data.aws_iam_policy_document.job_terraform_deployer.json
-}
-
-data "aws_iam_policy_document" "job_workload_admin" {
-  #checkov:skip=CKV_AWS_111:Operates whole services in its own account by design (service wildcards on *); the account, the SCPs and the workload boundary on roles it creates bound it.
-  #checkov:skip=CKV_AWS_356:Operates whole services in its own account by design (service wildcards on *); the account, the SCPs and the workload boundary on roles it creates bound it.
-  #checkov:skip=CKV_AWS_108:Reading the account's own data (S3 objects, SSM parameters, secrets) is part of operating its workloads; the grant ends at this account.
-  #checkov:skip=CKV_AWS_107:ec2:* and ecr:* include GetPasswordData and GetAuthorizationToken, which operating EC2 and container workloads needs; the grant ends at this account.
-  #checkov:skip=CKV_AWS_109:Setting resource policies (buckets, queues, topics, functions) is part of operating those services; cross-account exposure is a separate control (RCPs, Access Analyzer).
-  #checkov:skip=CKV_AWS_110:iam:PassRole is limited to role/workload/*, and role writes require the workload permissions boundary (an iam:PermissionsBoundary condition that checkov does not evaluate).
-
-  statement {
-    sid    = "OperateWorkloadServices"
-    effect = "Allow"
-    actions = [
-      "autoscaling:*",
-      "cloudformation:*",
-      "cloudwatch:*",
-      "dynamodb:*",
-      "ec2:*",
-      "ecr:*",
-      "ecs:*",
-      "elasticloadbalancing:*",
-      "events:*",
-      "kms:*",
-      "lambda:*",
-      "logs:*",
-      "rds:*",
-      "s3:*",
-      "secretsmanager:*",
-      "sns:*",
-      "sqs:*",
-      "ssm:*",
-      "xray:*",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid    = "CreateRolesOnlyWithBoundary"
-    effect = "Allow"
-    actions = [
-      "iam:AttachRolePolicy",
-      "iam:CreateRole",
-      "iam:DeleteRolePolicy",
-      "iam:DetachRolePolicy",
-      "iam:PutRolePermissionsBoundary",
-      "iam:PutRolePolicy",
-    ]
-    resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
-
-    condition {
-      test     = "StringEquals"
-      variable = "iam:PermissionsBoundary"
-      values   = ["arn:aws:iam::${var.account_id}:policy/guardrails/GuardrailsWorkloadBoundary"]
-    }
-  }
-
-  statement {
-    sid    = "ManageWorkloadRoles"
-    effect = "Allow"
-    actions = [
-      "iam:AddRoleToInstanceProfile",
-      "iam:CreateInstanceProfile",
-      "iam:DeleteInstanceProfile",
-      "iam:DeleteRole",
-      "iam:RemoveRoleFromInstanceProfile",
-      "iam:TagRole",
-      "iam:UntagRole",
-      "iam:UpdateRoleDescription",
-    ]
-    resources = [
-      "arn:aws:iam::${var.account_id}:instance-profile/workload/*",
-      "arn:aws:iam::${var.account_id}:role/workload/*",
-    ]
-  }
-
-  statement {
-    sid       = "PassOnlyWorkloadRoles"
-    effect    = "Allow"
-    actions   = ["iam:PassRole"]
-    resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
-  }
-}
-
-resource "aws_iam_policy" "job_workload_admin" {
-  name        = "guardrails-workload-admin"
-  path        = "/guardrails/"
-  description = "Operate everything in a workload account that workloads use, and create roles for them only with the workload boundary. No IAM users, no organization or account settings: those stay with break-glass."
-  policy      = data.aws_iam_policy_document.job_workload_admin.json
+  description = "A developer who may also create and change the workload's roles, only under /workload/ and only with the workload boundary attached. (part 3 of 3)"
+  policy      = data.aws_iam_policy_document.job_workload_admin_3.json
 }

@@ -14,9 +14,17 @@ output "role_arns" {
 output "policy_arns" {
   description = "ARN of each customer managed policy of the baseline, by policy name."
   value = {
-    "guardrails-developer"          = aws_iam_policy.job_developer.arn
-    "guardrails-terraform-deployer" = aws_iam_policy.job_terraform_deployer.arn
-    "guardrails-workload-admin"     = aws_iam_policy.job_workload_admin.arn
-    "GuardrailsWorkloadBoundary"    = aws_iam_policy.boundary_workload_boundary.arn
+    "guardrails-developer-1"          = aws_iam_policy.job_developer_1.arn
+    "guardrails-developer-2"          = aws_iam_policy.job_developer_2.arn
+    "guardrails-developer-3"          = aws_iam_policy.job_developer_3.arn
+    "guardrails-security-auditor"     = aws_iam_policy.job_security_auditor.arn
+    "guardrails-terraform-deployer-1" = aws_iam_policy.job_terraform_deployer_1.arn
+    "guardrails-terraform-deployer-2" = aws_iam_policy.job_terraform_deployer_2.arn
+    "guardrails-terraform-deployer-3" = aws_iam_policy.job_terraform_deployer_3.arn
+    "guardrails-workload-admin-1"     = aws_iam_policy.job_workload_admin_1.arn
+    "guardrails-workload-admin-2"     = aws_iam_policy.job_workload_admin_2.arn
+    "guardrails-workload-admin-3"     = aws_iam_policy.job_workload_admin_3.arn
+    "GuardrailsCIBoundary"            = aws_iam_policy.boundary_ci_boundary.arn
+    "GuardrailsWorkloadBoundary"      = aws_iam_policy.boundary_workload_boundary.arn
   }
 }

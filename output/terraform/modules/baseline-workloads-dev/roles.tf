@@ -124,9 +124,9 @@ resource "aws_iam_role_policy_attachment" "role_auditor__aws_securityaudit" {
   policy_arn = "arn:aws:iam::aws:policy/SecurityAudit"
 }
 
-resource "aws_iam_role_policy_attachment" "role_auditor__aws_job_function_viewonlyaccess" {
+resource "aws_iam_role_policy_attachment" "role_auditor__job_security_auditor" {
   role       = aws_iam_role.role_auditor.name
-  policy_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
+  policy_arn = aws_iam_policy.job_security_auditor.arn
 }
 
 data "aws_iam_policy_document" "trust_role_ci_deployer" {
@@ -160,15 +160,30 @@ resource "aws_iam_role" "role_ci_deployer" {
   description          = "Deploys workload infrastructure from GitHub Actions on the main branch."
   assume_role_policy   = data.aws_iam_policy_document.trust_role_ci_deployer.json
   max_session_duration = 3600
-  permissions_boundary = aws_iam_policy.boundary_workload_boundary.arn
+  permissions_boundary = aws_iam_policy.boundary_ci_boundary.arn
 
   # IAM checks that federated principals in a trust policy exist.
   depends_on = [aws_iam_openid_connect_provider.oidc_github]
 }
 
-resource "aws_iam_role_policy_attachment" "role_ci_deployer__job_terraform_deployer" {
+resource "aws_iam_role_policy_attachment" "role_ci_deployer__aws_job_function_viewonlyaccess" {
   role       = aws_iam_role.role_ci_deployer.name
-  policy_arn = aws_iam_policy.job_terraform_deployer.arn
+  policy_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
+}
+
+resource "aws_iam_role_policy_attachment" "role_ci_deployer__job_terraform_deployer_1" {
+  role       = aws_iam_role.role_ci_deployer.name
+  policy_arn = aws_iam_policy.job_terraform_deployer_1.arn
+}
+
+resource "aws_iam_role_policy_attachment" "role_ci_deployer__job_terraform_deployer_2" {
+  role       = aws_iam_role.role_ci_deployer.name
+  policy_arn = aws_iam_policy.job_terraform_deployer_2.arn
+}
+
+resource "aws_iam_role_policy_attachment" "role_ci_deployer__job_terraform_deployer_3" {
+  role       = aws_iam_role.role_ci_deployer.name
+  policy_arn = aws_iam_policy.job_terraform_deployer_3.arn
 }
 
 data "aws_iam_policy_document" "trust_role_support" {
