@@ -28,7 +28,8 @@ class CatalogError(GuardrailsError):
 
 
 class ParameterError(ValueError):
-    """A blueprint passed a bad parameter to a catalog guardrail."""
+    """A blueprint passed a bad parameter to a catalog guardrail or a built-in job function; ``parameter``
+    names the one at fault."""
 
     def __init__(self, message: str, hint: str = "", parameter: str | None = None) -> None:
         super().__init__(message)

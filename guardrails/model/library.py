@@ -34,6 +34,7 @@ from guardrails.blueprint.schema import (
     UnknownActionAllowed,
 )
 from guardrails.diagnostics import GuardrailsError
+from guardrails.model.catalog import ParameterError
 
 YamlPath = tuple[str | int, ...]
 
@@ -57,15 +58,6 @@ _PARAMETER_KEYS = {"description", "default", "pattern"}
 
 class LibraryError(GuardrailsError):
     """The packaged library itself is broken (a bug in guardrails, not in the blueprint)."""
-
-
-class ParameterError(ValueError):
-    """A blueprint passed bad parameters to a built-in job function; ``parameter`` names the one at fault."""
-
-    def __init__(self, message: str, hint: str = "", parameter: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-        self.parameter = parameter
 
 
 @dataclass(frozen=True)
