@@ -1,4 +1,4 @@
-"""Imports flow one way: blueprint → model → policies → emitters | validators → pipeline → cli.
+"""Imports flow one way: blueprint → model → policies → emitters | validators | evaluation → pipeline → cli.
 
 Emitters render the plan only (they never read the blueprint or the model); validators never import the
 emitters. Checked on the source with the standard library's parser, so no import side effects run.
@@ -20,6 +20,9 @@ ALLOWED = {
     "policies": {"diagnostics", "blueprint", "model", "policies"},
     "emitters": {"diagnostics", "policies", "emitters"},
     "validators": {"diagnostics", "policies", "validators"},
+    # Reads policy JSON (as emitted) and the plan's IR; never the blueprint, the model or the emitters.
+    "evaluation": {"diagnostics", "policies", "evaluation"},
+    "review": {"diagnostics", "policies", "evaluation", "review"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Offline evaluation of AWS authorization: conditions, policies, and the organization around them."""

@@ -1,0 +1,346 @@
+"""AWS's authorization decision for one request, from the policies that apply to it.
+
+The order follows the IAM User Guide's evaluation logic
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html and its
+cross-account page): an explicit Deny in any policy wins; then every level of the resource account's RCPs
+and of the caller's SCPs must allow; then a resource-based policy, the identity policies, the permissions
+boundary and the session policy decide. Every step is recorded so that ``guardrails explain`` and the
+blueprint tests can show which policy and statement decided.
+
+The engine knows nothing about blueprints or organizations: ``guardrails.evaluation.organization`` builds
+the :class:`Request` and :class:`PolicySet` from the emitted policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from guardrails.evaluation.conditions import ClauseResult, evaluate_conditions
+from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.matching import Context, action_matches, resource_matches
+
+PolicyKind = Literal["scp", "rcp", "resource", "identity", "boundary", "session"]
+Outcome = Literal["allow", "explicit-deny", "implicit-deny", "unknown"]
+
+# Statement elements the engine reads; anything else in a statement is a grammar error, not ignorable.
+_ELEMENTS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal",
+             "Condition"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One policy document and what it is, for explanations."""
+
+    name: str  # e.g. "guardrails-root", "arn:aws:iam::aws:policy/AdministratorAccess"
+    kind: PolicyKind
+    document: Mapping[str, Any]
+    source: str = ""  # where the document comes from (a file under output/, or "AWS managed")
+    level: str = ""  # SCPs/RCPs: the target it is attached to ("root", "ou:Workloads", "account:app-dev")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The principal making the request, as AWS sees it.
+
+    ``arn`` is what a resource-based policy's ``Principal`` is compared with besides ``principal_arn``:
+    the session ARN for role sessions (``arn:aws:sts::…:assumed-role/Role/session``), the user ARN for
+    users. ``principal_arn`` is the value of ``aws:PrincipalArn`` (the role ARN for role sessions).
+    """
+
+    kind: Literal["user", "role", "root", "federated", "service"]
+    principal_arn: str
+    account: str | None  # None for federated web identities and service principals (outside any account)
+    arn: str = ""
+    federated_provider: str = ""  # federated callers: the provider ARN their token comes from
+    service: str = ""  # service callers: e.g. "ec2.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Request:
+    caller: Caller
+    action: str
+    resource: str
+    resource_account: str | None
+    context: Context
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Every policy that applies to one request.
+
+    ``scp_levels``/``rcp_levels``: root → OUs → account, each level the policies attached there (an empty
+    tuple of levels means "not governed": the management account, principals outside the organization).
+    ``unmodeled``: policies attached to the caller whose documents the evaluator does not have (AWS managed
+    policies outside guardrails' reference data); a decision they could change is ``unknown``.
+    """
+
+    scp_levels: tuple[tuple[str, tuple[Policy, ...]], ...] = ()
+    rcp_levels: tuple[tuple[str, tuple[Policy, ...]], ...] = ()
+    identity: tuple[Policy, ...] = ()
+    boundary: Policy | None = None
+    session: Policy | None = None
+    resource: Policy | None = None
+    resource_required: bool = False  # role trust policies must allow sts:AssumeRole* whatever else allows
+    identity_implicit: bool = False  # the root user: the account's identity permissions are implied
+    scp_exempt_reason: str = ""  # why SCPs do not apply (management account, service-linked role)
+    unmodeled: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatementMatch:
+    """A statement that applies to the request (action, resource, principal and conditions all match)."""
+
+    policy: Policy
+    index: int
+    sid: str
+    effect: str
+    clauses: tuple[ClauseResult, ...] = ()
+    principal_match: str = ""  # resource policies: "direct" (this principal) or "account" (its account)
+
+    def describe(self) -> str:
+        where = f"{self.policy.kind.upper() if self.policy.kind in ('scp', 'rcp') else self.policy.kind} "
+        sid = self.sid or f"statement {self.index + 1}"
+        return f"{where}{self.policy.name}: {self.effect} {sid}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One stage of the evaluation and what it concluded."""
+
+    stage: str  # "explicit deny", "RCPs root", "SCPs ou:Workloads", "resource policy", "identity", ...
+    outcome: Literal["deny", "allow", "no-allow", "not-applicable", "unknown"]
+    detail: str = ""
+    matches: tuple[StatementMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    steps: tuple[Step, ...]
+    deciding: tuple[StatementMatch, ...] = field(default=())
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == "allow"
+
+    @property
+    def summary(self) -> str:
+        """One line: the outcome and what decided it."""
+        decided = next((s for s in reversed(self.steps) if s.outcome in ("deny", "no-allow", "unknown")), None)
+        if self.outcome == "allow":
+            return "allow: " + "; ".join(m.describe() for m in self.deciding)
+        if self.outcome == "explicit-deny":
+            return "explicit deny: " + "; ".join(m.describe() for m in self.deciding)
+        return f"{self.outcome}: {decided.stage}: {decided.detail}" if decided else self.outcome
+
+
+def _as_tuple(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    raise EvaluationError(f"expected a string or a list of strings, got {value!r}")
+
+
+def statements_of(policy: Policy) -> list[Mapping[str, Any]]:
+    """The statements of a policy document (a single statement object counts as a list of one)."""
+    raw = policy.document.get("Statement")
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise EvaluationError(f"{policy.name}: the policy has no Statement list")
+    for statement in raw:
+        unknown = set(statement) - _ELEMENTS
+        if unknown:
+            raise EvaluationError(f"{policy.name}: statement element(s) {', '.join(sorted(unknown))} are not IAM "
+                                  "policy grammar")
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            raise EvaluationError(f"{policy.name}: statement Effect must be Allow or Deny, got "
+                                  f"{statement.get('Effect')!r}")
+    return raw
+
+
+def _action_applies(statement: Mapping[str, Any], action: str) -> bool:
+    if "Action" in statement:
+        return any(action_matches(p, action) for p in _as_tuple(statement["Action"]))
+    if "NotAction" in statement:
+        return not any(action_matches(p, action) for p in _as_tuple(statement["NotAction"]))
+    return False
+
+
+def _resource_applies(statement: Mapping[str, Any], resource: str, context: Context, kind: PolicyKind) -> bool:
+    if "Resource" in statement:
+        return any(resource_matches(p, resource, context) for p in _as_tuple(statement["Resource"]))
+    if "NotResource" in statement:
+        return not any(resource_matches(p, resource, context) for p in _as_tuple(statement["NotResource"]))
+    # Role trust policies have no Resource element: the role they belong to is the resource.
+    return kind == "resource"
+
+
+def _principal_match(statement: Mapping[str, Any], caller: Caller) -> str:
+    """"direct" when the statement names this principal, "account" when it names its account, else ""."""
+    if "Principal" in statement:
+        found = _names_principal(statement["Principal"], caller)
+        return found
+    if "NotPrincipal" in statement:
+        return "" if _names_principal(statement["NotPrincipal"], caller) else "direct"
+    return ""
+
+
+def _names_principal(principal: object, caller: Caller) -> str:
+    if principal == "*":
+        return "direct"
+    if not isinstance(principal, Mapping):
+        raise EvaluationError(f"a Principal must be \"*\" or an object, got {principal!r}")
+    best = ""
+    for kind, values in principal.items():
+        for value in _as_tuple(values):
+            if kind == "AWS":
+                if value == "*":
+                    return "direct"
+                if value in (caller.principal_arn, caller.arn) and caller.kind != "root":
+                    return "direct"
+                account = value if value.isdigit() else _root_account(value)
+                if account and account == caller.account:
+                    # The account's root user itself is named directly; anyone else in it by delegation.
+                    best = "direct" if caller.kind == "root" else (best or "account")
+            elif kind == "Federated" and caller.kind == "federated" and value == caller.federated_provider:
+                return "direct"
+            elif kind == "Service" and caller.kind == "service" and value == caller.service:
+                return "direct"
+            elif kind not in ("AWS", "Federated", "Service", "CanonicalUser"):
+                raise EvaluationError(f"unknown Principal type {kind!r}")
+    return best
+
+
+def _root_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    if len(parts) == 6 and parts[2] == "iam" and parts[5] == "root":
+        return parts[4]
+    return None
+
+
+def matching_statements(policy: Policy, request: Request, effect: str) -> list[StatementMatch]:
+    """Statements of ``policy`` with this effect that apply to the request."""
+    found: list[StatementMatch] = []
+    for index, statement in enumerate(statements_of(policy)):
+        if statement["Effect"] != effect:
+            continue
+        if not _action_applies(statement, request.action):
+            continue
+        if not _resource_applies(statement, request.resource, request.context, policy.kind):
+            continue
+        principal = ""
+        if policy.kind == "resource":
+            principal = _principal_match(statement, request.caller)
+            if not principal:
+                continue
+        matched, clauses = evaluate_conditions(statement.get("Condition") or {}, request.context)
+        if not matched:
+            continue
+        found.append(StatementMatch(policy, index, str(statement.get("Sid", "")), effect, clauses, principal))
+    return found
+
+
+def evaluate(request: Request, policies: PolicySet) -> Decision:
+    """The decision for ``request`` given every policy that applies to it, with the steps that led there."""
+    steps: list[Step] = []
+    applicable: list[Policy] = [p for _, level in policies.rcp_levels for p in level]
+    if not policies.scp_exempt_reason:
+        applicable += [p for _, level in policies.scp_levels for p in level]
+    applicable += [p for p in (policies.resource, *policies.identity, policies.boundary, policies.session) if p]
+
+    denies = [m for p in applicable for m in matching_statements(p, request, "Deny")]
+    if denies:
+        steps.append(Step("explicit deny", "deny", f"{len(denies)} Deny statement(s) apply", tuple(denies)))
+        return Decision("explicit-deny", tuple(steps), tuple(denies))
+    steps.append(Step("explicit deny", "not-applicable", "no Deny statement applies"))
+
+    for family, levels, exempt in (("RCPs", policies.rcp_levels, ""), ("SCPs", policies.scp_levels,
+                                                                        policies.scp_exempt_reason)):
+        if exempt:
+            steps.append(Step(family, "not-applicable", exempt))
+            continue
+        if not levels:
+            steps.append(Step(family, "not-applicable", "none apply to this request"))
+            continue
+        for level, attached in levels:
+            allows = [m for p in attached for m in matching_statements(p, request, "Allow")]
+            if not allows:
+                names = ", ".join(p.name for p in attached) or "no policy"
+                steps.append(Step(f"{family} {level}", "no-allow", f"nothing attached at {level} allows it ({names})"))
+                return Decision("implicit-deny", tuple(steps))
+            steps.append(Step(f"{family} {level}", "allow", "", tuple(allows[:1])))
+
+    resource_allows: list[StatementMatch] = []
+    if policies.resource:
+        resource_allows = matching_statements(policies.resource, request, "Allow")
+        if not resource_allows:
+            steps.append(Step("resource policy", "no-allow", f"{policies.resource.name} does not allow this "
+                              "principal"))
+            if policies.resource_required or request.resource_account != request.caller.account:
+                return Decision("implicit-deny", tuple(steps))
+        else:
+            steps.append(Step("resource policy", "allow", "", tuple(resource_allows)))
+    cross_account = request.caller.account is None or request.resource_account != request.caller.account
+    if cross_account and request.caller.account is not None and policies.resource is None:
+        # Across accounts the resource's own account must grant access too, through a resource-based policy.
+        steps.append(Step("resource policy", "no-allow", f"the resource is in account {request.resource_account}: "
+                          "cross-account access needs a resource-based policy there, and none applies"))
+        return Decision("implicit-deny", tuple(steps))
+
+    # A resource policy that names the principal itself (not its account) grants on its own within one account,
+    # and for principals outside any account (web identities, services) — identity policies then do not apply.
+    direct = [m for m in resource_allows if m.principal_match == "direct"]
+    if direct and (not cross_account or request.caller.account is None):
+        if request.caller.kind in ("user", "federated", "service", "root"):
+            return Decision("allow", tuple(steps), tuple(direct))
+        # A grant to a role ARN still passes through the role's boundary and session policy.
+        return _bounded(request, policies, steps, tuple(direct))
+
+    identity_allows: list[StatementMatch] = []
+    if policies.identity_implicit:
+        steps.append(Step("identity", "allow", "the root user holds every permission of its account"))
+    else:
+        identity_allows = [m for p in policies.identity for m in matching_statements(p, request, "Allow")]
+        if not identity_allows:
+            if policies.unmodeled:
+                steps.append(Step("identity", "unknown", "no modeled identity policy allows it; "
+                                  f"unmodeled: {', '.join(policies.unmodeled)}"))
+                # The boundary may settle it anyway: what it does not allow is denied whatever the identity grants.
+                if policies.boundary and not matching_statements(policies.boundary, request, "Allow"):
+                    steps.append(Step("boundary", "no-allow", f"{policies.boundary.name} does not allow it"))
+                    return Decision("implicit-deny", tuple(steps))
+                return Decision("unknown", tuple(steps))
+            steps.append(Step("identity", "no-allow", "no identity policy allows it"))
+            return Decision("implicit-deny", tuple(steps))
+        steps.append(Step("identity", "allow", "", tuple(identity_allows)))
+    return _bounded(request, policies, steps, tuple(resource_allows) + tuple(identity_allows))
+
+
+def _bounded(request: Request, policies: PolicySet, steps: list[Step],
+             allows: tuple[StatementMatch, ...]) -> Decision:
+    """The permissions boundary and the session policy, each of which must also allow."""
+    for stage, policy in (("boundary", policies.boundary), ("session policy", policies.session)):
+        if policy is None:
+            continue
+        found = matching_statements(policy, request, "Allow")
+        if not found:
+            steps.append(Step(stage, "no-allow", f"{policy.name} does not allow it"))
+            return Decision("implicit-deny", tuple(steps))
+        steps.append(Step(stage, "allow", "", tuple(found)))
+        allows = allows + tuple(found)
+    return Decision("allow", tuple(steps), allows)
+
+
+def describe_steps(decision: Decision) -> Sequence[str]:
+    """Plain-text lines of the chain (for logs and tests; the CLI renders its own)."""
+    lines = []
+    for step in decision.steps:
+        lines.append(f"{step.stage}: {step.outcome}{' — ' + step.detail if step.detail else ''}")
+        lines.extend(f"    {m.describe()}" for m in step.matches)
+    return lines
