@@ -15,6 +15,8 @@ from guardrails.blueprint import load_blueprint
 from guardrails.diagnostics import BlueprintError, Diagnostic, Severity, ValidationFailed
 from guardrails.emitters import emit_all
 from guardrails.emitters.write import read_tree, stage_output, swap_in
+from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
+from guardrails.evaluation.organization import Organization
 from guardrails.model import Model, build_model
 from guardrails.model.library import effective_job
 from guardrails.policies import risks
@@ -29,6 +31,7 @@ class Compiled:
     seconds: float
     warnings: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # accepted risks, for the build summary
+    test_results: list[CaseResult] = field(default_factory=list)  # the blueprint's access tests, when run
 
 
 @dataclass
@@ -41,17 +44,32 @@ class BuildResult:
     added: list[str] = field(default_factory=list)
 
 
-def compile_blueprint(directory: Path, *, today: date | None = None) -> Compiled:
+def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: bool = True) -> Compiled:
     """Blueprint directory → plan and every output file, in memory. Raises BlueprintError.
 
     ``today`` decides which accepted risks are past their review date (warnings only; never in the output).
+    The blueprint's access tests run against the emitted policies unless ``run_tests`` is false; a failing
+    test is a blueprint error (the blueprint does not do what it says it does), so nothing is written.
     """
     started = time.perf_counter()
     model = build_model(load_blueprint(directory))
     plan = synthesize(model)
     warnings, notes = _check_risks(model, plan, today or date.today())
     files = emit_all(plan)
-    return Compiled(plan, files, time.perf_counter() - started, warnings, notes)
+    compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
+    if run_tests and plan.tests:
+        compiled.test_results = run_access_tests(compiled)
+        failures = failure_diagnostics(compiled.test_results)
+        if failures:
+            raise BlueprintError(failures)
+        compiled.seconds = time.perf_counter() - started
+    return compiled
+
+
+def run_access_tests(compiled: Compiled) -> list[CaseResult]:
+    """Every case of the blueprint's access tests, evaluated against the compiled policy tree."""
+    organization = Organization({p: t for p, t in compiled.files.items() if p.startswith("policies/")})
+    return run_tests(organization, compiled.plan.tests)
 
 
 def _check_risks(model: Model, plan: Plan, today: date) -> tuple[list[Diagnostic], list[str]]:
@@ -136,3 +154,44 @@ def validate_output(directory: Path, output: Path, *, external: bool = True, che
     result.changed = sorted(p for p, text in compiled.files.items() if on_disk.get(p) != text)
     result.removed = sorted(set(on_disk) - set(compiled.files))
     return result
+
+
+@dataclass(frozen=True)
+class OutputDrift:
+    """How an output directory differs from what the blueprint compiles to (paths relative to the output)."""
+
+    added: list[str]  # generated now, missing on disk
+    changed: list[str]  # on disk with other content
+    removed: list[str]  # on disk, no longer generated
+    expected: dict[str, str] = field(default_factory=dict, repr=False)
+    on_disk: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def excerpt(self, path: str, max_lines: int = 20) -> list[str]:
+        """The start of a unified diff (on disk → expected) of one changed file; at most ``max_lines`` lines."""
+        import difflib
+        import itertools
+
+        diff = difflib.unified_diff(self.on_disk.get(path, "").splitlines(), self.expected.get(path, "").splitlines(),
+                                    f"a/{path}", f"b/{path}", lineterm="", n=1)
+        return list(itertools.islice(diff, max_lines))
+
+
+def output_drift(files: dict[str, str], on_disk: dict[str, str]) -> OutputDrift:
+    """Compare generated ``files`` with an output tree as :func:`read_tree` returns it; pure."""
+    return OutputDrift(added=sorted(set(files) - set(on_disk)),
+                       changed=sorted(p for p in set(files) & set(on_disk) if files[p] != on_disk[p]),
+                       removed=sorted(set(on_disk) - set(files)), expected=files, on_disk=on_disk)
+
+
+def check_output(directory: Path, output: Path) -> tuple[Compiled, OutputDrift]:
+    """Compile in memory and compare with ``output``; writes nothing and runs no validator.
+
+    Staleness is a question about text, not about validity: the build that wrote ``output`` validated it,
+    and ``guardrails validate`` re-checks it. Blueprint errors still raise :class:`BlueprintError`.
+    """
+    compiled = compile_blueprint(directory)
+    return compiled, output_drift(compiled.files, read_tree(output))

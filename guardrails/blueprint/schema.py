@@ -402,6 +402,51 @@ class Limits(Strict):
     managed_policies_per_group: int | None = Field(None, ge=1)
 
 
+# --------------------------------------------------------------------------- access tests
+
+PrincipalText = Annotated[str, StringConstraints(pattern=r"^(root|(role|user|group|federated|service)/.+)$")]
+ContextValue = Union[str, bool, int, list[str]]
+
+
+class AccessTest(Strict):
+    """An access assertion, proved offline on every build (and by `guardrails test`) with guardrails' evaluator."""
+
+    description: str | None = Field(None, description="What the assertion proves, in a sentence.")
+    principal: PrincipalText = Field(
+        description="`role/NAME`, `user/NAME`, `group/NAME` (a member of the group), `root` (the account's root "
+        "user), `federated/PROVIDER` (e.g. `federated/token.actions.githubusercontent.com`) or `service/PRINCIPAL`."
+    )
+    account: str | None = Field(None, description="The account the principal is in (name).")
+    accounts: list[str] | Literal["all"] | None = Field(
+        None, description="Several accounts (names), or `all`: the assertion must hold in each."
+    )
+    action: str | None = Field(None, description="The action, e.g. `ec2:RunInstances`.")
+    actions: list[str] | None = Field(None, description="Several actions: the assertion must hold for each.")
+    resource: str = Field(
+        "*",
+        description="Resource ARN; `${partition}`, `${account_id}` (the principal's account), "
+        "`${account_id:NAME}` and `${region}` are substituted.",
+    )
+    context: dict[str, ContextValue] = Field(
+        default_factory=dict,
+        description="Request context, e.g. `aws:MultiFactorAuthPresent: true`, `aws:RequestedRegion: us-east-1`, "
+        "`aws:SourceIp`, `aws:PrincipalTag/team`, `aws:CurrentTime`. Keys AWS always sets (aws:PrincipalArn, "
+        "aws:PrincipalOrgID, aws:RequestedRegion from the resource or home region …) are filled in.",
+    )
+    expect: Literal["allow", "deny"]
+    decided_by: str | None = Field(
+        None, description="Optional: a statement Sid or policy name that must be among those that decided."
+    )
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> AccessTest:
+        if (self.account is None) == (self.accounts is None):
+            raise ValueError("an access test needs exactly one of `account` or `accounts`")
+        if (self.action is None) == (self.actions is None):
+            raise ValueError("an access test needs exactly one of `action` or `actions`")
+        return self
+
+
 class Blueprint(Strict):
     """The whole blueprint: the merge of every YAML file in the blueprint directory."""
 
@@ -420,6 +465,9 @@ class Blueprint(Strict):
     )
     mfa_enforcement: MfaEnforcement = Field(default_factory=MfaEnforcement)
     limits: Limits = Field(default_factory=Limits)
+    tests: dict[str, AccessTest] = Field(
+        default_factory=dict, description="Access assertions by name: who may (not) do what, where."
+    )
 
     @field_validator("password_policy", mode="after")
     @classmethod
@@ -432,4 +480,4 @@ OrgUnit.model_rebuild()
 Organization.model_rebuild()
 
 # Top-level sections that are mappings of named entries may be split across files.
-MERGEABLE_SECTIONS = ("job_functions", "permission_boundaries", "groups", "users", "roles")
+MERGEABLE_SECTIONS = ("job_functions", "permission_boundaries", "groups", "users", "roles", "tests")

@@ -1,13 +1,25 @@
 """Every policy document as stable JSON under ``policies/``, for reviewers and other tools.
 
-Layout: ``policies/scp/<name>.json`` and ``policies/<class>/<kind>/<name>.json`` where kind is
-``managed``, ``boundary`` or ``trust``. Placeholders ``${account_id}`` and ``${region}`` are
+Layout: ``policies/scp/<name>.json`` and ``policies/accounts/<class>/<kind>/<name>.json`` where kind is
+``managed``, ``boundary``, ``trust`` or ``inline``. Placeholders ``${account_id}`` and ``${region}`` are
 kept: one document serves every account of its class.
+
+``policies/manifest.json`` says what is attached where (accounts, OUs, SCP targets, the roles, groups and
+users of each class with their policies and boundaries). With the documents it is everything needed to
+answer "who can do what, where" offline: the evaluator, ``guardrails explain`` and ``guardrails diff``
+read this tree, so they work on committed output as well as on a fresh compilation. Its format is
+versioned (``format``); docs/policies-manifest.md describes it.
 """
 
 from __future__ import annotations
 
-from guardrails.policies.ir import Plan
+import json
+from typing import Any
+
+from guardrails.policies.ir import ACCOUNT_ID, BaselineClass, Plan, PolicyRef
+
+MANIFEST = "policies/manifest.json"
+MANIFEST_FORMAT = "guardrails-policies/1"
 
 
 def emit(plan: Plan) -> dict[str, str]:
@@ -22,4 +34,58 @@ def emit(plan: Plan) -> dict[str, str]:
             files[f"{base}/trust/{role.name}.json"] = role.trust.render()
             for name, document in role.inline_policies:
                 files[f"{base}/inline/{role.name}-{name}.json"] = document.render()
+    files[MANIFEST] = json.dumps(manifest(plan), indent=2, ensure_ascii=False) + "\n"
     return files
+
+
+def manifest(plan: Plan) -> dict[str, Any]:
+    """What is attached where, with every document named by its file under the output directory."""
+    org = plan.org
+    management = next((a.name for a in plan.accounts if a.management), None)
+    return {
+        "format": MANIFEST_FORMAT,
+        "organization": {
+            "name": org.name, "partition": org.partition, "id": org.org_id, "root_id": org.root_id,
+            "management_account": management, "home_region": org.home_region,
+            "allowed_regions": list(org.allowed_regions),
+            "break_glass": {"account": org.break_glass_account, "role": org.break_glass_role},
+            "deployment_principals": list(org.deployment_principals),
+        },
+        "units": [{"path": u.path, "parent": u.parent} for u in plan.units],
+        "accounts": [{"name": a.name, "id": a.id, "unit": a.unit, "management": a.management,
+                      "class": (plan.class_of(a.name).key if plan.class_of(a.name) else None)}
+                     for a in plan.accounts],
+        "service_control_policies": [{"name": s.name, "target": s.target, "file": f"policies/scp/{s.name}.json",
+                                      "guardrails": list(s.guardrails)} for s in plan.scps],
+        "resource_control_policies": [],
+        "classes": {cls.key: _class(cls, org.partition) for cls in plan.classes},
+    }
+
+
+def _class(cls: BaselineClass, partition: str) -> dict[str, Any]:
+    base = f"policies/accounts/{cls.key}"
+    by_key = {p.key: p for p in cls.baseline.managed_policies}
+
+    def arn(ref: PolicyRef) -> str:
+        if ref.kind == "aws":
+            return ref.aws_arn(partition)
+        policy = by_key[ref.name]
+        return f"arn:{partition}:iam::{ACCOUNT_ID}:policy{policy.path}{policy.name}"
+
+    groups = {g.key: g.name for g in cls.baseline.groups}
+    return {
+        "accounts": list(cls.accounts),
+        "managed_policies": {arn(PolicyRef("local", p.key)): {"name": p.name, "kind": p.kind,
+                                                              "file": f"{base}/{p.kind}/{p.name}.json"}
+                             for p in cls.baseline.managed_policies},
+        "roles": [{"name": r.name, "path": r.path, "trust": f"{base}/trust/{r.name}.json",
+                   "policies": [arn(ref) for ref in r.policies],
+                   "inline_policies": [f"{base}/inline/{r.name}-{name}.json" for name, _ in r.inline_policies],
+                   "boundary": arn(r.boundary) if r.boundary else None,
+                   "max_session_duration": r.max_session_duration}
+                  for r in cls.baseline.roles],
+        "groups": [{"name": g.name, "path": g.path, "policies": [arn(ref) for ref in g.policies]}
+                   for g in cls.baseline.groups],
+        "users": [{"name": u.name, "path": u.path, "groups": [groups[g] for g in u.groups], "tags": dict(u.tags)}
+                  for u in cls.baseline.users],
+    }

@@ -91,9 +91,31 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _check_statements(model, problems)
     _check_guardrail_refs(model, problems)
     _check_organization_rules(model, problems)
+    _check_access_tests(model, problems)
     if problems:
         raise BlueprintError(problems)
     return model
+
+
+def _check_access_tests(model: Model, problems: list[Diagnostic]) -> None:
+    """Access tests name known accounts and principals the blueprint defines (placement is checked when they run)."""
+    bp = model.blueprint
+    known = {"role": {s.name or k for k, s in bp.roles.items()} | {bp.organization.break_glass.role},
+             "user": set(bp.users) | set(bp.organization.break_glass.users),
+             "group": set(bp.groups) | {"break-glass"}}  # the break-glass users' group (synthesize.BREAK_GLASS_GROUP)
+    for name, test in bp.tests.items():
+        if isinstance(test.accounts, list) or test.account is not None:
+            key = "accounts" if test.accounts is not None else "account"
+            for index, account in enumerate(test.accounts if isinstance(test.accounts, list) else [test.account]):
+                if account not in model.accounts:
+                    where = ("tests", name, key, index) if key == "accounts" else ("tests", name, key)
+                    problems.append(Diagnostic.of("GR301", f"unknown account {account!r}", model.source.where(*where),
+                                                  _suggest(str(account), set(model.accounts))))
+        kind, _, principal = test.principal.partition("/")
+        if kind in known and principal not in known[kind]:
+            problems.append(Diagnostic.of("GR301", f"unknown {kind} {principal!r}",
+                                          model.source.where("tests", name, "principal"),
+                                          _suggest(principal, known[kind])))
 
 
 def _suggest(name: str, candidates: list[str] | set[str] | frozenset[str]) -> str:

@@ -288,6 +288,22 @@ class JobReport:
 
 
 @dataclass(frozen=True)
+class AccessTest:
+    """A blueprint access assertion, expanded to concrete accounts and actions (run by guardrails.evaluation)."""
+
+    name: str
+    description: str
+    principal: str  # "role/NAME", "user/NAME", "group/NAME", "root", "federated/…", "service/…"
+    accounts: tuple[str, ...]
+    actions: tuple[str, ...]
+    resource: str
+    context: tuple[tuple[str, tuple[str, ...]], ...]
+    expect: Literal["allow", "deny"]
+    decided_by: str | None = None
+    origin: str = ""  # "file:line:col" of the test in the blueprint
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything the emitters need; emitters never read the blueprint."""
 
@@ -299,6 +315,7 @@ class Plan:
     classes: tuple[BaselineClass, ...]
     limits: dict[str, Limit]
     job_reports: tuple[JobReport, ...] = ()
+    tests: tuple[AccessTest, ...] = ()
 
     def account(self, name: str) -> Account:
         return next(a for a in self.accounts if a.name == name)

@@ -19,6 +19,7 @@ from guardrails.model import catalog as cat
 from guardrails.model.library import effective_job
 from guardrails.policies.ir import (
     ACCOUNT_ID,
+    AccessTest,
     Account,
     Baseline,
     BaselineClass,
@@ -78,7 +79,29 @@ def synthesize(model: Model) -> Plan:
     accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
     return Plan(blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps,
                 classes=_classes(model, info, jobs), limits=effective_limits(bp.limits),
-                job_reports=tuple(jobs[name].report for name in sorted(jobs)))
+                job_reports=tuple(jobs[name].report for name in sorted(jobs)), tests=_access_tests(model))
+
+
+def _access_tests(model: Model) -> tuple[AccessTest, ...]:
+    """The blueprint's access assertions with `accounts: all` and single values expanded (names checked later,
+    by the evaluator, against what was actually emitted)."""
+    every = tuple(model.accounts)
+    tests = []
+    for name, spec in sorted(model.blueprint.tests.items()):
+        accounts = every if spec.accounts == "all" else tuple(spec.accounts or (spec.account,))
+        context = tuple(sorted((key, _context_values(value)) for key, value in spec.context.items()))
+        tests.append(AccessTest(name, " ".join((spec.description or "").split()), spec.principal, accounts,
+                                tuple(spec.actions or (spec.action,)), spec.resource, context, spec.expect,
+                                spec.decided_by, str(model.source.where_key("tests", name))))
+    return tuple(tests)
+
+
+def _context_values(value: object) -> tuple[str, ...]:
+    if isinstance(value, bool):
+        return ("true" if value else "false",)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return (str(value),)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -1,0 +1,379 @@
+"""The organization as the evaluator sees it: accounts, OUs, attached policies, principals.
+
+Built from the emitted policy tree (``policies/manifest.json`` and the documents next to it), so the same
+code answers questions about a fresh compilation, the committed ``output/`` of any git revision, or a
+directory on disk. This module turns "role BreakGlass in app-prod calls ec2:RunInstances" into the
+:class:`~guardrails.evaluation.engine.Request` and :class:`~guardrails.evaluation.engine.PolicySet` the
+engine needs, filling the request context the way AWS does (aws:PrincipalArn, aws:PrincipalAccount,
+aws:PrincipalOrgID, aws:username, aws:PrincipalType, aws:RequestedRegion, aws:CurrentTime …).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from guardrails.evaluation.engine import Caller, Decision, Policy, PolicySet, Request, evaluate
+from guardrails.evaluation.errors import EvaluationError
+from guardrails.policies import compare
+
+MANIFEST = "policies/manifest.json"
+SUPPORTED_FORMATS = ("guardrails-policies/1",)
+
+# AWS attaches FullAWSAccess to the root, every OU and every account unless someone detaches it; guardrails
+# never detaches it, so every level of the SCP path allows everything that no Deny removes.
+# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html
+FULL_AWS_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+# RCPFullAWSAccess likewise, at every level (it cannot be detached).
+RCP_FULL_AWS_ACCESS = {"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
+
+# Actions that ask a role's trust policy (the role's resource-based policy) for permission.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-trust-policy.html
+_TRUST_ACTIONS = ("sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml", "sts:tagsession",
+                  "sts:setsourceidentity", "sts:setcontext")
+
+PrincipalKind = Literal["role", "user", "group", "root", "federated", "service"]
+
+
+@dataclass(frozen=True)
+class PrincipalSpec:
+    """Who makes the request: a role, a user, a (hypothetical) member of a group, the root user, a web or
+    SAML identity from a provider, or an AWS service principal."""
+
+    kind: PrincipalKind
+    name: str = ""  # role/user/group name; provider host or ARN for federated; service principal for service
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "root" else f"{self.kind}/{self.name}"
+
+
+def parse_principal(text: str) -> PrincipalSpec:
+    """``role/NAME``, ``user/NAME``, ``group/NAME``, ``root``, ``federated/PROVIDER``, ``service/PRINCIPAL``."""
+    text = text.strip()
+    if text == "root":
+        return PrincipalSpec("root")
+    kind, sep, name = text.partition("/")
+    if not sep or not name or kind not in ("role", "user", "group", "federated", "service"):
+        raise EvaluationError(f"principal {text!r} is not one of role/NAME, user/NAME, group/NAME, root, "
+                              "federated/PROVIDER or service/PRINCIPAL (e.g. role/BreakGlass)")
+    return PrincipalSpec(kind, name)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    id: str
+    unit: str
+    management: bool
+    class_key: str | None
+
+
+@dataclass
+class Organization:
+    """The emitted policy tree, indexed for evaluation. ``files`` maps paths under output/ to their text."""
+
+    files: Mapping[str, str]
+    manifest: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if MANIFEST not in self.files:
+            raise EvaluationError(f"{MANIFEST} is missing: the output predates the policy manifest; rebuild it "
+                                  "with `guardrails build`")
+        self.manifest = json.loads(self.files[MANIFEST])
+        if self.manifest.get("format") not in SUPPORTED_FORMATS:
+            raise EvaluationError(f"{MANIFEST} has format {self.manifest.get('format')!r}; this guardrails "
+                                  f"reads {', '.join(SUPPORTED_FORMATS)}")
+
+    @classmethod
+    def from_directory(cls, output_dir: Path) -> Organization:
+        """Read ``policies/`` of an output directory."""
+        root = output_dir / "policies"
+        if not root.is_dir():
+            raise EvaluationError(f"{root} does not exist: run `guardrails build` first")
+        files = {path.relative_to(output_dir).as_posix(): path.read_text(encoding="utf-8")
+                 for path in sorted(root.rglob("*.json"))}
+        return cls(files)
+
+    # -- structure ------------------------------------------------------------------------------
+
+    @property
+    def partition(self) -> str:
+        return str(self.manifest["organization"]["partition"])
+
+    @property
+    def org_id(self) -> str:
+        return str(self.manifest["organization"]["id"])
+
+    @property
+    def home_region(self) -> str:
+        return str(self.manifest["organization"]["home_region"])
+
+    @cached_property
+    def accounts(self) -> dict[str, Account]:
+        return {a["name"]: Account(a["name"], str(a["id"]), a["unit"], bool(a["management"]), a["class"])
+                for a in self.manifest["accounts"]}
+
+    def account(self, name_or_id: str) -> Account:
+        """An account by name or id; a clear error naming the known ones otherwise."""
+        if name_or_id in self.accounts:
+            return self.accounts[name_or_id]
+        for account in self.accounts.values():
+            if account.id == name_or_id:
+                return account
+        raise EvaluationError(f"unknown account {name_or_id!r}; the organization has "
+                              + ", ".join(sorted(self.accounts)))
+
+    def account_by_id(self, account_id: str) -> Account | None:
+        return next((a for a in self.accounts.values() if a.id == account_id), None)
+
+    def path_of(self, account: Account) -> list[str]:
+        """Targets from the root down to the account: ``root``, ``ou:A``, ``ou:A/B``, ``account:NAME``."""
+        levels = ["root"]
+        if account.unit:
+            parts = account.unit.split("/")
+            levels += [f"ou:{'/'.join(parts[:i + 1])}" for i in range(len(parts))]
+        return levels + [f"account:{account.name}"]
+
+    def _class(self, account: Account) -> dict[str, Any]:
+        if account.class_key is None:
+            return {"managed_policies": {}, "roles": [], "groups": [], "users": []}
+        return self.manifest["classes"][account.class_key]
+
+    def principals(self, account: Account) -> list[PrincipalSpec]:
+        """Every role, user and group the account holds, plus its root user."""
+        cls = self._class(account)
+        return ([PrincipalSpec("role", r["name"]) for r in cls["roles"]]
+                + [PrincipalSpec("user", u["name"]) for u in cls["users"]]
+                + [PrincipalSpec("group", g["name"]) for g in cls["groups"]] + [PrincipalSpec("root")])
+
+    # -- documents ------------------------------------------------------------------------------
+
+    def _document(self, path: str, account: Account) -> dict[str, Any]:
+        if path not in self.files:
+            raise EvaluationError(f"{MANIFEST} names {path}, which is not in the output")
+        text = self.files[path].replace("${account_id}", account.id).replace("${region}", self.home_region)
+        return json.loads(text)
+
+    def _managed(self, arn: str, account: Account) -> Policy | None:
+        """A managed policy by ARN as attached in ``account``: ours from the tree, AWS's from reference data."""
+        managed = self._class(account)["managed_policies"]
+        if arn in managed:
+            entry = managed[arn]
+            return Policy(entry["name"], "identity", self._document(entry["file"], account), entry["file"])
+        if arn.startswith(f"arn:{self.partition}:iam::aws:policy/"):
+            name = arn.split(":policy/", 1)[1]
+            if name in compare.available_counterparts():
+                return Policy(f"AWS managed {name}", "identity", compare.policy_document(name),
+                              f"AWS managed policy {name} (reference data)")
+            return None
+        raise EvaluationError(f"{MANIFEST}: policy {arn} is attached in {account.name} but not emitted")
+
+    def scp_levels(self, account: Account) -> tuple[tuple[str, tuple[Policy, ...]], ...]:
+        """The SCPs at every level of the account's path, FullAWSAccess included."""
+        attached: dict[str, list[Policy]] = {}
+        for scp in self.manifest["service_control_policies"]:
+            document = json.loads(self.files[scp["file"]])
+            attached.setdefault(scp["target"], []).append(Policy(scp["name"], "scp", document, scp["file"],
+                                                                 scp["target"]))
+        return tuple((level, (Policy("FullAWSAccess", "scp", FULL_AWS_ACCESS, "AWS managed, attached by default",
+                                     level), *attached.get(level, [])))
+                     for level in self.path_of(account))
+
+    def rcp_levels(self, account: Account) -> tuple[tuple[str, tuple[Policy, ...]], ...]:
+        attached: dict[str, list[Policy]] = {}
+        for rcp in self.manifest.get("resource_control_policies", []):
+            document = json.loads(self.files[rcp["file"]])
+            attached.setdefault(rcp["target"], []).append(Policy(rcp["name"], "rcp", document, rcp["file"],
+                                                                 rcp["target"]))
+        return tuple((level, (Policy("RCPFullAWSAccess", "rcp", RCP_FULL_AWS_ACCESS,
+                                     "AWS managed, cannot be detached", level), *attached.get(level, [])))
+                     for level in self.path_of(account))
+
+    # -- principals -----------------------------------------------------------------------------
+
+    def _find(self, account: Account, kind: str, name: str) -> dict[str, Any]:
+        entries = self._class(account)[f"{kind}s"]
+        for entry in entries:
+            if entry["name"] == name:
+                return entry
+        known = ", ".join(sorted(e["name"] for e in entries)) or "none"
+        raise EvaluationError(f"{kind} {name!r} is not deployed in account {account.name} ({kind}s there: {known})")
+
+    def _identity(self, account: Account, spec: PrincipalSpec) -> tuple[list[Policy], Policy | None, list[str]]:
+        """Identity policies, boundary and unmodeled policy ARNs of a role, user or group member."""
+        arns: list[str] = []
+        inline: list[Policy] = []
+        boundary = None
+        if spec.kind == "role":
+            role = self._find(account, "role", spec.name)
+            arns = list(role["policies"])
+            inline = [Policy(path.rsplit("/", 1)[-1], "identity", self._document(path, account), path)
+                      for path in role.get("inline_policies", [])]
+            if role.get("boundary"):
+                found = self._managed(role["boundary"], account)
+                if found is None:
+                    raise EvaluationError(f"the boundary {role['boundary']} of role {spec.name} has no document")
+                boundary = Policy(found.name, "boundary", found.document, found.source)
+        elif spec.kind == "user":
+            user = self._find(account, "user", spec.name)
+            for group in user["groups"]:
+                arns += self._find(account, "group", group)["policies"]
+        elif spec.kind == "group":
+            arns = list(self._find(account, "group", spec.name)["policies"])
+        policies: list[Policy] = list(inline)
+        unmodeled: list[str] = []
+        for arn in dict.fromkeys(arns):
+            found = self._managed(arn, account)
+            if found is None:
+                unmodeled.append(arn)
+            else:
+                policies.append(found)
+        return policies, boundary, unmodeled
+
+    def caller(self, spec: PrincipalSpec, account: Account) -> Caller:
+        p = self.partition
+        if spec.kind == "role":
+            role = self._find(account, "role", spec.name)
+            arn = f"arn:{p}:iam::{account.id}:role{role['path']}{role['name']}"
+            return Caller("role", arn, account.id, f"arn:{p}:sts::{account.id}:assumed-role/{role['name']}/guardrails")
+        if spec.kind == "user":
+            user = self._find(account, "user", spec.name)
+            arn = f"arn:{p}:iam::{account.id}:user{user['path']}{user['name']}"
+            return Caller("user", arn, account.id, arn)
+        if spec.kind == "group":
+            group = self._find(account, "group", spec.name)
+            # A member of the group: an IAM user with nothing but the group's policies.
+            arn = f"arn:{p}:iam::{account.id}:user{group['path']}member-of-{group['name']}"
+            return Caller("user", arn, account.id, arn)
+        if spec.kind == "root":
+            arn = f"arn:{p}:iam::{account.id}:root"
+            return Caller("root", arn, account.id, arn)
+        if spec.kind == "federated":
+            provider = spec.name if spec.name.startswith("arn:") else \
+                f"arn:{p}:iam::{account.id}:oidc-provider/{spec.name}"
+            return Caller("federated", provider, None, provider, federated_provider=provider)
+        return Caller("service", spec.name, None, spec.name, service=spec.name)
+
+    def _context(self, caller: Caller, spec: PrincipalSpec, account: Account, resource: str,
+                 given: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+        """What AWS puts into the request context for this caller, then the context the user gave."""
+        context: dict[str, tuple[str, ...]] = {}
+        if caller.kind in ("user", "role", "root"):
+            context["aws:principalarn"] = (caller.principal_arn,)
+            context["aws:principalaccount"] = (account.id,)
+            context["aws:principalorgid"] = (self.org_id,)
+            context["aws:principalisawsservice"] = ("false",)
+            context["aws:principaltype"] = ({"user": "User", "role": "AssumedRole", "root": "Account"}[caller.kind],)
+            context["aws:userid"] = (f"AIDAGUARDRAILS:{spec.name}" if caller.kind != "root" else account.id,)
+        if caller.kind == "user":
+            context["aws:username"] = (caller.principal_arn.rsplit("/", 1)[-1],)
+            if spec.kind == "user":
+                user = self._find(account, "user", spec.name)
+                for key, value in user.get("tags", {}).items():
+                    context[f"aws:principaltag/{key.lower()}"] = (value,)
+        if caller.kind == "service":
+            context["aws:principalisawsservice"] = ("true",)
+            context["aws:principalservicename"] = (caller.service,)
+        region = _arn_region(resource)
+        context["aws:requestedregion"] = (region or self.home_region,)
+        context["aws:currenttime"] = (datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),)
+        context["aws:securetransport"] = ("true",)
+        context["aws:viaawsservice"] = ("false",)
+        for key, values in given.items():
+            context[key.lower()] = tuple(values)
+        return context
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def expand(self, text: str, account: Account, region: str | None = None) -> str:
+        """``${partition}``, ``${account_id}``, ``${region}`` and ``${account_id:NAME}`` in a test's resource."""
+        text = text.replace("${partition}", self.partition).replace("${account_id}", account.id)
+        text = text.replace("${region}", region or self.home_region)
+        while "${account_id:" in text:
+            start = text.index("${account_id:")
+            end = text.index("}", start)
+            text = text[:start] + self.account(text[start + len("${account_id:"):end]).id + text[end + 1:]
+        return text
+
+    def prepare(self, spec: PrincipalSpec, account_name: str, action: str, resource: str,
+                context: Mapping[str, Iterable[str]] | None = None) -> tuple[Request, PolicySet]:
+        """The engine's inputs for one request."""
+        account = self.account(account_name)
+        given = {k.lower(): tuple(v) for k, v in (context or {}).items()}
+        region = next(iter(given.get("aws:requestedregion", ())), None)
+        given = {k: tuple(self.expand(v, account, region) for v in values) for k, values in given.items()}
+        resource = self.expand(resource, account, region)
+        caller = self.caller(spec, account)
+        ctx = self._context(caller, spec, account, resource, given)
+        resource_account = _arn_account(resource) or account.id
+        target = self.account_by_id(resource_account)
+
+        identity: list[Policy] = []
+        boundary = None
+        unmodeled: list[str] = []
+        if spec.kind in ("role", "user", "group"):
+            identity, boundary, unmodeled = self._identity(account, spec)
+
+        scp_levels: tuple = ()
+        exempt = ""
+        if caller.kind in ("user", "role", "root"):
+            if account.management:
+                exempt = "SCPs do not restrict principals of the management account"
+            elif caller.kind == "role" and "/aws-service-role/" in caller.principal_arn:
+                exempt = "SCPs do not restrict service-linked roles"
+            scp_levels = self.scp_levels(account)
+        rcp_levels: tuple = ()
+        if target is not None and not target.management:
+            rcp_levels = self.rcp_levels(target)
+
+        resource_policy = None
+        required = False
+        if action.lower() in _TRUST_ACTIONS:
+            role = self._role_by_arn(resource)
+            if role is not None:
+                role_account, entry = role
+                resource_policy = Policy(f"trust policy of {entry['name']}", "resource",
+                                         self._document(entry["trust"], role_account), entry["trust"])
+                required = True
+        request = Request(caller, action, resource, resource_account, ctx)
+        policies = PolicySet(scp_levels=scp_levels, rcp_levels=rcp_levels, identity=tuple(identity),
+                             boundary=boundary, resource=resource_policy, resource_required=required,
+                             identity_implicit=caller.kind == "root", scp_exempt_reason=exempt,
+                             unmodeled=tuple(unmodeled))
+        return request, policies
+
+    def _role_by_arn(self, arn: str) -> tuple[Account, dict[str, Any]] | None:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+            return None
+        account = self.account_by_id(parts[4])
+        if account is None:
+            return None
+        name = parts[5].rsplit("/", 1)[-1]
+        for role in self._class(account)["roles"]:
+            if role["name"] == name:
+                return account, role
+        return None
+
+    def evaluate(self, principal: PrincipalSpec | str, account: str, action: str, resource: str,
+                 context: Mapping[str, Iterable[str]] | None = None) -> Decision:
+        """Is ``principal`` in ``account`` allowed ``action`` on ``resource``, with this request context?"""
+        spec = parse_principal(principal) if isinstance(principal, str) else principal
+        request, policies = self.prepare(spec, account, action, resource, context)
+        return evaluate(request, policies)
+
+
+def _arn_account(arn: str) -> str | None:
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[4].isdigit() else None
+
+
+def _arn_region(arn: str) -> str | None:
+    parts = arn.split(":", 5)
+    return parts[3] if len(parts) == 6 and parts[3] and "*" not in parts[3] else None

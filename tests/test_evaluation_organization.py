@@ -1,0 +1,166 @@
+"""The evaluator on a whole organization: the example's access tests, and tests that catch broken guardrails."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from guardrails.diagnostics import BlueprintError
+from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.organization import Organization, parse_principal
+from guardrails.pipeline import compile_blueprint, run_access_tests
+
+from .conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def example() -> Organization:
+    files = compile_blueprint(ROOT / "blueprints", run_tests=False).files
+    return Organization({p: t for p, t in files.items() if p.startswith("policies/")})
+
+
+def copy_example(tmp_path: Path) -> Path:
+    target = tmp_path / "blueprints"
+    shutil.copytree(ROOT / "blueprints", target)
+    return target
+
+
+def test_the_example_proves_its_intent_with_at_least_30_tests() -> None:
+    compiled = compile_blueprint(ROOT / "blueprints")  # raises if any test fails
+    names = {r.test.name for r in compiled.test_results}
+    assert len(names) >= 30
+    assert all(r.passed for r in compiled.test_results)
+    # Every guardrail kind the example uses is exercised by some test that it decided.
+    deciders = {m.sid for r in compiled.test_results if r.decision for m in r.decision.deciding}
+    assert {"DenyLeaveOrganization", "DenyRootUser", "DenyOutsideAllowedRegions", "ProtectGuardrailRoles",
+            "DenyAllExceptListedIfNoMFA", "DenyLargeInstances", "TrustGitHubActions",
+            "TrustBreakGlassUsersWithMfa"} <= deciders
+
+
+def test_committed_output_answers_like_a_fresh_compilation(example: Organization) -> None:
+    committed = Organization.from_directory(ROOT / "output")
+    for principal, account, action, resource in [
+        ("role/BreakGlass", "app-prod", "iam:CreateRole", "*"),
+        ("root", "sandbox-1", "s3:ListAllMyBuckets", "*"),
+        ("group/developers", "app-dev", "lambda:CreateFunction", "arn:aws:lambda:us-east-1:400000000003:function:app-x"),
+    ]:
+        assert committed.evaluate(principal, account, action, resource).outcome == \
+            example.evaluate(principal, account, action, resource).outcome
+
+
+def test_scps_are_inherited_from_every_level(example: Organization) -> None:
+    decision = example.evaluate("role/BreakGlass", "app-dev", "ec2:RunInstances",
+                                "arn:aws:ec2:eu-west-1:400000000003:instance/*", {"ec2:InstanceType": ["p5.48xlarge"]})
+    assert decision.outcome == "explicit-deny"
+    assert [(m.policy.name, m.policy.level) for m in decision.deciding] == \
+        [("workloads-deny-expensive-instances", "ou:Workloads")]
+    levels = [s.stage for s in example.evaluate("role/BreakGlass", "app-dev", "s3:ListAllMyBuckets", "*").steps
+              if s.stage.startswith("SCPs ")]
+    assert levels == ["SCPs root", "SCPs ou:Workloads", "SCPs ou:Workloads/Dev", "SCPs account:app-dev"]
+
+
+def test_management_account_is_not_restricted_by_scps(example: Organization) -> None:
+    decision = example.evaluate("role/BreakGlass", "management", "organizations:LeaveOrganization", "*")
+    assert decision.allowed
+    assert any("management account" in s.detail for s in decision.steps)
+
+
+def test_request_context_is_filled_like_aws_does(example: Organization) -> None:
+    request, policies = example.prepare(parse_principal("role/GuardrailsCIDeployer"), "app-prod", "s3:GetObject",
+                                        "arn:${partition}:s3:::app-data/x")
+    assert request.context["aws:principalarn"] == ("arn:aws:iam::400000000001:role/GuardrailsCIDeployer",)
+    assert request.context["aws:principalorgid"] == ("o-exampleorg1",)
+    assert request.context["aws:requestedregion"] == ("eu-west-1",)  # the home region when the ARN has none
+    assert request.resource == "arn:aws:s3:::app-data/x"
+    assert policies.boundary is not None and policies.boundary.name == "GuardrailsCIBoundary"
+
+
+def test_unknown_principals_and_accounts_are_clear_errors(example: Organization) -> None:
+    with pytest.raises(EvaluationError, match="role 'Nope' is not deployed in account app-prod"):
+        example.evaluate("role/Nope", "app-prod", "s3:GetObject", "*")
+    with pytest.raises(EvaluationError, match="unknown account 'app-pord'"):
+        example.evaluate("role/BreakGlass", "app-pord", "s3:GetObject", "*")
+    with pytest.raises(EvaluationError, match="role/NAME"):
+        parse_principal("BreakGlass")
+
+
+def test_a_widened_boundary_condition_fails_the_build_naming_the_test(tmp_path: Path) -> None:
+    """Loosen the admins' iam:PermissionsBoundary condition to any policy: the risk analysis still sees a
+    condition, but the access tests know which boundary was meant."""
+    blueprint = copy_example(tmp_path)
+    identity = blueprint / "identity.yaml"
+    text = identity.read_text(encoding="utf-8")
+    condition = ('          StringEquals:\n            iam:PermissionsBoundary: '
+                 '"arn:${partition}:iam::${account_id}:policy/guardrails/GuardrailsWorkloadBoundary"\n')
+    assert condition in text
+    identity.write_text(text.replace(condition, '          StringLike:\n            iam:PermissionsBoundary: '
+                                                '"arn:${partition}:iam::*:policy/*"\n'), encoding="utf-8")
+    with pytest.raises(BlueprintError) as caught:
+        compile_blueprint(blueprint)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "GR401"
+    assert "test 'admins-cannot-create-roles-with-another-boundary'" in diagnostic.message
+    assert "expected deny, got allow" in diagnostic.message
+    assert diagnostic.location is not None and diagnostic.location.file.endswith("tests.yaml")
+    assert "guardrails explain group/admins iam:CreateRole" in diagnostic.hint
+
+
+def test_a_removed_region_exemption_is_caught(tmp_path: Path) -> None:
+    """Taking break-glass out of the deployment principals' exemption is exactly what the tests are for."""
+    blueprint = copy_example(tmp_path)
+    tests = blueprint / "tests.yaml"
+    text = tests.read_text(encoding="utf-8")
+    # Break-glass in the Workloads OU cannot run the largest instances: pretend someone expected otherwise.
+    text = text.replace("    context: {ec2:InstanceType: m7i.48xlarge}\n    expect: deny\n",
+                        "    context: {ec2:InstanceType: m7i.48xlarge}\n    expect: allow\n")
+    tests.write_text(text, encoding="utf-8")
+    with pytest.raises(BlueprintError) as caught:
+        compile_blueprint(blueprint)
+    messages = [d.message for d in caught.value.diagnostics]
+    assert len(messages) == 2  # app-prod and app-dev
+    assert all("expected allow, got explicit deny" in m and "DenyLargeInstances" in m for m in messages)
+
+
+def test_test_names_unknown_principal_or_account_fail_at_load(tmp_path: Path) -> None:
+    blueprint = copy_example(tmp_path)
+    (blueprint / "more-tests.yaml").write_text(
+        "tests:\n"
+        "  typo-principal:\n"
+        "    principal: role/BreakGlas\n"
+        "    account: app-prod\n"
+        "    action: s3:GetObject\n"
+        "    expect: allow\n"
+        "  typo-account:\n"
+        "    principal: role/BreakGlass\n"
+        "    accounts: [app-pord]\n"
+        "    action: s3:GetObject\n"
+        "    expect: allow\n", encoding="utf-8")
+    with pytest.raises(BlueprintError) as caught:
+        compile_blueprint(blueprint)
+    rendered = "\n".join(d.render() for d in caught.value.diagnostics)
+    assert "unknown role 'BreakGlas'" in rendered and "did you mean `BreakGlass`?" in rendered
+    assert "unknown account 'app-pord'" in rendered and "more-tests.yaml:9" in rendered
+
+
+def test_a_principal_not_deployed_in_the_account_is_reported(tmp_path: Path) -> None:
+    blueprint = copy_example(tmp_path)
+    (blueprint / "more-tests.yaml").write_text(
+        "tests:\n"
+        "  developers-in-prod:\n"
+        "    principal: group/developers\n"
+        "    account: app-prod\n"
+        "    action: s3:GetObject\n"
+        "    expect: deny\n", encoding="utf-8")
+    with pytest.raises(BlueprintError) as caught:
+        compile_blueprint(blueprint)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "GR402" and "group 'developers' is not deployed in account app-prod" in diagnostic.message
+
+
+def test_run_access_tests_reports_every_case() -> None:
+    compiled = compile_blueprint(ROOT / "blueprints", run_tests=False)
+    results = run_access_tests(compiled)
+    expected = sum(len(t.accounts) * len(t.actions) for t in compiled.plan.tests)
+    assert len(results) == expected
