@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -37,11 +39,19 @@ def _parser() -> argparse.ArgumentParser:
                        help="checkov executable (else $GUARDRAILS_CHECKOV, .venv-checkov/bin/checkov, or PATH)")
         p.add_argument("--skip-external", action="store_true",
                        help="run only guardrails' own checks (no cfn-lint, no checkov)")
+        p.add_argument("--sarif", metavar="FILE", type=Path,
+                       help="also write blueprint errors and validation findings as SARIF 2.1.0 (for GitHub code "
+                       "scanning), whether the run passes or fails; not written on a tool error")
 
     build = sub.add_parser("build", help="compile the blueprint into the output directory and validate it")
     blueprint_args(build)
     validator_args(build)
     build.add_argument("--no-validate", action="store_true", help="write the output without validating it")
+    build.add_argument("--check", action="store_true",
+                       help="compile in memory and compare with the output directory, writing nothing: exit 0 when "
+                       "it is up to date, 2 when files would be added, changed or removed (1 on blueprint errors). "
+                       "Runs no validator (--checkov, --skip-external and --no-validate are ignored): the build "
+                       "that wrote the output validated it, and `guardrails validate` re-checks it")
 
     validate = sub.add_parser("validate", help="validate the existing output against the blueprint")
     blueprint_args(validate)
@@ -65,6 +75,42 @@ def _parser() -> argparse.ArgumentParser:
                         "risks, and the comparison with the closest AWS managed job-function policy")
     report.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
                         help="blueprint directory (default: blueprints)")
+    test = sub.add_parser("test", help="run the blueprint's access tests (`tests:`) with the offline evaluator")
+    test.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
+                      help="blueprint directory (default: blueprints)")
+    test.add_argument("-k", dest="select", metavar="TEXT", help="only tests whose name contains TEXT")
+    test.add_argument("--verbose-cases", action="store_true", help="print every case, not only a line per test")
+
+    explain = sub.add_parser("explain", help="explain the decision for one request: the policies and statements "
+                             "that produced it")
+    explain.add_argument("principal", help="role/NAME, user/NAME, group/NAME (a member), root, federated/PROVIDER "
+                         "or service/PRINCIPAL")
+    explain.add_argument("action", help="e.g. s3:GetObject")
+    explain.add_argument("resource", nargs="?", default="*",
+                         help="resource ARN (default *); ${partition}, ${account_id}, ${account_id:NAME}, "
+                         "${region} are substituted")
+    explain.add_argument("--account", required=True, help="the account the principal is in (name or id)")
+    explain.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                         help="request context, repeatable; several values for one key: KEY=V1,V2")
+    explain.add_argument("--blueprint", default=Path("blueprints"), type=Path,
+                         help="blueprint directory to compile (default: blueprints)")
+    explain.add_argument("--output", type=Path, metavar="DIR",
+                         help="explain against an existing output directory instead of compiling the blueprint")
+    diff = sub.add_parser("diff", help="who gains or loses what, where: the permission diff against a git revision "
+                          "or between two directories")
+    diff.add_argument("paths", nargs="*", type=Path, metavar="DIR",
+                      help="without --base: BASE_DIR HEAD_DIR (blueprint or output directories); with --base: the "
+                      "blueprint directory (default: blueprints)")
+    diff.add_argument("--base", metavar="GIT_REF", help="compare the blueprint with its version at this revision")
+    diff.add_argument("--output-dir", default=Path("output"), type=Path, metavar="DIR",
+                      help="with --base: the output directory committed next to the blueprint, read when the base "
+                      "blueprint no longer compiles (default: output)")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                      help="text (colored, default), markdown (a pull-request comment) or json")
+    diff.add_argument("-o", "--write", type=Path, metavar="FILE", help="write the report to FILE instead of stdout")
+    diff.add_argument("--fail-on-risk", action="store_true",
+                      help="exit 4 when a risky change (privilege escalation, removed MFA, widened trust, removed "
+                      "guardrail …) appears, so CI can require a second reviewer")
     return parser
 
 
@@ -103,15 +149,23 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     from guardrails import pipeline
 
+    if args.command == "build" and args.check:
+        compiled, drift = _with_sarif(args, lambda: pipeline.check_output(args.blueprint, args.output),
+                                      lambda checked: checked[0].warnings)
+        _print_diagnostics(err, compiled.warnings)
+        return _report_drift(out, err, drift, args)
     if args.command == "build":
-        result = pipeline.build(args.blueprint, args.output, validate=not args.no_validate,
-                                external=not args.skip_external, checkov=args.checkov)
+        result = _with_sarif(args, lambda: pipeline.build(args.blueprint, args.output, validate=not args.no_validate,
+                                                          external=not args.skip_external, checkov=args.checkov),
+                             lambda built: built.diagnostics)
         _print_diagnostics(err, result.diagnostics)
         _print_summary(out, result, args.output)
         return EXIT_OK
     if args.command == "validate":
-        result = pipeline.validate_output(args.blueprint, args.output, external=not args.skip_external,
-                                          checkov=args.checkov)
+        result = _with_sarif(args, lambda: pipeline.validate_output(args.blueprint, args.output,
+                                                                    external=not args.skip_external,
+                                                                    checkov=args.checkov),
+                             lambda validated: validated.diagnostics)
         _print_diagnostics(err, result.diagnostics)
         _print_summary(out, result, args.output)
         if result.changed or result.removed:
@@ -152,7 +206,214 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         _print_diagnostics(err, compiled.warnings)
         _print_markdown(out, compiled.files[REPORTS[args.kind]])
         return EXIT_OK
+    if args.command == "test":
+        return _run_tests(args, out, err)
+    if args.command == "explain":
+        return _explain(args, out)
+    if args.command == "diff":
+        return _diff(args, out)
     raise AssertionError(args.command)
+
+
+def _run_tests(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``guardrails test``: one line per test (per case with --verbose-cases), failures with their chain."""
+    from guardrails import pipeline
+    from guardrails.evaluation.assertions import failure_diagnostics
+
+    compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
+    _print_diagnostics(err, compiled.warnings)
+    results = pipeline.run_access_tests(compiled)
+    if args.select:
+        results = [r for r in results if args.select in r.test.name]
+    if not results:
+        err.print(f"no access tests{' match ' + repr(args.select) if args.select else ''} in {args.blueprint}; "
+                  "add a `tests:` section (docs/blueprint.md#tests)", markup=False)
+        return EXIT_BLUEPRINT
+    by_test: dict[str, list] = {}
+    for result in results:
+        by_test.setdefault(result.test.name, []).append(result)
+    for name, cases in by_test.items():
+        ok = all(c.passed for c in cases)
+        mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
+        test = cases[0].test
+        out.print(f"{mark} {name}", end="")
+        out.print(f" — {test.principal} {test.expect} in {len(cases)} case(s)", markup=False)
+        for case in cases if (args.verbose_cases or not ok) else []:
+            decided = case.error or (case.decision.summary if case.decision else "")
+            style = "green" if case.passed else "red"
+            out.print(f"    [{style}]{case.outcome:<7}[/] {case.account} {case.action}: ", end="")
+            out.print(decided, markup=False)
+    failures = failure_diagnostics(results)
+    passed = sum(r.passed for r in results)
+    tests_passed = sum(all(c.passed for c in cases) for cases in by_test.values())
+    out.print(f"{tests_passed}/{len(by_test)} tests passed ({passed}/{len(results)} cases)", markup=False)
+    if failures:
+        _print_diagnostics(err, failures)
+        return EXIT_BLUEPRINT
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace, out: Console) -> int:
+    """``guardrails diff``: compile both sides, report the permission changes, exit 4 on risk if asked."""
+    from guardrails import pipeline, review
+
+    def compile_files(directory: Path) -> dict[str, str]:
+        return pipeline.compile_blueprint(directory, run_tests=False).files
+
+    if args.base:
+        if len(args.paths) > 1:
+            raise review.ReviewError("with --base give at most one directory: the blueprint")
+        blueprint = args.paths[0] if args.paths else Path("blueprints")
+        base = review.organization_from_git(args.base, blueprint if blueprint.is_dir() else Path.cwd(),
+                                            blueprint.resolve(), args.output_dir.resolve(), compile_files)
+        head = review.organization_from_blueprint(blueprint, compile_files, f"{blueprint} (working tree)")
+    else:
+        if len(args.paths) != 2:
+            raise review.ReviewError("give --base GIT_REF, or two directories: BASE_DIR HEAD_DIR")
+        base, head = review.organization_from_directories(args.paths[0], args.paths[1], compile_files)
+    result = review.run_diff(base, head)
+    if args.format == "text" and not args.write:
+        review.to_terminal(result, out)
+    else:
+        text = {"markdown": review.to_markdown, "json": review.to_json}.get(args.format, review.to_markdown)(result)
+        if args.write:
+            args.write.write_text(text, encoding="utf-8")
+            out.print(f"{result.summary} → {args.write}", markup=False)
+        else:
+            sys.stdout.write(text)
+    return review.EXIT_RISKY if args.fail_on_risk and result.risky else EXIT_OK
+
+
+def _explain(args: argparse.Namespace, out: Console) -> int:
+    """``guardrails explain``: the decision, then every stage of the evaluation and the statements it used."""
+    from guardrails.evaluation.errors import EvaluationError
+    from guardrails.evaluation.organization import Organization, parse_principal
+
+    context: dict[str, list[str]] = {}
+    for item in args.context:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise EvaluationError(f"--context {item!r} is not KEY=VALUE (e.g. aws:MultiFactorAuthPresent=true)")
+        context.setdefault(key, []).extend(value.split(","))
+    if args.output:
+        organization = Organization.from_directory(args.output)
+    else:
+        from guardrails import pipeline
+
+        compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
+        organization = Organization({p: t for p, t in compiled.files.items() if p.startswith("policies/")})
+    spec = parse_principal(args.principal)
+    request, policies = organization.prepare(spec, args.account, args.action, args.resource, context)
+    from guardrails.evaluation.engine import evaluate
+
+    decision = evaluate(request, policies)
+    style = {"allow": "bold green", "explicit-deny": "bold red", "implicit-deny": "bold red"}.get(decision.outcome,
+                                                                                                "bold yellow")
+    out.print(f"[{style}]{decision.outcome.upper()}[/] ", end="")
+    out.print(f"{spec} in {args.account} → {request.action} on {request.resource}", markup=False)
+    out.print(f"  principal ARN {request.caller.principal_arn}", markup=False, style="dim")
+    for key in sorted(request.context):
+        out.print(f"  context {key} = {', '.join(request.context[key])}", markup=False, style="dim")
+    _print_steps(out, decision)
+    return EXIT_OK if decision.outcome != "unknown" else EXIT_BLUEPRINT
+
+
+def _print_steps(out: Console, decision: object) -> None:
+    """The evaluation chain; levels where only the default full-access policy allowed are folded into one line."""
+    from guardrails.evaluation.engine import Decision
+
+    assert isinstance(decision, Decision)
+    defaults = {"FullAWSAccess", "RCPFullAWSAccess"}
+    folded: list[str] = []
+    marks = {"allow": "[green]✓[/]", "deny": "[red]✗[/]", "no-allow": "[red]✗[/]", "not-applicable": "·",
+             "unknown": "[yellow]?[/]"}
+    steps = list(decision.steps)
+    for index, step in enumerate(steps):
+        trivial = step.outcome == "allow" and step.matches and all(m.policy.name in defaults for m in step.matches)
+        if trivial:
+            folded.append(step.stage.split(" ", 1)[-1])
+            following = steps[index + 1] if index + 1 < len(steps) else None
+            same_family = following is not None and following.stage.split(" ")[0] == step.stage.split(" ")[0]
+            if same_family and following.outcome == "allow" and all(m.policy.name in defaults
+                                                                    for m in following.matches):
+                continue
+            family = step.stage.split(" ")[0]
+            out.print(f"  {marks['allow']} {family}: ", end="")
+            out.print(f"{' → '.join(folded)}: only the default {'RCPFullAWSAccess' if family == 'RCPs' else 'FullAWSAccess'}"
+                      " allows, nothing else attached applies", markup=False)
+            folded = []
+            continue
+        out.print(f"  {marks[step.outcome]} {step.stage}: ", end="")
+        out.print(step.detail or step.outcome, markup=False)
+        for match in step.matches:
+            out.print(f"      {match.describe()}", markup=False)
+            if match.policy.source:
+                out.print(f"        from {match.policy.source}", markup=False, style="dim")
+            for clause in match.clauses:
+                seen = "absent" if clause.request_values is None else ", ".join(clause.request_values)
+                note = f" ({clause.note})" if clause.note else ""
+                out.print(f"        {clause.operator} {clause.key} {list(clause.values)} ← {seen}: "
+                          f"{'true' if clause.matched else 'false'}{note}", markup=False)
+
+
+_T = TypeVar("_T")
+
+
+def _with_sarif(args: argparse.Namespace, run: Callable[[], _T], findings: Callable[[_T], list[Diagnostic]]) -> _T:
+    """Run a build or validation; with ``--sarif``, write its findings before returning or raising.
+
+    The report matters most when the run fails, so blueprint errors and validation failures are written here,
+    before the error boundary in :func:`main` prints them. A tool error leaves no report: an empty one would tell
+    code scanning that every earlier finding was fixed.
+    """
+    if args.sarif is None:
+        return run()
+    from guardrails import sarif
+
+    def write(diagnostics: list[Diagnostic]) -> None:
+        sarif.write_sarif(args.sarif, diagnostics, tool_version=__version__, root=sarif.repository_root(Path.cwd()),
+                          output=args.output, anchor=sarif.anchor_file(args.blueprint))
+
+    args.sarif.unlink(missing_ok=True)  # never leave an earlier run's report behind
+    try:
+        result = run()
+    except (BlueprintError, ValidationFailed) as exc:
+        write(exc.diagnostics)
+        raise
+    write(findings(result))
+    return result
+
+
+def _report_drift(out: Console, err: Console, drift: object, args: argparse.Namespace) -> int:
+    """``build --check``: the stale files, the start of each change (capped), and what to run."""
+    from guardrails.pipeline import OutputDrift
+
+    assert isinstance(drift, OutputDrift)
+    max_listed, max_diffs, max_diff_lines = 50, 5, 20  # enough to see what is stale; the build shows the rest
+    if not drift.stale:
+        out.print(f"{args.output} is up to date with {args.blueprint} ({len(drift.expected)} files)", markup=False)
+        return EXIT_OK
+    listed = [*(("added", p) for p in drift.added), *(("changed", p) for p in drift.changed),
+              *(("removed", p) for p in drift.removed)]
+    err.print(f"{args.output} is stale: {len(drift.added)} file(s) would be added, {len(drift.changed)} changed, "
+              f"{len(drift.removed)} removed", markup=False)
+    for kind, path in listed[:max_listed]:
+        err.print(f"  {kind:<8}{args.output / path}", markup=False)
+    if len(listed) > max_listed:
+        err.print(f"  … and {len(listed) - max_listed} more", markup=False)
+    for path in drift.changed[:max_diffs]:
+        lines = drift.excerpt(path, max_diff_lines + 1)
+        err.print("\n".join(f"    {line}" for line in lines[:max_diff_lines]), markup=False)
+        if len(lines) > max_diff_lines:
+            err.print("    …", markup=False)
+    if args.blueprint == Path("blueprints") and args.output == Path("output"):
+        command = "`guardrails build` (or `make build`)"
+    else:
+        command = f"`guardrails build {args.blueprint} -o {args.output}`"
+    err.print("[bold red]ERROR[/] ", end="")
+    err.print(f"{args.output} is out of date with the blueprint: run {command} and commit {args.output}/.",
+              markup=False)
+    return EXIT_VALIDATION
 
 
 def _print_markdown(console: Console, text: str) -> None:
@@ -187,6 +448,10 @@ def _print_summary(console: Console, result: object, output: Path) -> None:
     table.add_row("SCPs", ", ".join(f"{s.name} ({len(s.document.render(minified=True))} chars)" for s in plan.scps) or "none")
     table.add_row("files", f"{len(result.compiled.files)} generated in {result.compiled.seconds:.2f} s; "
                   f"{len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed")
+    results = result.compiled.test_results
+    if results:
+        tests = {r.test.name for r in results}
+        table.add_row("access tests", f"{len(tests)} tests, {len(results)} cases passed (`guardrails test` lists them)")
     for index, note in enumerate(result.compiled.notes):
         table.add_row("accepted risks" if index == 0 else "", note)
     for line in result.validator_summary:
