@@ -120,3 +120,44 @@ def test_diff_between_two_directories(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "No permission changes" in capsys.readouterr().out
     assert main(["diff", str(ROOT / "blueprints")]) == 1
     assert "two directories" in capsys.readouterr().err
+
+
+def test_diff_shows_what_existing_wildcards_newly_match_after_a_database_update(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The base was compiled with an older IAM database in which sqs:Delete* matched only sqs:DeleteMessage."""
+    base = tmp_path / "base-output"
+    shutil.copytree(ROOT / "output" / "policies", base / "policies")
+    wildcards = base / "policies" / "wildcards.json"
+    data = json.loads(wildcards.read_text(encoding="utf-8"))
+    assert data["patterns"]["sqs:Delete*"] == ["sqs:DeleteMessage", "sqs:DeleteQueue"]
+    data["iam_database"]["version"] = "0.15.1"
+    data["patterns"]["sqs:Delete*"] = ["sqs:DeleteMessage"]
+    wildcards.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+    assert main(["diff", str(base), str(ROOT / "blueprints"), "--format", "markdown", "--fail-on-risk"]) == 4
+    markdown = capsys.readouterr().out
+    assert "1 existing wildcard now matching other actions" in markdown
+    assert "- `sqs:Delete*`: now also `sqs:DeleteQueue`" in markdown
+    assert "| 🟠 | medium | wildcard-widened | pattern sqs:Delete* |" in markdown
+    assert "changed from 0.15.1 to 0.15.2" in markdown
+
+
+def test_diff_base_revision_keeps_its_committed_wildcard_record(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """--base compiles the old blueprint with today's code, but what its wildcards matched comes from its output."""
+    repo = tmp_path / "landing-zone"
+    shutil.copytree(ROOT / "blueprints", repo / "blueprints")
+    shutil.copytree(ROOT / "output" / "policies", repo / "output" / "policies")
+    wildcards = repo / "output" / "policies" / "wildcards.json"
+    data = json.loads(wildcards.read_text(encoding="utf-8"))
+    data["iam_database"]["version"] = "0.15.1"
+    data["patterns"]["sqs:Delete*"] = ["sqs:DeleteMessage"]
+    wildcards.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.email", "ci@example.com")
+    _git(repo, "config", "user.name", "CI")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    monkeypatch.chdir(repo)
+    assert main(["diff", "--base", "HEAD", "--format", "markdown"]) == 0
+    assert "- `sqs:Delete*`: now also `sqs:DeleteQueue`" in capsys.readouterr().out

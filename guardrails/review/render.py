@@ -42,6 +42,10 @@ def _more(shown: int, total: int, noun: str = "") -> str:
     return f"… and {total - shown} more{' ' + noun if noun else ''}" if total > shown else ""
 
 
+def _more_suffix(total: int) -> str:
+    return f" … and {total - MAX_ACTIONS_PER_SERVICE} more" if total > MAX_ACTIONS_PER_SERVICE else ""
+
+
 def _capped(items: Sequence[str], limit: int) -> str:
     text = ", ".join(items[:limit])
     rest = _more(limit, len(items))
@@ -223,6 +227,20 @@ def to_markdown(diff: PermissionDiff) -> str:
         if len(rows) > MAX_ROWS * 3:
             lines.append(f"| | | {_more(MAX_ROWS * 3, len(rows), 'rows')} |")
         lines.append("")
+    if diff.wildcards:
+        lines += ["#### Existing wildcards that now match other actions (IAM action database update)", ""]
+        for widening in diff.wildcards[:MAX_ROWS]:
+            parts = []
+            if widening.gained:
+                parts.append("now also " + ", ".join(_code(a) for a in widening.gained[:MAX_ACTIONS_PER_SERVICE])
+                             + _more_suffix(len(widening.gained)))
+            if widening.lost:
+                parts.append("no longer " + ", ".join(_code(a) for a in widening.lost[:MAX_ACTIONS_PER_SERVICE])
+                             + _more_suffix(len(widening.lost)))
+            lines.append(f"- {_code(widening.pattern)}: {'; '.join(parts)}")
+        if len(diff.wildcards) > MAX_ROWS:
+            lines.append(f"- {_more(MAX_ROWS, len(diff.wildcards), 'patterns')}")
+        lines.append("")
     if diff.accounts:
         lines += ["#### Accounts", ""]
         lines += [f"- {a.change} **{a.account}** {a.detail}".rstrip() for a in diff.accounts]
@@ -322,6 +340,9 @@ def to_terminal(diff: PermissionDiff, console: Console) -> None:
             for change_name, detail in _target_rows(target):
                 table.add_row(target.target, change_name, detail.replace("**", ""))
         console.print(table)
+    for widening in diff.wildcards:
+        console.print(Text(f"wildcard {widening.pattern}: +{len(widening.gained)} −{len(widening.lost)} actions "
+                           f"({_capped(list(widening.gained or widening.lost), 6)})", style="yellow"))
     if diff.accounts:
         console.print()
         for account in diff.accounts:

@@ -22,6 +22,7 @@ from guardrails.evaluation.organization import MANIFEST, Organization
 from guardrails.review.errors import BaseUnavailableError, GitError, ReviewError, RevisionError
 
 CompileFiles = Callable[[Path], Mapping[str, str]]
+WILDCARDS_NAME = "wildcards.json"  # policies/wildcards.json: what each wildcard pattern matched when compiled
 
 
 @dataclass
@@ -144,6 +145,17 @@ def _policy_files(archive: tarfile.TarFile, rel: str) -> dict[str, str]:
     return files
 
 
+def _committed_file(ref: str, commit: str, rel: str, top: Path) -> str | None:
+    """One committed file of a revision, or None when the revision does not have it."""
+    try:
+        with _archive(ref, commit, rel, top) as archive:
+            member = archive.getmember(rel)
+            handle = archive.extractfile(member)
+            return handle.read().decode("utf-8") if handle else None
+    except (GuardrailsError, KeyError):
+        return None
+
+
 def _explain(error: GuardrailsError) -> str:
     if isinstance(error, BlueprintError) and error.diagnostics:
         shown = "; ".join(d.message for d in error.diagnostics[:3])
@@ -165,8 +177,12 @@ def organization_from_git(ref: str, repo_root: Path, blueprint_rel: str | Path, 
         with tempfile.TemporaryDirectory(prefix="guardrails-diff-") as tmp:
             with _archive(ref, commit, blueprint, top) as archive:
                 _extract(archive, Path(tmp))
-            return organization_from_files(compile_files(Path(tmp) / blueprint), f"{label}, {blueprint}/ compiled "
-                                           "with the current code")
+            files = dict(compile_files(Path(tmp) / blueprint))
+        # What the base's wildcards matched is a fact of the base's IAM database, not of today's: keep its record.
+        committed = _committed_file(ref, commit, f"{policies}/{WILDCARDS_NAME}", top)
+        if committed is not None:
+            files[f"policies/{WILDCARDS_NAME}"] = committed
+        return organization_from_files(files, f"{label}, {blueprint}/ compiled with the current code")
     except GuardrailsError as first:
         if isinstance(first, GitError):
             raise
