@@ -30,7 +30,7 @@ from guardrails.review import (
     to_markdown,
     to_terminal,
 )
-from guardrails.review.diff import PrincipalChange
+from guardrails.review.diff import PrincipalChange, _usable
 
 ORGANIZATION = """\
 organization:
@@ -144,6 +144,23 @@ def _expand(pattern: str) -> set[str]:
     return {a.full_name for a in iam_database().expand(pattern)}
 
 
+APP_BUCKETS = ("arn:aws:s3:::app-*",)
+
+
+def _on_app_buckets(pattern: str) -> set[str]:
+    """The actions of a pattern that can apply to resources named by ``arn:aws:s3:::app-*`` (buckets, objects)."""
+    return {a for a in _expand(pattern) if _usable(a, APP_BUCKETS)}
+
+
+def test_only_actions_that_apply_to_the_named_resources_count() -> None:
+    """s3:Get* on bucket and object ARNs grants object and bucket reads, not access points or Storage Lens."""
+    assert _usable("s3:GetObject", APP_BUCKETS) and _usable("s3:GetBucketPolicy", APP_BUCKETS)
+    assert not _usable("s3:GetAccessPoint", APP_BUCKETS)  # only on access-point ARNs
+    assert not _usable("s3:ListAllMyBuckets", APP_BUCKETS)  # supports no resource type: "*" only
+    assert _usable("iam:PassRole", ("arn:aws:iam::${account_id}:role/workload/*",))
+    assert not _usable("iam:PassRole", ("arn:aws:iam::${account_id}:user/*",))
+
+
 def _kinds(diff: PermissionDiff) -> set[str]:
     return {flag.kind for flag in diff.risks}
 
@@ -185,7 +202,7 @@ def test_removed_actions(org: Callable[..., Organization]) -> None:
 def test_wildcard_widening_yields_exactly_the_expanded_difference(org: Callable[..., Organization]) -> None:
     head = org(identity=_edit(IDENTITY, 'actions: ["s3:Get*"]', 'actions: ["s3:*"]'))
     diff = run_diff(org(), head)
-    expected = tuple(sorted(_expand("s3:*") - _expand("s3:Get*"), key=str.lower))
+    expected = tuple(sorted(_on_app_buckets("s3:*") - _on_app_buckets("s3:Get*"), key=str.lower))
     assert _change(diff, "group/readers").gained == expected
     assert _change(diff, "role/AppRole").gained == expected  # inside the boundary's s3:*
     assert {"new-wildcard", "permissions-management"} <= _kinds(diff)
@@ -203,7 +220,7 @@ def test_not_action_boundary_is_the_complement_over_the_database(org: Callable[.
     role = _change(diff, "role/AppRole")
     # dynamodb:GetItem was outside the old boundary and is inside the NotAction one.
     assert role.gained == ("dynamodb:GetItem",)
-    assert set(role.lost) == _expand("s3:Delete*")
+    assert set(role.lost) == _on_app_buckets("s3:Delete*")
     assert role.boundary is not None and role.boundary.change == "changed"
     assert [p.principal for p in diff.principals] == ["role/AppRole"]
 
@@ -234,10 +251,11 @@ def test_scope_change_to_star_without_mfa_is_flagged(org: Callable[..., Organiza
                               '        resources: ["*"]\n'))
     diff = run_diff(org(), head)
     readers = _change(diff, "group/readers")
-    assert readers.gained == () and readers.lost == ()
+    # Reads that apply to no bucket or object (access points, Storage Lens …) become usable on "*".
+    assert set(readers.gained) == _expand("s3:Get*") - _on_app_buckets("s3:Get*") and readers.lost == ()
     assert len(readers.scope_changes) == 1
     scope = readers.scope_changes[0]
-    assert set(scope.actions) == _expand("s3:Get*")
+    assert set(scope.actions) == _on_app_buckets("s3:Get*")
     assert scope.before == ("arn:aws:s3:::app-* when Bool aws:MultiFactorAuthPresent=true",)
     assert scope.after == ("*",)
     removed = [f for f in diff.risks if f.kind == "condition-removed" and f.subject == "group/readers"]
@@ -313,7 +331,7 @@ def test_added_role_lists_its_grants_and_trust(org: Callable[..., Organization])
     diff = run_diff(org(), head)
     worker = _change(diff, "role/AppWorker")
     assert worker.status == "added"
-    assert set(worker.gained) == _expand("s3:Get*") | {"dynamodb:GetItem"}
+    assert set(worker.gained) == _on_app_buckets("s3:Get*") | {"dynamodb:GetItem"}
     assert [(t.principal, t.change) for t in worker.trust] == [("Service:ec2.amazonaws.com", "added")]
     assert any(f.kind == "trust-added" and f.severity == "medium" for f in diff.risks)
 
@@ -436,7 +454,7 @@ def test_json_is_complete_stable_and_sorted(org: Callable[..., Organization]) ->
     assert list(data) == sorted(data)
     assert data["risky"] is True and data["summary"] == diff.summary
     readers = next(p for p in data["principals"] if p["principal"] == "group/readers")
-    assert len(readers["gained"]) == len(_expand("s3:*") - _expand("s3:Get*"))  # uncapped
+    assert len(readers["gained"]) == len(_on_app_buckets("s3:*") - _on_app_buckets("s3:Get*"))  # uncapped
 
 
 def test_terminal_output_uses_rich(org: Callable[..., Organization]) -> None:

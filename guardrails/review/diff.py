@@ -39,6 +39,7 @@ from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.matching import action_matches
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
 from guardrails.policies import compare
+from guardrails.policies.arn_match import can_overlap
 from guardrails.policies.iam_data import iam_database
 from guardrails.policies.limits import default_limits
 from guardrails.policies.risks import POSITIVE_OPERATORS, RiskRule, risk_rules, service_wide
@@ -387,6 +388,22 @@ def _statements(text: str) -> tuple[_Stmt, ...]:
     return tuple(out)
 
 
+@cache
+def _usable(action: str, resources: tuple[str, ...]) -> bool:
+    """Can the action be used on any of these resource patterns? An action only applies to the resource types the
+    IAM database lists for it (none: ``Resource: "*"`` only), so ``s3:Get*`` on bucket ARNs does not grant
+    ``s3:GetAccessPoint`` — counting it as gained would mislead the reviewer. Unknown actions are kept."""
+    db = iam_database()
+    info = db.action(action)
+    service = db.service(action.split(":", 1)[0])
+    if info is None or service is None:
+        return True
+    formats = [service.resource_types[t.lower()].arn for t in info.resource_types if t.lower() in service.resource_types]
+    if len(formats) < len(info.resource_types):
+        return True  # a type the database does not describe: do not guess
+    return any(can_overlap(pattern, arn_format) for pattern in resources for arn_format in formats)
+
+
 def _covers(statement: _Stmt, name: str) -> bool:
     """Does the statement's Action/NotAction cover an action name the database may not know?"""
     hit = any(action_matches(p, name) for p in statement.patterns)
@@ -494,6 +511,8 @@ class _Analyzer:
                 if statement.effect != "Allow":
                     continue
                 actions, missing = _actions(*statement.action_key)
+                if not statement.negated_resources and "*" not in statement.resources:
+                    actions = frozenset(a for a in actions if _usable(a, statement.resources))
                 grant = statement.grant
                 for action in actions:
                     grants.setdefault(action, set()).add(grant)
