@@ -312,8 +312,9 @@ def _explain(args: argparse.Namespace, out: Console) -> int:
     out.print(f"[{style}]{decision.outcome.upper()}[/] ", end="")
     out.print(f"{spec} in {args.account} → {request.action} on {request.resource}", markup=False)
     out.print(f"  principal ARN {request.caller.principal_arn}", markup=False, style="dim")
-    for key in sorted(request.context):
-        out.print(f"  context {key} = {', '.join(request.context[key])}", markup=False, style="dim")
+    for key, spelled, origin in request.context_origin:
+        out.print(f"  context {spelled} = {', '.join(request.context[key])}"
+                  f"{' (given)' if origin == 'given' else ''}", markup=False, style="dim" if origin == "default" else "")
     _print_steps(out, decision)
     return EXIT_OK if decision.outcome != "unknown" else EXIT_BLUEPRINT
 
@@ -346,14 +347,25 @@ def _print_steps(out: Console, decision: object) -> None:
         out.print(f"  {marks[step.outcome]} {step.stage}: ", end="")
         out.print(step.detail or step.outcome, markup=False)
         for match in step.matches:
-            out.print(f"      {match.describe()}", markup=False)
-            if match.policy.source:
-                out.print(f"        from {match.policy.source}", markup=False, style="dim")
-            for clause in match.clauses:
-                seen = "absent" if clause.request_values is None else ", ".join(clause.request_values)
-                note = f" ({clause.note})" if clause.note else ""
-                out.print(f"        {clause.operator} {clause.key} {list(clause.values)} ← {seen}: "
-                          f"{'true' if clause.matched else 'false'}{note}", markup=False)
+            _print_match(out, match, "")
+        for match in step.near_misses:
+            _print_match(out, match, "would allow, but a condition is false: ")
+
+
+def _print_match(out: Console, match: object, prefix: str) -> None:
+    """One statement, where it comes from, and each condition with the request's value and the result."""
+    from guardrails.evaluation.engine import StatementMatch
+
+    assert isinstance(match, StatementMatch)
+    out.print(f"      {prefix}{match.describe()}", markup=False)
+    if match.policy.source:
+        out.print(f"        from {match.policy.source}", markup=False, style="dim")
+    for clause in match.clauses:
+        seen = "absent" if clause.request_values is None else ", ".join(clause.request_values)
+        note = f" ({clause.note})" if clause.note else ""
+        out.print(f"        {clause.operator} {clause.key} {list(clause.values)} ← {seen}: "
+                  f"{'true' if clause.matched else 'false'}{note}", markup=False,
+                  style="" if clause.matched else "red")
 
 
 _T = TypeVar("_T")

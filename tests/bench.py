@@ -85,6 +85,52 @@ CHILD = textwrap.dedent("""
 """)
 
 
+REVIEW_CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    from pathlib import Path
+    from guardrails.evaluation.organization import Organization
+    from guardrails.pipeline import compile_blueprint
+    from guardrails.review import run_diff
+    base_dir, head_dir = Path(sys.argv[1]), Path(sys.argv[2])
+    def policies(directory):
+        files = compile_blueprint(directory, run_tests=False).files
+        return Organization({p: t for p, t in files.items() if p.startswith("policies/")})
+    base, head = policies(base_dir), policies(head_dir)
+    accounts = sorted(base.accounts)
+    started = time.perf_counter()
+    requests = 0
+    for name in accounts:
+        for action in ("s3:GetObject", "iam:CreateUser", "organizations:LeaveOrganization"):
+            base.evaluate("role/BreakGlass", name, action, "*")
+            requests += 1
+    evaluation = time.perf_counter() - started
+    started = time.perf_counter()
+    diff = run_diff(base, head)
+    took = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"requests": requests, "evaluate_seconds": evaluation, "diff_seconds": took,
+                      "summary": diff.summary, "peak_mib": peak_kib / 1024}))
+""")
+
+
+def review_figures(tmp: Path, size: int) -> dict | None:
+    """Evaluator throughput and the permission diff of one role losing its MFA requirement, on ``size`` accounts."""
+    base = tmp / f"bp-{size}"
+    head = tmp / f"bp-{size}-head"
+    content = synthetic_blueprint(size)
+    content["identity.yaml"]["roles"]["role-1"]["trust"]["require_mfa"] = False
+    content["identity.yaml"]["job_functions"]["job-0"]["statements"][0]["actions"].append("dynamodb:PutItem")
+    head.mkdir()
+    for name, data in content.items():
+        (head / name).write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", REVIEW_CHILD, str(base), str(head)], capture_output=True, text=True,
+                          check=False, cwd=tmp)
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        return None
+    return json.loads(done.stdout)
+
+
 def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="guardrails-bench-") as tmp:
@@ -113,6 +159,12 @@ def main() -> int:
               f"exit {validate.returncode}")
         if validate.returncode != 0:
             print(validate.stdout[-3000:], validate.stderr[-3000:], sep="\n")
+        review = review_figures(Path(tmp), SIZES[-1])
+        if review is None:
+            return 1
+        print(f"evaluator on {SIZES[-1]} accounts: {review['requests']} requests in {review['evaluate_seconds']:.2f} s; "
+              f"permission diff in {review['diff_seconds']:.2f} s ({review['summary']}); peak RSS "
+              f"{review['peak_mib']:.0f} MiB", flush=True)
     worst = rows[-1][1]
     ok = worst["seconds"] < 20 and worst["peak_mib"] < 1536
     print(f"target (1,000 accounts < 20 s and < 1.5 GiB): {'met' if ok else 'MISSED'}")

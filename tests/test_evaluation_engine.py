@@ -250,3 +250,59 @@ def test_properties_of_the_decision(identity_statements: list[tuple[str, str]], 
     assert decision.allowed == (any_allow and not any_deny)
     stricter = PolicySet(identity=(id_policy, identity(deny(action), name="extra")), scp_levels=policies.scp_levels)
     assert not evaluate(request(action, "*"), stricter).allowed
+
+
+def test_resource_policy_naming_the_role_session_is_not_capped_by_the_boundary() -> None:
+    """A grant to the session ARN itself works like one to a user; a grant to the role ARN stays bounded."""
+    boundary = Policy("boundary", "boundary", doc(allow("ec2:*")))
+    session = PolicySet(resource=resource_policy({"AWS": ROLE.arn}), boundary=boundary)
+    assert evaluate(request(caller=ROLE), session).allowed
+    role = PolicySet(resource=resource_policy({"AWS": ROLE.principal_arn}), boundary=boundary)
+    assert evaluate(request(caller=ROLE), role).outcome == "implicit-deny"
+
+
+def test_service_linked_roles_are_exempt_from_rcps_too() -> None:
+    slr = Caller("role", f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/x.amazonaws.com/AWSServiceRoleForX", ACCOUNT)
+    rcp = Policy("deny-s3", "rcp", doc(deny("s3:*", Principal="*")))
+    full = Policy("RCPFullAWSAccess", "rcp", doc(allow(Principal="*")))
+    policies = PolicySet(identity=(identity(allow()),), rcp_levels=(("root", (full, rcp)),),
+                         scp_exempt_reason="SCPs and RCPs do not restrict service-linked roles")
+    decision = evaluate(request(caller=slr), policies)
+    assert decision.allowed
+    assert any(s.stage == "RCPs" and s.outcome == "not-applicable" for s in decision.steps)
+
+
+def test_not_principal_is_refused_rather_than_guessed() -> None:
+    from guardrails.evaluation.errors import EvaluationError
+
+    policy = Policy("bucket", "resource", doc({"Effect": "Deny", "NotPrincipal": {"AWS": USER.principal_arn},
+                                               "Action": "s3:*", "Resource": "*"}))
+    with pytest.raises(EvaluationError, match="NotPrincipal"):
+        evaluate(request(), PolicySet(identity=(identity(allow()),), resource=policy))
+
+
+def test_root_cannot_assume_roles() -> None:
+    root = Caller("root", f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root")
+    trust = Policy("trust", "resource", doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                                             "Action": "sts:AssumeRole"}))
+    decision = evaluate(request("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/x", root),
+                        PolicySet(resource=trust, resource_required=True, identity_implicit=True))
+    assert decision.outcome == "implicit-deny" and "root user cannot assume roles" in decision.summary
+
+
+def test_an_allow_next_to_an_unmodeled_policy_is_unknown() -> None:
+    policies = PolicySet(identity=(identity(allow()),), unmodeled=("arn:aws:iam::aws:policy/AWSDenyAll",))
+    decision = evaluate(request(), policies)
+    assert decision.outcome == "unknown" and "AWSDenyAll" in decision.summary
+
+
+def test_failed_conditions_are_reported_as_near_misses() -> None:
+    trust = Policy("trust", "resource", doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                                             "Action": "sts:AssumeRole",
+                                             "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}))
+    decision = evaluate(request("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/x", aws__MultiFactorAuthAge="7200"),
+                        PolicySet(identity=(identity(allow()),), resource=trust, resource_required=True))
+    step = decision.steps[-1]
+    assert step.outcome == "no-allow" and step.policies == ("trust",)
+    (miss,) = step.near_misses
+    assert [(c.key, c.matched) for c in miss.clauses] == [("aws:MultiFactorAuthAge", False)]

@@ -164,3 +164,41 @@ def test_run_access_tests_reports_every_case() -> None:
     results = run_access_tests(compiled)
     expected = sum(len(t.accounts) * len(t.actions) for t in compiled.plan.tests)
     assert len(results) == expected
+
+
+def test_assuming_a_role_that_is_not_deployed_is_an_error_not_an_identity_decision(example: Organization) -> None:
+    with pytest.raises(EvaluationError, match="not a role guardrails deploys in account app-prod"):
+        example.evaluate("role/BreakGlass", "app-prod", "sts:AssumeRole", "arn:aws:iam::400000000001:role/BreakGlas")
+
+
+def test_context_defaults_follow_aws(example: Organization) -> None:
+    role, _ = example.prepare(parse_principal("role/SecurityAuditor"), "app-prod", "iam:GetRole", "*")
+    assert role.context["aws:requestedregion"] == ("us-east-1",)  # IAM answers in us-east-1
+    assert role.context["aws:multifactorauthpresent"] == ("false",)  # temporary credentials carry the key
+    assert role.context["aws:resourceaccount"] == ("400000000001",)
+    assert role.context["aws:resourceorgid"] == ("o-exampleorg1",)
+    user, _ = example.prepare(parse_principal("user/break-glass-alice"), "audit", "s3:ListBucket",
+                              "arn:aws:s3:::logs", {"aws:ResourceAccount": ["log-archive"]})
+    assert "aws:multifactorauthpresent" not in user.context  # long-term access keys: no MFA key at all
+    assert user.resource_account == "200000000001"  # a bucket of another account, by name
+    assert ("aws:principaltag/guardrails:purpose", "aws:PrincipalTag/guardrails:purpose", "default") in \
+        user.context_origin
+    assert ("aws:resourceaccount", "aws:ResourceAccount", "given") in user.context_origin
+
+
+def test_an_unclosed_account_reference_is_a_clear_error(example: Organization) -> None:
+    with pytest.raises(EvaluationError, match="is not closed"):
+        example.evaluate("role/BreakGlass", "audit", "sts:AssumeRole", "arn:aws:iam::${account_id:app-prod:role/x")
+
+
+def test_decided_by_matches_statements_and_policies_not_words() -> None:
+    from guardrails.evaluation.assertions import run_tests
+    from guardrails.policies.ir import AccessTest
+
+    files = compile_blueprint(ROOT / "blueprints", run_tests=False).files
+    organization = Organization({p: t for p, t in files.items() if p.startswith("policies/")})
+    base = AccessTest("t", "", "role/AppInstance", ("app-prod",), ("iam:CreateUser",), "*", (), "deny")
+    for decided_by, ok in (("GuardrailsWorkloadBoundary", True), ("boundary", True), ("allows", False),
+                           ("it", False)):
+        (result,) = run_tests(organization, [AccessTest(**{**base.__dict__, "decided_by": decided_by})])
+        assert result.passed is ok, decided_by

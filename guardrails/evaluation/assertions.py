@@ -43,9 +43,9 @@ class CaseResult:
             return True
         wanted = self.test.decided_by
         names = {m.sid for m in self.decision.deciding} | {m.policy.name for m in self.decision.deciding}
-        if not self.decision.deciding:  # implicit deny: the step that found no Allow decided
+        if not self.decision.deciding:  # implicit deny: the step that found no Allow, and the policies it asked
             names |= {s.stage for s in self.decision.steps if s.outcome == "no-allow"}
-            names |= {p for s in self.decision.steps if s.outcome == "no-allow" for p in s.detail.split()}
+            names |= {p for s in self.decision.steps if s.outcome == "no-allow" for p in s.policies}
         return wanted in names
 
     @property

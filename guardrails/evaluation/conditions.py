@@ -276,8 +276,10 @@ def _matcher(op: _Operator, key: str, value: str, context: Context) -> Matcher |
         text = "".join(a for a in atoms if isinstance(a, str))
         if positive == "StringEquals":
             return lambda request: request == text
-        folded = text.casefold()
-        return lambda request: request.casefold() == folded
+        # Simple lowercasing, not Unicode case folding (which would equate "STRASSE" and "straße"): the
+        # documentation promises only that letter case is ignored.
+        folded = text.lower()
+        return lambda request: request.lower() == folded
     if positive == "StringLike":
         atoms = pattern_atoms(value, context)
         if atoms is None:

@@ -64,6 +64,8 @@ class Request:
     resource: str
     resource_account: str | None
     context: Context
+    # For explanations: (lowercased key, key as AWS spells it, "default" or "given") per context key.
+    context_origin: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ class StatementMatch:
     sid: str
     effect: str
     clauses: tuple[ClauseResult, ...] = ()
-    principal_match: str = ""  # resource policies: "direct" (this principal) or "account" (its account)
+    # resource policies: "direct" (this principal), "session" (this role session) or "account" (its account)
+    principal_match: str = ""
 
     def describe(self) -> str:
         where = f"{self.policy.kind.upper() if self.policy.kind in ('scp', 'rcp') else self.policy.kind} "
@@ -113,6 +116,9 @@ class Step:
     outcome: Literal["deny", "allow", "no-allow", "not-applicable", "unknown"]
     detail: str = ""
     matches: tuple[StatementMatch, ...] = ()
+    policies: tuple[str, ...] = ()  # no-allow steps: the policies that were asked and did not allow
+    # no-allow steps: statements whose action, resource and principal fit but whose conditions did not hold
+    near_misses: tuple[StatementMatch, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,11 +189,14 @@ def _resource_applies(statement: Mapping[str, Any], resource: str, context: Cont
 
 def _principal_match(statement: Mapping[str, Any], caller: Caller) -> str:
     """"direct" when the statement names this principal, "account" when it names its account, else ""."""
-    if "Principal" in statement:
-        found = _names_principal(statement["Principal"], caller)
-        return found
     if "NotPrincipal" in statement:
-        return "" if _names_principal(statement["NotPrincipal"], caller) else "direct"
+        # Its rules (account ARNs required, principals with boundaries always denied, never with Allow) make it
+        # easy to get wrong; guardrails never emits it, so a policy that uses it is not evaluated by guessing.
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html
+        raise EvaluationError("NotPrincipal is not supported by guardrails' evaluator; write the statement with "
+                              "Principal and a condition on aws:PrincipalArn")
+    if "Principal" in statement:
+        return _names_principal(statement["Principal"], caller)
     return ""
 
 
@@ -202,6 +211,8 @@ def _names_principal(principal: object, caller: Caller) -> str:
             if kind == "AWS":
                 if value == "*":
                     return "direct"
+                if caller.kind == "role" and value == caller.arn:
+                    return "session"  # the role session itself: not limited by the role's boundary
                 if value in (caller.principal_arn, caller.arn) and caller.kind != "root":
                     return "direct"
                 account = value if value.isdigit() else _root_account(value)
@@ -224,8 +235,10 @@ def _root_account(arn: str) -> str | None:
     return None
 
 
-def matching_statements(policy: Policy, request: Request, effect: str) -> list[StatementMatch]:
-    """Statements of ``policy`` with this effect that apply to the request."""
+def matching_statements(policy: Policy, request: Request, effect: str, *,
+                        near_misses: bool = False) -> list[StatementMatch]:
+    """Statements of ``policy`` with this effect that apply to the request (with ``near_misses``: those that
+    would, but for their conditions)."""
     found: list[StatementMatch] = []
     for index, statement in enumerate(statements_of(policy)):
         if statement["Effect"] != effect:
@@ -240,16 +253,28 @@ def matching_statements(policy: Policy, request: Request, effect: str) -> list[S
             if not principal:
                 continue
         matched, clauses = evaluate_conditions(statement.get("Condition") or {}, request.context)
-        if not matched:
-            continue
-        found.append(StatementMatch(policy, index, str(statement.get("Sid", "")), effect, clauses, principal))
+        if matched != near_misses:
+            found.append(StatementMatch(policy, index, str(statement.get("Sid", "")), effect, clauses, principal))
     return found
+
+
+def near_misses(policy: Policy, request: Request, effect: str = "Allow") -> list[StatementMatch]:
+    """Statements that fit the action, resource and principal but whose conditions are false (for explanations)."""
+    return matching_statements(policy, request, effect, near_misses=True)
+
+
+def _no_allow(stage: str, detail: str, policies: Sequence[Policy], request: Request) -> Step:
+    return Step(stage, "no-allow", detail, policies=tuple(p.name for p in policies),
+                near_misses=tuple(m for p in policies for m in near_misses(p, request)))
 
 
 def evaluate(request: Request, policies: PolicySet) -> Decision:
     """The decision for ``request`` given every policy that applies to it, with the steps that led there."""
     steps: list[Step] = []
-    applicable: list[Policy] = [p for _, level in policies.rcp_levels for p in level]
+    # RCPs do not restrict service-linked roles either; SCPs also spare the management account's principals.
+    # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html
+    rcp_exempt = policies.scp_exempt_reason if "service-linked" in policies.scp_exempt_reason else ""
+    applicable: list[Policy] = [] if rcp_exempt else [p for _, level in policies.rcp_levels for p in level]
     if not policies.scp_exempt_reason:
         applicable += [p for _, level in policies.scp_levels for p in level]
     applicable += [p for p in (policies.resource, *policies.identity, policies.boundary, policies.session) if p]
@@ -260,8 +285,8 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         return Decision("explicit-deny", tuple(steps), tuple(denies))
     steps.append(Step("explicit deny", "not-applicable", "no Deny statement applies"))
 
-    for family, levels, exempt in (("RCPs", policies.rcp_levels, ""), ("SCPs", policies.scp_levels,
-                                                                        policies.scp_exempt_reason)):
+    for family, levels, exempt in (("RCPs", policies.rcp_levels, rcp_exempt),
+                                   ("SCPs", policies.scp_levels, policies.scp_exempt_reason)):
         if exempt:
             steps.append(Step(family, "not-applicable", exempt))
             continue
@@ -272,22 +297,29 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
             allows = [m for p in attached for m in matching_statements(p, request, "Allow")]
             if not allows:
                 names = ", ".join(p.name for p in attached) or "no policy"
-                steps.append(Step(f"{family} {level}", "no-allow", f"nothing attached at {level} allows it ({names})"))
+                steps.append(_no_allow(f"{family} {level}", f"nothing attached at {level} allows it ({names})",
+                                       attached, request))
                 return Decision("implicit-deny", tuple(steps))
             steps.append(Step(f"{family} {level}", "allow", "", tuple(allows[:1])))
 
+    if request.caller.kind == "root" and policies.resource_required:
+        # IAM refuses role assumption by a root user whatever the trust policy says.
+        steps.append(Step("resource policy", "no-allow", "a root user cannot assume roles"))
+        return Decision("implicit-deny", tuple(steps))
     resource_allows: list[StatementMatch] = []
+    cross_account = request.caller.account is None or request.resource_account != request.caller.account
     if policies.resource:
         resource_allows = matching_statements(policies.resource, request, "Allow")
         if not resource_allows:
-            steps.append(Step("resource policy", "no-allow", f"{policies.resource.name} does not allow this "
-                              "principal"))
-            if policies.resource_required or request.resource_account != request.caller.account:
+            if policies.resource_required or cross_account:
+                steps.append(_no_allow("resource policy", f"{policies.resource.name} does not allow this principal",
+                                       (policies.resource,), request))
                 return Decision("implicit-deny", tuple(steps))
+            steps.append(Step("resource policy", "not-applicable", f"{policies.resource.name} grants nothing here; "
+                              "identity policies decide"))
         else:
             steps.append(Step("resource policy", "allow", "", tuple(resource_allows)))
-    cross_account = request.caller.account is None or request.resource_account != request.caller.account
-    if cross_account and request.caller.account is not None and policies.resource is None:
+    elif cross_account and request.caller.account is not None:
         # Across accounts the resource's own account must grant access too, through a resource-based policy.
         steps.append(Step("resource policy", "no-allow", f"the resource is in account {request.resource_account}: "
                           "cross-account access needs a resource-based policy there, and none applies"))
@@ -295,12 +327,13 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
 
     # A resource policy that names the principal itself (not its account) grants on its own within one account,
     # and for principals outside any account (web identities, services) — identity policies then do not apply.
-    direct = [m for m in resource_allows if m.principal_match == "direct"]
+    direct = [m for m in resource_allows if m.principal_match in ("direct", "session")]
     if direct and (not cross_account or request.caller.account is None):
-        if request.caller.kind in ("user", "federated", "service", "root"):
-            return Decision("allow", tuple(steps), tuple(direct))
+        if request.caller.kind in ("user", "federated", "service", "root") or \
+                all(m.principal_match == "session" for m in direct):
+            return _unless_unmodeled(Decision("allow", tuple(steps), tuple(direct)), policies)
         # A grant to a role ARN still passes through the role's boundary and session policy.
-        return _bounded(request, policies, steps, tuple(direct))
+        return _unless_unmodeled(_bounded(request, policies, steps, tuple(direct)), policies)
 
     identity_allows: list[StatementMatch] = []
     if policies.identity_implicit:
@@ -313,13 +346,24 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
                                   f"unmodeled: {', '.join(policies.unmodeled)}"))
                 # The boundary may settle it anyway: what it does not allow is denied whatever the identity grants.
                 if policies.boundary and not matching_statements(policies.boundary, request, "Allow"):
-                    steps.append(Step("boundary", "no-allow", f"{policies.boundary.name} does not allow it"))
+                    steps.append(_no_allow("boundary", f"{policies.boundary.name} does not allow it",
+                                           (policies.boundary,), request))
                     return Decision("implicit-deny", tuple(steps))
                 return Decision("unknown", tuple(steps))
-            steps.append(Step("identity", "no-allow", "no identity policy allows it"))
+            steps.append(_no_allow("identity", "no identity policy allows it", policies.identity, request))
             return Decision("implicit-deny", tuple(steps))
         steps.append(Step("identity", "allow", "", tuple(identity_allows)))
-    return _bounded(request, policies, steps, tuple(resource_allows) + tuple(identity_allows))
+    return _unless_unmodeled(_bounded(request, policies, steps, tuple(resource_allows) + tuple(identity_allows)),
+                             policies)
+
+
+def _unless_unmodeled(decision: Decision, policies: PolicySet) -> Decision:
+    """An allow is only certain when no attached policy is unknown to us: it could hold a Deny."""
+    if decision.outcome != "allow" or not policies.unmodeled:
+        return decision
+    step = Step("unmodeled policies", "unknown", "allowed by the modeled policies, but a Deny in "
+                f"{', '.join(policies.unmodeled)} (not in guardrails' reference data) would win")
+    return Decision("unknown", (*decision.steps, step), decision.deciding)
 
 
 def _bounded(request: Request, policies: PolicySet, steps: list[Step],
@@ -330,7 +374,7 @@ def _bounded(request: Request, policies: PolicySet, steps: list[Step],
             continue
         found = matching_statements(policy, request, "Allow")
         if not found:
-            steps.append(Step(stage, "no-allow", f"{policy.name} does not allow it"))
+            steps.append(_no_allow(stage, f"{policy.name} does not allow it", (policy,), request))
             return Decision("implicit-deny", tuple(steps))
         steps.append(Step(stage, "allow", "", tuple(found)))
         allows = allows + tuple(found)

@@ -14,9 +14,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cache, cached_property
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+
+import yaml
 
 from guardrails.evaluation.engine import Caller, Decision, Policy, PolicySet, Request, evaluate
 from guardrails.evaluation.errors import EvaluationError
@@ -39,6 +42,13 @@ _TRUST_ACTIONS = ("sts:assumerole", "sts:assumerolewithwebidentity", "sts:assume
                   "sts:setsourceidentity", "sts:setcontext")
 
 PrincipalKind = Literal["role", "user", "group", "root", "federated", "service"]
+
+
+@cache
+def us_east_1_services() -> frozenset[str]:
+    """Service prefixes whose requests carry aws:RequestedRegion us-east-1 (guardrails/data/global_services.yaml)."""
+    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("global_services.yaml").read_text("utf-8"))
+    return frozenset(raw["us_east_1_services"])
 
 
 @dataclass(frozen=True)
@@ -260,34 +270,55 @@ class Organization:
             return Caller("federated", provider, None, provider, federated_provider=provider)
         return Caller("service", spec.name, None, spec.name, service=spec.name)
 
-    def _context(self, caller: Caller, spec: PrincipalSpec, account: Account, resource: str,
-                 given: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
-        """What AWS puts into the request context for this caller, then the context the user gave."""
-        context: dict[str, tuple[str, ...]] = {}
+    def _context(self, caller: Caller, spec: PrincipalSpec, account: Account, action: str, resource: str,
+                 resource_account: str, given: Mapping[str, tuple[str, ...]]
+                 ) -> tuple[dict[str, tuple[str, ...]], tuple[tuple[str, str, str], ...]]:
+        """What AWS puts into the request context for this caller, then the context the user gave (which wins).
+
+        Keys follow the IAM User Guide's "AWS global condition context keys" (availability per key):
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+        """
+        defaults: dict[str, str | tuple[str, ...]] = {}
         if caller.kind in ("user", "role", "root"):
-            context["aws:principalarn"] = (caller.principal_arn,)
-            context["aws:principalaccount"] = (account.id,)
-            context["aws:principalorgid"] = (self.org_id,)
-            context["aws:principalisawsservice"] = ("false",)
-            context["aws:principaltype"] = ({"user": "User", "role": "AssumedRole", "root": "Account"}[caller.kind],)
-            context["aws:userid"] = (f"AIDAGUARDRAILS:{spec.name}" if caller.kind != "root" else account.id,)
+            defaults["aws:PrincipalArn"] = caller.principal_arn
+            defaults["aws:PrincipalAccount"] = account.id
+            defaults["aws:PrincipalOrgID"] = self.org_id
+            defaults["aws:PrincipalIsAWSService"] = "false"
+            defaults["aws:PrincipalType"] = {"user": "User", "role": "AssumedRole", "root": "Account"}[caller.kind]
+            defaults["aws:userid"] = {"user": f"AIDAGUARDRAILS{spec.name.upper()}", "root": account.id,
+                                      "role": f"AROAGUARDRAILS{spec.name.upper()}:guardrails"}[caller.kind]
+        if caller.kind in ("role", "federated"):
+            # Temporary credentials always carry the key; an IAM user's long-term access keys do not.
+            defaults["aws:MultiFactorAuthPresent"] = "false"
         if caller.kind == "user":
-            context["aws:username"] = (caller.principal_arn.rsplit("/", 1)[-1],)
+            defaults["aws:username"] = caller.principal_arn.rsplit("/", 1)[-1]
             if spec.kind == "user":
                 user = self._find(account, "user", spec.name)
                 for key, value in user.get("tags", {}).items():
-                    context[f"aws:principaltag/{key.lower()}"] = (value,)
+                    defaults[f"aws:PrincipalTag/{key}"] = value
         if caller.kind == "service":
-            context["aws:principalisawsservice"] = ("true",)
-            context["aws:principalservicename"] = (caller.service,)
-        region = _arn_region(resource)
-        context["aws:requestedregion"] = (region or self.home_region,)
-        context["aws:currenttime"] = (datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),)
-        context["aws:securetransport"] = ("true",)
-        context["aws:viaawsservice"] = ("false",)
+            defaults["aws:PrincipalIsAWSService"] = "true"
+            defaults["aws:PrincipalServiceName"] = caller.service
+        target = self.account_by_id(resource_account)
+        defaults["aws:ResourceAccount"] = resource_account
+        if target is not None:
+            defaults["aws:ResourceOrgID"] = self.org_id
+        defaults["aws:RequestedRegion"] = _arn_region(resource) or (
+            "us-east-1" if action.split(":", 1)[0].lower() in us_east_1_services() else self.home_region)
+        now = datetime.now(UTC)
+        defaults["aws:CurrentTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        defaults["aws:EpochTime"] = str(int(now.timestamp()))
+        defaults["aws:SecureTransport"] = "true"
+        defaults["aws:ViaAWSService"] = "false"
+        context: dict[str, tuple[str, ...]] = {}
+        origin: dict[str, tuple[str, str, str]] = {}
+        for key, value in defaults.items():
+            context[key.lower()] = (value,) if isinstance(value, str) else value
+            origin[key.lower()] = (key.lower(), key, "default")
         for key, values in given.items():
-            context[key.lower()] = tuple(values)
-        return context
+            context[key.lower()] = values
+            origin[key.lower()] = (key.lower(), key, "given")
+        return context, tuple(origin[k] for k in sorted(origin))
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -297,7 +328,9 @@ class Organization:
         text = text.replace("${region}", region or self.home_region)
         while "${account_id:" in text:
             start = text.index("${account_id:")
-            end = text.index("}", start)
+            end = text.find("}", start)
+            if end < 0:
+                raise EvaluationError(f"{text!r}: `${{account_id:` is not closed; write ${{account_id:NAME}}")
             text = text[:start] + self.account(text[start + len("${account_id:"):end]).id + text[end + 1:]
         return text
 
@@ -305,14 +338,20 @@ class Organization:
                 context: Mapping[str, Iterable[str]] | None = None) -> tuple[Request, PolicySet]:
         """The engine's inputs for one request."""
         account = self.account(account_name)
-        given = {k.lower(): tuple(v) for k, v in (context or {}).items()}
-        region = next(iter(given.get("aws:requestedregion", ())), None)
+        given = {k: tuple(v) for k, v in (context or {}).items()}
+        region = next((v[0] for k, v in given.items() if k.lower() == "aws:requestedregion" and v), None)
         given = {k: tuple(self.expand(v, account, region) for v in values) for k, values in given.items()}
         resource = self.expand(resource, account, region)
         caller = self.caller(spec, account)
-        ctx = self._context(caller, spec, account, resource, given)
-        resource_account = _arn_account(resource) or account.id
+        # S3 bucket ARNs name no account: the caller's own unless the request says otherwise (aws:ResourceAccount,
+        # by id or account name).
+        stated = next((v[0] for k, v in given.items() if k.lower() == "aws:resourceaccount" and v), None)
+        if stated is not None and not stated.isdigit():
+            stated = self.account(stated).id
+            given = {k: ((stated,) if k.lower() == "aws:resourceaccount" else v) for k, v in given.items()}
+        resource_account = _arn_account(resource) or stated or account.id
         target = self.account_by_id(resource_account)
+        ctx, origin = self._context(caller, spec, account, action, resource, resource_account, given)
 
         identity: list[Policy] = []
         boundary = None
@@ -341,7 +380,11 @@ class Organization:
                 resource_policy = Policy(f"trust policy of {entry['name']}", "resource",
                                          self._document(entry["trust"], role_account), entry["trust"])
                 required = True
-        request = Request(caller, action, resource, resource_account, ctx)
+            elif target is not None and ":role/" in resource:
+                known = ", ".join(sorted(r["name"] for r in self._class(target)["roles"])) or "none"
+                raise EvaluationError(f"{resource} is not a role guardrails deploys in account {target.name} "
+                                      f"(roles there: {known}); its trust policy is unknown")
+        request = Request(caller, action, resource, resource_account, ctx, origin)
         policies = PolicySet(scp_levels=scp_levels, rcp_levels=rcp_levels, identity=tuple(identity),
                              boundary=boundary, resource=resource_policy, resource_required=required,
                              identity_implicit=caller.kind == "root", scp_exempt_reason=exempt,
@@ -355,9 +398,8 @@ class Organization:
         account = self.account_by_id(parts[4])
         if account is None:
             return None
-        name = parts[5].rsplit("/", 1)[-1]
         for role in self._class(account)["roles"]:
-            if role["name"] == name:
+            if parts[5] == f"role{role['path']}{role['name']}":
                 return account, role
         return None
 
