@@ -287,8 +287,10 @@ class Organization:
             defaults["aws:PrincipalType"] = {"user": "User", "role": "AssumedRole", "root": "Account"}[caller.kind]
             defaults["aws:userid"] = {"user": f"AIDAGUARDRAILS{spec.name.upper()}", "root": account.id,
                                       "role": f"AROAGUARDRAILS{spec.name.upper()}:guardrails"}[caller.kind]
-        if caller.kind in ("role", "federated"):
-            # Temporary credentials always carry the key; an IAM user's long-term access keys do not.
+        if caller.kind == "role":
+            # Temporary credentials always carry the key; an IAM user's long-term access keys do not, and neither
+            # does a web or SAML identity asking STS for a role (it holds no AWS credentials yet).
+            # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-multifactorauthpresent
             defaults["aws:MultiFactorAuthPresent"] = "false"
         if caller.kind == "user":
             defaults["aws:username"] = caller.principal_arn.rsplit("/", 1)[-1]
