@@ -75,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
                         "risks, and the comparison with the closest AWS managed job-function policy")
     report.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
                         help="blueprint directory (default: blueprints)")
+    show = sub.add_parser("show", help="show what applies to one account (also under output/reports/accounts/)")
+    show.add_argument("what", choices=["account"], help="account: its SCPs and RCPs, inherited root → OUs → account, "
+                      "with sizes, slot use and the guardrails they contain")
+    show.add_argument("name", help="account name")
+    show.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
+                      help="blueprint directory (default: blueprints)")
+
     test = sub.add_parser("test", help="run the blueprint's access tests (`tests:`) with the offline evaluator")
     test.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
                       help="blueprint directory (default: blueprints)")
@@ -205,6 +212,21 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         compiled = pipeline.compile_blueprint(args.blueprint)
         _print_diagnostics(err, compiled.warnings)
         _print_markdown(out, compiled.files[REPORTS[args.kind]])
+        return EXIT_OK
+    if args.command == "show":
+        compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
+        _print_diagnostics(err, compiled.warnings)
+        report = compiled.files.get(f"reports/accounts/{args.name}.md")
+        if report is None:
+            import difflib
+
+            names = [a.name for a in compiled.plan.accounts]
+            close = difflib.get_close_matches(args.name, names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "accounts: " + ", ".join(sorted(names))
+            err.print(f"[bold red]ERROR[/] unknown account {args.name!r}; ", end="")
+            err.print(hint, markup=False)
+            return EXIT_BLUEPRINT
+        _print_markdown(out, report)
         return EXIT_OK
     if args.command == "test":
         return _run_tests(args, out, err)

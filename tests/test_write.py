@@ -40,8 +40,9 @@ def test_failed_validation_leaves_previous_output_intact(tmp_path: Path) -> None
     build(blueprint, out, external=False)
     before = read_tree(out)
     assert before
-    # A limit override that the root SCP cannot meet makes the own checks fail.
-    (blueprint / "limits.yaml").write_text("limits: {scp_chars: 50}\n")
+    # A limit override that no trust policy can meet makes the own checks fail (an SCP limit would already stop
+    # the packing, before anything is emitted).
+    (blueprint / "limits.yaml").write_text("limits: {trust_policy_chars: 50}\n")
     with pytest.raises(ValidationFailed) as raised:
         build(blueprint, out, external=False)
     assert any(d.code == "GR501" for d in raised.value.diagnostics)

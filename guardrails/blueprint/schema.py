@@ -119,6 +119,20 @@ class BreakGlass(Strict):
     mfa_max_age: int = Field(3600, ge=60, le=43200, description="Seconds since MFA sign-in, checked on AssumeRole.")
 
 
+class PolicySlots(Strict):
+    """How many of each target's SCP and RCP slots guardrails may fill (the quota is `limits`)."""
+
+    reserved_scps: int = Field(
+        0, ge=0, description="SCP slots per target left for policies managed elsewhere (Control Tower, other tools)."
+    )
+    reserved_rcps: int = Field(0, ge=0, description="RCP slots per target left for policies managed elsewhere.")
+    free: int = Field(
+        1, ge=0,
+        description="Slots per target kept empty so that a rollout that attaches a new policy before detaching an "
+        "old one never exceeds the quota.",
+    )
+
+
 class Organization(Strict):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,48}$")]
     partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
@@ -139,6 +153,7 @@ class Organization(Strict):
     units: dict[str, OrgUnit] = Field(default_factory=dict)
     guardrails: list[CatalogRef] = Field(default_factory=list, description="Built-in SCP guardrails at the root.")
     scps: list[ExplicitScp] = Field(default_factory=list, description="Explicit SCPs at the root.")
+    policy_slots: PolicySlots = Field(default_factory=PolicySlots)
 
 
 # --------------------------------------------------------------------------- identities
@@ -398,6 +413,7 @@ class Limits(Strict):
     group_inline_chars: int | None = Field(None, ge=1)
     user_inline_chars: int | None = Field(None, ge=1)
     scps_per_target: int | None = Field(None, ge=1)
+    rcps_per_target: int | None = Field(None, ge=1)
     managed_policies_per_role: int | None = Field(None, ge=1)
     managed_policies_per_group: int | None = Field(None, ge=1)
 

@@ -28,6 +28,8 @@ def emit(plan: Plan) -> dict[str, str]:
     files: dict[str, str] = {}
     for scp in plan.scps:
         files[f"policies/scp/{scp.name}.json"] = scp.document.render()
+    for rcp in plan.rcps:
+        files[f"policies/rcp/{rcp.name}.json"] = rcp.document.render()
     for cls in plan.classes:
         base = f"policies/accounts/{cls.key}"
         for policy in cls.baseline.managed_policies:
@@ -87,7 +89,8 @@ def manifest(plan: Plan) -> dict[str, Any]:
                      for a in plan.accounts],
         "service_control_policies": [{"name": s.name, "target": s.target, "file": f"policies/scp/{s.name}.json",
                                       "guardrails": list(s.guardrails)} for s in plan.scps],
-        "resource_control_policies": [],
+        "resource_control_policies": [{"name": r.name, "target": r.target, "file": f"policies/rcp/{r.name}.json",
+                                       "guardrails": list(r.guardrails)} for r in plan.rcps],
         "classes": {cls.key: _class(cls, org.partition) for cls in plan.classes},
     }
 

@@ -20,7 +20,55 @@ def emit(plan: Plan) -> dict[str, str]:
     for scp in plan.scps:
         lines.append(f"| {scp.name} | {scp.target} | {len(scp.document.render(minified=True))} | "
                      f"{', '.join(scp.guardrails) or 'explicit'} |")
-    return {"reports/summary.md": "\n".join(lines) + "\n", "reports/least-privilege.md": least_privilege(plan)}
+    if plan.rcps:
+        lines += ["", "## Resource control policies", "", "| policy | target | characters (minified) | guardrails |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r.name} | {r.target} | {len(r.document.render(minified=True))} | {', '.join(r.guardrails)} |"
+                  for r in plan.rcps]
+    files = {"reports/summary.md": "\n".join(lines) + "\n", "reports/least-privilege.md": least_privilege(plan)}
+    files.update({f"reports/accounts/{a.name}.md": effective_guardrails(plan, a.name) for a in plan.accounts})
+    return files
+
+
+def scp_path(plan: Plan, account_name: str) -> list[str]:
+    """Targets from the root down to the account: ``root``, ``ou:A``, ``ou:A/B``, ``account:NAME``."""
+    account = plan.account(account_name)
+    levels = ["root"]
+    if account.unit:
+        parts = account.unit.split("/")
+        levels += [f"ou:{'/'.join(parts[:i + 1])}" for i in range(len(parts))]
+    return [*levels, f"account:{account.name}"]
+
+
+def effective_guardrails(plan: Plan, account_name: str) -> str:
+    """The SCPs and RCPs that apply to one account, inherited root → OUs → account, with sizes and slot use.
+
+    Inherited policies do not count towards a target's slots; every level must allow a request and a Deny at any
+    level wins (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html).
+    """
+    account = plan.account(account_name)
+    lines = [f"<!-- {header_text(plan)} -->", "", f"# Effective guardrails of account {account.name}", "",
+             f"Account {account.id} in {account.unit or 'the root'}."]
+    if account.management:
+        lines += ["", "**This is the management account: SCPs and RCPs do not restrict its principals or resources.** "
+                  "The policies below are attached on its path but have no effect on it."]
+    for title, policies, default, chars_key, slots_key in (
+            ("Service control policies", plan.scps, "FullAWSAccess", "scp_chars", "scps_per_target"),
+            ("Resource control policies", plan.rcps, "RCPFullAWSAccess", "rcp_chars", "rcps_per_target")):
+        chars, slots = plan.limits[chars_key].value, plan.limits[slots_key].value
+        lines += ["", f"## {title}", "", f"Each level must allow a request; a Deny anywhere wins. Size limit "
+                  f"{chars:,} characters per policy, {slots} policies attached per target.", "",
+                  "| level | policy | characters | guardrails |", "|---|---|---:|---|"]
+        for level in scp_path(plan, account.name):
+            attached = [p for p in policies if p.target == level]
+            lines.append(f"| {level} | {default} (AWS managed, default) | — | allows everything |")
+            for policy in attached:
+                size = len(policy.document.render(minified=True))
+                what = ", ".join(policy.guardrails) or "explicit: " + ", ".join(s.sid for s in policy.document.statements)
+                lines.append(f"| {level} | {policy.name}{' (merged statements)' if policy.merged else ''} | "
+                             f"{size:,} ({size * 100 // chars}%) | {what} |")
+            lines.append(f"| {level} | *slots used* | {1 + len(attached)} of {slots} | |")
+    return "\n".join(lines) + "\n"
 
 
 def least_privilege(plan: Plan) -> str:

@@ -6,7 +6,7 @@ Layout (paths relative to ``output/``)::
     terraform/organization/            root module, applied in the management account
         versions.tf backend.tf providers.tf
         organization.tf                organization (imported), OUs, member accounts, import blocks
-        scps.tf                        per SCP: policy document, policy, attachment
+        scps.tf                        per SCP and RCP: policy document, policy, attachment
         outputs.tf
     terraform/modules/baseline-<class>/  one module per BaselineClass (inputs: account_id, region)
         versions.tf variables.tf outputs.tf
@@ -297,7 +297,7 @@ def _render(plan: Plan, template: str, **context: object) -> str:
 def _check_documents(plan: Plan) -> None:
     """aws_iam_policy_document turns every ``&{`` into ``${`` (its old policy-variable syntax), so a literal
     ``&{`` cannot be expressed through it; refuse rather than grant something else."""
-    documents = [s.document for s in plan.scps]
+    documents = [s.document for s in (*plan.scps, *plan.rcps)]
     for cls in plan.classes:
         documents += [p.document for p in cls.baseline.managed_policies]
         for role in cls.baseline.roles:
@@ -363,9 +363,11 @@ def _organization(plan: Plan) -> dict[str, str]:
                         plan.org.management_deployment_role)
     files[f"{directory}/organization.tf"] = _render(
         plan, "organization.tf.j2", org=plan.org, units=units, accounts=members, unit_names=unit_names,
-        account_names=account_names, parent=parent)
-    scp_names = _unique({s.key: tf_name(s.key) for s in plan.scps}, "SCPs")
-    files[f"{directory}/scps.tf"] = _render(plan, "scps.tf.j2", scps=plan.scps, scp_names=scp_names, target=target)
+        account_names=account_names, parent=parent,
+        policy_types=["SERVICE_CONTROL_POLICY", *(["RESOURCE_CONTROL_POLICY"] if plan.rcps else [])])
+    policies = (*plan.scps, *plan.rcps)
+    scp_names = _unique({s.key: tf_name(s.key) for s in policies}, "SCPs and RCPs")
+    files[f"{directory}/scps.tf"] = _render(plan, "scps.tf.j2", scps=policies, scp_names=scp_names, target=target)
     files[f"{directory}/outputs.tf"] = _render(plan, "organization_outputs.tf.j2", units=units, accounts=members,
                                                unit_names=unit_names, account_names=account_names)
     return files

@@ -29,9 +29,9 @@ class Condition:
 
 @dataclass(frozen=True, order=True)
 class Principal:
-    """A trust-policy principal: kind is AWS, Service or Federated."""
+    """A principal: kind is AWS, Service or Federated (trust policies), or "*" for every principal (RCPs)."""
 
-    kind: Literal["AWS", "Service", "Federated"]
+    kind: Literal["AWS", "Service", "Federated", "*"]
     identifiers: tuple[str, ...]
 
 
@@ -51,7 +51,9 @@ class Statement:
     def to_json(self) -> dict[str, Any]:
         """AWS policy JSON of this statement, elements in the conventional order."""
         out: dict[str, Any] = {"Sid": self.sid, "Effect": self.effect}
-        if self.principals:
+        if self.principals and self.principals[0].kind == "*":
+            out["Principal"] = "*"
+        elif self.principals:
             out["Principal"] = {p.kind: _one_or_list(p.identifiers) for p in self.principals}
         if self.actions:
             out["Action"] = _one_or_list(self.actions)
@@ -233,6 +235,8 @@ class ServiceControlPolicy:
     document: PolicyDocument
     target: str  # "root", "ou:<path>" or "account:<name>"
     guardrails: tuple[str, ...] = ()  # catalog ids packed into this policy
+    policy_type: Literal["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"] = "SERVICE_CONTROL_POLICY"
+    merged: bool = False  # statements of several guardrails were merged to fit the target's slots
 
 
 @dataclass(frozen=True)
@@ -316,6 +320,7 @@ class Plan:
     limits: dict[str, Limit]
     job_reports: tuple[JobReport, ...] = ()
     tests: tuple[AccessTest, ...] = ()
+    rcps: tuple[ServiceControlPolicy, ...] = ()  # resource control policies (policy_type RESOURCE_CONTROL_POLICY)
 
     def account(self, name: str) -> Account:
         return next(a for a in self.accounts if a.name == name)

@@ -47,6 +47,7 @@ from guardrails.policies.iam_data import iam_database
 from guardrails.policies.intent import GrantError, compile_grant
 from guardrails.policies.limits import effective_limits
 from guardrails.policies.names import check_blueprint_names
+from guardrails.policies.packing import PackingError, Unit, pack
 
 POLICY_PATH = "/guardrails/"
 BREAK_GLASS_GROUP = "break-glass"
@@ -71,7 +72,7 @@ def synthesize(model: Model) -> Plan:
         management_deployment_role=org.management_account.deployment_role, deployment_principals=tuple(org.deployment_principals), break_glass_role=org.break_glass.role,
         break_glass_account=org.break_glass.account)
     problems: list[Diagnostic] = []
-    scps = _service_control_policies(model, info, problems)
+    scps, rcps = _service_control_policies(model, info, problems)
     jobs = compile_jobs(model, info, problems)
     if problems:
         raise BlueprintError(problems)
@@ -79,7 +80,7 @@ def synthesize(model: Model) -> Plan:
     accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
     return Plan(blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps,
                 classes=_classes(model, info, jobs), limits=effective_limits(bp.limits),
-                job_reports=tuple(jobs[name].report for name in sorted(jobs)), tests=_access_tests(model))
+                job_reports=tuple(jobs[name].report for name in sorted(jobs)), tests=_access_tests(model), rcps=rcps)
 
 
 def _access_tests(model: Model) -> tuple[AccessTest, ...]:
@@ -162,34 +163,67 @@ def privileged_role_names(info: OrgInfo) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------- SCPs
 
 
-def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> tuple[ServiceControlPolicy, ...]:
-    org = model.blueprint.organization
-    context = {"allowed_regions": info.allowed_regions, "privileged_roles": privileged_role_names(info)}
+def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnostic]
+                              ) -> tuple[tuple[ServiceControlPolicy, ...], tuple[ServiceControlPolicy, ...]]:
+    """SCPs and RCPs per target: catalog guardrails packed within the quotas, then the explicit SCPs."""
+    bp = model.blueprint
+    org = bp.organization
+    limits = effective_limits(bp.limits)
+    slots = org.policy_slots
+    context = {"allowed_regions": info.allowed_regions, "privileged_roles": privileged_role_names(info),
+               "org_id": (info.org_id,), "boundary_policies": _boundary_policy_arns(model, info)}
     exemption = Condition("ArnNotLike", "aws:PrincipalArn",
                           tuple(sorted(_role_arn_pattern(n, info) for n in privileged_role_names(info))))
-    result: list[ServiceControlPolicy] = []
+    scps: list[ServiceControlPolicy] = []
+    rcps: list[ServiceControlPolicy] = []
     names: dict[str, tuple[str | int, ...]] = {}
 
-    def attach(target: str, slug: str, refs: list[CatalogRef], explicit: list[ExplicitScp], yaml_path: tuple[str | int, ...]) -> None:
-        statements: list[Statement] = []
-        ids: list[str] = []
+    def attach(target: str, slug: str, refs: list[CatalogRef], explicit: list[ExplicitScp],
+               yaml_path: tuple[str | int, ...]) -> None:
+        units: dict[str, list[Unit]] = {"scp": [], "rcp": []}
         for ref in refs:
             # The model stage has checked ids and parameters (with locations); here they are known good.
             guardrail_id, given = (ref, {}) if isinstance(ref, str) else next(iter(ref.items()))
             guardrail = cat.load_catalog()[guardrail_id]
             values = cat.resolve_parameters(guardrail, given or {}, context)
-            ids.append(guardrail_id)
+            statements = []
             for template in guardrail.statements:
                 statement = convert_statement(cat.expand(template, values), template["sid"], info, origin=guardrail_id)
                 if guardrail.exempt_privileged:
                     statement = Statement(**{**statement.__dict__, "conditions": tuple(sorted((*statement.conditions, exemption)))})
+                if guardrail.kind == "rcp":  # RCP statements apply to every principal: Principal "*"
+                    statement = Statement(**{**statement.__dict__, "principals": (Principal("*", ("*",)),)})
                 statements.append(statement)
-        if statements:
-            name = f"guardrails-{slug}"
-            result.append(ServiceControlPolicy(
-                key=f"guardrails_{slug}", name=name,
-                description=f"Guardrails from the catalog attached to {target}: {', '.join(ids)}",
-                document=PolicyDocument(tuple(statements)), target=target, guardrails=tuple(ids)))
+            units["rcp" if guardrail.kind == "rcp" else "scp"].append(Unit(guardrail_id, tuple(statements)))
+        for kind, policy_type, out in (("scp", "SERVICE_CONTROL_POLICY", scps), ("rcp", "RESOURCE_CONTROL_POLICY", rcps)):
+            if not units[kind]:
+                continue
+            quota = limits[f"{kind}s_per_target"].value
+            reserved = slots.reserved_scps if kind == "scp" else slots.reserved_rcps
+            taken = 1 + (len(explicit) if kind == "scp" else 0)  # FullAWSAccess / RCPFullAWSAccess, explicit SCPs
+            free = quota - taken - reserved - slots.free
+            try:
+                packed = pack(target, units[kind], limit=limits[f"{kind}_chars"].value, slots=max(free, 0),
+                              kind=kind.upper())
+            except PackingError as exc:
+                problems.append(Diagnostic.of(
+                    "GR304", str(exc), model.source.where_key(*yaml_path, "guardrails"),
+                    f"slot map of {target} ({quota} {kind.upper()}s per target: 1 default full-access policy, "
+                    f"{taken - 1} explicit, {reserved} reserved, {slots.free} kept free for rollouts): "
+                    + "; ".join(f"{row.policy} = {', '.join(row.guardrails)} ({row.chars} chars)"
+                                for row in exc.slot_map)
+                    + ". Attach some guardrails on a parent OU, drop one, or raise the quota under `limits`."))
+                continue
+            prefix = "guardrails-" if kind == "scp" else "guardrails-rcp-"
+            for index, (members, document) in enumerate(packed.policies):
+                suffix = "" if index == 0 else f"-{index + 1}"
+                ids = tuple(u.guardrail for u in members)
+                out.append(ServiceControlPolicy(
+                    key=f"{prefix.replace('-', '_')}{slug.replace('-', '_')}{suffix.replace('-', '_')}",
+                    name=f"{prefix}{slug}{suffix}",
+                    description=f"Guardrails from the catalog attached to {target}: {', '.join(ids)}",
+                    document=document, target=target, guardrails=ids, policy_type=policy_type,
+                    merged=packed.merged))
         for index, scp in enumerate(explicit):
             where = (*yaml_path, "scps", index)
             if scp.name in names or scp.name.startswith("guardrails-"):
@@ -201,9 +235,9 @@ def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagno
             stmts = tuple(convert_statement(s, f"{camel(scp.name)}{i + 1}", info,
                                             str(model.source.where(*where, "statements", i)))
                           for i, s in enumerate(scp.statements))
-            result.append(ServiceControlPolicy(key=re.sub(r"\W", "_", scp.name), name=scp.name,
-                                               description=scp.description or f"SCP {scp.name}",
-                                               document=PolicyDocument(stmts), target=target))
+            scps.append(ServiceControlPolicy(key=re.sub(r"\W", "_", scp.name), name=scp.name,
+                                             description=scp.description or f"SCP {scp.name}",
+                                             document=PolicyDocument(stmts), target=target))
 
     attach("root", "root", org.guardrails, org.scps, ("organization",))
     for unit in model.units.values():
@@ -214,7 +248,13 @@ def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagno
         for index, account in enumerate(unit.spec.accounts):
             attach(f"account:{account.name}", "account-" + account.name, account.guardrails, account.scps,
                    (*yaml_path, "accounts", index))
-    return tuple(result)
+    return tuple(scps), tuple(rcps)
+
+
+def _boundary_policy_arns(model: Model, info: OrgInfo) -> tuple[str, ...]:
+    """ARN patterns (any account) of the blueprint's permission-boundary policies, for protect-boundaries."""
+    return tuple(sorted(f"arn:{info.partition}:iam::*:policy{POLICY_PATH}{b.name or key}"
+                        for key, b in model.blueprint.permission_boundaries.items()))
 
 
 def _slug(path: str) -> str:

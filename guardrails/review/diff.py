@@ -1125,6 +1125,14 @@ def _statement_detail(before: _Stmt, after: _Stmt) -> str:
     return "; ".join(parts)
 
 
+def _same_policy(before: tuple[str, tuple[str, ...]], after: tuple[str, tuple[str, ...]]) -> bool:
+    """Same statements and guardrails, whatever their order (packing sorts guardrails by id; order means nothing)."""
+    def canonical(text: str) -> list[str]:
+        raw = json.loads(text).get("Statement", [])
+        return sorted(json.dumps(s, sort_keys=True) for s in ([raw] if isinstance(raw, dict) else raw))
+    return set(before[1]) == set(after[1]) and canonical(before[0]) == canonical(after[0])
+
+
 def _target_changes(base: Organization, head: Organization) -> tuple[list[TargetChange], list[RiskFlag]]:
     limits = default_limits()
     changes: list[TargetChange] = []
@@ -1137,11 +1145,11 @@ def _target_changes(base: Organization, head: Organization) -> tuple[list[Target
         label = kind.upper()
         for target in sorted(set(before) | set(after)):
             old, new = before.get(target, {}), after.get(target, {})
-            if old == new:
+            if old.keys() == new.keys() and all(_same_policy(old[n], new[n]) for n in old):
                 continue
             added = _sorted(set(new) - set(old))
             removed = _sorted(set(old) - set(new))
-            changed = _sorted(n for n in set(old) & set(new) if old[n][0] != new[n][0])
+            changed = _sorted(n for n in set(old) & set(new) if not _same_policy(old[n], new[n]))
             statements: list[StatementChange] = []
             sizes: list[PolicySize] = []
             g_added: set[str] = set()
@@ -1155,7 +1163,7 @@ def _target_changes(base: Organization, head: Organization) -> tuple[list[Target
                     g_added |= set(a[1])
                 elif b:
                     g_removed |= set(b[1])
-                if b and a and b[0] == a[0]:
+                if b and a and _same_policy(b, a):
                     continue
                 statements += _statement_changes(name, b[0] if b else None, a[0] if a else None)
                 sizes.append(PolicySize(name, len(_minified(b[0])) if b else None,

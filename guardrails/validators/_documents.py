@@ -17,10 +17,10 @@ __all__ = [
     "inline_documents", "longest_region", "worst_case",
 ]
 
-DocumentKind = Literal["scp", "managed", "boundary", "trust", "inline"]
+DocumentKind = Literal["scp", "rcp", "managed", "boundary", "trust", "inline"]
 
 KIND_LABELS: dict[DocumentKind, str] = {
-    "scp": "SCP", "managed": "managed policy", "boundary": "permission boundary",
+    "scp": "SCP", "rcp": "RCP", "managed": "managed policy", "boundary": "permission boundary",
     "trust": "trust policy of role", "inline": "inline policy",
 }
 
@@ -46,6 +46,8 @@ def generated_documents(plan: Plan) -> list[GeneratedDocument]:
     """SCPs, then per baseline class its managed policies, boundaries, trust and inline policies."""
     documents = [GeneratedDocument("scp", scp.name, f"policies/scp/{scp.name}.json", scp.document)
                  for scp in plan.scps]
+    documents += [GeneratedDocument("rcp", rcp.name, f"policies/rcp/{rcp.name}.json", rcp.document)
+                  for rcp in plan.rcps]
     for cls in plan.classes:
         base = f"policies/accounts/{cls.key}"
         for policy in cls.baseline.managed_policies:

@@ -38,10 +38,11 @@ from guardrails.validators._documents import (
 Check = Callable[[Plan], Iterable[Diagnostic]]
 
 # Which limit in plan.limits applies to one document of each kind (inline policies are summed per entity).
-SIZE_LIMITS = {"scp": "scp_chars", "managed": "managed_policy_chars", "boundary": "managed_policy_chars",
+SIZE_LIMITS = {"scp": "scp_chars", "rcp": "rcp_chars", "managed": "managed_policy_chars", "boundary": "managed_policy_chars",
                "trust": "trust_policy_chars"}
 SIZE_HINTS = {
     "scp": "attach some guardrails to an OU or account instead, or split the explicit SCP into two",
+    "rcp": "attach some RCP guardrails to an OU or account instead",
     "managed": "split the job function into two job functions, or drop actions the job does not need",
     "boundary": "merge statements that share effect and resources, or drop services the ceiling does not need",
     "trust": "trust fewer principals per role, or raise quota L-C07B4B0D in Service Quotas and set "
@@ -119,16 +120,20 @@ def _how_counted(counts: str) -> str:
 
 
 def check_scps_per_target(plan: Plan) -> Iterator[Diagnostic]:
-    """Directly attached SCPs per root, OU or account, counting AWS's FullAWSAccess, stay within the quota."""
-    limit = plan.limits["scps_per_target"]
-    for target, count in sorted(Counter(scp.target for scp in plan.scps).items()):
-        # FullAWSAccess stays attached (a target needs at least one SCP), so it takes a slot
-        # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
-        if count + 1 > limit.value:
-            yield Diagnostic.of("GR505", f"{target} gets {count} SCPs plus FullAWSAccess = {count + 1} attached "
-                                f"directly; the limit is {limit.value} ({limit.source})", Location(plan.blueprint),
-                                "attach guardrails once on a parent OU instead of on each child, or merge explicit "
-                                "SCPs")
+    """Directly attached SCPs (RCPs) per root, OU or account, counting AWS's FullAWSAccess (RCPFullAWSAccess),
+    stay within the quota."""
+    for policies, key, default in ((plan.scps, "scps_per_target", "FullAWSAccess"),
+                                   (plan.rcps, "rcps_per_target", "RCPFullAWSAccess")):
+        limit = plan.limits[key]
+        kind = "SCPs" if key.startswith("scp") else "RCPs"
+        for target, count in sorted(Counter(p.target for p in policies).items()):
+            # The default full-access policy stays attached (a target needs at least one), so it takes a slot
+            # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
+            if count + 1 > limit.value:
+                yield Diagnostic.of("GR505", f"{target} gets {count} {kind} plus {default} = {count + 1} attached "
+                                    f"directly; the limit is {limit.value} ({limit.source})", Location(plan.blueprint),
+                                    "attach guardrails once on a parent OU instead of on each child, or merge "
+                                    "explicit SCPs")
 
 
 def check_policies_per_identity(plan: Plan) -> Iterator[Diagnostic]:
@@ -156,13 +161,13 @@ def check_grammar(plan: Plan) -> Iterator[Diagnostic]:
     """Every rendered document follows the IAM policy grammar for its kind."""
     for doc in generated_documents(plan):
         policy = json.loads(doc.document.render())
-        for index, problem in grammar_problems(policy, trust=doc.kind == "trust"):
+        for index, problem in grammar_problems(policy, trust=doc.kind == "trust", rcp=doc.kind == "rcp"):
             statements = doc.document.statements[index:index + 1] if index is not None else ()
             yield Diagnostic.of("GR502", f"{doc.label}: {problem}", _where(doc, statements),
                                 "see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html")
 
 
-def grammar_problems(policy: Any, *, trust: bool) -> list[tuple[int | None, str]]:
+def grammar_problems(policy: Any, *, trust: bool, rcp: bool = False) -> list[tuple[int | None, str]]:
     """Grammar problems of one policy (parsed JSON), each with its statement index (None: the whole policy)."""
     if not isinstance(policy, dict):
         return [(None, "the policy is not a JSON object")]
@@ -178,14 +183,16 @@ def grammar_problems(policy: Any, *, trust: bool) -> list[tuple[int | None, str]
         if not isinstance(statement, dict):
             problems.append((index, f"statement {index + 1} is not a JSON object"))
             continue
-        problems.extend((index, p) for p in _statement_problems(statement, index, trust=trust, sids=sids))
+        problems.extend((index, p) for p in _statement_problems(statement, index, trust=trust, rcp=rcp, sids=sids))
     return problems
 
 
-def _statement_problems(statement: dict[str, Any], index: int, *, trust: bool, sids: Counter[str]) -> list[str]:
+def _statement_problems(statement: dict[str, Any], index: int, *, trust: bool, rcp: bool,
+                        sids: Counter[str]) -> list[str]:
     sid = statement.get("Sid")
     name = f"statement {sid}" if sid else f"statement {index + 1}"
-    problems = [*_sid_problems(sid, sids), *_element_problems(statement, trust=trust), *_value_problems(statement)]
+    problems = [*_sid_problems(sid, sids), *_element_problems(statement, trust=trust, rcp=rcp),
+                *_value_problems(statement)]
     return [f"{name}: {problem}" for problem in problems]
 
 
@@ -198,14 +205,23 @@ def _sid_problems(sid: Any, sids: Counter[str]) -> list[str]:
     return problems
 
 
-def _element_problems(statement: dict[str, Any], *, trust: bool) -> list[str]:
-    """Which elements a statement must, may and must not have, for trust and other policies."""
+def _element_problems(statement: dict[str, Any], *, trust: bool, rcp: bool = False) -> list[str]:
+    """Which elements a statement must, may and must not have, for trust, RCP and other policies."""
     problems = []
     if statement.get("Effect") not in ("Allow", "Deny"):
         problems.append(f"Effect must be Allow or Deny, not {statement.get('Effect')!r}")
+    if rcp:
+        # Customer RCPs are Deny-only, name every principal ("*") and have no NotAction
+        # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html).
+        if statement.get("Effect") != "Deny":
+            problems.append("an RCP statement must be a Deny (only AWS's RCPFullAWSAccess allows)")
+        if statement.get("Principal") != "*":
+            problems.append('an RCP statement needs Principal "*"')
+        if "NotAction" in statement:
+            problems.append("RCPs do not support NotAction")
     if trust and "Principal" not in statement:
         problems.append("a trust policy statement needs a Principal")
-    if not trust and "Principal" in statement:
+    if not trust and not rcp and "Principal" in statement:
         problems.append("Principal belongs only in trust policies (identity policies and SCPs have none)")
     if trust and ("Resource" in statement or "NotResource" in statement):
         problems.append("a trust policy statement has no Resource or NotResource")

@@ -79,7 +79,8 @@ def _ids(plan: Plan) -> _Ids:
     names = LogicalIds()
     return _Ids(units={u.path: ids("Ou", u.path) for u in plan.units},
                 accounts={a.name: ids("Account", a.name) for a in members},
-                scps={s.key: names("Scp", s.key) for s in plan.scps},
+                scps={s.key: names("Rcp" if s.policy_type == "RESOURCE_CONTROL_POLICY" else "Scp", s.key)
+                      for s in (*plan.scps, *plan.rcps)},
                 exports=export_names(plan))
 
 
@@ -189,7 +190,7 @@ def _scp(plan: Plan, ids: _Ids, scp: ServiceControlPolicy) -> dict[str, Any]:
     return resource("AWS::Organizations::Policy", {
         "Name": scp.name,
         "Description": scp.description,
-        "Type": "SERVICE_CONTROL_POLICY",
+        "Type": scp.policy_type,
         # IAM policy variables in an SCP stay plain strings: only Fn::Sub would interpret ${...}.
         "Content": scp.document.to_json(),
         "TargetIds": [target],
@@ -205,7 +206,7 @@ def _on_account(scp: ServiceControlPolicy) -> bool:
 
 def build_organization(plan: Plan, ids: _Ids) -> dict[str, Any]:
     resources: dict[str, Any] = {ids.units[u.path]: _unit_resource(plan, ids, u.path) for u in plan.units}
-    for scp in plan.scps:
+    for scp in (*plan.scps, *plan.rcps):
         if not _on_account(scp):
             resources[ids.scps[scp.key]] = _scp(plan, ids, scp)
     outputs: dict[str, Any] = {ORG: {"Description": "The organization this stack manages.", "Value": ref(ORG)}}
@@ -237,7 +238,7 @@ def _account_groups(plan: Plan, ids: _Ids) -> list[tuple[str, dict[str, Any]]]:
     """(account, its resources: the account where it is a resource, then the SCPs attached to it), sorted by OU
     path then name. An account and its SCPs always land in the same stack (the SCPs Ref the account)."""
     attached: dict[str, list[ServiceControlPolicy]] = {}
-    for scp in plan.scps:
+    for scp in (*plan.scps, *plan.rcps):
         if _on_account(scp):
             attached.setdefault(scp.target.partition(":")[2], []).append(scp)
     names = sorted({*ids.accounts, *attached}, key=lambda n: (plan.account(n).unit, n))

@@ -1,0 +1,139 @@
+"""Quota-aware packing of guardrails into SCPs/RCPs: sizes, slots, merging, stability, the slot map."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from guardrails.diagnostics import BlueprintError
+from guardrails.pipeline import compile_blueprint
+from guardrails.policies.ir import Condition, Statement
+from guardrails.policies.packing import PackingError, Unit, lower_bound, merge_statements, pack, size_of
+
+from .conftest import ROOT
+
+
+def unit(name: str, actions: int, *, resource: str = "*", condition: str | None = None) -> Unit:
+    conditions = (Condition("StringEquals", "aws:RequestedRegion", (condition,)),) if condition else ()
+    statement = Statement(f"Deny{name.title().replace('-', '')}", "Deny",
+                          actions=tuple(f"ec2:Action{name.title().replace('-', '')}{i:03d}" for i in range(actions)),
+                          resources=(resource,), conditions=conditions)
+    return Unit(name, (statement,))
+
+
+def test_everything_that_fits_goes_into_one_policy() -> None:
+    units = [unit(f"g{i}", 5) for i in range(5)]
+    packed = pack("root", units, limit=10_240, slots=8)
+    assert packed.count == 1 and not packed.merged
+    assert [u.guardrail for u in packed.policies[0][0]] == ["g0", "g1", "g2", "g3", "g4"]  # id order, stable
+
+
+def test_every_policy_is_within_the_limit_and_near_the_lower_bound() -> None:
+    units = [unit(f"g{i:02d}", 20 + (i * 7) % 30) for i in range(30)]
+    limit = 4_000
+    packed = pack("ou:Big", units, limit=limit, slots=10)
+    assert all(len(document.render(minified=True)) <= limit for _, document in packed.policies)
+    assert sorted(u.guardrail for members, _ in packed.policies for u in members) == sorted(u.guardrail for u in units)
+    assert lower_bound(units, limit) <= packed.count <= lower_bound(units, limit) + 1
+
+
+@given(st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=25))
+def test_packing_is_complete_sized_and_bounded(sizes: list[int]) -> None:
+    units = [unit(f"g{i:02d}", n) for i, n in enumerate(sizes)]
+    limit = 3_000
+    packed = pack("t", units, limit=limit, slots=len(units))
+    assert all(len(document.render(minified=True)) <= limit for _, document in packed.policies)
+    assert sum(len(members) for members, _ in packed.policies) == len(units)
+    # First fit never leaves two policies that together would fit in one.
+    sizes_packed = [len(document.render(minified=True)) for _, document in packed.policies]
+    assert packed.count <= 2 * lower_bound(units, limit) + 1 or len(sizes_packed) == 1
+
+
+def test_statements_merge_only_when_the_slots_require_it() -> None:
+    # Same effect, resource and condition: their actions can be united without changing the meaning.
+    units = [unit(f"g{i}", 2, condition="us-east-1") for i in range(4)]
+    one_each = max(size_of([u]) for u in units)
+    roomy = pack("root", units, limit=one_each * 2, slots=4)
+    assert not roomy.merged and roomy.count == 2
+    tight = pack("root", units, limit=one_each * 2, slots=1)
+    assert tight.merged and tight.count == 1
+    (statement,) = tight.policies[0][1].statements
+    assert len(statement.actions) == 8 and statement.conditions == units[0].statements[0].conditions
+
+
+def test_different_terms_never_merge() -> None:
+    a = unit("a", 3, condition="us-east-1")
+    b = unit("b", 3, condition="eu-west-1")
+    c = unit("c", 3, resource="arn:aws:ec2:*:*:instance/*", condition="us-east-1")
+    assert len(merge_statements([s for u in (a, b, c) for s in u.statements])) == 3
+    not_action = Statement("N", "Deny", not_actions=("iam:*",), resources=("*",))
+    assert len(merge_statements([not_action, not_action])) == 2  # NotAction lists do not combine by union
+
+
+def test_overflow_is_an_error_with_the_slot_map() -> None:
+    units = [unit(f"g{i}", 40) for i in range(6)]
+    limit = size_of(units[:2]) + 5
+    with pytest.raises(PackingError) as caught:
+        pack("ou:Workloads", units, limit=limit, slots=2)
+    assert "ou:Workloads: its guardrails need 3 SCPs" in str(caught.value) and "only 2 slot(s)" in str(caught.value)
+    assert [row.guardrails for row in caught.value.slot_map] == [("g0", "g1"), ("g2", "g3"), ("g4", "g5")]
+    assert all(row.chars <= limit for row in caught.value.slot_map)
+
+
+def test_a_guardrail_larger_than_a_policy_is_named() -> None:
+    with pytest.raises(PackingError, match="guardrail huge alone is .* over the 1000-character limit"):
+        pack("root", [unit("huge", 200)], limit=1_000, slots=5)
+
+
+def test_adding_a_guardrail_changes_few_policies() -> None:
+    units = [unit(f"g{i:02d}", 30) for i in range(12)]
+    limit = size_of(units[:4]) + 10
+    before = pack("root", units, limit=limit, slots=9)
+    after = pack("root", [*units, unit("g99", 30)], limit=limit, slots=9)
+    changed = [i for i, (b, a) in enumerate(zip(before.policies, after.policies)) if b[1] != a[1]]
+    assert changed == [] and after.count == before.count + 1  # the new one lands in a new last policy
+    middle = pack("root", [*units, unit("g05x", 5)], limit=limit, slots=9)
+    rewritten = sum(1 for b, a in zip(before.policies, middle.policies) if b[1] != a[1])
+    assert rewritten <= 2
+
+
+def copy_example(tmp_path: Path) -> Path:
+    target = tmp_path / "blueprints"
+    shutil.copytree(ROOT / "blueprints", target)
+    return target
+
+
+def test_the_example_root_guardrails_fit_one_scp() -> None:
+    plan = compile_blueprint(ROOT / "blueprints", run_tests=False).plan
+    (root,) = [s for s in plan.scps if s.target == "root"]
+    assert root.guardrails == ("deny-leave-organization", "deny-root-user", "protect-guardrail-roles",
+                               "region-restriction")
+    assert not root.merged
+
+
+def test_a_blueprint_that_cannot_fit_gets_a_located_slot_map(tmp_path: Path) -> None:
+    blueprint = copy_example(tmp_path)
+    (blueprint / "limits.yaml").write_text("limits: {scp_chars: 1500, scps_per_target: 3}\n", encoding="utf-8")
+    with pytest.raises(BlueprintError) as caught:
+        compile_blueprint(blueprint, run_tests=False)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "GR304" and diagnostic.message.startswith("root: its guardrails need")
+    assert "slot map of root (3 SCPs per target: 1 default full-access policy, 0 explicit, 0 reserved, 1 kept free" \
+        in diagnostic.hint
+    assert diagnostic.location is not None and diagnostic.location.file.endswith("organization.yaml")
+
+
+def test_reserved_slots_count(tmp_path: Path) -> None:
+    blueprint = copy_example(tmp_path)
+    text = (blueprint / "organization.yaml").read_text(encoding="utf-8")
+    text = text.replace("  guardrails:                        # attached at the root\n",
+                        "  policy_slots: {reserved_scps: 8}\n  guardrails:                        # attached at the root\n")
+    (blueprint / "organization.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(BlueprintError) as caught:
+        compile_blueprint(blueprint, run_tests=False)
+    assert "only 0 slot(s) are free" in caught.value.diagnostics[0].message
+    assert "8 reserved" in caught.value.diagnostics[0].hint
