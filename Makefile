@@ -43,12 +43,14 @@ test-fast: $(VENV)/.installed ## tests without cfn-lint, checkov and the formatt
 golden: install ## regenerate goldens, the JSON Schema and output/ (then read the diff!)
 	$(BIN)/guardrails schema -o docs/blueprint.schema.json
 	$(BIN)/guardrails library --markdown -o docs/job-functions.md
+	$(BIN)/guardrails catalog --markdown -o docs/catalog.md
 	$(BIN)/python -m pytest --update-golden -q tests/test_golden.py tests/test_blueprint_errors.py
 	$(BIN)/guardrails build $(BLUEPRINT) -o $(OUTPUT) --checkov $(CHECKOV)
 
 schema: $(VENV)/.installed ## write docs/blueprint.schema.json and docs/job-functions.md
 	$(BIN)/guardrails schema -o docs/blueprint.schema.json
 	$(BIN)/guardrails library --markdown -o docs/job-functions.md
+	$(BIN)/guardrails catalog --markdown -o docs/catalog.md
 
 bench: install ## compile synthetic organizations of 10, 100 and 1,000 accounts; print time and memory
 	$(BIN)/python tests/bench.py

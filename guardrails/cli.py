@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print (or write) the blueprint JSON Schema")
     schema.add_argument("-o", "--output", type=Path, help="write to this file instead of standard output")
 
-    sub.add_parser("catalog", help="list the built-in guardrails and their parameters")
+    catalog = sub.add_parser("catalog", help="list the built-in guardrails (SCPs and RCPs) and their parameters")
+    catalog.add_argument("--markdown", action="store_true", help="print (or write) docs/catalog.md instead")
+    catalog.add_argument("-o", "--output", type=Path, help="with --markdown: write to this file")
 
     library = sub.add_parser("library", help="list the built-in job functions, their parameters and what they grant")
     library.add_argument("--markdown", action="store_true", help="print (or write) docs/job-functions.md instead")
@@ -206,7 +208,16 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
             _print_library(out)
         return EXIT_OK
     if args.command == "catalog":
-        _print_catalog(out)
+        if args.markdown:
+            from guardrails.model.catalog import catalog_markdown
+
+            text = catalog_markdown()
+            if args.output:
+                args.output.write_text(text, encoding="utf-8")
+            else:
+                sys.stdout.write(text)
+        else:
+            _print_catalog(out)
         return EXIT_OK
     if args.command == "report":
         compiled = pipeline.compile_blueprint(args.blueprint)
@@ -514,12 +525,23 @@ def _print_catalog(console: Console) -> None:
     from guardrails.model.catalog import load_catalog
 
     for guardrail in load_catalog().values():
-        console.print(f"[bold]{guardrail.id}[/] ({guardrail.kind}) — {guardrail.title}")
+        exempt = "; exempts break-glass and deployment roles" if guardrail.exempt_privileged else ""
+        console.print(f"[bold]{guardrail.id}[/] ({guardrail.kind}{exempt}) — {guardrail.title}")
         console.print(f"    {guardrail.rationale}", markup=False)
         for param in guardrail.parameters.values():
-            default = ", ".join(param.default) if param.default else f"from the organization's {param.default_from}"
-            console.print(f"    parameter {param.name}: {param.description} (default: {default})", markup=False)
-        console.print(f"    source: {guardrail.source}", markup=False)
+            if param.type == "boolean":
+                default = "true" if param.default else "false"
+            elif param.default_from:
+                default = f"from the organization's {param.default_from}"
+                default += f", else {', '.join(param.default)}" if param.default else ""
+            else:
+                default = ", ".join(param.default) if param.default else ("none" if param.default == () else "required")
+            console.print(f"    parameter {param.name} ({param.type}): {param.description} (default: {default})",
+                          markup=False)
+        if guardrail.exception_tag:
+            console.print(f"    exception tag: parameter {guardrail.exception_tag} (changing the tag is denied)",
+                          markup=False)
+        console.print(f"    source: {guardrail.source} {guardrail.source_url}", markup=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

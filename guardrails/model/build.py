@@ -427,10 +427,19 @@ def guardrail_attachments(bp: Blueprint) -> list[tuple[str, tuple[str | int, ...
 
 
 def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
+    """Catalog references: known ids, once per target, parameters that exist and whose values fit their type
+    (regions, ARNs, account and organization ids, action names), each error at the value."""
     known = catalog.load_catalog()
-    org = model.blueprint.organization
-    context = {"allowed_regions": tuple(org.allowed_regions), "privileged_roles": (org.break_glass.role,)}
-    for _target, owner, refs in guardrail_attachments(model.blueprint):
+    bp = model.blueprint
+    org = bp.organization
+    # The same context values synthesize passes (catalog.CONTEXT_KEYS), as far as the checks here need them.
+    context = {"allowed_regions": tuple(org.allowed_regions), "privileged_roles": (org.break_glass.role,),
+               "org_id": (org.id,),
+               "boundary_policies": tuple(sorted(f"arn:${{partition}}:iam::*:policy/guardrails/{b.name or key}"
+                                                 for key, b in bp.permission_boundaries.items()))}
+    regions = set(region_facts()["records_global_iam"]) | set(region_facts()["launched_later"])
+    accounts = {name: info.id for name, info in model.accounts.items() if info.id}
+    for _target, owner, refs in guardrail_attachments(bp):
         seen: set[str] = set()
         for index, ref in enumerate(refs):
             where = (*owner, "guardrails", index)
@@ -447,18 +456,24 @@ def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
                 problems.append(Diagnostic.of("GR302", f"guardrail {guardrail_id!r} is attached twice here",
                                               model.source.where(*where), "remove one"))
             seen.add(guardrail_id)
+            guardrail = known[guardrail_id]
             try:
-                values = catalog.resolve_parameters(known[guardrail_id], given or {}, context)
+                values = catalog.resolve_parameters(guardrail, given or {}, context)
             except catalog.ParameterError as exc:
                 at = (*where, guardrail_id, exc.parameter) if exc.parameter else where
                 problems.append(Diagnostic.of("GR203", str(exc), model.source.where_key(*at), exc.hint))
                 continue
-            regions = set(region_facts()["records_global_iam"]) | set(region_facts()["launched_later"])
-            for index, region in enumerate(values.get("allowed_regions", ()) if given else ()):
-                if region not in regions:
-                    problems.append(Diagnostic.of("GR310", f"unknown region {region!r}",
-                                                  model.source.where(*where, guardrail_id, "allowed_regions", index),
-                                                  _suggest(region, regions)))
+            # Defaults are the catalog's own (checked by tests/test_catalog.py); only given values are checked.
+            # Action names are checked against the IAM database in the policies stage (guardrails.policies.names).
+            for name in sorted(given or {}, key=list(guardrail.parameters).index):
+                spec = guardrail.parameters[name]
+                listed = isinstance(given[name], list)
+                for position, message, hint in catalog.value_problems(spec, values[name], regions=regions,
+                                                                      accounts=accounts, partition=org.partition):
+                    at = (*where, guardrail_id, name, position) if listed else (*where, guardrail_id, name)
+                    code = "GR310" if spec.type == "regions" else "GR203"
+                    problems.append(Diagnostic.of(code, f"{message} (parameter {name!r} of {guardrail_id!r})"
+                                                  if code == "GR203" else message, model.source.where(*at), hint))
 
 
 def _check_organization_rules(model: Model, problems: list[Diagnostic]) -> None:
