@@ -74,7 +74,7 @@ CONTEXT_KEYS = {
                          "`arn:${partition}:iam::*:policy/guardrails/<name>`, sorted",
 }
 _ENTRY_KEYS = {"id", "title", "kind", "rationale", "source", "source_url", "exempt_privileged", "parameters",
-               "exception_tag", "statements"}
+               "exception_tag", "locks_break_glass", "statements"}
 _PARAMETER_KEYS = {"description", "type", "default", "default_from", "single", "optional", "arn_of_name"}
 _STATEMENT_KEYS = {"sid", "effect", "actions", "not_actions", "resources", "not_resources", "conditions"}
 _TAG_KEY = re.compile(r"^(aws:principaltag|aws:resourcetag|iam:resourcetag)/(.+)$", re.IGNORECASE)
@@ -120,6 +120,8 @@ class Guardrail:
     parameters: dict[str, Parameter]
     statements: tuple[dict[str, Any], ...]
     exception_tag: str | None = None
+    # Why this guardrail denies break-glass too, on purpose (the lockout proof accepts its denials); None: it must not.
+    locks_break_glass: str | None = None
 
 
 # ----------------------------------------------------------------------------- loading
@@ -152,7 +154,17 @@ def parse_entry(raw: Any, filename: str = "<entry>") -> Guardrail:
         id=raw["id"], title=raw["title"], kind=raw["kind"], rationale=" ".join(raw["rationale"].split()),
         source=" ".join(str(raw["source"]).split()), source_url=raw.get("source_url", ""),
         exempt_privileged=bool(raw.get("exempt_privileged")), parameters=params,
-        statements=tuple(raw["statements"]), exception_tag=raw.get("exception_tag"))
+        statements=tuple(raw["statements"]), exception_tag=raw.get("exception_tag"),
+        locks_break_glass=_locks_break_glass(raw.get("locks_break_glass")))
+
+
+def _locks_break_glass(value: Any) -> str | None:
+    """``locks_break_glass: {intended: true, reason: ...}`` → the reason; a denial of break-glass needs one."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("intended") is not True or not str(value.get("reason", "")).strip():
+        raise CatalogError("locks_break_glass must be {intended: true, reason: <why break-glass is denied too>}")
+    return " ".join(str(value["reason"]).split())
 
 
 def _parameter(name: str, spec: dict[str, Any]) -> Parameter:
