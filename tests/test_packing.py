@@ -137,3 +137,57 @@ def test_reserved_slots_count(tmp_path: Path) -> None:
         compile_blueprint(blueprint, run_tests=False)
     assert "only 0 slot(s) are free" in caught.value.diagnostics[0].message
     assert "8 reserved" in caught.value.diagnostics[0].hint
+
+
+def test_the_whole_catalog_attached_to_one_ou_compiles_within_the_quotas(tmp_path: Path) -> None:
+    """The issue's "done when": every catalog guardrail on one OU fits, SCPs and RCPs, within AWS's quotas."""
+    from guardrails.model.catalog import load_catalog
+
+    blueprint = copy_example(tmp_path)
+    catalog = load_catalog()
+    text = (blueprint / "organization.yaml").read_text(encoding="utf-8")
+    everything = "".join(f"        - {gid}\n" for gid in sorted(catalog))
+    text = text.replace("    Sandbox:\n      accounts:\n", "    Sandbox:\n      guardrails:\n" + everything + "      accounts:\n")
+    (blueprint / "organization.yaml").write_text(text, encoding="utf-8")
+    plan = compile_blueprint(blueprint, run_tests=False).plan
+    scps = [p for p in plan.scps if p.target == "ou:Sandbox"]
+    rcps = [p for p in plan.rcps if p.target == "ou:Sandbox"]
+    assert {g for p in scps for g in p.guardrails} == {g for g, e in catalog.items() if e.kind == "scp"}
+    assert {g for p in rcps for g in p.guardrails} == {g for g, e in catalog.items() if e.kind == "rcp"}
+    assert all(len(p.document.render(minified=True)) <= plan.limits["scp_chars"].value for p in scps)
+    assert all(len(p.document.render(minified=True)) <= plan.limits["rcp_chars"].value for p in rcps)
+    assert len(scps) <= 2 and len(rcps) == 1
+    assert all(p.policy_type == "RESOURCE_CONTROL_POLICY" and p.name == "guardrails-rcp-ou-sandbox" for p in rcps)
+
+
+def test_rcps_have_the_same_content_in_terraform_and_cloudformation(tmp_path: Path) -> None:
+    import json
+
+    import hcl2
+    import yaml
+
+    blueprint = copy_example(tmp_path)
+    text = (blueprint / "organization.yaml").read_text(encoding="utf-8")
+    text = text.replace("    Sandbox:\n      accounts:\n",
+                        "    Sandbox:\n      guardrails: [data-perimeter-identity, enforce-secure-transport]\n"
+                        "      accounts:\n")
+    (blueprint / "organization.yaml").write_text(text, encoding="utf-8")
+    compiled = compile_blueprint(blueprint, run_tests=False)
+    (rcp,) = compiled.plan.rcps
+    expected = rcp.document.to_json()
+    assert json.loads(compiled.files[f"policies/rcp/{rcp.name}.json"]) == expected
+
+    template = yaml.safe_load(compiled.files["cloudformation/organization.yaml"])
+    (resource,) = [r for r in template["Resources"].values()
+                   if r["Type"] == "AWS::Organizations::Policy" and r["Properties"]["Name"] == rcp.name]
+    assert resource["Properties"]["Type"] == "RESOURCE_CONTROL_POLICY"
+    assert resource["Properties"]["Content"] == expected
+
+    scps_tf = compiled.files["terraform/organization/scps.tf"]
+    assert 'type = "RESOURCE_CONTROL_POLICY"' in " ".join(scps_tf.split())
+    parsed = hcl2.loads(scps_tf)
+    # python-hcl2 8 keeps the quotes of strings and block labels.
+    documents = [d for block in parsed["data"] for kind, d in block.items() if kind.strip('"') == "aws_iam_policy_document"]
+    sids = {s["sid"].strip('"') for d in documents for body in d.values() for s in body["statement"]}
+    assert {s["Sid"] for s in expected["Statement"]} <= sids
+    assert '"RESOURCE_CONTROL_POLICY"' in compiled.files["terraform/organization/organization.tf"]
