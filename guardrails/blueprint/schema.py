@@ -133,6 +133,25 @@ class PolicySlots(Strict):
     )
 
 
+class ControlTower(Strict):
+    """Coexistence with AWS Control Tower: guardrails leaves alone what Control Tower manages."""
+
+    managed_units: list[str] = Field(
+        default_factory=list,
+        description="OU paths registered with Control Tower. guardrails never creates, imports or changes them (each "
+        "needs its `id`); its own SCPs may still be attached there, within the slots left free.",
+    )
+    reserved_scps: int = Field(
+        ge=0,
+        description="SCP slots Control Tower's own policies take on each managed OU (count them in the Organizations "
+        "console: Control Tower groups its preventive controls into a few SCPs per OU).",
+    )
+    roles: list[Annotated[str, StringConstraints(pattern=r"^[\w+=,.@/*-]{1,128}$")]] = Field(
+        default_factory=lambda: ["AWSControlTowerExecution", "aws-controltower-*"],
+        description="Roles Control Tower deploys with: exempt from guardrails' denies like the deployment principals.",
+    )
+
+
 class Organization(Strict):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,48}$")]
     partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
@@ -154,6 +173,9 @@ class Organization(Strict):
     guardrails: list[CatalogRef] = Field(default_factory=list, description="Built-in SCP guardrails at the root.")
     scps: list[ExplicitScp] = Field(default_factory=list, description="Explicit SCPs at the root.")
     policy_slots: PolicySlots = Field(default_factory=PolicySlots)
+    control_tower: ControlTower | None = Field(
+        None, description="Set when AWS Control Tower governs the organization (its OUs, SCPs and roles are left alone)."
+    )
 
 
 # --------------------------------------------------------------------------- identities

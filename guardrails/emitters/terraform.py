@@ -345,9 +345,14 @@ def _organization(plan: Plan) -> dict[str, str]:
     account_names = _unique({a.name: tf_name(a.name) for a in members}, "accounts")
     root_id = plan.org.root_id if plan.org.existing else "aws_organizations_organization.this.roots[0].id"
 
+    by_path = {u.path: u for u in plan.units}
+
     def parent(unit_path: str) -> Hcl:
         if not unit_path:
             return quote(root_id) if plan.org.existing else ref(root_id)
+        unit = by_path[unit_path]
+        if unit.managed_by:  # Control Tower's OU: referred to by id, never a resource here
+            return quote(unit.existing_id or "")
         return ref(f"aws_organizations_organizational_unit.{unit_names[unit_path]}.id")
 
     def target(scp_target: str) -> Hcl:

@@ -92,9 +92,26 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _check_guardrail_refs(model, problems)
     _check_organization_rules(model, problems)
     _check_access_tests(model, problems)
+    _check_control_tower(model, problems)
     if problems:
         raise BlueprintError(problems)
     return model
+
+
+def _check_control_tower(model: Model, problems: list[Diagnostic]) -> None:
+    """OUs that Control Tower manages exist already (guardrails only refers to them, by id)."""
+    tower = model.blueprint.organization.control_tower
+    if tower is None:
+        return
+    for index, path in enumerate(tower.managed_units):
+        where = model.source.where("organization", "control_tower", "managed_units", index)
+        unit = model.units.get(path)
+        if unit is None:
+            problems.append(Diagnostic.of("GR301", f"unknown OU {path!r}", where, _suggest(path, set(model.units))))
+        elif unit.spec.id is None:
+            problems.append(Diagnostic.of("GR202", f"OU {path!r} is managed by Control Tower but has no `id`", where,
+                                          "give the OU's id (ou-…) in the blueprint: guardrails refers to it and never "
+                                          "creates or changes it"))
 
 
 def _check_access_tests(model: Model, problems: list[Diagnostic]) -> None:

@@ -215,6 +215,7 @@ class OrgUnit:
     name: str
     parent: str  # "" for the root
     existing_id: str | None = None
+    managed_by: str | None = None  # "control-tower": never created, imported or changed here (needs existing_id)
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,9 @@ class ServiceControlPolicy:
     guardrails: tuple[str, ...] = ()  # catalog ids packed into this policy
     policy_type: Literal["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"] = "SERVICE_CONTROL_POLICY"
     merged: bool = False  # statements of several guardrails were merged to fit the target's slots
+    # Sids of Deny statements that deny the break-glass role on purpose (e.g. a size cap for everyone): the lockout
+    # proof (guardrails.evaluation.lockout) accepts them instead of reporting GR403.
+    intended_denials: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

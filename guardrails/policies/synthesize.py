@@ -69,14 +69,16 @@ def synthesize(model: Model) -> Plan:
     info = OrgInfo(
         name=org.name, partition=org.partition, org_id=org.id, root_id=org.root_id, existing=org.existing,
         home_region=org.home_region, allowed_regions=tuple(org.allowed_regions), deployment_role=org.deployment_role,
-        management_deployment_role=org.management_account.deployment_role, deployment_principals=tuple(org.deployment_principals), break_glass_role=org.break_glass.role,
+        management_deployment_role=org.management_account.deployment_role, deployment_principals=tuple(dict.fromkeys((*org.deployment_principals, *(org.control_tower.roles if org.control_tower else ())))), break_glass_role=org.break_glass.role,
         break_glass_account=org.break_glass.account)
     problems: list[Diagnostic] = []
     scps, rcps = _service_control_policies(model, info, problems)
     jobs = compile_jobs(model, info, problems)
     if problems:
         raise BlueprintError(problems)
-    units = tuple(OrgUnit(u.path, u.name, u.parent, u.spec.id) for u in model.units.values())
+    tower = set(org.control_tower.managed_units) if org.control_tower else set()
+    units = tuple(OrgUnit(u.path, u.name, u.parent, u.spec.id, "control-tower" if u.path in tower else None)
+                  for u in model.units.values())
     accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
     return Plan(blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps,
                 classes=_classes(model, info, jobs), limits=effective_limits(bp.limits),
@@ -200,6 +202,8 @@ def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagno
                 continue
             quota = limits[f"{kind}s_per_target"].value
             reserved = slots.reserved_scps if kind == "scp" else slots.reserved_rcps
+            if kind == "scp" and org.control_tower and target.removeprefix("ou:") in org.control_tower.managed_units:
+                reserved += org.control_tower.reserved_scps  # Control Tower's own SCPs on its registered OUs
             taken = 1 + (len(explicit) if kind == "scp" else 0)  # FullAWSAccess / RCPFullAWSAccess, explicit SCPs
             free = quota - taken - reserved - slots.free
             try:

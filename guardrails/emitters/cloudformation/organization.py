@@ -66,6 +66,7 @@ class _Ids:
     accounts: dict[str, str]  # member account name → logical id (empty where accounts cannot be resources)
     scps: dict[str, str]  # SCP key → logical id
     exports: dict[str, str]  # OU path → export name of its id
+    managed: dict[str, str]  # OU path → literal id, for the OUs Control Tower manages (never resources here)
 
 
 def accounts_are_resources(plan: Plan) -> bool:
@@ -81,7 +82,8 @@ def _ids(plan: Plan) -> _Ids:
                 accounts={a.name: ids("Account", a.name) for a in members},
                 scps={s.key: names("Rcp" if s.policy_type == "RESOURCE_CONTROL_POLICY" else "Scp", s.key)
                       for s in (*plan.scps, *plan.rcps)},
-                exports=export_names(plan))
+                exports=export_names(plan),
+                managed={u.path: u.existing_id or "" for u in plan.units if u.managed_by})
 
 
 def _slug(text: str) -> str:
@@ -108,9 +110,12 @@ def export_names(plan: Plan) -> dict[str, str]:
 
 
 def _ou(ids: _Ids, path: str, *, local: bool) -> Any:
-    """An OU's id: RootId for the root, Ref in the organization stack, the OU's export anywhere else."""
+    """An OU's id: RootId for the root, Ref in the organization stack, the OU's export anywhere else, and the
+    literal id of an OU Control Tower manages (never a resource here)."""
     if path == "":
         return ref(ROOT)
+    if path in ids.managed:
+        return ids.managed[path]
     return ref(ids.units[path]) if local else {"Fn::ImportValue": ids.exports[path]}
 
 
@@ -180,7 +185,7 @@ def _scp(plan: Plan, ids: _Ids, scp: ServiceControlPolicy) -> dict[str, Any]:
     if kind == "root":
         target: Any = ref(ROOT)
     elif kind == "ou":
-        target = ref(ids.units[name])  # the organization stack holds the OUs and these SCPs
+        target = _ou(ids, name, local=True)  # the organization stack holds the OUs and these SCPs
     elif kind == "account":
         # Ref of AWS::Organizations::Account (in the same accounts stack) is the account id; the management account,
         # and every account in GovCloud, is never a resource.
@@ -205,12 +210,13 @@ def _on_account(scp: ServiceControlPolicy) -> bool:
 
 
 def build_organization(plan: Plan, ids: _Ids) -> dict[str, Any]:
-    resources: dict[str, Any] = {ids.units[u.path]: _unit_resource(plan, ids, u.path) for u in plan.units}
+    resources: dict[str, Any] = {ids.units[u.path]: _unit_resource(plan, ids, u.path) for u in plan.units
+                                 if not u.managed_by}
     for scp in (*plan.scps, *plan.rcps):
         if not _on_account(scp):
             resources[ids.scps[scp.key]] = _scp(plan, ids, scp)
     outputs: dict[str, Any] = {ORG: {"Description": "The organization this stack manages.", "Value": ref(ORG)}}
-    for unit in plan.units:
+    for unit in (u for u in plan.units if not u.managed_by):
         outputs[ids.units[unit.path] + "Id"] = {"Description": f"Id of the OU {unit.path}",
                                                 "Value": ref(ids.units[unit.path]),
                                                 "Export": {"Name": ids.exports[unit.path]}}
@@ -357,7 +363,7 @@ def _is_management(plan: Plan, cls: BaselineClass) -> bool:
 
 
 def _existing_units(plan: Plan) -> list[str]:
-    return [u.path for u in plan.units if u.existing_id]
+    return [u.path for u in plan.units if u.existing_id and not u.managed_by]
 
 
 def _existing_accounts(plan: Plan, chunk: _Chunk) -> list[str]:
