@@ -16,6 +16,7 @@ from guardrails.diagnostics import BlueprintError, Diagnostic, Severity, Validat
 from guardrails.emitters import emit_all
 from guardrails.emitters.write import read_tree, stage_output, swap_in
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
+from guardrails.evaluation.lockout import lockout_diagnostics, prove_no_lockout
 from guardrails.evaluation.organization import Organization
 from guardrails.model import Model, build_model
 from guardrails.model.library import effective_job
@@ -48,8 +49,9 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
     """Blueprint directory → plan and every output file, in memory. Raises BlueprintError.
 
     ``today`` decides which accepted risks are past their review date (warnings only; never in the output).
-    The blueprint's access tests run against the emitted policies unless ``run_tests`` is false; a failing
-    test is a blueprint error (the blueprint does not do what it says it does), so nothing is written.
+    The blueprint's access tests and the lockout proof (guardrails.evaluation.lockout: break-glass, deployment
+    and MFA enrollment are never denied) run against the emitted policies unless ``run_tests`` is false; a
+    failure is a blueprint error (the blueprint does not do what it says it does), so nothing is written.
     """
     started = time.perf_counter()
     model = build_model(load_blueprint(directory))
@@ -63,7 +65,24 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
         if failures:
             raise BlueprintError(failures)
         compiled.seconds = time.perf_counter() - started
+    if run_tests:
+        lockouts = prove_lockout_safety(compiled, model)
+        if lockouts:
+            raise BlueprintError(lockouts)
+        compiled.seconds = time.perf_counter() - started
     return compiled
+
+
+def prove_lockout_safety(compiled: Compiled, model: Model) -> list[Diagnostic]:
+    """GR403 for every way the emitted SCPs and RCPs lock break-glass, deployment or MFA enrollment out."""
+    plan = compiled.plan
+    organization = Organization({p: t for p, t in compiled.files.items() if p.startswith("policies/")})
+    findings = prove_no_lockout(organization, deployment_roles=(plan.org.deployment_role,),
+                                management_deployer=plan.org.management_deployment_role,
+                                bootstrap_role=plan.org.deployment_role)
+    origins = {(policy.name, index): statement.origin for policy in (*plan.scps, *plan.rcps)
+               for index, statement in enumerate(policy.document.statements)}
+    return lockout_diagnostics(findings, origins=origins, default=model.source.where("organization"))
 
 
 def run_access_tests(compiled: Compiled) -> list[CaseResult]:

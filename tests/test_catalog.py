@@ -321,9 +321,17 @@ def _example_copy(tmp_path: Path, guardrails_yaml: str, tests_yaml: str = "") ->
     shutil.copytree(ROOT / "blueprints", target)
     organization = target / "organization.yaml"
     text = organization.read_text(encoding="utf-8")
-    anchor = "    - protect-guardrail-roles\n"
-    assert anchor in text
-    organization.write_text(text.replace(anchor, anchor + guardrails_yaml), encoding="utf-8")
+    # The root list reduced to the four guardrails the expectations below were written against, then the extras.
+    start = text.index("  guardrails:                        # attached at the root\n")
+    end = text.index("  units:\n", start)
+    text = text[:start] + ("  guardrails:                        # attached at the root\n"
+                           "    - deny-leave-organization\n    - deny-root-user\n    - region-restriction\n"
+                           "    - protect-guardrail-roles\n" + guardrails_yaml
+                           # the example's RCPs, which its own access tests rely on
+                           + "".join(f"    - {rcp}\n" for rcp in ("data-perimeter-identity", "enforce-secure-transport")
+                                     if rcp not in guardrails_yaml)) + text[end:]
+    text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("  # Catalog guardrails"))
+    organization.write_text(text, encoding="utf-8")
     if tests_yaml:
         (target / "catalog-tests.yaml").write_text("tests:\n" + tests_yaml, encoding="utf-8")
     return target

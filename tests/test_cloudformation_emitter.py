@@ -261,11 +261,11 @@ def test_every_document_round_trips_to_the_ir(case: Path) -> None:
     # Every SCP exactly once, in the organization stack (root and OUs) or an accounts stack (accounts).
     scps = {v["Properties"]["Name"]: v["Properties"]
             for v in _all_resources(emit(plan), "AWS::Organizations::Policy").values()}
-    assert len(scps) == len(plan.scps)
-    assert set(scps) == {s.name for s in plan.scps}
-    for scp in plan.scps:
+    assert len(scps) == len(plan.scps) + len(plan.rcps)
+    assert set(scps) == {s.name for s in (*plan.scps, *plan.rcps)}
+    for scp in (*plan.scps, *plan.rcps):
         assert scps[scp.name]["Content"] == scp.document.to_json(), scp.name  # never Fn::Sub: plain strings only
-        assert scps[scp.name]["Type"] == "SERVICE_CONTROL_POLICY"
+        assert scps[scp.name]["Type"] == scp.policy_type
 
 
 def test_scp_targets(example: Plan) -> None:
@@ -279,6 +279,8 @@ def test_scp_targets(example: Plan) -> None:
                 for v in _resources(templates[path], "AWS::Organizations::Policy").values()}
 
     assert targets(ORGANIZATION) == {"guardrails-root": [{"Ref": "RootId"}],
+                                     "guardrails-rcp-root": [{"Ref": "RootId"}],
+                                     "guardrails-ou-workloads": [{"Ref": "OuWorkloads"}],
                                      "workloads-deny-expensive-instances": [{"Ref": "OuWorkloads"}]}
     assert targets(ACCOUNTS) == {"app-prod-extra": [{"Ref": "AccountAppProd"}]}
 
@@ -658,7 +660,7 @@ def test_handler_reports_failures() -> None:
 
 def test_too_many_resources_is_a_clear_error(example: Plan) -> None:
     with pytest.raises(CloudFormationLimitError, match=r"^cloudformation/organization.yaml: the organization stack "
-                       r"\(OUs and the SCPs attached to the root and to OUs\) holds 8 resources; CloudFormation "
+                       r"\(OUs and the SCPs attached to the root and to OUs\) holds 10 resources; CloudFormation "
                        r"allows 5 per template .*Attach fewer SCPs to OUs"):
         emit(_with_limit(example, "cfn_resources_per_template", 5))
 

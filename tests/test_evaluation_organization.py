@@ -197,7 +197,7 @@ def test_decided_by_matches_statements_and_policies_not_words() -> None:
 
     files = compile_blueprint(ROOT / "blueprints", run_tests=False).files
     organization = Organization({p: t for p, t in files.items() if p.startswith("policies/")})
-    base = AccessTest("t", "", "role/AppInstance", ("app-prod",), ("iam:CreateUser",), "*", (), "deny")
+    base = AccessTest("t", "", "role/AppInstance", ("app-prod",), ("iam:CreateRole",), "*", (), "deny")
     for decided_by, ok in (("GuardrailsWorkloadBoundary", True), ("boundary", True), ("allows", False),
                            ("it", False)):
         (result,) = run_tests(organization, [AccessTest(**{**base.__dict__, "decided_by": decided_by})])

@@ -330,7 +330,7 @@ def _statement_from_hcl(block: dict[str, Any]) -> Statement:
 def test_policy_documents_round_trip_to_the_ir(name: str) -> None:
     plan, modules = PLANS[name](), parsed(name)
     expected: dict[tuple[str, str], PolicyDocument] = {
-        ("terraform/organization", tf_name(s.key)): s.document for s in plan.scps}
+        ("terraform/organization", tf_name(s.key)): s.document for s in (*plan.scps, *plan.rcps)}
     for cls in plan.classes:
         directory = f"terraform/modules/baseline-{cls.key}"
         expected.update({(directory, p.key): p.document for p in cls.baseline.managed_policies})

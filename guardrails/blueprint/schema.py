@@ -96,6 +96,12 @@ class ExplicitScp(Strict):
     name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")]
     description: str = ""
     statements: list[Statement]
+    intended_denials: list[str] = Field(
+        default_factory=list,
+        description="Sids of Deny statements meant to apply to the break-glass role too (e.g. a size cap for "
+        "everyone). The lockout proof accepts them; every other Deny that reaches break-glass fails the build. "
+        "Say why in `description`.",
+    )
 
 
 class ManagementAccount(Strict):

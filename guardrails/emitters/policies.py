@@ -74,6 +74,12 @@ def manifest(plan: Plan) -> dict[str, Any]:
     """What is attached where, with every document named by its file under the output directory."""
     org = plan.org
     management = next((a.name for a in plan.accounts if a.management), None)
+
+    def _intended(policy: Any) -> dict[str, Any]:
+        # Sids whose denial of break-glass is by design (for the lockout proof); only when set, so that manifests
+        # of blueprints that declare none stay as they were.
+        return {"intended_denials": list(policy.intended_denials)} if policy.intended_denials else {}
+
     return {
         "format": MANIFEST_FORMAT,
         "organization": {
@@ -88,9 +94,9 @@ def manifest(plan: Plan) -> dict[str, Any]:
                       "class": (plan.class_of(a.name).key if plan.class_of(a.name) else None)}
                      for a in plan.accounts],
         "service_control_policies": [{"name": s.name, "target": s.target, "file": f"policies/scp/{s.name}.json",
-                                      "guardrails": list(s.guardrails)} for s in plan.scps],
+                                      "guardrails": list(s.guardrails), **_intended(s)} for s in plan.scps],
         "resource_control_policies": [{"name": r.name, "target": r.target, "file": f"policies/rcp/{r.name}.json",
-                                       "guardrails": list(r.guardrails)} for r in plan.rcps],
+                                       "guardrails": list(r.guardrails), **_intended(r)} for r in plan.rcps],
         "classes": {cls.key: _class(cls, org.partition) for cls in plan.classes},
     }
 

@@ -270,7 +270,7 @@ class Organization:
             return Caller("federated", provider, None, provider, federated_provider=provider)
         return Caller("service", spec.name, None, spec.name, service=spec.name)
 
-    def _context(self, caller: Caller, spec: PrincipalSpec, account: Account, action: str, resource: str,
+    def request_context(self, caller: Caller, spec: PrincipalSpec, account: Account, action: str, resource: str,
                  resource_account: str, given: Mapping[str, tuple[str, ...]]
                  ) -> tuple[dict[str, tuple[str, ...]], tuple[tuple[str, str, str], ...]]:
         """What AWS puts into the request context for this caller, then the context the user gave (which wins).
@@ -353,7 +353,7 @@ class Organization:
             given = {k: ((stated,) if k.lower() == "aws:resourceaccount" else v) for k, v in given.items()}
         resource_account = _arn_account(resource) or stated or account.id
         target = self.account_by_id(resource_account)
-        ctx, origin = self._context(caller, spec, account, action, resource, resource_account, given)
+        ctx, origin = self.request_context(caller, spec, account, action, resource, resource_account, given)
 
         identity: list[Policy] = []
         boundary = None

@@ -222,12 +222,16 @@ def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagno
             for index, (members, document) in enumerate(packed.policies):
                 suffix = "" if index == 0 else f"-{index + 1}"
                 ids = tuple(u.guardrail for u in members)
+                # Guardrails that deny break-glass on purpose (catalog locks_break_glass): their Sids, for the
+                # lockout proof. Merged statements keep the first Sid, so only unmerged policies qualify.
+                intended = tuple(sorted(st.sid for u in members if cat.load_catalog()[u.guardrail].locks_break_glass
+                                        for st in u.statements))
                 out.append(ServiceControlPolicy(
                     key=f"{prefix.replace('-', '_')}{slug.replace('-', '_')}{suffix.replace('-', '_')}",
                     name=f"{prefix}{slug}{suffix}",
                     description=f"Guardrails from the catalog attached to {target}: {', '.join(ids)}",
                     document=document, target=target, guardrails=ids, policy_type=policy_type,
-                    merged=packed.merged))
+                    merged=packed.merged, intended_denials=intended))
         for index, scp in enumerate(explicit):
             where = (*yaml_path, "scps", index)
             if scp.name in names or scp.name.startswith("guardrails-"):
@@ -239,9 +243,15 @@ def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagno
             stmts = tuple(convert_statement(s, f"{camel(scp.name)}{i + 1}", info,
                                             str(model.source.where(*where, "statements", i)))
                           for i, s in enumerate(scp.statements))
+            unknown = sorted(set(scp.intended_denials) - {st.sid for st in stmts if st.effect == "Deny"})
+            for sid in unknown:
+                problems.append(Diagnostic.of("GR301", f"intended_denials names {sid!r}, which is no Deny statement "
+                                              f"of SCP {scp.name!r}", model.source.where(*where, "intended_denials"),
+                                              "list the Sids of this SCP's Deny statements"))
             scps.append(ServiceControlPolicy(key=re.sub(r"\W", "_", scp.name), name=scp.name,
                                              description=scp.description or f"SCP {scp.name}",
-                                             document=PolicyDocument(stmts), target=target))
+                                             document=PolicyDocument(stmts), target=target,
+                                             intended_denials=tuple(sorted(scp.intended_denials))))
 
     attach("root", "root", org.guardrails, org.scps, ("organization",))
     for unit in model.units.values():

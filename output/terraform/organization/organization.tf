@@ -6,7 +6,7 @@
 resource "aws_organizations_organization" "this" {
   feature_set = "ALL"
   # Every policy type in use must be listed: a type missing here is disabled on apply.
-  enabled_policy_types = ["SERVICE_CONTROL_POLICY"]
+  enabled_policy_types = ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]
 
   lifecycle {
     prevent_destroy = true

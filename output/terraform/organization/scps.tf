@@ -5,10 +5,115 @@
 
 data "aws_iam_policy_document" "guardrails_root" {
   statement {
+    sid    = "DenyIamUserCredentials"
+    effect = "Deny"
+    actions = [
+      "iam:CreateAccessKey",
+      "iam:CreateLoginProfile",
+      "iam:CreateServiceSpecificCredential",
+      "iam:CreateUser",
+      "iam:UpdateLoginProfile",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:PrincipalTag/IAMUserManagementException"
+      values   = ["true"]
+    }
+  }
+
+  statement {
+    sid    = "ProtectIamUserExceptionTag"
+    effect = "Deny"
+    actions = [
+      "iam:CreateRole",
+      "iam:CreateUser",
+      "iam:TagRole",
+      "iam:TagUser",
+      "iam:UntagRole",
+      "iam:UntagUser",
+      "sts:TagSession",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
+      variable = "aws:TagKeys"
+      values   = ["IAMUserManagementException"]
+    }
+  }
+
+  statement {
     sid       = "DenyLeaveOrganization"
     effect    = "Deny"
     actions   = ["organizations:LeaveOrganization"]
     resources = ["*"]
+  }
+
+  statement {
+    sid    = "DenyPasswordPolicyChanges"
+    effect = "Deny"
+    actions = [
+      "iam:DeleteAccountPasswordPolicy",
+      "iam:UpdateAccountPasswordPolicy",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "StringNotLike"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:aws:iam::*:role/guardrails/*PasswordPolicy*"]
+    }
+  }
+
+  statement {
+    sid       = "DenyRootAccessKeys"
+    effect    = "Deny"
+    actions   = ["iam:CreateAccessKey"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:aws:iam::*:root"]
+    }
   }
 
   statement {
@@ -21,6 +126,102 @@ data "aws_iam_policy_document" "guardrails_root" {
       test     = "ArnLike"
       variable = "aws:PrincipalArn"
       values   = ["arn:aws:iam::*:root"]
+    }
+  }
+
+  statement {
+    sid       = "KeepEbsDefaultEncryption"
+    effect    = "Deny"
+    actions   = ["ec2:DisableEbsEncryptionByDefault"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid       = "KeepS3AccountPublicAccessBlock"
+    effect    = "Deny"
+    actions   = ["s3:PutAccountPublicAccessBlock"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectBoundaryPolicies"
+    effect = "Deny"
+    actions = [
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy",
+      "iam:DeletePolicyVersion",
+      "iam:SetDefaultPolicyVersion",
+    ]
+    resources = [
+      "arn:aws:iam::*:policy/guardrails/GuardrailsCIBoundary",
+      "arn:aws:iam::*:policy/guardrails/GuardrailsWorkloadBoundary",
+    ]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "DenyBoundaryRemoval"
+    effect = "Deny"
+    actions = [
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:DeleteUserPermissionsBoundary",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "iam:PermissionsBoundary"
+      values = [
+        "arn:aws:iam::*:policy/guardrails/GuardrailsCIBoundary",
+        "arn:aws:iam::*:policy/guardrails/GuardrailsWorkloadBoundary",
+      ]
+    }
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
     }
   }
 
@@ -49,6 +250,87 @@ data "aws_iam_policy_document" "guardrails_root" {
       "arn:aws:iam::*:role/OrganizationAccountAccessRole",
       "arn:aws:iam::*:role/stacksets-exec-*",
     ]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectCloudTrail"
+    effect = "Deny"
+    actions = [
+      "cloudtrail:DeleteTrail",
+      "cloudtrail:PutEventSelectors",
+      "cloudtrail:PutInsightSelectors",
+      "cloudtrail:StopLogging",
+      "cloudtrail:UpdateTrail",
+    ]
+    resources = ["arn:aws:cloudtrail:*:*:trail/*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectSecurityServices"
+    effect = "Deny"
+    actions = [
+      "access-analyzer:ApplyArchiveRule",
+      "access-analyzer:CreateArchiveRule",
+      "access-analyzer:DeleteAnalyzer",
+      "access-analyzer:UpdateArchiveRule",
+      "config:DeleteAggregationAuthorization",
+      "config:DeleteConfigRule",
+      "config:DeleteConfigurationRecorder",
+      "config:DeleteDeliveryChannel",
+      "config:DeleteEvaluationResults",
+      "config:DeleteRetentionConfiguration",
+      "config:PutConfigurationRecorder",
+      "config:PutDeliveryChannel",
+      "config:StopConfigurationRecorder",
+      "guardduty:CreateFilter",
+      "guardduty:CreateIPSet",
+      "guardduty:DeleteDetector",
+      "guardduty:DeleteMembers",
+      "guardduty:DeletePublishingDestination",
+      "guardduty:DisassociateFromAdministratorAccount",
+      "guardduty:DisassociateFromMasterAccount",
+      "guardduty:DisassociateMembers",
+      "guardduty:StopMonitoringMembers",
+      "guardduty:UpdateDetector",
+      "guardduty:UpdateFilter",
+      "guardduty:UpdateIPSet",
+      "guardduty:UpdatePublishingDestination",
+      "securityhub:BatchDisableStandards",
+      "securityhub:BatchUpdateAutomationRules",
+      "securityhub:CreateAutomationRule",
+      "securityhub:DeleteMembers",
+      "securityhub:DisableImportFindingsForProduct",
+      "securityhub:DisableSecurityHub",
+      "securityhub:DisassociateFromAdministratorAccount",
+      "securityhub:DisassociateFromMasterAccount",
+      "securityhub:DisassociateMembers",
+      "securityhub:UpdateStandardsControl",
+    ]
+    resources = ["*"]
 
     condition {
       test     = "ArnNotLike"
@@ -137,7 +419,7 @@ data "aws_iam_policy_document" "guardrails_root" {
 
 resource "aws_organizations_policy" "guardrails_root" {
   name        = "guardrails-root"
-  description = "Guardrails from the catalog attached to root: deny-leave-organization, deny-root-user, protect-guardrail-roles, region-restriction"
+  description = "Guardrails from the catalog attached to root: deny-iam-users-except-tagged, deny-leave-organization, deny-password-policy-changes, deny-root-access-keys, deny-root-user, keep-ebs-default-encryption, keep-s3-block-public-access, protect-boundaries, protect-guardrail-roles, protect-security-services, region-restriction"
   type        = "SERVICE_CONTROL_POLICY"
   content     = data.aws_iam_policy_document.guardrails_root.minified_json
 
@@ -148,6 +430,110 @@ resource "aws_organizations_policy" "guardrails_root" {
 resource "aws_organizations_policy_attachment" "guardrails_root" {
   policy_id = aws_organizations_policy.guardrails_root.id
   target_id = "r-ex01"
+}
+
+data "aws_iam_policy_document" "guardrails_ou_workloads" {
+  statement {
+    sid       = "RequireImdsv2OnLaunch"
+    effect    = "Deny"
+    actions   = ["ec2:RunInstances"]
+    resources = ["arn:aws:ec2:*:*:instance/*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "ec2:MetadataHttpTokens"
+      values   = ["required"]
+    }
+  }
+
+  statement {
+    sid       = "DenyInstanceMetadataOptionChanges"
+    effect    = "Deny"
+    actions   = ["ec2:ModifyInstanceMetadataOptions"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "DenySensitiveActionsWithoutMfa"
+    effect = "Deny"
+    actions = [
+      "backup:DeleteBackupVault",
+      "backup:DeleteRecoveryPoint",
+      "dynamodb:DeleteTable",
+      "ec2:TerminateInstances",
+      "kms:ScheduleKeyDeletion",
+      "rds:DeleteDBCluster",
+      "rds:DeleteDBInstance",
+      "s3:DeleteBucket",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "BoolIfExists"
+      variable = "aws:MultiFactorAuthPresent"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalType"
+      values = [
+        "FederatedUser",
+        "User",
+      ]
+    }
+  }
+}
+
+resource "aws_organizations_policy" "guardrails_ou_workloads" {
+  name        = "guardrails-ou-workloads"
+  description = "Guardrails from the catalog attached to ou:Workloads: require-imdsv2, require-mfa-for-sensitive-actions"
+  type        = "SERVICE_CONTROL_POLICY"
+  content     = data.aws_iam_policy_document.guardrails_ou_workloads.minified_json
+
+  # Policies of a type can be created only once the type is enabled on the organization.
+  depends_on = [aws_organizations_organization.this]
+}
+
+resource "aws_organizations_policy_attachment" "guardrails_ou_workloads" {
+  policy_id = aws_organizations_policy.guardrails_ou_workloads.id
+  target_id = aws_organizations_organizational_unit.workloads.id
 }
 
 data "aws_iam_policy_document" "workloads_deny_expensive_instances" {
@@ -172,7 +558,7 @@ data "aws_iam_policy_document" "workloads_deny_expensive_instances" {
 
 resource "aws_organizations_policy" "workloads_deny_expensive_instances" {
   name        = "workloads-deny-expensive-instances"
-  description = "Keep workload accounts off the largest EC2 instance families."
+  description = "Keep workload accounts off the largest EC2 instance families. Break-glass is held to it too: recovery never needs a metal or 24xlarge instance, so the lockout proof accepts this denial."
   type        = "SERVICE_CONTROL_POLICY"
   content     = data.aws_iam_policy_document.workloads_deny_expensive_instances.minified_json
 
@@ -183,4 +569,85 @@ resource "aws_organizations_policy" "workloads_deny_expensive_instances" {
 resource "aws_organizations_policy_attachment" "workloads_deny_expensive_instances" {
   policy_id = aws_organizations_policy.workloads_deny_expensive_instances.id
   target_id = aws_organizations_organizational_unit.workloads.id
+}
+
+data "aws_iam_policy_document" "guardrails_rcp_root" {
+  statement {
+    sid    = "EnforceOrgIdentities"
+    effect = "Deny"
+    actions = [
+      "aoss:*",
+      "dynamodb:*",
+      "ecr:*",
+      "kms:*",
+      "logs:*",
+      "s3:*",
+      "secretsmanager:*",
+      "sqs:*",
+      "sts:AssumeRole",
+      "sts:DecodeAuthorizationMessage",
+      "sts:GetAccessKeyInfo",
+      "sts:GetFederationToken",
+      "sts:GetServiceBearerToken",
+      "sts:GetSessionToken",
+      "sts:SetContext",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "BoolIfExists"
+      variable = "aws:PrincipalIsAWSService"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "aws:PrincipalOrgID"
+      values   = ["o-exampleorg1"]
+    }
+  }
+
+  statement {
+    sid    = "EnforceSecureTransport"
+    effect = "Deny"
+    actions = [
+      "kms:*",
+      "s3:*",
+      "secretsmanager:*",
+      "sqs:*",
+      "sts:*",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "BoolIfExists"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_organizations_policy" "guardrails_rcp_root" {
+  name        = "guardrails-rcp-root"
+  description = "Guardrails from the catalog attached to root: data-perimeter-identity, enforce-secure-transport"
+  type        = "RESOURCE_CONTROL_POLICY"
+  content     = data.aws_iam_policy_document.guardrails_rcp_root.minified_json
+
+  # Policies of a type can be created only once the type is enabled on the organization.
+  depends_on = [aws_organizations_organization.this]
+}
+
+resource "aws_organizations_policy_attachment" "guardrails_rcp_root" {
+  policy_id = aws_organizations_policy.guardrails_rcp_root.id
+  target_id = "r-ex01"
 }
