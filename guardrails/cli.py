@@ -184,26 +184,19 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "check":
         compiled = pipeline.compile_blueprint(args.blueprint)
         out.print(f"blueprint {compiled.plan.blueprint} is valid: {len(compiled.plan.accounts)} accounts, "
-                  f"{len(compiled.plan.classes)} baseline classes, {len(compiled.plan.scps)} SCPs")
+                  f"{len(compiled.plan.classes)} baseline classes, {len(compiled.plan.scps)} SCPs, "
+                  f"{len(compiled.plan.rcps)} RCP(s); {len(compiled.plan.tests)} access tests and the lockout proof pass")
         return EXIT_OK
     if args.command == "schema":
         from guardrails.blueprint.jsonschema import schema_text
 
-        text = schema_text()
-        if args.output:
-            args.output.write_text(text, encoding="utf-8")
-        else:
-            sys.stdout.write(text)
+        _write_or_print(schema_text(), args.output)
         return EXIT_OK
     if args.command == "library":
         if args.markdown:
             from guardrails.model.library import library_markdown
 
-            text = library_markdown()
-            if args.output:
-                args.output.write_text(text, encoding="utf-8")
-            else:
-                sys.stdout.write(text)
+            _write_or_print(library_markdown(), args.output)
         else:
             _print_library(out)
         return EXIT_OK
@@ -211,11 +204,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         if args.markdown:
             from guardrails.model.catalog import catalog_markdown
 
-            text = catalog_markdown()
-            if args.output:
-                args.output.write_text(text, encoding="utf-8")
-            else:
-                sys.stdout.write(text)
+            _write_or_print(catalog_markdown(), args.output)
         else:
             _print_catalog(out)
         return EXIT_OK
@@ -461,6 +450,14 @@ def _report_drift(out: Console, err: Console, drift: object, args: argparse.Name
     return EXIT_VALIDATION
 
 
+def _write_or_print(text: str, path: Path | None) -> None:
+    """Generated documentation or schema: to ``path`` when given, else to standard output, byte for byte."""
+    if path:
+        path.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
 def _print_markdown(console: Console, text: str) -> None:
     """Rendered on a terminal; the Markdown itself (exactly the file under output/reports/) otherwise."""
     if console.is_terminal:
@@ -491,6 +488,8 @@ def _print_summary(console: Console, result: object, output: Path) -> None:
     table.add_row("accounts / OUs", f"{len(plan.accounts)} / {len(plan.units)}")
     table.add_row("baseline classes", ", ".join(c.key for c in plan.classes))
     table.add_row("SCPs", ", ".join(f"{s.name} ({len(s.document.render(minified=True))} chars)" for s in plan.scps) or "none")
+    if plan.rcps:
+        table.add_row("RCPs", ", ".join(f"{r.name} ({len(r.document.render(minified=True))} chars)" for r in plan.rcps))
     table.add_row("files", f"{len(result.compiled.files)} generated in {result.compiled.seconds:.2f} s; "
                   f"{len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed")
     results = result.compiled.test_results
