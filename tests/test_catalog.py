@@ -455,3 +455,17 @@ def test_catalog_command_writes_markdown(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["catalog"]) == 0
     printed = capsys.readouterr().out
     assert "data-perimeter-identity (rcp)" in printed and "allow_centralized_root (boolean)" in printed
+
+
+def test_action_parameters_are_checked_against_the_iam_database_at_the_value(tmp_path: Path) -> None:
+    from guardrails.pipeline import compile_blueprint as compile_all
+
+    directory = _example_copy(tmp_path, "    - require-mfa-for-sensitive-actions: "
+                                        "{actions: [ec2:TerminateInstance, rds:DeleteDBCluster]}\n")
+    with pytest.raises(BlueprintError) as raised:
+        compile_all(directory, run_tests=False)
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.code == "GR312" and diagnostic.message == "unknown action 'ec2:TerminateInstance'"
+    assert diagnostic.hint == "did you mean `ec2:TerminateInstances`?"
+    assert diagnostic.location is not None and diagnostic.location.file.endswith("organization.yaml")
+    assert (diagnostic.location.line, diagnostic.location.column) == (31, 53)  # the first item of the list

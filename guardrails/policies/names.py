@@ -28,7 +28,8 @@ from typing import Any
 import yaml
 
 from guardrails.diagnostics import Diagnostic
-from guardrails.model.build import Model, iter_statements
+from guardrails.model import catalog
+from guardrails.model.build import Model, guardrail_attachments, iter_statements
 from guardrails.policies.iam_data import iam_database
 
 ALL_SERVICES = "*"  # in a ``services`` set: the statement may act on every service (``*`` or NotAction)
@@ -498,6 +499,34 @@ def check_blueprint_names(model: Model, known_newer: Mapping[str, str] | None = 
                 found.append(Diagnostic.of("GR314", problem.message,
                                            src.where_key(*path, "conditions", problem.operator, problem.key),
                                            problem.hint))
+    found += _catalog_action_parameters(model, known_newer)
+    return found
+
+
+def _catalog_action_parameters(model: Model, known_newer: Mapping[str, str] | None) -> list[Diagnostic]:
+    """GR312 at the value for action names given to catalog guardrails (parameters of `type: actions`); the model
+    stage checked their shape, the IAM database lives here."""
+    found: list[Diagnostic] = []
+    known = catalog.load_catalog()
+    for _target, owner, refs in guardrail_attachments(model.blueprint):
+        for index, ref in enumerate(refs):
+            if isinstance(ref, str) or not ref:
+                continue
+            guardrail_id, given = next(iter(ref.items()))
+            guardrail = known.get(guardrail_id)
+            if guardrail is None:
+                continue
+            for name, value in (given or {}).items():
+                spec = guardrail.parameters.get(name)
+                if spec is None or spec.type != "actions":
+                    continue
+                values = [value] if isinstance(value, str) else value
+                for position, action in enumerate(values):
+                    problem = action_problem(str(action), known_newer)
+                    if problem:
+                        at = (*owner, "guardrails", index, guardrail_id, name)
+                        found.append(Diagnostic.of("GR312", problem[0], model.source.where(
+                            *(at if isinstance(value, str) else (*at, position))), problem[1]))
     return found
 
 
