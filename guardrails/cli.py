@@ -84,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
                       help="blueprint directory (default: blueprints)")
 
+    rollout = sub.add_parser("rollout", help="canary rollout of SCP/RCP changes (organization.rollout.canary_units)")
+    rollout.add_argument("step", choices=["start", "promote"],
+                         help="start: record the released policies of OUTPUT in BLUEPRINT/rollout.lock.json, so that "
+                         "the next builds give new or changed SCPs/RCPs to the canary OUs only; promote: remove the "
+                         "lock, so that the next build releases them everywhere")
+    rollout.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
+                         help="blueprint directory (default: blueprints)")
+    rollout.add_argument("-o", "--output", default=Path("output"), type=Path,
+                         help="output directory holding the released policies (default: output)")
+
     test = sub.add_parser("test", help="run the blueprint's access tests (`tests:`) with the offline evaluator")
     test.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
                       help="blueprint directory (default: blueprints)")
@@ -227,6 +237,17 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(hint, markup=False)
             return EXIT_BLUEPRINT
         _print_markdown(out, report)
+        return EXIT_OK
+    if args.command == "rollout":
+        if args.step == "start":
+            lock = pipeline.rollout_start(args.blueprint, args.output)
+            out.print(f"rollout started: {lock} records the released SCPs and RCPs; change the guardrails, run "
+                      "`guardrails build`, apply, watch the canary OUs, then `guardrails rollout promote`",
+                      markup=False)
+        else:
+            lock = pipeline.rollout_promote(args.blueprint)
+            out.print(f"rollout promoted: {lock} removed; `guardrails build` now releases the new versions "
+                      "everywhere", markup=False)
         return EXIT_OK
     if args.command == "test":
         return _run_tests(args, out, err)

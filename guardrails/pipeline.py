@@ -5,6 +5,7 @@ blueprint (read) → model (resolve, check) → policies (plan) → emitters (te
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from guardrails.blueprint import load_blueprint
-from guardrails.diagnostics import BlueprintError, Diagnostic, Severity, ValidationFailed
+from guardrails.diagnostics import BlueprintError, Diagnostic, Severity, ToolError, ValidationFailed
 from guardrails.emitters import emit_all
 from guardrails.emitters.write import read_tree, stage_output, swap_in
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
@@ -214,3 +215,46 @@ def check_output(directory: Path, output: Path) -> tuple[Compiled, OutputDrift]:
     """
     compiled = compile_blueprint(directory)
     return compiled, output_drift(compiled.files, read_tree(output))
+
+
+def rollout_start(directory: Path, output: Path) -> Path:
+    """Record the released SCPs and RCPs (the committed ``output``) as the blueprint's rollout lock.
+
+    From then on, builds keep every target outside the canary OUs on these versions and give the canary OUs the
+    new ones, until :func:`rollout_promote`. The output must be up to date with the blueprint's last release, so
+    run this before changing the guardrails.
+    """
+    from guardrails.emitters.policies import MANIFEST
+    from guardrails.model.build import ROLLOUT_LOCK
+
+    lock = directory / ROLLOUT_LOCK
+    if lock.exists():
+        raise ToolError(f"{lock} exists: a rollout is in progress; promote it (`guardrails rollout promote`) first")
+    manifest_path = output / MANIFEST
+    if not manifest_path.is_file():
+        raise ToolError(f"{manifest_path} is missing: build the released blueprint into {output} first")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    policies = []
+    for kind, element in (("SERVICE_CONTROL_POLICY", "service_control_policies"),
+                          ("RESOURCE_CONTROL_POLICY", "resource_control_policies")):
+        for entry in manifest.get(element, []):
+            document = json.loads((output / entry["file"]).read_text(encoding="utf-8"))
+            policies.append({"name": entry["name"], "type": kind, "target": entry["target"],
+                             "guardrails": entry.get("guardrails", []),
+                             "intended_denials": entry.get("intended_denials", []), "document": document})
+    body = {"comment": "Released SCPs and RCPs of a canary rollout in progress (guardrails rollout start). "
+                       "Remove with `guardrails rollout promote` once the canary OUs are fine.",
+            "policies": sorted(policies, key=lambda p: p["name"])}
+    lock.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return lock
+
+
+def rollout_promote(directory: Path) -> Path:
+    """End the rollout: remove the lock, so the next build releases the new versions everywhere."""
+    from guardrails.model.build import ROLLOUT_LOCK
+
+    lock = directory / ROLLOUT_LOCK
+    if not lock.exists():
+        raise ToolError(f"{lock} does not exist: no rollout is in progress")
+    lock.unlink()
+    return lock

@@ -158,6 +158,17 @@ class ControlTower(Strict):
     )
 
 
+class Rollout(Strict):
+    """Canary rollout of SCP/RCP changes (`guardrails rollout start`, then `promote`)."""
+
+    canary_units: list[str] = Field(
+        min_length=1,
+        description="OU paths that receive new or changed SCPs and RCPs first. While `rollout.lock.json` (written by "
+        "`guardrails rollout start`) is in the blueprint directory, every other target keeps the released version "
+        "and the canary OUs get the new one; `guardrails rollout promote` removes the lock and releases it everywhere.",
+    )
+
+
 class Organization(Strict):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,48}$")]
     partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
@@ -179,6 +190,7 @@ class Organization(Strict):
     guardrails: list[CatalogRef] = Field(default_factory=list, description="Built-in SCP guardrails at the root.")
     scps: list[ExplicitScp] = Field(default_factory=list, description="Explicit SCPs at the root.")
     policy_slots: PolicySlots = Field(default_factory=PolicySlots)
+    rollout: Rollout | None = Field(None, description="Roll SCP/RCP changes out to canary OUs first.")
     control_tower: ControlTower | None = Field(
         None, description="Set when AWS Control Tower governs the organization (its OUs, SCPs and roles are left alone)."
     )

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -55,6 +56,8 @@ class Model:
     units: dict[str, UnitInfo] = field(default_factory=dict)
     accounts: dict[str, AccountInfo] = field(default_factory=dict)
     placements: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    # The released SCPs/RCPs of a canary rollout in progress (rollout.lock.json), by policy name; None: no rollout.
+    released: dict[str, dict[str, Any]] | None = None
 
     @property
     def blueprint(self) -> Blueprint:
@@ -93,9 +96,42 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _check_organization_rules(model, problems)
     _check_access_tests(model, problems)
     _check_control_tower(model, problems)
+    _load_rollout(model, problems)
     if problems:
         raise BlueprintError(problems)
     return model
+
+
+ROLLOUT_LOCK = "rollout.lock.json"
+
+
+def _load_rollout(model: Model, problems: list[Diagnostic]) -> None:
+    """Canary OUs exist; a rollout in progress (the lock file) is read, and only used with `rollout:` set."""
+    rollout = model.blueprint.organization.rollout
+    lock = model.source.directory / ROLLOUT_LOCK
+    if rollout is None:
+        if lock.exists():
+            problems.append(Diagnostic.of("GR308", f"{ROLLOUT_LOCK} is present but the blueprint names no canary OUs",
+                                          model.source.where("organization"),
+                                          "add organization.rollout.canary_units, or run `guardrails rollout promote`"))
+        return
+    for index, path in enumerate(rollout.canary_units):
+        if path not in model.units:
+            problems.append(Diagnostic.of("GR301", f"unknown OU {path!r}",
+                                          model.source.where("organization", "rollout", "canary_units", index),
+                                          _suggest(path, set(model.units))))
+    if not lock.exists():
+        return
+    try:
+        raw = json.loads(lock.read_text(encoding="utf-8"))
+        model.released = {str(p["name"]): {"type": str(p["type"]), "target": str(p["target"]),
+                                           "guardrails": tuple(p.get("guardrails", ())),
+                                           "intended_denials": tuple(p.get("intended_denials", ())),
+                                           "document": dict(p["document"])} for p in raw["policies"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        problems.append(Diagnostic.of("GR313", f"{lock.name} cannot be read: {exc}",
+                                      Location(f"{model.source.display_name}/{ROLLOUT_LOCK}"),
+                                      "write it again with `guardrails rollout start`, or remove it"))
 
 
 def _check_control_tower(model: Model, problems: list[Diagnostic]) -> None:

@@ -89,6 +89,28 @@ class PolicyDocument:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 
+def document_from_json(raw: dict[str, Any]) -> PolicyDocument:
+    """The IR of a policy document's JSON (as :meth:`PolicyDocument.to_json` writes it), e.g. a released SCP."""
+    def listed(value: Any) -> tuple[str, ...]:
+        return () if value is None else ((value,) if isinstance(value, str) else tuple(str(v) for v in value))
+
+    statements = []
+    raw_statements = raw.get("Statement", [])
+    for index, s in enumerate([raw_statements] if isinstance(raw_statements, dict) else raw_statements):
+        principal = s.get("Principal")
+        principals: tuple[Principal, ...] = ()
+        if principal == "*":
+            principals = (Principal("*", ("*",)),)
+        elif isinstance(principal, dict):
+            principals = tuple(Principal(kind, listed(ids)) for kind, ids in principal.items())
+        conditions = tuple(Condition(op, key, listed(values)) for op, block in (s.get("Condition") or {}).items()
+                           for key, values in block.items())
+        statements.append(Statement(str(s.get("Sid", f"Statement{index + 1}")), s["Effect"], listed(s.get("Action")),
+                                    listed(s.get("NotAction")), listed(s.get("Resource")),
+                                    listed(s.get("NotResource")), principals, conditions))
+    return PolicyDocument(tuple(statements))
+
+
 @dataclass(frozen=True)
 class PolicyRef:
     """A managed policy attached to an identity: one of ours (by name) or an AWS managed one (path/name)."""

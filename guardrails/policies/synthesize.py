@@ -33,6 +33,7 @@ from guardrails.policies.ir import (
     PasswordPolicy,
     Plan,
     PolicyDocument,
+    document_from_json,
     PolicyRef,
     Principal,
     Role,
@@ -73,6 +74,8 @@ def synthesize(model: Model) -> Plan:
         break_glass_account=org.break_glass.account)
     problems: list[Diagnostic] = []
     scps, rcps = _service_control_policies(model, info, problems)
+    if model.released is not None and org.rollout is not None:
+        scps, rcps = _canary_rollout(model, scps, rcps)
     jobs = compile_jobs(model, info, problems)
     if problems:
         raise BlueprintError(problems)
@@ -263,6 +266,57 @@ def _service_control_policies(model: Model, info: OrgInfo, problems: list[Diagno
             attach(f"account:{account.name}", "account-" + account.name, account.guardrails, account.scps,
                    (*yaml_path, "accounts", index))
     return tuple(scps), tuple(rcps)
+
+
+def _canary_rollout(model: Model, scps: tuple[ServiceControlPolicy, ...], rcps: tuple[ServiceControlPolicy, ...]
+                   ) -> tuple[tuple[ServiceControlPolicy, ...], tuple[ServiceControlPolicy, ...]]:
+    """A rollout in progress: outside the canary OUs every policy keeps its released version (new ones wait, removed
+    ones stay); the canary OUs get each new or changed policy as a copy of their own (``<name>-canary[-<ou>]``).
+
+    Policies attached inside a canary OU change directly. Promotion (removing rollout.lock.json) releases the rest.
+    """
+    assert model.released is not None and model.blueprint.organization.rollout is not None
+    canary = model.blueprint.organization.rollout.canary_units
+    released = model.released
+
+    def inside(target: str) -> bool:
+        kind, _, name = target.partition(":")
+        if kind == "ou":
+            return any(name == c or name.startswith(c + "/") for c in canary)
+        if kind == "account":
+            unit = model.accounts[name].unit
+            return any(unit == c or unit.startswith(c + "/") for c in canary)
+        return False
+
+    out: dict[str, list[ServiceControlPolicy]] = {"SERVICE_CONTROL_POLICY": [], "RESOURCE_CONTROL_POLICY": []}
+    current = {p.name for p in (*scps, *rcps)}
+    for policy in (*scps, *rcps):
+        before = released.get(policy.name)
+        if inside(policy.target) or (before is not None and before["target"] == policy.target
+                                     and before["document"] == policy.document.to_json()):
+            out[policy.policy_type].append(policy)
+            continue
+        if before is not None and before["target"] == policy.target:
+            out[policy.policy_type].append(replace(policy, document=document_from_json(before["document"]),
+                                                   guardrails=before["guardrails"],
+                                                   intended_denials=before["intended_denials"],
+                                                   description=(f"Guardrails from the catalog attached to "
+                                                                f"{policy.target}: {', '.join(before['guardrails'])}"
+                                                                if before["guardrails"] else policy.description)
+                                                   + " (released version; the new one is on the canary OUs)"))
+        for unit in canary:
+            suffix = "-canary" if len(canary) == 1 else f"-canary-{_slug(unit)}"
+            out[policy.policy_type].append(replace(
+                policy, key=re.sub(r"\W", "_", policy.name + suffix), name=policy.name + suffix, target=f"ou:{unit}",
+                description=f"Canary of {policy.name} (attached to {policy.target}) for the rollout in progress"))
+    for name, before in sorted(released.items()):
+        if name not in current and not inside(before["target"]):  # removed: stays until the rollout is promoted
+            out[before["type"]].append(ServiceControlPolicy(
+                key=re.sub(r"\W", "_", name), name=name, description=f"Released {name}, removed on promotion",
+                document=document_from_json(before["document"]), target=before["target"],
+                guardrails=before["guardrails"], intended_denials=before["intended_denials"],
+                policy_type=before["type"]))
+    return tuple(out["SERVICE_CONTROL_POLICY"]), tuple(out["RESOURCE_CONTROL_POLICY"])
 
 
 def _boundary_policy_arns(model: Model, info: OrgInfo) -> tuple[str, ...]:
