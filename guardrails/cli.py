@@ -130,7 +130,30 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--fail-on-risk", action="store_true",
                       help="exit 4 when a risky change (privilege escalation, removed MFA, widened trust, removed "
                       "guardrail …) appears, so CI can require a second reviewer")
+    audit = sub.add_parser("audit", help="read one live account (read-only AWS calls) and report drift from the "
+                           "blueprint and CIS IAM findings (docs/audit.md)")
+    audit.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
+                       help="blueprint directory (default: blueprints)")
+    audit.add_argument("--account", required=True, help="the blueprint account the credentials belong to (name or id)")
+    audit.add_argument("--account-id", metavar="ID", help="the live account id, when it is not the blueprint's (e.g. "
+                       "an emulator's); ${account_id} is substituted with it")
+    audit.add_argument("--profile", help="AWS profile (default: the usual boto3 credential chain)")
+    audit.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint (an emulator such as moto)")
+    audit.add_argument("--as-of", metavar="YYYY-MM-DD", type=_iso_date,
+                       help="the date credential ages are measured at (default: today)")
+    audit.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    audit.add_argument("--unused-days", type=int, default=90, metavar="N",
+                       help="suggest removing services a role has not used for N days (default 90)")
     return parser
+
+
+def _iso_date(text: str):  # noqa: ANN202 - argparse type
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,7 +278,42 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _explain(args, out)
     if args.command == "diff":
         return _diff(args, out)
+    if args.command == "audit":
+        return _audit(args, out, err)
     raise AssertionError(args.command)
+
+
+def _audit(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``guardrails audit``: one live account against the blueprint; exit 2 on drift or CIS failures."""
+    from datetime import UTC, datetime
+
+    from guardrails import pipeline
+    from guardrails.audit import audit_findings, expected_account, read_account
+    from guardrails.audit.report import AuditResult, to_json, to_terminal
+    from guardrails.diagnostics import ToolError
+    from guardrails.evaluation.organization import Organization
+
+    compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
+    _print_diagnostics(err, compiled.warnings)
+    organization = Organization({p: t for p, t in compiled.files.items() if p.startswith("policies/")})
+    account = organization.account(args.account)
+    baseline = compiled.plan.class_of(account.name)
+    expected = expected_account(organization, baseline.baseline.password_policy if baseline else None,
+                                account.name, args.account_id)
+    snapshot = read_account(profile=args.profile, region=organization.home_region, endpoint_url=args.endpoint_url)
+    if snapshot.account_id != expected.id:
+        raise ToolError(f"the credentials belong to account {snapshot.account_id}, but blueprint account "
+                        f"{account.name} is {expected.id}: use credentials (--profile) for {expected.id}, or pass "
+                        f"--account-id {snapshot.account_id} to audit this account as {account.name}")
+    as_of = args.as_of or datetime.now(UTC).date()
+    findings = audit_findings(expected, snapshot, as_of, args.unused_days)
+    result = AuditResult(account.name, snapshot.account_id, snapshot.endpoint, as_of.isoformat(), tuple(findings),
+                         snapshot.notes)
+    if args.format == "json":
+        sys.stdout.write(to_json(result))
+    else:
+        to_terminal(result, out)
+    return EXIT_VALIDATION if result.failed else EXIT_OK
 
 
 def _run_tests(args: argparse.Namespace, out: Console, err: Console) -> int:

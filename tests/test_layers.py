@@ -23,6 +23,7 @@ ALLOWED = {
     # Reads policy JSON (as emitted) and the plan's IR; never the blueprint, the model or the emitters.
     "evaluation": {"diagnostics", "policies", "evaluation"},
     "review": {"diagnostics", "policies", "evaluation", "review"},
+    "audit": {"diagnostics", "policies", "evaluation", "audit"},
 }
 
 
