@@ -291,11 +291,10 @@ def _audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     from guardrails.audit import audit_findings, expected_account, read_account
     from guardrails.audit.report import AuditResult, to_json, to_terminal
     from guardrails.diagnostics import ToolError
-    from guardrails.evaluation.organization import Organization
 
     compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
     _print_diagnostics(err, compiled.warnings)
-    organization = Organization({p: t for p, t in compiled.files.items() if p.startswith("policies/")})
+    organization = compiled.organization
     account = organization.account(args.account)
     baseline = compiled.plan.class_of(account.name)
     expected = expected_account(organization, baseline.baseline.password_policy if baseline else None,
@@ -402,7 +401,7 @@ def _explain(args: argparse.Namespace, out: Console) -> int:
         from guardrails import pipeline
 
         compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
-        organization = Organization({p: t for p, t in compiled.files.items() if p.startswith("policies/")})
+        organization = compiled.organization
     spec = parse_principal(args.principal)
     request, policies = organization.prepare(spec, args.account, args.action, args.resource, context)
     from guardrails.evaluation.engine import evaluate

@@ -9,6 +9,7 @@ import json
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from pathlib import Path
 
@@ -34,6 +35,12 @@ class Compiled:
     warnings: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # accepted risks, for the build summary
     test_results: list[CaseResult] = field(default_factory=list)  # the blueprint's access tests, when run
+
+    @cached_property
+    def organization(self) -> Organization:
+        """The emitted policy tree, indexed for the evaluator (built once; the access tests, the lockout proof,
+        explain and audit share it)."""
+        return Organization({p: t for p, t in self.files.items() if p.startswith("policies/")})
 
 
 @dataclass
@@ -77,7 +84,7 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
 def prove_lockout_safety(compiled: Compiled, model: Model) -> list[Diagnostic]:
     """GR403 for every way the emitted SCPs and RCPs lock break-glass, deployment or MFA enrollment out."""
     plan = compiled.plan
-    organization = Organization({p: t for p, t in compiled.files.items() if p.startswith("policies/")})
+    organization = compiled.organization
     findings = prove_no_lockout(organization, deployment_roles=(plan.org.deployment_role,),
                                 management_deployer=plan.org.management_deployment_role,
                                 bootstrap_role=plan.org.deployment_role)
@@ -88,7 +95,7 @@ def prove_lockout_safety(compiled: Compiled, model: Model) -> list[Diagnostic]:
 
 def run_access_tests(compiled: Compiled) -> list[CaseResult]:
     """Every case of the blueprint's access tests, evaluated against the compiled policy tree."""
-    organization = Organization({p: t for p, t in compiled.files.items() if p.startswith("policies/")})
+    organization = compiled.organization
     return run_tests(organization, compiled.plan.tests)
 
 

@@ -90,6 +90,8 @@ class Organization:
 
     files: Mapping[str, str]
     manifest: dict[str, Any] = field(init=False)
+    # Parsed documents by (file, account id): every request of every test reads the same few documents.
+    _parsed: dict[tuple[str, str], dict[str, Any]] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if MANIFEST not in self.files:
@@ -167,8 +169,11 @@ class Organization:
     def _document(self, path: str, account: Account) -> dict[str, Any]:
         if path not in self.files:
             raise EvaluationError(f"{MANIFEST} names {path}, which is not in the output")
-        text = self.files[path].replace("${account_id}", account.id).replace("${region}", self.home_region)
-        return json.loads(text)
+        key = (path, account.id)
+        if key not in self._parsed:
+            text = self.files[path].replace("${account_id}", account.id).replace("${region}", self.home_region)
+            self._parsed[key] = json.loads(text)
+        return self._parsed[key]
 
     def _managed(self, arn: str, account: Account) -> Policy | None:
         """A managed policy by ARN as attached in ``account``: ours from the tree, AWS's from reference data."""
