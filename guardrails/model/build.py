@@ -96,6 +96,7 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _check_organization_rules(model, problems)
     _check_access_tests(model, problems)
     _check_control_tower(model, problems)
+    _check_security(model, problems)
     _load_rollout(model, problems)
     if problems:
         raise BlueprintError(problems)
@@ -148,6 +149,38 @@ def _check_control_tower(model: Model, problems: list[Diagnostic]) -> None:
             problems.append(Diagnostic.of("GR202", f"OU {path!r} is managed by Control Tower but has no `id`", where,
                                           "give the OU's id (ou-…) in the blueprint: guardrails refers to it and never "
                                           "creates or changes it"))
+
+
+def _check_security(model: Model, problems: list[Diagnostic]) -> None:
+    """The accounts `security` names exist; guardrails-managed Config recorders do not clash with Control Tower's."""
+    security = model.blueprint.security
+    if security is None:
+        return
+    named = [(("security", "log_archive", "account"), security.log_archive.account)]
+    if security.config.delegated_admin is not None:
+        named.append((("security", "config", "delegated_admin"), security.config.delegated_admin))
+    if security.access_analyzer is not None:
+        named.append((("security", "access_analyzer", "delegated_admin"), security.access_analyzer.delegated_admin))
+    for path, account in named:
+        info = model.accounts.get(account)
+        if info is None:
+            problems.append(Diagnostic.of("GR301", f"unknown account {account!r}", model.source.where(*path),
+                                          _suggest(account, set(model.accounts))))
+        elif info.management:
+            problems.append(Diagnostic.of(
+                "GR311", f"{account!r} is the management account", model.source.where(*path),
+                "name a member account (AWS advises against delegating administration to, or keeping logs in, "
+                "the management account)"))
+    if security.config.managed_by == "guardrails" and model.blueprint.organization.control_tower is not None:
+        problems.append(Diagnostic.of(
+            "GR311", "Control Tower already runs a Config recorder and delivery channel in its governed accounts",
+            model.source.where("security", "config", "managed_by"),
+            "leave `managed_by` out (it defaults to control-tower here) or set it to control-tower; a second "
+            "recorder fails with MaxNumberOfConfigurationRecordersExceededException"))
+    if not security.log_archive.existing and security.log_archive.kms_key_arn is not None:
+        problems.append(Diagnostic.of(
+            "GR311", "`kms_key_arn` is for an existing bucket", model.source.where("security", "log_archive", "kms_key_arn"),
+            "set `existing: true` if the bucket exists, or drop `kms_key_arn`: guardrails creates the key with the bucket"))
 
 
 def _check_access_tests(model: Model, problems: list[Diagnostic]) -> None:

@@ -333,6 +333,62 @@ class AccessTest:
     origin: str = ""  # "file:line:col" of the test in the blueprint
 
 
+# --------------------------------------------------------------------------- security baseline
+
+
+@dataclass(frozen=True)
+class ConfigRule:
+    """An AWS managed Config rule, deployed in every account (home region only when ``home_region_only``)."""
+
+    name: str  # ConfigRuleName, e.g. "guardrails-access-keys-rotated"
+    identifier: str  # the managed rule's SourceIdentifier, e.g. "ACCESS_KEYS_ROTATED"
+    description: str
+    parameters: tuple[tuple[str, str], ...]  # InputParameters; values are strings, as Config takes them
+    home_region_only: bool  # evaluates global resources (IAM): one evaluation per account, in the home region
+    resource_types: tuple[str, ...] = ()  # change-triggered scope; empty: periodic (every 24 hours)
+    source: str = ""  # documentation URL
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """An EventBridge rule that sends matching CloudTrail events to the alert topic."""
+
+    key: str  # "iam-policy-changes", "root-use", "break-glass-use", "break-glass-sign-in"
+    name: str  # rule name
+    description: str
+    pattern: str  # event pattern, JSON with sorted keys
+    alert_region_only: bool  # global-service events (IAM): only in ALERT_REGION; else every region of the alerts
+
+
+ALERT_REGION = "us-east-1"  # EventBridge receives global services' events (IAM, sign-in) here
+
+
+@dataclass(frozen=True)
+class SecurityPlan:
+    """Detective controls and account settings (blueprint ``security``); emitted per account and organization."""
+
+    log_account: str  # account name holding the log bucket
+    log_bucket: str
+    log_bucket_existing: bool
+    log_kms_key_arn: str | None  # an existing bucket's key; None when guardrails creates the key
+    log_retention_days: int
+    config_recorder: bool  # guardrails owns the recorder and delivery channel (not Control Tower)
+    config_rules: tuple[ConfigRule, ...]
+    config_admin: str | None  # delegated administrator account (name) for Config
+    analyzer_account: str | None  # delegated administrator holding the ORGANIZATION analyzer
+    unused_access_days: int | None  # also an ORGANIZATION_UNUSED_ACCESS analyzer
+    trail_name: str | None  # organization trail in the management account
+    alert_regions: tuple[str, ...]  # ALERT_REGION first, then the allowed regions
+    alerts: tuple[AlertRule, ...]
+    alert_emails: tuple[str, ...]
+    topic_name: str
+    ebs_default_encryption: bool
+    s3_block_public_access: bool
+    centralized_root_access: bool
+    trusted_services: tuple[str, ...]  # service principals with trusted access in the organization (sorted)
+    delegated_admins: tuple[tuple[str, str], ...]  # (service principal, account name)
+
+
 @dataclass(frozen=True)
 class Plan:
     """Everything the emitters need; emitters never read the blueprint."""
@@ -347,6 +403,7 @@ class Plan:
     job_reports: tuple[JobReport, ...] = ()
     tests: tuple[AccessTest, ...] = ()
     rcps: tuple[ServiceControlPolicy, ...] = ()  # resource control policies (policy_type RESOURCE_CONTROL_POLICY)
+    security: SecurityPlan | None = None  # blueprint `security`: detective controls and account settings
 
     def account(self, name: str) -> Account:
         return next(a for a in self.accounts if a.name == name)

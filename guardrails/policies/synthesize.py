@@ -49,6 +49,7 @@ from guardrails.policies.intent import GrantError, compile_grant
 from guardrails.policies.limits import effective_limits
 from guardrails.policies.names import check_blueprint_names
 from guardrails.policies.packing import PackingError, Unit, pack
+from guardrails.policies.security import security_plan
 
 POLICY_PATH = "/guardrails/"
 BREAK_GLASS_GROUP = "break-glass"
@@ -85,7 +86,8 @@ def synthesize(model: Model) -> Plan:
     accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
     return Plan(blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps,
                 classes=_classes(model, info, jobs), limits=effective_limits(bp.limits),
-                job_reports=tuple(jobs[name].report for name in sorted(jobs)), tests=_access_tests(model), rcps=rcps)
+                job_reports=tuple(jobs[name].report for name in sorted(jobs)), tests=_access_tests(model), rcps=rcps,
+                security=security_plan(model, password_policy(model)))
 
 
 def _access_tests(model: Model) -> tuple[AccessTest, ...]:
@@ -624,10 +626,7 @@ def _baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str,
             boundary=boundary_ref, max_session_duration=spec.max_session_duration, instance_profile=spec.instance_profile,
             tags=tuple(sorted(spec.tags.items())), accepted_findings=_accepted(spec.accepted_findings)))
 
-    pp = bp.password_policy
-    password = PasswordPolicy(pp.minimum_length, pp.require_symbols, pp.require_numbers, pp.require_uppercase,
-                              pp.require_lowercase, pp.allow_users_to_change, pp.max_age, pp.reuse_prevention,
-                              pp.hard_expiry, pp.existing)
+    password = password_policy(model)
     idp = bp.identity_providers
     return Baseline(
         managed_policies=tuple(sorted(policies.values(), key=lambda p: p.key)),
@@ -641,6 +640,13 @@ def _baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str,
                                           (model.source.directory / idp.saml[n].metadata_file).read_text("utf-8"),
                                           idp.saml[n].existing) for n in sorted(saml_used)),
         password_policy=password)
+
+
+def password_policy(model: Model) -> PasswordPolicy:
+    pp = model.blueprint.password_policy
+    return PasswordPolicy(pp.minimum_length, pp.require_symbols, pp.require_numbers, pp.require_uppercase,
+                          pp.require_lowercase, pp.allow_users_to_change, pp.max_age, pp.reuse_prevention,
+                          pp.hard_expiry, pp.existing)
 
 
 def _classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompilation]) -> tuple[BaselineClass, ...]:
