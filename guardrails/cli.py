@@ -6,6 +6,7 @@ Exit codes: 0 ok · 1 blueprint errors · 2 validation findings · 3 internal or
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from guardrails import __version__
@@ -94,6 +96,34 @@ def _parser() -> argparse.ArgumentParser:
     rollout.add_argument("-o", "--output", default=Path("output"), type=Path,
                          help="output directory holding the released policies (default: output)")
 
+    account = sub.add_parser("account", help="add an account to the blueprint, record its id, or move it to another "
+                             "OU; edits the YAML in place (comments kept), then rebuilds and validates the output")
+    account_sub = account.add_subparsers(dest="account_command", required=True, metavar="STEP")
+    add = account_sub.add_parser("add", help="add a member account (phase 1 without --id: the account is created "
+                                 "first, its baseline follows once `account set-id` records the id)")
+    add.add_argument("name", help="account name (lowercase letters, digits, dashes)")
+    add.add_argument("--ou", required=True, help="OU path, e.g. Workloads/Prod (with --quarantine: where it goes later)")
+    add.add_argument("--email", required=True, help="the account's root email address (unique per account)")
+    add.add_argument("--id", dest="account_id", type=_account_id, help="12-digit id of an account that exists already")
+    add.add_argument("--quarantine", action="store_true",
+                     help="place it in the OU with the `quarantine` guardrail until its baseline is applied; "
+                     "`guardrails account move NAME --ou OU` releases it")
+    set_id = account_sub.add_parser("set-id", help="record the id of an account created in phase 1 (phase 2: its "
+                                    "baseline, root module and StackSet targets follow)")
+    set_id.add_argument("name")
+    set_id.add_argument("account_id", metavar="ID", type=_account_id)
+    move = account_sub.add_parser("move", help="move a member account to another OU (e.g. out of quarantine)")
+    move.add_argument("name")
+    move.add_argument("--ou", required=True, help="OU path to move it to")
+    for step in (add, set_id, move):
+        # An option, not a trailing positional: argparse cannot take a positional after --ou/--email.
+        step.add_argument("-b", "--blueprint", default=Path("blueprints"), type=Path,
+                          help="blueprint directory to edit (default: blueprints)")
+        step.add_argument("-o", "--output", default=Path("output"), type=Path, help="output directory (default: output)")
+        validator_args(step)
+        step.add_argument("--no-build", action="store_true",
+                          help="only edit and check the blueprint; leave the output directory alone")
+
     test = sub.add_parser("test", help="run the blueprint's access tests (`tests:`) with the offline evaluator")
     test.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
                       help="blueprint directory (default: blueprints)")
@@ -156,6 +186,12 @@ def _iso_date(text: str):  # noqa: ANN202 - argparse type
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def _account_id(text: str) -> str:
+    if not re.fullmatch(r"\d{12}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a 12-digit AWS account id")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``guardrails`` console script."""
     args = _parser().parse_args(argv)
@@ -175,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     except GuardrailsError as exc:
         if args.verbose:
             err.print(traceback.format_exc(), markup=False)
-        err.print(f"[bold red]ERROR[/] {exc}", markup=True)
+        err.print(f"[bold red]ERROR[/] {escape(str(exc))}", markup=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted; the previous output is intact")
@@ -261,6 +297,8 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
             return EXIT_BLUEPRINT
         _print_markdown(out, report)
         return EXIT_OK
+    if args.command == "account":
+        return _account(args, out, err)
     if args.command == "rollout":
         if args.step == "start":
             lock = pipeline.rollout_start(args.blueprint, args.output)
@@ -623,3 +661,47 @@ def _print_catalog(console: Console) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
+
+
+def _account(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """``guardrails account add|set-id|move``: one round-trip edit of the blueprint, then a validated build."""
+    from guardrails import pipeline
+    from guardrails.blueprint import edit
+
+    name = args.name
+    if args.account_command == "add":
+        unit, note = args.ou, None
+        if args.quarantine:
+            unit = pipeline.quarantine_unit(args.blueprint)
+            note = f"quarantined: `guardrails account move {name} --ou {args.ou}` once its baseline is applied"
+        change = edit.add_account(args.blueprint, name=name, unit=unit, email=args.email, account_id=args.account_id,
+                                  note=note)
+    elif args.account_command == "set-id":
+        change = edit.set_account_id(args.blueprint, name=name, account_id=args.account_id)
+    else:
+        change = edit.move_account(args.blueprint, name=name, unit=args.ou)
+    result = _with_sarif(args, lambda: pipeline.apply_blueprint_edit(
+        change, args.blueprint, args.output, build_output=not args.no_build, validate=True,
+        external=not args.skip_external, checkov=args.checkov), _edit_diagnostics)
+    import difflib
+
+    for line in difflib.unified_diff(change.before.splitlines(), change.after.splitlines(), str(change.path),
+                                     str(change.path), lineterm="", n=0):
+        if not line.startswith(("---", "+++", "@@")):
+            out.print(line, markup=False)
+    if isinstance(result, pipeline.BuildResult):
+        _print_diagnostics(err, result.diagnostics)
+        _print_summary(out, result, args.output)
+        compiled = result.compiled
+    else:
+        _print_diagnostics(err, result.warnings)
+        compiled = result
+    report = f"reports/accounts/{name}.md"
+    if report in compiled.files:
+        where = args.output / report if isinstance(result, pipeline.BuildResult) else report
+        out.print(f"next steps for {name}: the checklist in {where} (`guardrails show account {name}`)")
+    return EXIT_OK
+
+
+def _edit_diagnostics(result: object) -> list:
+    return list(getattr(result, "diagnostics", None) or getattr(result, "warnings", []))

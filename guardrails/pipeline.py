@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from guardrails.blueprint import load_blueprint
+from guardrails.blueprint.edit import Edit
 from guardrails.diagnostics import BlueprintError, Diagnostic, Severity, ToolError, ValidationFailed
 from guardrails.emitters import emit_all
 from guardrails.emitters.write import read_tree, stage_output, swap_in
@@ -23,6 +24,7 @@ from guardrails.evaluation.organization import Organization
 from guardrails.model import Model, build_model
 from guardrails.model.library import effective_job
 from guardrails.policies import risks
+from guardrails.policies.identity_center import console_user_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 
@@ -65,6 +67,7 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
     model = build_model(load_blueprint(directory))
     plan = synthesize(model)
     warnings, notes = _check_risks(model, plan, today or date.today())
+    warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
     files = emit_all(plan)
     compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
     if run_tests and plan.tests:
@@ -265,3 +268,36 @@ def rollout_promote(directory: Path) -> Path:
         raise ToolError(f"{lock} does not exist: no rollout is in progress")
     lock.unlink()
     return lock
+
+
+def apply_blueprint_edit(edit: Edit, directory: Path, output: Path, *, build_output: bool = True,
+                         validate: bool = True, external: bool = True, checkov: str | None = None
+                         ) -> BuildResult | Compiled:
+    """Write a blueprint edit, then compile (and, with ``build_output``, build and validate ``output``).
+
+    Any failure puts the blueprint file back as it was and re-raises: the blueprint and ``output`` never disagree,
+    and ``output`` is only replaced by a build that validated (:func:`build` is atomic).
+    """
+    edit.apply()
+    try:
+        if build_output:
+            return build(directory, output, validate=validate, external=external, checkov=checkov)
+        return compile_blueprint(directory)
+    except BaseException:
+        edit.revert()
+        raise
+
+
+def quarantine_unit(directory: Path) -> str:
+    """The OU path the ``quarantine`` catalog guardrail is attached to (exactly one)."""
+    from guardrails.model.build import guardrail_attachments
+
+    loaded = load_blueprint(directory)
+    units = sorted({target.removeprefix("ou:") for target, _, refs in guardrail_attachments(loaded.blueprint)
+                    if target.startswith("ou:")
+                    and any((ref if isinstance(ref, str) else next(iter(ref))) == "quarantine" for ref in refs)})
+    if len(units) != 1:
+        found = f"it is attached to {', '.join(units)}" if units else "no OU has it"
+        raise ToolError(f"--quarantine needs exactly one OU with the `quarantine` guardrail; {found}. Add an OU such "
+                        "as `Quarantine: {guardrails: [quarantine]}` under organization.units")
+    return units[0]

@@ -314,3 +314,25 @@ def test_missing_scp(aws: str, compiled: Any, capsys: pytest.CaptureFixture[str]
     assert code == 2
     assert [(f["code"], f["subject"], f["detail"]) for f in report["findings"]] == [
         ("drift/scp-missing", "root", "SCP guardrails-root is not attached")]
+
+
+def test_unused_service_suggestions_from_service_last_accessed_data() -> None:
+    """Part (c) of the audit. moto does not implement GenerateServiceLastAccessedDetails (the command notes that and
+    skips it, see above), so the rule is checked on a snapshot holding the data AWS returns."""
+    from datetime import datetime, timezone
+
+    from guardrails.audit.compare import service_use_findings
+    from guardrails.audit.reader import ServiceUse, Snapshot
+
+    use = (("arn:aws:iam::400000000003:role/workload/AppInstance", (
+        ServiceUse("s3", "Amazon S3", "2026-11-20T10:00:00+00:00"),
+        ServiceUse("dynamodb", "Amazon DynamoDB", "2026-06-01T10:00:00+00:00"),
+        ServiceUse("sqs", "Amazon SQS", None))),)
+    snapshot = Snapshot("400000000003", "http://127.0.0.1", (), (), (), (), None, (), None, use)
+    now = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    found = {(f.subject, f.detail.split(" is allowed")[0], f.detail) for f in service_use_findings(snapshot, now, 90)}
+    assert {(s, ns) for s, ns, _ in found} == {("role/AppInstance", "dynamodb"), ("role/AppInstance", "sqs")}
+    details = {ns: d for _, ns, d in found}
+    assert "last used 175 days ago" in details["dynamodb"] and "never used" in details["sqs"]
+    assert service_use_findings(snapshot, now, 200) == [f for f in service_use_findings(snapshot, now, 200)
+                                                         if "sqs" in f.detail]

@@ -119,7 +119,10 @@ def _baseline_path(plan: Plan, key: str) -> str:
 def test_files_and_headers(example: Plan, example_files: dict[str, str]) -> None:
     files = example_files
     expected = {ORGANIZATION, ACCOUNTS, STACKSETS} | {_baseline_path(example, c.key) for c in example.classes}
-    assert set(files) == expected
+    # the security baseline (blueprint `security`) has its own templates and tests
+    security = {"cloudformation/account-security.yaml", "cloudformation/log-archive.yaml",
+                "cloudformation/organization-security.yaml", "cloudformation/security-analyzer.yaml"}
+    assert set(files) == expected | security
     assert "cloudformation/management-baseline.yaml" in files
     for path, text in files.items():
         assert text.startswith(f"# {header_text(example)}\n"), path
@@ -281,7 +284,8 @@ def test_scp_targets(example: Plan) -> None:
     assert targets(ORGANIZATION) == {"guardrails-root": [{"Ref": "RootId"}],
                                      "guardrails-rcp-root": [{"Ref": "RootId"}],
                                      "guardrails-ou-workloads": [{"Ref": "OuWorkloads"}],
-                                     "workloads-deny-expensive-instances": [{"Ref": "OuWorkloads"}]}
+                                     "workloads-deny-expensive-instances": [{"Ref": "OuWorkloads"}],
+                                     "guardrails-ou-quarantine": [{"Ref": "OuQuarantine"}]}
     assert targets(ACCOUNTS) == {"app-prod-extra": [{"Ref": "AccountAppProd"}]}
 
 
@@ -331,7 +335,8 @@ def test_every_ou_id_is_exported(example: Plan, example_files: dict[str, str]) -
                         "OuWorkloads": "guardrails-example-ou-workloads",
                         "OuWorkloadsProd": "guardrails-example-ou-workloads-prod",
                         "OuWorkloadsDev": "guardrails-example-ou-workloads-dev",
-                        "OuSandbox": "guardrails-example-ou-sandbox"}
+                        "OuSandbox": "guardrails-example-ou-sandbox",
+                        "OuQuarantine": "guardrails-example-ou-quarantine"}
     assert outputs["OrganizationId"] == {"Description": "The organization this stack manages.",
                                          "Value": {"Ref": "OrganizationId"}}
 
@@ -358,6 +363,7 @@ def _stacksets(files: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 def test_one_stackset_per_member_class(example: Plan, example_files: dict[str, str]) -> None:
     stacksets = _stacksets(example_files)
+    stacksets.pop("guardrails-account-security")  # the security baseline's StackSet (tests/test_security_cloudformation.py)
     assert set(stacksets) == {c.key for c in example.classes if not _is_management(example, c.key)}
     for key, stackset in stacksets.items():
         props = stackset["Properties"]
@@ -660,7 +666,7 @@ def test_handler_reports_failures() -> None:
 
 def test_too_many_resources_is_a_clear_error(example: Plan) -> None:
     with pytest.raises(CloudFormationLimitError, match=r"^cloudformation/organization.yaml: the organization stack "
-                       r"\(OUs and the SCPs attached to the root and to OUs\) holds 10 resources; CloudFormation "
+                       r"\(OUs and the SCPs attached to the root and to OUs\) holds 12 resources; CloudFormation "
                        r"allows 5 per template .*Attach fewer SCPs to OUs"):
         emit(_with_limit(example, "cfn_resources_per_template", 5))
 

@@ -121,7 +121,7 @@ def test_the_example_root_guardrails_fit_one_scp() -> None:
 
 def test_a_blueprint_that_cannot_fit_gets_a_located_slot_map(tmp_path: Path) -> None:
     blueprint = copy_example(tmp_path)
-    (blueprint / "limits.yaml").write_text("limits: {scp_chars: 2500, scps_per_target: 3}\n", encoding="utf-8")
+    (blueprint / "limits.yaml").write_text("limits: {scp_chars: 2800, scps_per_target: 3}\n", encoding="utf-8")
     with pytest.raises(BlueprintError) as caught:
         compile_blueprint(blueprint, run_tests=False)
     diagnostic = next(d for d in caught.value.diagnostics if d.message.startswith("root:"))

@@ -58,6 +58,11 @@ def _nearest(locations: dict[YamlPath, Location], path: YamlPath) -> Location | 
     return None
 
 
+def yaml_files(directory: Path) -> list[Path]:
+    """The blueprint's files, in the order they are merged."""
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
 def load_blueprint(directory: Path) -> LoadedBlueprint:
     """Load, merge and validate; raises :class:`BlueprintError` with every problem found."""
     diagnostics: list[Diagnostic] = []
@@ -65,7 +70,7 @@ def load_blueprint(directory: Path) -> LoadedBlueprint:
     if not directory.is_dir():
         raise BlueprintError([Diagnostic.of("GR100", f"blueprint directory {shown_dir!r} does not exist",
                                             Location(shown_dir), "pass the folder that holds the blueprint's YAML files")])
-    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    files = yaml_files(directory)
     if not files:
         raise BlueprintError([Diagnostic.of("GR100", f"no .yaml files in {shown_dir!r}", Location(shown_dir),
                                             "a blueprint is a folder of YAML files, e.g. organization.yaml")])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guardrails.emitters import header_text
-from guardrails.policies.ir import Plan
+from guardrails.policies.ir import Account, Plan
 
 
 def emit(plan: Plan) -> dict[str, str]:
@@ -25,9 +25,89 @@ def emit(plan: Plan) -> dict[str, str]:
                   "|---|---|---|---|"]
         lines += [f"| {r.name} | {r.target} | {len(r.document.render(minified=True))} | {', '.join(r.guardrails)} |"
                   for r in plan.rcps]
+    if plan.pending_accounts:
+        lines += ["", "## Accounts still to be created", "",
+                  "No id yet: phase 1 creates them; their baselines follow once `guardrails account set-id` records "
+                  "the id.", "", "| account | OU | email |", "|---|---|---|"]
+        lines += [f"| {a.name} | {a.unit or '(root)'} | {a.email} |" for a in plan.pending_accounts]
     files = {"reports/summary.md": "\n".join(lines) + "\n", "reports/least-privilege.md": least_privilege(plan)}
-    files.update({f"reports/accounts/{a.name}.md": effective_guardrails(plan, a.name) for a in plan.accounts})
+    files.update({f"reports/accounts/{a.name}.md": effective_guardrails(plan, a.name) + "\n" + bootstrap_checklist(plan, a)
+                  for a in plan.accounts})
+    files.update({f"reports/accounts/{a.name}.md": pending_checklist(plan, a) for a in plan.pending_accounts})
     return files
+
+
+def _quarantined(plan: Plan, account: Account) -> bool:
+    """The account sits in (or under) an OU with the `quarantine` guardrail."""
+    units = {p.target.removeprefix("ou:") for p in plan.scps if "quarantine" in p.guardrails and p.target.startswith("ou:")}
+    return any(account.unit == u or account.unit.startswith(u + "/") for u in units)
+
+
+def _manual_steps(plan: Plan, account: Account) -> list[str]:
+    """What no template can do for this account: the steps a person takes, with the command where there is one."""
+    security = plan.security
+    steps = []
+    if account.management or security is None or not security.centralized_root_access:
+        steps.append("- [ ] Root user: reset the root password through the sign-in page's password recovery, turn on "
+                     "MFA (a FIDO2 security key, CIS 1.5/1.6), keep no root access keys (CIS 1.4), and store the "
+                     "recovery details in the break-glass safe."
+                     + (" Centralized root access does not cover the management account." if account.management
+                        and security is not None and security.centralized_root_access else ""))
+    else:
+        steps.append("- [ ] Root user: nothing to set up. Centralized root access (organization set-up) leaves member "
+                     "root users without password or MFA; check with `aws iam list-organizations-features` in the "
+                     "management account, and remove any root credentials the account was created with through "
+                     "`aws sts assume-root` (task policy IAMDeleteRootUserCredentials).")
+    steps.append("- [ ] Contacts: set the alternate contacts (billing, operations, security) in the Account "
+                 "settings or with `aws account put-alternate-contact --account-id " + (account.id or "ID") + "`, "
+                 "so that AWS reaches the right people about security findings.")
+    if security is not None and security.alert_emails:
+        steps.append(f"- [ ] Alerts: each address ({', '.join(security.alert_emails)}) confirms the SNS subscription "
+                     f"of topic {security.topic_name} in every alert region ({', '.join(security.alert_regions)}).")
+    if account.name == plan.org.break_glass_account:
+        steps.append("- [ ] Break-glass users: set their console passwords and MFA devices in person (two people), "
+                     "store them offline, and test the path once: sign in, assume the break-glass role, watch the "
+                     "alert arrive.")
+    if _quarantined(plan, account):
+        steps.append(f"- [ ] Quarantine: once the baseline is applied, release the account with `guardrails account "
+                     f"move {account.name} --ou OU` (the end-of-line note in the blueprint names the OU).")
+    return steps
+
+
+def bootstrap_checklist(plan: Plan, account: Account) -> str:
+    """How this account is bootstrapped with the generated bundle, and the manual steps (Markdown section)."""
+    role = plan.org.management_deployment_role if account.management else plan.org.deployment_role
+    lines = ["## Bootstrap", "", "The bundle for this account, in both formats:", "",
+             f"- Terraform: `terraform/accounts/{account.name}/`, a root module whose provider assumes {role} in "
+             f"{account.id}" + (", after `terraform/organization/` (the organization, its OUs and accounts)"
+                                if not account.management else ", next to `terraform/organization/`") + ".",
+             "- CloudFormation: " + ("`management-baseline.yaml` as a normal stack (StackSets never deploy to the "
+                                     "management account)." if account.management else
+                                     "the account is in `organization-accounts.yaml`; the service-managed StackSets "
+                                     "of `stacksets.yaml` deploy its baseline through the OU targeting (automatic "
+                                     "deployment when it joins an OU they target).")]
+    lines += ["", "Manual steps (no API or template can take them):", "", *_manual_steps(plan, account)]
+    return "\n".join(lines) + "\n"
+
+
+def pending_checklist(plan: Plan, account: Account) -> str:
+    """The report of an account still to be created: the two phases and what to run."""
+    lines = [f"<!-- {header_text(plan)} -->", "", f"# Account {account.name} (to be created)", "",
+             f"OU {account.unit or 'the root'}, root email {account.email}. No id yet, so only the account itself is "
+             "emitted: its baseline needs the id (every role, trust policy and provider names it).", "",
+             "## Phase 1: create it", "",
+             f"- Terraform: apply `terraform/organization/`; the new `aws_organizations_account` resource creates the "
+             f"account and AWS Organizations adds the role {plan.org.deployment_role} to it. The id is in "
+             "`terraform output account_ids`.",
+             "- CloudFormation: deploy `organization-accounts.yaml` (the account is an `AWS::Organizations::Account`); "
+             "the id is the resource's physical id (`aws organizations list-accounts`).",
+             "", "## Phase 2: record the id and apply the baseline", "",
+             f"- `guardrails account set-id {account.name} ID` writes the id into the blueprint (comments kept) and "
+             "rebuilds: the account's Terraform root module, baseline, policies and reports appear in the diff.",
+             "- Review the diff, then apply the account's root module (Terraform) or let the StackSets deploy "
+             "(CloudFormation).", "",
+             "Manual steps after phase 2:", "", *_manual_steps(plan, account)]
+    return "\n".join(lines) + "\n"
 
 
 def scp_path(plan: Plan, account_name: str) -> list[str]:

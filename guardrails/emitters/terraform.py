@@ -15,6 +15,23 @@ Layout (paths relative to ``output/``)::
     terraform/accounts/<account>/      root module per account (management included): calls its class's
         versions.tf backend.tf providers.tf main.tf     module and imports what already exists
 
+With a security plan (blueprint ``security``; built by :mod:`guardrails.emitters.terraform_security`)::
+
+    terraform/organization/
+        organization.tf                also manages trusted access (aws_service_access_principals)
+        security.tf                    organization trail, delegated administrators, root access features
+    terraform/modules/account-security/  the same for every account, one instance per region (inputs:
+        versions.tf variables.tf         account_id, region, home_region, allowed_region, alert_region,
+        config.tf config_rules.tf        log_kms_key_arn, config_role_arn)
+        alerts.tf account_settings.tf outputs.tf
+    terraform/accounts/<account>/
+        providers.tf                   plus one aliased provider per region of SecurityPlan.alert_regions
+        security.tf                    Config's service-linked role, the module once per region
+        log_archive.tf                 log-archive account only: log bucket and its KMS key
+        access_analyzer.tf             analyzer account only: organization analyzers
+    An account without a baseline class gets a root module with security.tf only.
+    Apply order: organization, the log-archive account, the analyzer account, every other account.
+
 Escaping: templates never write a value directly. Every ``{{ … }}`` must produce an :class:`Hcl` value, made
 only by this module's filters (``q`` quotes and escapes a string, ``ident``/``ref``/``num``/``bool`` check
 their input); the Jinja ``finalize`` hook raises for anything else, so no value reaches HCL unescaped. ``q``
@@ -35,13 +52,14 @@ checkov: entries of ``guardrails/data/suppressions.yaml`` with format terraform 
 ``role_policy_attachment``, ``role_inline_policy`` (key: the role's key), ``managed_policy``/``boundary`` (the
 document's data source), ``group``, ``group_policy_attachment``, ``user``, ``break_glass_user`` (users tagged
 ``guardrails:purpose=break-glass``), ``scp``, ``password_policy`` (key: the class), ``oidc_provider``,
-``saml_provider``.
+``saml_provider``; security baseline: ``security_key_policy`` (key: ``alerts`` or ``log_archive``), ``log_bucket``
+(key: ``log_archive``), ``config_recorder`` (key: its name), ``organization_trail`` (key: the trail's name).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -320,19 +338,26 @@ def emit(plan: Plan) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def _render_for(plan: Plan) -> Callable[..., str]:
+    """``_render`` bound to the plan, for terraform_security."""
+    return lambda template, **context: _render(plan, template, **context)
+
+
 def _versions(plan: Plan, *, root: bool) -> str:
     """versions.tf: root modules also pin Terraform itself; child modules only name their provider."""
     return _render(plan, "versions.tf.j2", root=root, required_version=REQUIRED_VERSION, aws_provider=AWS_PROVIDER)
 
 
-def _root_files(plan: Plan, directory: str, state_key: str, account_id: str, role: str) -> dict[str, str]:
-    """versions.tf, backend.tf and providers.tf of a root module deployed into ``account_id``."""
+def _root_files(plan: Plan, directory: str, state_key: str, account_id: str, role: str,
+                aliases: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+    """versions.tf, backend.tf and providers.tf of a root module deployed into ``account_id`` (``aliases``:
+    (alias, region) of extra providers)."""
     role_arn = f"arn:{plan.org.partition}:iam::{account_id}:role/{role}"
     return {
         f"{directory}/versions.tf": _versions(plan, root=True),
         f"{directory}/backend.tf": _render(plan, "backend.tf.j2", state_key=state_key),
         f"{directory}/providers.tf": _render(plan, "providers.tf.j2", region=plan.org.home_region,
-                                             role_arn=role_arn, account_id=account_id),
+                                             role_arn=role_arn, account_id=account_id, aliases=list(aliases)),
     }
 
 
@@ -340,7 +365,7 @@ def _organization(plan: Plan) -> dict[str, str]:
     directory = f"{ROOT}/organization"
     management = next(a for a in plan.accounts if a.management)
     units = sorted(plan.units, key=lambda u: u.path)
-    members = sorted((a for a in plan.accounts if not a.management), key=lambda a: (a.unit, a.name))
+    members = sorted(plan.organization_members, key=lambda a: (a.unit, a.name))
     unit_names = _unique({u.path: tf_name(u.path) for u in units}, "OUs")
     account_names = _unique({a.name: tf_name(a.name) for a in members}, "accounts")
     root_id = plan.org.root_id if plan.org.existing else "aws_organizations_organization.this.roots[0].id"
@@ -369,12 +394,15 @@ def _organization(plan: Plan) -> dict[str, str]:
     files[f"{directory}/organization.tf"] = _render(
         plan, "organization.tf.j2", org=plan.org, units=units, accounts=members, unit_names=unit_names,
         account_names=account_names, parent=parent,
-        policy_types=["SERVICE_CONTROL_POLICY", *(["RESOURCE_CONTROL_POLICY"] if plan.rcps else [])])
+        policy_types=["SERVICE_CONTROL_POLICY", *(["RESOURCE_CONTROL_POLICY"] if plan.rcps else [])],
+        trusted_services=list(plan.security.trusted_services) if plan.security else [])
     policies = (*plan.scps, *plan.rcps)
     scp_names = _unique({s.key: tf_name(s.key) for s in policies}, "SCPs and RCPs")
     files[f"{directory}/scps.tf"] = _render(plan, "scps.tf.j2", scps=policies, scp_names=scp_names, target=target)
     files[f"{directory}/outputs.tf"] = _render(plan, "organization_outputs.tf.j2", units=units, accounts=members,
                                                unit_names=unit_names, account_names=account_names)
+    if plan.security is not None:
+        files.update(terraform_security.security_files(plan, _render_for(plan), account_names))
     return files
 
 
@@ -469,11 +497,16 @@ def _baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
 
 def _account_root(plan: Plan, account: Account) -> dict[str, str]:
     cls = plan.class_of(account.name)
-    if cls is None:
+    if cls is None and plan.security is None:
         return {}
     directory = f"{ROOT}/accounts/{_path_segment(account.name)}"
     role = plan.org.management_deployment_role if account.management else plan.org.deployment_role
-    files = _root_files(plan, directory, f"guardrails/accounts/{account.name}.tfstate", account.id, role)
+    files = _root_files(plan, directory, f"guardrails/accounts/{account.name}.tfstate", account.id, role,
+                        terraform_security.provider_aliases(plan))
+    if plan.security is not None:
+        files.update(terraform_security.account_security_files(plan, _render_for(plan), account, directory))
+    if cls is None:
+        return files
     baseline = cls.baseline
     imports: list[tuple[str, str]] = []  # (address inside module.baseline, import id)
     if baseline.password_policy is not None and baseline.password_policy.existing:
@@ -488,5 +521,8 @@ def _account_root(plan: Plan, account: Account) -> dict[str, str]:
         region=plan.org.home_region, imports=imports, class_key=cls.key)
     return files
 
+
+# At the end: terraform_security builds on this module's filters and helpers.
+from guardrails.emitters import terraform_security  # noqa: E402
 
 __all__ = ["Hcl", "align", "emit", "quote", "tf_name"]

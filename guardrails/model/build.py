@@ -56,6 +56,8 @@ class Model:
     units: dict[str, UnitInfo] = field(default_factory=dict)
     accounts: dict[str, AccountInfo] = field(default_factory=dict)
     placements: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    # Accounts still to be created (no id yet): only the account itself is emitted; no baseline, no policies.
+    pending: dict[str, AccountInfo] = field(default_factory=dict)
     # The released SCPs/RCPs of a canary rollout in progress (rollout.lock.json), by policy name; None: no rollout.
     released: dict[str, dict[str, Any]] | None = None
 
@@ -97,6 +99,7 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _check_access_tests(model, problems)
     _check_control_tower(model, problems)
     _check_security(model, problems)
+    _check_identity_center(model, problems)
     _load_rollout(model, problems)
     if problems:
         raise BlueprintError(problems)
@@ -165,7 +168,7 @@ def _check_security(model: Model, problems: list[Diagnostic]) -> None:
         info = model.accounts.get(account)
         if info is None:
             problems.append(Diagnostic.of("GR301", f"unknown account {account!r}", model.source.where(*path),
-                                          _suggest(account, set(model.accounts))))
+                                          _account_hint(model, account)))
         elif info.management:
             problems.append(Diagnostic.of(
                 "GR311", f"{account!r} is the management account", model.source.where(*path),
@@ -183,6 +186,90 @@ def _check_security(model: Model, problems: list[Diagnostic]) -> None:
             "set `existing: true` if the bucket exists, or drop `kms_key_arn`: guardrails creates the key with the bucket"))
 
 
+def _check_identity_center(model: Model, problems: list[Diagnostic]) -> None:
+    """Identity Center: references resolve, names fit, and the partition and administrator account make sense.
+
+    Whether customer-managed references exist in every assigned account is checked on the compiled plan
+    (guardrails.policies.identity_center), where the baselines of the accounts are known.
+    """
+    center = model.blueprint.identity_center
+    if center is None:
+        return
+    src = model.source
+    bp = model.blueprint
+    partition = bp.organization.partition
+    if center.instance_arn.split(":")[1] != partition:
+        problems.append(Diagnostic.of("GR203", f"the Identity Center instance is in partition "
+                                      f"{center.instance_arn.split(':')[1]!r}, the organization in {partition!r}",
+                                      src.where("identity_center", "instance_arn"),
+                                      f"write the instance ARN as arn:{partition}:sso:::instance/ssoins-…"))
+    admin = center.delegated_admin
+    if admin is not None:
+        info = model.accounts.get(admin)
+        if info is None:
+            problems.append(Diagnostic.of("GR301", f"unknown account {admin!r}",
+                                          src.where("identity_center", "delegated_admin"), _account_hint(model, admin)))
+        elif info.management:
+            problems.append(Diagnostic.of("GR311", f"{admin!r} is the management account",
+                                          src.where("identity_center", "delegated_admin"),
+                                          "leave `delegated_admin` out to apply from the management account, or name "
+                                          "the member account registered as Identity Center delegated administrator"))
+    jobs = set(bp.job_functions)
+    boundaries = set(bp.permission_boundaries)
+    managed = aws_managed_policy_names()
+    keys: dict[str, str] = {}
+    for name, spec in center.permission_sets.items():
+        where = ("identity_center", "permission_sets", name)
+        # Resource names are derived from the lowercased name with punctuation as "_" (policies.identity_center).
+        key = re.sub(r"\W", "_", name.lower())
+        if key in keys:
+            problems.append(Diagnostic.of("GR302", f"permission set names {keys[key]!r} and {name!r} differ only in "
+                                          "case or punctuation", src.where_key(*where), "rename one of them"))
+        keys.setdefault(key, name)
+        if not re.fullmatch(r"[\w+=,.@-]{1,32}", name):
+            problems.append(Diagnostic.of("GR303", f"permission set name {name!r} is not valid", src.where_key(*where),
+                                          "use at most 32 letters, digits and + = , . @ _ -"))
+        for index, job in enumerate(spec.job_functions):
+            if job not in jobs:
+                problems.append(Diagnostic.of("GR301", f"unknown job function {job!r}",
+                                              src.where(*where, "job_functions", index), _suggest(job, jobs)))
+        for index, policy in enumerate(spec.managed_policies):
+            if policy not in managed:
+                problems.append(Diagnostic.of("GR309", f"{policy!r} is not an AWS managed policy",
+                                              src.where(*where, "managed_policies", index),
+                                              _suggest(policy, managed) or "use the name with its path"))
+        if spec.boundary is not None and spec.boundary not in boundaries and spec.boundary not in managed:
+            problems.append(Diagnostic.of("GR301", f"unknown permission boundary {spec.boundary!r}",
+                                          src.where(*where, "boundary"),
+                                          _suggest(spec.boundary, boundaries | managed)
+                                          or "name a `permission_boundaries` entry or an AWS managed policy"))
+        if not spec.job_functions and not spec.managed_policies:
+            problems.append(Diagnostic.of("GR203", f"permission set {name!r} grants nothing", src.where_key(*where),
+                                          "add job_functions or managed_policies"))
+    names: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    for index, assignment in enumerate(center.assignments):
+        where = ("identity_center", "assignments", index)
+        if assignment.permission_set not in center.permission_sets:
+            problems.append(Diagnostic.of("GR301", f"unknown permission set {assignment.permission_set!r}",
+                                          src.where(*where, "permission_set"),
+                                          _suggest(assignment.permission_set, set(center.permission_sets))))
+        # One group, one id: a display name that maps to two ids (or the reverse) is a copy-paste error.
+        known_id = ids.setdefault(assignment.group, assignment.group_id)
+        known_name = names.setdefault(assignment.group_id.lower(), assignment.group)
+        if known_id != assignment.group_id or known_name != assignment.group:
+            problems.append(Diagnostic.of("GR302", f"group {assignment.group!r} ({assignment.group_id}) disagrees with "
+                                          "an earlier assignment", src.where(*where, "group_id"),
+                                          "each identity-store group has one display name and one id"))
+        accounts = _placement_accounts(model, assignment.deploy_to, (*where, "deploy_to"), problems)
+        if admin is not None and any(model.accounts[a].management for a in accounts):
+            problems.append(Diagnostic.of(
+                "GR311", "a delegated administrator cannot manage assignments in the management account",
+                src.where(*where, "deploy_to"),
+                "exclude the management account (exclude_accounts) or apply from the management account "
+                "(https://docs.aws.amazon.com/singlesignon/latest/userguide/delegated-admin.html)"))
+
+
 def _check_access_tests(model: Model, problems: list[Diagnostic]) -> None:
     """Access tests name known accounts and principals the blueprint defines (placement is checked when they run)."""
     bp = model.blueprint
@@ -196,12 +283,20 @@ def _check_access_tests(model: Model, problems: list[Diagnostic]) -> None:
                 if account not in model.accounts:
                     where = ("tests", name, key, index) if key == "accounts" else ("tests", name, key)
                     problems.append(Diagnostic.of("GR301", f"unknown account {account!r}", model.source.where(*where),
-                                                  _suggest(str(account), set(model.accounts))))
+                                                  _account_hint(model, str(account))))
         kind, _, principal = test.principal.partition("/")
         if kind in known and principal not in known[kind]:
             problems.append(Diagnostic.of("GR301", f"unknown {kind} {principal!r}",
                                           model.source.where("tests", name, "principal"),
                                           _suggest(principal, known[kind])))
+
+
+def _account_hint(model: Model, name: str) -> str:
+    """What to do about an account name that is not a usable account: it may be one still to be created."""
+    if name in model.pending:
+        return (f"{name!r} has no id yet: it is created first (phase 1); refer to it once its id is recorded "
+                f"(`guardrails account set-id {name} ID`)")
+    return _suggest(name, set(model.accounts))
 
 
 def _suggest(name: str, candidates: list[str] | set[str] | frozenset[str]) -> str:
@@ -269,19 +364,22 @@ def _resolve_tree(model: Model, problems: list[Diagnostic]) -> None:
     walk(org.units, "", 1, ("organization", "units"))
 
 
-def _add_account(model: Model, problems: list[Diagnostic], name: str, account_id: str, email: str, unit: str,
+def _add_account(model: Model, problems: list[Diagnostic], name: str, account_id: str | None, email: str, unit: str,
                  existing: bool, yaml_path: tuple[str | int, ...]) -> None:
-    for other in model.accounts.values():
+    for other in (*model.accounts.values(), *model.pending.values()):
         if other.name == name:
             problems.append(Diagnostic.of("GR302", f"account name {name!r} is used twice", model.source.where(*yaml_path, "name"),
                                           "account names must be unique across the organization"))
             return
-        if other.id == account_id:
+        if account_id is not None and other.id == account_id:
             problems.append(Diagnostic.of("GR302", f"account id {account_id} is used by {other.name!r} too",
                                           model.source.where(*yaml_path, "id"), "check the 12-digit id"))
         if other.email.lower() == email.lower():
             problems.append(Diagnostic.of("GR302", f"email {email} is used by {other.name!r} too",
                                           model.source.where(*yaml_path, "email"), "every AWS account needs its own root email"))
+    if account_id is None:
+        model.pending[name] = AccountInfo(name, "", email, unit, False, False, yaml_path)
+        return
     model.accounts[name] = AccountInfo(name, account_id, email, unit, existing, False, yaml_path)
 
 
@@ -321,7 +419,7 @@ def _placement_accounts(model: Model, placement: Placement, yaml_path: tuple[str
         for index, name in enumerate(getattr(placement, key)):
             if name not in model.accounts:
                 problems.append(Diagnostic.of("GR301", f"unknown account {name!r}",
-                                              model.source.where(*yaml_path, key, index), _suggest(name, set(model.accounts))))
+                                              model.source.where(*yaml_path, key, index), _account_hint(model, name)))
     chosen.update(n for n in placement.accounts if n in model.accounts)
     chosen.difference_update(placement.exclude_accounts)
     if not chosen and len(problems) == reported:  # an unknown name above already explains an empty placement
@@ -345,7 +443,7 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
     managed = aws_managed_policy_names()
     if org.break_glass.account not in model.accounts:
         problems.append(Diagnostic.of("GR301", f"unknown break-glass account {org.break_glass.account!r}",
-                                      src.where("organization", "break_glass", "account"), _suggest(org.break_glass.account, set(model.accounts))))
+                                      src.where("organization", "break_glass", "account"), _account_hint(model, org.break_glass.account)))
     for name, job in bp.job_functions.items():
         for index, policy in enumerate(job.managed_policies):
             if policy not in managed:
@@ -434,7 +532,7 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
             if account_trust.account not in model.accounts and not re.fullmatch(r"\d{12}", account_trust.account):
                 problems.append(Diagnostic.of("GR301", f"unknown account {account_trust.account!r}",
                                               src.where("roles", key, "trust", "accounts", index, "account"),
-                                              _suggest(account_trust.account, set(model.accounts)) or "use an account name or a 12-digit id"))
+                                              _account_hint(model, account_trust.account) or "use an account name or a 12-digit id"))
     group_names: dict[str, str] = {"break-glass": "generated break-glass group"}
     for key in bp.groups:
         if key.lower() in group_names:

@@ -389,6 +389,62 @@ class SecurityPlan:
     delegated_admins: tuple[tuple[str, str], ...]  # (service principal, account name)
 
 
+# --------------------------------------------------------------------------- identity center
+
+
+@dataclass(frozen=True)
+class CustomerPolicyReference:
+    """A customer managed policy by name and path, as Identity Center refers to it in every assigned account."""
+
+    name: str
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class PermissionSet:
+    """An IAM Identity Center permission set. Its inline policy has no per-account placeholders: ``${account_id}``
+    and ``${region}`` are already the policy variables ``${aws:PrincipalAccount}`` and ``${aws:RequestedRegion}``."""
+
+    key: str  # stable identifier for resource names, e.g. "ps_developer"
+    name: str
+    description: str
+    session_duration: str  # ISO-8601, e.g. "PT4H"
+    relay_state: str | None
+    inline_policy: PolicyDocument | None
+    managed_policies: tuple[str, ...]  # AWS managed policies, path/name (e.g. "job-function/ViewOnlyAccess")
+    customer_managed: tuple[CustomerPolicyReference, ...]
+    boundary: PolicyRef | CustomerPolicyReference | None  # PolicyRef("aws", name) or a customer managed reference
+    tags: tuple[tuple[str, str], ...] = ()
+    # Keys of the job functions' managed policies whose statements the inline policy holds: their reasoned
+    # suppressions and accepted findings apply to the same statements here.
+    inlined: tuple[str, ...] = ()
+    accepted_findings: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SsoAssignment:
+    """One identity-store group given one permission set in one account."""
+
+    permission_set: str  # PermissionSet.key
+    group: str  # display name
+    group_id: str
+    account: str  # account name
+    account_id: str
+
+
+@dataclass(frozen=True)
+class IdentityCenter:
+    """Blueprint ``identity_center``: applied from ``admin_account`` (management or delegated administrator)."""
+
+    instance_arn: str
+    identity_store_id: str
+    region: str
+    admin_account: str  # account name
+    admin_role: str  # role Terraform assumes there
+    permission_sets: tuple[PermissionSet, ...]
+    assignments: tuple[SsoAssignment, ...]
+
+
 @dataclass(frozen=True)
 class Plan:
     """Everything the emitters need; emitters never read the blueprint."""
@@ -404,9 +460,22 @@ class Plan:
     tests: tuple[AccessTest, ...] = ()
     rcps: tuple[ServiceControlPolicy, ...] = ()  # resource control policies (policy_type RESOURCE_CONTROL_POLICY)
     security: SecurityPlan | None = None  # blueprint `security`: detective controls and account settings
+    # Accounts still to be created (no id yet, ``Account.id == ""``): emitted as organization accounts only; their
+    # baseline follows once the id is in the blueprint (two phases, docs/accounts.md).
+    pending_accounts: tuple[Account, ...] = ()
+    identity_center: IdentityCenter | None = None  # blueprint `identity_center`: permission sets and assignments
 
     def account(self, name: str) -> Account:
         return next(a for a in self.accounts if a.name == name)
+
+    @property
+    def organization_members(self) -> tuple[Account, ...]:
+        """Every member account the organization templates hold: those with an id, then those still to be created."""
+        return (*(a for a in self.accounts if not a.management), *self.pending_accounts)
+
+    def organization_account(self, name: str) -> Account:
+        """An account by name, including one still to be created (id "")."""
+        return next(a for a in (*self.accounts, *self.pending_accounts) if a.name == name)
 
     def class_of(self, account: str) -> BaselineClass | None:
         return next((c for c in self.classes if account in c.accounts), None)

@@ -25,6 +25,7 @@ CLOUDTRAIL = "cloudtrail.amazonaws.com"
 IAM = "iam.amazonaws.com"  # centralized root access
 STACKSETS = "member.org.stacksets.cloudformation.amazonaws.com"  # service-managed StackSets (the CloudFormation output)
 CONTROL_TOWER = "controltower.amazonaws.com"
+IDENTITY_CENTER = "sso.amazonaws.com"
 
 # IAM calls that change what a policy grants (the CIS 4.4 / CloudWatch "IAM policy changes" event names, plus the
 # boundary and trust-policy calls that change what a principal can do).
@@ -142,13 +143,17 @@ def security_plan(model: Model, password: PasswordPolicy | None) -> SecurityPlan
     if security.config.delegated_admin is not None:
         delegated += [(CONFIG, security.config.delegated_admin),
                       (CONFIG_MULTI_ACCOUNT, security.config.delegated_admin)]
-    trusted = {STACKSETS, CONFIG, CONFIG_MULTI_ACCOUNT} | {service for service, _ in delegated}
+    trusted = {STACKSETS, CONFIG, CONFIG_MULTI_ACCOUNT, *security.trusted_services} | {s for s, _ in delegated}
     if security.cloudtrail is not None and security.cloudtrail.organization_trail:
         trusted.add(CLOUDTRAIL)
     if security.centralized_root_access:
         trusted.add(IAM)
     if org.control_tower is not None:
         trusted.add(CONTROL_TOWER)
+    if bp.identity_center is not None:
+        trusted.add(IDENTITY_CENTER)
+        if bp.identity_center.delegated_admin is not None:
+            delegated.append((IDENTITY_CENTER, bp.identity_center.delegated_admin))
     regions = tuple(dict.fromkeys((ALERT_REGION, *org.allowed_regions)))
     return SecurityPlan(
         log_account=security.log_archive.account, log_bucket=security.log_archive.bucket,

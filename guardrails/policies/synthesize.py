@@ -45,6 +45,7 @@ from guardrails.policies.ir import (
 from guardrails.policies import compare, risks
 from guardrails.policies.compaction import CompactionError, fit_policy
 from guardrails.policies.iam_data import iam_database
+from guardrails.policies.identity_center import identity_center_plan
 from guardrails.policies.intent import GrantError, compile_grant
 from guardrails.policies.limits import effective_limits
 from guardrails.policies.names import check_blueprint_names
@@ -85,9 +86,11 @@ def synthesize(model: Model) -> Plan:
                   for u in model.units.values())
     accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
     return Plan(blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps,
-                classes=_classes(model, info, jobs), limits=effective_limits(bp.limits),
+                classes=(classes := _classes(model, info, jobs)), limits=effective_limits(bp.limits),
                 job_reports=tuple(jobs[name].report for name in sorted(jobs)), tests=_access_tests(model), rcps=rcps,
-                security=security_plan(model, password_policy(model)))
+                security=security_plan(model, password_policy(model)),
+                pending_accounts=tuple(Account(a.name, "", a.email, a.unit, False) for a in model.pending.values()),
+                identity_center=identity_center_plan(model, info, jobs, classes))
 
 
 def _access_tests(model: Model) -> tuple[AccessTest, ...]:

@@ -10,6 +10,9 @@ Layout (paths relative to ``output/``):
 - ``cloudformation/<stack>-import.yaml`` + ``.json``: for a stack 1 or 2 whose OUs or accounts exist already.
 - ``cloudformation/baseline-<class>.yaml``: the baseline a StackSet rolls out to that class's accounts.
 - ``cloudformation/management-baseline.yaml``: the management account's baseline, a normal stack.
+- With a blueprint ``security`` section (:mod:`.security`): ``organization-security.yaml`` (organization trail; the
+  set-up commands in its header), ``log-archive.yaml``, ``security-analyzer.yaml`` and ``account-security.yaml``
+  (every account, every alert region; its StackSet is in ``stacksets.yaml``).
 
 Everything is rendered from the plan with a deterministic YAML dumper and long-form intrinsics
 (``Fn::Sub``, ``Ref``, ``Fn::GetAtt``), so any YAML parser reads the templates.
@@ -20,6 +23,7 @@ from __future__ import annotations
 from guardrails.emitters.cloudformation.baseline import baseline_path, render_baseline
 from guardrails.emitters.cloudformation.organization import render as render_organization
 from guardrails.emitters.cloudformation.render import CloudFormationLimitError
+from guardrails.emitters.cloudformation.security import render as render_security
 from guardrails.policies.ir import Plan
 
 __all__ = ["CloudFormationLimitError", "emit"]
@@ -37,4 +41,8 @@ def emit(plan: Plan) -> dict[str, str]:
         if path in files:
             raise ValueError(f"two account classes render to {path}")
         files[path] = render_baseline(plan, cls, management=management)
+    for path, text in render_security(plan).items():
+        if path in files:
+            raise ValueError(f"the security baseline and an account class both render to {path}")
+        files[path] = text
     return dict(sorted(files.items()))

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from guardrails.emitters.cloudformation import security as security_templates
 from guardrails.emitters.cloudformation.baseline import stack_name
 from guardrails.emitters.cloudformation.render import (
     TEMPLATE_VERSION,
@@ -76,7 +77,7 @@ def accounts_are_resources(plan: Plan) -> bool:
 def _ids(plan: Plan) -> _Ids:
     """Logical ids for the whole organization at once, so an id never depends on the stack that holds it."""
     ids = LogicalIds()
-    members = [a for a in plan.accounts if not a.management] if accounts_are_resources(plan) else []
+    members = list(plan.organization_members) if accounts_are_resources(plan) else []
     names = LogicalIds()
     return _Ids(units={u.path: ids("Ou", u.path) for u in plan.units},
                 accounts={a.name: ids("Account", a.name) for a in members},
@@ -121,7 +122,7 @@ def _ou(ids: _Ids, path: str, *, local: bool) -> Any:
 
 def _account(plan: Plan, ids: _Ids, name: str) -> Any:
     """Ref of the account resource (its id; same stack), or the literal id when the account is not a resource."""
-    return ref(ids.accounts[name]) if name in ids.accounts else plan.account(name).id
+    return ref(ids.accounts[name]) if name in ids.accounts else plan.organization_account(name).id
 
 
 def _parameters(plan: Plan) -> dict[str, Any]:
@@ -135,6 +136,11 @@ def _parameters(plan: Plan) -> dict[str, Any]:
             "Type": "String", "AllowedPattern": "^https://[^\\s]+[^/\\s]$",
             "Description": "S3 https URL prefix, without a trailing slash, where the baseline-*.yaml templates "
                            "are uploaded (the StackSets read their TemplateURL from it)."},
+        # Only in stacksets.yaml, and only when account-security.yaml takes the log archive key as a parameter.
+        security_templates.LOG_KEY: {
+            "Type": "String", "AllowedPattern": "^arn:[a-z-]+:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]+$",
+            "Description": "ARN of the log archive's KMS key (output LogArchiveKeyArn of the guardrails-log-archive "
+                           "stack), passed on to the account security StackSet."},
     }
 
 
@@ -165,7 +171,7 @@ def _unit_resource(plan: Plan, ids: _Ids, path: str) -> dict[str, Any]:
 
 
 def _account_resource(plan: Plan, ids: _Ids, name: str, *, parent_known: bool = True) -> dict[str, Any]:
-    account = plan.account(name)
+    account = plan.organization_account(name)
     properties: dict[str, Any] = {"AccountName": account.name, "Email": account.email}
     if parent_known:
         properties["ParentIds"] = [_ou(ids, account.unit, local=False)]
@@ -247,7 +253,7 @@ def _account_groups(plan: Plan, ids: _Ids) -> list[tuple[str, dict[str, Any]]]:
     for scp in (*plan.scps, *plan.rcps):
         if _on_account(scp):
             attached.setdefault(scp.target.partition(":")[2], []).append(scp)
-    names = sorted({*ids.accounts, *attached}, key=lambda n: (plan.account(n).unit, n))
+    names = sorted({*ids.accounts, *attached}, key=lambda n: (plan.organization_account(n).unit, n))
     groups = []
     for name in names:
         resources = {ids.accounts[name]: _account_resource(plan, ids, name)} if name in ids.accounts else {}
@@ -325,9 +331,9 @@ def _deployment_targets(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, 
         if covered == set(cls.accounts):
             return {"OrganizationalUnitIds": [_ou(ids, u, local=False) for u in cls.whole_units],
                     "AccountFilterType": "NONE"}
-    units = sorted({plan.account(a).unit for a in cls.accounts})
+    units = sorted({plan.organization_account(a).unit for a in cls.accounts})
     return {"OrganizationalUnitIds": [_ou(ids, u, local=False) for u in units],
-            "Accounts": [plan.account(a).id for a in cls.accounts],
+            "Accounts": [plan.organization_account(a).id for a in cls.accounts],
             "AccountFilterType": "INTERSECTION"}
 
 
@@ -352,11 +358,15 @@ def _stackset(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, Any]:
 def build_stacksets(plan: Plan, ids: _Ids) -> dict[str, Any]:
     names = LogicalIds()
     resources = {names("StackSet", c.key): _stackset(plan, ids, c) for c in plan.classes if not _is_management(plan, c)}
+    if plan.security is not None:
+        # Every member account: the organization root, so accounts added later get it too.
+        resources[names("StackSet", security_templates.ACCOUNT_SECURITY)] = security_templates.stackset(
+            plan, plan.security, ref(ROOT), BASE_URL, ref(security_templates.LOG_KEY))
     return _template(plan, "baseline StackSets", resources)
 
 
 def _is_management(plan: Plan, cls: BaselineClass) -> bool:
-    return any(plan.account(a).management for a in cls.accounts)
+    return any(plan.organization_account(a).management for a in cls.accounts)
 
 
 # ----------------------------------------------------------------------------- importing what exists
@@ -367,8 +377,8 @@ def _existing_units(plan: Plan) -> list[str]:
 
 
 def _existing_accounts(plan: Plan, chunk: _Chunk) -> list[str]:
-    return [n for n in chunk.accounts if accounts_are_resources(plan) and not plan.account(n).management
-            and plan.account(n).existing]
+    return [n for n in chunk.accounts if accounts_are_resources(plan) and not plan.organization_account(n).management
+            and plan.organization_account(n).existing]
 
 
 def _organization_import(plan: Plan, ids: _Ids) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -396,11 +406,11 @@ def _accounts_import(plan: Plan, ids: _Ids, chunk: _Chunk) -> tuple[dict[str, An
     resources: dict[str, Any] = {}
     to_import = []
     for name in _existing_accounts(plan, chunk):
-        unit = plan.account(name).unit
+        unit = plan.organization_account(name).unit
         # An existing account moving into a new OU: import it without a parent; the following update moves it.
         resources[ids.accounts[name]] = _account_resource(plan, ids, name, parent_known=unit == "" or unit in units)
         to_import.append({"ResourceType": "AWS::Organizations::Account", "LogicalResourceId": ids.accounts[name],
-                          "ResourceIdentifier": {"AccountId": plan.account(name).id}})
+                          "ResourceIdentifier": {"AccountId": plan.organization_account(name).id}})
     return _template(plan, "import of the existing accounts", resources), to_import
 
 
@@ -489,8 +499,28 @@ def _stacksets_header(plan: Plan, parts: int) -> list[str]:
         "no DependsOn can order them: deploy those first.",
         "Upload the baseline-*.yaml files to S3 first, then:",
         f"{_deploy_line(plan, STACKSETS)} \\",
-        f"    --parameter-overrides {BASE_URL}=https://BUCKET.s3.{region}.amazonaws.com/PREFIX",
+        f"    --parameter-overrides {BASE_URL}=https://BUCKET.s3.{region}.amazonaws.com/PREFIX" + (
+            f" {security_templates.LOG_KEY}=KEY_ARN" if plan.security is not None
+            and security_templates.log_key_is_parameter(plan.security) else ""),
+        *_security_lines(plan),
     ]
+
+
+def _security_lines(plan: Plan) -> list[str]:
+    """What the account security StackSet adds to the header of stacksets.yaml (nothing without it)."""
+    security = plan.security
+    if security is None:
+        return []
+    lines = [
+        f"The StackSet {security_templates.STACKSET_NAME} rolls account-security.yaml (upload it with the baselines)",
+        "out to every member account in the regions "
+        f"{', '.join(security_templates.stackset_regions(plan, security))}, one after another.",
+        "It is step 5 of the security baseline: deploy organization-security.yaml, log-archive.yaml and",
+        "security-analyzer.yaml first (see their headers).",
+    ]
+    if security_templates.log_key_is_parameter(security):
+        lines.append(f"{security_templates.LOG_KEY}: the output of the guardrails-log-archive stack.")
+    return lines
 
 
 def _file(plan: Plan, stem: str, notes: list[str], template: dict[str, Any], what: str, advice: str) -> str:

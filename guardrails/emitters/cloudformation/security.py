@@ -1,0 +1,613 @@
+"""The account security baseline (blueprint ``security``, :class:`SecurityPlan`) as CloudFormation.
+
+Four templates, deployed in this order (each header repeats it):
+
+1. ``organization-security.yaml`` (management account, home region): the commands that have no resource type
+   (trusted access, delegated administrators, centralized root access) in its header, then, once the log bucket
+   exists, the stack itself: the organization trail.
+2. ``log-archive.yaml`` (log-archive account, home region): the log bucket and its KMS key (unless the bucket exists).
+3. ``security-analyzer.yaml`` (Access Analyzer's delegated administrator, every allowed region).
+4. ``account-security.yaml`` (every account, every alert region): AWS Config, the alert topic and rules, and the
+   account settings; a service-managed StackSet in ``stacksets.yaml`` for the member accounts, normal stacks in the
+   management account (StackSets never deploy there).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from guardrails.emitters.cloudformation import account_settings
+from guardrails.emitters.cloudformation.render import (
+    TEMPLATE_VERSION,
+    LogicalIds,
+    check_limits,
+    dump,
+    get_att,
+    ref,
+    resource,
+    skip_metadata,
+    with_header,
+)
+from guardrails.policies.ir import ALERT_REGION, Plan, SecurityPlan
+
+ACCOUNT_SECURITY = "account-security"
+LOG_ARCHIVE = "log-archive"
+ANALYZER = "security-analyzer"
+ORG_SECURITY = "organization-security"
+STACKSET_NAME = "guardrails-account-security"
+
+# Parameters
+LOG_KEY = "LogArchiveKeyArn"
+SLR_EXISTS = "ConfigServiceLinkedRoleExists"
+# Conditions
+HOME = "IsHomeRegion"
+ALLOWED = "IsAllowedRegion"
+ALERT = "IsAlertRegion"
+CREATE_SLR = "CreateConfigServiceLinkedRole"
+
+LOG_KEY_ALIAS = "alias/guardrails-log-archive"
+CONFIG_SLR = "AWSServiceRoleForConfig"
+# Fn::Or takes 2 to 10 conditions.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-conditions.html
+MAX_OR = 10
+
+
+def path(stem: str) -> str:
+    return f"cloudformation/{stem}.yaml"
+
+
+def stack(stem: str) -> str:
+    return f"guardrails-{stem}"
+
+
+def log_key_is_parameter(security: SecurityPlan) -> bool:
+    """Config's delivery channel takes a KMS key ARN (not an alias): the key guardrails creates in log-archive.yaml
+    is only known once that stack exists, so account-security.yaml takes it as a parameter.
+    https://docs.aws.amazon.com/config/latest/APIReference/API_DeliveryChannel.html"""
+    return security.config_recorder and not security.log_bucket_existing
+
+
+def stackset_regions(plan: Plan, security: SecurityPlan) -> list[str]:
+    """The alert regions with the home region first: its stack instance creates the Config service-linked role the
+    recorders of the other regions use, so it must be deployed before them (regions run one after another)."""
+    home = plan.org.home_region
+    return [home, *(r for r in security.alert_regions if r != home)] if home in security.alert_regions \
+        else list(security.alert_regions)
+
+
+# ----------------------------------------------------------------------------- shared pieces
+
+
+def _order(current: int) -> list[str]:
+    steps = [
+        "1. organization-security.yaml: run the commands in its header (trusted access, delegated administrators,",
+        "   centralized root access) in the management account;",
+        "2. log-archive.yaml in the log-archive account (the bucket and key everything else writes to);",
+        "3. the organization-security stack itself (its organization trail needs the bucket of step 2);",
+        "4. security-analyzer.yaml in the delegated administrator of Access Analyzer (needs step 1);",
+        "5. account-security.yaml: the StackSet in stacksets.yaml for member accounts, then normal stacks in the",
+        "   management account.",
+    ]
+    return ["Security baseline deployment order (docs/security-baseline.md):", *steps,
+            f"This file is step {current}."]
+
+
+def _sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def _region_is(region: str) -> dict[str, Any]:
+    return {"Fn::Equals": [ref("AWS::Region"), region]}
+
+
+def _any_region(regions: list[str]) -> dict[str, Any]:
+    """A condition true in any of the regions (Fn::Or nested in groups of at most 10)."""
+    terms: list[dict[str, Any]] = [_region_is(r) for r in regions]
+    if len(terms) == 1:
+        return terms[0]
+    while len(terms) > MAX_OR:
+        terms = [t[0] if len(t) == 1 else {"Fn::Or": t} for t in
+                 (terms[i:i + MAX_OR] for i in range(0, len(terms), MAX_OR))]
+    return terms[0] if len(terms) == 1 else {"Fn::Or": terms}
+
+
+def _conditional(condition: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """``resource()`` output with a Condition right after its Type."""
+    if condition is None:
+        return body
+    return {"Type": body["Type"], "Condition": condition, **{k: v for k, v in body.items() if k != "Type"}}
+
+
+def _template(plan: Plan, description: str, resources: dict[str, Any], *, parameters: dict[str, Any] | None = None,
+              conditions: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    template: dict[str, Any] = {"AWSTemplateFormatVersion": TEMPLATE_VERSION,
+                                "Description": f"guardrails {plan.org.name}: {description}"}
+    used = json.dumps([resources, outputs, conditions])
+    parameters = {k: v for k, v in (parameters or {}).items() if f'{{"Ref": "{k}"}}' in used or f"${{{k}}}" in used}
+    if parameters:
+        template["Parameters"] = parameters
+    if conditions:
+        template["Conditions"] = conditions
+    template["Resources"] = resources
+    if outputs:
+        template["Outputs"] = outputs
+    return template
+
+
+def _file(plan: Plan, stem: str, notes: list[str], template: dict[str, Any], what: str) -> str:
+    body = dump(template)
+    text = with_header(plan, notes, body)
+    extra = check_limits(plan, path(stem), template, text, inline=True, what=what,
+                         advice="Use fewer Config rules, alert rules or alert e-mail addresses, or deploy the "
+                                "security baseline with Terraform.")
+    return with_header(plan, [*notes, *extra], body) if extra else text
+
+
+def _management(plan: Plan) -> Any:
+    return next(a for a in plan.accounts if a.management)
+
+
+def _trail_arn(plan: Plan, security: SecurityPlan) -> dict[str, str]:
+    return _sub(f"arn:${{AWS::Partition}}:cloudtrail:{plan.org.home_region}:{_management(plan).id}:"
+                f"trail/{security.trail_name}")
+
+
+def _log_key_for_trail(plan: Plan, security: SecurityPlan) -> Any:
+    """CloudTrail accepts an alias ARN for KMSKeyId, also of a key in another account, so the trail names the log
+    key by its alias and needs no parameter.
+    (KmsKeyId: https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html)"""
+    if security.log_bucket_existing:
+        return security.log_kms_key_arn
+    return _sub(f"arn:${{AWS::Partition}}:kms:{plan.org.home_region}:{plan.account(security.log_account).id}:"
+                f"{LOG_KEY_ALIAS}")
+
+
+# ----------------------------------------------------------------------------- 4. account-security.yaml
+
+
+def _config(plan: Plan, security: SecurityPlan, resources: dict[str, Any], ids: LogicalIds) -> list[str]:
+    """Recorder, delivery channel and rules; returns the resources a rule waits for."""
+    waits: list[str] = []
+    if security.config_recorder:
+        resources["ConfigServiceLinkedRole"] = _conditional(CREATE_SLR, resource("AWS::IAM::ServiceLinkedRole", {
+            "AWSServiceName": "config.amazonaws.com",
+            "Description": "AWS Config records this account's resources with this role (guardrails).",
+        }, deletion="Retain", metadata=skip_metadata("config_service_linked_role", "config")))
+        role = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/aws-service-role/config.amazonaws.com/"
+        resources["ConfigRecorder"] = _conditional(ALLOWED, resource("AWS::Config::ConfigurationRecorder", {
+            "Name": "default",
+            # The Config service-linked role: AWS keeps its permissions current as Config supports new types.
+            # https://docs.aws.amazon.com/config/latest/developerguide/using-service-linked-roles.html
+            # A Ref in the branch that creates the role orders the recorder after it.
+            "RoleARN": {"Fn::If": [CREATE_SLR, _sub(role + "${ConfigServiceLinkedRole}"), _sub(role + CONFIG_SLR)]},
+            "RecordingGroup": {
+                "AllSupported": True,
+                # Global IAM resources once per account, in the home region, or every region records them again.
+                # https://docs.aws.amazon.com/config/latest/developerguide/select-resources.html
+                # With the home region as the only allowed region the condition is constant (cfn-lint W1028).
+                "IncludeGlobalResourceTypes": True if _home_only(plan) else {"Fn::If": [HOME, True, False]},
+            },
+        }, metadata=skip_metadata("config_recorder", "config")))
+        channel: dict[str, Any] = {"Name": "default", "S3BucketName": security.log_bucket}
+        if log_key_is_parameter(security):
+            channel["S3KmsKeyArn"] = ref(LOG_KEY)
+        elif security.log_kms_key_arn:
+            channel["S3KmsKeyArn"] = security.log_kms_key_arn
+        channel["ConfigSnapshotDeliveryProperties"] = {"DeliveryFrequency": "TwentyFour_Hours"}
+        resources["ConfigDeliveryChannel"] = _conditional(ALLOWED, resource(
+            "AWS::Config::DeliveryChannel", channel, depends_on=["ConfigRecorder"],
+            metadata=skip_metadata("config_delivery_channel", "config")))
+        waits = ["ConfigRecorder", "ConfigDeliveryChannel"]
+    for rule in security.config_rules:
+        properties: dict[str, Any] = {
+            "ConfigRuleName": rule.name,
+            # ConfigRule descriptions may be 256 characters: the documentation link only when it fits.
+            "Description": (f"{rule.description} {rule.source}" if len(rule.description) + len(rule.source) < 256
+                            else rule.description[:256]),
+            "Source": {"Owner": "AWS", "SourceIdentifier": rule.identifier},
+        }
+        if rule.parameters:
+            properties["InputParameters"] = dict(rule.parameters)
+        if rule.resource_types:
+            properties["Scope"] = {"ComplianceResourceTypes": list(rule.resource_types)}
+        resources[ids("ConfigRule", rule.name.removeprefix("guardrails-"))] = _conditional(
+            HOME if rule.home_region_only else ALLOWED,
+            resource("AWS::Config::ConfigRule", properties, depends_on=waits,
+                     metadata=skip_metadata("config_rule", rule.name)))
+    return waits
+
+
+def _alerts(plan: Plan, security: SecurityPlan, resources: dict[str, Any], ids: LogicalIds) -> None:
+    key_policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "AccountAdministersKey", "Effect": "Allow",
+         "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+         "Action": "kms:*", "Resource": "*"},
+        # EventBridge encrypts what it publishes to the encrypted topic.
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+        {"Sid": "EventBridgePublishesToTopic", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}},
+    ]}
+    resources["AlertKey"] = resource("AWS::KMS::Key", {
+        "Description": f"guardrails: encrypts the security alert topic {security.topic_name}",
+        "EnableKeyRotation": True,
+        "KeyPolicy": key_policy,
+    # Said explicitly: the key protects messages in flight only, nothing stored, so it goes with the stack (KMS
+    # still waits 30 days before deleting it).
+    }, deletion="Delete", metadata=skip_metadata("alert_key", "alerts"))
+    resources["AlertKeyAlias"] = resource("AWS::KMS::Alias", {
+        "AliasName": f"alias/{security.topic_name}", "TargetKeyId": ref("AlertKey")})
+    resources["AlertTopic"] = resource("AWS::SNS::Topic", {
+        "TopicName": security.topic_name,
+        "DisplayName": "guardrails security alerts",
+        "KmsMasterKeyId": ref("AlertKey"),
+    }, metadata=skip_metadata("alert_topic", "alerts"))
+    rule_arn = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
+    resources["AlertTopicPolicy"] = resource("AWS::SNS::TopicPolicy", {
+        "Topics": [ref("AlertTopic")],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
+            {"Sid": "EventBridgeRulesPublish", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+             "Action": "sns:Publish", "Resource": ref("AlertTopic"),
+             "Condition": {"ArnEquals": {"aws:SourceArn": [_sub(rule_arn + a.name) for a in security.alerts]}}},
+        ]},
+    })
+    for email in security.alert_emails:
+        resources[ids("AlertSubscription", email)] = resource("AWS::SNS::Subscription", {
+            "TopicArn": ref("AlertTopic"), "Protocol": "email", "Endpoint": email})
+    for alert in security.alerts:
+        resources[ids("AlertRule", alert.key)] = _conditional(ALERT if alert.alert_region_only else None, resource(
+            "AWS::Events::Rule", {
+                "Name": alert.name,
+                "Description": alert.description,
+                "EventPattern": json.loads(alert.pattern),
+                "State": "ENABLED",
+                "Targets": [{"Id": "security-alert-topic", "Arn": ref("AlertTopic")}],
+            }, metadata=skip_metadata("alert_rule", alert.key)))
+
+
+def build_account_security(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
+    home, allowed = plan.org.home_region, list(plan.org.allowed_regions)
+    ids = LogicalIds()
+    resources: dict[str, Any] = {}
+    conditions: dict[str, Any] = {HOME: _region_is(home), ALLOWED: _any_region(allowed),
+                                  ALERT: _region_is(ALERT_REGION)}
+    parameters: dict[str, Any] = {}
+    if security.config_recorder:
+        conditions[CREATE_SLR] = {"Fn::And": [{"Condition": HOME}, {"Fn::Equals": [ref(SLR_EXISTS), "false"]}]}
+        parameters[SLR_EXISTS] = {
+            "Type": "String", "Default": "false", "AllowedValues": ["false", "true"],
+            "Description": f"true where the account already has the {CONFIG_SLR} service-linked role (Config was "
+                           "used before): the stack then uses it instead of creating it."}
+    if log_key_is_parameter(security):
+        parameters[LOG_KEY] = {
+            "Type": "String",
+            "AllowedPattern": f"^arn:{plan.org.partition}:kms:{home}:{plan.account(security.log_account).id}:"
+                              "key/[0-9a-f-]+$",
+            "Description": "ARN of the log archive's KMS key (output LogArchiveKeyArn of the guardrails-log-archive "
+                           "stack); Config encrypts what it delivers with it."}
+    _config(plan, security, resources, ids)
+    _alerts(plan, security, resources, ids)
+    if security.ebs_default_encryption or security.s3_block_public_access:
+        # The account's S3 block once, in the home region; EBS encryption by default in every allowed region. Without
+        # EBS the resources exist in the home region only, where the S3 block is simply on.
+        condition = ALLOWED if security.ebs_default_encryption else HOME
+        s3: Any = security.s3_block_public_access
+        if s3 and condition == ALLOWED and not _home_only(plan):
+            s3 = {"Fn::If": [HOME, True, False]}
+        resources.update(account_settings.resources(ebs=security.ebs_default_encryption, s3=s3, condition=condition))
+    used = json.dumps(resources)
+    conditions = {k: v for k, v in conditions.items()
+                  if f'"Condition": "{k}"' in used or f'"Fn::If": ["{k}"' in used or k == HOME and CREATE_SLR in used}
+    return _template(plan, "account security baseline (AWS Config, security alerts, account settings)", resources,
+                     parameters=parameters, conditions=conditions)
+
+
+def _account_security_header(plan: Plan, security: SecurityPlan) -> list[str]:
+    home = plan.org.home_region
+    allowed = ", ".join(plan.org.allowed_regions)
+    regions = stackset_regions(plan, security)
+    lines = [
+        *_order(5),
+        f"This template: every account, in every alert region ({', '.join(regions)}). Conditions on the region",
+        f"decide what each gets: AWS Config in the allowed regions ({allowed}), IAM-only Config rules and global",
+        f"resource recording in the home region {home}, EventBridge rules on IAM and console sign-in events in",
+        f"{ALERT_REGION} only (those events reach EventBridge there only:",
+        "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html#eb-service-event-cloudtrail).",
+        f"Member accounts: the StackSet {STACKSET_NAME} in stacksets.yaml rolls it out (upload this file next to",
+        "the baseline-*.yaml templates). StackSets never deploy to the management account: deploy it there as",
+        "normal stacks, the home region first:",
+    ]
+    for region in regions:
+        command = [f"  aws cloudformation deploy --region {region} --stack-name {stack(ACCOUNT_SECURITY)} \\",
+                   "    --template-file account-security.yaml --capabilities CAPABILITY_NAMED_IAM"]
+        if log_key_is_parameter(security):
+            command[-1] += " \\"
+            command.append(f"    --parameter-overrides {LOG_KEY}=KEY_ARN")
+        lines += command
+    if security.config_recorder:
+        lines += [
+            f"AWS Config uses the service-linked role {CONFIG_SLR}, created in the home region. Where it exists",
+            f"already, set {SLR_EXISTS}=true for that account's stack instances (or stack).",
+        ]
+        if log_key_is_parameter(security):
+            lines.append(f"{LOG_KEY}: the output of the {stack(LOG_ARCHIVE)} stack.")
+    else:
+        lines.append("The Config recorder and delivery channel belong to Control Tower: only the rules are here.")
+    if security.alert_emails:
+        lines += ["Every stack subscribes the alert addresses to its own topic: each address receives one",
+                  "confirmation e-mail per account and region, and gets nothing until it confirms."]
+    if security.ebs_default_encryption or security.s3_block_public_access:
+        lines += ["EBS encryption by default and the account's S3 Block Public Access have no CloudFormation",
+                  "resource type: a small function (Custom::AccountSecuritySettings) sets them and leaves them on",
+                  "when the stack is deleted (the keep-* SCP guardrails deny turning them off)."]
+    return lines
+
+
+# ----------------------------------------------------------------------------- 2. log-archive.yaml
+
+
+def build_log_archive(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
+    org_id = plan.org.org_id
+    bucket_arn = f"arn:${{AWS::Partition}}:s3:::{security.log_bucket}"
+    org_condition = {"aws:SourceOrgID": org_id}
+    key_statements: list[dict[str, Any]] = [
+        {"Sid": "AccountAdministersKey", "Effect": "Allow",
+         "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+         "Action": "kms:*", "Resource": "*"},
+    ]
+    bucket_statements: list[dict[str, Any]] = [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [_sub(bucket_arn), _sub(bucket_arn + "/*")],
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    ]
+    if security.trail_name:
+        trail = _trail_arn(plan, security)
+        management = _management(plan).id
+        # https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
+        key_statements += [
+            {"Sid": "CloudTrailEncryptsLogs", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "kms:GenerateDataKey*", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceArn": trail},
+                           "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": _sub(
+                               f"arn:${{AWS::Partition}}:cloudtrail:*:{management}:trail/*")}}},
+            {"Sid": "CloudTrailDescribesKey", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "kms:DescribeKey", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
+        ]
+        # https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
+        # (organization trail): the management account's own prefix and the organization's.
+        bucket_statements += [
+            {"Sid": "CloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:GetBucketAcl", "Resource": _sub(bucket_arn),
+             "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
+            {"Sid": "CloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "s3:PutObject",
+             "Resource": [_sub(f"{bucket_arn}/AWSLogs/{management}/*"), _sub(f"{bucket_arn}/AWSLogs/{org_id}/*")],
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail}}},
+        ]
+    if security.config_recorder:
+        # https://docs.aws.amazon.com/config/latest/developerguide/s3-kms-key-policy.html, scoped to the
+        # organization with aws:SourceOrgID instead of one aws:SourceAccount per account.
+        key_statements.append(
+            {"Sid": "ConfigEncryptsDeliveries", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+             "Condition": {"StringEquals": org_condition}})
+        # https://docs.aws.amazon.com/config/latest/developerguide/s3-bucket-policy.html
+        bucket_statements += [
+            {"Sid": "ConfigBucketPermissionsCheck", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
+             "Action": "s3:GetBucketAcl", "Resource": _sub(bucket_arn), "Condition": {"StringEquals": org_condition}},
+            {"Sid": "ConfigBucketExistenceCheck", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
+             "Action": "s3:ListBucket", "Resource": _sub(bucket_arn), "Condition": {"StringEquals": org_condition}},
+            {"Sid": "ConfigBucketDelivery", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": _sub(f"{bucket_arn}/AWSLogs/*/Config/*"),
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **org_condition}}},
+        ]
+    days = security.log_retention_days
+    resources = {
+        # Retain: deleting the stack must never make the logs unreadable.
+        "LogArchiveKey": resource("AWS::KMS::Key", {
+            "Description": f"guardrails: encrypts the organization's logs in {security.log_bucket}",
+            "EnableKeyRotation": True,
+            "KeyPolicy": {"Version": "2012-10-17", "Statement": key_statements},
+        }, deletion="Retain", metadata=skip_metadata("log_key", "log_archive")),
+        "LogArchiveKeyAlias": resource("AWS::KMS::Alias", {"AliasName": LOG_KEY_ALIAS,
+                                                            "TargetKeyId": ref("LogArchiveKey")}),
+        "LogBucket": resource("AWS::S3::Bucket", {
+            "BucketName": security.log_bucket,
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+                "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                  "KMSMasterKeyID": get_att("LogArchiveKey", "Arn")}}]},
+            "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                               "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            "LifecycleConfiguration": {"Rules": [{
+                "Id": "expire-logs", "Status": "Enabled", "ExpirationInDays": days,
+                "NoncurrentVersionExpiration": {"NoncurrentDays": days},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]},
+        }, deletion="Retain", metadata=skip_metadata("log_bucket", "log_archive")),
+        "LogBucketPolicy": resource("AWS::S3::BucketPolicy", {
+            "Bucket": ref("LogBucket"),
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": bucket_statements},
+        }),
+    }
+    outputs = {
+        LOG_KEY: {"Description": f"The log archive key: parameter {LOG_KEY} of account-security.yaml.",
+                  "Value": get_att("LogArchiveKey", "Arn")},
+        "LogBucketName": {"Description": "The organization's log bucket.", "Value": ref("LogBucket")},
+    }
+    return _template(plan, "log archive (bucket and KMS key for CloudTrail and AWS Config)", resources,
+                     outputs=outputs)
+
+
+def _log_archive_header(plan: Plan, security: SecurityPlan) -> list[str]:
+    region = plan.org.home_region
+    account = plan.account(security.log_account)
+    return [
+        *_order(2),
+        f"This stack: the log bucket {security.log_bucket} and its KMS key, in the log-archive account",
+        f"{account.name} ({account.id}), home region {region}. CloudTrail (organization trail) and AWS Config of every",
+        f"account in {plan.org.org_id} deliver here; write access is scoped to the trail's ARN and aws:SourceOrgID.",
+        f"Objects expire after {security.log_retention_days} days. Bucket and key carry DeletionPolicy Retain.",
+        "Deploy with credentials of the log-archive account:",
+        f"  aws cloudformation deploy --region {region} --stack-name {stack(LOG_ARCHIVE)} "
+        "--template-file log-archive.yaml",
+        f"then pass its output {LOG_KEY} to account-security.yaml." if log_key_is_parameter(security) else "",
+    ]
+
+
+# ----------------------------------------------------------------------------- 3. security-analyzer.yaml
+
+
+def build_analyzer(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
+    resources: dict[str, Any] = {
+        "OrganizationAnalyzer": resource("AWS::AccessAnalyzer::Analyzer", {
+            "AnalyzerName": "guardrails-organization", "Type": "ORGANIZATION"},
+            metadata=skip_metadata("access_analyzer", "organization")),
+    }
+    conditions = None
+    if security.unused_access_days:
+        conditions = {HOME: _region_is(plan.org.home_region)}
+        # IAM is global: one unused-access analyzer, in the home region, covers the organization's IAM.
+        resources["UnusedAccessAnalyzer"] = _conditional(HOME, resource("AWS::AccessAnalyzer::Analyzer", {
+            "AnalyzerName": "guardrails-organization-unused-access",
+            "Type": "ORGANIZATION_UNUSED_ACCESS",
+            "AnalyzerConfiguration": {"UnusedAccessConfiguration": {"UnusedAccessAge": security.unused_access_days}},
+        }, metadata=skip_metadata("access_analyzer", "unused_access")))
+    return _template(plan, "IAM Access Analyzer for the organization", resources, conditions=conditions)
+
+
+def _analyzer_header(plan: Plan, security: SecurityPlan) -> list[str]:
+    account = plan.account(security.analyzer_account or "")
+    lines = [
+        *_order(4),
+        f"This stack: the organization's Access Analyzer in {account.name} ({account.id}), its delegated",
+        "administrator (registered by the commands in organization-security.yaml). Analyzers are regional: deploy it",
+        "in every allowed region with that account's credentials:",
+    ]
+    lines += [f"  aws cloudformation deploy --region {r} --stack-name {stack(ANALYZER)} --template-file "
+              "security-analyzer.yaml" for r in plan.org.allowed_regions]
+    if security.unused_access_days:
+        lines.append(f"The unused-access analyzer ({security.unused_access_days} days) exists in the home region "
+                     f"{plan.org.home_region} only (IAM is global).")
+    return lines
+
+
+# ----------------------------------------------------------------------------- 1. organization-security.yaml
+
+
+def build_organization_security(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
+    resources: dict[str, Any] = {}
+    if security.trail_name:
+        properties: dict[str, Any] = {
+            "TrailName": security.trail_name,
+            "S3BucketName": security.log_bucket,
+            "IsLogging": True,
+            "IsOrganizationTrail": True,
+            "IsMultiRegionTrail": True,
+            "IncludeGlobalServiceEvents": True,
+            "EnableLogFileValidation": True,
+        }
+        key = _log_key_for_trail(plan, security)
+        if key:
+            properties["KMSKeyId"] = key
+        resources["OrganizationTrail"] = resource("AWS::CloudTrail::Trail", properties, deletion="Retain",
+                                                  metadata=skip_metadata("trail", security.trail_name))
+    else:
+        # A template needs a resource; without a trail this one exists for the commands in its header.
+        resources["SetupCommands"] = resource("AWS::CloudFormation::WaitConditionHandle", {})
+    return _template(plan, "organization trail and organization-wide security set-up", resources)
+
+
+def setup_commands(plan: Plan, security: SecurityPlan) -> list[str]:
+    """The AWS CLI commands, in order, for what has no CloudFormation resource type (management account)."""
+    commands = []
+    for service in security.trusted_services:
+        if service == "member.org.stacksets.cloudformation.amazonaws.com":
+            # StackSets' own call also creates its service-linked roles.
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-activate-trusted-access.html
+            commands.append("aws cloudformation activate-organizations-access")
+        else:
+            commands.append(f"aws organizations enable-aws-service-access --service-principal {service}")
+    for service, account in security.delegated_admins:
+        commands.append(f"aws organizations register-delegated-administrator --account-id {plan.account(account).id}"
+                        f" --service-principal {service}")
+    if security.centralized_root_access:
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_root-enable-root-access.html
+        commands += ["aws iam enable-organizations-root-credentials-management",
+                     "aws iam enable-organizations-root-sessions"]
+    return commands
+
+
+def _organization_security_header(plan: Plan, security: SecurityPlan) -> list[str]:
+    region = plan.org.home_region
+    lines = [
+        *_order(1),
+        "Trusted access, delegated administrators and centralized root access have no CloudFormation resource",
+        "types. Run these in the management account first, in this order:",
+        *(f"  {c}" for c in setup_commands(plan, security)),
+    ]
+    if security.trail_name:
+        lines += [
+            f"This stack (step 3): the organization trail {security.trail_name}: every account, every region,",
+            f"global service events, log file validation, KMS encryption, delivered to {security.log_bucket}.",
+            "CloudTrail checks the bucket policy when it creates the trail, so deploy it after log-archive.yaml.",
+            "DeletionPolicy Retain.",
+        ]
+    else:
+        lines.append("No organization trail in the blueprint: this template only carries the commands above.")
+    return [*lines, "Deploy (management account):",
+            f"  aws cloudformation deploy --region {region} --stack-name {stack(ORG_SECURITY)} "
+            "--template-file organization-security.yaml"]
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def stackset(plan: Plan, security: SecurityPlan, root: Any, base_url: str, log_key: Any) -> dict[str, Any]:
+    """The service-managed StackSet rolling account-security.yaml out to every member account (the whole
+    organization: accounts added later get it too) in every alert region."""
+    properties: dict[str, Any] = {
+        "StackSetName": STACKSET_NAME,
+        "Description": "guardrails account security baseline (AWS Config, security alerts, account settings)",
+        "PermissionModel": "SERVICE_MANAGED",
+        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        "CallAs": "SELF",
+        "Capabilities": ["CAPABILITY_NAMED_IAM"],
+        "ManagedExecution": {"Active": True},
+        "TemplateURL": _sub(f"${{{base_url}}}/account-security.yaml"),
+        # One region after another, the home region first (it creates the Config service-linked role).
+        "OperationPreferences": {"RegionConcurrencyType": "SEQUENTIAL",
+                                 "RegionOrder": stackset_regions(plan, security)},
+        "StackInstancesGroup": [{"DeploymentTargets": {"OrganizationalUnitIds": [root], "AccountFilterType": "NONE"},
+                                 "Regions": stackset_regions(plan, security)}],
+    }
+    if log_key_is_parameter(security):
+        properties["Parameters"] = [{"ParameterKey": LOG_KEY, "ParameterValue": log_key}]
+    return resource("AWS::CloudFormation::StackSet", properties, metadata=skip_metadata("stackset", ACCOUNT_SECURITY))
+
+
+def render(plan: Plan) -> dict[str, str]:
+    """The security templates (none without a ``security`` section)."""
+    security = plan.security
+    if security is None:
+        return {}
+    files = {
+        path(ORG_SECURITY): _file(plan, ORG_SECURITY, _organization_security_header(plan, security),
+                                  build_organization_security(plan, security), "the organization security stack"),
+        path(ACCOUNT_SECURITY): _file(plan, ACCOUNT_SECURITY, _account_security_header(plan, security),
+                                      build_account_security(plan, security), "the account security baseline"),
+    }
+    if not security.log_bucket_existing:
+        files[path(LOG_ARCHIVE)] = _file(plan, LOG_ARCHIVE, [ln for ln in _log_archive_header(plan, security) if ln],
+                                         build_log_archive(plan, security), "the log archive stack")
+    if security.analyzer_account:
+        files[path(ANALYZER)] = _file(plan, ANALYZER, _analyzer_header(plan, security),
+                                      build_analyzer(plan, security), "the Access Analyzer stack")
+    return files
+
+
+def _home_only(plan: Plan) -> bool:
+    """The home region is the only allowed region: "allowed" implies "home" in every condition."""
+    return tuple(plan.org.allowed_regions) == (plan.org.home_region,)

@@ -1,0 +1,263 @@
+"""Terraform for the plan's security baseline (:class:`~guardrails.policies.ir.SecurityPlan`).
+
+Files (paths relative to ``output/``; only when ``plan.security`` is set)::
+
+    terraform/modules/account-security/   one module for every account, instantiated once per region
+        versions.tf variables.tf config.tf config_rules.tf alerts.tf account_settings.tf outputs.tf
+    terraform/accounts/<account>/security.tf        the module per region of SecurityPlan.alert_regions
+    terraform/accounts/<log account>/log_archive.tf the log bucket and its KMS key (unless the bucket exists)
+    terraform/accounts/<analyzer>/access_analyzer.tf organization analyzers
+    terraform/organization/security.tf   organization trail, delegated administrators, root access features
+
+The module's content is the same for every account: literal values from the plan, variables only for what
+differs per instance (account id, region and which kind of region it is). Policy documents are IR
+:class:`~guardrails.policies.ir.PolicyDocument` values rendered by ``policy_document.tf.j2``; inside the module
+the placeholders ``${account_id}``/``${region}`` become the instance's variables.
+
+Apply order: ``terraform/organization`` (trusted access, delegated administrators), then the log-archive
+account (bucket, key), then the analyzer account, then every other account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from guardrails.emitters.terraform import AWS_PROVIDER, REQUIRED_VERSION, ROOT, Hcl, quote, ref, tf_name
+from guardrails.policies.ir import (
+    ACCOUNT_ID,
+    ALERT_REGION,
+    REGION,
+    Account,
+    Condition,
+    Plan,
+    PolicyDocument,
+    Principal,
+    SecurityPlan,
+    Statement,
+)
+
+MODULE = "account-security"
+LOG_KEY_ALIAS = "guardrails-log-archive"  # alias/<this> of the key guardrails creates for the log bucket
+RECORDER_NAME = "default"  # the name the console and `aws configservice` use; one recorder per region anyway
+ANALYZER_NAME = "guardrails-organization"
+UNUSED_ANALYZER_NAME = "guardrails-unused-access"
+CONFIG_SLR = "aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
+
+Render = Callable[..., str]
+
+
+def region_alias(region: str) -> str:
+    """Provider alias of a region: ``eu-west-1`` → ``eu_west_1``."""
+    return tf_name(region)
+
+
+@dataclass(frozen=True)
+class LogKey:
+    """How a root module names the log archive's KMS key: an expression, and the data source it needs."""
+
+    expression: Hcl | None  # None: the existing bucket has no customer managed key (SSE-S3)
+    lookup_alias_arn: str | None = None  # data "aws_kms_key" "log_archive" { key_id = <alias ARN> }
+
+
+def _log_key(plan: Plan, security: SecurityPlan, *, in_log_account: bool) -> LogKey:
+    if security.log_bucket_existing:
+        return LogKey(quote(security.log_kms_key_arn) if security.log_kms_key_arn else None)
+    if in_log_account:
+        return LogKey(ref("aws_kms_key.log_archive.arn"))
+    return LogKey(ref("data.aws_kms_key.log_archive.arn"), log_key_alias_arn(plan, security))
+
+
+def log_key_alias_arn(plan: Plan, security: SecurityPlan) -> str:
+    account = plan.account(security.log_account)
+    return f"arn:{plan.org.partition}:kms:{plan.org.home_region}:{account.id}:alias/{LOG_KEY_ALIAS}"
+
+
+def trail_arn(plan: Plan, security: SecurityPlan) -> str:
+    management = next(a for a in plan.accounts if a.management)
+    return f"arn:{plan.org.partition}:cloudtrail:{plan.org.home_region}:{management.id}:trail/{security.trail_name}"
+
+
+# ----------------------------------------------------------------------------- policy documents
+
+
+def _service(name: str) -> tuple[Principal, ...]:
+    return (Principal("Service", (name,)),)
+
+
+def alerts_key_policy(plan: Plan) -> PolicyDocument:
+    """The alert topic's key: the account administers it (IAM policies decide who), EventBridge encrypts with it.
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions"""
+    root = f"arn:{plan.org.partition}:iam::{ACCOUNT_ID}:root"
+    return PolicyDocument((
+        Statement("AccountAdministersKey", "Allow", actions=("kms:*",), resources=("*",),
+                  principals=(Principal("AWS", (root,)),)),
+        Statement("EventBridgeEncryptsAlerts", "Allow", actions=("kms:Decrypt", "kms:GenerateDataKey*"),
+                  resources=("*",), principals=_service("events.amazonaws.com"),
+                  conditions=(Condition("StringEquals", "aws:SourceAccount", (ACCOUNT_ID,)),)),
+    ))
+
+
+def topic_arn(plan: Plan, security: SecurityPlan) -> str:
+    return f"arn:{plan.org.partition}:sns:{REGION}:{ACCOUNT_ID}:{security.topic_name}"
+
+
+def alerts_topic_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
+    """Only this account's alert rules may publish. Every rule's ARN is listed in every region (a rule that is not
+    deployed in a region grants nothing there)."""
+    rules = tuple(f"arn:{plan.org.partition}:events:{REGION}:{ACCOUNT_ID}:rule/{a.name}" for a in security.alerts)
+    return PolicyDocument((
+        Statement("EventBridgePublishesAlerts", "Allow", actions=("sns:Publish",),
+                  resources=(topic_arn(plan, security),), principals=_service("events.amazonaws.com"),
+                  conditions=(Condition("ArnEquals", "aws:SourceArn", rules),
+                              Condition("StringEquals", "aws:SourceAccount", (ACCOUNT_ID,)))),
+    ))
+
+
+def log_key_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
+    """The log archive key: CloudTrail (organization trail) and AWS Config of the organization's accounts encrypt
+    with it. https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
+    https://docs.aws.amazon.com/config/latest/developerguide/s3-kms-key-policy.html"""
+    partition = plan.org.partition
+    log_account = plan.account(security.log_account)
+    management = next(a for a in plan.accounts if a.management)
+    statements = [
+        Statement("AccountAdministersKey", "Allow", actions=("kms:*",), resources=("*",),
+                  principals=(Principal("AWS", (f"arn:{partition}:iam::{log_account.id}:root",)),)),
+        # Every account's Terraform looks the key ARN up by its alias ARN (DescribeKey), so no account needs
+        # another one's state. Only DescribeKey: it reveals the key's metadata, never its use.
+        Statement("OrganizationAccountsDescribeKey", "Allow", actions=("kms:DescribeKey",), resources=("*",),
+                  principals=(Principal("AWS", tuple(sorted(f"arn:{partition}:iam::{a.id}:root"
+                                                            for a in plan.accounts))),)),
+    ]
+    if security.trail_name:
+        trail = trail_arn(plan, security)
+        statements += [
+            Statement("CloudTrailEncryptsOrganizationTrail", "Allow", actions=("kms:GenerateDataKey*",),
+                      resources=("*",), principals=_service("cloudtrail.amazonaws.com"),
+                      conditions=(Condition("StringEquals", "aws:SourceArn", (trail,)),
+                                  Condition("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn",
+                                            (f"arn:{partition}:cloudtrail:*:{management.id}:trail/*",)))),
+            Statement("CloudTrailDescribesKey", "Allow", actions=("kms:DescribeKey",), resources=("*",),
+                      principals=_service("cloudtrail.amazonaws.com"),
+                      conditions=(Condition("StringEquals", "aws:SourceArn", (trail,)),)),
+        ]
+    # Config delivers as its service principal when the recorder uses the service-linked role.
+    statements.append(Statement(
+        "ConfigEncryptsOrganizationDeliveries", "Allow", actions=("kms:Decrypt", "kms:GenerateDataKey"),
+        resources=("*",), principals=_service("config.amazonaws.com"),
+        conditions=(Condition("StringEquals", "aws:SourceOrgID", (plan.org.org_id,)),)))
+    return PolicyDocument(tuple(statements))
+
+
+def log_bucket_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
+    """TLS only; the organization trail and Config of the organization's accounts deliver.
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
+    https://docs.aws.amazon.com/config/latest/developerguide/s3-bucket-policy.html"""
+    partition = plan.org.partition
+    bucket = f"arn:{partition}:s3:::{security.log_bucket}"
+    owner_full_control = Condition("StringEquals", "s3:x-amz-acl", ("bucket-owner-full-control",))
+    in_org = Condition("StringEquals", "aws:SourceOrgID", (plan.org.org_id,))
+    statements = [
+        Statement("DenyInsecureTransport", "Deny", actions=("s3:*",), resources=(bucket, f"{bucket}/*"),
+                  principals=(Principal("*", ("*",)),),
+                  conditions=(Condition("Bool", "aws:SecureTransport", ("false",)),)),
+    ]
+    if security.trail_name:
+        management = next(a for a in plan.accounts if a.management)
+        source = Condition("StringEquals", "aws:SourceArn", (trail_arn(plan, security),))
+        statements += [
+            Statement("CloudTrailAclCheck", "Allow", actions=("s3:GetBucketAcl",), resources=(bucket,),
+                      principals=_service("cloudtrail.amazonaws.com"), conditions=(source,)),
+            Statement("CloudTrailWrite", "Allow", actions=("s3:PutObject",),
+                      resources=(f"{bucket}/AWSLogs/{management.id}/*", f"{bucket}/AWSLogs/{plan.org.org_id}/*"),
+                      principals=_service("cloudtrail.amazonaws.com"), conditions=(source, owner_full_control)),
+        ]
+    statements += [
+        Statement("ConfigBucketPermissionsCheck", "Allow", actions=("s3:GetBucketAcl",), resources=(bucket,),
+                  principals=_service("config.amazonaws.com"), conditions=(in_org,)),
+        Statement("ConfigBucketExistenceCheck", "Allow", actions=("s3:ListBucket",), resources=(bucket,),
+                  principals=_service("config.amazonaws.com"), conditions=(in_org,)),
+        Statement("ConfigBucketDelivery", "Allow", actions=("s3:PutObject",),
+                  resources=(f"{bucket}/AWSLogs/*/Config/*",),
+                  principals=_service("config.amazonaws.com"), conditions=(in_org, owner_full_control)),
+    ]
+    return PolicyDocument(tuple(statements))
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def security_files(plan: Plan, render: Render, account_names: dict[str, str]) -> dict[str, str]:
+    """The shared module and the organization's security.tf (``account_names``: member account → resource name)."""
+    security = plan.security
+    assert security is not None
+    directory = f"{ROOT}/modules/{MODULE}"
+    context: dict[str, object] = {
+        "security": security, "org": plan.org, "alert_region": ALERT_REGION,
+        "key_policy": alerts_key_policy(plan), "topic_policy": alerts_topic_policy(plan, security),
+        "needs_key": not security.log_bucket_existing or security.log_kms_key_arn is not None,
+        "tf_name": tf_name, "recorder_name": RECORDER_NAME}
+    files = {
+        f"{directory}/versions.tf": render("versions.tf.j2", root=False, required_version=REQUIRED_VERSION,
+                                            aws_provider=AWS_PROVIDER),
+        f"{directory}/variables.tf": render("security_variables.tf.j2", **context),
+        f"{directory}/alerts.tf": render("security_alerts.tf.j2", **context),
+        f"{directory}/outputs.tf": render("security_outputs.tf.j2", **context),
+    }
+    if security.config_recorder:
+        files[f"{directory}/config.tf"] = render("security_config.tf.j2", **context)
+    if security.config_rules:
+        files[f"{directory}/config_rules.tf"] = render("security_config_rules.tf.j2", **context)
+    if security.ebs_default_encryption or security.s3_block_public_access:
+        files[f"{directory}/account_settings.tf"] = render("security_account_settings.tf.j2", **context)
+
+    def account_ref(name: str) -> Hcl:
+        account = plan.account(name)
+        if account.management:
+            return quote(account.id)
+        return ref(f"aws_organizations_account.{account_names[name]}.id")
+
+    log_key = _log_key(plan, security, in_log_account=False)
+    files[f"{ROOT}/organization/security.tf"] = render(
+        "organization_security.tf.j2", security=security, org=plan.org, account_ref=account_ref, tf_name=tf_name,
+        log_key=log_key, log_account=security.log_account, analyzer_account=security.analyzer_account)
+    return files
+
+
+def account_security_files(plan: Plan, render: Render, account: Account, directory: str) -> dict[str, str]:
+    """security.tf of one account's root module, plus the log archive or analyzers where they live."""
+    security = plan.security
+    assert security is not None
+    is_log = account.name == security.log_account
+    log_key = _log_key(plan, security, in_log_account=is_log)
+    allowed = set(plan.org.allowed_regions)
+    instances = [(region_alias(r), r, r == plan.org.home_region, r in allowed, r == ALERT_REGION)
+                 for r in security.alert_regions]
+    depends_on = []
+    if is_log and not security.log_bucket_existing:
+        depends_on.append("aws_s3_bucket_policy.log_archive")
+    first = ["the organization (terraform/organization)"]
+    if not is_log:
+        first.append(f"the log archive (terraform/accounts/{security.log_account})")
+    files = {f"{directory}/security.tf": render(
+        "account_security.tf.j2", security=security, account=account, instances=instances, log_key=log_key,
+        module_source=f"../../modules/{MODULE}", depends_on=depends_on, first=first,
+        recorder_name=RECORDER_NAME, config_role_arn=f"arn:{plan.org.partition}:iam::{account.id}:role/{CONFIG_SLR}")}
+    if is_log and not security.log_bucket_existing:
+        files[f"{directory}/log_archive.tf"] = render(
+            "log_archive.tf.j2", security=security, account=account, alias=LOG_KEY_ALIAS,
+            key_policy=log_key_policy(plan, security), bucket_policy=log_bucket_policy(plan, security))
+    if account.name == security.analyzer_account:
+        files[f"{directory}/access_analyzer.tf"] = render(
+            "access_analyzer.tf.j2", security=security,
+            regions=[(region_alias(r), r) for r in plan.org.allowed_regions],
+            home_alias=region_alias(plan.org.home_region), name=ANALYZER_NAME, unused_name=UNUSED_ANALYZER_NAME)
+    return files
+
+
+def provider_aliases(plan: Plan) -> list[tuple[str, str]]:
+    """(alias, region) of the aliased providers an account root module needs for the security baseline."""
+    if plan.security is None:
+        return []
+    return [(region_alias(r), r) for r in plan.security.alert_regions]
