@@ -8,11 +8,22 @@ resource "aws_organizations_organization" "this" {
   # Every policy type in use must be listed: a type missing here is disabled on apply.
   enabled_policy_types = ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]
 
+  # Trusted access (security baseline): every service with trusted access must be listed, because a service
+  # missing here is switched off on apply. A service turned on outside Terraform (Security Hub, IAM Identity
+  # Center…) shows up in the plan as a removal: a reviewer stops there and reconciles before applying.
+  # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_integrate_services_list.html
+  aws_service_access_principals = [
+    "access-analyzer.amazonaws.com",
+    "cloudtrail.amazonaws.com",
+    "config-multiaccountsetup.amazonaws.com",
+    "config.amazonaws.com",
+    "iam.amazonaws.com",
+    "member.org.stacksets.cloudformation.amazonaws.com",
+    "sso.amazonaws.com",
+  ]
+
   lifecycle {
     prevent_destroy = true
-    # Trusted access is turned on by the services themselves (StackSets, Security Hub, Control Tower…);
-    # managing the list here would switch off whatever the blueprint does not know about.
-    ignore_changes = [aws_service_access_principals]
   }
 }
 
@@ -23,6 +34,15 @@ import {
 
 resource "aws_organizations_organizational_unit" "infrastructure" {
   name      = "Infrastructure"
+  parent_id = "r-ex01"
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "aws_organizations_organizational_unit" "quarantine" {
+  name      = "Quarantine"
   parent_id = "r-ex01"
 
   lifecycle {

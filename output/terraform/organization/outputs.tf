@@ -4,6 +4,7 @@ output "organizational_unit_ids" {
   description = "Id of each OU, by path."
   value = {
     "Infrastructure" = aws_organizations_organizational_unit.infrastructure.id
+    "Quarantine"     = aws_organizations_organizational_unit.quarantine.id
     "Sandbox"        = aws_organizations_organizational_unit.sandbox.id
     "Security"       = aws_organizations_organizational_unit.security.id
     "Workloads"      = aws_organizations_organizational_unit.workloads.id

@@ -127,6 +127,12 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values   = ["arn:aws:iam::*:root"]
     }
+
+    condition {
+      test     = "Null"
+      variable = "aws:AssumedRoot"
+      values   = ["true"]
+    }
   }
 
   statement {
@@ -331,6 +337,38 @@ data "aws_iam_policy_document" "guardrails_root" {
       "securityhub:UpdateStandardsControl",
     ]
     resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectSecurityAlerts"
+    effect = "Deny"
+    actions = [
+      "events:DeleteRule",
+      "events:DisableRule",
+      "events:PutRule",
+      "events:PutTargets",
+      "events:RemoveTargets",
+      "sns:AddPermission",
+      "sns:DeleteTopic",
+      "sns:RemovePermission",
+      "sns:SetTopicAttributes",
+    ]
+    resources = [
+      "arn:aws:events:*:*:rule/guardrails-*",
+      "arn:aws:sns:*:*:guardrails-*",
+    ]
 
     condition {
       test     = "ArnNotLike"
@@ -569,6 +607,48 @@ resource "aws_organizations_policy" "workloads_deny_expensive_instances" {
 resource "aws_organizations_policy_attachment" "workloads_deny_expensive_instances" {
   policy_id = aws_organizations_policy.workloads_deny_expensive_instances.id
   target_id = aws_organizations_organizational_unit.workloads.id
+}
+
+data "aws_iam_policy_document" "guardrails_ou_quarantine" {
+  statement {
+    sid       = "DenyAllButBootstrap"
+    effect    = "Deny"
+    actions   = ["*"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsCIDeployer",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "StringNotLike"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:aws:iam::*:role/guardrails/*"]
+    }
+  }
+}
+
+resource "aws_organizations_policy" "guardrails_ou_quarantine" {
+  name        = "guardrails-ou-quarantine"
+  description = "Guardrails from the catalog attached to ou:Quarantine: quarantine"
+  type        = "SERVICE_CONTROL_POLICY"
+  content     = data.aws_iam_policy_document.guardrails_ou_quarantine.minified_json
+
+  # Policies of a type can be created only once the type is enabled on the organization.
+  depends_on = [aws_organizations_organization.this]
+}
+
+resource "aws_organizations_policy_attachment" "guardrails_ou_quarantine" {
+  policy_id = aws_organizations_policy.guardrails_ou_quarantine.id
+  target_id = aws_organizations_organizational_unit.quarantine.id
 }
 
 data "aws_iam_policy_document" "guardrails_rcp_root" {

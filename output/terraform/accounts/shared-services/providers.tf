@@ -10,3 +10,37 @@ provider "aws" {
     session_name = "guardrails"
   }
 }
+
+# One provider per region of the security baseline (security.tf), same account and role as above.
+provider "aws" {
+  alias               = "us_east_1"
+  region              = "us-east-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "eu_west_1"
+  region              = "eu-west-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "eu_central_1"
+  region              = "eu-central-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
