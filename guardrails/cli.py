@@ -252,6 +252,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_VALIDATION if any(d.severity is Severity.ERROR for d in result.diagnostics) else EXIT_OK
     if args.command == "check":
         compiled = pipeline.compile_blueprint(args.blueprint)
+        _print_diagnostics(err, compiled.warnings)
         out.print(f"blueprint {compiled.plan.blueprint} is valid: {len(compiled.plan.accounts)} accounts, "
                   f"{len(compiled.plan.classes)} baseline classes, {len(compiled.plan.scps)} SCPs, "
                   f"{len(compiled.plan.rcps)} RCP(s); {len(compiled.plan.tests)} access tests and the lockout proof pass")

@@ -25,6 +25,7 @@ from guardrails.model import Model, build_model
 from guardrails.model.library import effective_job
 from guardrails.policies import risks
 from guardrails.policies.identity_center import console_user_warnings
+from guardrails.policies.security import root_session_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 
@@ -68,6 +69,7 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
     plan = synthesize(model)
     warnings, notes = _check_risks(model, plan, today or date.today())
     warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
+    warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
     files = emit_all(plan)
     compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
     if run_tests and plan.tests:

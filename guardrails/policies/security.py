@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from guardrails.blueprint.schema import Security
+from guardrails.diagnostics import Diagnostic
 from guardrails.model.build import Model
 from guardrails.policies.ir import ALERT_REGION, AlertRule, ConfigRule, PasswordPolicy, SecurityPlan
 
@@ -172,3 +173,27 @@ def security_plan(model: Model, password: PasswordPolicy | None) -> SecurityPlan
         delegated_admins=tuple(sorted(delegated)))
 
 
+
+
+def root_session_warnings(model: Model) -> list[Diagnostic]:
+    """GR320 where centralized root access is on but deny-root-user would deny the root sessions it starts.
+
+    Centralized root access replaces member root passwords with short ``sts:AssumeRoot`` sessions; the catalog's
+    deny-root-user denies them too unless ``allow_centralized_root: true``, so root tasks (unlocking a bucket policy,
+    deleting leftover root credentials) would fail in every member account under it."""
+    from guardrails.model.build import guardrail_attachments
+
+    bp = model.blueprint
+    if bp.security is None or not bp.security.centralized_root_access:
+        return []
+    found = []
+    for _target, yaml_path, refs in guardrail_attachments(bp):
+        for index, ref in enumerate(refs):
+            guardrail, given = (ref, {}) if isinstance(ref, str) else next(iter(ref.items()))
+            if guardrail == "deny-root-user" and not (given or {}).get("allow_centralized_root"):
+                found.append(Diagnostic.of(
+                    "GR320", "deny-root-user also denies the root sessions of centralized root access",
+                    model.source.where(*yaml_path, "guardrails", index),
+                    "write `- deny-root-user: {allow_centralized_root: true}` so that sessions started with "
+                    "sts:AssumeRoot from the management account keep working (docs/security-baseline.md)"))
+    return found
