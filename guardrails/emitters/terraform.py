@@ -363,7 +363,7 @@ def _root_files(plan: Plan, directory: str, state_key: str, account_id: str, rol
 
 def _organization(plan: Plan) -> dict[str, str]:
     directory = f"{ROOT}/organization"
-    management = next(a for a in plan.accounts if a.management)
+    management = plan.management_account
     units = sorted(plan.units, key=lambda u: u.path)
     members = sorted(plan.organization_members, key=lambda a: (a.unit, a.name))
     unit_names = _unique({u.path: tf_name(u.path) for u in units}, "OUs")

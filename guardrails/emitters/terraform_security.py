@@ -74,7 +74,7 @@ def log_key_alias_arn(plan: Plan, security: SecurityPlan) -> str:
 
 
 def trail_arn(plan: Plan, security: SecurityPlan) -> str:
-    management = next(a for a in plan.accounts if a.management)
+    management = plan.management_account
     return f"arn:{plan.org.partition}:cloudtrail:{plan.org.home_region}:{management.id}:trail/{security.trail_name}"
 
 
@@ -120,7 +120,7 @@ def log_key_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
     https://docs.aws.amazon.com/config/latest/developerguide/s3-kms-key-policy.html"""
     partition = plan.org.partition
     log_account = plan.account(security.log_account)
-    management = next(a for a in plan.accounts if a.management)
+    management = plan.management_account
     statements = [
         Statement("AccountAdministersKey", "Allow", actions=("kms:*",), resources=("*",),
                   principals=(Principal("AWS", (f"arn:{partition}:iam::{log_account.id}:root",)),)),
@@ -164,7 +164,7 @@ def log_bucket_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
                   conditions=(Condition("Bool", "aws:SecureTransport", ("false",)),)),
     ]
     if security.trail_name:
-        management = next(a for a in plan.accounts if a.management)
+        management = plan.management_account
         source = Condition("StringEquals", "aws:SourceArn", (trail_arn(plan, security),))
         statements += [
             Statement("CloudTrailAclCheck", "Allow", actions=("s3:GetBucketAcl",), resources=(bucket,),

@@ -469,6 +469,10 @@ class Plan:
         return next(a for a in self.accounts if a.name == name)
 
     @property
+    def management_account(self) -> Account:
+        return next(a for a in self.accounts if a.management)
+
+    @property
     def organization_members(self) -> tuple[Account, ...]:
         """Every member account the organization templates hold: those with an id, then those still to be created."""
         return (*(a for a in self.accounts if not a.management), *self.pending_accounts)

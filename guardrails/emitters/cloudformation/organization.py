@@ -21,7 +21,6 @@ from typing import Any
 from guardrails.emitters.cloudformation import security as security_templates
 from guardrails.emitters.cloudformation.baseline import stack_name
 from guardrails.emitters.cloudformation.render import (
-    TEMPLATE_VERSION,
     CloudFormationLimitError,
     LogicalIds,
     check_limits,
@@ -30,6 +29,7 @@ from guardrails.emitters.cloudformation.render import (
     ref,
     resource,
     skip_metadata,
+    template,
     with_header,
 )
 from guardrails.policies.ir import BaselineClass, Plan, ServiceControlPolicy
@@ -146,17 +146,7 @@ def _parameters(plan: Plan) -> dict[str, Any]:
 
 def _template(plan: Plan, description: str, resources: dict[str, Any],
               outputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A template with the parameters its resources and outputs use (an unused one only draws a lint warning)."""
-    used = json.dumps([resources, outputs])
-    params = {k: v for k, v in _parameters(plan).items() if f'{{"Ref": "{k}"}}' in used or f"${{{k}}}" in used}
-    template: dict[str, Any] = {"AWSTemplateFormatVersion": TEMPLATE_VERSION,
-                                "Description": f"guardrails {plan.org.name}: {description}"}
-    if params:
-        template["Parameters"] = params
-    template["Resources"] = resources
-    if outputs:
-        template["Outputs"] = outputs
-    return template
+    return template(plan, description, resources, parameters=_parameters(plan), outputs=outputs)
 
 
 # ----------------------------------------------------------------------------- resources

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -208,3 +209,21 @@ def check_limits(plan: Plan, path: str, template: dict[str, Any], text: str, *, 
         return [f"This template is {size:,} bytes, over the {body.value:,}-byte limit for an inline template body:",
                 "deploy it from S3 (aws cloudformation deploy --s3-bucket BUCKET ...)."]
     return []
+
+
+def template(plan: Plan, description: str, resources: dict[str, Any], *, parameters: dict[str, Any] | None = None,
+             conditions: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A template in the fixed section order, with only the parameters its resources, conditions and outputs use
+    (an unused parameter only draws a cfn-lint warning)."""
+    used = json.dumps([resources, outputs, conditions])
+    kept = {k: v for k, v in (parameters or {}).items() if f'{{"Ref": "{k}"}}' in used or f"${{{k}}}" in used}
+    body: dict[str, Any] = {"AWSTemplateFormatVersion": TEMPLATE_VERSION,
+                            "Description": f"guardrails {plan.org.name}: {description}"}
+    if kept:
+        body["Parameters"] = kept
+    if conditions:
+        body["Conditions"] = conditions
+    body["Resources"] = resources
+    if outputs:
+        body["Outputs"] = outputs
+    return body

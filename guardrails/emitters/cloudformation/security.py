@@ -19,7 +19,6 @@ from typing import Any
 
 from guardrails.emitters.cloudformation import account_settings
 from guardrails.emitters.cloudformation.render import (
-    TEMPLATE_VERSION,
     LogicalIds,
     check_limits,
     dump,
@@ -27,6 +26,7 @@ from guardrails.emitters.cloudformation.render import (
     ref,
     resource,
     skip_metadata,
+    template,
     with_header,
 )
 from guardrails.policies.ir import ALERT_REGION, Plan, SecurityPlan
@@ -121,18 +121,7 @@ def _conditional(condition: str | None, body: dict[str, Any]) -> dict[str, Any]:
 
 def _template(plan: Plan, description: str, resources: dict[str, Any], *, parameters: dict[str, Any] | None = None,
               conditions: dict[str, Any] | None = None, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    template: dict[str, Any] = {"AWSTemplateFormatVersion": TEMPLATE_VERSION,
-                                "Description": f"guardrails {plan.org.name}: {description}"}
-    used = json.dumps([resources, outputs, conditions])
-    parameters = {k: v for k, v in (parameters or {}).items() if f'{{"Ref": "{k}"}}' in used or f"${{{k}}}" in used}
-    if parameters:
-        template["Parameters"] = parameters
-    if conditions:
-        template["Conditions"] = conditions
-    template["Resources"] = resources
-    if outputs:
-        template["Outputs"] = outputs
-    return template
+    return template(plan, description, resources, parameters=parameters, conditions=conditions, outputs=outputs)
 
 
 def _file(plan: Plan, stem: str, notes: list[str], template: dict[str, Any], what: str) -> str:
@@ -144,12 +133,8 @@ def _file(plan: Plan, stem: str, notes: list[str], template: dict[str, Any], wha
     return with_header(plan, [*notes, *extra], body) if extra else text
 
 
-def _management(plan: Plan) -> Any:
-    return next(a for a in plan.accounts if a.management)
-
-
 def _trail_arn(plan: Plan, security: SecurityPlan) -> dict[str, str]:
-    return _sub(f"arn:${{AWS::Partition}}:cloudtrail:{plan.org.home_region}:{_management(plan).id}:"
+    return _sub(f"arn:${{AWS::Partition}}:cloudtrail:{plan.org.home_region}:{plan.management_account.id}:"
                 f"trail/{security.trail_name}")
 
 
@@ -364,7 +349,7 @@ def build_log_archive(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
     ]
     if security.trail_name:
         trail = _trail_arn(plan, security)
-        management = _management(plan).id
+        management = plan.management_account.id
         # https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
         key_statements += [
             {"Sid": "CloudTrailEncryptsLogs", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
