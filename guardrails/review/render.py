@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from guardrails.review.diff import (
+from guardrails.review.changes import (
     SEVERITIES,
     PermissionDiff,
     PrincipalChange,

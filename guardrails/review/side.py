@@ -1,0 +1,139 @@
+"""One side of a diff: principal states per account class and SCP Denies per target."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any, TYPE_CHECKING
+
+from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
+from guardrails.policies import compare
+from guardrails.review.analyzer import _State
+from guardrails.review.statements import _PRINCIPAL_KEYS, _statements, ACCOUNT_ID, AWS_MANAGED, REGION
+
+if TYPE_CHECKING:
+    from guardrails.review.analyzer import _Analyzer, _Effective
+    from guardrails.review.statements import _Stmt
+
+
+class _Side:
+    """One organization, read for the diff: principal states per class, SCP denies per target."""
+
+    def __init__(self, org: Organization, analyzer: _Analyzer) -> None:
+        self.org = org
+        self.analyzer = analyzer
+        self._states: dict[str | None, dict[str, _State]] = {}
+        self._scp_denies: dict[str, list[tuple[str, str, _Stmt]]] | None = None
+
+    @property
+    def accounts(self) -> dict[str, Account]:
+        return self.org.accounts
+
+    def states(self, account: Account) -> dict[str, _State]:
+        if account.class_key not in self._states:
+            self._states[account.class_key] = self._class_states(account.class_key)
+        return self._states[account.class_key]
+
+    def _text(self, path: str) -> str:
+        if path not in self.org.files:
+            raise EvaluationError(f"policies/manifest.json names {path}, which is not in the output")
+        return self.org.files[path]
+
+    def _policy(self, cls: Mapping[str, Any], arn: str) -> tuple[str, str | None]:
+        """(label, document text) of a managed policy ARN; text None for an AWS managed policy without data."""
+        managed = cls.get("managed_policies", {})
+        if arn in managed:
+            return managed[arn]["name"], self._text(managed[arn]["file"])
+        if ":iam::aws:policy/" in arn:
+            return f"{AWS_MANAGED}{arn.split(':policy/', 1)[1]}", _aws_managed_text(arn.split(":policy/", 1)[1])
+        raise EvaluationError(f"policies/manifest.json: policy {arn} is attached but not emitted")
+
+    def _class_states(self, class_key: str | None) -> dict[str, _State]:
+        if class_key is None:
+            return {}
+        cls = self.org.manifest["classes"][class_key]
+        states: dict[str, _State] = {}
+
+        def state(principal: str, arns: Iterable[str], extra: Iterable[tuple[str, str, str]] = (),
+                  boundary: str | None = None, trust: str | None = None, memberships: Iterable[str] = (),
+                  tags: Mapping[str, str] | None = None) -> _State:
+            attachments: dict[str, str | None] = {}
+            documents: set[tuple[str, str]] = set()
+            unmodeled: list[str] = []
+            for arn in dict.fromkeys(arns):
+                label, text = self._policy(cls, arn)
+                if text is None:
+                    unmodeled.append(arn)
+                else:
+                    documents.add((label, text))
+                attachments.setdefault(arn, text)
+            for name, label, text in extra:
+                attachments[name] = text
+                documents.add((label, text))
+            for group in memberships:
+                attachments[f"group/{group}"] = None
+            bound = None
+            if boundary:
+                bound = (boundary, self._policy(cls, boundary)[1])
+            return _State(principal, tuple(sorted(attachments.items())), tuple(sorted(documents)),
+                          tuple(sorted(unmodeled)), bound, trust, tuple(sorted((tags or {}).items())))
+
+        groups = {g["name"]: g for g in cls.get("groups", [])}
+        for role in cls.get("roles", []):
+            inline = [(f"inline:{p.rsplit('/', 1)[-1].removesuffix('.json')}",
+                       f"inline {p.rsplit('/', 1)[-1].removesuffix('.json')}", self._text(p))
+                      for p in role.get("inline_policies", [])]
+            states[f"role/{role['name']}"] = state(f"role/{role['name']}", role.get("policies", []), inline,
+                                                   role.get("boundary"), self._text(role["trust"]))
+        for group in cls.get("groups", []):
+            states[f"group/{group['name']}"] = state(f"group/{group['name']}", group.get("policies", []))
+        for user in cls.get("users", []):
+            arns = [arn for name in user.get("groups", []) for arn in groups.get(name, {}).get("policies", [])]
+            states[f"user/{user['name']}"] = state(f"user/{user['name']}", arns, memberships=user.get("groups", []),
+                                                   tags=user.get("tags", {}))
+        return states
+
+    def scp_denies(self, target: str) -> list[tuple[str, str, _Stmt]]:
+        if self._scp_denies is None:
+            self._scp_denies = {}
+            for scp in self.org.manifest.get("service_control_policies", []):
+                source = f"SCP {scp['name']} ({scp['target']})"
+                self._scp_denies.setdefault(scp["target"], []).extend(
+                    ("scp", source, s) for s in _statements(self._text(scp["file"])) if s.effect == "Deny")
+        return self._scp_denies.get(target, [])
+
+    def effective(self, account: Account, state: _State) -> _Effective:
+        identity = self.analyzer.identity(state.documents, state.boundary)
+        denies = list(identity.denies)
+        if not account.management:
+            for level in self.org.path_of(account):
+                denies += self.scp_denies(level)
+        context, static = self._context(account, state)
+        substitutions = {ACCOUNT_ID: account.id, REGION: self.org.home_region}
+        return self.analyzer.effective(identity, denies, context, static, substitutions)
+
+    def _context(self, account: Account, state: _State) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+        """What the request context holds whatever the request, for this principal (see _PRINCIPAL_KEYS)."""
+        kind, _, name = state.principal.partition("/")
+        arn = self.org.caller(PrincipalSpec(kind, name), account).principal_arn  # type: ignore[arg-type]
+        context = {"aws:principalarn": (arn,), "aws:principalaccount": (account.id,),
+                   "aws:principalorgid": (self.org.org_id,), "aws:principalisawsservice": ("false",),
+                   "aws:principaltype": ("AssumedRole" if kind == "role" else "User",)}
+        static = set(_PRINCIPAL_KEYS)
+        if kind == "user":
+            context["aws:username"] = (name,)
+            context.update({f"aws:principaltag/{k.lower()}": (v,) for k, v in state.tags})
+            static.add("aws:principaltag/*")  # a user's tags are in the manifest; absent tags are absent
+        elif kind == "group":
+            static.discard("aws:username")  # any member's name
+        return context, frozenset(static)
+
+
+@cache
+def _aws_managed_text(name: str) -> str | None:
+    canonical = compare.canonical_name(name)
+    if canonical is None or canonical != name:
+        return None
+    return json.dumps(compare.policy_document(canonical), sort_keys=True)
