@@ -383,3 +383,55 @@ def test_terraform_fmt_accepts_the_module(tmp_path: Path) -> None:
         target.write_text(text, encoding="utf-8")
     result = TerraformCommand(str(tmp_path)).fmt(list=True, write=False, recursive=True)
     assert result.retcode == 0 and result.value == "", (result.value, result.error)
+
+
+# ----------------------------------------------------------------------------- full administrator access (GR504)
+
+ADMIN_READ_ONLY = "      job_functions: [read-only]\n      managed_policies: [AdministratorAccess]\n"
+
+
+def test_a_permission_set_with_administrator_access_is_gr504_at_its_line(tmp_path: Path) -> None:
+    from guardrails.validators.own_checks import check_plan
+
+    text = example_text().replace("      job_functions: [read-only]\n", ADMIN_READ_ONLY)
+    plan = synthesize(build_model(load_blueprint(blueprint_with(tmp_path, text))))
+    [error] = [d for d in check_plan(plan) if d.code == "GR504"]
+    assert "permission set ReadOnly" in error.message and "AdministratorAccess" in error.message
+    assert error.location is not None and error.location.line == line_of(text, "  ReadOnly:")
+    assert error.location.file.endswith("identity-center.yaml")
+
+
+def test_a_declared_full_admin_permission_set_passes_and_says_so_in_the_manifest(tmp_path: Path) -> None:
+    from guardrails.emitters import policies
+    from guardrails.validators.own_checks import check_plan
+
+    declared = ADMIN_READ_ONLY + ("      full_admin: {reason: platform on-call fixes production incidents, "
+                                  "owner: platform-team}\n")
+    text = example_text().replace("      job_functions: [read-only]\n", declared)
+    plan = synthesize(build_model(load_blueprint(blueprint_with(tmp_path, text))))
+    assert not [d for d in check_plan(plan) if d.code == "GR504"]
+    manifest = policies.manifest(plan)
+    [entry] = [ps for ps in manifest["permission_sets"] if ps["name"] == "ReadOnly"]
+    assert entry["full_admin_accepted"] == "platform on-call fixes production incidents"
+    assert "arn:aws:iam::aws:policy/AdministratorAccess" in entry["managed_policies"]
+    assert (entry["session_duration"], entry["session_seconds"]) == ("PT8H", 8 * 3600)
+
+
+def test_permission_sets_are_in_the_policy_tree_and_the_manifest() -> None:
+    from guardrails.emitters import policies
+
+    plan = example_plan()
+    files = policies.emit(plan)
+    manifest = json.loads(files["policies/manifest.json"])
+    by_name = {ps["name"]: ps for ps in manifest["permission_sets"]}
+    assert set(by_name) == {"Developer", "ReadOnly", "SecurityAuditor"}
+    auditor = by_name["SecurityAuditor"]
+    assert auditor["file"] == "policies/permission-sets/SecurityAuditor.json"
+    assert json.loads(files[auditor["file"]]) == next(
+        ps.inline_policy for ps in plan.identity_center.permission_sets if ps.name == "SecurityAuditor").to_json()
+    developer = by_name["Developer"]
+    assert developer["file"] is None and developer["customer_managed"]
+    assert developer["boundary"] == {"customer_managed": {"name": "GuardrailsWorkloadBoundary",
+                                                          "path": "/guardrails/"}}
+    assert {a["account"] for a in developer["assignments"]} == {"app-dev", "data-dev"}
+    assert manifest["identity_center"]["admin_account"] == "management"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from guardrails.policies.resource_policies import with_resource_policies
 from guardrails.blueprint import load_blueprint
 from guardrails.emitters import header_text
 from guardrails.emitters.cloudformation import account_settings as settings
@@ -40,7 +41,8 @@ def plan() -> Plan:
 
 def _with(plan: Plan, **changes: Any) -> Plan:
     assert plan.security is not None
-    return dataclasses.replace(plan, security=dataclasses.replace(plan.security, **changes))
+    # The resource policies are compiled from the security plan: compile them again for the variant.
+    return with_resource_policies(dataclasses.replace(plan, security=dataclasses.replace(plan.security, **changes)))
 
 
 def _security(plan: Plan) -> SecurityPlan:
@@ -64,7 +66,7 @@ def _of_type(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
 
 
 def test_no_security_section_no_security_output(plan: Plan) -> None:
-    files = emit(dataclasses.replace(plan, security=None))
+    files = emit(dataclasses.replace(plan, security=None, resource_policies=()))
     assert not SECURITY_FILES & set(files)
     stacksets = _load(files, STACKSETS)
     assert "StackSetAccountSecurity" not in stacksets["Resources"]
@@ -135,7 +137,7 @@ def test_alerts_in_every_alert_region_global_ones_in_us_east_1(plan: Plan) -> No
     assert key["EnableKeyRotation"] is True
     events = next(s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "events.amazonaws.com"})
     assert set(events["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
-    assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}}}
     assert resources["AlertTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertKey"}
     assert resources["AlertTopic"]["Properties"]["TopicName"] == security.topic_name
     [publish] = resources["AlertTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
@@ -254,19 +256,19 @@ def test_log_archive_bucket_key_and_policies(plan: Plan) -> None:
     statements = {s["Sid"]: s for s in resources["LogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
     deny = statements["DenyInsecureTransport"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    trail_arn = (f"arn:${{AWS::Partition}}:cloudtrail:{plan.org.home_region}:100000000001:"
-                 f"trail/{security.trail_name}")
+    trail_arn = f"arn:aws:cloudtrail:{plan.org.home_region}:100000000001:trail/{security.trail_name}"
     write = statements["CloudTrailWrite"]
-    assert write["Condition"]["StringEquals"]["aws:SourceArn"] == {"Fn::Sub": trail_arn}
-    assert any(f"/AWSLogs/{plan.org.org_id}/*" in r["Fn::Sub"] for r in write["Resource"])
+    assert write["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn
+    assert any(f"/AWSLogs/{plan.org.org_id}/*" in r for r in write["Resource"])
     assert statements["CloudTrailAclCheck"]["Action"] == "s3:GetBucketAcl"
     for sid, action in (("ConfigBucketPermissionsCheck", "s3:GetBucketAcl"),
                         ("ConfigBucketExistenceCheck", "s3:ListBucket"), ("ConfigBucketDelivery", "s3:PutObject")):
         assert statements[sid]["Action"] == action
         assert statements[sid]["Condition"]["StringEquals"]["aws:SourceOrgID"] == plan.org.org_id
     key_sids = {s["Sid"] for s in resources["LogArchiveKey"]["Properties"]["KeyPolicy"]["Statement"]}
-    assert key_sids == {"AccountAdministersKey", "CloudTrailEncryptsLogs", "CloudTrailDescribesKey",
-                        "ConfigEncryptsDeliveries"}
+    assert key_sids == {"AccountAdministersKey", "OrganizationAccountsDescribeKey",
+                        "CloudTrailEncryptsOrganizationTrail", "CloudTrailDescribesKey",
+                        "ConfigEncryptsOrganizationDeliveries"}
     assert template["Outputs"][sec.LOG_KEY]["Value"] == {"Fn::GetAtt": ["LogArchiveKey", "Arn"]}
 
 
@@ -433,3 +435,30 @@ def test_cfn_lint_reports_nothing_on_any_variant(plan: Plan) -> None:
         templates = {f"{name}/{p}": t for p, t in files.items() if p in SECURITY_FILES | {STACKSETS}}
         findings += [f"{d.location}: {d.message}" for d in lint_templates(templates, regions)]
     assert not findings, "\n".join(findings)
+
+
+# Where each resource policy of the plan lives in the CloudFormation output.
+RESOURCE_POLICY_PLACES = {
+    "alerts-key": (ACCOUNT_SECURITY, "AlertKey", "KeyPolicy"),
+    "alerts-topic": (ACCOUNT_SECURITY, "AlertTopicPolicy", "PolicyDocument"),
+    "log-archive-key": (LOG_ARCHIVE, "LogArchiveKey", "KeyPolicy"),
+    "log-archive-bucket": (LOG_ARCHIVE, "LogBucketPolicy", "PolicyDocument"),
+}
+
+
+@pytest.mark.parametrize("config_recorder", [True, False], ids=["recorder", "control-tower-config"])
+def test_resource_policies_are_the_plans_documents(plan: Plan, config_recorder: bool) -> None:
+    """Both formats render the one plan value (the Terraform side: tests/test_security_terraform.py); with Config
+    owned by Control Tower neither grants Config on the log bucket or key."""
+    from guardrails.emitters.cloudformation.render import unsub
+
+    variant = _with(plan, config_recorder=config_recorder)
+    files = emit(variant)
+    assert {p.key for p in variant.resource_policies} == set(RESOURCE_POLICY_PLACES)
+    for policy in variant.resource_policies:
+        path, logical_id, prop = RESOURCE_POLICY_PLACES[policy.key]
+        rendered = _load(files, path)["Resources"][logical_id]["Properties"][prop]
+        assert unsub(rendered, variant.org.partition) == policy.document.to_json(), policy.key
+        grants_config = any(p.identifiers == ("config.amazonaws.com",)
+                            for s in policy.document.statements for p in s.principals)
+        assert grants_config == (config_recorder and policy.key.startswith("log-archive")), policy.key

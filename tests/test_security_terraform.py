@@ -11,6 +11,7 @@ from typing import Any
 import hcl2
 import pytest
 
+from guardrails.policies.resource_policies import with_resource_policies
 from guardrails.emitters.terraform import emit
 from guardrails.emitters.terraform_security import LOG_KEY_ALIAS, MODULE
 from guardrails.policies.ir import ALERT_REGION, Plan, SecurityPlan
@@ -30,7 +31,8 @@ def example() -> Plan:
 def variant(**changes: Any) -> Plan:
     plan = example()
     assert plan.security is not None
-    return dataclasses.replace(plan, security=dataclasses.replace(plan.security, **changes))
+    # The resource policies are compiled from the security plan: compile them again for the variant.
+    return with_resource_policies(dataclasses.replace(plan, security=dataclasses.replace(plan.security, **changes)))
 
 
 _EMITTED: dict[int, tuple[Plan, dict[str, str]]] = {}
@@ -102,7 +104,7 @@ def statements(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_without_security_plan_only_the_security_files_and_two_templates_differ() -> None:
     plan = example()
-    before = files_for(dataclasses.replace(plan, security=None))
+    before = files_for(dataclasses.replace(plan, security=None, resource_policies=()))
     after = files_for(plan)
     assert not [p for p in before if "security" in p or "log_archive" in p or "access_analyzer" in p]
     assert set(before) <= set(after)
@@ -422,10 +424,10 @@ def test_security_policy_documents_round_trip_to_the_ir() -> None:
     sec = security(plan)
     files = files_for(plan)
     expected = {
-        (MODULE_DIR, "alerts_key"): ts.alerts_key_policy(plan),
-        (MODULE_DIR, "alerts_topic"): ts.alerts_topic_policy(plan, sec),
-        ("terraform/accounts/log-archive", "log_archive_key"): ts.log_key_policy(plan, sec),
-        ("terraform/accounts/log-archive", "log_archive_bucket"): ts.log_bucket_policy(plan, sec),
+        (MODULE_DIR, "alerts_key"): plan.resource_policy("alerts-key").document,
+        (MODULE_DIR, "alerts_topic"): plan.resource_policy("alerts-topic").document,
+        ("terraform/accounts/log-archive", "log_archive_key"): plan.resource_policy("log-archive-key").document,
+        ("terraform/accounts/log-archive", "log_archive_bucket"): plan.resource_policy("log-archive-bucket").document,
     }
     for (directory, name), document in expected.items():
         body = data_sources(files, directory)[("aws_iam_policy_document", name)]

@@ -339,14 +339,12 @@ def test_policy_documents_round_trip_to_the_ir(name: str) -> None:
             expected.update({(directory, f"{role.key}_inline_{tf_name(n)}"): d for n, d in role.inline_policies})
     security = plan.security
     if security is not None:  # the security baseline's key, topic and bucket policies
-        from guardrails.emitters import terraform_security as ts
-
-        expected[("terraform/modules/account-security", "alerts_key")] = ts.alerts_key_policy(plan)
-        expected[("terraform/modules/account-security", "alerts_topic")] = ts.alerts_topic_policy(plan, security)
+        expected[("terraform/modules/account-security", "alerts_key")] = plan.resource_policy("alerts-key").document
+        expected[("terraform/modules/account-security", "alerts_topic")] = plan.resource_policy("alerts-topic").document
         if not security.log_bucket_existing:
             log_root = f"terraform/accounts/{security.log_account}"
-            expected[(log_root, "log_archive_key")] = ts.log_key_policy(plan, security)
-            expected[(log_root, "log_archive_bucket")] = ts.log_bucket_policy(plan, security)
+            expected[(log_root, "log_archive_key")] = plan.resource_policy("log-archive-key").document
+            expected[(log_root, "log_archive_bucket")] = plan.resource_policy("log-archive-bucket").document
     found = {(directory, rname): body for directory, module in modules.items()
              for (rtype, rname), body in module["data"].items() if rtype == "aws_iam_policy_document"}
     assert set(found) == set(expected)

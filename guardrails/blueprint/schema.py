@@ -573,6 +573,15 @@ SsoTagText = Annotated[str, StringConstraints(max_length=128, pattern=r"^[A-Za-z
 _ISO_DURATION = re.compile(r"^PT(?:(\d{1,2})H)?(?:(\d{1,3})M)?$")
 
 
+class FullAdminDeclaration(Strict):
+    """A permission set declared to grant full administrator access (`*` on `*`), like break-glass: reviewed, owned."""
+
+    reason: Annotated[str, StringConstraints(min_length=20, max_length=400)] = Field(
+        description="Why this permission set needs full access (at least 20 characters).")
+    owner: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="Who answers for it (team or person).")
+
+
 class PermissionSet(Strict):
     """A permission set of IAM Identity Center, compiled from job functions; it becomes a role in every account it
     is assigned to (docs/identity-center.md)."""
@@ -600,6 +609,9 @@ class PermissionSet(Strict):
         None, description="Console URL users land on after signing in (e.g. the CloudWatch console).")
     tags: dict[SsoTagText, Annotated[str, StringConstraints(max_length=256, pattern=r"^[A-Za-z0-9_+=,.@-]+$")]] = Field(
         default_factory=dict, description="Tags of the permission set (letters, digits and + = , . @ _ -).")
+    full_admin: FullAdminDeclaration | None = Field(
+        None, description="Declare that the permission set grants `*` on `*` (e.g. `AdministratorAccess`); without "
+        "it such a grant is error GR504 (docs/identity-center.md).")
 
     @field_validator("session_duration")
     @classmethod

@@ -1,6 +1,7 @@
 """Every policy document as stable JSON under ``policies/``, for reviewers and other tools.
 
-Layout: ``policies/scp/<name>.json`` and ``policies/accounts/<class>/<kind>/<name>.json`` where kind is
+Layout: ``policies/scp/<name>.json``, ``policies/rcp/<name>.json``, ``policies/resources/<key>.json`` (bucket, key
+and topic policies) and ``policies/accounts/<class>/<kind>/<name>.json`` where kind is
 ``managed``, ``boundary``, ``trust`` or ``inline``. Placeholders ``${account_id}`` and ``${region}`` are
 kept: one document serves every account of its class.
 
@@ -14,10 +15,11 @@ versioned (``format``); docs/policies-manifest.md describes it.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from guardrails.policies.iam_data import iam_database
-from guardrails.policies.ir import ACCOUNT_ID, BaselineClass, Plan, PolicyRef
+from guardrails.policies.ir import ACCOUNT_ID, BaselineClass, CustomerPolicyReference, PermissionSet, Plan, PolicyRef
 
 MANIFEST = "policies/manifest.json"
 MANIFEST_FORMAT = "guardrails-policies/1"
@@ -38,9 +40,23 @@ def emit(plan: Plan) -> dict[str, str]:
             files[f"{base}/trust/{role.name}.json"] = role.trust.render()
             for name, document in role.inline_policies:
                 files[f"{base}/inline/{role.name}-{name}.json"] = document.render()
+    for policy in plan.resource_policies:
+        files[resource_policy_file(policy.key)] = policy.document.render()
+    if plan.identity_center is not None:
+        for ps in plan.identity_center.permission_sets:
+            if ps.inline_policy is not None:
+                files[permission_set_file(ps.name)] = ps.inline_policy.render()
     files[MANIFEST] = json.dumps(manifest(plan), indent=2, ensure_ascii=False) + "\n"
     files[WILDCARDS] = json.dumps(wildcards(files), indent=2, ensure_ascii=False) + "\n"
     return files
+
+
+def resource_policy_file(key: str) -> str:
+    return f"policies/resources/{key}.json"
+
+
+def permission_set_file(name: str) -> str:
+    return f"policies/permission-sets/{name}.json"
 
 
 def wildcards(documents: dict[str, str]) -> dict[str, Any]:
@@ -98,7 +114,52 @@ def manifest(plan: Plan) -> dict[str, Any]:
         "resource_control_policies": [{"name": r.name, "target": r.target, "file": f"policies/rcp/{r.name}.json",
                                        "guardrails": list(r.guardrails), **_intended(r)} for r in plan.rcps],
         "classes": {cls.key: _class(cls, org.partition) for cls in plan.classes},
+        "resource_policies": [{"key": p.key, "kind": p.kind, "resource": p.resource,
+                               "file": resource_policy_file(p.key), "accounts": list(p.accounts),
+                               "regions": list(p.regions), "description": p.description}
+                              for p in plan.resource_policies],
+        **_identity_center(plan),
     }
+
+
+def _identity_center(plan: Plan) -> dict[str, Any]:
+    """Identity Center: each permission set with what it attaches and where it is assigned (group × account)."""
+    center = plan.identity_center
+    if center is None:
+        return {"identity_center": None, "permission_sets": []}
+    partition = plan.org.partition
+
+    def boundary(ps: PermissionSet) -> dict[str, Any] | None:
+        if isinstance(ps.boundary, PolicyRef):
+            return {"arn": ps.boundary.aws_arn(partition)}
+        if isinstance(ps.boundary, CustomerPolicyReference):
+            return {"customer_managed": {"name": ps.boundary.name, "path": ps.boundary.path}}
+        return None
+
+    return {
+        "identity_center": {"instance_arn": center.instance_arn, "region": center.region,
+                            "admin_account": center.admin_account},
+        "permission_sets": [{
+            "name": ps.name,
+            "file": permission_set_file(ps.name) if ps.inline_policy is not None else None,
+            "managed_policies": [PolicyRef("aws", m).aws_arn(partition) for m in ps.managed_policies],
+            "customer_managed": [{"name": c.name, "path": c.path} for c in ps.customer_managed],
+            "boundary": boundary(ps),
+            "session_duration": ps.session_duration,
+            "session_seconds": session_seconds(ps.session_duration),
+            "assignments": [{"group": a.group, "account": a.account} for a in center.assignments
+                            if a.permission_set == ps.key],
+            "full_admin_accepted": ps.full_admin_accepted,
+        } for ps in center.permission_sets],
+    }
+
+
+def session_seconds(duration: str) -> int:
+    """ISO-8601 ``PT#H#M`` (the form the blueprint schema accepts) in seconds."""
+    match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?", duration)
+    if match is None:
+        raise ValueError(f"unexpected session duration {duration!r}")
+    return int(match.group(1) or 0) * 3600 + int(match.group(2) or 0) * 60
 
 
 def _class(cls: BaselineClass, partition: str) -> dict[str, Any]:

@@ -10,8 +10,9 @@ Files (paths relative to ``output/``; only when ``plan.security`` is set)::
     terraform/organization/security.tf   organization trail, delegated administrators, root access features
 
 The module's content is the same for every account: literal values from the plan, variables only for what
-differs per instance (account id, region and which kind of region it is). Policy documents are IR
-:class:`~guardrails.policies.ir.PolicyDocument` values rendered by ``policy_document.tf.j2``; inside the module
+differs per instance (account id, region and which kind of region it is). The key, bucket and topic policies
+are the plan's :class:`~guardrails.policies.ir.ResourcePolicy` values (guardrails.policies.resource_policies)
+rendered by ``policy_document.tf.j2``; inside the module
 the placeholders ``${account_id}``/``${region}`` become the instance's variables.
 
 Apply order: ``terraform/organization`` (trusted access, delegated administrators), then the log-archive
@@ -24,21 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from guardrails.emitters.terraform import AWS_PROVIDER, REQUIRED_VERSION, ROOT, Hcl, quote, ref, tf_name
-from guardrails.policies.ir import (
-    ACCOUNT_ID,
-    ALERT_REGION,
-    REGION,
-    Account,
-    Condition,
-    Plan,
-    PolicyDocument,
-    Principal,
-    SecurityPlan,
-    Statement,
-)
+from guardrails.policies.ir import ALERT_REGION, Account, Plan, SecurityPlan
+from guardrails.policies.resource_policies import LOG_KEY_ALIAS
 
 MODULE = "account-security"
-LOG_KEY_ALIAS = "guardrails-log-archive"  # alias/<this> of the key guardrails creates for the log bucket
 RECORDER_NAME = "default"  # the name the console and `aws configservice` use; one recorder per region anyway
 ANALYZER_NAME = "guardrails-organization"
 UNUSED_ANALYZER_NAME = "guardrails-unused-access"
@@ -73,118 +63,6 @@ def log_key_alias_arn(plan: Plan, security: SecurityPlan) -> str:
     return f"arn:{plan.org.partition}:kms:{plan.org.home_region}:{account.id}:alias/{LOG_KEY_ALIAS}"
 
 
-def trail_arn(plan: Plan, security: SecurityPlan) -> str:
-    management = plan.management_account
-    return f"arn:{plan.org.partition}:cloudtrail:{plan.org.home_region}:{management.id}:trail/{security.trail_name}"
-
-
-# ----------------------------------------------------------------------------- policy documents
-
-
-def _service(name: str) -> tuple[Principal, ...]:
-    return (Principal("Service", (name,)),)
-
-
-def alerts_key_policy(plan: Plan) -> PolicyDocument:
-    """The alert topic's key: the account administers it (IAM policies decide who), EventBridge encrypts with it.
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions"""
-    root = f"arn:{plan.org.partition}:iam::{ACCOUNT_ID}:root"
-    return PolicyDocument((
-        Statement("AccountAdministersKey", "Allow", actions=("kms:*",), resources=("*",),
-                  principals=(Principal("AWS", (root,)),)),
-        Statement("EventBridgeEncryptsAlerts", "Allow", actions=("kms:Decrypt", "kms:GenerateDataKey*"),
-                  resources=("*",), principals=_service("events.amazonaws.com"),
-                  conditions=(Condition("StringEquals", "aws:SourceAccount", (ACCOUNT_ID,)),)),
-    ))
-
-
-def topic_arn(plan: Plan, security: SecurityPlan) -> str:
-    return f"arn:{plan.org.partition}:sns:{REGION}:{ACCOUNT_ID}:{security.topic_name}"
-
-
-def alerts_topic_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
-    """Only this account's alert rules may publish. Every rule's ARN is listed in every region (a rule that is not
-    deployed in a region grants nothing there)."""
-    rules = tuple(f"arn:{plan.org.partition}:events:{REGION}:{ACCOUNT_ID}:rule/{a.name}" for a in security.alerts)
-    return PolicyDocument((
-        Statement("EventBridgePublishesAlerts", "Allow", actions=("sns:Publish",),
-                  resources=(topic_arn(plan, security),), principals=_service("events.amazonaws.com"),
-                  conditions=(Condition("ArnEquals", "aws:SourceArn", rules),
-                              Condition("StringEquals", "aws:SourceAccount", (ACCOUNT_ID,)))),
-    ))
-
-
-def log_key_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
-    """The log archive key: CloudTrail (organization trail) and AWS Config of the organization's accounts encrypt
-    with it. https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
-    https://docs.aws.amazon.com/config/latest/developerguide/s3-kms-key-policy.html"""
-    partition = plan.org.partition
-    log_account = plan.account(security.log_account)
-    management = plan.management_account
-    statements = [
-        Statement("AccountAdministersKey", "Allow", actions=("kms:*",), resources=("*",),
-                  principals=(Principal("AWS", (f"arn:{partition}:iam::{log_account.id}:root",)),)),
-        # Every account's Terraform looks the key ARN up by its alias ARN (DescribeKey), so no account needs
-        # another one's state. Only DescribeKey: it reveals the key's metadata, never its use.
-        Statement("OrganizationAccountsDescribeKey", "Allow", actions=("kms:DescribeKey",), resources=("*",),
-                  principals=(Principal("AWS", tuple(sorted(f"arn:{partition}:iam::{a.id}:root"
-                                                            for a in plan.accounts))),)),
-    ]
-    if security.trail_name:
-        trail = trail_arn(plan, security)
-        statements += [
-            Statement("CloudTrailEncryptsOrganizationTrail", "Allow", actions=("kms:GenerateDataKey*",),
-                      resources=("*",), principals=_service("cloudtrail.amazonaws.com"),
-                      conditions=(Condition("StringEquals", "aws:SourceArn", (trail,)),
-                                  Condition("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn",
-                                            (f"arn:{partition}:cloudtrail:*:{management.id}:trail/*",)))),
-            Statement("CloudTrailDescribesKey", "Allow", actions=("kms:DescribeKey",), resources=("*",),
-                      principals=_service("cloudtrail.amazonaws.com"),
-                      conditions=(Condition("StringEquals", "aws:SourceArn", (trail,)),)),
-        ]
-    # Config delivers as its service principal when the recorder uses the service-linked role.
-    statements.append(Statement(
-        "ConfigEncryptsOrganizationDeliveries", "Allow", actions=("kms:Decrypt", "kms:GenerateDataKey"),
-        resources=("*",), principals=_service("config.amazonaws.com"),
-        conditions=(Condition("StringEquals", "aws:SourceOrgID", (plan.org.org_id,)),)))
-    return PolicyDocument(tuple(statements))
-
-
-def log_bucket_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
-    """TLS only; the organization trail and Config of the organization's accounts deliver.
-    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
-    https://docs.aws.amazon.com/config/latest/developerguide/s3-bucket-policy.html"""
-    partition = plan.org.partition
-    bucket = f"arn:{partition}:s3:::{security.log_bucket}"
-    owner_full_control = Condition("StringEquals", "s3:x-amz-acl", ("bucket-owner-full-control",))
-    in_org = Condition("StringEquals", "aws:SourceOrgID", (plan.org.org_id,))
-    statements = [
-        Statement("DenyInsecureTransport", "Deny", actions=("s3:*",), resources=(bucket, f"{bucket}/*"),
-                  principals=(Principal("*", ("*",)),),
-                  conditions=(Condition("Bool", "aws:SecureTransport", ("false",)),)),
-    ]
-    if security.trail_name:
-        management = plan.management_account
-        source = Condition("StringEquals", "aws:SourceArn", (trail_arn(plan, security),))
-        statements += [
-            Statement("CloudTrailAclCheck", "Allow", actions=("s3:GetBucketAcl",), resources=(bucket,),
-                      principals=_service("cloudtrail.amazonaws.com"), conditions=(source,)),
-            Statement("CloudTrailWrite", "Allow", actions=("s3:PutObject",),
-                      resources=(f"{bucket}/AWSLogs/{management.id}/*", f"{bucket}/AWSLogs/{plan.org.org_id}/*"),
-                      principals=_service("cloudtrail.amazonaws.com"), conditions=(source, owner_full_control)),
-        ]
-    statements += [
-        Statement("ConfigBucketPermissionsCheck", "Allow", actions=("s3:GetBucketAcl",), resources=(bucket,),
-                  principals=_service("config.amazonaws.com"), conditions=(in_org,)),
-        Statement("ConfigBucketExistenceCheck", "Allow", actions=("s3:ListBucket",), resources=(bucket,),
-                  principals=_service("config.amazonaws.com"), conditions=(in_org,)),
-        Statement("ConfigBucketDelivery", "Allow", actions=("s3:PutObject",),
-                  resources=(f"{bucket}/AWSLogs/*/Config/*",),
-                  principals=_service("config.amazonaws.com"), conditions=(in_org, owner_full_control)),
-    ]
-    return PolicyDocument(tuple(statements))
-
-
 # ----------------------------------------------------------------------------- files
 
 
@@ -195,7 +73,8 @@ def security_files(plan: Plan, render: Render, account_names: dict[str, str]) ->
     directory = f"{ROOT}/modules/{MODULE}"
     context: dict[str, object] = {
         "security": security, "org": plan.org, "alert_region": ALERT_REGION,
-        "key_policy": alerts_key_policy(plan), "topic_policy": alerts_topic_policy(plan, security),
+        "key_policy": plan.resource_policy("alerts-key").document,
+        "topic_policy": plan.resource_policy("alerts-topic").document,
         "needs_key": not security.log_bucket_existing or security.log_kms_key_arn is not None,
         "tf_name": tf_name, "recorder_name": RECORDER_NAME}
     files = {
@@ -247,7 +126,8 @@ def account_security_files(plan: Plan, render: Render, account: Account, directo
     if is_log and not security.log_bucket_existing:
         files[f"{directory}/log_archive.tf"] = render(
             "log_archive.tf.j2", security=security, account=account, alias=LOG_KEY_ALIAS,
-            key_policy=log_key_policy(plan, security), bucket_policy=log_bucket_policy(plan, security))
+            key_policy=plan.resource_policy("log-archive-key").document,
+            bucket_policy=plan.resource_policy("log-archive-bucket").document)
     if account.name == security.analyzer_account:
         files[f"{directory}/access_analyzer.tf"] = render(
             "access_analyzer.tf.j2", security=security,

@@ -168,7 +168,8 @@ def _permission_set(model: Model, info: OrgInfo, name: str, jobs: Mapping[str, A
         session_duration=spec.session_duration, relay_state=spec.relay_state, inline_policy=inline,
         managed_policies=tuple(sorted(aws)), customer_managed=customer, boundary=boundary,
         tags=tuple(sorted(spec.tags.items())), inlined=tuple(p.key for p in own) if inline else (),
-        accepted_findings=findings)
+        accepted_findings=findings, origin=str(model.source.where_key(*where)),
+        full_admin_accepted=spec.full_admin.reason if spec.full_admin else None)
 
 
 def _job_managed(model: Model, job: str) -> list[str]:

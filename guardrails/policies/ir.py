@@ -389,6 +389,19 @@ class SecurityPlan:
     delegated_admins: tuple[tuple[str, str], ...]  # (service principal, account name)
 
 
+@dataclass(frozen=True)
+class ResourcePolicy:
+    """A resource-based policy the output deploys (bucket, key, topic or queue policy), rendered by every format."""
+
+    key: str  # stable id and file stem: "log-archive-bucket", "log-archive-key", "alerts-key", "alerts-topic"
+    kind: Literal["s3-bucket", "kms-key", "sns-topic", "sqs-queue"]
+    resource: str  # ARN (or pattern: a key's id is AWS's choice) it protects; ${account_id}/${region} kept
+    document: PolicyDocument
+    accounts: tuple[str, ...]  # account names it is deployed in
+    regions: tuple[str, ...]
+    description: str
+
+
 # --------------------------------------------------------------------------- identity center
 
 
@@ -419,6 +432,8 @@ class PermissionSet:
     # suppressions and accepted findings apply to the same statements here.
     inlined: tuple[str, ...] = ()
     accepted_findings: tuple[tuple[str, str], ...] = ()
+    origin: str = ""  # "file:line:col" of the permission set in the blueprint
+    full_admin_accepted: str | None = None  # the reason of its `full_admin` declaration
 
 
 @dataclass(frozen=True)
@@ -464,6 +479,10 @@ class Plan:
     # baseline follows once the id is in the blueprint (two phases, docs/accounts.md).
     pending_accounts: tuple[Account, ...] = ()
     identity_center: IdentityCenter | None = None  # blueprint `identity_center`: permission sets and assignments
+    resource_policies: tuple[ResourcePolicy, ...] = ()  # bucket, key and topic policies (policies.resource_policies)
+
+    def resource_policy(self, key: str) -> ResourcePolicy:
+        return next(p for p in self.resource_policies if p.key == key)
 
     def account(self, name: str) -> Account:
         return next(a for a in self.accounts if a.name == name)

@@ -50,6 +50,7 @@ from guardrails.policies.intent import GrantError, compile_grant
 from guardrails.policies.limits import effective_limits
 from guardrails.policies.names import check_blueprint_names
 from guardrails.policies.packing import PackingError, Unit, pack
+from guardrails.policies.resource_policies import with_resource_policies
 from guardrails.policies.security import security_plan
 
 POLICY_PATH = "/guardrails/"
@@ -85,12 +86,12 @@ def synthesize(model: Model) -> Plan:
     units = tuple(OrgUnit(u.path, u.name, u.parent, u.spec.id, "control-tower" if u.path in tower else None)
                   for u in model.units.values())
     accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
-    return Plan(blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps,
+    return with_resource_policies(Plan(blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps,
                 classes=(classes := _classes(model, info, jobs)), limits=effective_limits(bp.limits),
                 job_reports=tuple(jobs[name].report for name in sorted(jobs)), tests=_access_tests(model), rcps=rcps,
                 security=security_plan(model, password_policy(model)),
                 pending_accounts=tuple(Account(a.name, "", a.email, a.unit, False) for a in model.pending.values()),
-                identity_center=identity_center_plan(model, info, jobs, classes))
+                identity_center=identity_center_plan(model, info, jobs, classes)))
 
 
 def _access_tests(model: Model) -> tuple[AccessTest, ...]:

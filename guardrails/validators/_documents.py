@@ -17,11 +17,12 @@ __all__ = [
     "inline_documents", "longest_region", "worst_case",
 ]
 
-DocumentKind = Literal["scp", "rcp", "managed", "boundary", "trust", "inline"]
+DocumentKind = Literal["scp", "rcp", "managed", "boundary", "trust", "inline", "resource", "permission-set"]
 
 KIND_LABELS: dict[DocumentKind, str] = {
     "scp": "SCP", "rcp": "RCP", "managed": "managed policy", "boundary": "permission boundary",
-    "trust": "trust policy of role", "inline": "inline policy",
+    "trust": "trust policy of role", "inline": "inline policy", "resource": "resource policy",
+    "permission-set": "inline policy of permission set",
 }
 
 
@@ -36,6 +37,7 @@ class GeneratedDocument:
     class_key: str = ""  # baseline class; "" for SCPs
     owner: str = ""  # role name, for trust and inline policies
     allowed_unknown_actions: tuple[str, ...] = ()  # newer than the pinned IAM database, allowed by the blueprint
+    resource_kind: str = ""  # resource policies: "s3-bucket", "kms-key", "sns-topic", "sqs-queue"
 
     @property
     def label(self) -> str:
@@ -43,11 +45,18 @@ class GeneratedDocument:
 
 
 def generated_documents(plan: Plan) -> list[GeneratedDocument]:
-    """SCPs, then per baseline class its managed policies, boundaries, trust and inline policies."""
+    """SCPs, RCPs, resource policies, then per baseline class its managed policies, boundaries, trust and inline
+    policies."""
     documents = [GeneratedDocument("scp", scp.name, f"policies/scp/{scp.name}.json", scp.document)
                  for scp in plan.scps]
     documents += [GeneratedDocument("rcp", rcp.name, f"policies/rcp/{rcp.name}.json", rcp.document)
                   for rcp in plan.rcps]
+    documents += [GeneratedDocument("resource", p.key, f"policies/resources/{p.key}.json", p.document,
+                                    resource_kind=p.kind) for p in plan.resource_policies]
+    if plan.identity_center is not None:  # inline policies only: their size is checked when they are compiled
+        documents += [GeneratedDocument("permission-set", ps.name, f"policies/permission-sets/{ps.name}.json",
+                                        ps.inline_policy) for ps in plan.identity_center.permission_sets
+                      if ps.inline_policy is not None]
     for cls in plan.classes:
         base = f"policies/accounts/{cls.key}"
         for policy in cls.baseline.managed_policies:

@@ -40,6 +40,9 @@ Check = Callable[[Plan], Iterable[Diagnostic]]
 # Which limit in plan.limits applies to one document of each kind (inline policies are summed per entity).
 SIZE_LIMITS = {"scp": "scp_chars", "rcp": "rcp_chars", "managed": "managed_policy_chars", "boundary": "managed_policy_chars",
                "trust": "trust_policy_chars"}
+# Resource policies by the kind of resource they protect (guardrails/data/limits.yaml has the sources).
+RESOURCE_SIZE_LIMITS = {"s3-bucket": "bucket_policy_chars", "kms-key": "key_policy_chars",
+                        "sns-topic": "topic_policy_chars"}
 SIZE_HINTS = {
     "scp": "attach some guardrails to an OU or account instead, or split the explicit SCP into two",
     "rcp": "attach some RCP guardrails to an OU or account instead",
@@ -48,6 +51,7 @@ SIZE_HINTS = {
     "trust": "trust fewer principals per role, or raise quota L-C07B4B0D in Service Quotas and set "
              "`limits: {trust_policy_chars: N}` in the blueprint",
     "inline": "move inline statements into a job function (a managed policy)",
+    "resource": "the security baseline's resource policy grew with the organization: report it as a guardrails bug",
 }
 
 # Grammar of the IAM JSON policy language: Sid is letters and digits only
@@ -83,8 +87,9 @@ def _where(doc: GeneratedDocument, statements: Iterable[Statement]) -> Location:
 def check_document_sizes(plan: Plan) -> Iterator[Diagnostic]:
     """Each SCP, managed policy, boundary and trust policy fits its AWS size limit once deployed."""
     for doc in generated_documents(plan):
-        if doc.kind in SIZE_LIMITS:
-            limit = plan.limits[SIZE_LIMITS[doc.kind]]
+        key = RESOURCE_SIZE_LIMITS.get(doc.resource_kind) if doc.kind == "resource" else SIZE_LIMITS.get(doc.kind)
+        if key is not None:
+            limit = plan.limits[key]
             size = deployed_size(doc.document, limit)
             if size > limit.value:
                 yield Diagnostic.of("GR501", f"{doc.label} is {size:,} characters ({_how_counted(limit.counts)}); "
@@ -161,13 +166,15 @@ def check_grammar(plan: Plan) -> Iterator[Diagnostic]:
     """Every rendered document follows the IAM policy grammar for its kind."""
     for doc in generated_documents(plan):
         policy = json.loads(doc.document.render())
-        for index, problem in grammar_problems(policy, trust=doc.kind == "trust", rcp=doc.kind == "rcp"):
+        for index, problem in grammar_problems(policy, trust=doc.kind == "trust", rcp=doc.kind == "rcp",
+                                               resource=doc.kind == "resource"):
             statements = doc.document.statements[index:index + 1] if index is not None else ()
             yield Diagnostic.of("GR502", f"{doc.label}: {problem}", _where(doc, statements),
                                 "see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html")
 
 
-def grammar_problems(policy: Any, *, trust: bool, rcp: bool = False) -> list[tuple[int | None, str]]:
+def grammar_problems(policy: Any, *, trust: bool, rcp: bool = False,
+                     resource: bool = False) -> list[tuple[int | None, str]]:
     """Grammar problems of one policy (parsed JSON), each with its statement index (None: the whole policy)."""
     if not isinstance(policy, dict):
         return [(None, "the policy is not a JSON object")]
@@ -183,15 +190,16 @@ def grammar_problems(policy: Any, *, trust: bool, rcp: bool = False) -> list[tup
         if not isinstance(statement, dict):
             problems.append((index, f"statement {index + 1} is not a JSON object"))
             continue
-        problems.extend((index, p) for p in _statement_problems(statement, index, trust=trust, rcp=rcp, sids=sids))
+        problems.extend((index, p) for p in _statement_problems(statement, index, trust=trust, rcp=rcp,
+                                                                resource=resource, sids=sids))
     return problems
 
 
-def _statement_problems(statement: dict[str, Any], index: int, *, trust: bool, rcp: bool,
+def _statement_problems(statement: dict[str, Any], index: int, *, trust: bool, rcp: bool, resource: bool,
                         sids: Counter[str]) -> list[str]:
     sid = statement.get("Sid")
     name = f"statement {sid}" if sid else f"statement {index + 1}"
-    problems = [*_sid_problems(sid, sids), *_element_problems(statement, trust=trust, rcp=rcp),
+    problems = [*_sid_problems(sid, sids), *_element_problems(statement, trust=trust, rcp=rcp, resource=resource),
                 *_value_problems(statement)]
     return [f"{name}: {problem}" for problem in problems]
 
@@ -205,8 +213,9 @@ def _sid_problems(sid: Any, sids: Counter[str]) -> list[str]:
     return problems
 
 
-def _element_problems(statement: dict[str, Any], *, trust: bool, rcp: bool = False) -> list[str]:
-    """Which elements a statement must, may and must not have, for trust, RCP and other policies."""
+def _element_problems(statement: dict[str, Any], *, trust: bool, rcp: bool = False,
+                      resource: bool = False) -> list[str]:
+    """Which elements a statement must, may and must not have, for trust, RCP, resource and identity policies."""
     problems = []
     if statement.get("Effect") not in ("Allow", "Deny"):
         problems.append(f"Effect must be Allow or Deny, not {statement.get('Effect')!r}")
@@ -221,7 +230,9 @@ def _element_problems(statement: dict[str, Any], *, trust: bool, rcp: bool = Fal
             problems.append("RCPs do not support NotAction")
     if trust and "Principal" not in statement:
         problems.append("a trust policy statement needs a Principal")
-    if not trust and not rcp and "Principal" in statement:
+    if resource and "Principal" not in statement:
+        problems.append("a resource policy statement needs a Principal")
+    if not trust and not rcp and not resource and "Principal" in statement:
         problems.append("Principal belongs only in trust policies (identity policies and SCPs have none)")
     if trust and ("Resource" in statement or "NotResource" in statement):
         problems.append("a trust policy statement has no Resource or NotResource")
@@ -336,6 +347,27 @@ def check_full_grants(plan: Plan) -> Iterator[Diagnostic]:
                     yield from _full_grant_findings(doc, f"role {role.name}", break_glass)
 
 
+def check_permission_set_full_grants(plan: Plan) -> Iterator[Diagnostic]:
+    """A permission set granting ``*`` on ``*`` (AdministratorAccess or an inline statement) needs a ``full_admin``
+    declaration (reason, owner), as break-glass does: Identity Center provisions it into every assigned account."""
+    center = getattr(plan, "identity_center", None)
+    for ps in center.permission_sets if center else ():
+        if ps.full_admin_accepted:
+            continue
+        where = location_from_origin(ps.origin) or Location(plan.blueprint)
+        grants = [f"the AWS managed policy {ADMINISTRATOR_ACCESS}" for m in ps.managed_policies
+                  if m.strip("/") == ADMINISTRATOR_ACCESS]
+        if ps.inline_policy is not None:
+            grants += [f"inline statement {s.sid} ({what})" for s in ps.inline_policy.statements
+                       if (what := full_grant(s))]
+        for grant in grants:
+            yield Diagnostic.of(
+                "GR504", f"permission set {ps.name} grants full access through {grant}; only break-glass or a "
+                "declared full-admin permission set may", where,
+                "give it narrower job functions, or declare it: `full_admin: {reason: ..., owner: ...}` on the "
+                "permission set (docs/identity-center.md)")
+
+
 def _full_grant_findings(doc: GeneratedDocument, holder: str, break_glass: str) -> Iterator[Diagnostic]:
     for statement in doc.document.statements:
         what = full_grant(statement)
@@ -372,4 +404,5 @@ ALL_CHECKS: tuple[Check, ...] = (
     check_known_actions,
     check_condition_keys,
     check_full_grants,
+    check_permission_set_full_grants,
 )

@@ -21,6 +21,7 @@ from guardrails.emitters.cloudformation import account_settings
 from guardrails.emitters.cloudformation.render import (
     LogicalIds,
     check_limits,
+    document,
     dump,
     get_att,
     ref,
@@ -29,6 +30,7 @@ from guardrails.emitters.cloudformation.render import (
     template,
     with_header,
 )
+from guardrails.policies import resource_policies
 from guardrails.policies.ir import ALERT_REGION, Plan, SecurityPlan
 
 ACCOUNT_SECURITY = "account-security"
@@ -46,7 +48,7 @@ ALLOWED = "IsAllowedRegion"
 ALERT = "IsAlertRegion"
 CREATE_SLR = "CreateConfigServiceLinkedRole"
 
-LOG_KEY_ALIAS = "alias/guardrails-log-archive"
+LOG_KEY_ALIAS = f"alias/{resource_policies.LOG_KEY_ALIAS}"
 CONFIG_SLR = "AWSServiceRoleForConfig"
 # Fn::Or takes 2 to 10 conditions.
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-conditions.html
@@ -133,11 +135,6 @@ def _file(plan: Plan, stem: str, notes: list[str], template: dict[str, Any], wha
     return with_header(plan, [*notes, *extra], body) if extra else text
 
 
-def _trail_arn(plan: Plan, security: SecurityPlan) -> dict[str, str]:
-    return _sub(f"arn:${{AWS::Partition}}:cloudtrail:{plan.org.home_region}:{plan.management_account.id}:"
-                f"trail/{security.trail_name}")
-
-
 def _log_key_for_trail(plan: Plan, security: SecurityPlan) -> Any:
     """CloudTrail accepts an alias ARN for KMSKeyId, also of a key in another account, so the trail names the log
     key by its alias and needs no parameter.
@@ -204,20 +201,11 @@ def _config(plan: Plan, security: SecurityPlan, resources: dict[str, Any], ids: 
 
 
 def _alerts(plan: Plan, security: SecurityPlan, resources: dict[str, Any], ids: LogicalIds) -> None:
-    key_policy = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "AccountAdministersKey", "Effect": "Allow",
-         "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
-         "Action": "kms:*", "Resource": "*"},
-        # EventBridge encrypts what it publishes to the encrypted topic.
-        # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
-        {"Sid": "EventBridgePublishesToTopic", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
-         "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}},
-    ]}
+    partition = plan.org.partition
     resources["AlertKey"] = resource("AWS::KMS::Key", {
         "Description": f"guardrails: encrypts the security alert topic {security.topic_name}",
         "EnableKeyRotation": True,
-        "KeyPolicy": key_policy,
+        "KeyPolicy": document(plan.resource_policy("alerts-key").document, partition),
     # Said explicitly: the key protects messages in flight only, nothing stored, so it goes with the stack (KMS
     # still waits 30 days before deleting it).
     }, deletion="Delete", metadata=skip_metadata("alert_key", "alerts"))
@@ -228,15 +216,9 @@ def _alerts(plan: Plan, security: SecurityPlan, resources: dict[str, Any], ids: 
         "DisplayName": "guardrails security alerts",
         "KmsMasterKeyId": ref("AlertKey"),
     }, metadata=skip_metadata("alert_topic", "alerts"))
-    rule_arn = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
     resources["AlertTopicPolicy"] = resource("AWS::SNS::TopicPolicy", {
         "Topics": [ref("AlertTopic")],
-        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-            # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
-            {"Sid": "EventBridgeRulesPublish", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-             "Action": "sns:Publish", "Resource": ref("AlertTopic"),
-             "Condition": {"ArnEquals": {"aws:SourceArn": [_sub(rule_arn + a.name) for a in security.alerts]}}},
-        ]},
+        "PolicyDocument": document(plan.resource_policy("alerts-topic").document, partition),
     })
     for email in security.alert_emails:
         resources[ids("AlertSubscription", email)] = resource("AWS::SNS::Subscription", {
@@ -334,67 +316,14 @@ def _account_security_header(plan: Plan, security: SecurityPlan) -> list[str]:
 
 
 def build_log_archive(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
-    org_id = plan.org.org_id
-    bucket_arn = f"arn:${{AWS::Partition}}:s3:::{security.log_bucket}"
-    org_condition = {"aws:SourceOrgID": org_id}
-    key_statements: list[dict[str, Any]] = [
-        {"Sid": "AccountAdministersKey", "Effect": "Allow",
-         "Principal": {"AWS": _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
-         "Action": "kms:*", "Resource": "*"},
-    ]
-    bucket_statements: list[dict[str, Any]] = [
-        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-         "Resource": [_sub(bucket_arn), _sub(bucket_arn + "/*")],
-         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-    ]
-    if security.trail_name:
-        trail = _trail_arn(plan, security)
-        management = plan.management_account.id
-        # https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
-        key_statements += [
-            {"Sid": "CloudTrailEncryptsLogs", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-             "Action": "kms:GenerateDataKey*", "Resource": "*",
-             "Condition": {"StringEquals": {"aws:SourceArn": trail},
-                           "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": _sub(
-                               f"arn:${{AWS::Partition}}:cloudtrail:*:{management}:trail/*")}}},
-            {"Sid": "CloudTrailDescribesKey", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-             "Action": "kms:DescribeKey", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
-        ]
-        # https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
-        # (organization trail): the management account's own prefix and the organization's.
-        bucket_statements += [
-            {"Sid": "CloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-             "Action": "s3:GetBucketAcl", "Resource": _sub(bucket_arn),
-             "Condition": {"StringEquals": {"aws:SourceArn": trail}}},
-            {"Sid": "CloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
-             "Action": "s3:PutObject",
-             "Resource": [_sub(f"{bucket_arn}/AWSLogs/{management}/*"), _sub(f"{bucket_arn}/AWSLogs/{org_id}/*")],
-             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail}}},
-        ]
-    if security.config_recorder:
-        # https://docs.aws.amazon.com/config/latest/developerguide/s3-kms-key-policy.html, scoped to the
-        # organization with aws:SourceOrgID instead of one aws:SourceAccount per account.
-        key_statements.append(
-            {"Sid": "ConfigEncryptsDeliveries", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
-             "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
-             "Condition": {"StringEquals": org_condition}})
-        # https://docs.aws.amazon.com/config/latest/developerguide/s3-bucket-policy.html
-        bucket_statements += [
-            {"Sid": "ConfigBucketPermissionsCheck", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
-             "Action": "s3:GetBucketAcl", "Resource": _sub(bucket_arn), "Condition": {"StringEquals": org_condition}},
-            {"Sid": "ConfigBucketExistenceCheck", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
-             "Action": "s3:ListBucket", "Resource": _sub(bucket_arn), "Condition": {"StringEquals": org_condition}},
-            {"Sid": "ConfigBucketDelivery", "Effect": "Allow", "Principal": {"Service": "config.amazonaws.com"},
-             "Action": "s3:PutObject", "Resource": _sub(f"{bucket_arn}/AWSLogs/*/Config/*"),
-             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **org_condition}}},
-        ]
+    partition = plan.org.partition
     days = security.log_retention_days
     resources = {
         # Retain: deleting the stack must never make the logs unreadable.
         "LogArchiveKey": resource("AWS::KMS::Key", {
             "Description": f"guardrails: encrypts the organization's logs in {security.log_bucket}",
             "EnableKeyRotation": True,
-            "KeyPolicy": {"Version": "2012-10-17", "Statement": key_statements},
+            "KeyPolicy": document(plan.resource_policy("log-archive-key").document, partition),
         }, deletion="Retain", metadata=skip_metadata("log_key", "log_archive")),
         "LogArchiveKeyAlias": resource("AWS::KMS::Alias", {"AliasName": LOG_KEY_ALIAS,
                                                             "TargetKeyId": ref("LogArchiveKey")}),
@@ -414,7 +343,7 @@ def build_log_archive(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
         }, deletion="Retain", metadata=skip_metadata("log_bucket", "log_archive")),
         "LogBucketPolicy": resource("AWS::S3::BucketPolicy", {
             "Bucket": ref("LogBucket"),
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": bucket_statements},
+            "PolicyDocument": document(plan.resource_policy("log-archive-bucket").document, partition),
         }),
     }
     outputs = {
