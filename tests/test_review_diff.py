@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -556,3 +557,47 @@ def test_unknown_git_revision_is_named_in_the_error(tmp_path: Path) -> None:
     assert raised.value.exit_code == 1
     with pytest.raises(RevisionError, match="--output"):
         organization_from_git("--output=/tmp/x", repo, "blueprints", "output", _compile_files)
+
+
+@pytest.fixture(scope="module")
+def example_tree() -> Organization:
+    """The example's policy tree, compiled once for the permission-set cases."""
+    files = _compile_files(Path("blueprints"))
+    return Organization({p: t for p, t in files.items() if p.startswith("policies/")})
+
+
+def _with_permission_set(tree: Organization, name: str, **changes: Any) -> Organization:
+    files = dict(tree.files)
+    manifest = json.loads(files["policies/manifest.json"])
+    entry = next(ps for ps in manifest["permission_sets"] if ps["name"] == name)
+    entry.update(changes)
+    files["policies/manifest.json"] = json.dumps(manifest)
+    return Organization(files)
+
+
+def test_a_permission_set_gaining_administrator_access_is_high_risk_in_every_assigned_account(
+        example_tree: Organization) -> None:
+    read_only = next(ps for ps in example_tree.manifest["permission_sets"] if ps["name"] == "ReadOnly")
+    assigned = tuple(sorted({a["account"] for a in read_only["assignments"]}))
+    head = _with_permission_set(example_tree, "ReadOnly", session_duration="PT12H", session_seconds=43200,
+                                managed_policies=[*read_only["managed_policies"],
+                                                  "arn:aws:iam::aws:policy/AdministratorAccess"])
+    diff = run_diff(example_tree, head)
+    assert diff.risky
+    [full] = [f for f in diff.risks if f.kind == "full-admin"]
+    assert (full.severity, full.subject, full.accounts) == ("high", "permission-set/ReadOnly", assigned)
+    [session] = [f for f in diff.risks if f.kind == "session-longer"]
+    assert session.severity == "high" and "PT8H → PT12H" in session.reason
+    gained = {a for p in diff.principals if p.principal == "permission-set/ReadOnly" for a in p.gained}
+    assert {"iam:CreateUser", "s3:PutObject"} <= gained
+    covered = {a for p in diff.principals if p.principal == "permission-set/ReadOnly" for a in p.accounts}
+    assert covered == set(assigned)
+
+
+def test_a_new_assignment_is_reported_and_unchanged_sets_are_not(example_tree: Organization) -> None:
+    assert not run_diff(example_tree, example_tree).risks
+    auditor = next(ps for ps in example_tree.manifest["permission_sets"] if ps["name"] == "SecurityAuditor")
+    head = _with_permission_set(example_tree, "SecurityAuditor",
+                                assignments=[*auditor["assignments"], {"group": "contractors", "account": "app-prod"}])
+    [added] = [f for f in run_diff(example_tree, head).risks if f.kind == "assignment-added"]
+    assert (added.subject, added.accounts, added.severity) == ("permission-set/SecurityAuditor", ("app-prod",), "low")

@@ -37,6 +37,7 @@ from guardrails.policies.iam_data import iam_database
 from guardrails.review.actions import _level_of
 from guardrails.review.analyzer import _Analyzer
 from guardrails.review.changes import PermissionDiff, RiskFlag, SEVERITIES, WildcardWidening
+from guardrails.review.permission_sets import session_and_assignment_flags
 from guardrails.review.side import _Side
 from guardrails.review.targets import _account_changes, _target_changes
 
@@ -119,7 +120,7 @@ def diff_organizations(base: Organization, head: Organization) -> PermissionDiff
         flags += [replace(flag, accounts=where) for flag in change_flags]
     targets, target_flags = _target_changes(base, head)
     accounts, account_flags = _account_changes(base, head)
-    flags += target_flags + account_flags
+    flags += target_flags + account_flags + session_and_assignment_flags(base, head)
     database_notes, widenings, database_flags = _database_changes(base, head)
     flags += database_flags
     notes = [*getattr(base, "notes", ()), *getattr(head, "notes", ()), *database_notes]

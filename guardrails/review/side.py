@@ -11,6 +11,8 @@ from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
 from guardrails.policies import compare
 from guardrails.review.analyzer import _State
+from guardrails.review.permission_sets import PRINCIPAL as PERMISSION_SET
+from guardrails.review.permission_sets import assigned
 from guardrails.review.statements import _PRINCIPAL_KEYS, _statements, ACCOUNT_ID, AWS_MANAGED, REGION
 
 if TYPE_CHECKING:
@@ -32,9 +34,51 @@ class _Side:
         return self.org.accounts
 
     def states(self, account: Account) -> dict[str, _State]:
+        """Roles, groups and users of the account's class, and the permission sets assigned to the account."""
         if account.class_key not in self._states:
             self._states[account.class_key] = self._class_states(account.class_key)
-        return self._states[account.class_key]
+        states = self._states[account.class_key]
+        sets = assigned(self.org, account.name)
+        if not sets:
+            return states
+        cls = self.org.manifest["classes"].get(account.class_key, {}) if account.class_key else {}
+        return {**states, **{f"{PERMISSION_SET}/{ps['name']}": self._permission_set_state(cls, ps) for ps in sets}}
+
+    def _permission_set_state(self, cls: Mapping[str, Any], ps: Mapping[str, Any]) -> _State:
+        """A permission set as the role Identity Center provisions: AWS managed policies, customer managed ones
+        (found by name and path in the account's class), the inline policy and the boundary."""
+        by_name = {(m["name"], m.get("path", "/")): arn for arn, m in cls.get("managed_policies", {}).items()}
+        by_name.update({(m["name"], "/guardrails/"): arn for arn, m in cls.get("managed_policies", {}).items()})
+        attachments: dict[str, str | None] = {}
+        documents: set[tuple[str, str]] = set()
+        unmodeled: list[str] = []
+        arns = [*ps.get("managed_policies", []),
+                *(by_name.get((c["name"], c["path"]), f"customer-managed:{c['path']}{c['name']}")
+                  for c in ps.get("customer_managed", []))]
+        for arn in arns:
+            if arn.startswith("customer-managed:"):
+                attachments[arn] = None  # not in the account: Identity Center would fail to provision it
+                continue
+            label, text = self._policy(cls, arn)
+            if text is None:
+                unmodeled.append(arn)
+            else:
+                documents.add((label, text))
+            attachments[arn] = text
+        if ps.get("file"):
+            text = self._text(ps["file"])
+            attachments["inline:permission-set"] = text
+            documents.add(("inline policy", text))
+        bound = None
+        boundary = ps.get("boundary") or {}
+        if "arn" in boundary:
+            bound = (boundary["arn"], self._policy(cls, boundary["arn"])[1])
+        elif "customer_managed" in boundary:
+            ref = boundary["customer_managed"]
+            arn = by_name.get((ref["name"], ref["path"]))
+            bound = (arn or f"customer-managed:{ref['path']}{ref['name']}", self._policy(cls, arn)[1] if arn else None)
+        return _State(f"{PERMISSION_SET}/{ps['name']}", tuple(sorted(attachments.items())), tuple(sorted(documents)),
+                      tuple(sorted(unmodeled)), bound, None, (("session", str(ps.get("session_duration", ""))),))
 
     def _text(self, path: str) -> str:
         if path not in self.org.files:
@@ -117,10 +161,15 @@ class _Side:
     def _context(self, account: Account, state: _State) -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
         """What the request context holds whatever the request, for this principal (see _PRINCIPAL_KEYS)."""
         kind, _, name = state.principal.partition("/")
-        arn = self.org.caller(PrincipalSpec(kind, name), account).principal_arn  # type: ignore[arg-type]
+        if kind == PERMISSION_SET:
+            # The role Identity Center provisions; its suffix is AWS's choice, so a pattern-free stand-in.
+            arn = (f"arn:{self.org.partition}:iam::{account.id}:role/aws-reserved/sso.amazonaws.com/"
+                   f"AWSReservedSSO_{name}_0000000000000000")
+        else:
+            arn = self.org.caller(PrincipalSpec(kind, name), account).principal_arn  # type: ignore[arg-type]
         context = {"aws:principalarn": (arn,), "aws:principalaccount": (account.id,),
                    "aws:principalorgid": (self.org.org_id,), "aws:principalisawsservice": ("false",),
-                   "aws:principaltype": ("AssumedRole" if kind == "role" else "User",)}
+                   "aws:principaltype": ("AssumedRole" if kind in ("role", PERMISSION_SET) else "User",)}
         static = set(_PRINCIPAL_KEYS)
         if kind == "user":
             context["aws:username"] = (name,)

@@ -1,0 +1,1 @@
+"""The one IAM kernel: documents, actions, ARNs, organization paths, mitigations, the manifest reader."""
