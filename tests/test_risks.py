@@ -558,3 +558,22 @@ def test_location_parse() -> None:
     assert Location.parse("blueprints/identity.yaml:22:9") == Location("blueprints/identity.yaml", 22, 9)
     assert Location.parse("C:/bp/x.yaml:3:1") == Location("C:/bp/x.yaml", 3, 1)
     assert Location.parse("deny-leaving-org") is None and Location.parse("") is None
+
+
+@pytest.mark.parametrize(("resource", "safe"), [
+    ("arn:aws:iam::${account_id}:user/${aws:username}", True),
+    # User names are unique in an account whatever the path: still only the caller's own user.
+    ("arn:aws:iam::${account_id}:user/team/${aws:username}", True),
+    # A role whose name ends like a user's is not the caller's own user.
+    ("arn:aws:iam::${account_id}:role/ci-user/${aws:username}", False),
+    ("arn:aws:iam::${account_id}:user/*", False),
+])
+def test_the_build_and_the_diff_judge_self_only_grants_alike(resource: str, safe: bool) -> None:
+    """One judge (issue 11): policies.risks for the build, review.risks for guardrails diff."""
+    from guardrails.review.risks import _grant_mitigated
+
+    [rule] = [r for r in rk.risk_rules() if r.mitigated_by.self_only][:1]
+    statement = Statement("Own", "Allow", actions=("iam:CreateAccessKey",), resources=(resource,))
+    build, _ = rk._mitigation(rule.mitigated_by, statement, ["iam:CreateAccessKey"])
+    assert build is safe
+    assert _grant_mitigated(rule, ((resource,), False, ())) is safe

@@ -262,11 +262,36 @@ def _wildcard_only(value: str) -> bool:
     return bool(re.fullmatch(r"[*?/:]+", value))
 
 
-def _positive_condition(statement: Statement, key: str):
-    for condition in statement.conditions:
-        if (condition.key.lower() == key.lower() and condition.operator in POSITIVE_OPERATORS
-                and condition.values and not any(_wildcard_only(v) for v in condition.values)):
-            return condition
+Clause = tuple[str, str, tuple[str, ...]]  # operator, key, values
+
+
+def _positive_condition(conditions: Iterable[Clause], key: str) -> Clause | None:
+    for operator, name, values in conditions:
+        if (name.lower() == key.lower() and operator in POSITIVE_OPERATORS
+                and values and not any(_wildcard_only(v) for v in values)):
+            return operator, name, values
+    return None
+
+
+def mitigation_reason(rules: Mitigations, resources: tuple[str, ...], conditions: Iterable[Clause], *,
+                      not_resource: bool = False) -> str | None:
+    """The one judge of a risky grant, used by the build (one statement) and by ``guardrails diff`` (one grant of
+    the effective permissions): why the grant is safe, or None. A condition key of the rule with a positive
+    operator and a real value; resources limited to role paths, to the caller's own user (any path: user names
+    are unique in an account), or to specific resources. NotResource never mitigates."""
+    conditions = tuple(conditions)
+    for key in rules.conditions:
+        found = _positive_condition(conditions, key)
+        if found is not None:
+            operator, name, values = found
+            return f"requires {name} ({operator} {', '.join(values)})"
+    bounded = bool(resources) and not not_resource
+    if rules.role_path and bounded and _role_path_only(resources):
+        return f"limited to role path(s) {', '.join(resources)}"
+    if rules.self_only and bounded and all(_OWN_USER.fullmatch(r) for r in resources):
+        return "limited to the caller's own user"
+    if rules.scoped_resources and bounded and not any(service_wide(r) for r in resources):
+        return f"limited to {', '.join(resources)}"
     return None
 
 
@@ -320,24 +345,19 @@ def _role_path_only(resources: tuple[str, ...]) -> bool:
 
 def _mitigation(rules: Mitigations, statement: Statement, actions: Sequence[str]) -> tuple[bool, str]:
     """Is the grant made safe by the statement's conditions or resources? With the reason either way."""
-    for key in rules.conditions:
-        condition = _positive_condition(statement, key)
-        if condition is not None:
-            reason = f"requires {condition.key} ({condition.operator} {', '.join(condition.values)})"
-            db = iam_database()
-            unsupported = [a for a in actions if (i := db.action(a)) is not None
-                           and key.lower() not in {k.lower() for k in i.condition_keys}]
-            if unsupported:
-                reason += f"; {', '.join(unsupported)} never carry this key, so the statement never allows them"
-            return True, reason
-    bounded = bool(statement.resources) and not statement.not_resources
-    if rules.role_path and bounded and _role_path_only(statement.resources):
-        return True, f"limited to role path(s) {', '.join(statement.resources)}"
-    if rules.self_only and bounded and all(_OWN_USER.fullmatch(r) for r in statement.resources):
-        return True, "limited to the caller's own user"
-    if rules.scoped_resources and bounded and not any(service_wide(r) for r in statement.resources):
-        return True, f"limited to {', '.join(statement.resources)}"
-    return False, _unmitigated_reason(rules, statement)
+    clauses = [(c.operator, c.key, c.values) for c in statement.conditions]
+    reason = mitigation_reason(rules, statement.resources or statement.not_resources, clauses,
+                               not_resource=bool(statement.not_resources))
+    if reason is None:
+        return False, _unmitigated_reason(rules, statement)
+    key = next((k for k in rules.conditions if _positive_condition(clauses, k) is not None), None)
+    if key is not None:
+        db = iam_database()
+        unsupported = [a for a in actions if (i := db.action(a)) is not None
+                       and key.lower() not in {k.lower() for k in i.condition_keys}]
+        if unsupported:
+            reason += f"; {', '.join(unsupported)} never carry this key, so the statement never allows them"
+    return True, reason
 
 
 def _unmitigated_reason(rules: Mitigations, statement: Statement) -> str:
@@ -363,8 +383,9 @@ def mitigation_hint(rules: Mitigations) -> str:
 
 def _passes_to(statement: Statement, service: str) -> bool:
     """Can a role passed under this statement reach the service (no iam:PassedToService excludes it)?"""
-    condition = _positive_condition(statement, "iam:PassedToService")
-    return condition is None or any(_matches(v, service) for v in condition.values)
+    condition = _positive_condition([(c.operator, c.key, c.values) for c in statement.conditions],
+                                    "iam:PassedToService")
+    return condition is None or any(_matches(v, service) for v in condition[2])
 
 
 def _combination_findings(rule: RiskRule, doc: _Document) -> list[RiskFinding]:

@@ -7,7 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from guardrails.evaluation.matching import action_matches
-from guardrails.policies.risks import POSITIVE_OPERATORS, risk_rules, RiskRule, service_wide
+from guardrails.policies.risks import mitigation_reason, risk_rules, RiskRule
 from guardrails.review.actions import _expand, _level_of
 from guardrails.review.changes import RiskFlag
 
@@ -31,28 +31,10 @@ def _rule_actions(rule: RiskRule) -> frozenset[str]:
 
 
 def _grant_mitigated(rule: RiskRule, grant: Grant) -> bool:
-    """Is one grant made safe by the rule's mitigations (as risks.py reads them on the IR)?"""
+    """Is one grant made safe by the rule's mitigations? The build's judge (policies.risks), so the build and the
+    diff cannot disagree."""
     resources, negated, clauses = grant
-    wanted = {k.lower() for k in rule.mitigated_by.conditions}
-    for operator, key, values in clauses:
-        if key.lower() in wanted and operator in POSITIVE_OPERATORS and values and \
-                not any(set(v) <= set("*?/:") for v in values):
-            return True
-    if negated or not resources:
-        return False
-    if rule.mitigated_by.role_path and all(_role_path(r) for r in resources):
-        return True
-    if rule.mitigated_by.self_only and all(r.lower().endswith("user/${aws:username}") for r in resources):
-        return True
-    return rule.mitigated_by.scoped_resources and not any(service_wide(r) for r in resources)
-
-
-def _role_path(resource: str) -> bool:
-    parts = resource.split(":", 5)
-    if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
-        return False
-    name = parts[5][len("role/"):]
-    return bool(name) and name[0] not in "*?"
+    return mitigation_reason(rule.mitigated_by, resources, clauses, not_resource=negated) is not None
 
 
 def _unmitigated_findings(effective: _Effective) -> dict[str, frozenset[str]]:
