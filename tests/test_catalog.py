@@ -22,7 +22,7 @@ from guardrails.model import catalog as cat
 from guardrails.model.build import build_model
 from guardrails.pipeline import compile_blueprint
 from guardrails.policies import names
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 from guardrails.policies.ir import Condition, OrgInfo, PolicyDocument, Statement
 from guardrails.policies.synthesize import convert_statement, privileged_role_names
 from guardrails.validators.own_checks import check_plan, grammar_problems

@@ -24,7 +24,7 @@ from guardrails.policies.compaction import (
     fit_policy,
     split_policy,
 )
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 from guardrails.policies.ir import Condition, Limit, ManagedPolicy, PolicyDocument, Statement
 from guardrails.policies.limits import default_limits
 from guardrails.validators import _documents

@@ -20,7 +20,7 @@ from guardrails.cli import _print_markdown, main
 from guardrails.model.build import aws_managed_policy_names
 from guardrails.pipeline import compile_blueprint
 from guardrails.policies import compare
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 from guardrails.policies.risks import risk_rules
 
 from .conftest import ROOT

@@ -10,7 +10,7 @@ from guardrails.blueprint.schema import Grant
 from guardrails.diagnostics import BlueprintError
 from guardrails.pipeline import compile_blueprint
 from guardrails.policies.arn_match import can_overlap
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 from guardrails.policies.intent import GrantError, compile_grant
 
 from .conftest import ROOT

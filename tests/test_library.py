@@ -25,7 +25,7 @@ from guardrails.model.library import (
 )
 from guardrails.pipeline import Compiled, compile_blueprint
 from guardrails.policies import risks
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 from guardrails.policies.ir import Statement
 from guardrails.policies.names import statement_name_problems
 from guardrails.validators.own_checks import check_plan

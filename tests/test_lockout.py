@@ -23,7 +23,7 @@ from guardrails.evaluation.lockout import (
 )
 from guardrails.evaluation.organization import Organization, us_east_1_services
 from guardrails.pipeline import compile_blueprint
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 
 from .conftest import ROOT
 

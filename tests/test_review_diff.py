@@ -18,7 +18,7 @@ from rich.console import Console
 
 from guardrails.evaluation.organization import Organization
 from guardrails.pipeline import compile_blueprint
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 from guardrails.review import (
     BaseUnavailableError,
     PermissionDiff,

@@ -12,7 +12,7 @@ from guardrails.blueprint import load_blueprint
 from guardrails.diagnostics import Location, Severity
 from guardrails.model import build_model
 from guardrails.policies import risks as rk
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 from guardrails.policies.ir import (
     Baseline,
     BaselineClass,

@@ -11,7 +11,7 @@ import pytest
 from guardrails.diagnostics import ValidationFailed
 from guardrails.emitters.write import read_tree, write_output
 from guardrails.pipeline import build
-from guardrails.policies import iam_data
+from guardrails.iam import actions as iam_data
 
 from .conftest import ROOT
 

@@ -18,7 +18,8 @@ import json
 import re
 from typing import Any
 
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
+from guardrails.iam.arns import policy_arn
 from guardrails.policies.ir import ACCOUNT_ID, BaselineClass, CustomerPolicyReference, PermissionSet, Plan, PolicyRef
 
 MANIFEST = "policies/manifest.json"
@@ -170,7 +171,7 @@ def _class(cls: BaselineClass, partition: str) -> dict[str, Any]:
         if ref.kind == "aws":
             return ref.aws_arn(partition)
         policy = by_key[ref.name]
-        return f"arn:{partition}:iam::{ACCOUNT_ID}:policy{policy.path}{policy.name}"
+        return policy_arn(partition, ACCOUNT_ID, policy.path, policy.name)
 
     groups = {g.key: g.name for g in cls.baseline.groups}
     return {

@@ -66,7 +66,7 @@ from guardrails.evaluation.matching import (
     substitute_variables,
 )
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 
 Check = Literal["break-glass", "break-glass-entry", "deployment", "mfa-enrollment", "quarantine"]
 CHECK_ORDER: tuple[Check, ...] = ("break-glass", "break-glass-entry", "deployment", "mfa-enrollment", "quarantine")

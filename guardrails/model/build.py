@@ -19,6 +19,7 @@ import yaml
 from guardrails.blueprint.loader import LoadedBlueprint
 from guardrails.blueprint.schema import Blueprint, OrgUnit, Placement, Statement
 from guardrails.diagnostics import BlueprintError, Diagnostic, Location
+from guardrails.iam.arns import policy_arn
 from guardrails.model import catalog, library
 
 MAX_OU_DEPTH = 5  # Organizations: OUs nest at most five levels below the root.
@@ -619,7 +620,7 @@ def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
     # The same context values synthesize passes (catalog.CONTEXT_KEYS), as far as the checks here need them.
     context = {"allowed_regions": tuple(org.allowed_regions), "privileged_roles": (org.break_glass.role,),
                "org_id": (org.id,),
-               "boundary_policies": tuple(sorted(f"arn:${{partition}}:iam::*:policy/guardrails/{b.name or key}"
+               "boundary_policies": tuple(sorted(policy_arn("${partition}", "*", "/guardrails/", b.name or key)
                                                  for key, b in bp.permission_boundaries.items()))}
     regions = set(region_facts()["records_global_iam"]) | set(region_facts()["launched_later"])
     accounts = {name: info.id for name, info in model.accounts.items() if info.id}

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from guardrails.diagnostics import GuardrailsError
-from guardrails.policies.iam_data import IamDatabase, iam_database
+from guardrails.iam.actions import IamDatabase, iam_database
 from guardrails.policies.ir import Limit, ManagedPolicy, PolicyDocument, Statement
 from guardrails.policies.sizes import counted_length, deployed_size, worst_case
 

@@ -19,7 +19,6 @@ How a document is read:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -28,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from guardrails.policies.iam_data import ActionInfo, IamDatabase, iam_database
+from guardrails.iam.actions import IamDatabase, iam_database
+from guardrails.iam.documents import as_tuple, statements_of
 
 DATA_DIR = "aws_managed_policies"
 # The database's access levels, in the order a reader expects them.
@@ -111,45 +111,18 @@ class ManagedGrants:
         return self.actions - self.on_star
 
 
-def _listed(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
-@cache
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    """IAM wildcard matching (only ``*`` and ``?`` are special), on lowercased names."""
-    return re.compile(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + r"\Z", re.DOTALL)
-
-
-def _expand(pattern: str, db: IamDatabase) -> list[ActionInfo]:
-    """``db.expand`` with a fast path for the common ``service:Name*`` shape (documents list thousands)."""
-    prefix, _, name = pattern.lower().partition(":")
-    if pattern == "*" or any(ch in prefix for ch in "*?"):
-        return db.expand(pattern)
-    service = db.service(prefix)
-    if service is None:
-        return []
-    if not any(ch in name for ch in "*?"):
-        info = service.actions.get(name)
-        return [info] if info else []
-    regex = _wildcard(name)
-    return [info for key, info in service.actions.items() if regex.match(key)]
-
-
 def _statement_actions(statement: dict[str, Any], db: IamDatabase, unknown: list[str]) -> set[str]:
     if "NotAction" in statement:
         matched: set[str] = set()
-        for pattern in _listed(statement["NotAction"]):
-            found = _expand(pattern, db)
+        for pattern in as_tuple(statement["NotAction"]):
+            found = db.expand(pattern)
             if not found:
                 unknown.append(pattern)
             matched.update(a.full_name for a in found)
         return _all_actions() - matched
     names: set[str] = set()
-    for pattern in _listed(statement.get("Action")):
-        found = _expand(pattern, db)
+    for pattern in as_tuple(statement.get("Action")):
+        found = db.expand(pattern)
         if not found:
             unknown.append(pattern)
         names.update(a.full_name for a in found)
@@ -164,28 +137,23 @@ def _all_actions() -> frozenset[str]:
 def expand_document(document: dict[str, Any], name: str = "") -> ManagedGrants:
     """What a policy document (AWS JSON) allows; see the module docstring for the rules."""
     db = iam_database()
-    statements = _listed_statements(document)
+    statements = statements_of(document)
     allowed: set[str] = set()
     on_star: set[str] = set()
     denied: set[str] = set()
     unknown: list[str] = []
     for statement in statements:
         names = _statement_actions(statement, db, unknown)
-        everywhere = "*" in _listed(statement.get("Resource")) or "NotResource" in statement
+        everywhere = "*" in as_tuple(statement.get("Resource")) or "NotResource" in statement
         if statement.get("Effect") == "Allow":
             allowed |= names
             if everywhere:
                 on_star |= names
         elif statement.get("Effect") == "Deny" and not statement.get("Condition") and "NotResource" not in statement \
-                and "*" in _listed(statement.get("Resource")):
+                and "*" in as_tuple(statement.get("Resource")):
             denied |= names
     actions = frozenset(allowed - denied)
     return ManagedGrants(name, actions, frozenset(on_star) & actions, tuple(sorted(set(unknown))))
-
-
-def _listed_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    statements = document.get("Statement", [])
-    return [statements] if isinstance(statements, dict) else list(statements)
 
 
 @cache
@@ -280,7 +248,7 @@ def _level_counts(actions: Iterable[str], db: IamDatabase) -> dict[str, int]:
 
 def _concrete(patterns: Iterable[str], db: IamDatabase) -> frozenset[str]:
     """Action names or patterns → the database's spelling of every action they match (unknown ones dropped)."""
-    return frozenset(a.full_name for p in patterns for a in _expand(p, db))
+    return frozenset(a.full_name for p in patterns for a in db.expand(p))
 
 
 def compare(granted: Iterable[str], counterpart: str, *, scoped: Iterable[str] | None = None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from guardrails.blueprint.schema import Grant, GrantConditions
 from guardrails.policies.arn_match import can_overlap
-from guardrails.policies.iam_data import ActionInfo, IamDatabase
+from guardrails.iam.actions import ActionInfo, IamDatabase
 from guardrails.policies.ir import ACCOUNT_ID, REGION, Condition, Statement
 
 

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from guardrails.iam.arns import aws_managed_policy_arn
+
 Effect = Literal["Allow", "Deny"]
 
 # Placeholders that stay symbolic in the IR because they differ per deployed account.
@@ -119,7 +121,7 @@ class PolicyRef:
     name: str  # local: policy name; aws: e.g. "job-function/ViewOnlyAccess"
 
     def aws_arn(self, partition: str) -> str:
-        return f"arn:{partition}:iam::aws:policy/{self.name}"
+        return aws_managed_policy_arn(partition, self.name)
 
 
 @dataclass(frozen=True)

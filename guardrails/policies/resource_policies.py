@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from guardrails.iam.arns import arn, root_arn
 from guardrails.policies.ir import (
     ACCOUNT_ID,
     REGION,
@@ -36,7 +37,7 @@ def with_resource_policies(plan: Plan) -> Plan:
     everyone = tuple(a.name for a in plan.accounts)
     home = (plan.org.home_region,)
     policies = [
-        ResourcePolicy("alerts-key", "kms-key", f"arn:{plan.org.partition}:kms:{REGION}:{ACCOUNT_ID}:key/*",
+        ResourcePolicy("alerts-key", "kms-key", arn(plan.org.partition, "kms", REGION, ACCOUNT_ID, "key/*"),
                        alerts_key_policy(plan), everyone, security.alert_regions,
                        f"The KMS key of the alert topic {security.topic_name}, in every account and alert region."),
         ResourcePolicy("alerts-topic", "sns-topic", topic_arn(plan, security), alerts_topic_policy(plan, security),
@@ -46,11 +47,11 @@ def with_resource_policies(plan: Plan) -> Plan:
     if not security.log_bucket_existing:
         log_account = plan.account(security.log_account)
         policies += [
-            ResourcePolicy("log-archive-bucket", "s3-bucket", f"arn:{plan.org.partition}:s3:::{security.log_bucket}",
+            ResourcePolicy("log-archive-bucket", "s3-bucket", arn(plan.org.partition, "s3", "", "", security.log_bucket),
                            log_bucket_policy(plan, security), (log_account.name,), home,
                            f"The organization's log bucket {security.log_bucket}."),
             ResourcePolicy("log-archive-key", "kms-key",
-                           f"arn:{plan.org.partition}:kms:{plan.org.home_region}:{log_account.id}:key/*",
+                           arn(plan.org.partition, "kms", plan.org.home_region, log_account.id, "key/*"),
                            log_key_policy(plan, security), (log_account.name,), home,
                            f"The KMS key (alias/{LOG_KEY_ALIAS}) of the log bucket {security.log_bucket}."),
         ]
@@ -59,11 +60,11 @@ def with_resource_policies(plan: Plan) -> Plan:
 
 def trail_arn(plan: Plan, security: SecurityPlan) -> str:
     management = plan.management_account
-    return f"arn:{plan.org.partition}:cloudtrail:{plan.org.home_region}:{management.id}:trail/{security.trail_name}"
+    return arn(plan.org.partition, "cloudtrail", plan.org.home_region, management.id, f"trail/{security.trail_name}")
 
 
 def topic_arn(plan: Plan, security: SecurityPlan) -> str:
-    return f"arn:{plan.org.partition}:sns:{REGION}:{ACCOUNT_ID}:{security.topic_name}"
+    return arn(plan.org.partition, "sns", REGION, ACCOUNT_ID, security.topic_name)
 
 
 def _service(name: str) -> tuple[Principal, ...]:
@@ -73,7 +74,7 @@ def _service(name: str) -> tuple[Principal, ...]:
 def alerts_key_policy(plan: Plan) -> PolicyDocument:
     """The alert topic's key: the account administers it (IAM policies decide who), EventBridge encrypts with it.
     https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services"""
-    root = f"arn:{plan.org.partition}:iam::{ACCOUNT_ID}:root"
+    root = root_arn(plan.org.partition, ACCOUNT_ID)
     return PolicyDocument((
         Statement("AccountAdministersKey", "Allow", actions=("kms:*",), resources=("*",),
                   principals=(Principal("AWS", (root,)),)),
@@ -87,7 +88,7 @@ def alerts_topic_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
     """Only this account's alert rules may publish; aws:SourceArn and aws:SourceAccount together are AWS's
     confused-deputy protection. Every rule's ARN is listed in every region (a rule not deployed in a region grants
     nothing there). https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions"""
-    rules = tuple(f"arn:{plan.org.partition}:events:{REGION}:{ACCOUNT_ID}:rule/{a.name}" for a in security.alerts)
+    rules = tuple(arn(plan.org.partition, "events", REGION, ACCOUNT_ID, f"rule/{a.name}") for a in security.alerts)
     return PolicyDocument((
         Statement("EventBridgePublishesAlerts", "Allow", actions=("sns:Publish",),
                   resources=(topic_arn(plan, security),), principals=_service(EVENTS),
@@ -104,11 +105,11 @@ def log_key_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
     log_account = plan.account(security.log_account)
     statements = [
         Statement("AccountAdministersKey", "Allow", actions=("kms:*",), resources=("*",),
-                  principals=(Principal("AWS", (f"arn:{partition}:iam::{log_account.id}:root",)),)),
+                  principals=(Principal("AWS", (root_arn(partition, log_account.id),)),)),
         # Every account's Terraform looks the key ARN up by its alias ARN (DescribeKey), so no account needs
         # another one's state. Only DescribeKey: it reveals the key's metadata, never its use.
         Statement("OrganizationAccountsDescribeKey", "Allow", actions=("kms:DescribeKey",), resources=("*",),
-                  principals=(Principal("AWS", tuple(sorted(f"arn:{partition}:iam::{a.id}:root"
+                  principals=(Principal("AWS", tuple(sorted(root_arn(partition, a.id)
                                                             for a in plan.accounts))),)),
     ]
     if security.trail_name:
@@ -119,7 +120,7 @@ def log_key_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
                       resources=("*",), principals=_service(CLOUDTRAIL),
                       conditions=(Condition("StringEquals", "aws:SourceArn", (trail,)),
                                   Condition("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn",
-                                            (f"arn:{partition}:cloudtrail:*:{management.id}:trail/*",)))),
+                                            (arn(partition, "cloudtrail", "*", management.id, "trail/*"),)))),
             Statement("CloudTrailDescribesKey", "Allow", actions=("kms:DescribeKey",), resources=("*",),
                       principals=_service(CLOUDTRAIL),
                       conditions=(Condition("StringEquals", "aws:SourceArn", (trail,)),)),
@@ -138,7 +139,7 @@ def log_bucket_policy(plan: Plan, security: SecurityPlan) -> PolicyDocument:
     """TLS only; the organization trail and Config of the organization's accounts deliver.
     https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
     https://docs.aws.amazon.com/config/latest/developerguide/s3-bucket-policy.html"""
-    bucket = f"arn:{plan.org.partition}:s3:::{security.log_bucket}"
+    bucket = arn(plan.org.partition, "s3", "", "", security.log_bucket)
     owner_full_control = Condition("StringEquals", "s3:x-amz-acl", ("bucket-owner-full-control",))
     in_org = Condition("StringEquals", "aws:SourceOrgID", (plan.org.org_id,))
     statements = [

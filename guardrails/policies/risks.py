@@ -31,7 +31,7 @@ from importlib import resources
 import yaml
 
 from guardrails.diagnostics import Diagnostic, Location
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import any_action_matches, iam_database, wildcard_matches
 from guardrails.policies.ir import Plan, PolicyDocument, Statement
 
 CATEGORIES = ("privilege-escalation", "credentials-exposure", "data-exfiltration", "resource-exposure")
@@ -186,17 +186,6 @@ def analyze(document: PolicyDocument, rules: Sequence[RiskRule] | None = None) -
 # ----------------------------------------------------------------------------- matching
 
 
-@cache
-def _wildcard_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    """IAM wildcard matching (only ``*`` and ``?`` are special), case-insensitive."""
-    parts = [re.escape(p).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns]
-    return re.compile("(?:" + "|".join(parts) + r")\Z", re.IGNORECASE | re.DOTALL)
-
-
-def _matches(pattern: str, value: str) -> bool:
-    return bool(_wildcard_regex((pattern,)).match(value))
-
-
 def _concrete(pattern: str) -> list[str]:
     """The actions (AWS spelling) a pattern names; a literal unknown to the database stands for itself."""
     names = [info.full_name for info in iam_database().expand(pattern)]
@@ -216,8 +205,7 @@ def _rule_actions(rule: RiskRule) -> tuple[tuple[str, str], ...]:
                 if info.access_level in rule.access_levels:
                     found[info.full_name.lower()] = info.full_name
     if rule.except_:
-        excluded = _wildcard_regex(tuple(rule.except_))
-        found = {k: v for k, v in found.items() if not excluded.match(k)}
+        found = {k: v for k, v in found.items() if not any_action_matches(rule.except_, k)}
     return tuple(sorted(found.items()))
 
 
@@ -235,9 +223,9 @@ class _Document:
     def grants(statement: Statement, action: str) -> bool:
         """Does the statement's Action (or NotAction: everything not listed) cover the action (lowercased)?"""
         if statement.actions:
-            return bool(_wildcard_regex(statement.actions).match(action))
+            return any_action_matches(statement.actions, action)
         if statement.not_actions:
-            return not _wildcard_regex(statement.not_actions).match(action)
+            return not any_action_matches(statement.not_actions, action)
         return False
 
     def denied_by(self, statement: Statement, action: str) -> str:
@@ -246,7 +234,7 @@ class _Document:
             if not self.grants(deny, action):
                 continue
             if "*" in deny.resources or (statement.resources and not statement.not_resources and all(
-                    any(_matches(d, r) for d in deny.resources) for r in statement.resources)):
+                    any(wildcard_matches(d, r, ignore_case=False) for d in deny.resources) for r in statement.resources)):
                 return deny.sid or "(no sid)"
         return ""
 
@@ -385,7 +373,7 @@ def _passes_to(statement: Statement, service: str) -> bool:
     """Can a role passed under this statement reach the service (no iam:PassedToService excludes it)?"""
     condition = _positive_condition([(c.operator, c.key, c.values) for c in statement.conditions],
                                     "iam:PassedToService")
-    return condition is None or any(_matches(v, service) for v in condition[2])
+    return condition is None or any(wildcard_matches(v, service) for v in condition[2])
 
 
 def _combination_findings(rule: RiskRule, doc: _Document) -> list[RiskFinding]:

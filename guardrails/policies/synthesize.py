@@ -14,6 +14,8 @@ from typing import Any
 
 from guardrails.blueprint.schema import CatalogRef, ExplicitScp, Role as RoleSpec, Statement as StatementSpec
 from guardrails.diagnostics import BlueprintError, Diagnostic
+from guardrails.iam.actions import iam_database
+from guardrails.iam.arns import iam_arn, oidc_provider_arn, policy_arn, role_arn, root_arn, saml_provider_arn, user_arn
 from guardrails.model.build import Model
 from guardrails.model import catalog as cat
 from guardrails.model.library import effective_job
@@ -44,7 +46,6 @@ from guardrails.policies.ir import (
 )
 from guardrails.policies import compare, risks
 from guardrails.policies.compaction import CompactionError, fit_policy
-from guardrails.policies.iam_data import iam_database
 from guardrails.policies.identity_center import identity_center_plan
 from guardrails.policies.intent import GrantError, compile_grant
 from guardrails.policies.limits import effective_limits
@@ -162,7 +163,7 @@ def convert_statement(spec: StatementSpec | dict[str, Any], sid: str, info: OrgI
 
 
 def _role_arn_pattern(name: str, info: OrgInfo, account: str = "*") -> str:
-    return f"arn:{info.partition}:iam::{account}:role/{name.strip('/')}"
+    return role_arn(info.partition, account, name)
 
 
 def privileged_role_names(info: OrgInfo) -> tuple[str, ...]:
@@ -327,7 +328,7 @@ def _canary_rollout(model: Model, scps: tuple[ServiceControlPolicy, ...], rcps: 
 
 def _boundary_policy_arns(model: Model, info: OrgInfo) -> tuple[str, ...]:
     """ARN patterns (any account) of the blueprint's permission-boundary policies, for protect-boundaries."""
-    return tuple(sorted(f"arn:{info.partition}:iam::*:policy{POLICY_PATH}{b.name or key}"
+    return tuple(sorted(policy_arn(info.partition, "*", POLICY_PATH, b.name or key)
                         for key, b in model.blueprint.permission_boundaries.items()))
 
 
@@ -460,11 +461,11 @@ def _trust(model: Model, key: str, spec: RoleSpec, info: OrgInfo) -> PolicyDocum
         for entry in trust.accounts:
             account_id = model.accounts[entry.account].id if entry.account in model.accounts else entry.account
             for role in entry.roles:
-                arns.add(f"arn:{info.partition}:iam::{account_id}:role/{role.strip('/')}")
+                arns.add(role_arn(info.partition, account_id, role))
             for user in entry.users:
-                arns.add(f"arn:{info.partition}:iam::{account_id}:user/{user.strip('/')}")
+                arns.add(user_arn(info.partition, account_id, user))
             if not entry.roles and not entry.users:
-                arns.add(f"arn:{info.partition}:iam::{account_id}:root")
+                arns.add(root_arn(info.partition, account_id))
         conditions = list(extra)
         if trust.require_mfa:
             conditions.append(Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)))
@@ -493,7 +494,7 @@ def _trust(model: Model, key: str, spec: RoleSpec, info: OrgInfo) -> PolicyDocum
     if trust.saml:
         statements.append(Statement(
             "TrustSaml", "Allow", actions=("sts:AssumeRoleWithSAML",),
-            principals=(Principal("Federated", (f"arn:{info.partition}:iam::{ACCOUNT_ID}:saml-provider/{trust.saml.provider}",)),),
+            principals=(Principal("Federated", (saml_provider_arn(info.partition, ACCOUNT_ID, trust.saml.provider),)),),
             conditions=(Condition("StringEquals", "SAML:aud", (SAML_AUDIENCE[info.partition],)),), origin=origin))
     return PolicyDocument(tuple(statements))
 
@@ -502,7 +503,7 @@ def _oidc_statement(sid: str, host: str, audiences: list[str], subjects: list[st
     wildcard = any(ch in s for s in subjects for ch in "*?")
     return Statement(
         sid, "Allow", actions=("sts:AssumeRoleWithWebIdentity",),
-        principals=(Principal("Federated", (f"arn:{info.partition}:iam::{ACCOUNT_ID}:oidc-provider/{host}",)),),
+        principals=(Principal("Federated", (oidc_provider_arn(info.partition, ACCOUNT_ID, host),)),),
         conditions=tuple(sorted([
             Condition("StringEquals", f"{host}:aud", tuple(sorted(audiences))),
             Condition("StringLike" if wildcard else "StringEquals", f"{host}:sub", tuple(sorted(subjects))),
@@ -513,7 +514,7 @@ def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, 
     """AWS's self-manage-credentials pattern: users manage only their own credentials, and nothing works
     without MFA except enrolling a device. ``BoolIfExists`` also blocks long-term access keys used without
     MFA (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_my-sec-creds-self-manage.html)."""
-    own_user = (f"arn:{partition}:iam::*:user/${{aws:username}}",)
+    own_user = (user_arn(partition, "*", "${aws:username}"),)
     statements = [
         Statement("AllowViewAccountInfo", "Allow", actions=("iam:GetAccountPasswordPolicy", "iam:ListVirtualMFADevices"),
                   resources=("*",)),
@@ -525,7 +526,7 @@ def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, 
                                     resources=own_user))
     statements += [
         Statement("AllowManageOwnVirtualMFADevice", "Allow", actions=("iam:CreateVirtualMFADevice",),
-                  resources=(f"arn:{partition}:iam::*:mfa/*",)),
+                  resources=(iam_arn(partition, "*", "mfa/*"),)),
         Statement("AllowManageOwnUserMFA", "Allow",
                   actions=("iam:DeactivateMFADevice", "iam:EnableMFADevice", "iam:GetMFADevice", "iam:ListMFADevices",
                            "iam:ResyncMFADevice"), resources=own_user),
@@ -558,10 +559,10 @@ def _baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str,
         description="Break-glass administrator access; assumed only by the break-glass IAM users with MFA.",
         trust=PolicyDocument((Statement(
             "TrustBreakGlassUsersWithMfa", "Allow", actions=("sts:AssumeRole",),
-            principals=(Principal("AWS", (f"arn:{info.partition}:iam::{bg_account_id}:root",)),),
+            principals=(Principal("AWS", (root_arn(info.partition, bg_account_id),)),),
             conditions=tuple(sorted([
                 Condition("ArnLike", "aws:PrincipalArn",
-                          tuple(sorted(f"arn:{info.partition}:iam::{bg_account_id}:user/{u}" for u in bg.users))),
+                          tuple(sorted(user_arn(info.partition, bg_account_id, u) for u in bg.users))),
                 Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)),
                 Condition("NumericLessThan", "aws:MultiFactorAuthAge", (str(bg.mfa_max_age),)),
             ]))),)),
@@ -575,7 +576,7 @@ def _baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str,
             description="Lets break-glass users assume the break-glass role in any account, with MFA.",
             document=PolicyDocument((Statement(
                 "AssumeBreakGlassRoleWithMfa", "Allow", actions=("sts:AssumeRole",),
-                resources=(f"arn:{info.partition}:iam::*:role/{bg.role}",),
+                resources=(role_arn(info.partition, "*", bg.role),),
                 conditions=(Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)),)),)))
         policies[assume.key] = assume
         groups.append(Group("break_glass", BREAK_GLASS_GROUP, "/", (PolicyRef("local", assume.key),)))

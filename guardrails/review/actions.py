@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from guardrails.evaluation.matching import action_matches
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 
 
 @cache

@@ -33,7 +33,7 @@ from dataclasses import replace
 from typing import Any, TYPE_CHECKING
 
 from guardrails.evaluation.organization import Account, Organization
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 from guardrails.review.actions import _level_of
 from guardrails.review.analyzer import _Analyzer
 from guardrails.review.changes import PermissionDiff, RiskFlag, SEVERITIES, WildcardWidening

@@ -9,6 +9,7 @@ from typing import Any, TYPE_CHECKING
 
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
+from guardrails.iam.arns import SSO_ROLE_SUFFIX_PLACEHOLDER, sso_role_arn
 from guardrails.policies import compare
 from guardrails.review.analyzer import _State
 from guardrails.review.permission_sets import PRINCIPAL as PERMISSION_SET
@@ -163,8 +164,7 @@ class _Side:
         kind, _, name = state.principal.partition("/")
         if kind == PERMISSION_SET:
             # The role Identity Center provisions; its suffix is AWS's choice, so a pattern-free stand-in.
-            arn = (f"arn:{self.org.partition}:iam::{account.id}:role/aws-reserved/sso.amazonaws.com/"
-                   f"AWSReservedSSO_{name}_0000000000000000")
+            arn = sso_role_arn(self.org.partition, account.id, name, SSO_ROLE_SUFFIX_PLACEHOLDER)
         else:
             arn = self.org.caller(PrincipalSpec(kind, name), account).principal_arn  # type: ignore[arg-type]
         context = {"aws:principalarn": (arn,), "aws:principalaccount": (account.id,),

@@ -10,7 +10,7 @@ from typing import Any, TYPE_CHECKING
 
 from guardrails.evaluation.matching import action_matches
 from guardrails.policies.arn_match import can_overlap
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 
 if TYPE_CHECKING:
     from guardrails.review.changes import Severity

