@@ -18,8 +18,9 @@ import json
 import re
 from typing import Any
 
-from guardrails.iam.actions import iam_database
+from guardrails.iam.actions import has_wildcard, iam_database
 from guardrails.iam.arns import policy_arn
+from guardrails.iam.documents import as_tuple
 from guardrails.policies.ir import ACCOUNT_ID, BaselineClass, CustomerPolicyReference, PermissionSet, Plan, PolicyRef
 
 MANIFEST = "policies/manifest.json"
@@ -75,8 +76,7 @@ def wildcards(documents: dict[str, str]) -> dict[str, Any]:
             continue
         for statement in json.loads(text)["Statement"]:
             for element in ("Action", "NotAction"):
-                value = statement.get(element, [])
-                patterns.update(p for p in ([value] if isinstance(value, str) else value) if "*" in p or "?" in p)
+                patterns.update(p for p in as_tuple(statement.get(element)) if has_wildcard(p))
     expanded: dict[str, Any] = {}
     for pattern in sorted(patterns):
         actions = database.expand(pattern)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from guardrails.emitters import header_text
+from guardrails.iam.organization import in_any_unit, policy_targets
 from guardrails.policies.ir import Account, Plan
 
 
@@ -40,7 +41,7 @@ def emit(plan: Plan) -> dict[str, str]:
 def _quarantined(plan: Plan, account: Account) -> bool:
     """The account sits in (or under) an OU with the `quarantine` guardrail."""
     units = {p.target.removeprefix("ou:") for p in plan.scps if "quarantine" in p.guardrails and p.target.startswith("ou:")}
-    return any(account.unit == u or account.unit.startswith(u + "/") for u in units)
+    return in_any_unit(account.unit, units)
 
 
 def _manual_steps(plan: Plan, account: Account) -> list[str]:
@@ -113,11 +114,7 @@ def pending_checklist(plan: Plan, account: Account) -> str:
 def scp_path(plan: Plan, account_name: str) -> list[str]:
     """Targets from the root down to the account: ``root``, ``ou:A``, ``ou:A/B``, ``account:NAME``."""
     account = plan.account(account_name)
-    levels = ["root"]
-    if account.unit:
-        parts = account.unit.split("/")
-        levels += [f"ou:{'/'.join(parts[:i + 1])}" for i in range(len(parts))]
-    return [*levels, f"account:{account.name}"]
+    return policy_targets(account.unit, account.name)
 
 
 def effective_guardrails(plan: Plan, account_name: str) -> str:

@@ -33,3 +33,21 @@ def statements_of(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if not isinstance(statements, list) or not all(isinstance(s, Mapping) for s in statements):
         raise PolicyFormatError("Statement: expected an object or a list of objects")
     return statements
+
+
+def condition_value(value: object, *, what: str = "condition value") -> str:
+    """One condition value as IAM compares it: JSON ``true`` is ``"true"``, numbers their decimal text
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise PolicyFormatError(f"{what}: expected a string, number or Boolean, got {type(value).__name__} {value!r:.80}")
+
+
+def condition_values(value: object, *, what: str = "condition value") -> tuple[str, ...]:
+    """A condition key's value or list of values, each read by :func:`condition_value`."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    return tuple(condition_value(v, what=what) for v in items)

@@ -20,6 +20,7 @@ from guardrails.blueprint.loader import LoadedBlueprint
 from guardrails.blueprint.schema import Blueprint, OrgUnit, Placement, Statement
 from guardrails.diagnostics import BlueprintError, Diagnostic, Location
 from guardrails.iam.arns import policy_arn
+from guardrails.iam.organization import in_unit
 from guardrails.model import catalog, library
 
 MAX_OU_DEPTH = 5  # Organizations: OUs nest at most five levels below the root.
@@ -61,13 +62,15 @@ class Model:
     pending: dict[str, AccountInfo] = field(default_factory=dict)
     # The released SCPs/RCPs of a canary rollout in progress (rollout.lock.json), by policy name; None: no rollout.
     released: dict[str, dict[str, Any]] | None = None
+    # Every job function as compiled (a built-in's permissions, parameters expanded, then its own), resolved once.
+    jobs: dict[str, library.EffectiveJob] = field(default_factory=dict)
 
     @property
     def blueprint(self) -> Blueprint:
         return self.source.blueprint
 
     def accounts_in_unit(self, path: str) -> list[str]:
-        return [a.name for a in self.accounts.values() if a.unit == path or a.unit.startswith(path + "/")]
+        return [a.name for a in self.accounts.values() if in_unit(a.unit, path)]
 
     def member_accounts(self) -> list[str]:
         return [a.name for a in self.accounts.values() if not a.management]
@@ -338,6 +341,8 @@ def _check_library(model: Model, problems: list[Diagnostic]) -> None:
                 problems.append(Diagnostic.of("GR302", f"Sid {statement.sid!r} is also a statement of the built-in "
                                               f"{job.library!r}", src.where("job_functions", name, "statements", index, "sid"),
                                               "Sids are unique in a policy: rename this statement"))
+    if not problems:
+        model.jobs = {name: library.effective_job(job, known) for name, job in model.blueprint.job_functions.items()}
 
 
 def _resolve_tree(model: Model, problems: list[Diagnostic]) -> None:

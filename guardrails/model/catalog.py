@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 
 from guardrails.diagnostics import GuardrailsError
+from guardrails.iam.documents import condition_values
 
 _PARAM = re.compile(r"\$([a-z_]+)")
 _SID = re.compile(r"^[A-Za-z0-9]+$")
@@ -534,21 +535,13 @@ def statement_json(guardrail: Guardrail, template: dict[str, Any], values: Mappi
         if data.get(element):
             out[name] = _one_or_list(sorted(set(data[element])))
     conditions: dict[str, dict[str, Any]] = {}
-    for operator, key, rendered in sorted((operator, key, tuple(sorted({_text(v) for v in _listed(value)})))
+    for operator, key, rendered in sorted((operator, key, tuple(sorted(set(condition_values(value)))))
                                           for operator, block in (data.get("conditions") or {}).items()
                                           for key, value in block.items()):
         conditions.setdefault(operator, {})[key] = _one_or_list(list(rendered))
     if conditions:
         out["Condition"] = conditions
     return out
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _one_or_list(values: list[str]) -> str | list[str]:

@@ -28,7 +28,6 @@ from typing import Any
 
 from guardrails.diagnostics import BlueprintError, Diagnostic
 from guardrails.model.build import Model, _placement_accounts, aws_managed_policy_names
-from guardrails.model.library import effective_job
 from guardrails.policies.ir import (
     ACCOUNT_ID,
     REGION,
@@ -174,7 +173,7 @@ def _permission_set(model: Model, info: OrgInfo, name: str, jobs: Mapping[str, A
 
 def _job_managed(model: Model, job: str) -> list[str]:
     """The AWS managed policies a job function attaches (a built-in's included)."""
-    return list(effective_job(model.blueprint.job_functions[job]).managed_policies)
+    return list(model.jobs[job].managed_policies)
 
 
 def inline_document(policies: list[ManagedPolicy]) -> PolicyDocument:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from guardrails.iam.arns import aws_managed_policy_arn
+from guardrails.iam.documents import as_tuple, condition_values, statements_of
 
 Effect = Literal["Allow", "Deny"]
 
@@ -93,19 +94,16 @@ class PolicyDocument:
 
 def document_from_json(raw: dict[str, Any]) -> PolicyDocument:
     """The IR of a policy document's JSON (as :meth:`PolicyDocument.to_json` writes it), e.g. a released SCP."""
-    def listed(value: Any) -> tuple[str, ...]:
-        return () if value is None else ((value,) if isinstance(value, str) else tuple(str(v) for v in value))
-
+    listed = as_tuple
     statements = []
-    raw_statements = raw.get("Statement", [])
-    for index, s in enumerate([raw_statements] if isinstance(raw_statements, dict) else raw_statements):
+    for index, s in enumerate(statements_of(raw)):
         principal = s.get("Principal")
         principals: tuple[Principal, ...] = ()
         if principal == "*":
             principals = (Principal("*", ("*",)),)
         elif isinstance(principal, dict):
             principals = tuple(Principal(kind, listed(ids)) for kind, ids in principal.items())
-        conditions = tuple(Condition(op, key, listed(values)) for op, block in (s.get("Condition") or {}).items()
+        conditions = tuple(Condition(op, key, condition_values(values)) for op, block in (s.get("Condition") or {}).items()
                            for key, values in block.items())
         statements.append(Statement(str(s.get("Sid", f"Statement{index + 1}")), s["Effect"], listed(s.get("Action")),
                                     listed(s.get("NotAction")), listed(s.get("Resource")),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 
-from guardrails.evaluation.matching import action_matches
-from guardrails.iam.actions import iam_database
+from guardrails.iam.actions import action_matches, iam_database
 
 
 @cache

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from guardrails.evaluation.matching import action_matches
+from guardrails.iam.actions import action_matches
 from guardrails.policies.risks import mitigation_reason, risk_rules, RiskRule
 from guardrails.review.actions import _expand, _level_of
 from guardrails.review.changes import RiskFlag

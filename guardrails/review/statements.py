@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, TYPE_CHECKING
 
-from guardrails.evaluation.matching import action_matches
+from guardrails.iam.actions import action_matches, iam_database
+from guardrails.iam.documents import as_tuple, condition_values
 from guardrails.policies.arn_match import can_overlap
-from guardrails.iam.actions import iam_database
 
 if TYPE_CHECKING:
     from guardrails.review.changes import Severity
@@ -45,19 +45,6 @@ Grant = tuple[tuple[str, ...], bool, tuple[tuple[str, str, tuple[str, ...]], ...
 Clause = tuple[str, str, tuple[str, ...]]  # operator, key, values
 
 
-def _listed(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(_text(v) for v in value)
-
-
-def _text(value: Any) -> str:
-    """A JSON condition value as IAM reads it (JSON Booleans are "true"/"false")."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _clauses(condition: Any) -> tuple[Clause, ...]:
@@ -67,7 +54,7 @@ def _clauses(condition: Any) -> tuple[Clause, ...]:
     for operator, keys in condition.items():
         if isinstance(keys, Mapping):
             for key, values in keys.items():
-                out.append((str(operator), str(key), tuple(sorted(_listed(values)))))
+                out.append((str(operator), str(key), tuple(sorted(condition_values(values)))))
     return tuple(sorted(out, key=lambda c: (c[1].lower(), c[0], c[2])))
 
 
@@ -102,7 +89,7 @@ def _principals(statement: Mapping[str, Any]) -> tuple[str, ...]:
             continue
         if isinstance(value, Mapping):
             for kind, names in value.items():
-                for name in _listed(names):
+                for name in as_tuple(names):
                     out.append(prefix + ("*" if kind == "AWS" and name == "*" else f"{kind}:{name}"))
     return tuple(sorted(set(out)))
 
@@ -119,8 +106,8 @@ def _statements(text: str) -> tuple[_Stmt, ...]:
         negated = "NotAction" in statement
         out.append(_Stmt(
             sid=str(statement.get("Sid") or f"#{index + 1}"), effect=str(statement.get("Effect", "")),
-            negated_actions=negated, patterns=_listed(statement.get("NotAction" if negated else "Action")),
-            resources=_listed(statement.get("NotResource" if "NotResource" in statement else "Resource")),
+            negated_actions=negated, patterns=as_tuple(statement.get("NotAction" if negated else "Action")),
+            resources=as_tuple(statement.get("NotResource" if "NotResource" in statement else "Resource")),
             negated_resources="NotResource" in statement, conditions=_clauses(statement.get("Condition")),
             principals=_principals(statement)))
     return tuple(out)

@@ -17,6 +17,7 @@ from typing import Any
 
 from guardrails.diagnostics import Diagnostic, Location
 from guardrails.iam.actions import iam_database
+from guardrails.iam.documents import PolicyFormatError, as_tuple
 from guardrails.policies.ir import Plan, Statement
 from guardrails.policies.names import (
     ACTION,
@@ -245,18 +246,20 @@ def _element_problems(statement: dict[str, Any], *, trust: bool, rcp: bool = Fal
 
 def _value_problems(statement: dict[str, Any]) -> list[str]:
     """Action strings of the form service:Action and known condition operators."""
-    problems = [f"{element} {action!r} is not of the form service:Action"
-                for element in ("Action", "NotAction") for action in _strings(statement.get(element))
-                if action != "*" and not (isinstance(action, str) and ACTION.fullmatch(action))]
+    problems: list[str] = []
+    for element in ("Action", "NotAction"):
+        try:
+            actions = as_tuple(statement.get(element), what=element)
+        except PolicyFormatError as error:
+            problems.append(str(error))
+            continue
+        problems += [f"{element} {action!r} is not of the form service:Action"
+                     for action in actions if action != "*" and not ACTION.fullmatch(action)]
     condition = statement.get("Condition", {})
     operators = condition if isinstance(condition, dict) else {}
     problems += [f"{operator!r} is not an IAM condition operator" for operator in operators
                  if not is_condition_operator(operator)]
     return problems
-
-
-def _strings(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 # ----------------------------------------------------------------------------- action names (GR503)

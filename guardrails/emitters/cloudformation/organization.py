@@ -32,6 +32,7 @@ from guardrails.emitters.cloudformation.render import (
     template,
     with_header,
 )
+from guardrails.iam.organization import in_unit
 from guardrails.policies.ir import BaselineClass, Plan, ServiceControlPolicy
 
 ROOT = "RootId"
@@ -308,7 +309,7 @@ def _accounts_files(parts: int) -> str:
 
 
 def _accounts_under(plan: Plan, path: str) -> set[str]:
-    return {a.name for a in plan.accounts if not a.management and (a.unit == path or a.unit.startswith(path + "/"))}
+    return {a.name for a in plan.accounts if not a.management and in_unit(a.unit, path)}
 
 
 def _deployment_targets(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, Any]:
