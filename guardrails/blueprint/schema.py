@@ -7,23 +7,30 @@ editor tooltips, so they say what a landing-zone engineer needs to know.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
-IamName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w+=,.@-]+$")]
-IamPath = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^/([\x21-\x7e]*/)?$")]
-StringOrList = Union[str, list[str]]
-
-
-class Strict(BaseModel):
-    """Base: unknown keys are errors (with a "did you mean" hint added by the loader)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+from guardrails.blueprint.schema_base import AccountId, IamName, IamPath, Placement, Region, StringOrList, Strict
+# The section models live in their own modules; they are re-exported here as part of the blueprint API.
+from guardrails.blueprint.schema_identity_center import (
+    FullAdminDeclaration,
+    IdentityCenter,
+    PermissionSet,
+    PermissionSetName,
+    SsoAssignment,
+)
+from guardrails.blueprint.schema_security import (
+    AccessAnalyzer,
+    AccountSettings,
+    Alerts,
+    CloudTrail,
+    ConfigSettings,
+    LogArchive,
+    ManagedConfigRule,
+    Security,
+)
 
 
 # --------------------------------------------------------------------------- statements
@@ -53,17 +60,6 @@ class Statement(Strict):
             raise ValueError("a statement needs exactly one of `resources` or `not_resources`")
         return self
 
-
-# --------------------------------------------------------------------------- placement
-
-
-class Placement(Strict):
-    """Where an identity is deployed. Several keys add up; `all` means every member account."""
-
-    all: bool = Field(False, description="Every member account (not the management account unless listed).")
-    units: list[str] = Field(default_factory=list, description="OU paths such as `Workloads/Prod`; includes nested OUs.")
-    accounts: list[str] = Field(default_factory=list, description="Account names (the management account too).")
-    exclude_accounts: list[str] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- organization
@@ -466,194 +462,6 @@ class Limits(Strict):
     rcps_per_target: int | None = Field(None, ge=1)
     managed_policies_per_role: int | None = Field(None, ge=1)
     managed_policies_per_group: int | None = Field(None, ge=1)
-
-
-# --------------------------------------------------------------------------- security baseline
-
-ConfigRuleId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9_]{3,128}$")]
-BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
-
-
-class LogArchive(Strict):
-    """Where CloudTrail and AWS Config deliver: one bucket in the log-archive account."""
-
-    account: str = Field(description="Name of the log-archive account (usually in the Security OU).")
-    bucket: BucketName = Field(description="S3 bucket for CloudTrail and Config logs (globally unique name).")
-    existing: bool = Field(
-        False, description="The bucket and its KMS key exist (e.g. made by Control Tower): reference, never create."
-    )
-    kms_key_arn: str | None = Field(
-        None, description="KMS key of an existing bucket; guardrails creates its own key when it creates the bucket."
-    )
-    retention_days: int = Field(
-        365, ge=1, le=36500, description="Days before log objects expire (CIS keeps at least 365)."
-    )
-
-
-class ManagedConfigRule(Strict):
-    """An AWS managed Config rule by identifier (https://docs.aws.amazon.com/config/latest/developerguide/managed-rules-by-aws-config.html)."""
-
-    identifier: ConfigRuleId = Field(description="e.g. `S3_BUCKET_PUBLIC_READ_PROHIBITED`.")
-    parameters: dict[str, str | int | bool] = Field(default_factory=dict, description="Input parameters of the rule.")
-    home_region_only: bool = Field(
-        False, description="The rule evaluates global resources (IAM): deploy it in the home region only."
-    )
-    resource_types: list[Annotated[str, StringConstraints(pattern=r"^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$")]] = Field(
-        default_factory=list, description="Change-triggered scope, e.g. `AWS::S3::Bucket`; empty: periodic."
-    )
-
-
-class ConfigSettings(Strict):
-    managed_by: Literal["guardrails", "control-tower"] | None = Field(
-        None, description="Who owns the configuration recorder and delivery channel; defaults to `control-tower` "
-        "when `organization.control_tower` is set, else `guardrails`. The rules are emitted either way."
-    )
-    delegated_admin: str | None = Field(None, description="Account (name) that administers Config for the org.")
-    access_key_max_age: int = Field(90, ge=1, le=365, description="ACCESS_KEYS_ROTATED maxAccessKeyAge (CIS: 90).")
-    unused_credentials_days: int = Field(
-        45, ge=1, le=365, description="IAM_USER_UNUSED_CREDENTIALS_CHECK maxCredentialUsageAge (CIS: 45)."
-    )
-    rules: list[ManagedConfigRule] = Field(default_factory=list, description="Further AWS managed rules.")
-
-
-class AccessAnalyzer(Strict):
-    delegated_admin: str = Field(description="Account (name) holding the ORGANIZATION analyzer (the security account).")
-    unused_access_days: int | None = Field(
-        None, ge=1, le=365, description="Also create an unused-access analyzer with this age (a paid feature)."
-    )
-
-
-class CloudTrail(Strict):
-    organization_trail: bool = Field(True, description="An organization trail in the management account.")
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")] = "guardrails-org-trail"
-
-
-class Alerts(Strict):
-    """EventBridge rules (IAM policy changes, root use, break-glass use) to an SNS topic with a KMS key."""
-
-    emails: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
-        default_factory=list, description="Subscribed to the alert topic (each address confirms by e-mail)."
-    )
-    topic_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,256}$")] = "guardrails-security-alerts"
-
-
-class AccountSettings(Strict):
-    ebs_default_encryption: bool = Field(True, description="Turn on EBS encryption by default in every allowed region.")
-    s3_block_public_access: bool = Field(True, description="Turn on the account-level S3 Block Public Access.")
-
-
-class Security(Strict):
-    """Detective controls and account settings of every account (docs/security-baseline.md)."""
-
-    log_archive: LogArchive
-    config: ConfigSettings = Field(default_factory=ConfigSettings)
-    access_analyzer: AccessAnalyzer | None = None
-    cloudtrail: CloudTrail | None = Field(default_factory=CloudTrail)
-    alerts: Alerts = Field(default_factory=Alerts)
-    account_settings: AccountSettings = Field(default_factory=AccountSettings)
-    centralized_root_access: bool = Field(
-        True, description="Manage member accounts' root credentials centrally (aws_iam_organizations_features): "
-        "member root users need no password or MFA device."
-    )
-    trusted_services: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.amazonaws\.com$")]] = Field(
-        default_factory=list, description="Further service principals with trusted access in the organization "
-        "(e.g. securityhub.amazonaws.com). Terraform manages the list exactly: a service enabled elsewhere and "
-        "not listed here or needed by guardrails is switched off on apply."
-    )
-
-
-# --------------------------------------------------------------------------- identity center
-
-PermissionSetName = Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,32}$")]
-# Identity store group ids: a UUID, optionally prefixed by 10 hex digits and a dash (the AWS::SSO::Assignment
-# PrincipalId pattern).
-IdentityStoreGroupId = Annotated[str, StringConstraints(
-    pattern=r"^([0-9a-f]{10}-)?[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$")]
-SsoTagText = Annotated[str, StringConstraints(max_length=128, pattern=r"^[A-Za-z0-9_+=,.@-]+$")]
-_ISO_DURATION = re.compile(r"^PT(?:(\d{1,2})H)?(?:(\d{1,3})M)?$")
-
-
-class FullAdminDeclaration(Strict):
-    """A permission set declared to grant full administrator access (`*` on `*`), like break-glass: reviewed, owned."""
-
-    reason: Annotated[str, StringConstraints(min_length=20, max_length=400)] = Field(
-        description="Why this permission set needs full access (at least 20 characters).")
-    owner: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
-        description="Who answers for it (team or person).")
-
-
-class PermissionSet(Strict):
-    """A permission set of IAM Identity Center, compiled from job functions; it becomes a role in every account it
-    is assigned to (docs/identity-center.md)."""
-
-    description: Annotated[str, StringConstraints(max_length=700, pattern=r"^[\t\n\r\x20-\x7e\xa1-\xff]*$")] = Field(
-        "", description="Shown to users on the AWS access portal (at most 700 characters, Latin-1 only).")
-    job_functions: list[str] = Field(
-        default_factory=list, description="Job functions whose permissions the permission set grants; their AWS "
-        "managed policies are attached as managed policies.")
-    managed_policies: list[str] = Field(
-        default_factory=list, description="Further AWS managed policies by name or path/name, e.g. "
-        "`job-function/ViewOnlyAccess`.")
-    policy: Literal["inline", "customer_managed"] = Field(
-        "inline", description="`inline`: the job functions' statements become the permission set's inline policy "
-        "(`${account_id}` → `${aws:PrincipalAccount}`, `${region}` → `${aws:RequestedRegion}`; at most 10,240 "
-        "characters). `customer_managed`: reference each job function's managed policy (guardrails-<job> under "
-        "/guardrails/), which must exist in every account the permission set is assigned to (checked).")
-    boundary: str | None = Field(
-        None, description="Permissions boundary: a `permission_boundaries` entry (referenced by name and path; it must "
-        "exist in every assigned account, checked) or an AWS managed policy name.")
-    session_duration: str = Field(
-        "PT1H", description="How long a portal session in an account lasts, ISO-8601 (`PT1H` … `PT12H`, e.g. `PT4H`, "
-        "`PT90M`).")
-    relay_state: Annotated[str, StringConstraints(pattern=r"^https://\S{1,232}$")] | None = Field(
-        None, description="Console URL users land on after signing in (e.g. the CloudWatch console).")
-    tags: dict[SsoTagText, Annotated[str, StringConstraints(max_length=256, pattern=r"^[A-Za-z0-9_+=,.@-]+$")]] = Field(
-        default_factory=dict, description="Tags of the permission set (letters, digits and + = , . @ _ -).")
-    full_admin: FullAdminDeclaration | None = Field(
-        None, description="Declare that the permission set grants `*` on `*` (e.g. `AdministratorAccess`); without "
-        "it such a grant is error GR504 (docs/identity-center.md).")
-
-    @field_validator("session_duration")
-    @classmethod
-    def _session_duration(cls, value: str) -> str:
-        match = _ISO_DURATION.fullmatch(value)
-        if match is None or not (match.group(1) or match.group(2)):
-            raise ValueError(f"{value!r} is not an ISO-8601 duration in hours and minutes (e.g. PT4H, PT1H30M)")
-        minutes = int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
-        if not 60 <= minutes <= 720:
-            raise ValueError(f"{value!r} is outside the range IAM Identity Center allows (PT1H to PT12H)")
-        return value
-
-
-class SsoAssignment(Strict):
-    """A group of the identity store gets a permission set in the accounts of `deploy_to`."""
-
-    group: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
-        description="Display name of the identity-store group (checked against `group_id` when Terraform applies).")
-    group_id: IdentityStoreGroupId = Field(
-        description="Identity-store group id (console: IAM Identity Center → Groups), e.g. "
-        "`9067c2d4a1-1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901`.")
-    permission_set: str = Field(description="Name of an entry in `identity_center.permission_sets`.")
-    deploy_to: Placement
-
-
-class IdentityCenter(Strict):
-    """IAM Identity Center: the recommended way for people to reach accounts (IAM users only for break-glass)."""
-
-    instance_arn: Annotated[
-        str, StringConstraints(pattern=r"^arn:aws(-cn|-us-gov)?:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$")
-    ] = Field(description="The Identity Center instance, e.g. `arn:aws:sso:::instance/ssoins-1234567890abcdef`.")
-    identity_store_id: Annotated[str, StringConstraints(pattern=r"^d-[0-9a-f]{10}$")] = Field(
-        description="The instance's identity store, e.g. `d-1234567890`.")
-    region: Region | None = Field(
-        None, description="Region of the Identity Center instance; defaults to `organization.home_region`.")
-    delegated_admin: str | None = Field(
-        None, description="Account (name) registered as Identity Center delegated administrator that applies the "
-        "permission sets; default: the management account. A delegated administrator cannot manage assignments in "
-        "the management account.")
-    permission_sets: dict[str, PermissionSet] = Field(
-        default_factory=dict, description="Permission sets by name (at most 32 letters, digits and + = , . @ _ -).")
-    assignments: list[SsoAssignment] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- access tests

@@ -1,0 +1,102 @@
+"""Blueprint format v1, the `security` section: log archive, Config, Access Analyzer, CloudTrail, alerts and account
+settings (docs/security-baseline.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from guardrails.blueprint.schema_base import Strict
+
+
+ConfigRuleId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9_]{3,128}$")]
+BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+
+
+class LogArchive(Strict):
+    """Where CloudTrail and AWS Config deliver: one bucket in the log-archive account."""
+
+    account: str = Field(description="Name of the log-archive account (usually in the Security OU).")
+    bucket: BucketName = Field(description="S3 bucket for CloudTrail and Config logs (globally unique name).")
+    existing: bool = Field(
+        False, description="The bucket and its KMS key exist (e.g. made by Control Tower): reference, never create."
+    )
+    kms_key_arn: str | None = Field(
+        None, description="KMS key of an existing bucket; guardrails creates its own key when it creates the bucket."
+    )
+    retention_days: int = Field(
+        365, ge=1, le=36500, description="Days before log objects expire (CIS keeps at least 365)."
+    )
+
+
+class ManagedConfigRule(Strict):
+    """An AWS managed Config rule by identifier (https://docs.aws.amazon.com/config/latest/developerguide/managed-rules-by-aws-config.html)."""
+
+    identifier: ConfigRuleId = Field(description="e.g. `S3_BUCKET_PUBLIC_READ_PROHIBITED`.")
+    parameters: dict[str, str | int | bool] = Field(default_factory=dict, description="Input parameters of the rule.")
+    home_region_only: bool = Field(
+        False, description="The rule evaluates global resources (IAM): deploy it in the home region only."
+    )
+    resource_types: list[Annotated[str, StringConstraints(pattern=r"^AWS::[A-Za-z0-9]+::[A-Za-z0-9]+$")]] = Field(
+        default_factory=list, description="Change-triggered scope, e.g. `AWS::S3::Bucket`; empty: periodic."
+    )
+
+
+class ConfigSettings(Strict):
+    managed_by: Literal["guardrails", "control-tower"] | None = Field(
+        None, description="Who owns the configuration recorder and delivery channel; defaults to `control-tower` "
+        "when `organization.control_tower` is set, else `guardrails`. The rules are emitted either way."
+    )
+    delegated_admin: str | None = Field(None, description="Account (name) that administers Config for the org.")
+    access_key_max_age: int = Field(90, ge=1, le=365, description="ACCESS_KEYS_ROTATED maxAccessKeyAge (CIS: 90).")
+    unused_credentials_days: int = Field(
+        45, ge=1, le=365, description="IAM_USER_UNUSED_CREDENTIALS_CHECK maxCredentialUsageAge (CIS: 45)."
+    )
+    rules: list[ManagedConfigRule] = Field(default_factory=list, description="Further AWS managed rules.")
+
+
+class AccessAnalyzer(Strict):
+    delegated_admin: str = Field(description="Account (name) holding the ORGANIZATION analyzer (the security account).")
+    unused_access_days: int | None = Field(
+        None, ge=1, le=365, description="Also create an unused-access analyzer with this age (a paid feature)."
+    )
+
+
+class CloudTrail(Strict):
+    organization_trail: bool = Field(True, description="An organization trail in the management account.")
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")] = "guardrails-org-trail"
+
+
+class Alerts(Strict):
+    """EventBridge rules (IAM policy changes, root use, break-glass use) to an SNS topic with a KMS key."""
+
+    emails: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
+        default_factory=list, description="Subscribed to the alert topic (each address confirms by e-mail)."
+    )
+    topic_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,256}$")] = "guardrails-security-alerts"
+
+
+class AccountSettings(Strict):
+    ebs_default_encryption: bool = Field(True, description="Turn on EBS encryption by default in every allowed region.")
+    s3_block_public_access: bool = Field(True, description="Turn on the account-level S3 Block Public Access.")
+
+
+class Security(Strict):
+    """Detective controls and account settings of every account (docs/security-baseline.md)."""
+
+    log_archive: LogArchive
+    config: ConfigSettings = Field(default_factory=ConfigSettings)
+    access_analyzer: AccessAnalyzer | None = None
+    cloudtrail: CloudTrail | None = Field(default_factory=CloudTrail)
+    alerts: Alerts = Field(default_factory=Alerts)
+    account_settings: AccountSettings = Field(default_factory=AccountSettings)
+    centralized_root_access: bool = Field(
+        True, description="Manage member accounts' root credentials centrally (aws_iam_organizations_features): "
+        "member root users need no password or MFA device."
+    )
+    trusted_services: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.amazonaws\.com$")]] = Field(
+        default_factory=list, description="Further service principals with trusted access in the organization "
+        "(e.g. securityhub.amazonaws.com). Terraform manages the list exactly: a service enabled elsewhere and "
+        "not listed here or needed by guardrails is switched off on apply."
+    )

@@ -1,0 +1,286 @@
+"""Checks that every name the blueprint uses exists, statements are well formed, guardrails are attached where
+they can work, and the organization's own rules hold."""
+
+from __future__ import annotations
+
+import re
+
+from guardrails.blueprint.schema import Blueprint, OrgUnit, Statement
+from guardrails.diagnostics import Diagnostic, Location
+from guardrails.iam.arns import policy_arn
+from guardrails.model import catalog
+from guardrails.model.resolved import (
+    SUBSTITUTIONS,
+    Model,
+    _account_hint,
+    _POLICY_VARIABLE,
+    _PLACEHOLDER,
+    _suggest,
+    aws_managed_policy_names,
+    region_facts,
+)
+
+
+def _check_references(model: Model, problems: list[Diagnostic]) -> None:
+    bp = model.blueprint
+    src = model.source
+    org = bp.organization
+    jobs = set(bp.job_functions)
+    managed = aws_managed_policy_names()
+    if org.break_glass.account not in model.accounts:
+        problems.append(Diagnostic.of("GR301", f"unknown break-glass account {org.break_glass.account!r}",
+                                      src.where("organization", "break_glass", "account"), _account_hint(model, org.break_glass.account)))
+    for name, job in bp.job_functions.items():
+        for index, policy in enumerate(job.managed_policies):
+            if policy not in managed:
+                with_path = sorted(m for m in managed if m.endswith("/" + policy))
+                hint = f"did you mean `{with_path[0]}`? (job-function policies carry their path)" if with_path else (
+                    _suggest(policy, managed) or "use the name as in the IAM console, with its path (job-function/…)")
+                problems.append(Diagnostic.of("GR309", f"{policy!r} is not an AWS managed policy",
+                                              src.where("job_functions", name, "managed_policies", index), hint))
+        if not job.statements and not job.managed_policies and not job.grants and job.library is None:
+            problems.append(Diagnostic.of("GR203", f"job function {name!r} grants nothing", src.where_key("job_functions", name),
+                                          "add statements or managed_policies"))
+    for section in ("groups", "roles"):
+        for name, entry in getattr(bp, section).items():
+            for index, job in enumerate(entry.job_functions):
+                if job not in jobs:
+                    problems.append(Diagnostic.of("GR301", f"unknown job function {job!r}",
+                                                  src.where(section, name, "job_functions", index), _suggest(job, jobs)))
+    users_in_groups: set[str] = set()
+    for name, group in bp.groups.items():
+        for index, member in enumerate(group.members):
+            if member not in bp.users:
+                problems.append(Diagnostic.of("GR301", f"unknown user {member!r}", src.where("groups", name, "members", index),
+                                              _suggest(member, set(bp.users)) or "define the user under `users:`"))
+                continue
+            users_in_groups.add(member)
+            missing = set(model.placements[("users", member)]) - set(model.placements[("groups", name)])
+            if missing:
+                problems.append(Diagnostic.of("GR308", f"user {member!r} is placed in {', '.join(sorted(missing))} where group {name!r} is not",
+                                              src.where("groups", name, "members", index),
+                                              "place the group wherever its members are, or narrow the user's deploy_to"))
+    for name in bp.users:
+        if name not in users_in_groups:
+            problems.append(Diagnostic.of("GR311", f"user {name!r} is in no group", src.where_key("users", name),
+                                          "users get permissions only through groups (CIS 1.15); add it to a group's members"))
+        if name in org.break_glass.users:
+            problems.append(Diagnostic.of("GR302", f"user {name!r} is also a break-glass user", src.where_key("users", name),
+                                          "break-glass users are generated from organization.break_glass; remove this entry"))
+    providers_oidc = set(bp.identity_providers.oidc)
+    providers_saml = set(bp.identity_providers.saml)
+    for name, saml in bp.identity_providers.saml.items():
+        path = model.source.directory / saml.metadata_file
+        where_file = src.where("identity_providers", "saml", name, "metadata_file")
+        if not path.is_file():
+            problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} not found", where_file,
+                                          "give a path relative to the blueprint directory"))
+        elif not 1000 <= len(path.read_text(encoding="utf-8")) <= 10_000_000:
+            problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} is not IdP metadata "
+                                          "(AWS accepts 1,000 to 10,000,000 characters)", where_file,
+                                          "download the full metadata XML from your identity provider"))
+    boundaries = set(bp.permission_boundaries)
+    names_seen: dict[str, tuple[str, ...]] = {}
+    reserved = {org.break_glass.role.lower(): ("organization", "break_glass", "role")}
+    for key, role in bp.roles.items():
+        role_name = role.name or key
+        where_role = ("roles", key)
+        lowered = role_name.lower()
+        if lowered in reserved or lowered in names_seen:
+            problems.append(Diagnostic.of("GR302", f"role name {role_name!r} is used twice (IAM names are case-insensitive)",
+                                          src.where_key(*where_role), "give the role a unique `name`"))
+        names_seen[lowered] = where_role
+        if len(role.path) - 1 + len(role_name) > 64 and role.path != "/":
+            problems.append(Diagnostic.of("GR320", f"role {role_name!r}: path and name exceed 64 characters",
+                                          src.where_key(*where_role), "console switch-role needs path + name ≤ 64"))
+        if role.boundary is not None and role.boundary not in boundaries:
+            problems.append(Diagnostic.of("GR301", f"unknown permission boundary {role.boundary!r}",
+                                          src.where("roles", key, "boundary"), _suggest(role.boundary, boundaries)))
+        trust = role.trust
+        federated = bool(trust.github_oidc or trust.oidc or trust.saml)
+        if trust.require_mfa and not (trust.accounts or trust.organization):
+            problems.append(Diagnostic.of(
+                "GR307", f"role {key!r} requires MFA but is trusted only by {'federated identities' if federated else 'AWS services'}",
+                src.where("roles", key, "trust", "require_mfa"),
+                "SAML, OIDC and Identity Center sessions carry no aws:MultiFactorAuthPresent: enforce MFA at the "
+                "identity provider and remove require_mfa" if federated else "services never use MFA: remove require_mfa"))
+        if trust.github_oidc and trust.github_oidc.provider not in providers_oidc:
+            problems.append(Diagnostic.of("GR301", f"unknown OIDC provider {trust.github_oidc.provider!r}",
+                                          src.where("roles", key, "trust", "github_oidc"),
+                                          "declare it under identity_providers.oidc (url https://token.actions.githubusercontent.com)"))
+        if trust.oidc and trust.oidc.provider not in providers_oidc:
+            problems.append(Diagnostic.of("GR301", f"unknown OIDC provider {trust.oidc.provider!r}",
+                                          src.where("roles", key, "trust", "oidc", "provider"), _suggest(trust.oidc.provider, providers_oidc)))
+        if trust.saml and trust.saml.provider not in providers_saml:
+            problems.append(Diagnostic.of("GR301", f"unknown SAML provider {trust.saml.provider!r}",
+                                          src.where("roles", key, "trust", "saml", "provider"), _suggest(trust.saml.provider, providers_saml)))
+        for index, account_trust in enumerate(trust.accounts):
+            if account_trust.account not in model.accounts and not re.fullmatch(r"\d{12}", account_trust.account):
+                problems.append(Diagnostic.of("GR301", f"unknown account {account_trust.account!r}",
+                                              src.where("roles", key, "trust", "accounts", index, "account"),
+                                              _account_hint(model, account_trust.account) or "use an account name or a 12-digit id"))
+    group_names: dict[str, str] = {"break-glass": "generated break-glass group"}
+    for key in bp.groups:
+        if key.lower() in group_names:
+            problems.append(Diagnostic.of("GR302", f"group name {key!r} is reserved or used twice", src.where_key("groups", key),
+                                          "rename the group"))
+        group_names[key.lower()] = key
+        if not re.fullmatch(r"[\w+=,.@-]{1,128}", key):
+            problems.append(Diagnostic.of("GR303", f"group name {key!r} is not a valid IAM name", src.where_key("groups", key),
+                                          "use letters, digits and + = , . @ _ -"))
+    for key in list(bp.users) + list(bp.job_functions) + list(bp.permission_boundaries):
+        if not re.fullmatch(r"[\w+=,.@-]{1,64}", key):
+            problems.append(Diagnostic.of("GR303", f"name {key!r} is not a valid IAM name", Location(src.display_name),
+                                          "use 1–64 letters, digits and + = , . @ _ -"))
+
+
+def iter_statements(bp: Blueprint) -> list[tuple[tuple[str | int, ...], Statement]]:
+    """Every explicit statement of the blueprint with its YAML path."""
+    found: list[tuple[tuple[str | int, ...], Statement]] = []
+    for name, job in bp.job_functions.items():
+        found += [(("job_functions", name, "statements", i), s) for i, s in enumerate(job.statements)]
+    for name, boundary in bp.permission_boundaries.items():
+        found += [(("permission_boundaries", name, "statements", i), s) for i, s in enumerate(boundary.statements)]
+
+    def scps(scp_list: list, base: tuple[str | int, ...]) -> None:
+        for i, scp in enumerate(scp_list):
+            found.extend(((*base, i, "statements", j), s) for j, s in enumerate(scp.statements))
+
+    org = bp.organization
+    scps(org.scps, ("organization", "scps"))
+
+    def walk(units: dict[str, OrgUnit], base: tuple[str | int, ...]) -> None:
+        for name, unit in units.items():
+            scps(unit.scps, (*base, name, "scps"))
+            for index, account in enumerate(unit.accounts):
+                scps(account.scps, (*base, name, "accounts", index, "scps"))
+            walk(unit.units, (*base, name, "units"))
+
+    walk(org.units, ("organization", "units"))
+    return found
+
+
+def _check_statements(model: Model, problems: list[Diagnostic]) -> None:
+    src = model.source
+    for path, statement in iter_statements(model.blueprint):
+        if statement.sid is not None and not re.fullmatch(r"[A-Za-z0-9]+", statement.sid):
+            problems.append(Diagnostic.of("GR203", f"Sid {statement.sid!r} may hold only letters and digits",
+                                          src.where(*path, "sid"), "IAM rejects other characters in Sid"))
+        for element in ("resources", "not_resources"):
+            for index, value in enumerate(getattr(statement, element) or []):
+                for name in _PLACEHOLDER.findall(value):
+                    if name not in SUBSTITUTIONS and not _POLICY_VARIABLE.match(name):
+                        problems.append(Diagnostic.of(
+                            "GR306", f"unknown substitution ${{{name}}}", src.where(*path, element, index),
+                            _suggest(name, set(SUBSTITUTIONS)) or f"use one of {', '.join('${' + s + '}' for s in SUBSTITUTIONS)}"
+                            " or an IAM policy variable such as ${aws:username}"))
+                if value.startswith("arn:aws:") or value.startswith("arn:aws-"):
+                    problems.append(Diagnostic.of("GR306", "partition written literally in an ARN", src.where(*path, element, index),
+                                                  "write arn:${partition}:… so the blueprint works in every partition"))
+
+
+def guardrail_attachments(bp: Blueprint) -> list[tuple[str, tuple[str | int, ...], list]]:
+    """(target, YAML path of the attachment list's owner, catalog refs) for root, every OU and account."""
+    org = bp.organization
+    found: list[tuple[str, tuple[str | int, ...], list]] = [("root", ("organization",), org.guardrails)]
+
+    def walk(units: dict[str, OrgUnit], parent: str, base: tuple[str | int, ...]) -> None:
+        for name, unit in units.items():
+            path = f"{parent}/{name}" if parent else name
+            found.append((f"ou:{path}", (*base, name), unit.guardrails))
+            for index, account in enumerate(unit.accounts):
+                found.append((f"account:{account.name}", (*base, name, "accounts", index), account.guardrails))
+            walk(unit.units, path, (*base, name, "units"))
+
+    walk(org.units, "", ("organization", "units"))
+    return found
+
+
+def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
+    """Catalog references: known ids, once per target, parameters that exist and whose values fit their type
+    (regions, ARNs, account and organization ids, action names), each error at the value."""
+    known = catalog.load_catalog()
+    bp = model.blueprint
+    org = bp.organization
+    # The same context values synthesize passes (catalog.CONTEXT_KEYS), as far as the checks here need them.
+    context = {"allowed_regions": tuple(org.allowed_regions), "privileged_roles": (org.break_glass.role,),
+               "org_id": (org.id,),
+               "boundary_policies": tuple(sorted(policy_arn("${partition}", "*", "/guardrails/", b.name or key)
+                                                 for key, b in bp.permission_boundaries.items()))}
+    regions = set(region_facts()["records_global_iam"]) | set(region_facts()["launched_later"])
+    accounts = {name: info.id for name, info in model.accounts.items() if info.id}
+    for _target, owner, refs in guardrail_attachments(bp):
+        seen: set[str] = set()
+        for index, ref in enumerate(refs):
+            where = (*owner, "guardrails", index)
+            if isinstance(ref, dict) and len(ref) != 1:
+                problems.append(Diagnostic.of("GR203", "a guardrail with parameters is a mapping with exactly one key",
+                                              model.source.where(*where), "write `- region-restriction: {allowed_regions: [...]}`"))
+                continue
+            guardrail_id, given = (ref, {}) if isinstance(ref, str) else next(iter(ref.items()))
+            if guardrail_id not in known:
+                problems.append(Diagnostic.of("GR301", f"unknown guardrail {guardrail_id!r}", model.source.where(*where),
+                                              (_suggest(guardrail_id, set(known)) + " — `guardrails catalog` lists them").lstrip(" —")))
+                continue
+            if guardrail_id in seen:
+                problems.append(Diagnostic.of("GR302", f"guardrail {guardrail_id!r} is attached twice here",
+                                              model.source.where(*where), "remove one"))
+            seen.add(guardrail_id)
+            guardrail = known[guardrail_id]
+            try:
+                values = catalog.resolve_parameters(guardrail, given or {}, context)
+            except catalog.ParameterError as exc:
+                at = (*where, guardrail_id, exc.parameter) if exc.parameter else where
+                problems.append(Diagnostic.of("GR203", str(exc), model.source.where_key(*at), exc.hint))
+                continue
+            # Defaults are the catalog's own (checked by tests/test_catalog.py); only given values are checked.
+            # Action names are checked against the IAM database in the policies stage (guardrails.policies.names).
+            for name in sorted(given or {}, key=list(guardrail.parameters).index):
+                spec = guardrail.parameters[name]
+                listed = isinstance(given[name], list)
+                for position, message, hint in catalog.value_problems(spec, values[name], regions=regions,
+                                                                      accounts=accounts, partition=org.partition):
+                    at = (*where, guardrail_id, name, position) if listed else (*where, guardrail_id, name)
+                    code = "GR310" if spec.type == "regions" else "GR203"
+                    problems.append(Diagnostic.of(code, f"{message} (parameter {name!r} of {guardrail_id!r})"
+                                                  if code == "GR203" else message, model.source.where(*at), hint))
+
+
+def _check_organization_rules(model: Model, problems: list[Diagnostic]) -> None:
+    """Rules of Organizations that the outputs could not honour if the blueprint broke them."""
+    bp = model.blueprint
+    src = model.source
+    for path, statement in iter_statements(bp):
+        if path[0] != "organization":
+            continue
+        text = " ".join([*(statement.resources or []), *(statement.not_resources or [])])
+        for placeholder in ("${account_id}", "${region}"):
+            if placeholder in text:
+                problems.append(Diagnostic.of(
+                    "GR306", f"{placeholder} cannot be used in an SCP", src.where(*path),
+                    "an SCP is one document for many accounts and regions: use `*` or the aws:PrincipalAccount / "
+                    "aws:RequestedRegion condition keys"))
+    for unit in model.units.values():
+        parent = model.units.get(unit.parent)
+        if unit.spec.id and parent is not None and not parent.spec.id:
+            problems.append(Diagnostic.of(
+                "GR308", f"OU {unit.path!r} exists (id {unit.spec.id}) but its parent {parent.path!r} would be created",
+                src.where("organization", "units", *_unit_yaml(unit.path), "id"),
+                "an existing OU cannot move under a new one: give the parent OU its existing id too"))
+    if bp.organization.partition == "aws-us-gov":
+        for account in model.accounts.values():
+            if not account.management and not account.existing:
+                problems.append(Diagnostic.of(
+                    "GR311", f"GovCloud account {account.name!r} must be marked existing",
+                    src.where(*account.yaml_path, "name"),
+                    "GovCloud accounts are created from the commercial partition (CreateGovCloudAccount): create it "
+                    "there, then set `existing: true`"))
+
+
+def _unit_yaml(path: str) -> list[str]:
+    out: list[str] = []
+    for index, part in enumerate(path.split("/")):
+        if index:
+            out.append("units")
+        out.append(part)
+    return out
