@@ -34,61 +34,33 @@ which session tags also set) under a ``ForAnyValue:`` condition on ``aws:TagKeys
 from __future__ import annotations
 
 from guardrails.model.catalog.docs import (
+    DOC_CONTEXT,
     catalog_markdown,
     default_values,
-    DOC_CONTEXT,
-    KINDS,
     minified_size,
-    PARTITIONS,
     policy_json,
     statement_json,
 )
 from guardrails.model.catalog.entries import (
-    CatalogError,
     CONTEXT_KEYS,
-    Guardrail,
     KINDS,
-    load_catalog,
-    Parameter,
-    ParameterError,
-    parse_entry,
     PARTITIONS,
     SESSION_TAG_ACTION,
     TAG_PROTECTION_ACTIONS,
     TYPES,
+    CatalogError,
+    Guardrail,
+    Parameter,
+    ParameterError,
+    load_catalog,
+    parse_entry,
 )
-from guardrails.model.catalog.expansion import (
-    expand,
-    KINDS,
-    PARTITIONS,
-)
-from guardrails.model.catalog.parameters import (
-    KINDS,
-    PARTITIONS,
-    resolve_parameters,
-    value_problems,
-)
+from guardrails.model.catalog.expansion import expand
+from guardrails.model.catalog.parameters import resolve_parameters, value_problems
 
 __all__ = [
-    "CONTEXT_KEYS",
-    "CatalogError",
-    "DOC_CONTEXT",
-    "Guardrail",
-    "KINDS",
-    "PARTITIONS",
-    "Parameter",
-    "ParameterError",
-    "SESSION_TAG_ACTION",
-    "TAG_PROTECTION_ACTIONS",
-    "TYPES",
-    "catalog_markdown",
-    "default_values",
-    "expand",
-    "load_catalog",
-    "minified_size",
-    "parse_entry",
-    "policy_json",
-    "resolve_parameters",
-    "statement_json",
+    "CONTEXT_KEYS", "DOC_CONTEXT", "KINDS", "PARTITIONS", "SESSION_TAG_ACTION", "TAG_PROTECTION_ACTIONS", "TYPES",
+    "CatalogError", "Guardrail", "Parameter", "ParameterError", "catalog_markdown", "default_values", "expand",
+    "load_catalog", "minified_size", "parse_entry", "policy_json", "resolve_parameters", "statement_json",
     "value_problems",
 ]

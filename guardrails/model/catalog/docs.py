@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from guardrails.iam.documents import condition_values
-
-_PARAM = re.compile(r"\$([a-z_]+)")
-_SID = re.compile(r"^[A-Za-z0-9]+$")
-_ACTION = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?-]+$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-_ARN = re.compile(r"^arn:([^:\s]+):([^:\s]*):([^:\s]*):([^:\s]*):(\S+)$")
-PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-
-KINDS = ("scp", "rcp")
-# How the model stage checks a blueprint's values (guardrails.model.build._check_guardrail_refs).
-from guardrails.model.catalog.entries import CONTEXT_KEYS, Guardrail, load_catalog, Parameter
+from guardrails.model.catalog.entries import CONTEXT_KEYS, Guardrail, Parameter, load_catalog
 from guardrails.model.catalog.expansion import expand
 from guardrails.model.catalog.parameters import resolve_parameters
-
 
 _ELEMENTS = (("actions", "Action"), ("not_actions", "NotAction"), ("resources", "Resource"),
              ("not_resources", "NotResource"))

@@ -8,17 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-_PARAM = re.compile(r"\$([a-z_]+)")
-_SID = re.compile(r"^[A-Za-z0-9]+$")
-_ACTION = re.compile(r"^[A-Za-z0-9*?-]+:[A-Za-z0-9*?-]+$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-_ARN = re.compile(r"^arn:([^:\s]+):([^:\s]*):([^:\s]*):([^:\s]*):(\S+)$")
-PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-
-KINDS = ("scp", "rcp")
-# How the model stage checks a blueprint's values (guardrails.model.build._check_guardrail_refs).
-from guardrails.model.catalog.entries import Guardrail, Parameter, ParameterError
+from guardrails.model.catalog.entries import _ACCOUNT_ID, _ACTION, _ARN, _ORG_ID, Guardrail, Parameter, ParameterError
 
 
 def resolve_parameters(guardrail: Guardrail, given: dict[str, Any], context: Mapping[str, tuple[str, ...]]
