@@ -36,7 +36,9 @@ def test_the_example_proves_its_intent_with_at_least_30_tests() -> None:
     deciders = {m.sid for r in compiled.test_results if r.decision for m in r.decision.deciding}
     assert {"DenyLeaveOrganization", "DenyRootUser", "DenyOutsideAllowedRegions", "ProtectGuardrailRoles",
             "DenyAllExceptListedIfNoMFA", "DenyLargeInstances", "TrustGitHubActions",
-            "TrustBreakGlassUsersWithMfa"} <= deciders
+            "TrustBreakGlassUsersWithMfa", "OrganizationAccountsDescribeKey"} <= deciders
+    # Identity Center sessions are among the tested principals.
+    assert any(r.test.principal.startswith("permission-set/") for r in compiled.test_results)
 
 
 def test_committed_output_answers_like_a_fresh_compilation(example: Organization) -> None:

@@ -466,7 +466,8 @@ class Limits(Strict):
 
 # --------------------------------------------------------------------------- access tests
 
-PrincipalText = Annotated[str, StringConstraints(pattern=r"^(root|(role|user|group|federated|service)/.+)$")]
+PrincipalText = Annotated[
+    str, StringConstraints(pattern=r"^(root|(role|user|group|federated|service|permission-set)/.+)$")]
 ContextValue = Union[str, bool, int, list[str]]
 
 
@@ -476,7 +477,9 @@ class AccessTest(Strict):
     description: str | None = Field(None, description="What the assertion proves, in a sentence.")
     principal: PrincipalText = Field(
         description="`role/NAME`, `user/NAME`, `group/NAME` (a member of the group), `root` (the account's root "
-        "user), `federated/PROVIDER` (e.g. `federated/token.actions.githubusercontent.com`) or `service/PRINCIPAL`."
+        "user), `federated/PROVIDER` (e.g. `federated/token.actions.githubusercontent.com`), `service/PRINCIPAL` or "
+        "`permission-set/NAME` (an IAM Identity Center session of that permission set, in an account it is assigned "
+        "to)."
     )
     account: str | None = Field(None, description="The account the principal is in (name).")
     accounts: list[str] | Literal["all"] | None = Field(

@@ -121,8 +121,8 @@ def _parser() -> argparse.ArgumentParser:
 
     explain = sub.add_parser("explain", help="explain the decision for one request: the policies and statements "
                              "that produced it")
-    explain.add_argument("principal", help="role/NAME, user/NAME, group/NAME (a member), root, federated/PROVIDER "
-                         "or service/PRINCIPAL")
+    explain.add_argument("principal", help="role/NAME, user/NAME, group/NAME (a member), root, federated/PROVIDER, "
+                         "service/PRINCIPAL or permission-set/NAME (an Identity Center session in --account)")
     explain.add_argument("action", help="e.g. s3:GetObject")
     explain.add_argument("resource", nargs="?", default="*",
                          help="resource ARN (default *); ${partition}, ${account_id}, ${account_id:NAME}, "

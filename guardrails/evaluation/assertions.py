@@ -84,8 +84,7 @@ def failure_diagnostics(results: Sequence[CaseResult]) -> list[Diagnostic]:
         assert result.decision is not None
         if result.outcome == "unknown":
             found.append(Diagnostic.of("GR402", f"{case}: {result.decision.summary}", where,
-                                       "the decision depends on an AWS managed policy whose document guardrails "
-                                       "does not carry; test an action another policy decides"))
+                                       _unknown_hint(result.decision)))
             continue
         if result.outcome != result.test.expect:
             context = "".join(f" --context {shlex.quote(key + '=' + ','.join(values))}"
@@ -101,3 +100,13 @@ def failure_diagnostics(results: Sequence[CaseResult]) -> list[Diagnostic]:
                                        f"{result.test.decided_by!r} ({deciders})", where,
                                        "name a Sid or policy among those that decided, or drop `decided_by`"))
     return found
+
+
+def _unknown_hint(decision: Decision) -> str:
+    """What to change in a test whose decision guardrails cannot know."""
+    if any(step.outcome == "unknown" and "resource policy" in step.stage for step in decision.steps):
+        return ("the decision depends on the policy of a resource guardrails does not deploy, in another account or "
+                "outside the organization; test a resource of the plan (manifest `resource_policies`) or one in the "
+                "principal's own account")
+    return ("the decision depends on an AWS managed policy whose document guardrails does not carry; test an action "
+            "another policy decides")

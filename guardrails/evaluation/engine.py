@@ -76,6 +76,12 @@ class PolicySet:
     tuple of levels means "not governed": the management account, principals outside the organization).
     ``unmodeled``: policies attached to the caller whose documents the evaluator does not have (AWS managed
     policies outside guardrails' reference data); a decision they could change is ``unknown``.
+    ``key_policy``: ``resource`` is a KMS key policy, which must allow (the principal, or its account so that
+    IAM policies count) whatever the identity policies say, in the key's own account too
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html).
+    ``resource_unknown``: why the resource's own policy is unknown (a resource outside the organization, or one
+    guardrails deploys no policy for, across accounts); the decision is then a deny or ``unknown``, never allow.
+    ``notes``: (stage, text) facts about the request shown first (e.g. the Identity Center session behind a role).
     """
 
     scp_levels: tuple[tuple[str, tuple[Policy, ...]], ...] = ()
@@ -88,6 +94,9 @@ class PolicySet:
     identity_implicit: bool = False  # the root user: the account's identity permissions are implied
     scp_exempt_reason: str = ""  # why SCPs do not apply (management account, service-linked role)
     unmodeled: tuple[str, ...] = ()
+    key_policy: bool = False
+    resource_unknown: str = ""
+    notes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -270,7 +279,7 @@ def _no_allow(stage: str, detail: str, policies: Sequence[Policy], request: Requ
 
 def evaluate(request: Request, policies: PolicySet) -> Decision:
     """The decision for ``request`` given every policy that applies to it, with the steps that led there."""
-    steps: list[Step] = []
+    steps: list[Step] = [Step(stage, "not-applicable", text) for stage, text in policies.notes]
     # RCPs do not restrict service-linked roles either; SCPs also spare the management account's principals.
     # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html
     rcp_exempt = policies.scp_exempt_reason if "service-linked" in policies.scp_exempt_reason else ""
@@ -311,14 +320,22 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     if policies.resource:
         resource_allows = matching_statements(policies.resource, request, "Allow")
         if not resource_allows:
-            if policies.resource_required or cross_account:
-                steps.append(_no_allow("resource policy", f"{policies.resource.name} does not allow this principal",
-                                       (policies.resource,), request))
+            if policies.resource_required or policies.key_policy or cross_account:
+                detail = f"{_named(policies.resource)} does not allow this principal"
+                if policies.key_policy:
+                    detail += " or its account, so no IAM policy can grant it on this key"
+                steps.append(_no_allow("resource policy", detail, (policies.resource,), request))
                 return Decision("implicit-deny", tuple(steps))
-            steps.append(Step("resource policy", "not-applicable", f"{policies.resource.name} grants nothing here; "
-                              "identity policies decide"))
+            steps.append(Step("resource policy", "not-applicable", f"{_named(policies.resource)} grants nothing "
+                              "here; identity policies decide"))
         else:
             steps.append(Step("resource policy", "allow", "", tuple(resource_allows)))
+    elif policies.resource_unknown:
+        steps.append(Step("resource policy", "unknown", policies.resource_unknown))
+        if not cross_account or request.caller.account is None:
+            # Within one account (and for callers outside any account) the unknown policy alone may allow or deny.
+            return Decision("unknown", tuple(steps))
+        # Across accounts the caller's side must allow too: if it does not, that settles a deny.
     elif cross_account and request.caller.account is not None:
         # Across accounts the resource's own account must grant access too, through a resource-based policy.
         steps.append(Step("resource policy", "no-allow", f"the resource is in account {request.resource_account}: "
@@ -357,9 +374,21 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
                              policies)
 
 
+def _named(policy: Policy) -> str:
+    """A resource policy's name and the file it comes from, for step details."""
+    return f"{policy.name} ({policy.source})" if policy.source else policy.name
+
+
 def _unless_unmodeled(decision: Decision, policies: PolicySet) -> Decision:
-    """An allow is only certain when no attached policy is unknown to us: it could hold a Deny."""
-    if decision.outcome != "allow" or not policies.unmodeled:
+    """An allow is only certain when no policy that applies is unknown to us: it could hold a Deny, and an
+    unknown resource policy across accounts must allow as well."""
+    if decision.outcome != "allow":
+        return decision
+    if policies.resource_unknown:
+        step = Step("unknown resource policy", "unknown", "the caller's side allows it, so it depends on the "
+                    f"resource's own policy: {policies.resource_unknown}")
+        return Decision("unknown", (*decision.steps, step), decision.deciding)
+    if not policies.unmodeled:
         return decision
     step = Step("unmodeled policies", "unknown", "allowed by the modeled policies, but a Deny in "
                 f"{', '.join(policies.unmodeled)} (not in guardrails' reference data) would win")

@@ -5,7 +5,9 @@ code answers questions about a fresh compilation, the committed ``output/`` of a
 directory on disk. This module turns "role BreakGlass in app-prod calls ec2:RunInstances" into the
 :class:`~guardrails.evaluation.engine.Request` and :class:`~guardrails.evaluation.engine.PolicySet` the
 engine needs, filling the request context the way AWS does (aws:PrincipalArn, aws:PrincipalAccount,
-aws:PrincipalOrgID, aws:username, aws:PrincipalType, aws:RequestedRegion, aws:CurrentTime …).
+aws:PrincipalOrgID, aws:username, aws:PrincipalType, aws:RequestedRegion, aws:CurrentTime …). Identity Center
+sessions (``permission-set/NAME``) are resolved by ``guardrails.evaluation.permission_sets``, the resource-based
+policies of the plan (bucket, key, topic policies) by ``guardrails.evaluation.resources``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,31 @@ from typing import Any, Literal
 
 import yaml
 
+from guardrails.evaluation import permission_sets
 from guardrails.evaluation.engine import Caller, Decision, Policy, PolicySet, Request, evaluate
 from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.permission_sets import SESSION_NAME
+from guardrails.evaluation.resources import Placement, ResourceSide, placements, resolve_resource
+from guardrails.iam.arns import (
+    SSO_ROLE_PATH,
+    arn,
+    arn_account,
+    arn_region,
+    aws_managed_policy_arn,
+    oidc_provider_arn,
+    role_arn,
+    root_arn,
+    user_arn,
+)
+from guardrails.iam.manifest import (
+    IdentityCenter,
+    PermissionSetEntry,
+    ResourcePolicyEntry,
+    identity_center_of,
+    permission_sets_of,
+    resource_policies_of,
+)
+from guardrails.iam.organization import policy_targets
 from guardrails.policies import compare
 
 MANIFEST = "policies/manifest.json"
@@ -41,7 +66,8 @@ RCP_FULL_AWS_ACCESS = {"Version": "2012-10-17",
 _TRUST_ACTIONS = ("sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml", "sts:tagsession",
                   "sts:setsourceidentity", "sts:setcontext")
 
-PrincipalKind = Literal["role", "user", "group", "root", "federated", "service"]
+PrincipalKind = Literal["role", "user", "group", "root", "federated", "service", "permission-set"]
+_KINDS = ("role", "user", "group", "federated", "service", permission_sets.PRINCIPAL)
 
 
 @cache
@@ -54,24 +80,25 @@ def us_east_1_services() -> frozenset[str]:
 @dataclass(frozen=True)
 class PrincipalSpec:
     """Who makes the request: a role, a user, a (hypothetical) member of a group, the root user, a web or
-    SAML identity from a provider, or an AWS service principal."""
+    SAML identity from a provider, an AWS service principal, or an Identity Center session of a permission set."""
 
     kind: PrincipalKind
-    name: str = ""  # role/user/group name; provider host or ARN for federated; service principal for service
+    name: str = ""  # role/user/group/permission set name; provider host or ARN (federated); service principal
 
     def __str__(self) -> str:
         return self.kind if self.kind == "root" else f"{self.kind}/{self.name}"
 
 
 def parse_principal(text: str) -> PrincipalSpec:
-    """``role/NAME``, ``user/NAME``, ``group/NAME``, ``root``, ``federated/PROVIDER``, ``service/PRINCIPAL``."""
+    """``role/NAME``, ``user/NAME``, ``group/NAME``, ``root``, ``federated/PROVIDER``, ``service/PRINCIPAL``,
+    ``permission-set/NAME``."""
     text = text.strip()
     if text == "root":
         return PrincipalSpec("root")
     kind, sep, name = text.partition("/")
-    if not sep or not name or kind not in ("role", "user", "group", "federated", "service"):
+    if not sep or not name or kind not in _KINDS:
         raise EvaluationError(f"principal {text!r} is not one of role/NAME, user/NAME, group/NAME, root, "
-                              "federated/PROVIDER or service/PRINCIPAL (e.g. role/BreakGlass)")
+                              "federated/PROVIDER, service/PRINCIPAL or permission-set/NAME (e.g. role/BreakGlass)")
     return PrincipalSpec(kind, name)  # type: ignore[arg-type]
 
 
@@ -91,7 +118,7 @@ class Organization:
     files: Mapping[str, str]
     manifest: dict[str, Any] = field(init=False)
     # Parsed documents by (file, account id): every request of every test reads the same few documents.
-    _parsed: dict[tuple[str, str], dict[str, Any]] = field(init=False, default_factory=dict, repr=False)
+    _parsed: dict[tuple[str, str, str], dict[str, Any]] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if MANIFEST not in self.files:
@@ -126,6 +153,28 @@ class Organization:
     def home_region(self) -> str:
         return str(self.manifest["organization"]["home_region"])
 
+    @property
+    def manifest_name(self) -> str:
+        return MANIFEST
+
+    @cached_property
+    def permission_sets(self) -> dict[str, PermissionSetEntry]:
+        """Identity Center permission sets by name (none in output older than that manifest section)."""
+        return {entry.name: entry for entry in permission_sets_of(self.manifest)}
+
+    @cached_property
+    def identity_center(self) -> IdentityCenter | None:
+        return identity_center_of(self.manifest)
+
+    @cached_property
+    def resource_policies(self) -> tuple[ResourcePolicyEntry, ...]:
+        return resource_policies_of(self.manifest)
+
+    @cached_property
+    def resource_placements(self) -> tuple[Placement, ...]:
+        """Every resource policy in every account and region it is deployed in."""
+        return placements(self)
+
     @cached_property
     def accounts(self) -> dict[str, Account]:
         return {a["name"]: Account(a["name"], str(a["id"]), a["unit"], bool(a["management"]), a["class"])
@@ -146,42 +195,43 @@ class Organization:
 
     def path_of(self, account: Account) -> list[str]:
         """Targets from the root down to the account: ``root``, ``ou:A``, ``ou:A/B``, ``account:NAME``."""
-        levels = ["root"]
-        if account.unit:
-            parts = account.unit.split("/")
-            levels += [f"ou:{'/'.join(parts[:i + 1])}" for i in range(len(parts))]
-        return levels + [f"account:{account.name}"]
+        return policy_targets(account.unit, account.name)
 
-    def _class(self, account: Account) -> dict[str, Any]:
+    def class_entry(self, account: Account) -> dict[str, Any]:
+        """What the account's baseline class deploys (the manifest's ``classes`` entry; empty without a class)."""
         if account.class_key is None:
             return {"managed_policies": {}, "roles": [], "groups": [], "users": []}
         return self.manifest["classes"][account.class_key]
 
     def principals(self, account: Account) -> list[PrincipalSpec]:
-        """Every role, user and group the account holds, plus its root user."""
-        cls = self._class(account)
+        """Every role, user and group the account holds, its root user, and the permission sets assigned there."""
+        cls = self.class_entry(account)
         return ([PrincipalSpec("role", r["name"]) for r in cls["roles"]]
                 + [PrincipalSpec("user", u["name"]) for u in cls["users"]]
-                + [PrincipalSpec("group", g["name"]) for g in cls["groups"]] + [PrincipalSpec("root")])
+                + [PrincipalSpec("group", g["name"]) for g in cls["groups"]] + [PrincipalSpec("root")]
+                + [PrincipalSpec("permission-set", name) for name, entry in sorted(self.permission_sets.items())
+                   if account.name in entry.accounts])
 
     # -- documents ------------------------------------------------------------------------------
 
-    def _document(self, path: str, account: Account) -> dict[str, Any]:
+    def document(self, path: str, account: Account, region: str | None = None) -> dict[str, Any]:
+        """A document of the tree as deployed in ``account`` and ``region`` (default: the home region)."""
         if path not in self.files:
             raise EvaluationError(f"{MANIFEST} names {path}, which is not in the output")
-        key = (path, account.id)
+        region = region or self.home_region
+        key = (path, account.id, region)
         if key not in self._parsed:
-            text = self.files[path].replace("${account_id}", account.id).replace("${region}", self.home_region)
+            text = self.files[path].replace("${account_id}", account.id).replace("${region}", region)
             self._parsed[key] = json.loads(text)
         return self._parsed[key]
 
-    def _managed(self, arn: str, account: Account) -> Policy | None:
+    def managed_policy(self, arn: str, account: Account) -> Policy | None:
         """A managed policy by ARN as attached in ``account``: ours from the tree, AWS's from reference data."""
-        managed = self._class(account)["managed_policies"]
+        managed = self.class_entry(account)["managed_policies"]
         if arn in managed:
             entry = managed[arn]
-            return Policy(entry["name"], "identity", self._document(entry["file"], account), entry["file"])
-        if arn.startswith(f"arn:{self.partition}:iam::aws:policy/"):
+            return Policy(entry["name"], "identity", self.document(entry["file"], account), entry["file"])
+        if arn.startswith(aws_managed_policy_arn(self.partition, "")):
             name = arn.split(":policy/", 1)[1]
             if name in compare.available_counterparts():
                 return Policy(f"AWS managed {name}", "identity", compare.policy_document(name),
@@ -213,7 +263,7 @@ class Organization:
     # -- principals -----------------------------------------------------------------------------
 
     def _find(self, account: Account, kind: str, name: str) -> dict[str, Any]:
-        entries = self._class(account)[f"{kind}s"]
+        entries = self.class_entry(account)[f"{kind}s"]
         for entry in entries:
             if entry["name"] == name:
                 return entry
@@ -228,10 +278,10 @@ class Organization:
         if spec.kind == "role":
             role = self._find(account, "role", spec.name)
             arns = list(role["policies"])
-            inline = [Policy(path.rsplit("/", 1)[-1], "identity", self._document(path, account), path)
+            inline = [Policy(path.rsplit("/", 1)[-1], "identity", self.document(path, account), path)
                       for path in role.get("inline_policies", [])]
             if role.get("boundary"):
-                found = self._managed(role["boundary"], account)
+                found = self.managed_policy(role["boundary"], account)
                 if found is None:
                     raise EvaluationError(f"the boundary {role['boundary']} of role {spec.name} has no document")
                 boundary = Policy(found.name, "boundary", found.document, found.source)
@@ -244,7 +294,7 @@ class Organization:
         policies: list[Policy] = list(inline)
         unmodeled: list[str] = []
         for arn in dict.fromkeys(arns):
-            found = self._managed(arn, account)
+            found = self.managed_policy(arn, account)
             if found is None:
                 unmodeled.append(arn)
             else:
@@ -253,25 +303,26 @@ class Organization:
 
     def caller(self, spec: PrincipalSpec, account: Account) -> Caller:
         p = self.partition
+        if spec.kind == "permission-set":
+            return permission_sets.caller(self, permission_sets.assigned(self, spec.name, account), account)
         if spec.kind == "role":
             role = self._find(account, "role", spec.name)
-            arn = f"arn:{p}:iam::{account.id}:role{role['path']}{role['name']}"
-            return Caller("role", arn, account.id, f"arn:{p}:sts::{account.id}:assumed-role/{role['name']}/guardrails")
+            session = arn(p, "sts", "", account.id, f"assumed-role/{role['name']}/{SESSION_NAME}")
+            return Caller("role", role_arn(p, account.id, f"{role['path']}{role['name']}"), account.id, session)
         if spec.kind == "user":
             user = self._find(account, "user", spec.name)
-            arn = f"arn:{p}:iam::{account.id}:user{user['path']}{user['name']}"
-            return Caller("user", arn, account.id, arn)
+            user_ = user_arn(p, account.id, f"{user['path']}{user['name']}")
+            return Caller("user", user_, account.id, user_)
         if spec.kind == "group":
             group = self._find(account, "group", spec.name)
             # A member of the group: an IAM user with nothing but the group's policies.
-            arn = f"arn:{p}:iam::{account.id}:user{group['path']}member-of-{group['name']}"
-            return Caller("user", arn, account.id, arn)
+            member = user_arn(p, account.id, f"{group['path']}member-of-{group['name']}")
+            return Caller("user", member, account.id, member)
         if spec.kind == "root":
-            arn = f"arn:{p}:iam::{account.id}:root"
-            return Caller("root", arn, account.id, arn)
+            account_root = root_arn(p, account.id)
+            return Caller("root", account_root, account.id, account_root)
         if spec.kind == "federated":
-            provider = spec.name if spec.name.startswith("arn:") else \
-                f"arn:{p}:iam::{account.id}:oidc-provider/{spec.name}"
+            provider = spec.name if spec.name.startswith("arn:") else oidc_provider_arn(p, account.id, spec.name)
             return Caller("federated", provider, None, provider, federated_provider=provider)
         return Caller("service", spec.name, None, spec.name, service=spec.name)
 
@@ -292,7 +343,12 @@ class Organization:
             defaults["aws:PrincipalType"] = {"user": "User", "role": "AssumedRole", "root": "Account"}[caller.kind]
             defaults["aws:userid"] = {"user": f"AIDAGUARDRAILS{spec.name.upper()}", "root": account.id,
                                       "role": f"AROAGUARDRAILS{spec.name.upper()}:guardrails"}[caller.kind]
-        if caller.kind == "role":
+        now = datetime.now(UTC)
+        if spec.kind == "permission-set":
+            # An Identity Center session: the MFA of the sign-in is the identity source's, so the key is left out
+            # unless the request says otherwise; the credentials are fresh (the session lasts session_duration).
+            defaults["aws:TokenIssueTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif caller.kind == "role":
             # Temporary credentials always carry the key; an IAM user's long-term access keys do not, and neither
             # does a web or SAML identity asking STS for a role (it holds no AWS credentials yet).
             # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-multifactorauthpresent
@@ -310,9 +366,8 @@ class Organization:
         defaults["aws:ResourceAccount"] = resource_account
         if target is not None:
             defaults["aws:ResourceOrgID"] = self.org_id
-        defaults["aws:RequestedRegion"] = _arn_region(resource) or (
+        defaults["aws:RequestedRegion"] = arn_region(resource) or (
             "us-east-1" if action.split(":", 1)[0].lower() in us_east_1_services() else self.home_region)
-        now = datetime.now(UTC)
         defaults["aws:CurrentTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         defaults["aws:EpochTime"] = str(int(now.timestamp()))
         defaults["aws:SecureTransport"] = "true"
@@ -356,15 +411,23 @@ class Organization:
         if stated is not None and not stated.isdigit():
             stated = self.account(stated).id
             given = {k: ((stated,) if k.lower() == "aws:resourceaccount" else v) for k, v in given.items()}
-        resource_account = _arn_account(resource) or stated or account.id
+        trust = action.lower() in _TRUST_ACTIONS
+        side = ResourceSide() if trust else resolve_resource(self, resource, caller.account, stated)
+        # A bucket of the plan is in the account the plan puts it in, whoever asks.
+        resource_account = side.account_id or arn_account(resource) or stated or account.id
         target = self.account_by_id(resource_account)
         ctx, origin = self.request_context(caller, spec, account, action, resource, resource_account, given)
 
         identity: list[Policy] = []
         boundary = None
         unmodeled: list[str] = []
+        notes: tuple[tuple[str, str], ...] = ()
         if spec.kind in ("role", "user", "group"):
             identity, boundary, unmodeled = self._identity(account, spec)
+        elif spec.kind == "permission-set":
+            entry = permission_sets.assigned(self, spec.name, account)
+            identity, boundary, unmodeled = permission_sets.policies(self, entry, account)
+            notes = (permission_sets.note(entry, account),)
 
         scp_levels: tuple = ()
         exempt = ""
@@ -378,24 +441,33 @@ class Organization:
         if target is not None and not target.management:
             rcp_levels = self.rcp_levels(target)
 
-        resource_policy = None
+        resource_policy = side.policy
+        unknown = side.unknown
         required = False
-        if action.lower() in _TRUST_ACTIONS:
+        if trust:
             role = self._role_by_arn(resource)
             if role is not None:
                 role_account, entry = role
                 resource_policy = Policy(f"trust policy of {entry['name']}", "resource",
-                                         self._document(entry["trust"], role_account), entry["trust"])
+                                         self.document(entry["trust"], role_account), entry["trust"])
                 required = True
+            elif target is not None and f":role{SSO_ROLE_PATH}" in resource:
+                raise EvaluationError(f"{resource} is a role of IAM Identity Center: people reach it by signing in, "
+                                      "not by sts:AssumeRole; test the session itself as permission-set/NAME")
             elif target is not None and ":role/" in resource:
-                known = ", ".join(sorted(r["name"] for r in self._class(target)["roles"])) or "none"
+                known = ", ".join(sorted(r["name"] for r in self.class_entry(target)["roles"])) or "none"
                 raise EvaluationError(f"{resource} is not a role guardrails deploys in account {target.name} "
                                       f"(roles there: {known}); its trust policy is unknown")
+        if target is None and resource_account != caller.account and resource_policy is None:
+            # Whatever that account's resource policies say decides, and they are not in the plan.
+            unknown = f"account {resource_account} is not in the organization: what its resource policies grant " \
+                      "is not known offline"
         request = Request(caller, action, resource, resource_account, ctx, origin)
         policies = PolicySet(scp_levels=scp_levels, rcp_levels=rcp_levels, identity=tuple(identity),
                              boundary=boundary, resource=resource_policy, resource_required=required,
                              identity_implicit=caller.kind == "root", scp_exempt_reason=exempt,
-                             unmodeled=tuple(unmodeled))
+                             unmodeled=tuple(unmodeled), key_policy=side.key_policy, resource_unknown=unknown,
+                             notes=notes)
         return request, policies
 
     def _role_by_arn(self, arn: str) -> tuple[Account, dict[str, Any]] | None:
@@ -405,7 +477,7 @@ class Organization:
         account = self.account_by_id(parts[4])
         if account is None:
             return None
-        for role in self._class(account)["roles"]:
+        for role in self.class_entry(account)["roles"]:
             if parts[5] == f"role{role['path']}{role['name']}":
                 return account, role
         return None
@@ -416,13 +488,3 @@ class Organization:
         spec = parse_principal(principal) if isinstance(principal, str) else principal
         request, policies = self.prepare(spec, account, action, resource, context)
         return evaluate(request, policies)
-
-
-def _arn_account(arn: str) -> str | None:
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 and parts[4].isdigit() else None
-
-
-def _arn_region(arn: str) -> str | None:
-    parts = arn.split(":", 5)
-    return parts[3] if len(parts) == 6 and parts[3] and "*" not in parts[3] else None

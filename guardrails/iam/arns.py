@@ -69,9 +69,21 @@ def oidc_provider_arn(partition: str, account: str, host: str) -> str:
     return iam_arn(partition, account, f"oidc-provider/{host}")
 
 
-def sso_role_arn(partition: str, account: str, permission_set: str, suffix: str) -> str:
-    """The role Identity Center creates for a permission set: its name ends in an AWS-assigned suffix."""
-    return iam_arn(partition, account, f"role{SSO_ROLE_PATH}{SSO_ROLE_PREFIX}{permission_set}_{suffix}")
+def sso_role_name(permission_set: str, suffix: str = SSO_ROLE_SUFFIX_PLACEHOLDER) -> str:
+    """``AWSReservedSSO_<set>_<suffix>``: the name of the role a permission set becomes in an assigned account."""
+    return f"{SSO_ROLE_PREFIX}{permission_set}_{suffix}"
+
+
+def sso_role_path(region: str) -> str:
+    """The role's path: ``/aws-reserved/sso.amazonaws.com/``, plus the instance's region unless it is us-east-1
+    (https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html)."""
+    return SSO_ROLE_PATH if region == "us-east-1" else f"{SSO_ROLE_PATH}{region}/"
+
+
+def sso_role_arn(partition: str, account: str, permission_set: str, region: str,
+                 suffix: str = SSO_ROLE_SUFFIX_PLACEHOLDER) -> str:
+    """The role Identity Center creates for a permission set in an account (its suffix is AWS's choice)."""
+    return iam_arn(partition, account, f"role{sso_role_path(region)}{sso_role_name(permission_set, suffix)}")
 
 
 @dataclass(frozen=True)
@@ -95,11 +107,13 @@ def parse_arn(text: str) -> Arn | None:
 
 
 def arn_account(text: str) -> str | None:
-    """The account field of an ARN; None when it is not an ARN or names no account (S3 buckets, ``aws``)."""
+    """The 12-digit account id of an ARN; None when it is not an ARN or names no one account (S3 buckets have
+    none, AWS managed policies say ``aws``, patterns ``*``)."""
     parsed = parse_arn(text)
-    return parsed.account if parsed and parsed.account else None
+    return parsed.account if parsed and len(parsed.account) == 12 and parsed.account.isdigit() else None
 
 
 def arn_region(text: str) -> str | None:
+    """The region of an ARN; None for global resources and for a region pattern."""
     parsed = parse_arn(text)
-    return parsed.region if parsed and parsed.region else None
+    return parsed.region if parsed and parsed.region and not any(c in parsed.region for c in "*?") else None

@@ -17,10 +17,12 @@ from guardrails.model.references import (
     _check_organization_rules,
     _check_references,
     _check_statements,
+    catalog_attachments,
     guardrail_attachments,
     iter_statements,
 )
 from guardrails.model.resolved import (
+    CatalogAttachment,
     MAX_OU_DEPTH,
     SUBSTITUTIONS,
     AccountInfo,
@@ -40,8 +42,9 @@ from guardrails.model.services import (
     _load_rollout,
 )
 
-__all__ = ["MAX_OU_DEPTH", "ROLLOUT_LOCK", "SUBSTITUTIONS", "AccountInfo", "Model", "UnitInfo", "aws_managed_policy_names",
-           "build_model", "guardrail_attachments", "iter_statements", "region_facts"]
+__all__ = ["MAX_OU_DEPTH", "ROLLOUT_LOCK", "SUBSTITUTIONS", "AccountInfo", "CatalogAttachment", "Model", "UnitInfo",
+           "aws_managed_policy_names", "build_model", "catalog_attachments", "guardrail_attachments", "iter_statements",
+           "region_facts"]
 
 
 def build_model(loaded: LoadedBlueprint) -> Model:

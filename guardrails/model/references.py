@@ -10,6 +10,7 @@ from guardrails.diagnostics import Diagnostic, Location
 from guardrails.iam.arns import policy_arn
 from guardrails.model import catalog
 from guardrails.model.resolved import (
+    CatalogAttachment,
     SUBSTITUTIONS,
     Model,
     _account_hint,
@@ -196,6 +197,20 @@ def guardrail_attachments(bp: Blueprint) -> list[tuple[str, tuple[str | int, ...
     return found
 
 
+def catalog_attachments(bp: Blueprint) -> list[CatalogAttachment]:
+    """Every catalog reference of the tree in its one shape; a malformed one (a mapping of several keys) is left
+    out here and reported by the model stage."""
+    found = []
+    for target, owner, refs in guardrail_attachments(bp):
+        for index, ref in enumerate(refs):
+            if isinstance(ref, str):
+                found.append(CatalogAttachment(target, owner, index, ref, {}))
+            elif isinstance(ref, dict) and len(ref) == 1:
+                guardrail_id, given = next(iter(ref.items()))
+                found.append(CatalogAttachment(target, owner, index, guardrail_id, dict(given or {})))
+    return found
+
+
 def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
     """Catalog references: known ids, once per target, parameters that exist and whose values fit their type
     (regions, ARNs, account and organization ids, action names), each error at the value."""
@@ -209,6 +224,7 @@ def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
                                                  for key, b in bp.permission_boundaries.items()))}
     regions = set(region_facts()["records_global_iam"]) | set(region_facts()["launched_later"])
     accounts = {name: info.id for name, info in model.accounts.items() if info.id}
+    model.attachments = tuple(catalog_attachments(bp))
     for _target, owner, refs in guardrail_attachments(bp):
         seen: set[str] = set()
         for index, ref in enumerate(refs):

@@ -46,6 +46,21 @@ class AccountInfo:
     yaml_path: tuple[str | int, ...]
 
 
+@dataclass(frozen=True)
+class CatalogAttachment:
+    """One catalog guardrail attached at a target, as the blueprint writes it (``- id`` or ``- id: {params}``)."""
+
+    target: str                        # root, ou:PATH or account:NAME
+    owner: tuple[str | int, ...]       # YAML path of the mapping that holds the ``guardrails`` list
+    index: int                         # position in that list
+    guardrail_id: str
+    given: dict[str, Any]              # the parameters as written (empty for the bare form)
+
+    @property
+    def yaml_path(self) -> tuple[str | int, ...]:
+        return (*self.owner, "guardrails", self.index)
+
+
 @dataclass
 class Model:
     """The blueprint, resolved: lookups by name and the account set of every placed identity."""
@@ -60,6 +75,8 @@ class Model:
     released: dict[str, dict[str, Any]] | None = None
     # Every job function as compiled (a built-in's permissions, parameters expanded, then its own), resolved once.
     jobs: dict[str, library.EffectiveJob] = field(default_factory=dict)
+    # Every well-formed catalog attachment of the tree (root, OUs, accounts), parsed once by the model stage.
+    attachments: tuple[CatalogAttachment, ...] = ()
 
     @property
     def blueprint(self) -> Blueprint:

@@ -29,7 +29,7 @@ import yaml
 from guardrails.diagnostics import Diagnostic
 from guardrails.iam.actions import WILDCARDS, iam_database, wildcard_matches
 from guardrails.model import catalog
-from guardrails.model.build import Model, guardrail_attachments, iter_statements
+from guardrails.model.build import Model, iter_statements
 
 ALL_SERVICES = "*"  # in a ``services`` set: the statement may act on every service (``*`` or NotAction)
 
@@ -506,25 +506,21 @@ def _catalog_action_parameters(model: Model, known_newer: Mapping[str, str] | No
     stage checked their shape, the IAM database lives here."""
     found: list[Diagnostic] = []
     known = catalog.load_catalog()
-    for _target, owner, refs in guardrail_attachments(model.blueprint):
-        for index, ref in enumerate(refs):
-            if isinstance(ref, str) or not ref:
+    for attachment in model.attachments:
+        guardrail = known.get(attachment.guardrail_id)
+        if guardrail is None:
+            continue
+        for name, value in attachment.given.items():
+            spec = guardrail.parameters.get(name)
+            if spec is None or spec.type != "actions":
                 continue
-            guardrail_id, given = next(iter(ref.items()))
-            guardrail = known.get(guardrail_id)
-            if guardrail is None:
-                continue
-            for name, value in (given or {}).items():
-                spec = guardrail.parameters.get(name)
-                if spec is None or spec.type != "actions":
-                    continue
-                values = [value] if isinstance(value, str) else value
-                for position, action in enumerate(values):
-                    problem = action_problem(str(action), known_newer)
-                    if problem:
-                        at = (*owner, "guardrails", index, guardrail_id, name)
-                        found.append(Diagnostic.of("GR312", problem[0], model.source.where(
-                            *(at if isinstance(value, str) else (*at, position))), problem[1]))
+            values = [value] if isinstance(value, str) else value
+            for position, action in enumerate(values):
+                problem = action_problem(str(action), known_newer)
+                if problem:
+                    at = (*attachment.yaml_path, attachment.guardrail_id, name)
+                    found.append(Diagnostic.of("GR312", problem[0], model.source.where(
+                        *(at if isinstance(value, str) else (*at, position))), problem[1]))
     return found
 
 

@@ -181,19 +181,15 @@ def root_session_warnings(model: Model) -> list[Diagnostic]:
     Centralized root access replaces member root passwords with short ``sts:AssumeRoot`` sessions; the catalog's
     deny-root-user denies them too unless ``allow_centralized_root: true``, so root tasks (unlocking a bucket policy,
     deleting leftover root credentials) would fail in every member account under it."""
-    from guardrails.model.build import guardrail_attachments
-
     bp = model.blueprint
     if bp.security is None or not bp.security.centralized_root_access:
         return []
     found = []
-    for _target, yaml_path, refs in guardrail_attachments(bp):
-        for index, ref in enumerate(refs):
-            guardrail, given = (ref, {}) if isinstance(ref, str) else next(iter(ref.items()))
-            if guardrail == "deny-root-user" and not (given or {}).get("allow_centralized_root"):
-                found.append(Diagnostic.of(
-                    "GR320", "deny-root-user also denies the root sessions of centralized root access",
-                    model.source.where(*yaml_path, "guardrails", index),
-                    "write `- deny-root-user: {allow_centralized_root: true}` so that sessions started with "
-                    "sts:AssumeRoot from the management account keep working (docs/security-baseline.md)"))
+    for attachment in model.attachments:
+        if attachment.guardrail_id == "deny-root-user" and not attachment.given.get("allow_centralized_root"):
+            found.append(Diagnostic.of(
+                "GR320", "deny-root-user also denies the root sessions of centralized root access",
+                model.source.where(*attachment.yaml_path),
+                "write `- deny-root-user: {allow_centralized_root: true}` so that sessions started with "
+                "sts:AssumeRoot from the management account keep working (docs/security-baseline.md)"))
     return found

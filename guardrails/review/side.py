@@ -9,7 +9,8 @@ from typing import Any, TYPE_CHECKING
 
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
-from guardrails.iam.arns import SSO_ROLE_SUFFIX_PLACEHOLDER, sso_role_arn
+from guardrails.evaluation.permission_sets import center_region
+from guardrails.iam.arns import sso_role_arn
 from guardrails.policies import compare
 from guardrails.review.analyzer import _State
 from guardrails.review.permission_sets import PRINCIPAL as PERMISSION_SET
@@ -164,7 +165,7 @@ class _Side:
         kind, _, name = state.principal.partition("/")
         if kind == PERMISSION_SET:
             # The role Identity Center provisions; its suffix is AWS's choice, so a pattern-free stand-in.
-            arn = sso_role_arn(self.org.partition, account.id, name, SSO_ROLE_SUFFIX_PLACEHOLDER)
+            arn = sso_role_arn(self.org.partition, account.id, name, center_region(self.org))
         else:
             arn = self.org.caller(PrincipalSpec(kind, name), account).principal_arn  # type: ignore[arg-type]
         context = {"aws:principalarn": (arn,), "aws:principalaccount": (account.id,),

@@ -30,6 +30,7 @@ from guardrails.evaluation.lockout.facts import (
 from guardrails.evaluation.lockout.probes import Requests
 from guardrails.evaluation.matching import has_variables, substitute_variables
 from guardrails.evaluation.organization import Account
+from guardrails.iam.arns import role_arn
 
 Context = Mapping[str, tuple[str, ...]]
 
@@ -105,7 +106,7 @@ class Contexts:
         elif kind == "Arn" or all(v.startswith("arn:") for v in resolved) and resolved:
             region = self.org.home_region
             inside = [a for a in (self.requests.concrete_arn(v, account, region, base) for v in resolved) if a]
-            probe = f"arn:{self.partition}:iam::{ADVERSARY_ACCOUNT}:role/{OUTSIDE}"
+            probe = role_arn(self.partition, ADVERSARY_ACCOUNT, OUTSIDE)
             outside = [probe] if not _clause(operator, "ArnLike", key, resolved, probe) else []
         else:
             inside = [re.sub(r"[*?]", "x", v) for v in resolved]

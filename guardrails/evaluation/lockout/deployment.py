@@ -15,6 +15,7 @@ from guardrails.evaluation.lockout.probes import Chosen, Role
 from guardrails.evaluation.lockout.search import Search
 from guardrails.evaluation.lockout.statements import denies_of, element
 from guardrails.evaluation.organization import Account
+from guardrails.iam.arns import root_arn
 
 
 def prove_deployment(search: Search, who: Principals) -> None:
@@ -63,7 +64,7 @@ def _bootstrap(search: Search, who: Principals) -> None:
         trust = Policy(f"trust policy of {who.bootstrap_role} (created by AWS Organizations)", "resource",
                        {"Version": "2012-10-17", "Statement": [{
                            "Effect": "Allow", "Action": "sts:AssumeRole",
-                           "Principal": {"AWS": f"arn:{search.partition}:iam::{management.id}:root"}}]})
+                           "Principal": {"AWS": root_arn(search.partition, management.id)}}]})
         policies = PolicySet(rcp_levels=() if path.account.management else path.rcp_levels,
                              identity=(ADMINISTRATOR,), resource=trust, resource_required=True,
                              scp_exempt_reason="SCPs do not restrict principals of the management account")

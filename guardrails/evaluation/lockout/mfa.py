@@ -12,6 +12,7 @@ from guardrails.evaluation.lockout.facts import MFA_ENROLLMENT, MFA_VARIANTS, OW
 from guardrails.evaluation.lockout.probes import Chosen
 from guardrails.evaluation.lockout.search import Search, given_context
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
+from guardrails.iam.arns import user_arn as iam_user_arn
 
 
 def prove_mfa_enrollment(search: Search) -> None:
@@ -26,7 +27,7 @@ def prove_mfa_enrollment(search: Search) -> None:
             spec = PrincipalSpec("user", user["name"])
             if not _under_mfa_enforcement(org, account, spec):
                 continue
-            user_arn = f"arn:{partition}:iam::{account.id}:user{user['path']}{user['name']}"
+            user_arn = iam_user_arn(partition, account.id, f"{user['path']}{user['name']}")
             pairs = [(action, template.format(partition=partition, account=account.id, user=user["name"],
                                               user_arn=user_arn)) for action, template in MFA_ENROLLMENT]
             for variant in MFA_VARIANTS:

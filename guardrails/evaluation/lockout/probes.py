@@ -14,6 +14,7 @@ from guardrails.evaluation.lockout.statements import element
 from guardrails.evaluation.matching import action_matches, has_variables, resource_matches, substitute_variables
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
 from guardrails.iam.actions import iam_database
+from guardrails.iam.arns import arn, arn_account, role_arn
 
 Chosen = Mapping[str, tuple[str, ...] | None]  # request keys the proof sets (None: the key is absent)
 
@@ -36,7 +37,7 @@ class Role:
         return cls(f"role/{pattern}" if label is None else label, concrete_name(pattern), path_of(pattern))
 
     def arn(self, partition: str, account_id: str) -> str:
-        return f"arn:{partition}:iam::{account_id}:role{self.path}{self.name}"
+        return role_arn(partition, account_id, f"{self.path}{self.name}")
 
 
 class Requests:
@@ -49,9 +50,8 @@ class Requests:
 
     def role_request(self, role: Role, account: Account, action: str, resource: str, chosen: Chosen) -> Request:
         """The request of a session of ``role`` in ``account``, its context as AWS fills it, then ``chosen``."""
-        arn = role.arn(self.partition, account.id)
-        caller = Caller("role", arn, account.id, f"arn:{self.partition}:sts::{account.id}:assumed-role/{role.name}/"
-                        "guardrails")
+        session = arn(self.partition, "sts", "", account.id, f"assumed-role/{role.name}/guardrails")
+        caller = Caller("role", role.arn(self.partition, account.id), account.id, session)
         resource_account = arn_account(resource) or account.id
         given = {k: v for k, v in {**role.context, **chosen}.items() if v is not None}
         context, origin = self.org.request_context(caller, PrincipalSpec("role", role.name), account, action,
@@ -158,11 +158,6 @@ def path_of(pattern: str) -> str:
     """The IAM path of a ``path/name`` pattern (``/`` when it has none)."""
     parts = pattern.strip("/").split("/")
     return "/" + "".join(f"{p}/" for p in parts[:-1])
-
-
-def arn_account(arn: str) -> str | None:
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 and parts[4].isdigit() else None
 
 
 def _sample(names: Sequence[str], count: int) -> list[str]:
