@@ -242,7 +242,7 @@ def test_properties_of_the_decision(identity_statements: list[tuple[str, str]], 
     scp = Policy("scp", "scp", doc(allow(), *({"Effect": e, "Action": p, "Resource": "*"} for e, p in scp_statements)))
     policies = PolicySet(identity=(id_policy,), scp_levels=(("root", (scp,)),))
     decision = evaluate(request(action, "*"), policies)
-    from guardrails.evaluation.matching import action_matches
+    from guardrails.iam.actions import action_matches
 
     any_deny = any(e == "Deny" and action_matches(p, action) for e, p in identity_statements + scp_statements)
     any_allow = any(e == "Allow" and action_matches(p, action) for e, p in identity_statements)

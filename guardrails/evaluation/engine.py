@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from guardrails.evaluation.conditions import ClauseResult, evaluate_conditions
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.evaluation.matching import Context, action_matches, resource_matches
+from guardrails.evaluation.matching import Context, resource_matches
+from guardrails.iam.actions import action_matches
 
 PolicyKind = Literal["scp", "rcp", "resource", "identity", "boundary", "session"]
 Outcome = Literal["allow", "explicit-deny", "implicit-deny", "unknown"]

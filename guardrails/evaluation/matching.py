@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from guardrails.evaluation.errors import EvaluationError
+from guardrails.iam.actions import wildcard_matches
 
 Context = Mapping[str, tuple[str, ...]]
 
@@ -56,23 +57,6 @@ _Token = str | Wildcard | _Variable  # str: literal text (from an escape or betw
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
 _DEFAULT = re.compile(r"'((?:[^']|'')*)'")
 _NAME = re.compile(r"[^\s'{}$,]+")
-
-
-# ----------------------------------------------------------------------------- actions
-
-
-def action_matches(pattern: str, action: str) -> bool:
-    """Does an Action/NotAction pattern (``s3:Get*``, ``*``) name this action? Case-insensitive."""
-    if pattern == "*":
-        return True
-    return _glob(pattern.lower()).fullmatch(action.lower()) is not None
-
-
-@lru_cache(maxsize=4096)
-def _glob(pattern: str) -> re.Pattern[str]:
-    """A plain ``*``/``?`` glob (no variables) as a regular expression, for the whole string."""
-    return re.compile(_regex((Wildcard.STAR if c == "*" else Wildcard.ONE if c == "?" else c) for c in pattern),
-                      re.DOTALL)
 
 
 def _regex(atoms: Iterable[Atom]) -> str:
@@ -231,7 +215,7 @@ def resource_matches(pattern: str, resource: str, context: Context) -> bool:
     if pattern == "*":
         return True
     if "${" not in pattern:
-        return _glob(pattern).fullmatch(resource) is not None
+        return wildcard_matches(pattern, resource, ignore_case=False)
     atoms = pattern_atoms(pattern, context)
     return atoms is not None and atoms_match(atoms, resource)
 

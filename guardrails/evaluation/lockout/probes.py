@@ -11,7 +11,8 @@ from typing import Any
 from guardrails.evaluation.engine import Caller, Request
 from guardrails.evaluation.lockout.facts import MAX_ACTIONS, MFA_KEYS, PER_PATTERN, REPRESENTATIVE_ACTIONS
 from guardrails.evaluation.lockout.statements import element
-from guardrails.evaluation.matching import action_matches, has_variables, resource_matches, substitute_variables
+from guardrails.evaluation.matching import has_variables, resource_matches, substitute_variables
+from guardrails.iam.actions import action_matches
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
 from guardrails.iam.actions import iam_database
 from guardrails.iam.arns import arn, arn_account, role_arn

@@ -8,7 +8,8 @@ from typing import Any
 
 from guardrails.evaluation.engine import Decision, Policy, PolicySet, Request, statements_of
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.evaluation.matching import action_matches, has_variables, resource_matches
+from guardrails.evaluation.matching import has_variables, resource_matches
+from guardrails.iam.actions import action_matches
 from guardrails.iam.documents import PolicyFormatError, as_tuple
 
 
