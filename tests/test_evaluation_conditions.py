@@ -22,13 +22,8 @@ from hypothesis import strategies as st
 from guardrails.diagnostics import GuardrailsError
 from guardrails.evaluation.conditions import ClauseResult, evaluate_clause, evaluate_conditions
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.evaluation.matching import (
-    Context,
-    action_matches,
-    arn_matches,
-    resource_matches,
-    substitute_variables,
-)
+from guardrails.evaluation.matching import Context, arn_matches, resource_matches, substitute_variables
+from guardrails.iam.actions import action_matches
 
 
 def req(values: Mapping[str, str | tuple[str, ...]]) -> Context:
