@@ -105,17 +105,15 @@ def run_access_tests(compiled: Compiled) -> list[CaseResult]:
 
 
 def _check_risks(model: Model, plan: Plan, today: date) -> tuple[list[Diagnostic], list[str]]:
-    """Risky grants must be mitigated by scope or conditions, or declared by their job function."""
-    reports = {r.job: r for r in plan.job_reports}
-    declared: dict[str, list[risks.AcceptedRisk]] = {}
-    for job, blueprint_spec in model.blueprint.job_functions.items():
-        spec = effective_job(blueprint_spec)  # a built-in's declarations come with its grants
-        entries = [risks.AcceptedRisk(a.risk, " ".join(a.reason.split()), a.owner, a.review_by,
-                                      str(model.source.where("job_functions", job, *spec.accept_risk_paths[i])))
-                   for i, a in enumerate(spec.accept_risks)]
-        for key in reports[job].policy_keys:
-            declared[key] = entries
-    problems = risks.declaration_diagnostics({job: [a for a in entries] for job, entries in declared.items()})
+    """Risky grants must be mitigated by scope or conditions, or declared by their job function.
+
+    Every document that grants is analysed (risks.analyze_plan): job functions' policies, inline role policies,
+    permission sets' inline policies and resource policies. A job function's ``accept_risks`` covers its managed
+    policies and the permission sets whose inline policy is compiled from them; resource policies take none.
+    """
+    by_job = _risk_declarations(model)
+    declared = _declarations_by_policy(plan, by_job)
+    problems = risks.declaration_diagnostics(by_job)  # per job function: each declaration is checked once
     errors, accepted, expired = risks.unaccepted(risks.analyze_plan(plan), declared, today)
     found = problems + risks.risk_diagnostics(errors, expired)
     blocking = [d for d in found if d.severity is Severity.ERROR]
@@ -124,11 +122,39 @@ def _check_risks(model: Model, plan: Plan, today: date) -> tuple[list[Diagnostic
     return [d for d in found if d.severity is not Severity.ERROR], _accepted_summary(accepted)
 
 
+def _risk_declarations(model: Model) -> dict[str, list[risks.AcceptedRisk]]:
+    """Job function → its ``accept_risks`` entries, located in the blueprint (a built-in's come with its grants)."""
+    by_job: dict[str, list[risks.AcceptedRisk]] = {}
+    for job, blueprint_spec in model.blueprint.job_functions.items():
+        spec = effective_job(blueprint_spec)
+        by_job[job] = [risks.AcceptedRisk(a.risk, " ".join(a.reason.split()), a.owner, a.review_by,
+                                          str(model.source.where("job_functions", job, *spec.accept_risk_paths[i])))
+                       for i, a in enumerate(spec.accept_risks)]
+    return by_job
+
+
+def _declarations_by_policy(plan: Plan, by_job: dict[str, list[risks.AcceptedRisk]]
+                            ) -> dict[str, list[risks.AcceptedRisk]]:
+    """Policy key → the declarations that may cover its findings: a job function's own managed policies (one or
+    several parts) carry the job's; a permission set's inline policy those of every job function inlined into it
+    (the permission-set schema has no ``accept_risks`` of its own)."""
+    declared: dict[str, list[risks.AcceptedRisk]] = {}
+    for report in plan.job_reports:
+        for key in report.policy_keys:
+            declared[key] = by_job.get(report.job, [])
+    if plan.identity_center is not None:
+        for permission_set in plan.identity_center.permission_sets:
+            entries = [a for key in permission_set.inlined for a in declared.get(key, ())]
+            if entries:
+                declared[permission_set.key] = list(dict.fromkeys(entries))
+    return declared
+
+
 def _accepted_summary(accepted: list[tuple[risks.PlanRisk, risks.AcceptedRisk]]) -> list[str]:
     """One line per policy: which risks it keeps on purpose, whose decision, next review (reasons: the blueprint)."""
     by_policy: dict[str, tuple[set[str], set[str], set[date]]] = {}
     for risk, declaration in accepted:
-        rules, owners, dates = by_policy.setdefault(risk.policy_name, (set(), set(), set()))
+        rules, owners, dates = by_policy.setdefault(risk.label, (set(), set(), set()))
         rules.add(risk.finding.rule)
         owners.add(declaration.owner)
         dates.add(declaration.review_by)
@@ -292,12 +318,11 @@ def apply_blueprint_edit(edit: Edit, directory: Path, output: Path, *, build_out
 
 def quarantine_unit(directory: Path) -> str:
     """The OU path the ``quarantine`` catalog guardrail is attached to (exactly one)."""
-    from guardrails.model.build import guardrail_attachments
+    from guardrails.model.build import catalog_attachments
 
     loaded = load_blueprint(directory)
-    units = sorted({target.removeprefix("ou:") for target, _, refs in guardrail_attachments(loaded.blueprint)
-                    if target.startswith("ou:")
-                    and any((ref if isinstance(ref, str) else next(iter(ref))) == "quarantine" for ref in refs)})
+    units = sorted({a.target.removeprefix("ou:") for a in catalog_attachments(loaded.blueprint)
+                    if a.target.startswith("ou:") and a.guardrail_id == "quarantine"})
     if len(units) != 1:
         found = f"it is attached to {', '.join(units)}" if units else "no OU has it"
         raise ToolError(f"--quarantine needs exactly one OU with the `quarantine` guardrail; {found}. Add an OU such "

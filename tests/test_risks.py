@@ -1,8 +1,10 @@
 """Risk analysis of compiled policies: every rule firing and mitigated, wildcard and NotAction expansion,
-same-document Denies, de-duplication across baseline classes, and declared (accepted) risks."""
+same-document Denies, de-duplication across baseline classes, permission sets and resource policies, the memo,
+and declared (accepted) risks."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -10,26 +12,35 @@ import pytest
 
 from guardrails.blueprint import load_blueprint
 from guardrails.diagnostics import Location, Severity
+from guardrails.iam import arns
+from guardrails.iam.actions import iam_database
 from guardrails.model import build_model
 from guardrails.policies import risks as rk
-from guardrails.iam.actions import iam_database
 from guardrails.policies.ir import (
+    ACCOUNT_ID,
+    Account,
     Baseline,
     BaselineClass,
     Condition,
+    CustomerPolicyReference,
     Group,
+    IdentityCenter,
     ManagedPolicy,
     OrgInfo,
+    PermissionSet,
     Plan,
     PolicyDocument,
     PolicyRef,
+    Principal,
+    ResourcePolicy,
     Role,
+    SsoAssignment,
     Statement,
 )
 from guardrails.policies.synthesize import synthesize
 
 ACCOUNT = "111122223333"
-BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/guardrails/Boundary"
+BOUNDARY = arns.policy_arn("aws", ACCOUNT, "/guardrails/", "Boundary")
 
 
 def allow(*actions: str, resources: tuple[str, ...] = ("*",), sid: str = "S1", conditions: tuple[Condition, ...] = (),
@@ -60,7 +71,7 @@ def one(*statements: Statement, rule: str) -> rk.RiskFinding:
 
 
 def role_arn(name: str) -> str:
-    return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+    return arns.role_arn("aws", ACCOUNT, name)
 
 
 def cond(operator: str, key: str, *values: str) -> Condition:
@@ -520,6 +531,131 @@ def test_unused_declarations_are_reported(risks: list[rk.PlanRisk]) -> None:
     assert rk.unused_acceptances(risks, {"job_dev": [stale, used]}) == [("job_dev", stale)]
 
 
+# ----------------------------------------------------------------------------- permission sets and resource policies
+
+
+def _identity_center(*permission_sets: PermissionSet, assigned: dict[str, tuple[str, ...]]) -> IdentityCenter:
+    assignments = tuple(SsoAssignment(key, "ops", "9067c2d4a1-1b2c3d4e-5f60-4182-93a4-b5c6d7e8f901", account, ACCOUNT)
+                        for key, accounts in assigned.items() for account in accounts)
+    return IdentityCenter("arn:aws:sso:::instance/ssoins-7223a1b2c3d4e5f6", "d-93670c1a2b", "eu-west-1", "audit",
+                          "Deployer", permission_sets, assignments)
+
+
+def _permission_set(key: str, name: str, inline: PolicyDocument | None = None, managed: tuple[str, ...] = (),
+                    customer: tuple[CustomerPolicyReference, ...] = ()) -> PermissionSet:
+    return PermissionSet(key, name, "", "PT1H", None, inline, managed, customer, None,
+                         origin="bp/identity-center.yaml:5:5")
+
+
+def test_permission_set_inline_policies_are_analysed_with_their_assigned_accounts() -> None:
+    ops = _permission_set("ps_ops", "Ops", doc(allow("s3:GetObject", sid="Read", origin="bp/identity.yaml:7:9")),
+                          managed=("ReadOnlyAccess",))
+    by_reference = _permission_set("ps_dev", "Dev", customer=(CustomerPolicyReference(RISKY.name, RISKY.path),))
+    plan = replace(_plan(("prod", _baseline((RISKY,))), ("dev", _baseline((RISKY,)))),
+                   identity_center=_identity_center(ops, by_reference,
+                                                    assigned={"ps_ops": ("prod", "dev"), "ps_dev": ("dev",)}))
+    found = rk.analyze_plan(plan)
+    [inline] = [r for r in found if r.kind == "permission-set"]
+    assert (inline.policy_key, inline.policy_name, inline.label) == ("ps_ops", "Ops", "permission set Ops")
+    assert inline.attached_to == ("permission set Ops",) and inline.accounts == ("dev", "prod")
+    assert inline.classes == () and inline.location == Location("bp/identity.yaml", 7, 9)
+    [managed] = [r for r in found if r.policy_key == RISKY.key and r.finding.rule == "data-exfiltration/data-reads"]
+    assert managed.attached_to == ("permission set Dev",), "only the class holding an assigned account counts"
+    assert ("ReadOnlyAccess", ("permission set Ops",)) in rk.aws_managed_in_use(plan)
+    [diagnostic] = rk.risk_diagnostics([inline], [])
+    assert diagnostic.message.startswith("permission set Ops (inline policy, assigned in dev, prod), statement Read")
+    assert "job function" in diagnostic.hint and "accept_risks" in diagnostic.hint
+    errors, accepted, _ = rk.unaccepted([inline], {"ps_ops": [_accept("data-exfiltration")]}, TODAY)
+    assert errors == [] and rk.summary_lines(accepted)[0].startswith("permission set Ops: accepts")
+
+
+OWN = frozenset({ACCOUNT_ID, ACCOUNT})
+OTHER = "444455556666"
+IN_ORG = cond("StringEquals", "aws:PrincipalOrgID", "o-test123456")
+
+
+def grant(*actions: str, principal: Principal, conditions: tuple[Condition, ...] = ()) -> Statement:
+    return Statement("Grant", "Allow", actions=actions, resources=("*",), principals=(principal,),
+                     conditions=conditions)
+
+
+@pytest.mark.parametrize(("statement", "risky"), [
+    (grant("kms:*", principal=Principal("AWS", (arns.root_arn("aws", ACCOUNT_ID),))), False),
+    (grant("kms:Decrypt", principal=Principal("AWS", (arns.role_arn("aws", ACCOUNT, "App"),))), False),
+    (grant("s3:GetObject", principal=Principal("*", ("*",))), True),
+    (grant("s3:GetObject", principal=Principal("AWS", ("*",))), True),
+    (grant("s3:GetObject", principal=Principal("*", ("*",)), conditions=(IN_ORG,)), False),
+    (grant("kms:Decrypt", principal=Principal("AWS", (arns.root_arn("aws", OTHER),))), True),
+    (grant("kms:Decrypt", principal=Principal("AWS", (OTHER,))), True),
+    (grant("kms:Decrypt", principal=Principal("AWS", (OTHER,)), conditions=(IN_ORG,)), False),
+    # A wildcard-only value names no caller; IfExists passes when the key is absent.
+    (grant("kms:Decrypt", principal=Principal("AWS", (OTHER,)),
+           conditions=(cond("StringLike", "aws:PrincipalOrgID", "*"),)), True),
+    (grant("kms:Decrypt", principal=Principal("AWS", (OTHER,)),
+           conditions=(cond("StringEqualsIfExists", "aws:PrincipalOrgID", "o-test123456"),)), True),
+    # An AWS service acts for any account unless a condition names the one it acts for (confused deputy).
+    (grant("kms:Decrypt", principal=Principal("Service", ("events.amazonaws.com",))), True),
+    (grant("kms:Decrypt", principal=Principal("Service", ("events.amazonaws.com",)),
+           conditions=(cond("StringEquals", "aws:SourceAccount", ACCOUNT_ID),)), False),
+])
+def test_a_resource_policy_grant_is_judged_by_whom_it_reaches(statement: Statement, risky: bool) -> None:
+    found = rk.analyze_resource_policy(doc(statement), OWN)
+    assert found, "every grant above concerns a rule"
+    assert {not f.mitigated for f in found} == {risky}, [(f.rule, f.reason) for f in found]
+    expected = tuple(sorted("*" if p.kind == "*" else f"{p.kind}:{i}" for p in statement.principals
+                            for i in p.identifiers))
+    assert all(f.principals == expected for f in found)
+
+
+def test_resource_policies_skip_the_pass_role_combinations_and_honour_a_deny() -> None:
+    everyone = Principal("*", ("*",))
+    passes = rk.analyze_resource_policy(doc(grant("iam:PassRole", "lambda:CreateFunction", principal=everyone)), OWN)
+    assert "privilege-escalation/service-with-pass-role" not in {f.rule for f in passes}
+    denied = rk.analyze_resource_policy(doc(grant("s3:GetObject", principal=everyone), deny("s3:GetObject")), OWN)
+    assert [(f.rule, f.mitigated) for f in denied] == [("data-exfiltration/data-reads", True)]
+
+
+def test_resource_policies_are_in_the_plan_analysis_and_take_no_declaration() -> None:
+    key_arn = arns.arn("aws", "kms", "eu-west-1", ACCOUNT, "key/*")
+    policy = ResourcePolicy("log-key", "kms-key", key_arn, doc(
+        grant("kms:*", principal=Principal("AWS", (arns.root_arn("aws", ACCOUNT),))),
+        Statement("Public", "Allow", actions=("kms:Decrypt",), resources=("*",), principals=(Principal("*", ("*",)),))),
+        ("prod",), ("eu-west-1",), "")
+    plan = replace(_plan(("prod", _baseline(()))), resource_policies=(policy,),
+                   accounts=(Account("prod", ACCOUNT, "prod@example.com", "Workloads", False),))
+    found = [r for r in rk.analyze_plan(plan) if r.kind == "resource-policy"]
+    assert found and {r.policy_key for r in found} == {"resource-policy/log-key"}
+    assert all(r.finding.mitigated for r in found if r.finding.sid == "Grant"), "the account's own root"
+    [public] = [r for r in found if not r.finding.mitigated]
+    assert public.finding.sid == "Public" and public.finding.principals == ("*",) and public.accounts == ("prod",)
+    errors, accepted, _ = rk.unaccepted(found, {"log-key": [_accept("data-exfiltration")],
+                                                "resource-policy/log-key": [_accept("data-exfiltration")]}, TODAY)
+    assert errors == [public] and accepted == []
+    [diagnostic] = rk.risk_diagnostics(errors, [])
+    assert diagnostic.message.startswith(f"resource policy log-key ({key_arn}), statement Public")
+    assert "everyone" in diagnostic.message and "no accept_risks" in diagnostic.hint
+
+
+def test_each_distinct_document_is_analysed_once_and_keeps_its_own_origins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from guardrails.policies import risk_findings
+
+    calls: list[PolicyDocument] = []
+    analyse = risk_findings._analyze
+
+    def counting(document: PolicyDocument, *args: object) -> list[rk.RiskFinding]:
+        calls.append(document)
+        return analyse(document, *args)
+
+    monkeypatch.setattr(risk_findings, "_analyze", counting)
+    risk_findings._memoised.cache_clear()
+    first = doc(allow("s3:GetObject", origin="bp/a.yaml:1:1"))
+    assert rk.analyze(first) == rk.analyze(first) and len(calls) == 1
+    moved = doc(allow("s3:GetObject", origin="bp/b.yaml:2:2"))  # equal document, another blueprint line
+    assert [f.location for f in rk.analyze(moved)] == [Location("bp/b.yaml", 2, 2)] and len(calls) == 2
+    rk.analyze(first).clear()  # a caller changing its list does not change the memo
+    assert rk.analyze(first) and len(calls) == 2
+
+
 # ----------------------------------------------------------------------------- the example blueprint
 
 
@@ -554,6 +690,16 @@ def test_example_blueprint_open_findings_are_only_the_unscopable_ecr_token(examp
         assert lines[location.line - 1].strip().startswith("library:")
 
 
+def test_example_blueprint_resource_policies_are_analysed_and_reach_only_their_account_or_services(
+        example: list[rk.PlanRisk]) -> None:
+    """The security baseline's key policies grant kms:* to their own account and kms:Decrypt to services under
+    aws:SourceAccount / aws:SourceOrgID: findings, all mitigated."""
+    resource = [r for r in example if r.kind == "resource-policy"]
+    assert {r.policy_name for r in resource} >= {"alerts-key", "log-archive-key"}
+    assert all(r.finding.mitigated and r.finding.principals for r in resource), [
+        (r.policy_name, r.finding.sid, r.finding.reason) for r in resource if not r.finding.mitigated]
+
+
 def test_location_parse() -> None:
     assert Location.parse("blueprints/identity.yaml:22:9") == Location("blueprints/identity.yaml", 22, 9)
     assert Location.parse("C:/bp/x.yaml:3:1") == Location("C:/bp/x.yaml", 3, 1)
@@ -574,6 +720,6 @@ def test_the_build_and_the_diff_judge_self_only_grants_alike(resource: str, safe
 
     [rule] = [r for r in rk.risk_rules() if r.mitigated_by.self_only][:1]
     statement = Statement("Own", "Allow", actions=("iam:CreateAccessKey",), resources=(resource,))
-    build, _ = rk._mitigation(rule.mitigated_by, statement, ["iam:CreateAccessKey"])
+    build, _ = rk.statement_mitigation(rule.mitigated_by, statement, ["iam:CreateAccessKey"])
     assert build is safe
     assert _grant_mitigated(rule, ((resource,), False, ())) is safe

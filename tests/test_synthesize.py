@@ -134,3 +134,13 @@ def test_saml_and_org_trust(federation: Plan) -> None:
     vendor = _statement(_role(federation, "app", "VendorAudit").trust, "TrustAccounts")
     assert vendor["Principal"] == {"AWS": "arn:aws-us-gov:iam::999988887777:role/VendorScanner"}
     assert vendor["Condition"] == {"StringEquals": {"sts:ExternalId": "vendor-7f3a9c"}}
+
+
+def test_the_split_modules_names_are_still_importable_from_synthesize() -> None:
+    """synthesize.py keeps synthesize() and re-exports what the other modules and the tests import from it."""
+    from guardrails.policies import baselines, jobs, scps, statements, synthesize as module
+
+    assert module.convert_statement is statements.convert_statement
+    assert module.privileged_role_names is scps.privileged_role_names
+    assert module.compile_jobs is jobs.compile_jobs and module.mfa_policy_document is baselines.mfa_policy_document
+    assert set(module.__all__) <= set(vars(module))

@@ -1,0 +1,182 @@
+"""The IAM baseline of one account: break-glass, groups, users, MFA enforcement, roles and their boundaries,
+identity providers and the password policy."""
+
+from __future__ import annotations
+
+from guardrails.iam.arns import iam_arn, role_arn, root_arn, user_arn
+from guardrails.model.build import Model
+from guardrails.policies.ir import (
+    Baseline,
+    Condition,
+    Group,
+    ManagedPolicy,
+    OidcProvider,
+    OrgInfo,
+    PasswordPolicy,
+    PolicyDocument,
+    PolicyRef,
+    Principal,
+    Role,
+    SamlProvider,
+    Statement,
+    User,
+)
+from guardrails.policies.jobs import JobCompilation, refs_for
+from guardrails.policies.statements import POLICY_PATH, accepted_checks, camel, convert_statement, ident
+from guardrails.policies.trust import role_trust
+
+BREAK_GLASS_GROUP = "break-glass"
+
+
+def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, partition: str) -> PolicyDocument:
+    """AWS's self-manage-credentials pattern: users manage only their own credentials, and nothing works
+    without MFA except enrolling a device. ``BoolIfExists`` also blocks long-term access keys used without
+    MFA.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_my-sec-creds-self-manage.html"""
+    own_user = (user_arn(partition, "*", "${aws:username}"),)
+    statements = [
+        Statement("AllowViewAccountInfo", "Allow",
+                  actions=("iam:GetAccountPasswordPolicy", "iam:ListVirtualMFADevices"),
+                  resources=("*",)),
+        Statement("AllowManageOwnPasswords", "Allow", actions=("iam:ChangePassword", "iam:GetUser"),
+                  resources=own_user),
+    ]
+    if access_keys:
+        statements.append(Statement("AllowManageOwnAccessKeys", "Allow",
+                                    actions=("iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:ListAccessKeys",
+                                             "iam:UpdateAccessKey"),
+                                    resources=own_user))
+    statements += [
+        Statement("AllowManageOwnVirtualMFADevice", "Allow", actions=("iam:CreateVirtualMFADevice",),
+                  resources=(iam_arn(partition, "*", "mfa/*"),)),
+        Statement("AllowManageOwnUserMFA", "Allow",
+                  actions=("iam:DeactivateMFADevice", "iam:EnableMFADevice", "iam:GetMFADevice", "iam:ListMFADevices",
+                           "iam:ResyncMFADevice"), resources=own_user),
+    ]
+    allowed_without_mfa = {"iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:GetMFADevice", "iam:GetUser",
+                           "iam:ListMFADevices", "iam:ListVirtualMFADevices", "iam:ResyncMFADevice",
+                           "sts:GetSessionToken"}
+    if first_password_without_mfa:
+        allowed_without_mfa |= {"iam:ChangePassword", "iam:GetAccountPasswordPolicy"}
+    statements.append(Statement("DenyAllExceptListedIfNoMFA", "Deny", not_actions=tuple(sorted(allowed_without_mfa)),
+                                resources=("*",),
+                                conditions=(Condition("BoolIfExists", "aws:MultiFactorAuthPresent", ("false",)),)))
+    return PolicyDocument(tuple(statements))
+
+
+def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, JobCompilation]) -> Baseline:
+    bp = model.blueprint
+    org = bp.organization
+    policies: dict[str, ManagedPolicy] = {}
+    roles: list[Role] = []
+    groups: list[Group] = []
+    users: list[User] = []
+    oidc_used: set[str] = set()
+    saml_used: set[str] = set()
+
+    # Break-glass: a role in every account, trusted only by the break-glass users with fresh MFA.
+    bg = org.break_glass
+    bg_account_id = model.accounts[bg.account].id
+    roles.append(Role(
+        key="break_glass", name=bg.role, path="/",
+        description="Break-glass administrator access; assumed only by the break-glass IAM users with MFA.",
+        trust=PolicyDocument((Statement(
+            "TrustBreakGlassUsersWithMfa", "Allow", actions=("sts:AssumeRole",),
+            principals=(Principal("AWS", (root_arn(info.partition, bg_account_id),)),),
+            conditions=tuple(sorted([
+                Condition("ArnLike", "aws:PrincipalArn",
+                          tuple(sorted(user_arn(info.partition, bg_account_id, u) for u in bg.users))),
+                Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)),
+                Condition("NumericLessThan", "aws:MultiFactorAuthAge", (str(bg.mfa_max_age),)),
+            ]))),)),
+        policies=(PolicyRef("aws", "AdministratorAccess"),), max_session_duration=bg.max_session_duration,
+        tags=(("guardrails:purpose", "break-glass"),)))
+
+    placed_users = [name for name in bp.users if account in model.placements[("users", name)]]
+    if account == bg.account:
+        assume = ManagedPolicy(
+            key="break_glass_assume", name="guardrails-break-glass-assume", path=POLICY_PATH,
+            description="Lets break-glass users assume the break-glass role in any account, with MFA.",
+            document=PolicyDocument((Statement(
+                "AssumeBreakGlassRoleWithMfa", "Allow", actions=("sts:AssumeRole",),
+                resources=(role_arn(info.partition, "*", bg.role),),
+                conditions=(Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)),)),)))
+        policies[assume.key] = assume
+        groups.append(Group("break_glass", BREAK_GLASS_GROUP, "/", (PolicyRef("local", assume.key),)))
+        users.extend(User(f"user_{ident(u)}", u, "/", ("break_glass",), (("guardrails:purpose", "break-glass"),))
+                     for u in bg.users)
+
+    for name, spec in bp.groups.items():
+        if account in model.placements[("groups", name)]:
+            groups.append(Group(f"group_{ident(name)}", name, spec.path,
+                                refs_for(model, spec.job_functions, compiled, policies)))
+    for name in placed_users:
+        spec = bp.users[name]
+        member_of = tuple(f"group_{ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
+        users.append(User(f"user_{ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items())),
+                          accepted_checks(spec.accepted_findings)))
+
+    # MFA enforcement: attached to every group that has IAM users in this account.
+    mfa = bp.mfa_enforcement
+    if mfa.enabled and users:
+        needs_keys = any(bp.users[u].access_keys for u in placed_users)
+        document = mfa_policy_document(access_keys=needs_keys,
+                                       first_password_without_mfa=mfa.allow_first_password_without_mfa,
+                                       partition=info.partition)
+        force = ManagedPolicy("force_mfa", mfa.policy_name, POLICY_PATH,
+                              "Denies everything but MFA enrollment until the user signs in with MFA.", document)
+        policies[force.key] = force
+        with_members = {g for u in users for g in u.groups}
+        groups = [Group(g.key, g.name, g.path, (*g.policies, PolicyRef("local", force.key)))
+                  if g.key in with_members else g for g in groups]
+
+    for key, spec in bp.roles.items():
+        if account not in model.placements[("roles", key)]:
+            continue
+        boundary_ref = None
+        if spec.boundary:
+            b = bp.permission_boundaries[spec.boundary]
+            where = ("permission_boundaries", spec.boundary, "statements")
+            statements = tuple(convert_statement(s, f"{camel(spec.boundary)}{i + 1}", info,
+                                                 str(model.source.where(*where, i)))
+                               for i, s in enumerate(b.statements))
+            boundary = ManagedPolicy(f"boundary_{ident(spec.boundary)}", b.name or spec.boundary, POLICY_PATH,
+                                     b.description or f"Permission boundary {spec.boundary}",
+                                     PolicyDocument(statements), "boundary")
+            policies[boundary.key] = boundary
+            boundary_ref = PolicyRef("local", boundary.key)
+        if spec.trust.github_oidc:
+            oidc_used.add(spec.trust.github_oidc.provider)
+        if spec.trust.oidc:
+            oidc_used.add(spec.trust.oidc.provider)
+        if spec.trust.saml:
+            saml_used.add(spec.trust.saml.provider)
+        roles.append(Role(
+            key=f"role_{ident(key)}", name=spec.name or key, path=spec.path, description=spec.description,
+            trust=role_trust(model, key, spec, info), policies=refs_for(model, spec.job_functions, compiled, policies),
+            boundary=boundary_ref, max_session_duration=spec.max_session_duration,
+            instance_profile=spec.instance_profile,
+            tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings)))
+
+    password = password_policy(model)
+    idp = bp.identity_providers
+    return Baseline(
+        managed_policies=tuple(sorted(policies.values(), key=lambda p: p.key)),
+        roles=tuple(sorted(roles, key=lambda r: r.key)),
+        groups=tuple(sorted(groups, key=lambda g: g.key)),
+        users=tuple(sorted(users, key=lambda u: u.key)),
+        oidc_providers=tuple(OidcProvider(f"oidc_{ident(n)}", idp.oidc[n].url, tuple(idp.oidc[n].audiences),
+                                          tuple(t.lower() for t in idp.oidc[n].thumbprints), idp.oidc[n].existing)
+                             for n in sorted(oidc_used)),
+        saml_providers=tuple(SamlProvider(f"saml_{ident(n)}", n,
+                                          (model.source.directory / idp.saml[n].metadata_file).read_text("utf-8"),
+                                          idp.saml[n].existing) for n in sorted(saml_used)),
+        password_policy=password)
+
+
+def password_policy(model: Model) -> PasswordPolicy:
+    pp = model.blueprint.password_policy
+    return PasswordPolicy(pp.minimum_length, pp.require_symbols, pp.require_numbers, pp.require_uppercase,
+                          pp.require_lowercase, pp.allow_users_to_change, pp.max_age, pp.reuse_prevention,
+                          pp.hard_expiry, pp.existing)
+
