@@ -13,7 +13,7 @@ import pytest
 
 from guardrails.policies.resource_policies import with_resource_policies
 from guardrails.emitters.terraform import emit
-from guardrails.emitters.terraform_security import LOG_KEY_ALIAS, MODULE
+from guardrails.emitters.terraform.security import LOG_KEY_ALIAS, MODULE
 from guardrails.policies.ir import ALERT_REGION, Plan, SecurityPlan
 
 from .test_terraform_emitter import decode, plan_of
@@ -416,7 +416,7 @@ def test_security_files_are_formatted_as_terraform_fmt_would(tmp_path: Path) -> 
 
 def test_security_policy_documents_round_trip_to_the_ir() -> None:
     """The key, topic and bucket policies in HCL say exactly what the IR documents say."""
-    from guardrails.emitters import terraform_security as ts
+    from guardrails.emitters.terraform import security as ts
 
     from .test_terraform_emitter import _statement_from_hcl
 

@@ -16,8 +16,9 @@ def header_text(plan: Plan) -> str:
 
 def emit_all(plan: Plan) -> dict[str, str]:
     """Every output file of every format, keyed by path relative to the output directory."""
-    from guardrails.emitters import cloudformation, identity_center_terraform, policies, reports, terraform
+    from guardrails.emitters import cloudformation, policies, reports, terraform
     from guardrails.emitters.cloudformation import identity_center as identity_center_cloudformation
+    from guardrails.emitters.terraform import identity_center as identity_center_terraform
 
     files: dict[str, str] = {}
     for emitter in (terraform.emit, cloudformation.emit, policies.emit, reports.emit, identity_center_terraform.emit,

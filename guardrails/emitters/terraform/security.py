@@ -12,19 +12,25 @@ Files (paths relative to ``output/``; only when ``plan.security`` is set)::
 The module's content is the same for every account: literal values from the plan, variables only for what
 differs per instance (account id, region and which kind of region it is). The key, bucket and topic policies
 are the plan's :class:`~guardrails.policies.ir.ResourcePolicy` values (guardrails.policies.resource_policies)
-rendered by ``policy_document.tf.j2``; inside the module
-the placeholders ``${account_id}``/``${region}`` become the instance's variables.
+rendered by ``policy_document.tf.j2``, never assembled here; inside the module the placeholders
+``${account_id}``/``${region}`` become the instance's variables.
+
+The module's inputs: account_id, region, home_region, allowed_region, alert_region, log_kms_key_arn,
+config_role_arn.
 
 Apply order: ``terraform/organization`` (trusted access, delegated administrators), then the log-archive
 account (bucket, key), then the analyzer account, then every other account.
+
+checkov kinds: ``security_key_policy`` (key: ``alerts`` or ``log_archive``), ``log_bucket`` (key: ``log_archive``),
+``config_recorder`` (key: its name), ``organization_trail`` (key: the trail's name).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from guardrails.emitters.terraform import AWS_PROVIDER, REQUIRED_VERSION, ROOT, Hcl, quote, ref, tf_name
+from guardrails.emitters.terraform.hcl import Hcl, quote, ref, tf_name
+from guardrails.emitters.terraform.render import ROOT, render, versions
 from guardrails.policies.ir import ALERT_REGION, Account, Plan, SecurityPlan
 from guardrails.policies.resource_policies import LOG_KEY_ALIAS
 
@@ -33,8 +39,6 @@ RECORDER_NAME = "default"  # the name the console and `aws configservice` use; o
 ANALYZER_NAME = "guardrails-organization"
 UNUSED_ANALYZER_NAME = "guardrails-unused-access"
 CONFIG_SLR = "aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
-
-Render = Callable[..., str]
 
 
 def region_alias(region: str) -> str:
@@ -66,7 +70,7 @@ def log_key_alias_arn(plan: Plan, security: SecurityPlan) -> str:
 # ----------------------------------------------------------------------------- files
 
 
-def security_files(plan: Plan, render: Render, account_names: dict[str, str]) -> dict[str, str]:
+def security_files(plan: Plan, account_names: dict[str, str]) -> dict[str, str]:
     """The shared module and the organization's security.tf (``account_names``: member account → resource name)."""
     security = plan.security
     assert security is not None
@@ -78,18 +82,17 @@ def security_files(plan: Plan, render: Render, account_names: dict[str, str]) ->
         "needs_key": not security.log_bucket_existing or security.log_kms_key_arn is not None,
         "tf_name": tf_name, "recorder_name": RECORDER_NAME}
     files = {
-        f"{directory}/versions.tf": render("versions.tf.j2", root=False, required_version=REQUIRED_VERSION,
-                                            aws_provider=AWS_PROVIDER),
-        f"{directory}/variables.tf": render("security_variables.tf.j2", **context),
-        f"{directory}/alerts.tf": render("security_alerts.tf.j2", **context),
-        f"{directory}/outputs.tf": render("security_outputs.tf.j2", **context),
+        f"{directory}/versions.tf": versions(plan, root=False),
+        f"{directory}/variables.tf": render(plan, "security_variables.tf.j2", **context),
+        f"{directory}/alerts.tf": render(plan, "security_alerts.tf.j2", **context),
+        f"{directory}/outputs.tf": render(plan, "security_outputs.tf.j2", **context),
     }
     if security.config_recorder:
-        files[f"{directory}/config.tf"] = render("security_config.tf.j2", **context)
+        files[f"{directory}/config.tf"] = render(plan, "security_config.tf.j2", **context)
     if security.config_rules:
-        files[f"{directory}/config_rules.tf"] = render("security_config_rules.tf.j2", **context)
+        files[f"{directory}/config_rules.tf"] = render(plan, "security_config_rules.tf.j2", **context)
     if security.ebs_default_encryption or security.s3_block_public_access:
-        files[f"{directory}/account_settings.tf"] = render("security_account_settings.tf.j2", **context)
+        files[f"{directory}/account_settings.tf"] = render(plan, "security_account_settings.tf.j2", **context)
 
     def account_ref(name: str) -> Hcl:
         account = plan.account(name)
@@ -99,12 +102,13 @@ def security_files(plan: Plan, render: Render, account_names: dict[str, str]) ->
 
     log_key = _log_key(plan, security, in_log_account=False)
     files[f"{ROOT}/organization/security.tf"] = render(
-        "organization_security.tf.j2", security=security, org=plan.org, account_ref=account_ref, tf_name=tf_name,
-        log_key=log_key, log_account=security.log_account, analyzer_account=security.analyzer_account)
+        plan, "organization_security.tf.j2", security=security, org=plan.org, account_ref=account_ref,
+        tf_name=tf_name, log_key=log_key, log_account=security.log_account,
+        analyzer_account=security.analyzer_account)
     return files
 
 
-def account_security_files(plan: Plan, render: Render, account: Account, directory: str) -> dict[str, str]:
+def account_security_files(plan: Plan, account: Account, directory: str) -> dict[str, str]:
     """security.tf of one account's root module, plus the log archive or analyzers where they live."""
     security = plan.security
     assert security is not None
@@ -120,17 +124,17 @@ def account_security_files(plan: Plan, render: Render, account: Account, directo
     if not is_log:
         first.append(f"the log archive (terraform/accounts/{security.log_account})")
     files = {f"{directory}/security.tf": render(
-        "account_security.tf.j2", security=security, account=account, instances=instances, log_key=log_key,
+        plan, "account_security.tf.j2", security=security, account=account, instances=instances, log_key=log_key,
         module_source=f"../../modules/{MODULE}", depends_on=depends_on, first=first,
         recorder_name=RECORDER_NAME, config_role_arn=f"arn:{plan.org.partition}:iam::{account.id}:role/{CONFIG_SLR}")}
     if is_log and not security.log_bucket_existing:
         files[f"{directory}/log_archive.tf"] = render(
-            "log_archive.tf.j2", security=security, account=account, alias=LOG_KEY_ALIAS,
+            plan, "log_archive.tf.j2", security=security, account=account, alias=LOG_KEY_ALIAS,
             key_policy=plan.resource_policy("log-archive-key").document,
             bucket_policy=plan.resource_policy("log-archive-bucket").document)
     if account.name == security.analyzer_account:
         files[f"{directory}/access_analyzer.tf"] = render(
-            "access_analyzer.tf.j2", security=security,
+            plan, "access_analyzer.tf.j2", security=security,
             regions=[(region_alias(r), r) for r in plan.org.allowed_regions],
             home_alias=region_alias(plan.org.home_region), name=ANALYZER_NAME, unused_name=UNUSED_ANALYZER_NAME)
     return files

@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from guardrails.emitters.suppressions import Suppression, suppressions_for
-from guardrails.emitters.terraform import ROOT, _render, _unique, _versions, tf_name
+from guardrails.emitters.terraform.hcl import check_documents, tf_name, unique
+from guardrails.emitters.terraform.render import ROOT, render, root_files
 from guardrails.policies.ir import CustomerPolicyReference, IdentityCenter, PermissionSet, Plan, PolicyRef
 
 DIRECTORY = f"{ROOT}/identity-center"
@@ -49,21 +50,21 @@ def emit(plan: Plan) -> dict[str, str]:
     center = plan.identity_center
     if center is None:
         return {}
+    check_documents(ps.inline_policy for ps in center.permission_sets if ps.inline_policy is not None)
     partition = plan.org.partition
     admin = plan.account(center.admin_account)
-    role_arn = f"arn:{partition}:iam::{admin.id}:role/{center.admin_role}"
     groups = _groups(center)
     group_names = {g.group_id: g.name for g in groups}
     account_names = {a.name: tf_name(a.name) for a in plan.accounts}
     assignments = [_Assignment(f"{a.permission_set}__{group_names[a.group_id]}__{account_names[a.account]}",
                                a.permission_set, group_names[a.group_id], a.account_id) for a in center.assignments]
-    _unique({a.name: a.name for a in assignments}, "assignments")
+    unique({a.name: a.name for a in assignments}, "assignments")
     managed = {ps.key: [(PolicyRef("aws", m).aws_arn(partition), f"{ps.key}__aws_{tf_name(m)}")
                         for m in ps.managed_policies] for ps in center.permission_sets}
     customer = {ps.key: [(r, f"{ps.key}__{tf_name(r.name)}") for r in ps.customer_managed]
                 for ps in center.permission_sets}
-    _unique({n: n for ps in center.permission_sets for n in
-             [*(n for _, n in managed[ps.key]), *(n for _, n in customer[ps.key])]}, "policy attachments")
+    unique({n: n for ps in center.permission_sets for n in
+            [*(n for _, n in managed[ps.key]), *(n for _, n in customer[ps.key])]}, "policy attachments")
     context: dict[str, object] = {
         "center": center, "groups": groups, "assignments": assignments, "managed": managed, "customer": customer,
         "boundary_arn": {ps.key: ps.boundary.aws_arn(partition) if isinstance(ps.boundary, PolicyRef) else None
@@ -72,18 +73,14 @@ def emit(plan: Plan) -> dict[str, str]:
         "depends_on": {ps.key: _policy_resources(ps, managed[ps.key], customer[ps.key])
                        for ps in center.permission_sets},
     }
-    files = {
-        f"{DIRECTORY}/versions.tf": _versions(plan, root=True),
-        f"{DIRECTORY}/backend.tf": _render(plan, "backend.tf.j2", state_key="guardrails/identity-center.tfstate"),
-        f"{DIRECTORY}/providers.tf": _render(plan, "providers.tf.j2", region=center.region, role_arn=role_arn,
-                                             account_id=admin.id, aliases=()),
-        f"{DIRECTORY}/permission_sets.tf": _render(plan, "identity_center/permission_sets.tf.j2", **context),
-        f"{DIRECTORY}/outputs.tf": _render(plan, "identity_center/outputs.tf.j2", **context),
-    }
+    files = root_files(plan, DIRECTORY, "guardrails/identity-center.tfstate", admin.id, center.admin_role,
+                       region=center.region)
+    files[f"{DIRECTORY}/permission_sets.tf"] = render(plan, "identity_center/permission_sets.tf.j2", **context)
+    files[f"{DIRECTORY}/outputs.tf"] = render(plan, "identity_center/outputs.tf.j2", **context)
     if groups:
-        files[f"{DIRECTORY}/groups.tf"] = _render(plan, "identity_center/groups.tf.j2", **context)
+        files[f"{DIRECTORY}/groups.tf"] = render(plan, "identity_center/groups.tf.j2", **context)
     if assignments:
-        files[f"{DIRECTORY}/assignments.tf"] = _render(plan, "identity_center/assignments.tf.j2", **context)
+        files[f"{DIRECTORY}/assignments.tf"] = render(plan, "identity_center/assignments.tf.j2", **context)
     return dict(sorted(files.items()))
 
 
@@ -107,10 +104,10 @@ def _inline_skips(ps: PermissionSet) -> list[Suppression]:
         found += suppressions_for("terraform", "managed_policy", key)
     found += [Suppression(check, "terraform", "permission_set_inline_policy", ps.key, reason)
               for check, reason in ps.accepted_findings]
-    unique: dict[str, Suppression] = {}
+    by_check: dict[str, Suppression] = {}
     for suppression in found:
-        unique.setdefault(suppression.check, suppression)
-    return list(unique.values())
+        by_check.setdefault(suppression.check, suppression)
+    return list(by_check.values())
 
 
 def _policy_resources(ps: PermissionSet, managed: list[tuple[str, str]],

@@ -1,0 +1,123 @@
+"""``terraform/modules/baseline-<class>/``: one child module per account class (inputs: account_id, region).
+
+    versions.tf variables.tf outputs.tf
+    iam_policies.tf roles.tf groups.tf users.tf password_policy.tf identity_providers.tf
+    saml/<name>.xml     SAML metadata, read with file("${path.module}/saml/<name>.xml")
+
+Every IR policy document becomes a ``data "aws_iam_policy_document"`` (one ``statement`` block per statement,
+readable in a PR diff); IAM policies use its ``json``. Resource names are the IR keys
+(``aws_iam_role.role_ci_deployer``, ``data.aws_iam_policy_document.trust_role_ci_deployer``, attachments
+``<owner key>__<policy key>`` or ``<owner key>__aws_<managed policy>``).
+
+checkov kinds: ``role``, ``role_trust``, ``role_policy_attachment``, ``role_inline_policy`` (key: the role's key),
+``managed_policy``/``boundary`` (the document's data source), ``group``, ``group_policy_attachment``, ``user``,
+``break_glass_user`` (users tagged ``guardrails:purpose=break-glass``), ``password_policy`` (key: the class),
+``oidc_provider``, ``saml_provider``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from guardrails.emitters import header_text
+from guardrails.emitters.terraform.hcl import Hcl, path_segment, quote, ref, tf_name, unique
+from guardrails.emitters.terraform.render import ROOT, render, versions
+from guardrails.policies.ir import ACCOUNT_ID, Baseline, BaselineClass, Plan, PolicyRef, Role, User
+
+BREAK_GLASS_TAG = ("guardrails:purpose", "break-glass")
+
+
+def module_directory(cls: BaselineClass) -> str:
+    return f"{ROOT}/modules/baseline-{path_segment(cls.key)}"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One managed policy attached to a role or group: resource name and the policy ARN expression."""
+
+    name: str
+    policy_arn: Hcl
+
+
+def _attachments(owner: str, refs: Iterable[PolicyRef], partition: str) -> list[Attachment]:
+    out = []
+    for policy in refs:
+        if policy.kind == "local":
+            out.append(Attachment(f"{owner}__{policy.name}", ref(f"aws_iam_policy.{policy.name}.arn")))
+        else:
+            out.append(Attachment(f"{owner}__aws_{tf_name(policy.name)}", quote(policy.aws_arn(partition))))
+    unique({a.name: a.name for a in out}, "attachments")
+    return out
+
+
+def _trusted_providers(role: Role, baseline: Baseline, partition: str) -> list[str]:
+    """Identity providers of this module that the role's trust names: the role must wait for them."""
+    principals = {arn for statement in role.trust.statements for principal in statement.principals
+                  if principal.kind == "Federated" for arn in principal.identifiers}
+    prefix = f"arn:{partition}:iam::{ACCOUNT_ID}:"
+    found = [f"aws_iam_openid_connect_provider.{p.key}" for p in baseline.oidc_providers
+             if f"{prefix}oidc-provider/{p.host}" in principals]
+    found += [f"aws_iam_saml_provider.{p.key}" for p in baseline.saml_providers
+              if f"{prefix}saml-provider/{p.name}" in principals]
+    return found
+
+
+def user_kind(user: User) -> str:
+    """Suppression kind of an IAM user: the plan tags break-glass users (their names are the blueprint's)."""
+    return "break_glass_user" if BREAK_GLASS_TAG in user.tags else "user"
+
+
+def saml_metadata_file(name: str) -> str:
+    return f"saml/{path_segment(name)}.xml"
+
+
+def _with_xml_header(plan: Plan, metadata: str) -> str:
+    """The metadata with the generated-file header as an XML comment (after the XML declaration, if any)."""
+    note = "<!-- " + header_text(plan).replace("--", "- -") + " -->\n"
+    declaration = re.match(r"<\?xml[^>]*\?>\s*", metadata)
+    if declaration:
+        return declaration.group(0).rstrip() + "\n" + note + metadata[declaration.end():]
+    return note + metadata
+
+
+def baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
+    """``{path: text}`` of the class's module."""
+    directory = module_directory(cls)
+    baseline = cls.baseline
+    partition = plan.org.partition
+    # Data source names: one namespace per module for managed, trust and inline policy documents.
+    documents: dict[str, str] = {p.key: p.key for p in baseline.managed_policies}
+    for role in baseline.roles:
+        documents[f"trust {role.key}"] = f"trust_{role.key}"
+        for name, _ in role.inline_policies:
+            documents[f"inline {role.key} {name}"] = f"{role.key}_inline_{tf_name(name)}"
+    unique(documents, "policy documents")
+    context: dict[str, object] = {
+        "baseline": baseline, "cls": cls,
+        "role_attachments": {r.key: _attachments(r.key, r.policies, partition) for r in baseline.roles},
+        "group_attachments": {g.key: _attachments(g.key, g.policies, partition) for g in baseline.groups},
+        "depends_on": {r.key: _trusted_providers(r, baseline, partition) for r in baseline.roles},
+        "user_groups": {u.key: [f"aws_iam_group.{g}.name" for g in u.groups] for u in baseline.users},
+        "inline_name": lambda role, name: documents[f"inline {role.key} {name}"],
+        "saml_file": saml_metadata_file, "user_kind": user_kind}
+    files = {
+        f"{directory}/versions.tf": versions(plan, root=False),
+        f"{directory}/variables.tf": render(plan, "variables.tf.j2"),
+        f"{directory}/outputs.tf": render(plan, "module_outputs.tf.j2", **context),
+        f"{directory}/roles.tf": render(plan, "roles.tf.j2", **context),
+    }
+    optional = {
+        "iam_policies.tf": baseline.managed_policies,
+        "groups.tf": baseline.groups,
+        "users.tf": baseline.users,
+        "password_policy.tf": baseline.password_policy,
+        "identity_providers.tf": baseline.oidc_providers or baseline.saml_providers,
+    }
+    for name, content in optional.items():
+        if content:
+            files[f"{directory}/{name}"] = render(plan, f"{name}.j2", **context)
+    for provider in baseline.saml_providers:
+        files[f"{directory}/{saml_metadata_file(provider.name)}"] = _with_xml_header(plan, provider.metadata)
+    return files
