@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from guardrails.iam.organization import outermost
 from guardrails.model.build import Model
 from guardrails.policies.baselines import baseline_for
 from guardrails.policies.ir import Baseline, BaselineClass, OrgInfo
@@ -54,4 +55,4 @@ def baseline_classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompila
 def _whole_units(model: Model, accounts: set[str]) -> list[str]:
     """Maximal OUs all of whose accounts (recursively, at least one) belong to the given set."""
     full = [u for u in model.units if (inside := model.accounts_in_unit(u)) and set(inside) <= accounts]
-    return sorted(u for u in full if not any(u.startswith(p + "/") for p in full))
+    return outermost(full)

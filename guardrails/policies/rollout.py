@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from guardrails.iam.organization import in_any_unit
 from guardrails.model.build import Model
 from guardrails.policies.ir import ServiceControlPolicy, document_from_json
 from guardrails.policies.statements import slug
@@ -24,10 +25,9 @@ def canary_rollout(model: Model, scps: tuple[ServiceControlPolicy, ...], rcps: t
     def inside(target: str) -> bool:
         kind, _, name = target.partition(":")
         if kind == "ou":
-            return any(name == c or name.startswith(c + "/") for c in canary)
+            return in_any_unit(name, canary)
         if kind == "account":
-            unit = model.accounts[name].unit
-            return any(unit == c or unit.startswith(c + "/") for c in canary)
+            return in_any_unit(model.accounts[name].unit, canary)
         return False
 
     out: dict[str, list[ServiceControlPolicy]] = {"SERVICE_CONTROL_POLICY": [], "RESOURCE_CONTROL_POLICY": []}

@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import re
 
-from guardrails.blueprint.schema import CatalogRef, ExplicitScp
+from guardrails.blueprint.schema import ExplicitScp
 from guardrails.diagnostics import Diagnostic
 from guardrails.iam.arns import policy_arn, role_arn
 from guardrails.model import catalog as cat
-from guardrails.model.build import Model
+from guardrails.model.build import CatalogAttachment, Model
 from guardrails.policies.ir import Condition, OrgInfo, PolicyDocument, Principal, ServiceControlPolicy, Statement
 from guardrails.policies.limits import effective_limits
 from guardrails.policies.packing import PackingError, Unit, pack
 from guardrails.policies.statements import POLICY_PATH, camel, convert_statement, slug
-
-
-def _role_arn_pattern(name: str, info: OrgInfo, account: str = "*") -> str:
-    return role_arn(info.partition, account, name)
 
 
 def privileged_role_names(info: OrgInfo) -> tuple[str, ...]:
@@ -39,19 +35,22 @@ def service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnos
     context = {"allowed_regions": info.allowed_regions, "privileged_roles": privileged_role_names(info),
                "org_id": (info.org_id,), "boundary_policies": _boundary_policy_arns(model, info)}
     exemption = Condition("ArnNotLike", "aws:PrincipalArn",
-                          tuple(sorted(_role_arn_pattern(n, info) for n in privileged_role_names(info))))
+                          tuple(sorted(role_arn(info.partition, "*", n) for n in privileged_role_names(info))))
     scps: list[ServiceControlPolicy] = []
     rcps: list[ServiceControlPolicy] = []
     names: dict[str, tuple[str | int, ...]] = {}
 
-    def attach(target: str, slug: str, refs: list[CatalogRef], explicit: list[ExplicitScp],
-               yaml_path: tuple[str | int, ...]) -> None:
+    attached: dict[str, list[CatalogAttachment]] = {}
+    for attachment in model.attachments:
+        attached.setdefault(attachment.target, []).append(attachment)
+
+    def attach(target: str, slug: str, explicit: list[ExplicitScp], yaml_path: tuple[str | int, ...]) -> None:
         units: dict[str, list[Unit]] = {"scp": [], "rcp": []}
-        for ref in refs:
+        for attachment in attached.get(target, []):
             # The model stage has checked ids and parameters (with locations); here they are known good.
-            guardrail_id, given = (ref, {}) if isinstance(ref, str) else next(iter(ref.items()))
+            guardrail_id = attachment.guardrail_id
             guardrail = cat.load_catalog()[guardrail_id]
-            values = cat.resolve_parameters(guardrail, given or {}, context)
+            values = cat.resolve_parameters(guardrail, attachment.given, context)
             statements = []
             for template in guardrail.statements:
                 statement = convert_statement(cat.expand(template, values), template["sid"], info, origin=guardrail_id)
@@ -120,14 +119,14 @@ def service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnos
                                              document=PolicyDocument(stmts), target=target,
                                              intended_denials=tuple(sorted(scp.intended_denials))))
 
-    attach("root", "root", org.guardrails, org.scps, ("organization",))
+    attach("root", "root", org.scps, ("organization",))
     for unit in model.units.values():
         yaml_path: tuple[str | int, ...] = ("organization",)
         for part in unit.path.split("/"):
             yaml_path = (*yaml_path, "units", part)
-        attach(f"ou:{unit.path}", "ou-" + slug(unit.path), unit.spec.guardrails, unit.spec.scps, yaml_path)
+        attach(f"ou:{unit.path}", "ou-" + slug(unit.path), unit.spec.scps, yaml_path)
         for index, account in enumerate(unit.spec.accounts):
-            attach(f"account:{account.name}", "account-" + account.name, account.guardrails, account.scps,
+            attach(f"account:{account.name}", "account-" + account.name, account.scps,
                    (*yaml_path, "accounts", index))
     return tuple(scps), tuple(rcps)
 

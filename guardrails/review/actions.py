@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cache
 
-from guardrails.iam.actions import action_matches, iam_database
+from guardrails.iam.actions import iam_database
 
 
 @cache
@@ -22,18 +22,7 @@ def _all_actions() -> frozenset[str]:
 @cache
 def _expand(pattern: str) -> frozenset[str]:
     """Actions an Action pattern names (``*``/``?`` wildcards, any case); empty when the database has none."""
-    db = iam_database()
-    prefix, _, name = pattern.lower().partition(":")
-    if pattern == "*" or any(ch in prefix for ch in "*?"):
-        return frozenset(a.full_name for a in db.expand(pattern))
-    service = db.service(prefix)
-    if service is None:
-        return frozenset()
-    if not any(ch in name for ch in "*?"):
-        info = service.actions.get(name)
-        return frozenset({info.full_name}) if info else frozenset()
-    # Same wildcard rules as the evaluator; the service's actions only (a few hundred, not 20k).
-    return frozenset(info.full_name for key, info in service.actions.items() if action_matches(name, key))
+    return frozenset(a.full_name for a in iam_database().expand(pattern))
 
 
 @cache

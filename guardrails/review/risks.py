@@ -6,9 +6,8 @@ from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from guardrails.iam.actions import action_matches
-from guardrails.policies.risks import mitigation_reason, risk_rules, RiskRule
-from guardrails.review.actions import _expand, _level_of
+from guardrails.policies.risks import RiskRule, mitigation_reason, risk_rules, rule_actions
+from guardrails.review.actions import _expand
 from guardrails.review.changes import RiskFlag
 
 if TYPE_CHECKING:
@@ -19,15 +18,8 @@ if TYPE_CHECKING:
 
 @cache
 def _rule_actions(rule: RiskRule) -> frozenset[str]:
-    """Every concrete action a rule concerns (its patterns and access levels, minus its exceptions)."""
-    found: set[str] = set()
-    for pattern in rule.actions:
-        found |= _expand(pattern)
-    if rule.access_levels:
-        found |= {a for a, level in _level_of().items() if level in rule.access_levels}
-    if rule.except_:
-        found = {a for a in found if not any(action_matches(p, a) for p in rule.except_)}
-    return frozenset(found)
+    """Every concrete action a rule concerns (its patterns and access levels, minus its exceptions), AWS spelling."""
+    return frozenset(name for _, name in rule_actions(rule))
 
 
 def _grant_mitigated(rule: RiskRule, grant: Grant) -> bool:
