@@ -262,7 +262,7 @@ def rollout_start(directory: Path, output: Path) -> Path:
     new ones, until :func:`rollout_promote`. The output must be up to date with the blueprint's last release, so
     run this before changing the guardrails.
     """
-    from guardrails.emitters.policies import MANIFEST
+    from guardrails.iam.manifest import MANIFEST, Manifest
     from guardrails.model.build import ROLLOUT_LOCK
 
     lock = directory / ROLLOUT_LOCK
@@ -271,15 +271,15 @@ def rollout_start(directory: Path, output: Path) -> Path:
     manifest_path = output / MANIFEST
     if not manifest_path.is_file():
         raise ToolError(f"{manifest_path} is missing: build the released blueprint into {output} first")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
     policies = []
-    for kind, element in (("SERVICE_CONTROL_POLICY", "service_control_policies"),
-                          ("RESOURCE_CONTROL_POLICY", "resource_control_policies")):
-        for entry in manifest.get(element, []):
-            document = json.loads((output / entry["file"]).read_text(encoding="utf-8"))
-            policies.append({"name": entry["name"], "type": kind, "target": entry["target"],
-                             "guardrails": entry.get("guardrails", []),
-                             "intended_denials": entry.get("intended_denials", []), "document": document})
+    for kind, entries in (("SERVICE_CONTROL_POLICY", manifest.service_control_policies),
+                          ("RESOURCE_CONTROL_POLICY", manifest.resource_control_policies)):
+        for entry in entries:
+            document = json.loads((output / entry.file).read_text(encoding="utf-8"))
+            policies.append({"name": entry.name, "type": kind, "target": entry.target,
+                             "guardrails": list(entry.guardrails),
+                             "intended_denials": list(entry.intended_denials), "document": document})
     body = {"comment": "Released SCPs and RCPs of a canary rollout in progress (guardrails rollout start). "
                        "Remove with `guardrails rollout promote` once the canary OUs are fine.",
             "policies": sorted(policies, key=lambda p: p["name"])}

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from guardrails.evaluation.organization import Organization
-from guardrails.pipeline import compile_blueprint
+from guardrails.pipeline import Compiled, compile_blueprint
 from guardrails.iam.actions import iam_database
 from guardrails.review import (
     BaseUnavailableError,
@@ -560,10 +560,9 @@ def test_unknown_git_revision_is_named_in_the_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def example_tree() -> Organization:
-    """The example's policy tree, compiled once for the permission-set cases."""
-    files = _compile_files(Path("blueprints"))
-    return Organization({p: t for p, t in files.items() if p.startswith("policies/")})
+def example_tree(example_compiled: Compiled) -> Organization:
+    """The example's policy tree, compiled once per test run."""
+    return example_compiled.organization
 
 
 def _with_permission_set(tree: Organization, name: str, **changes: Any) -> Organization:
@@ -577,10 +576,10 @@ def _with_permission_set(tree: Organization, name: str, **changes: Any) -> Organ
 
 def test_a_permission_set_gaining_administrator_access_is_high_risk_in_every_assigned_account(
         example_tree: Organization) -> None:
-    read_only = next(ps for ps in example_tree.manifest["permission_sets"] if ps["name"] == "ReadOnly")
-    assigned = tuple(sorted({a["account"] for a in read_only["assignments"]}))
+    read_only = example_tree.permission_sets["ReadOnly"]
+    assigned = read_only.accounts
     head = _with_permission_set(example_tree, "ReadOnly", session_duration="PT12H", session_seconds=43200,
-                                managed_policies=[*read_only["managed_policies"],
+                                managed_policies=[*read_only.managed_policies,
                                                   "arn:aws:iam::aws:policy/AdministratorAccess"])
     diff = run_diff(example_tree, head)
     assert diff.risky
@@ -596,8 +595,9 @@ def test_a_permission_set_gaining_administrator_access_is_high_risk_in_every_ass
 
 def test_a_new_assignment_is_reported_and_unchanged_sets_are_not(example_tree: Organization) -> None:
     assert not run_diff(example_tree, example_tree).risks
-    auditor = next(ps for ps in example_tree.manifest["permission_sets"] if ps["name"] == "SecurityAuditor")
+    auditor = example_tree.permission_sets["SecurityAuditor"]
     head = _with_permission_set(example_tree, "SecurityAuditor",
-                                assignments=[*auditor["assignments"], {"group": "contractors", "account": "app-prod"}])
+                                assignments=[*({"group": a.group, "account": a.account} for a in auditor.assignments),
+                                             {"group": "contractors", "account": "app-prod"}])
     [added] = [f for f in run_diff(example_tree, head).risks if f.kind == "assignment-added"]
     assert (added.subject, added.accounts, added.severity) == ("permission-set/SecurityAuditor", ("app-prod",), "low")

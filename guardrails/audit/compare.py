@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from guardrails.audit.reader import CredentialRow, Snapshot
+from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import Organization
+from guardrails.iam.manifest import MANIFEST
 from guardrails.policies.ir import PasswordPolicy
 
 Severity = Literal["error", "warning", "info"]
@@ -95,35 +97,31 @@ def expected_account(organization: Organization, password_policy: PasswordPolicy
     account = organization.account(account_name)
     account_id = account_id or account.id
     manifest = organization.manifest
-    cls = (manifest["classes"][account.class_key] if account.class_key
-           else {"managed_policies": {}, "roles": [], "groups": [], "users": []})
+    cls = organization.class_entry(account)
 
     def sub(text: str) -> str:
         return text.replace("${account_id}", account_id).replace("${region}", organization.home_region)
 
     def load(path: str) -> Any:
+        if path not in organization.files:
+            raise EvaluationError(f"{MANIFEST} names {path}, which is not in the output")
         return json.loads(sub(organization.files[path]))
 
-    roles = tuple(ExpectedRole(r["name"], r["path"], load(r["trust"]), tuple(sorted(sub(a) for a in r["policies"])),
+    roles = tuple(ExpectedRole(r.name, r.path, load(r.trust), tuple(sorted(sub(a) for a in r.policies)),
                                tuple(sorted((p.rsplit("/", 1)[-1].removesuffix(".json"), load(p))
-                                            for p in r.get("inline_policies", []))),
-                               sub(r["boundary"]) if r.get("boundary") else None,
-                               int(r.get("max_session_duration", 3600)))
-                  for r in cls["roles"])
-    groups = tuple(ExpectedGroup(g["name"], g["path"], tuple(sorted(sub(a) for a in g["policies"])))
-                   for g in cls["groups"])
-    users = tuple(ExpectedUser(u["name"], u["path"], tuple(sorted(u["groups"]))) for u in cls["users"])
-    policies = []
-    for arn, entry in cls["managed_policies"].items():
-        arn = sub(arn)
-        path = "/" + arn.split(":policy/", 1)[1].rsplit("/", 1)[0].strip("/") + "/"
-        policies.append(ExpectedPolicy(arn, entry["name"], path.replace("//", "/"), load(entry["file"])))
+                                            for p in r.inline_policies)),
+                               sub(r.boundary) if r.boundary else None, r.max_session_duration)
+                  for r in cls.roles)
+    groups = tuple(ExpectedGroup(g.name, g.path, tuple(sorted(sub(a) for a in g.policies))) for g in cls.groups)
+    users = tuple(ExpectedUser(u.name, u.path, tuple(sorted(u.groups))) for u in cls.users)
+    policies = [ExpectedPolicy(sub(p.arn), p.name, p.path, load(p.file)) for p in cls.managed_policies]
     scps: dict[str, list[str]] = {}
-    for scp in manifest["service_control_policies"]:
-        scps.setdefault(scp["target"], []).append(scp["name"])
+    for scp in manifest.service_control_policies:
+        scps.setdefault(scp.target, []).append(scp.name)
     levels = tuple((target, tuple(sorted(scps.get(target, [])))) for target in organization.path_of(account))
-    managed = frozenset(f"{kind}:{entry['name']}" for c in manifest["classes"].values()
-                        for kind in ("role", "group", "user") for entry in c[f"{kind}s"])
+    managed = frozenset(f"{kind}:{entry.name}" for c in manifest.classes
+                        for kind, entries in (("role", c.roles), ("group", c.groups), ("user", c.users))
+                        for entry in entries)
     return ExpectedAccount(account.name, account_id, tuple(sorted(roles, key=lambda r: r.name)),
                            tuple(sorted(groups, key=lambda g: g.name)), tuple(sorted(users, key=lambda u: u.name)),
                            tuple(sorted(policies, key=lambda p: p.arn)), password_policy, levels, managed,

@@ -15,51 +15,32 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import cache, cached_property
-from importlib import resources
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-import yaml
-
-from guardrails.evaluation import permission_sets
+from guardrails.evaluation import attachments, permission_sets
+from guardrails.evaluation.attachments import Levels
+from guardrails.evaluation.context import Context, Origin, request_context
+from guardrails.evaluation.context import us_east_1_services as us_east_1_services  # re-exported: tests use it
 from guardrails.evaluation.engine import Caller, Decision, Policy, PolicySet, Request, evaluate
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.permission_sets import SESSION_NAME
 from guardrails.evaluation.resources import Placement, ResourceSide, placements, resolve_resource
-from guardrails.iam.arns import (
-    SSO_ROLE_PATH,
-    arn,
-    arn_account,
-    arn_region,
-    aws_managed_policy_arn,
-    oidc_provider_arn,
-    role_arn,
-    root_arn,
-    user_arn,
-)
+from guardrails.iam.arns import SSO_ROLE_PATH, arn, arn_account, oidc_provider_arn, role_arn, root_arn, user_arn
 from guardrails.iam.manifest import (
+    MANIFEST,
+    AccountClass,
+    AccountEntry,
+    GroupEntry,
     IdentityCenter,
+    Manifest,
     PermissionSetEntry,
     ResourcePolicyEntry,
-    identity_center_of,
-    permission_sets_of,
-    resource_policies_of,
+    RoleEntry,
+    UserEntry,
 )
 from guardrails.iam.organization import policy_targets
-from guardrails.policies import compare
-
-MANIFEST = "policies/manifest.json"
-SUPPORTED_FORMATS = ("guardrails-policies/1",)
-
-# AWS attaches FullAWSAccess to the root, every OU and every account unless someone detaches it; guardrails
-# never detaches it, so every level of the SCP path allows everything that no Deny removes.
-# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html
-FULL_AWS_ACCESS = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-# RCPFullAWSAccess likewise, at every level (it cannot be detached).
-RCP_FULL_AWS_ACCESS = {"Version": "2012-10-17",
-                       "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
 
 # Actions that ask a role's trust policy (the role's resource-based policy) for permission.
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-trust-policy.html
@@ -68,13 +49,8 @@ _TRUST_ACTIONS = ("sts:assumerole", "sts:assumerolewithwebidentity", "sts:assume
 
 PrincipalKind = Literal["role", "user", "group", "root", "federated", "service", "permission-set"]
 _KINDS = ("role", "user", "group", "federated", "service", permission_sets.PRINCIPAL)
-
-
-@cache
-def us_east_1_services() -> frozenset[str]:
-    """Service prefixes whose requests carry aws:RequestedRegion us-east-1 (guardrails/data/global_services.yaml)."""
-    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("global_services.yaml").read_text("utf-8"))
-    return frozenset(raw["us_east_1_services"])
+Account = AccountEntry  # an account of the tree (name, id, unit, management, class_key)
+_Entry = TypeVar("_Entry", RoleEntry, UserEntry, GroupEntry)
 
 
 @dataclass(frozen=True)
@@ -102,32 +78,18 @@ def parse_principal(text: str) -> PrincipalSpec:
     return PrincipalSpec(kind, name)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class Account:
-    name: str
-    id: str
-    unit: str
-    management: bool
-    class_key: str | None
-
-
 @dataclass
 class Organization:
-    """The emitted policy tree, indexed for evaluation. ``files`` maps paths under output/ to their text."""
+    """The emitted policy tree, indexed for evaluation. ``files`` maps paths under output/ to their text;
+    ``manifest`` is its typed manifest (a malformed one raises :class:`~guardrails.iam.manifest.ManifestError`)."""
 
     files: Mapping[str, str]
-    manifest: dict[str, Any] = field(init=False)
-    # Parsed documents by (file, account id): every request of every test reads the same few documents.
+    manifest: Manifest = field(init=False, repr=False)
+    # Parsed documents by (file, account id, region): every request of every test reads the same few documents.
     _parsed: dict[tuple[str, str, str], dict[str, Any]] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        if MANIFEST not in self.files:
-            raise EvaluationError(f"{MANIFEST} is missing: the output predates the policy manifest; rebuild it "
-                                  "with `guardrails build`")
-        self.manifest = json.loads(self.files[MANIFEST])
-        if self.manifest.get("format") not in SUPPORTED_FORMATS:
-            raise EvaluationError(f"{MANIFEST} has format {self.manifest.get('format')!r}; this guardrails "
-                                  f"reads {', '.join(SUPPORTED_FORMATS)}")
+        self.manifest = Manifest.from_files(self.files)
 
     @classmethod
     def from_directory(cls, output_dir: Path) -> Organization:
@@ -143,15 +105,15 @@ class Organization:
 
     @property
     def partition(self) -> str:
-        return str(self.manifest["organization"]["partition"])
+        return self.manifest.organization.partition
 
     @property
     def org_id(self) -> str:
-        return str(self.manifest["organization"]["id"])
+        return self.manifest.organization.id
 
     @property
     def home_region(self) -> str:
-        return str(self.manifest["organization"]["home_region"])
+        return self.manifest.organization.home_region
 
     @property
     def manifest_name(self) -> str:
@@ -160,15 +122,15 @@ class Organization:
     @cached_property
     def permission_sets(self) -> dict[str, PermissionSetEntry]:
         """Identity Center permission sets by name (none in output older than that manifest section)."""
-        return {entry.name: entry for entry in permission_sets_of(self.manifest)}
+        return {entry.name: entry for entry in self.manifest.permission_sets}
 
-    @cached_property
+    @property
     def identity_center(self) -> IdentityCenter | None:
-        return identity_center_of(self.manifest)
+        return self.manifest.identity_center
 
-    @cached_property
+    @property
     def resource_policies(self) -> tuple[ResourcePolicyEntry, ...]:
-        return resource_policies_of(self.manifest)
+        return self.manifest.resource_policies
 
     @cached_property
     def resource_placements(self) -> tuple[Placement, ...]:
@@ -177,8 +139,7 @@ class Organization:
 
     @cached_property
     def accounts(self) -> dict[str, Account]:
-        return {a["name"]: Account(a["name"], str(a["id"]), a["unit"], bool(a["management"]), a["class"])
-                for a in self.manifest["accounts"]}
+        return {a.name: a for a in self.manifest.accounts}
 
     def account(self, name_or_id: str) -> Account:
         """An account by name or id; a clear error naming the known ones otherwise."""
@@ -197,20 +158,27 @@ class Organization:
         """Targets from the root down to the account: ``root``, ``ou:A``, ``ou:A/B``, ``account:NAME``."""
         return policy_targets(account.unit, account.name)
 
-    def class_entry(self, account: Account) -> dict[str, Any]:
-        """What the account's baseline class deploys (the manifest's ``classes`` entry; empty without a class)."""
-        if account.class_key is None:
-            return {"managed_policies": {}, "roles": [], "groups": [], "users": []}
-        return self.manifest["classes"][account.class_key]
+    def class_entry(self, account: Account) -> AccountClass:
+        """What the account's baseline class deploys (an empty class for an account without one)."""
+        return self.manifest.class_by_key(account.class_key)
 
     def principals(self, account: Account) -> list[PrincipalSpec]:
         """Every role, user and group the account holds, its root user, and the permission sets assigned there."""
         cls = self.class_entry(account)
-        return ([PrincipalSpec("role", r["name"]) for r in cls["roles"]]
-                + [PrincipalSpec("user", u["name"]) for u in cls["users"]]
-                + [PrincipalSpec("group", g["name"]) for g in cls["groups"]] + [PrincipalSpec("root")]
+        return ([PrincipalSpec("role", r.name) for r in cls.roles]
+                + [PrincipalSpec("user", u.name) for u in cls.users]
+                + [PrincipalSpec("group", g.name) for g in cls.groups] + [PrincipalSpec("root")]
                 + [PrincipalSpec("permission-set", name) for name, entry in sorted(self.permission_sets.items())
                    if account.name in entry.accounts])
+
+    def role(self, account: Account, name: str) -> RoleEntry:
+        return _find(account, "role", name, self.class_entry(account).roles)
+
+    def user(self, account: Account, name: str) -> UserEntry:
+        return _find(account, "user", name, self.class_entry(account).users)
+
+    def group(self, account: Account, name: str) -> GroupEntry:
+        return _find(account, "group", name, self.class_entry(account).groups)
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -227,96 +195,33 @@ class Organization:
 
     def managed_policy(self, arn: str, account: Account) -> Policy | None:
         """A managed policy by ARN as attached in ``account``: ours from the tree, AWS's from reference data."""
-        managed = self.class_entry(account)["managed_policies"]
-        if arn in managed:
-            entry = managed[arn]
-            return Policy(entry["name"], "identity", self.document(entry["file"], account), entry["file"])
-        if arn.startswith(aws_managed_policy_arn(self.partition, "")):
-            name = arn.split(":policy/", 1)[1]
-            if name in compare.available_counterparts():
-                return Policy(f"AWS managed {name}", "identity", compare.policy_document(name),
-                              f"AWS managed policy {name} (reference data)")
-            return None
-        raise EvaluationError(f"{MANIFEST}: policy {arn} is attached in {account.name} but not emitted")
+        return attachments.managed_policy(self, arn, account)
 
-    def scp_levels(self, account: Account) -> tuple[tuple[str, tuple[Policy, ...]], ...]:
+    def scp_levels(self, account: Account) -> Levels:
         """The SCPs at every level of the account's path, FullAWSAccess included."""
-        attached: dict[str, list[Policy]] = {}
-        for scp in self.manifest["service_control_policies"]:
-            document = json.loads(self.files[scp["file"]])
-            attached.setdefault(scp["target"], []).append(Policy(scp["name"], "scp", document, scp["file"],
-                                                                 scp["target"]))
-        return tuple((level, (Policy("FullAWSAccess", "scp", FULL_AWS_ACCESS, "AWS managed, attached by default",
-                                     level), *attached.get(level, [])))
-                     for level in self.path_of(account))
+        return attachments.levels(self, "scp", account)
 
-    def rcp_levels(self, account: Account) -> tuple[tuple[str, tuple[Policy, ...]], ...]:
-        attached: dict[str, list[Policy]] = {}
-        for rcp in self.manifest.get("resource_control_policies", []):
-            document = json.loads(self.files[rcp["file"]])
-            attached.setdefault(rcp["target"], []).append(Policy(rcp["name"], "rcp", document, rcp["file"],
-                                                                 rcp["target"]))
-        return tuple((level, (Policy("RCPFullAWSAccess", "rcp", RCP_FULL_AWS_ACCESS,
-                                     "AWS managed, cannot be detached", level), *attached.get(level, [])))
-                     for level in self.path_of(account))
+    def rcp_levels(self, account: Account) -> Levels:
+        return attachments.levels(self, "rcp", account)
 
     # -- principals -----------------------------------------------------------------------------
-
-    def _find(self, account: Account, kind: str, name: str) -> dict[str, Any]:
-        entries = self.class_entry(account)[f"{kind}s"]
-        for entry in entries:
-            if entry["name"] == name:
-                return entry
-        known = ", ".join(sorted(e["name"] for e in entries)) or "none"
-        raise EvaluationError(f"{kind} {name!r} is not deployed in account {account.name} ({kind}s there: {known})")
-
-    def _identity(self, account: Account, spec: PrincipalSpec) -> tuple[list[Policy], Policy | None, list[str]]:
-        """Identity policies, boundary and unmodeled policy ARNs of a role, user or group member."""
-        arns: list[str] = []
-        inline: list[Policy] = []
-        boundary = None
-        if spec.kind == "role":
-            role = self._find(account, "role", spec.name)
-            arns = list(role["policies"])
-            inline = [Policy(path.rsplit("/", 1)[-1], "identity", self.document(path, account), path)
-                      for path in role.get("inline_policies", [])]
-            if role.get("boundary"):
-                found = self.managed_policy(role["boundary"], account)
-                if found is None:
-                    raise EvaluationError(f"the boundary {role['boundary']} of role {spec.name} has no document")
-                boundary = Policy(found.name, "boundary", found.document, found.source)
-        elif spec.kind == "user":
-            user = self._find(account, "user", spec.name)
-            for group in user["groups"]:
-                arns += self._find(account, "group", group)["policies"]
-        elif spec.kind == "group":
-            arns = list(self._find(account, "group", spec.name)["policies"])
-        policies: list[Policy] = list(inline)
-        unmodeled: list[str] = []
-        for arn in dict.fromkeys(arns):
-            found = self.managed_policy(arn, account)
-            if found is None:
-                unmodeled.append(arn)
-            else:
-                policies.append(found)
-        return policies, boundary, unmodeled
 
     def caller(self, spec: PrincipalSpec, account: Account) -> Caller:
         p = self.partition
         if spec.kind == "permission-set":
             return permission_sets.caller(self, permission_sets.assigned(self, spec.name, account), account)
         if spec.kind == "role":
-            role = self._find(account, "role", spec.name)
-            session = arn(p, "sts", "", account.id, f"assumed-role/{role['name']}/{SESSION_NAME}")
-            return Caller("role", role_arn(p, account.id, f"{role['path']}{role['name']}"), account.id, session)
+            role = self.role(account, spec.name)
+            session = arn(p, "sts", "", account.id, f"assumed-role/{role.name}/{SESSION_NAME}")
+            return Caller("role", role_arn(p, account.id, f"{role.path}{role.name}"), account.id, session)
         if spec.kind == "user":
-            user = self._find(account, "user", spec.name)
-            user_ = user_arn(p, account.id, f"{user['path']}{user['name']}")
+            user = self.user(account, spec.name)
+            user_ = user_arn(p, account.id, f"{user.path}{user.name}")
             return Caller("user", user_, account.id, user_)
         if spec.kind == "group":
-            group = self._find(account, "group", spec.name)
+            group = self.group(account, spec.name)
             # A member of the group: an IAM user with nothing but the group's policies.
-            member = user_arn(p, account.id, f"{group['path']}member-of-{group['name']}")
+            member = user_arn(p, account.id, f"{group.path}member-of-{group.name}")
             return Caller("user", member, account.id, member)
         if spec.kind == "root":
             account_root = root_arn(p, account.id)
@@ -327,60 +232,9 @@ class Organization:
         return Caller("service", spec.name, None, spec.name, service=spec.name)
 
     def request_context(self, caller: Caller, spec: PrincipalSpec, account: Account, action: str, resource: str,
-                 resource_account: str, given: Mapping[str, tuple[str, ...]]
-                 ) -> tuple[dict[str, tuple[str, ...]], tuple[tuple[str, str, str], ...]]:
-        """What AWS puts into the request context for this caller, then the context the user gave (which wins).
-
-        Keys follow the IAM User Guide's "AWS global condition context keys" (availability per key):
-        https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
-        """
-        defaults: dict[str, str | tuple[str, ...]] = {}
-        if caller.kind in ("user", "role", "root"):
-            defaults["aws:PrincipalArn"] = caller.principal_arn
-            defaults["aws:PrincipalAccount"] = account.id
-            defaults["aws:PrincipalOrgID"] = self.org_id
-            defaults["aws:PrincipalIsAWSService"] = "false"
-            defaults["aws:PrincipalType"] = {"user": "User", "role": "AssumedRole", "root": "Account"}[caller.kind]
-            defaults["aws:userid"] = {"user": f"AIDAGUARDRAILS{spec.name.upper()}", "root": account.id,
-                                      "role": f"AROAGUARDRAILS{spec.name.upper()}:guardrails"}[caller.kind]
-        now = datetime.now(UTC)
-        if spec.kind == "permission-set":
-            # An Identity Center session: the MFA of the sign-in is the identity source's, so the key is left out
-            # unless the request says otherwise; the credentials are fresh (the session lasts session_duration).
-            defaults["aws:TokenIssueTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        elif caller.kind == "role":
-            # Temporary credentials always carry the key; an IAM user's long-term access keys do not, and neither
-            # does a web or SAML identity asking STS for a role (it holds no AWS credentials yet).
-            # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-multifactorauthpresent
-            defaults["aws:MultiFactorAuthPresent"] = "false"
-        if caller.kind == "user":
-            defaults["aws:username"] = caller.principal_arn.rsplit("/", 1)[-1]
-            if spec.kind == "user":
-                user = self._find(account, "user", spec.name)
-                for key, value in user.get("tags", {}).items():
-                    defaults[f"aws:PrincipalTag/{key}"] = value
-        if caller.kind == "service":
-            defaults["aws:PrincipalIsAWSService"] = "true"
-            defaults["aws:PrincipalServiceName"] = caller.service
-        target = self.account_by_id(resource_account)
-        defaults["aws:ResourceAccount"] = resource_account
-        if target is not None:
-            defaults["aws:ResourceOrgID"] = self.org_id
-        defaults["aws:RequestedRegion"] = arn_region(resource) or (
-            "us-east-1" if action.split(":", 1)[0].lower() in us_east_1_services() else self.home_region)
-        defaults["aws:CurrentTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        defaults["aws:EpochTime"] = str(int(now.timestamp()))
-        defaults["aws:SecureTransport"] = "true"
-        defaults["aws:ViaAWSService"] = "false"
-        context: dict[str, tuple[str, ...]] = {}
-        origin: dict[str, tuple[str, str, str]] = {}
-        for key, value in defaults.items():
-            context[key.lower()] = (value,) if isinstance(value, str) else value
-            origin[key.lower()] = (key.lower(), key, "default")
-        for key, values in given.items():
-            context[key.lower()] = values
-            origin[key.lower()] = (key.lower(), key, "given")
-        return context, tuple(origin[k] for k in sorted(origin))
+                        resource_account: str, given: Mapping[str, tuple[str, ...]]) -> tuple[Context, Origin]:
+        """What AWS puts into the request context for this caller, then the context the user gave (which wins)."""
+        return request_context(self, caller, spec, account, action, resource, resource_account, given)
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -423,7 +277,7 @@ class Organization:
         unmodeled: list[str] = []
         notes: tuple[tuple[str, str], ...] = ()
         if spec.kind in ("role", "user", "group"):
-            identity, boundary, unmodeled = self._identity(account, spec)
+            identity, boundary, unmodeled = attachments.identity(self, account, spec.kind, spec.name)
         elif spec.kind == "permission-set":
             entry = permission_sets.assigned(self, spec.name, account)
             identity, boundary, unmodeled = permission_sets.policies(self, entry, account)
@@ -448,14 +302,14 @@ class Organization:
             role = self._role_by_arn(resource)
             if role is not None:
                 role_account, entry = role
-                resource_policy = Policy(f"trust policy of {entry['name']}", "resource",
-                                         self.document(entry["trust"], role_account), entry["trust"])
+                resource_policy = Policy(f"trust policy of {entry.name}", "resource",
+                                         self.document(entry.trust, role_account), entry.trust)
                 required = True
             elif target is not None and f":role{SSO_ROLE_PATH}" in resource:
                 raise EvaluationError(f"{resource} is a role of IAM Identity Center: people reach it by signing in, "
                                       "not by sts:AssumeRole; test the session itself as permission-set/NAME")
             elif target is not None and ":role/" in resource:
-                known = ", ".join(sorted(r["name"] for r in self.class_entry(target)["roles"])) or "none"
+                known = ", ".join(sorted(r.name for r in self.class_entry(target).roles)) or "none"
                 raise EvaluationError(f"{resource} is not a role guardrails deploys in account {target.name} "
                                       f"(roles there: {known}); its trust policy is unknown")
         if target is None and resource_account != caller.account and resource_policy is None:
@@ -470,15 +324,15 @@ class Organization:
                              notes=notes)
         return request, policies
 
-    def _role_by_arn(self, arn: str) -> tuple[Account, dict[str, Any]] | None:
+    def _role_by_arn(self, arn: str) -> tuple[Account, RoleEntry] | None:
         parts = arn.split(":", 5)
         if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
             return None
         account = self.account_by_id(parts[4])
         if account is None:
             return None
-        for role in self.class_entry(account)["roles"]:
-            if parts[5] == f"role{role['path']}{role['name']}":
+        for role in self.class_entry(account).roles:
+            if parts[5] == f"role{role.path}{role.name}":
                 return account, role
         return None
 
@@ -488,3 +342,11 @@ class Organization:
         spec = parse_principal(principal) if isinstance(principal, str) else principal
         request, policies = self.prepare(spec, account, action, resource, context)
         return evaluate(request, policies)
+
+
+def _find(account: Account, kind: str, name: str, entries: tuple[_Entry, ...]) -> _Entry:
+    for entry in entries:
+        if entry.name == name:
+            return entry
+    known = ", ".join(sorted(e.name for e in entries)) or "none"
+    raise EvaluationError(f"{kind} {name!r} is not deployed in account {account.name} ({kind}s there: {known})")

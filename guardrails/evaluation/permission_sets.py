@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from guardrails.evaluation.engine import Caller, Policy
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.iam.arns import arn, policy_arn, sso_role_arn, sso_role_name
+from guardrails.iam.arns import arn, sso_role_arn, sso_role_name
 from guardrails.iam.manifest import PermissionSetEntry
 
 if TYPE_CHECKING:
@@ -104,10 +104,9 @@ def policies(org: Organization, entry: PermissionSetEntry,
 def _customer_managed(org: Organization, entry: PermissionSetEntry, account: Account, path: str, name: str,
                       kind: Literal["identity", "boundary"]) -> Policy:
     """A customer managed reference, resolved to the policy the account's class deploys under that name and path."""
-    # The class lists its policies by ARN with the account left as a placeholder.
-    deployed = org.class_entry(account)["managed_policies"].get(policy_arn(org.partition, "${account_id}", path, name))
+    deployed = org.class_entry(account).customer_managed(org.partition, path, name)
     if deployed is None:
         what = "boundary" if kind == "boundary" else "customer managed policy"
         raise EvaluationError(f"permission set {entry.name} refers to the {what} {path}{name}, which account "
                               f"{account.name} does not hold: Identity Center cannot provision the set there")
-    return Policy(deployed["name"], kind, org.document(deployed["file"], account), deployed["file"])
+    return Policy(deployed.name, kind, org.document(deployed.file, account), deployed.file)

@@ -1,54 +1,129 @@
 """Typed reader of ``policies/manifest.json`` (format ``guardrails-policies/1``, docs/policies-manifest.md).
 
-Every reader of the emitted policy tree (evaluation, review, audit, pipeline) goes through :class:`Manifest`
-instead of raw keys, so a missing or misspelt key is one clear :class:`ManifestError` ("regenerate with
-`guardrails build`") instead of a KeyError deep inside an evaluation. Sections added after the first release
-(``resource_policies``, ``identity_center``, ``permission_sets``) are optional: old manifests read them as empty.
+Every reader of the emitted tree (evaluation, lockout proof, review, audit) goes through :class:`Manifest` instead
+of raw keys, so a missing or malformed key is one :class:`ManifestError` naming it (``classes.audit.roles``) and
+saying to regenerate the output, instead of a KeyError or TypeError deep inside an evaluation. Every key the
+emitter writes is required, except: the sections added after the first release (``resource_control_policies``,
+``resource_policies``, ``identity_center``, ``permission_sets``: older trees read as having none), an org policy's
+``intended_denials`` (written only when set), and the organization's ``break_glass`` and
+``deployment_principals`` (absent from hand-written trees; the lockout proof asks for them when it needs them).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from guardrails.diagnostics import GuardrailsError
+from guardrails.iam.arns import policy_arn
 
 MANIFEST = "policies/manifest.json"
 FORMAT = "guardrails-policies/1"
 SUPPORTED_FORMATS = (FORMAT,)
-_REGENERATE = "regenerate the output with `guardrails build`"
+ACCOUNT_PLACEHOLDER = "${account_id}"  # class documents and ARNs keep it; substituted per account
+REGENERATE = ("the tree was written by another guardrails version or edited by hand: regenerate it with "
+              "`guardrails build`")
+REQUIRED: Any = object()  # the default of a getter whose key must be there
+
+T = TypeVar("T")
 
 
 class ManifestError(GuardrailsError):
-    """The manifest is missing, of an unknown format, or lacks a key this guardrails needs."""
+    """The policy tree's manifest is missing, of an unknown format, or lacks a key (or holds a malformed one)."""
 
     exit_code = 1
 
+    @classmethod
+    def missing(cls, key: str, file: str = MANIFEST) -> ManifestError:
+        return cls(f"{file}: {key} is missing; {REGENERATE}")
 
-def _need(raw: Mapping[str, Any], key: str, where: str) -> Any:
-    if not isinstance(raw, Mapping) or key not in raw:
-        raise ManifestError(f"{MANIFEST}: {where} has no {key!r}; the output was written by another guardrails "
-                            f"version or edited by hand: {_REGENERATE}")
-    return raw[key]
+    @classmethod
+    def malformed(cls, key: str, expected: str, value: Any, file: str = MANIFEST) -> ManifestError:
+        try:
+            shown = json.dumps(value)
+        except (TypeError, ValueError):
+            shown = repr(value)
+        return cls(f"{file}: {key} must be {expected}, not {shown[:80]}; {REGENERATE}")
 
 
-def _strs(value: Any, where: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+def decoded(raw: str | Mapping[str, Any], file: str = MANIFEST) -> Any:
+    """The JSON value of a file's text (a decoded value is returned as it is)."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{file} is not JSON ({exc}); {REGENERATE}") from exc
+
+
+class JsonObject:
+    """One JSON object of the file and its key path, for the messages (``""`` for the file's top level)."""
+
+    def __init__(self, raw: Any, where: str, file: str = MANIFEST) -> None:
+        if not isinstance(raw, Mapping):
+            raise ManifestError.malformed(where or "the file", "an object", raw, file)
+        self.raw, self.where, self.file = raw, where, file
+
+    def key(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, default: Any = REQUIRED) -> Any:
+        if key in self.raw:
+            return self.raw[key]
+        if default is REQUIRED:
+            raise ManifestError.missing(self.key(key), self.file)
+        return default
+
+    def _typed(self, key: str, kinds: tuple[type, ...], expected: str, default: Any, null: bool) -> Any:
+        value = self.get(key, default)
+        if key not in self.raw or (value is None and null):
+            return value
+        # bool is an int in Python, never in the file.
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            raise ManifestError.malformed(self.key(key), expected + (" or null" if null else ""), value, self.file)
+        return value
+
+    def text(self, key: str, *, null: bool = False, default: Any = REQUIRED) -> Any:
+        """A string (or None when ``null`` allows it)."""
+        return self._typed(key, (str,), "a string", default, null)
+
+    def flag(self, key: str) -> bool:
+        return bool(self._typed(key, (bool,), "true or false", REQUIRED, False))
+
+    def number(self, key: str) -> int:
+        return int(self._typed(key, (int,), "a whole number", REQUIRED, False))
+
+    def texts(self, key: str, *, default: Any = REQUIRED) -> tuple[str, ...]:
+        """A list of strings."""
+        value = self._typed(key, (list,), "a list of strings", default, False)
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                raise ManifestError.malformed(f"{self.key(key)}[{index}]", "a string", item, self.file)
         return tuple(value)
-    raise ManifestError(f"{MANIFEST}: {where} must be a list of strings, got {value!r}: {_REGENERATE}")
+
+    def objects(self, key: str, read: Callable[[JsonObject], T], *, default: Any = REQUIRED) -> tuple[T, ...]:
+        """A list of objects, each read by ``read``."""
+        value = self._typed(key, (list,), "a list", default, False)
+        return tuple(read(JsonObject(item, f"{self.key(key)}[{i}]", self.file)) for i, item in enumerate(value))
+
+    def keyed(self, key: str) -> dict[str, JsonObject]:
+        """An object of objects (``classes`` by class key, ``managed_policies`` by ARN)."""
+        value = self._typed(key, (Mapping,), "an object", REQUIRED, False)
+        return {str(k): JsonObject(v, f"{self.key(key)}.{k}", self.file) for k, v in value.items()}
+
+    def section(self, key: str) -> JsonObject:
+        """An object that must be there."""
+        return JsonObject(self._typed(key, (Mapping,), "an object", REQUIRED, False), self.key(key), self.file)
+
+    def object(self, key: str, *, null: bool = False, default: Any = REQUIRED) -> JsonObject | None:
+        """An object; None when it is null (``null``) or absent (a ``default`` given)."""
+        value = self._typed(key, (Mapping,), "an object", default, null)
+        return None if key not in self.raw or value is None else JsonObject(value, self.key(key), self.file)
 
 
-def _list(raw: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> list[Any]:
-    value = _need(raw, key, where) if required else (raw.get(key) or [])
-    if not isinstance(value, list):
-        raise ManifestError(f"{MANIFEST}: {where}.{key} must be a list: {_REGENERATE}")
-    return value
+# ============================================================================= the manifest's entries
 
 
 @dataclass(frozen=True)
@@ -66,8 +141,11 @@ class OrganizationInfo:
     management_account: str | None
     home_region: str
     allowed_regions: tuple[str, ...]
-    break_glass: BreakGlass
-    deployment_principals: tuple[str, ...]
+    break_glass: BreakGlass = BreakGlass(None, None)
+    deployment_principals: tuple[str, ...] = ()  # role name patterns
+    # Not written by guardrails; a hand-made tree may name the roles the lockout proof should treat as deployers.
+    deployment_role: str | None = None
+    management_deployment_role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,11 +156,13 @@ class Unit:
 
 @dataclass(frozen=True)
 class AccountEntry:
+    """An account as the tree names it (the evaluator's ``Account``)."""
+
     name: str
     id: str
     unit: str  # OU path, "" at the root
     management: bool
-    class_key: str | None
+    class_key: str | None  # the manifest's "class"
 
 
 @dataclass(frozen=True)
@@ -93,8 +173,8 @@ class OrgPolicyEntry:
     name: str
     target: str  # "root", "ou:<path>", "account:<name>"
     file: str
-    guardrails: tuple[str, ...] = ()
-    intended_denials: tuple[str, ...] = ()
+    guardrails: tuple[str, ...] = ()  # catalog ids packed into it; empty for the blueprint's own
+    intended_denials: tuple[str, ...] = ()  # Sids that deny break-glass by design
 
 
 @dataclass(frozen=True)
@@ -104,6 +184,12 @@ class ManagedPolicyEntry:
     kind: str  # "managed" or "boundary"
     file: str
 
+    @property
+    def path(self) -> str:
+        """The IAM path the ARN carries: ``/guardrails/`` for ``…:policy/guardrails/NAME``, ``/`` without one."""
+        head = self.arn.split(":policy/", 1)[-1].rpartition("/")[0]
+        return f"/{head}/" if head else "/"
+
 
 @dataclass(frozen=True)
 class RoleEntry:
@@ -112,7 +198,7 @@ class RoleEntry:
     trust: str  # file of the trust policy
     policies: tuple[str, ...]  # attached managed policy ARNs
     inline_policies: tuple[str, ...]  # files
-    boundary: str | None
+    boundary: str | None  # ARN
     max_session_duration: int
 
 
@@ -127,8 +213,11 @@ class GroupEntry:
 class UserEntry:
     name: str
     path: str
-    groups: tuple[str, ...]
-    tags: tuple[tuple[str, str], ...] = ()
+    groups: tuple[str, ...]  # group names
+    tags: tuple[tuple[str, str], ...] = ()  # sorted (key, value) pairs
+
+    def tag(self, key: str) -> str | None:
+        return dict(self.tags).get(key)
 
 
 @dataclass(frozen=True)
@@ -143,7 +232,13 @@ class AccountClass:
     users: tuple[UserEntry, ...]
 
     def managed_policy(self, arn: str) -> ManagedPolicyEntry | None:
+        """A customer managed policy of the class by ARN (as the manifest writes it, with ``${account_id}``)."""
         return next((p for p in self.managed_policies if p.arn == arn), None)
+
+    def customer_managed(self, partition: str, path: str, name: str) -> ManagedPolicyEntry | None:
+        """The policy a customer managed reference (name and path) finds in the class's accounts: Identity Center
+        looks it up by both (https://docs.aws.amazon.com/singlesignon/latest/userguide/permissionsetcustom.html)."""
+        return self.managed_policy(policy_arn(partition, ACCOUNT_PLACEHOLDER, path, name))
 
     def role(self, name: str) -> RoleEntry | None:
         return next((r for r in self.roles if r.name == name), None)
@@ -155,7 +250,7 @@ class AccountClass:
         return next((u for u in self.users if u.name == name), None)
 
 
-EMPTY_CLASS = AccountClass("", (), (), (), (), ())
+EMPTY_CLASS = AccountClass("", (), (), (), (), ())  # an account no class deploys anything in
 
 
 @dataclass(frozen=True)
@@ -173,7 +268,7 @@ class ResourcePolicyEntry:
 class IdentityCenter:
     instance_arn: str
     region: str
-    admin_account: str | None
+    admin_account: str
 
 
 @dataclass(frozen=True)
@@ -184,7 +279,9 @@ class CustomerManagedRef:
 
 @dataclass(frozen=True)
 class PermissionSetBoundary:
-    arn: str | None = None  # an AWS managed policy
+    """``{"arn": …}`` (an AWS managed policy) or ``{"customer_managed": {"name", "path"}}``."""
+
+    arn: str | None = None
     customer_managed: CustomerManagedRef | None = None
 
 
@@ -231,37 +328,38 @@ class Manifest:
     def from_files(cls, files: Mapping[str, str]) -> Manifest:
         """The manifest of a policy tree given as {path under output/: text}."""
         if MANIFEST not in files:
-            raise ManifestError(f"{MANIFEST} is missing: the output predates the policy manifest; {_REGENERATE}")
+            raise ManifestError(f"{MANIFEST} is missing: the output predates the policy manifest; regenerate it "
+                                "with `guardrails build`")
         return cls.from_json(files[MANIFEST])
 
     @classmethod
     def from_json(cls, raw: str | Mapping[str, Any]) -> Manifest:
         """Parse the manifest (its text or the decoded JSON object)."""
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ManifestError(f"{MANIFEST} is not JSON ({exc}): {_REGENERATE}") from exc
-        if not isinstance(raw, Mapping):
-            raise ManifestError(f"{MANIFEST} must hold a JSON object: {_REGENERATE}")
-        if raw.get("format") not in SUPPORTED_FORMATS:
-            raise ManifestError(f"{MANIFEST} has format {raw.get('format')!r}; this guardrails reads "
-                                f"{', '.join(SUPPORTED_FORMATS)}: {_REGENERATE} (or use the matching guardrails)")
-        return cls(
-            format=str(raw["format"]),
-            organization=_organization(_need(raw, "organization", "the manifest")),
-            units=tuple(Unit(str(_need(u, "path", "a unit")), str(u.get("parent", "")))
-                        for u in _list(raw, "units", "the manifest")),
-            accounts=tuple(_account(a) for a in _list(raw, "accounts", "the manifest", required=True)),
-            service_control_policies=tuple(_org_policy("scp", e) for e in
-                                           _list(raw, "service_control_policies", "the manifest", required=True)),
-            resource_control_policies=tuple(_org_policy("rcp", e)
-                                            for e in _list(raw, "resource_control_policies", "the manifest")),
-            classes=tuple(_class(key, value) for key, value in (raw.get("classes") or {}).items()),
-            resource_policies=resource_policies_of(raw),
-            identity_center=identity_center_of(raw),
-            permission_sets=permission_sets_of(raw),
-        )
+        top = JsonObject(decoded(raw, MANIFEST), "")
+        found = top.get("format")
+        if found not in SUPPORTED_FORMATS:
+            raise ManifestError(f"{MANIFEST}: format is {json.dumps(found)}, this guardrails reads "
+                                f"{', '.join(SUPPORTED_FORMATS)}; regenerate the tree with `guardrails build` (or "
+                                "read it with the guardrails version that wrote it)")
+        center = top.object("identity_center", null=True, default=None)
+        manifest = cls(
+            format=str(found), organization=_organization(top.section("organization")),
+            units=top.objects("units", lambda u: Unit(u.text("path"), u.text("parent"))),
+            accounts=top.objects("accounts", _account),
+            service_control_policies=top.objects("service_control_policies", lambda e: _org_policy("scp", e)),
+            resource_control_policies=top.objects("resource_control_policies", lambda e: _org_policy("rcp", e),
+                                                  default=[]),
+            classes=tuple(_class(key, at) for key, at in top.keyed("classes").items()),
+            resource_policies=top.objects("resource_policies", _resource_policy, default=[]),
+            identity_center=IdentityCenter(center.text("instance_arn"), center.text("region"),
+                                           center.text("admin_account")) if center else None,
+            permission_sets=top.objects("permission_sets", _permission_set, default=[]))
+        known = {c.key for c in manifest.classes}
+        for index, account in enumerate(manifest.accounts):
+            if account.class_key is not None and account.class_key not in known:
+                raise ManifestError(f"{MANIFEST}: accounts[{index}].class names class {account.class_key!r}, which "
+                                    f"classes does not describe; {REGENERATE}")
+        return manifest
 
     # -- lookups ----------------------------------------------------------------------------------
 
@@ -278,8 +376,7 @@ class Manifest:
         for cls in self.classes:
             if cls.key == key:
                 return cls
-        raise ManifestError(f"{MANIFEST}: class {key!r} is named by an account but not described under "
-                            f"'classes': {_REGENERATE}")
+        raise ManifestError(f"{MANIFEST}: classes.{key} is missing (an account names that class); {REGENERATE}")
 
     def class_of(self, account: AccountEntry | str) -> AccountClass:
         entry = self.account(account) if isinstance(account, str) else account
@@ -293,111 +390,68 @@ class Manifest:
         return next((p for p in self.permission_sets if p.name == name), None)
 
 
-def resource_policies_of(raw: Mapping[str, Any]) -> tuple[ResourcePolicyEntry, ...]:
-    """Only the ``resource_policies`` section of a decoded manifest (readers that need no other section)."""
-    return tuple(_resource_policy(e) for e in _list(raw, "resource_policies", "the manifest"))
-
-
-def permission_sets_of(raw: Mapping[str, Any]) -> tuple[PermissionSetEntry, ...]:
-    """Only the ``permission_sets`` section of a decoded manifest."""
-    return tuple(_permission_set(e) for e in _list(raw, "permission_sets", "the manifest"))
-
-
-def identity_center_of(raw: Mapping[str, Any]) -> IdentityCenter | None:
-    """Only the ``identity_center`` section of a decoded manifest (None without one)."""
-    return _identity_center(raw.get("identity_center"))
-
-
-def _organization(raw: Mapping[str, Any]) -> OrganizationInfo:
-    where = "organization"
-    glass = raw.get("break_glass") or {}
+def _organization(at: JsonObject) -> OrganizationInfo:
+    glass = at.object("break_glass", null=True, default=None)
     return OrganizationInfo(
-        name=str(raw.get("name", "")), partition=str(_need(raw, "partition", where)),
-        id=str(_need(raw, "id", where)), root_id=str(raw.get("root_id", "")),
-        management_account=raw.get("management_account"), home_region=str(_need(raw, "home_region", where)),
-        allowed_regions=_strs(raw.get("allowed_regions"), f"{where}.allowed_regions"),
-        break_glass=BreakGlass(glass.get("account"), glass.get("role")),
-        deployment_principals=_strs(raw.get("deployment_principals"), f"{where}.deployment_principals"))
+        name=at.text("name"), partition=at.text("partition"), id=at.text("id"), root_id=at.text("root_id"),
+        management_account=at.text("management_account", null=True), home_region=at.text("home_region"),
+        allowed_regions=at.texts("allowed_regions"),
+        break_glass=BreakGlass(glass.text("account", null=True), glass.text("role", null=True)) if glass
+        else BreakGlass(None, None),
+        deployment_principals=at.texts("deployment_principals", default=[]),
+        deployment_role=at.text("deployment_role", null=True, default=None),
+        management_deployment_role=at.text("management_deployment_role", null=True, default=None))
 
 
-def _account(raw: Mapping[str, Any]) -> AccountEntry:
-    name = str(_need(raw, "name", "an account"))
-    where = f"account {name}"
-    return AccountEntry(name, str(_need(raw, "id", where)), str(raw.get("unit") or ""), bool(raw.get("management")),
-                        raw.get("class"))
+def _account(at: JsonObject) -> AccountEntry:
+    return AccountEntry(at.text("name"), at.text("id"), at.text("unit"), at.flag("management"),
+                        at.text("class", null=True))
 
 
-def _org_policy(kind: str, raw: Mapping[str, Any]) -> OrgPolicyEntry:
-    name = str(_need(raw, "name", f"an {kind.upper()}"))
-    where = f"{kind.upper()} {name}"
-    return OrgPolicyEntry(kind, name, str(_need(raw, "target", where)), str(_need(raw, "file", where)),
-                          _strs(raw.get("guardrails"), f"{where}.guardrails"),
-                          _strs(raw.get("intended_denials"), f"{where}.intended_denials"))
+def _org_policy(kind: str, at: JsonObject) -> OrgPolicyEntry:
+    return OrgPolicyEntry(kind, at.text("name"), at.text("target"), at.text("file"), at.texts("guardrails"),
+                          at.texts("intended_denials", default=[]))
 
 
-def _class(key: str, raw: Mapping[str, Any]) -> AccountClass:
-    where = f"class {key}"
-    managed = tuple(ManagedPolicyEntry(arn, str(_need(e, "name", f"{where} policy {arn}")),
-                                       str(e.get("kind", "managed")),
-                                       str(_need(e, "file", f"{where} policy {arn}")))
-                    for arn, e in (raw.get("managed_policies") or {}).items())
-    roles = []
-    for r in _list(raw, "roles", where):
-        name = str(_need(r, "name", f"a role of {where}"))
-        rw = f"role {name} of {where}"
-        roles.append(RoleEntry(name, str(r.get("path", "/")), str(_need(r, "trust", rw)),
-                               _strs(r.get("policies"), f"{rw}.policies"),
-                               _strs(r.get("inline_policies"), f"{rw}.inline_policies"),
-                               r.get("boundary"), int(r.get("max_session_duration") or 3600)))
-    groups = tuple(GroupEntry(str(_need(g, "name", f"a group of {where}")), str(g.get("path", "/")),
-                              _strs(g.get("policies"), f"{where} group policies"))
-                   for g in _list(raw, "groups", where))
-    users = tuple(UserEntry(str(_need(u, "name", f"a user of {where}")), str(u.get("path", "/")),
-                            _strs(u.get("groups"), f"{where} user groups"),
-                            tuple(sorted((str(k), str(v)) for k, v in (u.get("tags") or {}).items())))
-                  for u in _list(raw, "users", where))
-    return AccountClass(key, _strs(raw.get("accounts"), f"{where}.accounts"), managed, tuple(roles), groups, users)
+def _class(key: str, at: JsonObject) -> AccountClass:
+    managed = tuple(ManagedPolicyEntry(arn, e.text("name"), e.text("kind"), e.text("file"))
+                    for arn, e in at.keyed("managed_policies").items())
+    roles = at.objects("roles", lambda r: RoleEntry(
+        r.text("name"), r.text("path"), r.text("trust"), r.texts("policies"), r.texts("inline_policies"),
+        r.text("boundary", null=True), r.number("max_session_duration")))
+    groups = at.objects("groups", lambda g: GroupEntry(g.text("name"), g.text("path"), g.texts("policies")))
+    users = at.objects("users", _user)
+    return AccountClass(key, at.texts("accounts"), managed, roles, groups, users)
 
 
-def _resource_policy(raw: Mapping[str, Any]) -> ResourcePolicyEntry:
-    key = str(_need(raw, "key", "a resource policy"))
-    where = f"resource policy {key}"
-    return ResourcePolicyEntry(key, str(_need(raw, "kind", where)), str(_need(raw, "resource", where)),
-                               str(_need(raw, "file", where)), _strs(raw.get("accounts"), f"{where}.accounts"),
-                               _strs(raw.get("regions"), f"{where}.regions"), str(raw.get("description") or ""))
+def _user(at: JsonObject) -> UserEntry:
+    tags = at.section("tags")
+    return UserEntry(at.text("name"), at.text("path"), at.texts("groups"),
+                     tuple(sorted((k, tags.text(k)) for k in tags.raw)))
 
 
-def _identity_center(raw: Mapping[str, Any] | None) -> IdentityCenter | None:
-    if not raw:
-        return None
-    return IdentityCenter(str(raw.get("instance_arn") or ""), str(_need(raw, "region", "identity_center")),
-                          raw.get("admin_account"))
+def _resource_policy(at: JsonObject) -> ResourcePolicyEntry:
+    return ResourcePolicyEntry(at.text("key"), at.text("kind"), at.text("resource"), at.text("file"),
+                               at.texts("accounts"), at.texts("regions"), at.text("description"))
 
 
-def _customer_managed(raw: Mapping[str, Any], where: str) -> CustomerManagedRef:
-    return CustomerManagedRef(str(_need(raw, "name", where)), str(raw.get("path") or "/"))
+def _customer_managed(at: JsonObject) -> CustomerManagedRef:
+    return CustomerManagedRef(at.text("name"), at.text("path"))
 
 
-def _permission_set(raw: Mapping[str, Any]) -> PermissionSetEntry:
-    name = str(_need(raw, "name", "a permission set"))
-    where = f"permission set {name}"
-    boundary_raw = raw.get("boundary")
+def _permission_set(at: JsonObject) -> PermissionSetEntry:
+    bound = at.object("boundary", null=True)
     boundary = None
-    if boundary_raw:
-        if not isinstance(boundary_raw, Mapping):
-            raise ManifestError(f"{MANIFEST}: {where}.boundary must be an object: {_REGENERATE}")
-        cm = boundary_raw.get("customer_managed")
-        # The writer says "arn" for an AWS managed boundary; "managed" is read too (the first drafts' spelling).
-        boundary = PermissionSetBoundary(boundary_raw.get("arn") or boundary_raw.get("managed"),
-                                         _customer_managed(cm, f"{where}.boundary") if cm else None)
+    if bound is not None:
+        ref = bound.object("customer_managed", default=None)
+        # "managed" was the first drafts' spelling of "arn".
+        boundary = PermissionSetBoundary(bound.text("arn", default=None) or bound.text("managed", default=None),
+                                         _customer_managed(ref) if ref else None)
+        if (boundary.arn is None) == (boundary.customer_managed is None):
+            raise ManifestError.malformed(bound.where, 'one of {"arn": …} or {"customer_managed": …}', bound.raw)
     return PermissionSetEntry(
-        name=name, file=raw.get("file"),
-        managed_policies=_strs(raw.get("managed_policies"), f"{where}.managed_policies"),
-        customer_managed=tuple(_customer_managed(c, f"{where}.customer_managed")
-                               for c in _list(raw, "customer_managed", where)),
-        boundary=boundary, session_duration=str(raw.get("session_duration") or "PT1H"),
-        session_seconds=int(raw.get("session_seconds") or 3600),
-        assignments=tuple(Assignment(str(_need(a, "group", f"{where} assignment")),
-                                     str(_need(a, "account", f"{where} assignment")))
-                          for a in _list(raw, "assignments", where)),
-        full_admin_accepted=raw.get("full_admin_accepted"))
+        name=at.text("name"), file=at.text("file", null=True), managed_policies=at.texts("managed_policies"),
+        customer_managed=at.objects("customer_managed", _customer_managed), boundary=boundary,
+        session_duration=at.text("session_duration"), session_seconds=at.number("session_seconds"),
+        assignments=at.objects("assignments", lambda a: Assignment(a.text("group"), a.text("account"))),
+        full_admin_accepted=at.text("full_admin_accepted", null=True))

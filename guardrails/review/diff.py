@@ -28,12 +28,13 @@ The permission model (docs/review.md explains it for readers):
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
-from typing import Any, TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from guardrails.evaluation.organization import Account, Organization
 from guardrails.iam.actions import iam_database
+from guardrails.iam.manifest import JsonObject, decoded
 from guardrails.review.actions import _level_of
 from guardrails.review.analyzer import _Analyzer
 from guardrails.review.changes import PermissionDiff, RiskFlag, SEVERITIES, WildcardWidening
@@ -49,9 +50,26 @@ if TYPE_CHECKING:
 WILDCARDS = "policies/wildcards.json"
 
 
-def _wildcards(org: Organization) -> dict[str, Any]:
-    text = org.files.get(WILDCARDS)
-    return json.loads(text) if text else {}
+@dataclass(frozen=True)
+class Wildcards:
+    """A tree's ``policies/wildcards.json`` (docs/policies-manifest.md): the IAM action database it was compiled
+    with, and what each wildcard pattern matched (the actions, or a count for ``*`` and ``svc:*``)."""
+
+    database_package: str
+    database_version: str
+    database_published: str
+    patterns: Mapping[str, int | tuple[str, ...]]
+
+    @classmethod
+    def of(cls, org: Organization) -> Wildcards | None:
+        """None for a tree written before the file existed."""
+        text = org.files.get(WILDCARDS)
+        if not text:
+            return None
+        top = JsonObject(decoded(text, WILDCARDS), "", WILDCARDS)
+        database, listed = top.section("iam_database"), top.section("patterns")
+        return cls(database.text("package"), database.text("version"), database.text("published"),
+                   {p: listed.number(p) if isinstance(v, int) else listed.texts(p) for p, v in listed.raw.items()})
 
 
 def _database_changes(base: Organization, head: Organization) -> tuple[list[str], list[WildcardWidening],
@@ -61,18 +79,17 @@ def _database_changes(base: Organization, head: Organization) -> tuple[list[str]
     Each side's ``policies/wildcards.json`` records what its patterns matched in the database it was compiled
     with (for a git base: the committed file), so the actions an unchanged pattern newly matches are exact.
     """
-    old, new = _wildcards(base), _wildcards(head)
-    old_db, new_db = old.get("iam_database", {}).get("version"), new.get("iam_database", {}).get("version")
-    if not old or not new or old_db == new_db:
+    old, new = Wildcards.of(base), Wildcards.of(head)
+    if old is None or new is None or old.database_version == new.database_version:
         return [], [], []
-    notes = [f"the IAM action database changed from {old_db} to {new_db}: wildcard patterns that exist on both sides "
-             "are compared with what each side's database made them match"]
+    notes = [f"the IAM action database changed from {old.database_version} to {new.database_version}: wildcard "
+             "patterns that exist on both sides are compared with what each side's database made them match"]
     widenings: list[WildcardWidening] = []
     flags: list[RiskFlag] = []
     levels = _level_of()
-    for pattern in sorted(set(old.get("patterns", {})) & set(new.get("patterns", {}))):
-        before, after = old["patterns"][pattern], new["patterns"][pattern]
-        if not isinstance(before, list) or not isinstance(after, list):
+    for pattern in sorted(set(old.patterns) & set(new.patterns)):
+        before, after = old.patterns[pattern], new.patterns[pattern]
+        if isinstance(before, int) or isinstance(after, int):
             continue  # whole-service patterns and "*": "everything" before and after
         gained = tuple(sorted(set(after) - set(before)))
         lost = tuple(sorted(set(before) - set(after)))

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import cache
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
 from guardrails.evaluation.permission_sets import center_region
 from guardrails.iam.arns import sso_role_arn
+from guardrails.iam.manifest import EMPTY_CLASS, MANIFEST, AccountClass, CustomerManagedRef, PermissionSetEntry
 from guardrails.policies import compare
 from guardrails.review.analyzer import _State
 from guardrails.review.permission_sets import PRINCIPAL as PERMISSION_SET
@@ -38,25 +39,22 @@ class _Side:
     def states(self, account: Account) -> dict[str, _State]:
         """Roles, groups and users of the account's class, and the permission sets assigned to the account."""
         if account.class_key not in self._states:
-            self._states[account.class_key] = self._class_states(account.class_key)
+            self._states[account.class_key] = self._class_states(self.org.class_entry(account))
         states = self._states[account.class_key]
         sets = assigned(self.org, account.name)
         if not sets:
             return states
-        cls = self.org.manifest["classes"].get(account.class_key, {}) if account.class_key else {}
-        return {**states, **{f"{PERMISSION_SET}/{ps['name']}": self._permission_set_state(cls, ps) for ps in sets}}
+        cls = self.org.class_entry(account)
+        return {**states, **{f"{PERMISSION_SET}/{ps.name}": self._permission_set_state(cls, ps) for ps in sets}}
 
-    def _permission_set_state(self, cls: Mapping[str, Any], ps: Mapping[str, Any]) -> _State:
+    def _permission_set_state(self, cls: AccountClass, ps: PermissionSetEntry) -> _State:
         """A permission set as the role Identity Center provisions: AWS managed policies, customer managed ones
-        (found by name and path in the account's class), the inline policy and the boundary."""
-        by_name = {(m["name"], m.get("path", "/")): arn for arn, m in cls.get("managed_policies", {}).items()}
-        by_name.update({(m["name"], "/guardrails/"): arn for arn, m in cls.get("managed_policies", {}).items()})
+        (found by name and path in the account's class, as the evaluator finds them), the inline policy and the
+        boundary."""
         attachments: dict[str, str | None] = {}
         documents: set[tuple[str, str]] = set()
         unmodeled: list[str] = []
-        arns = [*ps.get("managed_policies", []),
-                *(by_name.get((c["name"], c["path"]), f"customer-managed:{c['path']}{c['name']}")
-                  for c in ps.get("customer_managed", []))]
+        arns = [*ps.managed_policies, *(self._customer_managed(cls, ref) for ref in ps.customer_managed)]
         for arn in arns:
             if arn.startswith("customer-managed:"):
                 attachments[arn] = None  # not in the account: Identity Center would fail to provision it
@@ -67,44 +65,47 @@ class _Side:
             else:
                 documents.add((label, text))
             attachments[arn] = text
-        if ps.get("file"):
-            text = self._text(ps["file"])
+        if ps.file:
+            text = self._text(ps.file)
             attachments["inline:permission-set"] = text
             documents.add(("inline policy", text))
         bound = None
-        boundary = ps.get("boundary") or {}
-        if "arn" in boundary:
-            bound = (boundary["arn"], self._policy(cls, boundary["arn"])[1])
-        elif "customer_managed" in boundary:
-            ref = boundary["customer_managed"]
-            arn = by_name.get((ref["name"], ref["path"]))
-            bound = (arn or f"customer-managed:{ref['path']}{ref['name']}", self._policy(cls, arn)[1] if arn else None)
-        return _State(f"{PERMISSION_SET}/{ps['name']}", tuple(sorted(attachments.items())), tuple(sorted(documents)),
-                      tuple(sorted(unmodeled)), bound, None, (("session", str(ps.get("session_duration", ""))),))
+        if ps.boundary is not None and ps.boundary.arn:
+            bound = (ps.boundary.arn, self._policy(cls, ps.boundary.arn)[1])
+        elif ps.boundary is not None and ps.boundary.customer_managed is not None:
+            arn = self._customer_managed(cls, ps.boundary.customer_managed)
+            bound = (arn, None if arn.startswith("customer-managed:") else self._policy(cls, arn)[1])
+        return _State(f"{PERMISSION_SET}/{ps.name}", tuple(sorted(attachments.items())), tuple(sorted(documents)),
+                      tuple(sorted(unmodeled)), bound, None, (("session", ps.session_duration),))
+
+    def _customer_managed(self, cls: AccountClass, ref: CustomerManagedRef) -> str:
+        """The ARN a customer managed reference finds in the class, or ``customer-managed:PATHNAME`` when the
+        class deploys no policy of that name and path."""
+        found = cls.customer_managed(self.org.partition, ref.path, ref.name)
+        return found.arn if found is not None else f"customer-managed:{ref.path}{ref.name}"
 
     def _text(self, path: str) -> str:
         if path not in self.org.files:
-            raise EvaluationError(f"policies/manifest.json names {path}, which is not in the output")
+            raise EvaluationError(f"{MANIFEST} names {path}, which is not in the output")
         return self.org.files[path]
 
-    def _policy(self, cls: Mapping[str, Any], arn: str) -> tuple[str, str | None]:
+    def _policy(self, cls: AccountClass, arn: str) -> tuple[str, str | None]:
         """(label, document text) of a managed policy ARN; text None for an AWS managed policy without data."""
-        managed = cls.get("managed_policies", {})
-        if arn in managed:
-            return managed[arn]["name"], self._text(managed[arn]["file"])
+        entry = cls.managed_policy(arn)
+        if entry is not None:
+            return entry.name, self._text(entry.file)
         if ":iam::aws:policy/" in arn:
             return f"{AWS_MANAGED}{arn.split(':policy/', 1)[1]}", _aws_managed_text(arn.split(":policy/", 1)[1])
-        raise EvaluationError(f"policies/manifest.json: policy {arn} is attached but not emitted")
+        raise EvaluationError(f"{MANIFEST}: policy {arn} is attached but not emitted")
 
-    def _class_states(self, class_key: str | None) -> dict[str, _State]:
-        if class_key is None:
+    def _class_states(self, cls: AccountClass) -> dict[str, _State]:
+        if cls is EMPTY_CLASS:
             return {}
-        cls = self.org.manifest["classes"][class_key]
         states: dict[str, _State] = {}
 
         def state(principal: str, arns: Iterable[str], extra: Iterable[tuple[str, str, str]] = (),
                   boundary: str | None = None, trust: str | None = None, memberships: Iterable[str] = (),
-                  tags: Mapping[str, str] | None = None) -> _State:
+                  tags: Iterable[tuple[str, str]] = ()) -> _State:
             attachments: dict[str, str | None] = {}
             documents: set[tuple[str, str]] = set()
             unmodeled: list[str] = []
@@ -124,30 +125,29 @@ class _Side:
             if boundary:
                 bound = (boundary, self._policy(cls, boundary)[1])
             return _State(principal, tuple(sorted(attachments.items())), tuple(sorted(documents)),
-                          tuple(sorted(unmodeled)), bound, trust, tuple(sorted((tags or {}).items())))
+                          tuple(sorted(unmodeled)), bound, trust, tuple(sorted(tags)))
 
-        groups = {g["name"]: g for g in cls.get("groups", [])}
-        for role in cls.get("roles", []):
+        groups = {g.name: g for g in cls.groups}
+        for role in cls.roles:
             inline = [(f"inline:{p.rsplit('/', 1)[-1].removesuffix('.json')}",
                        f"inline {p.rsplit('/', 1)[-1].removesuffix('.json')}", self._text(p))
-                      for p in role.get("inline_policies", [])]
-            states[f"role/{role['name']}"] = state(f"role/{role['name']}", role.get("policies", []), inline,
-                                                   role.get("boundary"), self._text(role["trust"]))
-        for group in cls.get("groups", []):
-            states[f"group/{group['name']}"] = state(f"group/{group['name']}", group.get("policies", []))
-        for user in cls.get("users", []):
-            arns = [arn for name in user.get("groups", []) for arn in groups.get(name, {}).get("policies", [])]
-            states[f"user/{user['name']}"] = state(f"user/{user['name']}", arns, memberships=user.get("groups", []),
-                                                   tags=user.get("tags", {}))
+                      for p in role.inline_policies]
+            states[f"role/{role.name}"] = state(f"role/{role.name}", role.policies, inline, role.boundary,
+                                                self._text(role.trust))
+        for group in cls.groups:
+            states[f"group/{group.name}"] = state(f"group/{group.name}", group.policies)
+        for user in cls.users:
+            arns = [arn for name in user.groups if name in groups for arn in groups[name].policies]
+            states[f"user/{user.name}"] = state(f"user/{user.name}", arns, memberships=user.groups, tags=user.tags)
         return states
 
     def scp_denies(self, target: str) -> list[tuple[str, str, _Stmt]]:
         if self._scp_denies is None:
             self._scp_denies = {}
-            for scp in self.org.manifest.get("service_control_policies", []):
-                source = f"SCP {scp['name']} ({scp['target']})"
-                self._scp_denies.setdefault(scp["target"], []).extend(
-                    ("scp", source, s) for s in _statements(self._text(scp["file"])) if s.effect == "Deny")
+            for scp in self.org.manifest.service_control_policies:
+                source = f"SCP {scp.name} ({scp.target})"
+                self._scp_denies.setdefault(scp.target, []).extend(
+                    ("scp", source, s) for s in _statements(self._text(scp.file)) if s.effect == "Deny")
         return self._scp_denies.get(target, [])
 
     def effective(self, account: Account, state: _State) -> _Effective:

@@ -7,6 +7,7 @@ from typing import Literal, TYPE_CHECKING
 
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import Organization
+from guardrails.iam.manifest import MANIFEST
 from guardrails.policies.limits import default_limits
 from guardrails.review.actions import _sorted
 from guardrails.review.changes import AccountChange, PolicySize, RiskFlag, StatementChange, TargetChange
@@ -26,12 +27,11 @@ if TYPE_CHECKING:
 def _attached(org: Organization, kind: str) -> dict[str, dict[str, tuple[str, tuple[str, ...]]]]:
     """Target -> policy name -> (document text, guardrails)."""
     out: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {}
-    element = "service_control_policies" if kind == "scp" else "resource_control_policies"
-    for entry in org.manifest.get(element, []):
-        text = org.files.get(entry["file"])
+    for entry in org.manifest.org_policies(kind):
+        text = org.files.get(entry.file)
         if text is None:
-            raise EvaluationError(f"policies/manifest.json names {entry['file']}, which is not in the output")
-        out.setdefault(entry["target"], {})[entry["name"]] = (text, tuple(entry.get("guardrails", ())))
+            raise EvaluationError(f"{MANIFEST} names {entry.file}, which is not in the output")
+        out.setdefault(entry.target, {})[entry.name] = (text, entry.guardrails)
     return out
 
 
@@ -160,8 +160,8 @@ def _account_changes(base: Organization, head: Organization) -> tuple[list[Accou
         changes.append(AccountChange(name, "added", f"in {h[name].unit or 'root'}"))
     for name in sorted(set(b) - set(h)):
         changes.append(AccountChange(name, "removed", f"was in {b[name].unit or 'root'}"))
-    head_scps = {scp["name"]: scp["target"] for scp in head.manifest.get("service_control_policies", [])}
-    base_scps = [(scp["name"], scp["target"]) for scp in base.manifest.get("service_control_policies", [])]
+    head_scps = {scp.name: scp.target for scp in head.manifest.service_control_policies}
+    base_scps = [(scp.name, scp.target) for scp in base.manifest.service_control_policies]
     for name in sorted(set(b) & set(h)):
         old, new = b[name], h[name]
         if old.unit == new.unit:

@@ -20,6 +20,7 @@ from guardrails.evaluation.lockout.probes import Chosen
 from guardrails.evaluation.lockout.search import Search, given_context
 from guardrails.evaluation.lockout.statements import Deny, denies_of
 from guardrails.evaluation.organization import PrincipalSpec
+from guardrails.iam.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -36,24 +37,24 @@ class Declarations:
     blueprint's own policies, and the caller's), actions per catalog policy (its guardrails' ``locks_break_glass``).
     """
 
-    def __init__(self, manifest: Mapping[str, Any], intended: Mapping[str, Iterable[str]],
+    def __init__(self, manifest: Manifest, intended: Mapping[str, Iterable[str]],
                  explicit_need_declaration: bool) -> None:
-        entries = (*manifest["service_control_policies"], *manifest.get("resource_control_policies", []))
+        entries = (*manifest.service_control_policies, *manifest.resource_control_policies)
         self.sids: dict[str, set[str]] = {}
         for entry in entries:
             # A catalog policy's intended denials are read from the catalog, action by action (below): when the
             # packer merges statements, an intended Sid can carry other guardrails' actions too.
-            if entry.get("intended_denials") and not entry.get("guardrails"):
-                self.sids.setdefault(entry["name"], set()).update(entry["intended_denials"])
+            if entry.intended_denials and not entry.guardrails:
+                self.sids.setdefault(entry.name, set()).update(entry.intended_denials)
         for name, sids in intended.items():
             self.sids.setdefault(name, set()).update(sids)
         self.catalog_actions: dict[str, tuple[str, ...]] = {}
         self.explicit: set[str] = set()  # the blueprint's own policies (no catalog guardrail)
         for entry in entries:
-            ids = entry.get("guardrails") or []
+            ids = entry.guardrails
             if not ids:
-                self.explicit.add(entry["name"])
-            self.catalog_actions[entry["name"]] = tuple(a for g in ids for a in catalog_intended_actions(g))
+                self.explicit.add(entry.name)
+            self.catalog_actions[entry.name] = tuple(a for g in ids for a in catalog_intended_actions(g))
         self.explicit_need_declaration = explicit_need_declaration
 
     def intended_for(self, deny: Deny, quarantine: bool = False) -> tuple[bool, tuple[str, ...]]:
@@ -103,13 +104,11 @@ def prove_break_glass_entry(search: Search, who: Principals) -> None:
     bg_account = org.accounts.get(who.break_glass_account)
     if bg_account is None or bg_account.class_key is None:
         return
-    users = [u["name"] for u in manifest["classes"][bg_account.class_key]["users"]
-             if u.get("tags", {}).get("guardrails:purpose") == "break-glass"]
+    users = [u.name for u in org.class_entry(bg_account).users if u.tag("guardrails:purpose") == "break-glass"]
     for path, accounts in search.paths.groups(by_class=True):
         role = who.break_glass(manifest, path.account)
         resource = role.arn(search.partition, path.account.id)
-        roles = manifest["classes"][path.account.class_key]["roles"] if path.account.class_key else []
-        if not any(r["name"] == who.break_glass_role for r in roles):
+        if org.class_entry(path.account).role(who.break_glass_role) is None:
             continue
         for user in users:
             spec = PrincipalSpec("user", user)

@@ -96,33 +96,32 @@ def _objects(search: Search, account: Account) -> tuple[dict[str, list[str]], di
     """The class's objects by IAM resource type (names as the ARN formats want them), and which kinds exist."""
     data = deployment_actions()
     function = data["password_policy_function"]
-    cls = search.manifest["classes"][account.class_key] if account.class_key else \
-        {"roles": [], "groups": [], "users": [], "managed_policies": {}}
-    roles = [r["path"].lstrip("/") + r["name"] for r in cls["roles"]]
+    cls = search.org.class_entry(account)
+    roles = [r.path.lstrip("/") + r.name for r in cls.roles]
     roles.append(function["role_path"].lstrip("/") + function["role_name"])
     oidc: list[str] = []
     saml: list[str] = []
     profiles: list[str] = []
-    for role in cls["roles"]:
-        trust = json.loads(search.org.files.get(role["trust"], '{"Statement": []}'))
-        for statement in statements_of(Policy(role["name"], "resource", trust)):
+    for role in cls.roles:
+        trust = json.loads(search.org.files.get(role.trust, '{"Statement": []}'))
+        for statement in statements_of(Policy(role.name, "resource", trust)):
             principal = statement.get("Principal")
             if not isinstance(principal, Mapping):
                 continue
-            where = f"trust policy of role {role['name']}: Principal"
+            where = f"trust policy of role {role.name}: Principal"
             for value in element(principal, "Federated", where=where):
                 if ":oidc-provider/" in value:
                     oidc.append(value.split(":oidc-provider/", 1)[1])
                 elif ":saml-provider/" in value:
                     saml.append(value.split(":saml-provider/", 1)[1])
             if "ec2.amazonaws.com" in element(principal, "Service", where=where):
-                profiles.append(role["path"].lstrip("/") + role["name"])
+                profiles.append(role.path.lstrip("/") + role.name)
     stack = data["stack_instance_name"].replace("{class}", account.class_key or "management")
     objects = {
         "role": roles,
-        "policy": [arn.split(":policy/", 1)[1] for arn in cls["managed_policies"]],
-        "group": [g["path"].lstrip("/") + g["name"] for g in cls["groups"]],
-        "user": [u["path"].lstrip("/") + u["name"] for u in cls["users"]],
+        "policy": [p.arn.split(":policy/", 1)[1] for p in cls.managed_policies],
+        "group": [g.path.lstrip("/") + g.name for g in cls.groups],
+        "user": [u.path.lstrip("/") + u.name for u in cls.users],
         "instance-profile": sorted(set(profiles)),
         "oidc-provider": sorted(set(oidc)),
         "saml-provider": sorted(set(saml)),
@@ -132,7 +131,7 @@ def _objects(search: Search, account: Account) -> tuple[dict[str, list[str]], di
         "stack": [f"{stack}/00000000-0000-4000-8000-000000000000"],
     }
     objects = {k: v for k, v in objects.items() if v}
-    present = {"always": True, "roles": bool(cls["roles"]), "managed_policies": bool(cls["managed_policies"]),
-               "groups": bool(cls["groups"]), "users": bool(cls["users"]),
+    present = {"always": True, "roles": bool(cls.roles), "managed_policies": bool(cls.managed_policies),
+               "groups": bool(cls.groups), "users": bool(cls.users),
                "instance_profiles": bool(profiles), "oidc_providers": bool(oidc), "saml_providers": bool(saml)}
     return objects, present

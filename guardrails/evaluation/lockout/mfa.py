@@ -21,21 +21,19 @@ def prove_mfa_enrollment(search: Search) -> None:
     org, partition = search.org, search.partition
     for path, accounts in search.paths.groups(by_class=True):
         account = path.account
-        if account.class_key is None:
-            continue
-        for user in search.manifest["classes"][account.class_key]["users"]:
-            spec = PrincipalSpec("user", user["name"])
+        for user in org.class_entry(account).users:
+            spec = PrincipalSpec("user", user.name)
             if not _under_mfa_enforcement(org, account, spec):
                 continue
-            user_arn = iam_user_arn(partition, account.id, f"{user['path']}{user['name']}")
-            pairs = [(action, template.format(partition=partition, account=account.id, user=user["name"],
+            user_arn = iam_user_arn(partition, account.id, f"{user.path}{user.name}")
+            pairs = [(action, template.format(partition=partition, account=account.id, user=user.name,
                                               user_arn=user_arn)) for action, template in MFA_ENROLLMENT]
             for variant in MFA_VARIANTS:
                 def make(action: str, resource: str, chosen: Chosen, variant: Mapping[str, tuple[str, ...]] = variant,
                          spec: PrincipalSpec = spec, account: Account = account) -> tuple[Request, PolicySet]:
                     return org.prepare(spec, account.name, action, resource, given_context(variant, chosen))
 
-                search.check_requests("mfa-enrollment", f"user/{user['name']}", accounts, path, pairs, make,
+                search.check_requests("mfa-enrollment", f"user/{user.name}", accounts, path, pairs, make,
                                       OWN_REQUEST_KEYS)
 
 

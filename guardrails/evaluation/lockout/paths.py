@@ -7,15 +7,13 @@ names an account id or an account-valued key: 1,000 accounts in a few OUs cost a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from guardrails.evaluation.engine import Policy, PolicySet
+from guardrails.evaluation.attachments import Levels
+from guardrails.evaluation.engine import PolicySet
 from guardrails.evaluation.lockout.facts import ADMINISTRATOR
 from guardrails.evaluation.organization import Account, Organization
-
-Levels = tuple[tuple[str, tuple[Policy, ...]], ...]
+from guardrails.iam.manifest import OrgPolicyEntry
 
 
 @dataclass
@@ -32,26 +30,23 @@ class PathGroups:
 
     def __init__(self, organization: Organization) -> None:
         self.org = organization
-        self.manifest = organization.manifest
+        manifest = organization.manifest
         self._attachments = self._attachments_by_target()
-        self._dependent = {name: self._account_dependent(entry) for name, entry in self._policy_entries().items()}
+        entries = (*manifest.service_control_policies, *manifest.resource_control_policies)
+        self._dependent = {e.name: self._account_dependent(e) for e in entries}
         self._paths: dict[tuple, Path] = {}
-
-    def _policy_entries(self) -> dict[str, dict[str, Any]]:
-        return {e["name"]: e for e in (*self.manifest["service_control_policies"],
-                                       *self.manifest.get("resource_control_policies", []))}
 
     def _attachments_by_target(self) -> dict[str, dict[str, list[str]]]:
         out: dict[str, dict[str, list[str]]] = {"scp": {}, "rcp": {}}
-        for kind, key in (("scp", "service_control_policies"), ("rcp", "resource_control_policies")):
-            for entry in self.manifest.get(key, []):
-                out[kind].setdefault(entry["target"], []).append(entry["name"])
+        for kind in ("scp", "rcp"):
+            for entry in self.org.manifest.org_policies(kind):
+                out[kind].setdefault(entry.target, []).append(entry.name)
         return out
 
-    def _account_dependent(self, entry: Mapping[str, Any]) -> bool:
+    def _account_dependent(self, entry: OrgPolicyEntry) -> bool:
         """Does the policy name an account id of the organization or an account-valued key? Then its effect on a
         principal can differ between accounts of one path, which are then proven one by one."""
-        text = self.org.files.get(entry["file"], "")
+        text = self.org.files.get(entry.file, "")
         ids = {a.id for a in self.org.accounts.values()}
         lowered = text.lower()
         return bool(set(re.findall(r"\d{12}", text)) & ids) or any(

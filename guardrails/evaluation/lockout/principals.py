@@ -3,13 +3,12 @@ deployment principals, the management deployer and the bootstrap role it assumes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from guardrails.evaluation.lockout.facts import BREAK_GLASS_MFA
 from guardrails.evaluation.lockout.probes import Role
 from guardrails.evaluation.organization import Account
+from guardrails.iam.manifest import Manifest, ManifestError
 
 # AWS Organizations creates this role in every account it creates
 # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_access.html).
@@ -27,28 +26,28 @@ class Principals:
     deployment_patterns: tuple[str, ...]  # role name patterns, break-glass left out
 
     @classmethod
-    def of(cls, manifest: Mapping[str, Any], deployment_roles: tuple[str, ...], management_deployer: str | None,
+    def of(cls, manifest: Manifest, deployment_roles: tuple[str, ...], management_deployer: str | None,
            bootstrap_role: str | None) -> Principals:
         """The manifest's principals, with the caller's additions and overrides (see ``prove_no_lockout``)."""
-        info = manifest["organization"]
-        break_glass_role = str(info["break_glass"]["role"])
-        patterns = [*info.get("deployment_principals", []), *([info["deployment_role"]] if info.get("deployment_role")
-                                                               else []), *deployment_roles]
+        info = manifest.organization
+        glass = info.break_glass
+        if glass.role is None or glass.account is None:
+            # The proof is about the break-glass role: a tree without one cannot be proven.
+            raise ManifestError.missing("organization.break_glass." + ("role" if glass.role is None else "account"))
+        patterns = [*info.deployment_principals, *([info.deployment_role] if info.deployment_role else []),
+                    *deployment_roles]
         return cls(
-            break_glass_role=break_glass_role,
-            break_glass_account=str(info["break_glass"]["account"]),
-            bootstrap_role=bootstrap_role or info.get("deployment_role") or DEFAULT_BOOTSTRAP_ROLE,
-            management_deployer=management_deployer or info.get("management_deployment_role"),
-            deployment_patterns=tuple(dict.fromkeys(p for p in patterns if p and p != break_glass_role)),
+            break_glass_role=glass.role,
+            break_glass_account=glass.account,
+            bootstrap_role=bootstrap_role or info.deployment_role or DEFAULT_BOOTSTRAP_ROLE,
+            management_deployer=management_deployer or info.management_deployment_role,
+            deployment_patterns=tuple(dict.fromkeys(p for p in patterns if p and p != glass.role)),
         )
 
-    def break_glass(self, manifest: Mapping[str, Any], account: Account) -> Role:
+    def break_glass(self, manifest: Manifest, account: Account) -> Role:
         """The break-glass role's session in the account: at the path its class gives it, assumed with MFA."""
-        path = "/"
-        if account.class_key:
-            for role in manifest["classes"][account.class_key]["roles"]:
-                if role["name"] == self.break_glass_role:
-                    path = role["path"]
+        role = manifest.class_by_key(account.class_key).role(self.break_glass_role)
+        path = role.path if role is not None else "/"
         return Role(f"role/{self.break_glass_role}", self.break_glass_role, path, BREAK_GLASS_MFA,
                     frozenset({"aws:multifactorauthpresent"}))
 

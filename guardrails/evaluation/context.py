@@ -1,0 +1,83 @@
+"""The request context AWS fills in for a caller, before the keys a test or the user gives (which win).
+
+Keys follow the IAM User Guide's "AWS global condition context keys" (availability per key):
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+import yaml
+
+from guardrails.evaluation.engine import Caller
+from guardrails.iam.arns import arn_region
+
+if TYPE_CHECKING:
+    from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
+
+Context = dict[str, tuple[str, ...]]
+Origin = tuple[tuple[str, str, str], ...]  # (lowercased key, key as written, "default" or "given")
+
+
+@cache
+def us_east_1_services() -> frozenset[str]:
+    """Service prefixes whose requests carry aws:RequestedRegion us-east-1 (guardrails/data/global_services.yaml)."""
+    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("global_services.yaml").read_text("utf-8"))
+    return frozenset(raw["us_east_1_services"])
+
+
+def request_context(org: Organization, caller: Caller, spec: PrincipalSpec, account: Account, action: str,
+                    resource: str, resource_account: str, given: Mapping[str, tuple[str, ...]]
+                    ) -> tuple[Context, Origin]:
+    """What AWS puts into the request context for this caller, then the context the user gave (which wins)."""
+    defaults: dict[str, str | tuple[str, ...]] = {}
+    if caller.kind in ("user", "role", "root"):
+        defaults["aws:PrincipalArn"] = caller.principal_arn
+        defaults["aws:PrincipalAccount"] = account.id
+        defaults["aws:PrincipalOrgID"] = org.org_id
+        defaults["aws:PrincipalIsAWSService"] = "false"
+        defaults["aws:PrincipalType"] = {"user": "User", "role": "AssumedRole", "root": "Account"}[caller.kind]
+        defaults["aws:userid"] = {"user": f"AIDAGUARDRAILS{spec.name.upper()}", "root": account.id,
+                                  "role": f"AROAGUARDRAILS{spec.name.upper()}:guardrails"}[caller.kind]
+    now = datetime.now(UTC)
+    if spec.kind == "permission-set":
+        # An Identity Center session: the MFA of the sign-in is the identity source's, so the key is left out
+        # unless the request says otherwise; the credentials are fresh (the session lasts session_duration).
+        defaults["aws:TokenIssueTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif caller.kind == "role":
+        # Temporary credentials always carry the key; an IAM user's long-term access keys do not, and neither
+        # does a web or SAML identity asking STS for a role (it holds no AWS credentials yet).
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-multifactorauthpresent
+        defaults["aws:MultiFactorAuthPresent"] = "false"
+    if caller.kind == "user":
+        defaults["aws:username"] = caller.principal_arn.rsplit("/", 1)[-1]
+        if spec.kind == "user":
+            for key, value in org.user(account, spec.name).tags:
+                defaults[f"aws:PrincipalTag/{key}"] = value
+    if caller.kind == "service":
+        defaults["aws:PrincipalIsAWSService"] = "true"
+        defaults["aws:PrincipalServiceName"] = caller.service
+    target = org.account_by_id(resource_account)
+    defaults["aws:ResourceAccount"] = resource_account
+    if target is not None:
+        defaults["aws:ResourceOrgID"] = org.org_id
+    defaults["aws:RequestedRegion"] = arn_region(resource) or (
+        "us-east-1" if action.split(":", 1)[0].lower() in us_east_1_services() else org.home_region)
+    defaults["aws:CurrentTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    defaults["aws:EpochTime"] = str(int(now.timestamp()))
+    defaults["aws:SecureTransport"] = "true"
+    defaults["aws:ViaAWSService"] = "false"
+    context: Context = {}
+    origin: dict[str, tuple[str, str, str]] = {}
+    for key, value in defaults.items():
+        context[key.lower()] = (value,) if isinstance(value, str) else value
+        origin[key.lower()] = (key.lower(), key, "default")
+    for key, values in given.items():
+        context[key.lower()] = values
+        origin[key.lower()] = (key.lower(), key, "given")
+    return context, tuple(origin[k] for k in sorted(origin))
