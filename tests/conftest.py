@@ -1,12 +1,15 @@
-"""Shared test fixtures: golden-file updating, the repository root, the checkov location."""
+"""Shared test fixtures: golden-file updating, the repository root, the checkov location, the compiled example."""
 
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from guardrails.pipeline import Compiled, compile_blueprint
 
 # Property tests are reproducible in CI: derandomized, no deadlines (a slow CI machine is not a failure).
 settings.register_profile("ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -42,3 +45,17 @@ def checkov_executable() -> str | None:
     """checkov for the tests: $GUARDRAILS_CHECKOV, the project's .venv-checkov, or None."""
     candidates = [os.environ.get("GUARDRAILS_CHECKOV"), str(ROOT / ".venv-checkov" / "bin" / "checkov")]
     return next((c for c in candidates if c and Path(c).is_file()), None)
+
+
+# The clock of the shared example: accepted risks are judged against this date, not the machine's.
+EXAMPLE_TODAY = date(2026, 12, 1)
+
+
+@pytest.fixture(scope="session")
+def example_compiled() -> Compiled:
+    """The default example (blueprints/) compiled once per test run, access tests and lockout proof included.
+
+    Shared by every test that only reads the example's plan, files or policy tree; treat it as read-only (copy
+    ``files`` before changing it). Tests about compiling itself (determinism, hash seeds) compile their own.
+    """
+    return compile_blueprint(ROOT / "blueprints", today=EXAMPLE_TODAY)

@@ -28,6 +28,7 @@ from guardrails.model import build_model
 from guardrails.policies.ir import OrgUnit, Plan, PolicyDocument, ServiceControlPolicy, Statement
 from guardrails.policies.synthesize import synthesize
 from guardrails.validators.cfn_templates import deployed_by_url
+from guardrails.pipeline import Compiled
 
 from .bench import synthetic_blueprint
 from .conftest import ROOT
@@ -41,8 +42,8 @@ def _plan(directory: Path) -> Plan:
 
 
 @pytest.fixture(scope="module")
-def example() -> Plan:
-    return _plan(ROOT / EXAMPLE)
+def example(example_compiled: Compiled) -> Plan:
+    return example_compiled.plan
 
 
 @pytest.fixture(scope="module")

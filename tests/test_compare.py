@@ -18,7 +18,7 @@ from rich.console import Console
 from guardrails.blueprint import load_blueprint
 from guardrails.cli import _print_markdown, main
 from guardrails.model.build import aws_managed_policy_names
-from guardrails.pipeline import compile_blueprint
+from guardrails.pipeline import Compiled, compile_blueprint
 from guardrails.policies import compare
 from guardrails.iam.actions import iam_database
 from guardrails.policies.risks import risk_rules
@@ -225,8 +225,8 @@ def test_report_has_no_comparison_without_counterparts() -> None:
     assert "Compared with AWS managed" not in text
 
 
-def test_declared_risks_are_in_the_plan_and_the_report() -> None:
-    compiled = compile_blueprint(Path("blueprints"))
+def test_declared_risks_are_in_the_plan_and_the_report(example_compiled: Compiled) -> None:
+    compiled = example_compiled
     from guardrails.model.library import effective_job
 
     declared = {job: {a.risk for a in effective_job(spec).accept_risks}

@@ -10,15 +10,14 @@ import pytest
 from guardrails.diagnostics import BlueprintError
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import Organization, parse_principal
-from guardrails.pipeline import compile_blueprint, run_access_tests
+from guardrails.pipeline import Compiled, compile_blueprint, run_access_tests
 
 from .conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def example() -> Organization:
-    files = compile_blueprint(ROOT / "blueprints", run_tests=False).files
-    return Organization({p: t for p, t in files.items() if p.startswith("policies/")})
+def example(example_compiled: Compiled) -> Organization:
+    return example_compiled.organization
 
 
 def copy_example(tmp_path: Path) -> Path:
@@ -27,8 +26,8 @@ def copy_example(tmp_path: Path) -> Path:
     return target
 
 
-def test_the_example_proves_its_intent_with_at_least_30_tests() -> None:
-    compiled = compile_blueprint(ROOT / "blueprints")  # raises if any test fails
+def test_the_example_proves_its_intent_with_at_least_30_tests(example_compiled: Compiled) -> None:
+    compiled = example_compiled  # compiling raises if any test fails
     names = {r.test.name for r in compiled.test_results}
     assert len(names) >= 30
     assert all(r.passed for r in compiled.test_results)
@@ -161,8 +160,8 @@ def test_a_principal_not_deployed_in_the_account_is_reported(tmp_path: Path) -> 
     assert diagnostic.code == "GR402" and "group 'developers' is not deployed in account app-prod" in diagnostic.message
 
 
-def test_run_access_tests_reports_every_case() -> None:
-    compiled = compile_blueprint(ROOT / "blueprints", run_tests=False)
+def test_run_access_tests_reports_every_case(example_compiled: Compiled) -> None:
+    compiled = example_compiled
     results = run_access_tests(compiled)
     expected = sum(len(t.accounts) * len(t.actions) for t in compiled.plan.tests)
     assert len(results) == expected
@@ -193,12 +192,11 @@ def test_an_unclosed_account_reference_is_a_clear_error(example: Organization) -
         example.evaluate("role/BreakGlass", "audit", "sts:AssumeRole", "arn:aws:iam::${account_id:app-prod:role/x")
 
 
-def test_decided_by_matches_statements_and_policies_not_words() -> None:
+def test_decided_by_matches_statements_and_policies_not_words(example: Organization) -> None:
     from guardrails.evaluation.assertions import run_tests
     from guardrails.policies.ir import AccessTest
 
-    files = compile_blueprint(ROOT / "blueprints", run_tests=False).files
-    organization = Organization({p: t for p, t in files.items() if p.startswith("policies/")})
+    organization = example
     base = AccessTest("t", "", "role/AppInstance", ("app-prod",), ("iam:CreateRole",), "*", (), "deny")
     for decided_by, ok in (("GuardrailsWorkloadBoundary", True), ("boundary", True), ("allows", False),
                            ("it", False)):

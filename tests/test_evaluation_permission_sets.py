@@ -15,7 +15,7 @@ from guardrails.diagnostics import BlueprintError
 from guardrails.evaluation.conditions import evaluate_conditions
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import MANIFEST, Organization, parse_principal
-from guardrails.pipeline import compile_blueprint
+from guardrails.pipeline import Compiled, compile_blueprint
 
 from .conftest import ROOT
 
@@ -25,8 +25,8 @@ DEVELOPER_ROLE = (f"arn:aws:iam::{APP_DEV}:role/aws-reserved/sso.amazonaws.com/e
 
 
 @pytest.fixture(scope="module")
-def files() -> dict[str, str]:
-    compiled = compile_blueprint(ROOT / "blueprints", run_tests=False).files
+def files(example_compiled: Compiled) -> dict[str, str]:
+    compiled = example_compiled.files
     return {p: t for p, t in compiled.items() if p.startswith("policies/")}
 
 

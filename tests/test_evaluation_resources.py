@@ -18,10 +18,9 @@ from guardrails.evaluation.assertions import failure_diagnostics, run_tests
 from guardrails.evaluation.engine import Caller, Policy, PolicySet, Request, evaluate
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import MANIFEST, Organization, parse_principal
-from guardrails.pipeline import compile_blueprint
+from guardrails.pipeline import Compiled
 from guardrails.policies.ir import AccessTest
 
-from .conftest import ROOT
 
 ALPHA, BETA, OUTSIDE = "111111111111", "222222222222", "333333333333"
 BUCKET = "arn:aws:s3:::data-bucket"
@@ -87,8 +86,8 @@ def tiny(*, bucket: dict[str, Any] | None = None, key: dict[str, Any] | None = N
 
 
 @pytest.fixture(scope="module")
-def example() -> Organization:
-    files = compile_blueprint(ROOT / "blueprints", run_tests=False).files
+def example(example_compiled: Compiled) -> Organization:
+    files = example_compiled.files
     return Organization({p: t for p, t in files.items() if p.startswith("policies/")})
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from guardrails.emitters.write import read_tree, write_output
-from guardrails.pipeline import compile_blueprint
+from guardrails.pipeline import Compiled, compile_blueprint
 from guardrails.policies.ir import Plan
 
 from .conftest import ROOT, checkov_executable
@@ -43,14 +43,14 @@ def test_golden_case(case: str, update_golden: bool) -> None:
     _compare(compiled.files, CASES_DIR / case / "expected", update_golden)
 
 
-def test_default_example_output_is_committed_and_fresh(update_golden: bool) -> None:
+def test_default_example_output_is_committed_and_fresh(update_golden: bool, example_compiled: Compiled) -> None:
     """`make build` must leave `git status` clean: output/ is exactly what blueprints/ compiles to."""
-    compiled = compile_blueprint(Path("blueprints"))
+    compiled = example_compiled
     _compare(compiled.files, ROOT / "output", update_golden)
 
 
 def test_output_is_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
-    script = ("import sys, json; from pathlib import Path; from guardrails.pipeline import compile_blueprint; "
+    script = ("import sys, json; from pathlib import Path; from guardrails.pipeline import Compiled, compile_blueprint; "
               "c = compile_blueprint(Path('blueprints')); sys.stdout.write(json.dumps(c.files, sort_keys=True))")
     outputs = set()
     for seed in ("0", "1", "12345"):

@@ -22,7 +22,7 @@ from guardrails.evaluation.lockout import (
     prove_no_lockout,
 )
 from guardrails.evaluation.organization import Organization, us_east_1_services
-from guardrails.pipeline import compile_blueprint
+from guardrails.pipeline import Compiled, compile_blueprint
 from guardrails.iam.actions import iam_database
 
 from .conftest import ROOT
@@ -35,8 +35,8 @@ ROOT_SCP = "policies/scp/guardrails-root.json"
 
 
 @pytest.fixture(scope="module")
-def example_files() -> dict[str, str]:
-    files = compile_blueprint(ROOT / "blueprints", run_tests=False).files
+def example_files(example_compiled: Compiled) -> dict[str, str]:
+    files = example_compiled.files
     return {p: t for p, t in files.items() if p.startswith("policies/")}
 
 

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from guardrails.blueprint import load_blueprint
 from guardrails.diagnostics import Diagnostic, Location
-from guardrails.model import build_model
 from guardrails.policies.ir import (
     Baseline,
     BaselineClass,
@@ -28,11 +26,11 @@ from guardrails.policies.ir import (
     Statement,
 )
 from guardrails.policies.limits import default_limits
-from guardrails.policies.synthesize import synthesize
 from guardrails.validators import own_checks as oc
 from guardrails.validators import validate
 from guardrails.validators._documents import deployed_size, longest_region, worst_case
 from guardrails.validators.cfn_templates import check_templates
+from guardrails.pipeline import Compiled
 
 ORIGIN = "blueprints/identity.yaml:12:7"
 
@@ -429,8 +427,8 @@ def test_an_unreadable_template_is_never_within_limits() -> None:
 
 
 @pytest.fixture(scope="module")
-def example() -> Plan:
-    return synthesize(build_model(load_blueprint(Path("blueprints"))))
+def example(example_compiled: Compiled) -> Plan:
+    return example_compiled.plan
 
 
 def test_the_example_blueprint_passes_the_own_checks(example: Plan) -> None:

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from guardrails.blueprint import load_blueprint
 from guardrails.diagnostics import Location, Severity
 from guardrails.iam import arns
 from guardrails.iam.actions import iam_database
-from guardrails.model import build_model
 from guardrails.policies import risks as rk
 from guardrails.policies.ir import (
     ACCOUNT_ID,
@@ -37,7 +35,7 @@ from guardrails.policies.ir import (
     SsoAssignment,
     Statement,
 )
-from guardrails.policies.synthesize import synthesize
+from guardrails.pipeline import Compiled
 
 ACCOUNT = "111122223333"
 BOUNDARY = arns.policy_arn("aws", ACCOUNT, "/guardrails/", "Boundary")
@@ -660,8 +658,8 @@ def test_each_distinct_document_is_analysed_once_and_keeps_its_own_origins(monke
 
 
 @pytest.fixture(scope="module")
-def example() -> list[rk.PlanRisk]:
-    return rk.analyze_plan(synthesize(build_model(load_blueprint(Path("blueprints")))))
+def example(example_compiled: Compiled) -> list[rk.PlanRisk]:
+    return rk.analyze_plan(example_compiled.plan)
 
 
 def test_example_blueprint_escalation_paths_are_all_mitigated(example: list[rk.PlanRisk]) -> None:

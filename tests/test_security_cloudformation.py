@@ -15,16 +15,13 @@ import pytest
 import yaml
 
 from guardrails.policies.resource_policies import with_resource_policies
-from guardrails.blueprint import load_blueprint
 from guardrails.emitters import header_text
 from guardrails.emitters.cloudformation import account_settings as settings
 from guardrails.emitters.cloudformation import emit
 from guardrails.emitters.cloudformation import security as sec
-from guardrails.model import build_model
 from guardrails.policies.ir import ALERT_REGION, Plan, SecurityPlan
-from guardrails.policies.synthesize import synthesize
+from guardrails.pipeline import Compiled
 
-from .conftest import ROOT
 
 ACCOUNT_SECURITY = "cloudformation/account-security.yaml"
 LOG_ARCHIVE = "cloudformation/log-archive.yaml"
@@ -35,8 +32,8 @@ SECURITY_FILES = {ACCOUNT_SECURITY, LOG_ARCHIVE, ANALYZER, ORG_SECURITY}
 
 
 @pytest.fixture(scope="module")
-def plan() -> Plan:
-    return synthesize(build_model(load_blueprint(ROOT / "blueprints")))
+def plan(example_compiled: Compiled) -> Plan:
+    return example_compiled.plan
 
 
 def _with(plan: Plan, **changes: Any) -> Plan:

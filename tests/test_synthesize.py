@@ -11,6 +11,7 @@ from guardrails.blueprint import load_blueprint
 from guardrails.model import build_model
 from guardrails.policies.ir import Plan, PolicyDocument
 from guardrails.policies.synthesize import synthesize
+from guardrails.pipeline import Compiled
 
 
 def plan_of(path: str) -> Plan:
@@ -18,8 +19,8 @@ def plan_of(path: str) -> Plan:
 
 
 @pytest.fixture(scope="module")
-def example() -> Plan:
-    return plan_of("blueprints")
+def example(example_compiled: Compiled) -> Plan:
+    return example_compiled.plan
 
 
 @pytest.fixture(scope="module")
