@@ -1,5 +1,6 @@
 """Names in policies (guardrails/policies/names.py): unknown actions, condition operators and condition keys
-are errors with the closest suggestion, located in the blueprint (GR312, GR314, GR316) and on the plan (GR507)."""
+are errors with the closest suggestion, located in the blueprint (GR312, GR314, GR316) and on the plan (GR507);
+access tests' actions and resources are checked the same way (guardrails/policies/access_test_names.py)."""
 
 from __future__ import annotations
 
@@ -304,6 +305,134 @@ def test_every_catalog_statement_uses_known_actions_and_keys() -> None:
             assert problems == [], (guardrail.id, problems)
             checked += 1
     assert checked >= len(cat.load_catalog())
+
+
+# ----------------------------------------------------------------------------- access tests (issue 12, item 7)
+
+
+def _example_with_tests(tmp_path: Path, tests: str) -> Path:
+    """The example blueprint with these access tests (YAML under `tests:`) added to tests.yaml."""
+    target = tmp_path / "blueprint"
+    shutil.copytree(ROOT / "blueprints", target)
+    path = target / "tests.yaml"
+    path.write_text(path.read_text("utf-8").rstrip("\n") + "\n" + tests, "utf-8")
+    return target
+
+
+def _located(blueprint: Path, text: str, nth: int = 1) -> tuple[int, int]:
+    """(line, column) of the nth occurrence of text in tests.yaml, as the blueprint's locations count them."""
+    lines = (blueprint / "tests.yaml").read_text("utf-8").splitlines()
+    found = [(number, line.index(text) + 1) for number, line in enumerate(lines, 1) if text in line]
+    return found[nth - 1]
+
+
+def _errors(blueprint: Path) -> list:
+    with pytest.raises(BlueprintError) as raised:
+        compile_blueprint(blueprint)
+    return [d for d in raised.value.diagnostics if d.location and d.location.file.endswith("tests.yaml")]
+
+
+TYPO_TESTS = """\
+  auditor-cannot-stop-the-trail:
+    principal: role/SecurityAuditor
+    account: app-prod
+    action: cloudtrial:DeleteTrail
+    expect: deny
+  auditor-cannot-stop-logging:
+    principal: role/SecurityAuditor
+    account: app-prod
+    actions: [iam:CreateUser, cloudtrail:StopLoging]
+    expect: deny
+"""
+
+
+def test_a_misspelled_action_makes_a_deny_test_fail_the_build(tmp_path: Path) -> None:
+    blueprint = _example_with_tests(tmp_path, TYPO_TESTS)
+    service, action = _errors(blueprint)
+    assert service.code == action.code == "GR312"
+    assert service.location is not None and action.location is not None
+    assert (service.location.line, service.location.column) == _located(blueprint, "cloudtrial:DeleteTrail")
+    assert service.message.startswith("test 'auditor-cannot-stop-the-trail': unknown action "
+                                      "'cloudtrial:DeleteTrail' (no service prefix 'cloudtrial')")
+    assert "a deny test of an action that does not exist passes" in service.message
+    assert service.hint == "did you mean `cloudtrail:DeleteTrail`?"
+    assert (action.location.line, action.location.column) == _located(blueprint, "cloudtrail:StopLoging")
+    assert action.hint == "did you mean `cloudtrail:StopLogging`?"
+
+
+def test_a_misspelled_action_in_an_allow_test_is_an_error_not_an_implicit_deny(tmp_path: Path) -> None:
+    blueprint = _example_with_tests(tmp_path, """\
+  auditor-reads-trails:
+    principal: role/SecurityAuditor
+    account: app-prod
+    actions: [cloudtrail:DescribeTrails, cloudtrail:GetTrailStatuss]
+    expect: allow
+""")
+    (found,) = _errors(blueprint)
+    assert (found.code, found.message) == ("GR312", "test 'auditor-reads-trails': unknown action "
+                                                    "'cloudtrail:GetTrailStatuss'")
+    assert found.hint == "did you mean `cloudtrail:GetTrailStatus`?"
+    assert found.location is not None
+    assert (found.location.line, found.location.column) == _located(blueprint, "cloudtrail:GetTrailStatuss")
+
+
+def test_access_test_actions_are_concrete(tmp_path: Path) -> None:
+    """The evaluator takes a `*` in a request literally: `s3:Get*` would be judged as no real action."""
+    blueprint = _example_with_tests(tmp_path, """\
+  patterns:
+    principal: role/SecurityAuditor
+    account: app-prod
+    actions: [s3:Get*, "*", s3:Frobnicate*]
+    expect: deny
+""")
+    pattern, star, nothing = _errors(blueprint)
+    assert [d.code for d in (pattern, star, nothing)] == ["GR312"] * 3
+    assert pattern.message == "test 'patterns': 's3:Get*' is a pattern; an access test names concrete actions"
+    assert "list the actions to test under `actions:`" in pattern.hint and "e.g. `s3:Get" in pattern.hint
+    assert star.message == "test 'patterns': '*' is a pattern; an access test names concrete actions"
+    assert nothing.hint.startswith("the actions of s3 are listed")  # matches nothing: the database's word first
+    assert nothing.location is not None
+    assert (nothing.location.line, nothing.location.column) == _located(blueprint, "s3:Frobnicate*")
+
+
+def test_access_test_resources_get_the_arn_checks_of_statements(tmp_path: Path) -> None:
+    resources = ["arn:aws:s3:::app-assets/index.html", "app-assets/index.html",
+                 "arn:${partition}:iam::${acount_id}:role/BreakGlass",
+                 "arn:${partition}:iam::${account_id:app-prd}:role/BreakGlass",
+                 "arn:${partition}:cloudtrial:us-east-1:${account_id}:trail/organization",
+                 "arn:${partition}:iam::${aws:username}:role/x",
+                 "arn:${partition}:iam::${account_id:app-prod}:role/BreakGlass", "*"]
+    blueprint = _example_with_tests(tmp_path, "".join(
+        f"  resource-{i}:\n    principal: role/SecurityAuditor\n    account: app-prod\n    action: s3:GetObject\n"
+        f"    resource: \"{resource}\"\n    expect: deny\n" for i, resource in enumerate(resources)))
+    found = {d.message.partition(": ")[0]: d for d in _errors(blueprint)}
+    assert sorted(found) == [f"test 'resource-{i}'" for i in range(6)]  # the last two are fine
+    literal = found["test 'resource-0'"]
+    assert literal.code == "GR306" and "write `arn:${partition}:…`" in literal.message
+    assert literal.hint.startswith("did you mean `arn:${partition}:s3:::app-assets/index.html`?")
+    assert literal.location is not None
+    assert literal.location.line == _located(blueprint, "arn:aws:s3:::app-assets")[0]
+    assert (found["test 'resource-1'"].code, found["test 'resource-1'"].message) == (
+        "GR203", "test 'resource-1': 'app-assets/index.html' is not an ARN")
+    assert (found["test 'resource-2'"].code, found["test 'resource-2'"].hint) == ("GR306",
+                                                                                  "did you mean `${account_id}`?")
+    assert (found["test 'resource-3'"].code, found["test 'resource-3'"].hint) == ("GR301", "did you mean `app-prod`?")
+    assert (found["test 'resource-4'"].code, found["test 'resource-4'"].hint) == ("GR203",
+                                                                                  "did you mean `cloudtrail`?")
+    assert found["test 'resource-5'"].code == "GR306" and "not a policy" in found["test 'resource-5'"].hint
+
+
+def test_access_tests_may_name_actions_newer_than_the_database(tmp_path: Path) -> None:
+    blueprint = _example_with_tests(tmp_path, """\
+  newer:
+    principal: role/SecurityAuditor
+    account: app-prod
+    action: bedrock:InvokeBrandNewThing
+    expect: deny
+""")
+    model = build_model(load_blueprint(blueprint))
+    assert [d.code for d in names.check_blueprint_names(model)] == ["GR312"]
+    assert names.check_blueprint_names(model, {"bedrock:InvokeBrandNewThing": "launched 2026-11, see What's New"}) == []
 
 
 # ----------------------------------------------------------------------------- the plan (GR507)

@@ -30,6 +30,7 @@ from guardrails.diagnostics import Diagnostic
 from guardrails.iam.actions import WILDCARDS, iam_database, wildcard_matches
 from guardrails.model import catalog
 from guardrails.model.build import Model, iter_statements
+from guardrails.policies.access_test_names import access_test_problems
 
 ALL_SERVICES = "*"  # in a ``services`` set: the statement may act on every service (``*`` or NotAction)
 
@@ -472,7 +473,8 @@ def _allowances(entry: Any) -> dict[str, str]:
 
 def check_blueprint_names(model: Model, known_newer: Mapping[str, str] | None = None) -> list[Diagnostic]:
     """Located errors for every unknown action (GR312), condition operator (GR316) and condition key (GR314)
-    in the blueprint's explicit statements (job functions, permission boundaries, SCPs).
+    in the blueprint's explicit statements (job functions, permission boundaries, SCPs), and for the actions and
+    resources of its access tests (:mod:`guardrails.policies.access_test_names`).
 
     ``known_newer`` (action or pattern → reason) allows actions newer than the pinned IAM database
     everywhere; a job function's ``unknown_actions_allowed`` entries (``{action, reason}``), when the
@@ -498,6 +500,10 @@ def check_blueprint_names(model: Model, known_newer: Mapping[str, str] | None = 
                                            src.where_key(*path, "conditions", problem.operator, problem.key),
                                            problem.hint))
     found += _catalog_action_parameters(model, known_newer)
+    # Tests may name the actions any job function declares newer than the database.
+    in_tests = {**{a: r for job in model.blueprint.job_functions.values() for a, r in _allowances(job).items()},
+                **(known_newer or {})}
+    found += access_test_problems(model, lambda action: action_problem(action, in_tests))
     return found
 
 
