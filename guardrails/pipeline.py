@@ -15,9 +15,17 @@ from pathlib import Path
 
 from guardrails.blueprint import load_blueprint
 from guardrails.blueprint.edit import Edit
-from guardrails.diagnostics import BlueprintError, Diagnostic, Severity, ToolError, ValidationFailed
+from guardrails.diagnostics import BlueprintError, Diagnostic, Location, Severity, ToolError, ValidationFailed
 from guardrails.emitters import emit_all
-from guardrails.emitters.write import read_tree, stage_output, swap_in
+from guardrails.emitters.write import (
+    check_target,
+    keep_rejected,
+    not_text,
+    read_tree,
+    stage_output,
+    swap_in,
+    write_output,
+)
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
 from guardrails.evaluation.lockout import lockout_diagnostics, prove_no_lockout
 from guardrails.evaluation.organization import Organization
@@ -172,7 +180,10 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
 
     If validation finds errors the previous ``output`` stays as it was and the rejected tree is
     kept beside it (``.<name>.rejected``) for inspection; :class:`ValidationFailed` is raised.
+    An ``output`` that is a file, or a non-empty folder that is not a guardrails output, is refused first
+    (:func:`~guardrails.emitters.write.check_target`): nothing of the user's is ever moved.
     """
+    check_target(output)
     compiled = compile_blueprint(directory)
     previous = read_tree(output)
     result = BuildResult(compiled, diagnostics=list(compiled.warnings))
@@ -188,10 +199,7 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
             result.diagnostics = [*compiled.warnings, *report.diagnostics]
             result.validator_summary = report.summary()
             if _errors(result.diagnostics):
-                rejected = output.resolve().with_name(f".{output.resolve().name}.rejected")
-                shutil.rmtree(rejected, ignore_errors=True)
-                staging.rename(rejected)
-                raise ValidationFailed(result.diagnostics, rejected=rejected)
+                raise ValidationFailed(result.diagnostics, rejected=keep_rejected(staging, output))
         swap_in(staging, output)
     finally:
         if staging.exists():
@@ -200,18 +208,73 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
 
 
 def validate_output(directory: Path, output: Path, *, external: bool = True, checkov: str | None = None) -> BuildResult:
-    """Validate the existing ``output`` (as generated from ``directory``) without rewriting it."""
+    """Validate the existing ``output`` (as generated from ``directory``) without rewriting it.
+
+    The tree must be exactly what the blueprint compiles to: every added, changed, removed or unreadable file is a
+    GR508 error (Terraform's own files — ``.terraform/``, lock, state, tfvars, backend and override files — are not
+    compared). The validators then run on a copy of the text files read, so a binary or foreign file cannot crash
+    them and what they check is what was compared.
+    """
+    import tempfile
+
     from guardrails.validators import validate as run_validators
 
     compiled = compile_blueprint(directory)
     result = BuildResult(compiled)
-    report = run_validators(compiled.plan, output, checkov=checkov, run_external=external)
-    result.diagnostics = [*compiled.warnings, *report.diagnostics]
-    result.validator_summary = report.summary()
+    if not output.is_dir():
+        what = "a file, not a directory" if output.exists() else "missing"
+        result.diagnostics = [*compiled.warnings, Diagnostic.of(
+            "GR508", f"the output directory {output} is {what}: nothing to validate", None,
+            f"`guardrails build {directory} -o {output}` writes and validates it")]
+        result.validator_summary = ["validators: skipped (no output directory)"]
+        return result
     on_disk = read_tree(output)
-    result.changed = sorted(p for p, text in compiled.files.items() if on_disk.get(p) != text)
-    result.removed = sorted(set(on_disk) - set(compiled.files))
+    drift = output_drift(compiled.files, on_disk)
+    result.added, result.changed, result.removed = drift.added, drift.changed, drift.removed
+    readable = {path: text for path, text in on_disk.items() if not_text(text) is None}
+    with tempfile.TemporaryDirectory(prefix="guardrails-validate-") as scratch:
+        copy = Path(scratch) / "output"
+        write_output(readable, copy)
+        report = run_validators(compiled.plan, copy, checkov=checkov, run_external=external)
+    result.diagnostics = [*compiled.warnings, *drift_diagnostics(drift, output), *report.diagnostics]
+    result.validator_summary = report.summary()
     return result
+
+
+def drift_diagnostics(drift: OutputDrift, output: Path) -> list[Diagnostic]:
+    """GR508 for every file of ``output`` that is not what the blueprint compiles to, located in the file (its path
+    relative to ``output``, like the own checks) at the first line that differs or does not parse."""
+    rebuild = f"`guardrails build` regenerates {output} from the blueprint (review why it changed first)"
+    found: list[Diagnostic] = []
+    for path in drift.added:
+        found.append(Diagnostic.of("GR508", f"missing from {output}: the blueprint compiles to this file",
+                                   Location(path), rebuild))
+    for path in drift.removed:
+        why = not_text(drift.on_disk[path])
+        found.append(Diagnostic.of("GR508", f"in {output}, but the blueprint does not generate this file"
+                                   + (f" ({why})" if why else " (added by hand, or left from an older build)"),
+                                   Location(path), "remove it, or regenerate the whole tree: " + rebuild))
+    for path in drift.changed:
+        text, expected = drift.on_disk[path], drift.expected[path]
+        why = not_text(text)
+        if why is not None:
+            found.append(Diagnostic.of("GR508", f"this file in {output} is {why}, not the generated text",
+                                       Location(path), rebuild))
+            continue
+        if path.endswith(".json"):
+            try:
+                json.loads(text)
+            except ValueError as exc:
+                line, column = getattr(exc, "lineno", 0), getattr(exc, "colno", 0)
+                found.append(Diagnostic.of("GR508", f"this file in {output} is not valid JSON "
+                                           f"({getattr(exc, 'msg', exc)})", Location(path, line, column), rebuild))
+                continue
+        lines, wanted = text.splitlines(), expected.splitlines()
+        first = next((i for i, (a, b) in enumerate(zip(lines, wanted)) if a != b), min(len(lines), len(wanted)))
+        found.append(Diagnostic.of("GR508", f"this file in {output} differs from what the blueprint compiles to "
+                                   f"(from line {first + 1}; edited by hand or generated from another blueprint)",
+                                   Location(path, first + 1, 1), rebuild))
+    return found
 
 
 @dataclass(frozen=True)
@@ -304,15 +367,23 @@ def apply_blueprint_edit(edit: Edit, directory: Path, output: Path, *, build_out
     """Write a blueprint edit, then compile (and, with ``build_output``, build and validate ``output``).
 
     Any failure puts the blueprint file back as it was and re-raises: the blueprint and ``output`` never disagree,
-    and ``output`` is only replaced by a build that validated (:func:`build` is atomic).
+    and ``output`` is only replaced by a build that validated (:func:`build` is atomic). Both writes of the file
+    replace it whole (:func:`~guardrails.blueprint.edit.write_atomically`), so a full disk leaves it as it was;
+    an ``output`` that a build must not replace is refused before the file is touched.
     """
-    edit.apply()
+    if build_output:
+        check_target(output)
+    edit.apply()  # atomic: when it fails, the file is unchanged and there is nothing to put back
     try:
         if build_output:
             return build(directory, output, validate=validate, external=external, checkov=checkov)
         return compile_blueprint(directory)
-    except BaseException:
-        edit.revert()
+    except BaseException as failure:
+        try:
+            edit.revert()
+        except ToolError as exc:
+            raise ToolError(f"{exc}, so it still holds the edit, though the build failed ({failure}); put the "
+                            f"previous text back by hand (`git checkout -- {edit.path}` in a repository)") from failure
         raise
 
 

@@ -85,15 +85,23 @@ def test_a_rejected_edit_leaves_the_blueprint_and_output_as_they_were(blueprint:
     assert read_tree(out) == before_out
 
 
-def test_unknown_ou_and_duplicate_names_are_tool_errors(blueprint: Path, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_ou_and_duplicate_names_are_located_blueprint_errors(blueprint: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     before = (blueprint / "organization.yaml").read_text()
     assert _account(["add", "x1", "--ou", "Workloads/Staging", "--email", "x1@example.com"], blueprint,
-                    tmp_path / "out", "--no-build") == 3
-    assert "no OU 'Workloads/Staging'" in capsys.readouterr().err
+                    tmp_path / "out", "--no-build") == 1
+    err = capsys.readouterr().err
+    assert "organization.yaml:" in err and "GR301: no OU 'Workloads/Staging'" in err
+    assert "Workloads/Prod, Workloads/Dev" in err and "the blueprint was not changed" in err
     assert _account(["add", "app-dev", "--ou", "Sandbox", "--email", "x2@example.com"], blueprint, tmp_path / "out",
-                    "--no-build") == 3
-    assert "already has an account named 'app-dev'" in capsys.readouterr().err
+                    "--no-build") == 1
+    err = capsys.readouterr().err
+    line = next(i for i, l in enumerate(before.splitlines(), 1) if "name: app-dev" in l)
+    assert f"organization.yaml:{line}:" in err and "GR302: the blueprint already has an account named 'app-dev'" in err
+    assert _account(["set-id", "app-dve", "400000000099"], blueprint, tmp_path / "out", "--no-build") == 1
+    assert "no member account named 'app-dve'" in (err := capsys.readouterr().err) and "did you mean 'app-dev'" in err
+    assert _account(["move", "app-dev", "--ou", "Nope"], blueprint, tmp_path / "out", "--no-build") == 1
+    assert "GR301: no OU 'Nope'" in capsys.readouterr().err
     assert (blueprint / "organization.yaml").read_text() == before
 
 

@@ -26,13 +26,35 @@ def test_build_writes_output_and_a_rebuild_changes_nothing(tmp_path: Path, capsy
     assert read_tree(out) == first
 
 
-def test_validate_reports_stale_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_fails_on_stale_output_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     assert main(["build", "tests/cases/minimal/blueprint", "-o", str(out), "--no-validate"]) == 0
     (out / "policies" / "scp" / "guardrails-root.json").write_text("{}\n")
     capsys.readouterr()
-    assert main(["validate", "tests/cases/minimal/blueprint", "-o", str(out), "--skip-external"]) == 0
-    assert "differ from the blueprint" in capsys.readouterr().err
+    assert main(["validate", "tests/cases/minimal/blueprint", "-o", str(out), "--skip-external"]) == 2
+    err = capsys.readouterr().err
+    assert "policies/scp/guardrails-root.json:1:1: error GR508" in err and "differs from what the blueprint" in err
+    assert "1 file(s) in" in err and "not what the blueprint compiles to" in err
+
+
+def test_build_refuses_an_output_path_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    assert main(["build", "tests/cases/minimal/blueprint", "-o", str(notes), "--no-validate"]) == 3
+    assert "is an existing file" in capsys.readouterr().err
+    assert notes.read_text() == "mine\n" and [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_schema_into_a_missing_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "-o", str(tmp_path / "no" / "such" / "schema.json")]) == 3
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "INTERNAL" not in err
+
+
+def test_an_unknown_account_name_with_markup_prints_literally(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "account", "[/]:100:", "tests/cases/minimal/blueprint"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown account '[/]:100:'" in err and "💯" not in err
 
 
 def test_missing_checkov_is_a_tool_error_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

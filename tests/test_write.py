@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from guardrails.diagnostics import ValidationFailed
-from guardrails.emitters.write import read_tree, write_output
+from guardrails.emitters.write import not_text, read_tree, write_output
 from guardrails.pipeline import build
 from guardrails.iam import actions as iam_data
 
@@ -31,6 +32,26 @@ def test_rewrite_removes_stale_files_and_keeps_terraform_files(tmp_path: Path) -
     assert (out / "terraform/accounts/a/prod.tfvars").exists() and (out / "terraform/accounts/a/backend.hcl").exists()
     assert not (out / "policies").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["output"], "no temporary directories may be left behind"
+
+
+def test_read_tree_reports_binary_files_links_and_devices_without_reading_them(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    write_output({"terraform/a/main.tf": "x\n"}, out)
+    (out / "terraform/a/tfplan").write_bytes(b"PK\x03\x04\xff")
+    (out / "terraform/a/nul.txt").write_bytes(b"a\x00b")
+    (out / "terraform/a/link.tf").symlink_to("/dev/zero")
+    (out / "terraform/linked").symlink_to(tmp_path)
+    os.mkfifo(out / "terraform/a/pipe")  # reading it would block forever
+    tree = read_tree(out)
+    assert tree["terraform/a/main.tf"] == "x\n"
+    reasons = {path: not_text(text) for path, text in tree.items()}
+    assert reasons["terraform/a/main.tf"] is None
+    assert "not UTF-8" in reasons["terraform/a/tfplan"] and "NUL" in reasons["terraform/a/nul.txt"]
+    assert "symbolic link" in reasons["terraform/a/link.tf"] and "symbolic link" in reasons["terraform/linked"]
+    assert reasons["terraform/a/pipe"] == "not a regular file"
+    write_output({"terraform/a/main.tf": "y\n"}, out)  # a rebuild replaces them all without reading them
+    assert read_tree(out) == {"terraform/a/main.tf": "y\n"}
+    assert tmp_path.is_dir()  # the linked folder was not followed into
 
 
 def test_failed_validation_leaves_previous_output_intact(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ import argparse
 import traceback
 
 from rich.console import Console
-from rich.markup import escape
 
 from guardrails.cli.codes import EXIT_BLUEPRINT, EXIT_INTERNAL, EXIT_OK, EXIT_VALIDATION
 from guardrails.cli.commands import _account, _audit, _diff, _explain, _run_tests, _with_sarif
 from guardrails.cli.output import (
+    _line,
     _print_catalog,
     _print_diagnostics,
     _print_library,
@@ -22,6 +22,7 @@ from guardrails.cli.output import (
     _print_summary,
     _report_drift,
     _write_or_print,
+    make_console,
 )
 from guardrails.cli.parser import REPORTS, _parser
 from guardrails.diagnostics import BlueprintError, GuardrailsError, Severity, ValidationFailed
@@ -32,32 +33,33 @@ __all__ = ["EXIT_BLUEPRINT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_VALIDATION", "_pa
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``guardrails`` console script."""
     args = _parser().parse_args(argv)
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out, err = make_console(), make_console(stderr=True)
     try:
         return _dispatch(args, out, err)
     except BlueprintError as exc:
         _print_diagnostics(err, exc.diagnostics)
-        err.print(f"[bold red]ERROR[/] {exc}: nothing was written; fix the blueprint and run again.")
+        advice = ("the blueprint was not changed; check the command's arguments against the blueprint"
+                  if args.command == "account" else "nothing was written; fix the blueprint and run again.")
+        err.print(_line(("ERROR", "bold red"), f" {exc}: {advice}"))
         return EXIT_BLUEPRINT
     except ValidationFailed as exc:
         _print_diagnostics(err, exc.diagnostics)
         kept = f" The rejected output is in {exc.rejected} for inspection." if exc.rejected else ""
-        err.print(f"[bold red]ERROR[/] {exc}: the previous output was left unchanged.{kept}")
+        err.print(_line(("ERROR", "bold red"), f" {exc}: the previous output was left unchanged.{kept}"))
         return EXIT_VALIDATION
     except GuardrailsError as exc:
         if args.verbose:
             err.print(traceback.format_exc(), markup=False)
-        err.print(f"[bold red]ERROR[/] {escape(str(exc))}", markup=True)
+        err.print(_line(("ERROR", "bold red"), f" {exc}"))
         return exc.exit_code
     except KeyboardInterrupt:
-        err.print("interrupted; the previous output is intact")
+        err.print("interrupted; the previous output is intact", markup=False)
         return EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - the one error boundary
         if args.verbose:
             err.print(traceback.format_exc(), markup=False)
-        err.print(f"[bold red]INTERNAL ERROR[/] {type(exc).__name__}: {exc}" +
-                  ("" if args.verbose else " (run with --verbose for the traceback)"), markup=True)
+        err.print(_line(("INTERNAL ERROR", "bold red"), f" {type(exc).__name__}: {exc}" +
+                        ("" if args.verbose else " (run with --verbose for the traceback)")))
         return EXIT_INTERNAL
 
 
@@ -83,16 +85,27 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
                              lambda validated: validated.diagnostics)
         _print_diagnostics(err, result.diagnostics)
         _print_summary(out, result, args.output)
-        if result.changed or result.removed:
-            err.print(f"[yellow]note[/] {len(result.changed) + len(result.removed)} file(s) in {args.output} differ "
-                      "from the blueprint: run `guardrails build`")
+        from guardrails.emitters.write import override_files
+
+        overrides = override_files(args.output)
+        if overrides:  # kept by every build like Terraform's other files, but they change what `apply` does
+            err.print(_line(("note", "yellow"), f" Terraform merges {len(overrides)} override file(s) in "
+                            f"{args.output} into the generated configuration; validate does not check them: "
+                            + ", ".join(overrides)))
+        drift = len(result.added) + len(result.changed) + len(result.removed)
+        if drift:
+            err.print(_line(("ERROR", "bold red"), f" {drift} file(s) in {args.output} are not what the blueprint "
+                            f"compiles to ({len(result.added)} missing, {len(result.changed)} changed, "
+                            f"{len(result.removed)} not generated; GR508 above): review them, then run "
+                            "`guardrails build`"))
         return EXIT_VALIDATION if any(d.severity is Severity.ERROR for d in result.diagnostics) else EXIT_OK
     if args.command == "check":
         compiled = pipeline.compile_blueprint(args.blueprint)
         _print_diagnostics(err, compiled.warnings)
         out.print(f"blueprint {compiled.plan.blueprint} is valid: {len(compiled.plan.accounts)} accounts, "
                   f"{len(compiled.plan.classes)} baseline classes, {len(compiled.plan.scps)} SCPs, "
-                  f"{len(compiled.plan.rcps)} RCP(s); {len(compiled.plan.tests)} access tests and the lockout proof pass")
+                  f"{len(compiled.plan.rcps)} RCP(s); {len(compiled.plan.tests)} access tests and the lockout proof "
+                  "pass", markup=False)
         return EXIT_OK
     if args.command == "schema":
         from guardrails.blueprint.jsonschema import schema_text
@@ -130,8 +143,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
             names = [a.name for a in compiled.plan.accounts]
             close = difflib.get_close_matches(args.name, names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "accounts: " + ", ".join(sorted(names))
-            err.print(f"[bold red]ERROR[/] unknown account {args.name!r}; ", end="")
-            err.print(hint, markup=False)
+            err.print(_line(("ERROR", "bold red"), f" unknown account {args.name!r}; {hint}"))
             return EXIT_BLUEPRINT
         _print_markdown(out, report)
         return EXIT_OK

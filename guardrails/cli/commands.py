@@ -12,8 +12,8 @@ from rich.console import Console
 
 from guardrails import __version__
 from guardrails.cli.codes import EXIT_BLUEPRINT, EXIT_OK, EXIT_VALIDATION
-from guardrails.cli.output import _print_diagnostics, _print_steps, _print_summary
-from guardrails.diagnostics import BlueprintError, Diagnostic, ValidationFailed
+from guardrails.cli.output import _line, _print_diagnostics, _print_steps, _print_summary
+from guardrails.diagnostics import BlueprintError, Diagnostic, ToolError, ValidationFailed
 
 
 def _audit(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -23,8 +23,9 @@ def _audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     from guardrails import pipeline
     from guardrails.audit import audit_findings, expected_account, read_account
     from guardrails.audit.report import AuditResult, to_json, to_terminal
-    from guardrails.diagnostics import ToolError
 
+    if args.endpoint_url is not None:
+        _check_endpoint(args.endpoint_url)
     compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
     _print_diagnostics(err, compiled.warnings)
     organization = compiled.organization
@@ -48,6 +49,18 @@ def _audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_VALIDATION if result.failed else EXIT_OK
 
 
+def _check_endpoint(url: str) -> None:
+    """``--endpoint-url`` must be an http(s) URL with a host name, as botocore requires (it raises ValueError)."""
+    from urllib.parse import urlsplit
+
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    if urlsplit(url).scheme not in ("http", "https") or not (is_valid_endpoint_url(url)
+                                                             or is_valid_ipv6_endpoint_url(url)):
+        raise ToolError(f"--endpoint-url {url!r} is not an endpoint URL: give http(s)://HOST[:PORT], e.g. "
+                        "http://127.0.0.1:5000 for a local emulator")
+
+
 def _run_tests(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``guardrails test``: one line per test (per case with --verbose-cases), failures with their chain."""
     from guardrails import pipeline
@@ -67,15 +80,13 @@ def _run_tests(args: argparse.Namespace, out: Console, err: Console) -> int:
         by_test.setdefault(result.test.name, []).append(result)
     for name, cases in by_test.items():
         ok = all(c.passed for c in cases)
-        mark = "[green]PASS[/]" if ok else "[red]FAIL[/]"
+        mark = ("PASS", "green") if ok else ("FAIL", "red")
         test = cases[0].test
-        out.print(f"{mark} {name}", end="")
-        out.print(f" — {test.principal} {test.expect} in {len(cases)} case(s)", markup=False)
+        out.print(_line(mark, f" {name} — {test.principal} {test.expect} in {len(cases)} case(s)"))
         for case in cases if (args.verbose_cases or not ok) else []:
             decided = case.error or (case.decision.summary if case.decision else "")
             style = "green" if case.passed else "red"
-            out.print(f"    [{style}]{case.outcome:<7}[/] {case.account} {case.action}: ", end="")
-            out.print(decided, markup=False)
+            out.print(_line("    ", (f"{case.outcome:<7}", style), f" {case.account} {case.action}: {decided}"))
     failures = failure_diagnostics(results)
     passed = sum(r.passed for r in results)
     tests_passed = sum(all(c.passed for c in cases) for cases in by_test.values())
@@ -110,7 +121,11 @@ def _diff(args: argparse.Namespace, out: Console) -> int:
     else:
         text = {"markdown": review.to_markdown, "json": review.to_json}.get(args.format, review.to_markdown)(result)
         if args.write:
-            args.write.write_text(text, encoding="utf-8")
+            try:
+                args.write.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise ToolError(f"cannot write the report to {args.write}: {exc.strerror or exc} (create the folder "
+                                "first, or give another -o FILE)") from exc
             out.print(f"{result.summary} → {args.write}", markup=False)
         else:
             sys.stdout.write(text)
@@ -142,8 +157,8 @@ def _explain(args: argparse.Namespace, out: Console) -> int:
     decision = evaluate(request, policies)
     style = {"allow": "bold green", "explicit-deny": "bold red", "implicit-deny": "bold red"}.get(decision.outcome,
                                                                                                 "bold yellow")
-    out.print(f"[{style}]{decision.outcome.upper()}[/] ", end="")
-    out.print(f"{spec} in {args.account} → {request.action} on {request.resource}", markup=False)
+    out.print(_line((decision.outcome.upper(), style), f" {spec} in {args.account} → {request.action} on "
+                    f"{request.resource}"))
     out.print(f"  principal ARN {request.caller.principal_arn}", markup=False, style="dim")
     for key, spelled, origin in request.context_origin:
         out.print(f"  context {spelled} = {', '.join(request.context[key])}"
@@ -167,9 +182,15 @@ def _with_sarif(args: argparse.Namespace, run: Callable[[], _T], findings: Calla
     from guardrails import sarif
 
     def write(diagnostics: list[Diagnostic]) -> None:
-        sarif.write_sarif(args.sarif, diagnostics, tool_version=__version__, root=sarif.repository_root(Path.cwd()),
-                          output=args.output, anchor=sarif.anchor_file(args.blueprint))
+        try:
+            sarif.write_sarif(args.sarif, diagnostics, tool_version=__version__,
+                              root=sarif.repository_root(Path.cwd()), output=args.output,
+                              anchor=sarif.anchor_file(args.blueprint))
+        except OSError as exc:
+            raise ToolError(f"cannot write the SARIF report {args.sarif}: {exc.strerror or exc}") from exc
 
+    if args.sarif.is_dir():
+        raise ToolError(f"--sarif {args.sarif} is a directory; give a file name such as guardrails.sarif")
     args.sarif.unlink(missing_ok=True)  # never leave an earlier run's report behind
     try:
         result = run()
@@ -216,7 +237,7 @@ def _account(args: argparse.Namespace, out: Console, err: Console) -> int:
     report = f"reports/accounts/{name}.md"
     if report in compiled.files:
         where = args.output / report if isinstance(result, pipeline.BuildResult) else report
-        out.print(f"next steps for {name}: the checklist in {where} (`guardrails show account {name}`)")
+        out.print(f"next steps for {name}: the checklist in {where} (`guardrails show account {name}`)", markup=False)
     return EXIT_OK
 
 

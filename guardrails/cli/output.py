@@ -1,16 +1,36 @@
-"""What the commands print: diagnostics, the build summary, the evaluation chain, Markdown, listings."""
+"""What the commands print: diagnostics, the build summary, the evaluation chain, Markdown, listings.
+
+User text (names, paths, messages, locations) is never read as rich markup or emoji codes: lines are
+:class:`rich.text.Text` built with :func:`_line`, or printed with ``markup=False``; the consoles of
+:func:`make_console` never replace ``:code:`` emoji, so ``organization.yaml:100:17`` prints as written.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from guardrails.cli.codes import EXIT_OK, EXIT_VALIDATION
-from guardrails.diagnostics import Diagnostic, Severity
+from guardrails.diagnostics import Diagnostic, Severity, ToolError
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for the commands: no highlighting, no emoji codes; ``NO_COLOR`` (https://no-color.org) drops every
+    style, bold and dim included (rich alone drops only the colours)."""
+    plain = os.environ.get("NO_COLOR", "") != ""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False,
+                   color_system=None if plain else "auto")
+
+
+def _line(*parts: str | tuple[str, str]) -> Text:
+    """One line: plain strings are literal text, ``(text, style)`` pairs are styled; nothing is parsed as markup."""
+    return Text.assemble(*parts)
 
 
 def _print_steps(out: Console, decision: object) -> None:
@@ -20,8 +40,8 @@ def _print_steps(out: Console, decision: object) -> None:
     assert isinstance(decision, Decision)
     defaults = {"FullAWSAccess", "RCPFullAWSAccess"}
     folded: list[str] = []
-    marks = {"allow": "[green]✓[/]", "deny": "[red]✗[/]", "no-allow": "[red]✗[/]", "not-applicable": "·",
-             "unknown": "[yellow]?[/]"}
+    marks = {"allow": ("✓", "green"), "deny": ("✗", "red"), "no-allow": ("✗", "red"), "not-applicable": ("·", ""),
+             "unknown": ("?", "yellow")}
     steps = list(decision.steps)
     for index, step in enumerate(steps):
         trivial = step.outcome == "allow" and step.matches and all(m.policy.name in defaults for m in step.matches)
@@ -33,13 +53,12 @@ def _print_steps(out: Console, decision: object) -> None:
                                                                     for m in following.matches):
                 continue
             family = step.stage.split(" ")[0]
-            out.print(f"  {marks['allow']} {family}: ", end="")
-            out.print(f"{' → '.join(folded)}: only the default {'RCPFullAWSAccess' if family == 'RCPs' else 'FullAWSAccess'}"
-                      " allows, nothing else attached applies", markup=False)
+            out.print(_line("  ", marks["allow"], f" {family}: {' → '.join(folded)}: only the default "
+                            f"{'RCPFullAWSAccess' if family == 'RCPs' else 'FullAWSAccess'} allows, nothing else "
+                            "attached applies"))
             folded = []
             continue
-        out.print(f"  {marks[step.outcome]} {step.stage}: ", end="")
-        out.print(step.detail or step.outcome, markup=False)
+        out.print(_line("  ", marks[step.outcome], f" {step.stage}: {step.detail or step.outcome}"))
         for match in step.matches:
             _print_match(out, match, "")
         for match in step.near_misses:
@@ -88,16 +107,18 @@ def _report_drift(out: Console, err: Console, drift: object, args: argparse.Name
         command = "`guardrails build` (or `make build`)"
     else:
         command = f"`guardrails build {args.blueprint} -o {args.output}`"
-    err.print("[bold red]ERROR[/] ", end="")
-    err.print(f"{args.output} is out of date with the blueprint: run {command} and commit {args.output}/.",
-              markup=False)
+    err.print(_line(("ERROR", "bold red"), f" {args.output} is out of date with the blueprint: run {command} and "
+                    f"commit {args.output}/."))
     return EXIT_VALIDATION
 
 
 def _write_or_print(text: str, path: Path | None) -> None:
     """Generated documentation or schema: to ``path`` when given, else to standard output, byte for byte."""
     if path:
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ToolError(f"cannot write {path}: {exc.strerror or exc}") from exc
     else:
         sys.stdout.write(text)
 
@@ -116,8 +137,8 @@ def _print_diagnostics(console: Console, diagnostics: list[Diagnostic]) -> None:
     for diagnostic in sorted(diagnostics, key=Diagnostic.sort_key):
         style = "red" if diagnostic.severity is Severity.ERROR else "yellow"
         where = f"{diagnostic.location}: " if diagnostic.location else ""
-        console.print(f"{where}[{style}]{diagnostic.severity.value}[/] [bold]{diagnostic.code}[/]: ", end="")
-        console.print(diagnostic.message, markup=False)
+        console.print(_line(where, (diagnostic.severity.value, style), " ", (diagnostic.code, "bold"),
+                            f": {diagnostic.message}"))
         if diagnostic.hint:
             console.print(f"    hint: {diagnostic.hint}", markup=False)
 
@@ -127,24 +148,24 @@ def _print_summary(console: Console, result: object, output: Path) -> None:
 
     assert isinstance(result, BuildResult)
     plan = result.compiled.plan
-    table = Table(title=f"guardrails: {plan.blueprint} → {output}", show_header=False, box=None)
-    table.add_row("organization", f"{plan.org.name} ({plan.org.partition}, home {plan.org.home_region})")
-    table.add_row("accounts / OUs", f"{len(plan.accounts)} / {len(plan.units)}")
-    table.add_row("baseline classes", ", ".join(c.key for c in plan.classes))
-    table.add_row("SCPs", ", ".join(f"{s.name} ({len(s.document.render(minified=True))} chars)" for s in plan.scps) or "none")
+    table = Table(title=Text(f"guardrails: {plan.blueprint} → {output}"), show_header=False, box=None)
+    rows = [("organization", f"{plan.org.name} ({plan.org.partition}, home {plan.org.home_region})"),
+            ("accounts / OUs", f"{len(plan.accounts)} / {len(plan.units)}"),
+            ("baseline classes", ", ".join(c.key for c in plan.classes)),
+            ("SCPs", ", ".join(f"{s.name} ({len(s.document.render(minified=True))} chars)" for s in plan.scps)
+             or "none")]
     if plan.rcps:
-        table.add_row("RCPs", ", ".join(f"{r.name} ({len(r.document.render(minified=True))} chars)" for r in plan.rcps))
-    table.add_row("files", f"{len(result.compiled.files)} generated in {result.compiled.seconds:.2f} s; "
-                  f"{len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed")
+        rows.append(("RCPs", ", ".join(f"{r.name} ({len(r.document.render(minified=True))} chars)" for r in plan.rcps)))
+    rows.append(("files", f"{len(result.compiled.files)} generated in {result.compiled.seconds:.2f} s; "
+                 f"{len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed"))
     results = result.compiled.test_results
     if results:
         tests = {r.test.name for r in results}
-        table.add_row("access tests", f"{len(tests)} tests, {len(results)} cases passed (`guardrails test` lists them)")
-    for index, note in enumerate(result.compiled.notes):
-        table.add_row("accepted risks" if index == 0 else "", note)
-    for line in result.validator_summary:
-        name, _, summary = line.partition(": ")
-        table.add_row(name, summary)
+        rows.append(("access tests", f"{len(tests)} tests, {len(results)} cases passed (`guardrails test` lists them)"))
+    rows += [("accepted risks" if index == 0 else "", note) for index, note in enumerate(result.compiled.notes)]
+    rows += [tuple(line.partition(": ")[::2]) for line in result.validator_summary]
+    for name, value in rows:
+        table.add_row(Text(name), Text(value))  # Text: names and paths from the blueprint are never markup
     console.print(table)
 
 
@@ -152,7 +173,8 @@ def _print_library(console: Console) -> None:
     from guardrails.model.library import load_library
 
     for builtin in load_library().values():
-        console.print(f"[bold]{builtin.id}[/] — {builtin.title} (closest AWS policy: {builtin.aws_counterpart})")
+        console.print(_line((builtin.id, "bold"),
+                            f" — {builtin.title} (closest AWS policy: {builtin.aws_counterpart})"))
         console.print(f"    {builtin.description}", markup=False)
         for param in builtin.parameters.values():
             default = f"default {param.default}" if param.default is not None else "required"
@@ -169,7 +191,7 @@ def _print_catalog(console: Console) -> None:
 
     for guardrail in load_catalog().values():
         exempt = "; exempts break-glass and deployment roles" if guardrail.exempt_privileged else ""
-        console.print(f"[bold]{guardrail.id}[/] ({guardrail.kind}{exempt}) — {guardrail.title}")
+        console.print(_line((guardrail.id, "bold"), f" ({guardrail.kind}{exempt}) — {guardrail.title}"))
         console.print(f"    {guardrail.rationale}", markup=False)
         for param in guardrail.parameters.values():
             if param.type == "boolean":

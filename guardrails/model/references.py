@@ -4,6 +4,7 @@ they can work, and the organization's own rules hold."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from guardrails.blueprint.schema import Blueprint, OrgUnit, Statement
 from guardrails.diagnostics import Diagnostic, Location
@@ -20,6 +21,64 @@ from guardrails.model.resolved import (
     aws_managed_policy_names,
     region_facts,
 )
+
+
+SAML_METADATA_MAX_BYTES = 1024 * 1024  # copied into Terraform and CloudFormation (templates: 1 MB from S3)
+_SAML_METADATA = "urn:oasis:names:tc:SAML:2.0:metadata"
+
+
+def saml_metadata_problem(directory: Path, metadata_file: str) -> tuple[str, str] | None:
+    """Why ``metadata_file`` cannot be a SAML provider's metadata (message, hint), or None when it can.
+
+    It must resolve (symbolic links followed) to a regular file inside the blueprint directory — the output copies
+    it into a dozen files, so a path out of the folder would publish whatever it names — of at most 1 MB and at
+    least the 1,000 characters AWS requires, and parse as SAML 2.0 IdP metadata: an ``EntityDescriptor`` in the
+    metadata namespace with an ``IDPSSODescriptor``
+    (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateSAMLProvider.html). A DOCTYPE is refused
+    before parsing, so no entity can expand (xml.etree has no other guard).
+    """
+    import stat
+    import xml.etree.ElementTree as ElementTree
+
+    inside = f"copy the IdP's metadata XML into {directory} and give its path relative to that folder"
+    root = directory.resolve()
+    try:
+        path = (directory / metadata_file).resolve()
+    except (OSError, RuntimeError):  # a symbolic-link loop
+        return "cannot be resolved (a loop of symbolic links?)", inside
+    if path != root and root not in path.parents:
+        return "is outside the blueprint directory (symbolic links are followed)", inside
+    try:
+        info = path.stat()
+    except OSError:
+        return "not found", "give a path relative to the blueprint directory"
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file", inside
+    if info.st_size > SAML_METADATA_MAX_BYTES:
+        return (f"is {info.st_size:,} bytes, more than the 1 MB guardrails copies into the output",
+                "give the metadata of this identity provider only, not an aggregate of many")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not UTF-8 text", "save the metadata XML as UTF-8"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})", inside
+    download = "download the full metadata XML from your identity provider"
+    if not 1000 <= len(text) <= 10_000_000:
+        return "is not IdP metadata (AWS accepts 1,000 to 10,000,000 characters)", download
+    if "<!doctype" in text.lower():
+        return "has a DOCTYPE, which SAML metadata never needs (refused: its entities could expand)", \
+            "remove the <!DOCTYPE …> declaration"
+    try:
+        element = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        return f"is not well-formed XML ({exc})", download
+    if element.tag != f"{{{_SAML_METADATA}}}EntityDescriptor":
+        return f"is not SAML metadata: the root element is {element.tag!r}, not an EntityDescriptor in " \
+            f"{_SAML_METADATA}", download
+    if element.find(f"{{{_SAML_METADATA}}}IDPSSODescriptor") is None:
+        return "describes no identity provider (no IDPSSODescriptor)", download
+    return None
 
 
 def _check_references(model: Model, problems: list[Diagnostic]) -> None:
@@ -71,15 +130,11 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
     providers_oidc = set(bp.identity_providers.oidc)
     providers_saml = set(bp.identity_providers.saml)
     for name, saml in bp.identity_providers.saml.items():
-        path = model.source.directory / saml.metadata_file
-        where_file = src.where("identity_providers", "saml", name, "metadata_file")
-        if not path.is_file():
-            problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} not found", where_file,
-                                          "give a path relative to the blueprint directory"))
-        elif not 1000 <= len(path.read_text(encoding="utf-8")) <= 10_000_000:
-            problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} is not IdP metadata "
-                                          "(AWS accepts 1,000 to 10,000,000 characters)", where_file,
-                                          "download the full metadata XML from your identity provider"))
+        problem = saml_metadata_problem(model.source.directory, saml.metadata_file)
+        if problem is not None:
+            message, hint = problem
+            problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} {message}",
+                                          src.where("identity_providers", "saml", name, "metadata_file"), hint))
     boundaries = set(bp.permission_boundaries)
     names_seen: dict[str, tuple[str, ...]] = {}
     reserved = {org.break_glass.role.lower(): ("organization", "break_glass", "role")}
@@ -269,13 +324,19 @@ def _check_organization_rules(model: Model, problems: list[Diagnostic]) -> None:
     for path, statement in iter_statements(bp):
         if path[0] != "organization":
             continue
-        text = " ".join([*(statement.resources or []), *(statement.not_resources or [])])
-        for placeholder in ("${account_id}", "${region}"):
-            if placeholder in text:
-                problems.append(Diagnostic.of(
-                    "GR306", f"{placeholder} cannot be used in an SCP", src.where(*path),
-                    "an SCP is one document for many accounts and regions: use `*` or the aws:PrincipalAccount / "
-                    "aws:RequestedRegion condition keys"))
+        # Condition keys and values too: the emitters refuse these placeholders anywhere in an SCP.
+        texts = [(("resources",), statement.resources or []), (("not_resources",), statement.not_resources or [])]
+        for operator, clause in (statement.conditions or {}).items():
+            for key, value in clause.items():
+                texts.append((("conditions", operator, key), [key, *(value if isinstance(value, list) else [value])]))
+        for element, strings in texts:
+            text = " ".join(str(s) for s in strings)
+            for placeholder in ("${account_id}", "${region}"):
+                if placeholder in text:
+                    problems.append(Diagnostic.of(
+                        "GR306", f"{placeholder} cannot be used in an SCP", src.where(*path, *element),
+                        "an SCP is one document for many accounts and regions: use `*` or the aws:PrincipalAccount / "
+                        "aws:RequestedRegion condition keys"))
     for unit in model.units.values():
         parent = model.units.get(unit.parent)
         if unit.spec.id and parent is not None and not parent.spec.id:
