@@ -27,7 +27,7 @@ from guardrails.emitters.write import (
     write_output,
 )
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
-from guardrails.evaluation.lockout import lockout_diagnostics, prove_no_lockout
+from guardrails.evaluation.lockout import Coverage, lockout_diagnostics, prove
 from guardrails.evaluation.organization import Organization
 from guardrails.model import Model, build_model
 from guardrails.model.library import effective_job
@@ -46,6 +46,7 @@ class Compiled:
     warnings: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # accepted risks, for the build summary
     test_results: list[CaseResult] = field(default_factory=list)  # the blueprint's access tests, when run
+    lockout: Coverage | None = None  # what the lockout proof covered, when it ran
 
     @cached_property
     def organization(self) -> Organization:
@@ -98,12 +99,12 @@ def prove_lockout_safety(compiled: Compiled, model: Model) -> list[Diagnostic]:
     """GR403 for every way the emitted SCPs and RCPs lock break-glass, deployment or MFA enrollment out."""
     plan = compiled.plan
     organization = compiled.organization
-    findings = prove_no_lockout(organization, deployment_roles=(plan.org.deployment_role,),
-                                management_deployer=plan.org.management_deployment_role,
-                                bootstrap_role=plan.org.deployment_role)
+    proof = prove(organization, deployment_roles=(plan.org.deployment_role,),
+                  management_deployer=plan.org.management_deployment_role, bootstrap_role=plan.org.deployment_role)
+    compiled.lockout = proof.coverage
     origins = {(policy.name, index): statement.origin for policy in (*plan.scps, *plan.rcps)
                for index, statement in enumerate(policy.document.statements)}
-    return lockout_diagnostics(findings, origins=origins, default=model.source.where("organization"))
+    return lockout_diagnostics(proof.findings, origins=origins, default=model.source.where("organization"))
 
 
 def run_access_tests(compiled: Compiled) -> list[CaseResult]:

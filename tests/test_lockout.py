@@ -1,8 +1,10 @@
-"""The lockout proof: break-glass, deployment, MFA enrollment and quarantine, proven with the evaluator."""
+"""The lockout proof: break-glass (every action, adversarial contexts), deployment (real policies where guardrails
+deploys the deployer), MFA enrollment and quarantine, proven with the evaluator."""
 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import shutil
 import time
@@ -14,13 +16,14 @@ import yaml
 
 from guardrails.diagnostics import BlueprintError
 from guardrails.evaluation.lockout import (
-    REPRESENTATIVE_ACTIONS,
     LockoutFinding,
     Quarantine,
     deployment_actions,
     lockout_diagnostics,
     prove_no_lockout,
+    universe,
 )
+from guardrails.evaluation.lockout import prove as prove_with_coverage
 from guardrails.evaluation.organization import Organization, us_east_1_services
 from guardrails.pipeline import Compiled, compile_blueprint
 from guardrails.iam.actions import iam_database
@@ -32,6 +35,7 @@ WORKLOADS_INTENDED = {"workloads-deny-expensive-instances": ["DenyLargeInstances
 PLAN_ROLES = {"deployment_roles": ("OrganizationAccountAccessRole",),
               "management_deployer": "GuardrailsManagementDeployer"}
 ROOT_SCP = "policies/scp/guardrails-root.json"
+ROOT_RCP = "guardrails-rcp-root"
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +138,7 @@ def test_a_catalog_deny_without_the_exemption_is_caught_naming_statement_and_act
     assert bg.actions[0].startswith("iam:") and ":role/" in bg.resource
     assert len(bg.accounts) == 9  # every member account; SCPs never restrict the management account
     deployers = {f.principal for f in findings if f.check == "deployment" and f.sid == "ProtectGuardrailRoles"}
-    assert {"role/stacksets-exec-*", "role/OrganizationAccountAccessRole", "role/GuardrailsCIDeployer"} <= deployers
+    assert {"role/stacksets-exec-*", "role/OrganizationAccountAccessRole"} <= deployers
     origins = {("guardrails-root", bg.index): "protect-guardrail-roles"}
     (diagnostic, *_) = lockout_diagnostics(findings, origins=origins)
     assert diagnostic.code == "GR403"
@@ -159,8 +163,7 @@ def test_a_deny_on_create_role_for_everyone_breaks_the_deployment(example_files:
                                                       "Action": "iam:CreateRole", "Resource": "*"}])
     deployment = [f for f in prove(files, intended={**WORKLOADS_INTENDED, "no-new-roles": ["DenyCreateRole"]})
                   if f.check == "deployment"]
-    assert {f.principal for f in deployment} == {"role/stacksets-exec-*", "role/OrganizationAccountAccessRole",
-                                                 "role/GuardrailsCIDeployer"}
+    assert {f.principal for f in deployment} == {"role/stacksets-exec-*", "role/OrganizationAccountAccessRole"}
     assert all(f.actions == ("iam:CreateRole",) and f.sid == "DenyCreateRole" for f in deployment)
     # Intended or not for break-glass, the deployment needs the action: the declaration does not hide it.
     message = lockout_diagnostics(deployment)[0].message
@@ -198,6 +201,135 @@ def test_an_rcp_is_checked_like_an_scp(example_files: dict[str, str]) -> None:
     (finding,) = prove(files)
     assert (finding.kind, finding.policy, finding.sid) == ("rcp", "s3-from-office", "S3OnlyFromOffice")
     assert finding.actions[0].startswith("s3:") and dict(finding.context)["aws:SourceIp"] != ("192.0.2.0",)
+
+
+# ----------------------------------------------------------------------------- exhaustive and adversarial
+
+
+def test_break_glass_over_plain_http_is_found_and_the_example_declares_it(example_files: dict[str, str]) -> None:
+    """aws:SecureTransport is the adversary's (S3 answers plain HTTP; AWS always sends the key): the root RCP's
+    EnforceSecureTransport denies break-glass, and the example declares that intended
+    (organization.intended_denials, carried into the manifest)."""
+    manifest = json.loads(example_files["policies/manifest.json"])
+    (rcp,) = [e for e in manifest["resource_control_policies"] if e["name"] == ROOT_RCP]
+    assert "EnforceSecureTransport" in rcp["intended_denials"]
+    for entry in manifest["resource_control_policies"]:
+        entry.pop("intended_denials", None)
+    files = {**example_files, "policies/manifest.json": json.dumps(manifest)}
+    (finding,) = prove(files)
+    assert (finding.check, finding.principal, finding.kind, finding.policy, finding.sid) == (
+        "break-glass", "role/BreakGlass", "rcp", ROOT_RCP, "EnforceSecureTransport")
+    assert dict(finding.context) == {"aws:SecureTransport": ("false",)} and len(finding.accounts) == 9
+    assert {"s3:PutObject", "s3:GetObject", "sqs:SendMessage", "kms:Decrypt", "sts:AssumeRole"} <= set(finding.actions)
+    # RCPs apply only to the resources an action authorizes: STS calls without a resource type are out of reach.
+    assert "sts:GetSessionToken" not in finding.actions and not any(a.startswith("ec2:") for a in finding.actions)
+    assert "with aws:SecureTransport=false" in lockout_diagnostics([finding])[0].message
+    # The issue's reproducer, as the evaluator answers it.
+    decision = Organization(files).evaluate("role/BreakGlass", "app-prod", "s3:PutObject",
+                                            "arn:aws:s3:::app-assets/restore.tar", {"aws:SecureTransport": ["false"]})
+    assert decision.outcome == "explicit-deny" and [m.sid for m in decision.deciding] == ["EnforceSecureTransport"]
+    assert prove(files, intended={**WORKLOADS_INTENDED, ROOT_RCP: ["EnforceSecureTransport"]}) == []
+
+
+def test_a_deny_that_reaches_one_rare_resource_type_is_found_with_exactly_its_actions(
+        example_files: dict[str, str]) -> None:
+    """Every action of the database is asked, with the resources it authorizes: a sampled proof tried a few
+    common actions (on a server-certificate ARN, which no such request names)."""
+    files = with_scp(example_files, "certificates-frozen", [{
+        "Sid": "FreezeServerCertificates", "Effect": "Deny", "Action": "*",
+        "Resource": "arn:aws:iam::*:server-certificate/*"}])
+    (finding,) = [f for f in prove(files, intended={**WORKLOADS_INTENDED}) if f.check == "break-glass"]
+    expected = {f.name for f in universe().facts.values() if any(":server-certificate/" in x for x in f.formats)}
+    assert set(finding.actions) == expected and "iam:UploadServerCertificate" in expected
+    assert ":server-certificate/" in finding.resource
+
+
+def test_a_deny_for_one_region_reaches_every_regional_action_and_no_global_one(example_files: dict[str, str]) -> None:
+    """The adversary picks the region of a regional service's request; a us-east-1 service's requests always say
+    us-east-1, so a Deny for another region never reaches them."""
+    files = with_scp(example_files, "no-osaka", [{
+        "Sid": "DenyOsaka", "Effect": "Deny", "NotAction": ["iam:*", "organizations:*"], "Resource": "*",
+        "Condition": {"StringEquals": {"aws:RequestedRegion": "ap-northeast-3"}}}])
+    (finding,) = [f for f in prove(files) if f.check == "break-glass"]
+    assert dict(finding.context) == {"aws:RequestedRegion": ("ap-northeast-3",)}
+    expected = {f.name for f in universe().facts.values() if not f.pinned_region}
+    assert set(finding.actions) == expected and len(expected) > 15_000
+    assert "ec2:RunInstances" in expected and "route53:ChangeResourceRecordSets" not in expected
+
+
+def test_adversarial_values_are_derived_from_the_denys_own_condition(example_files: dict[str, str]) -> None:
+    files = with_scp(example_files, "adversary", [
+        {"Sid": "S3FromOfficeOnly", "Effect": "Deny", "Action": "s3:GetObject", "Resource": "*",
+         "Condition": {"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"]}}},
+        {"Sid": "FreshMfaForKeyDeletion", "Effect": "Deny", "Action": "kms:ScheduleKeyDeletion", "Resource": "*",
+         "Condition": {"NumericGreaterThan": {"aws:MultiFactorAuthAge": "900"}}},
+        {"Sid": "OnlyOurOrganization", "Effect": "Deny", "Action": "s3:PutObject", "Resource": "*",
+         "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-exampleorg1"}}}])
+    found = {f.sid: dict(f.context) for f in prove(files) if f.check == "break-glass"}
+    address = ipaddress.ip_address(found["S3FromOfficeOnly"]["aws:SourceIp"][0])
+    assert not any(address in ipaddress.ip_network(n) for n in ("10.0.0.0/8", "192.168.0.0/16"))
+    assert found["FreshMfaForKeyDeletion"] == {"aws:MultiFactorAuthAge": ("901",)}  # the session grows old
+    assert "OnlyOurOrganization" not in found  # the principal's organization is its own, not the adversary's
+
+
+def test_a_deployment_principal_guardrails_deploys_is_proven_with_its_real_policies(
+        example_files: dict[str, str]) -> None:
+    """GuardrailsCIDeployer (a workload CI role with a boundary) listed as a deployment principal: it cannot
+    create what the baseline deploys, through its own policies. (The tree's SCPs do not exempt it — the example
+    does not list it — so they deny it too, everywhere.)"""
+    manifest = json.loads(example_files["policies/manifest.json"])
+    manifest["organization"]["deployment_principals"].append("GuardrailsCIDeployer")
+    files = {**example_files, "policies/manifest.json": json.dumps(manifest)}
+    everything = [f for f in prove(files) if f.principal == "role/GuardrailsCIDeployer"]
+    assert {f.check for f in everything} == {"deployment"} and {"scp"} <= {f.kind for f in everything}
+    findings = [f for f in everything if f.kind in ("identity", "boundary")]
+    # Its own policies where guardrails deploys it; elsewhere a role of that name would be someone else's.
+    assert findings and {f.accounts for f in findings} == {("app-dev", "app-prod", "data-dev", "data-prod")}
+    denied = {a for f in findings for a in f.actions}
+    assert {"iam:CreatePolicy", "iam:CreateGroup", "iam:AttachGroupPolicy"} <= denied
+    (implicit,) = [f for f in findings if f.index == -1]
+    assert implicit.decision.startswith("implicit-deny") and ":role/" in implicit.resource
+    organization = Organization(files)
+    for role in ("BreakGlass", "SecurityAuditor"):  # the baseline's roles are out of its reach
+        assert not organization.evaluate("role/GuardrailsCIDeployer", "app-prod", "iam:UpdateAssumeRolePolicy",
+                                         f"arn:aws:iam::400000000001:role/{role}").allowed
+    (diagnostic, *_) = lockout_diagnostics(findings)
+    assert "deployment principal role/GuardrailsCIDeployer cannot" in diagnostic.message
+    assert "deployment_principals" in diagnostic.hint
+
+
+def test_a_deployment_principal_aws_creates_is_taken_as_administrator(example_files: dict[str, str]) -> None:
+    """OrganizationAccountAccessRole and the StackSets execution role are not in the tree: only SCPs and RCPs can
+    deny them, and the example's exempt them."""
+    assert not [f for f in prove(example_files) if f.check == "deployment"]
+
+
+def test_the_proof_reports_what_it_covered(example_files: dict[str, str]) -> None:
+    result = prove_with_coverage(Organization(example_files), intended=WORKLOADS_INTENDED, **PLAN_ROLES)
+    coverage = result.coverage
+    assert result.findings == []
+    groups = 6  # member accounts by SCP/RCP path and class: audit, infrastructure, log-archive, sandbox, 2 workloads
+    assert coverage.actions == len(universe()) and coverage.groups["break-glass"] == groups
+    assert coverage.combinations["break-glass"] > coverage.actions * groups  # adversarial contexts on top
+    assert coverage.combinations["deployment"] > 1_000 and coverage.combinations["mfa-enrollment"] > 0
+    line = coverage.summary()
+    assert f"{coverage.actions:,} actions × {groups} SCP/RCP paths and classes: " \
+           f"{coverage.combinations['break-glass']:,} (action, path, class, context) combinations" in line
+
+
+def test_a_declaration_of_a_guardrail_attached_nowhere_is_an_error(tmp_path: Path) -> None:
+    blueprint = tmp_path / "blueprints"
+    shutil.copytree(ROOT / "blueprints", blueprint)
+    organization = blueprint / "organization.yaml"
+    text = organization.read_text(encoding="utf-8")
+    assert "    enforce-secure-transport: >-\n" in text
+    organization.write_text(text.replace("    enforce-secure-transport: >-\n", "    enforce-secure-transprt: >-\n"),
+                            encoding="utf-8")
+    with pytest.raises(BlueprintError) as caught:
+        compile_blueprint(blueprint, run_tests=False)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "GR301" and "enforce-secure-transprt" in diagnostic.message
+    assert "enforce-secure-transport" in diagnostic.hint
 
 
 # ----------------------------------------------------------------------------- MFA enrollment and quarantine
@@ -356,11 +488,14 @@ def test_deployment_actions_follow_the_cloudformation_handler_permissions() -> N
     assert checked >= 12
 
 
-def test_representative_actions_are_known_and_span_regional_and_global_services() -> None:
+def test_the_universe_is_every_action_of_the_pinned_database() -> None:
     database = iam_database()
-    assert all(database.action(a) is not None for a in REPRESENTATIVE_ACTIONS)
-    services = {a.split(":")[0] for a in REPRESENTATIVE_ACTIONS}
-    assert len(services) >= 20 and services & us_east_1_services() and services - us_east_1_services()
+    names = {a.full_name for s in database.services() for a in database.expand(f"{s}:*")}
+    assert len(universe()) == len(names) > 17_000 and set(universe().names) == names
+    # Facts the classes rest on: us-east-1 services pin the region; resource types come from the database.
+    assert universe().fact("iam:CreateRole").pinned_region and not universe().fact("s3:PutObject").pinned_region
+    assert universe().fact("sts:GetCallerIdentity").formats == () and universe().fact("sts:GetCallerIdentity").special
+    assert any(":s3:::" in f for f in universe().fact("s3:PutObject").formats)
 
 
 def test_catalog_marker_is_read_from_the_entry() -> None:

@@ -186,7 +186,20 @@ class Organization(Strict):
     allowed_regions: list[Region] = Field(min_length=1)
     deployment_principals: list[Annotated[str, StringConstraints(pattern=r"^[\w+=,.@/*-]{1,128}$")]] = Field(
         default_factory=lambda: ["OrganizationAccountAccessRole", "stacksets-exec-*"],
-        description="Role names (wildcards allowed) that guardrails never block: CI, StackSet execution, bootstrap.",
+        description="Role names (wildcards allowed, `path/name` for a path) that deploy the baseline: guardrails "
+        "never blocks them, and the lockout proof shows on every build that each can create, change and delete "
+        "everything the baseline deploys — with its real identity policies and boundary where the blueprint "
+        "deploys the role, as administrator where AWS creates it (OrganizationAccountAccessRole, the StackSets "
+        "execution role). A role that deploys something else (a workload CI role) does not belong here: the "
+        "guardrails apply to it.",
+    )
+    intended_denials: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")],
+                           Annotated[str, StringConstraints(min_length=20, max_length=400)]] = Field(
+        default_factory=dict,
+        description="Catalog guardrails (by id) meant to deny the break-glass role too, each with the reason a "
+        "reviewer reads (e.g. enforce-secure-transport: break-glass works over TLS like everyone). The lockout proof "
+        "accepts their denials of break-glass, never of deployment or MFA enrollment; any other Deny that reaches "
+        "break-glass fails the build. The blueprint's own SCPs list theirs in their `intended_denials`.",
     )
     deployment_role: IamName = Field(
         "OrganizationAccountAccessRole", description="Role Terraform assumes in each account to deploy the baseline."

@@ -162,6 +162,8 @@ def _print_summary(console: Console, result: object, output: Path) -> None:
     if results:
         tests = {r.test.name for r in results}
         rows.append(("access tests", f"{len(tests)} tests, {len(results)} cases passed (`guardrails test` lists them)"))
+    if result.compiled.lockout is not None:
+        rows.append(("lockout proof", result.compiled.lockout.summary()))
     rows += [("accepted risks" if index == 0 else "", note) for index, note in enumerate(result.compiled.notes)]
     rows += [tuple(line.partition(": ")[::2]) for line in result.validator_summary]
     for name, value in rows:

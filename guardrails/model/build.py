@@ -7,6 +7,9 @@ it cannot exist) run here and are collected before anything fails.
 from __future__ import annotations
 
 import re
+from importlib import resources
+
+import yaml
 
 from guardrails.blueprint.loader import LoadedBlueprint
 from guardrails.blueprint.schema import OrgUnit
@@ -38,6 +41,7 @@ from guardrails.model.services import (
     ROLLOUT_LOCK,
     _check_control_tower,
     _check_identity_center,
+    _check_intended_denials,
     _check_security,
     _load_rollout,
 )
@@ -63,6 +67,7 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _check_control_tower(model, problems)
     _check_security(model, problems)
     _check_identity_center(model, problems)
+    _check_intended_denials(model, problems)
     _load_rollout(model, problems)
     if problems:
         raise BlueprintError(problems)
@@ -77,6 +82,10 @@ def _check_access_tests(model: Model, problems: list[Diagnostic]) -> None:
              "group": set(bp.groups) | {"break-glass"},  # the break-glass users' group (synthesize.BREAK_GLASS_GROUP)
              # Identity Center sessions; whether the set is assigned in the test's accounts is checked when it runs.
              "permission-set": set(bp.identity_center.permission_sets) if bp.identity_center else set()}
+    if any(t.principal.startswith("root-session/") for t in bp.tests.values()):
+        # sts:AssumeRoot sessions: the AWS task policies the evaluator carries as reference data.
+        provenance = resources.files("guardrails.data").joinpath("root_task_policies", "PROVENANCE.yaml")
+        known["root-session"] = set(yaml.safe_load(provenance.read_text("utf-8"))["session"]["task_policies"])
     for name, test in bp.tests.items():
         if isinstance(test.accounts, list) or test.account is not None:
             key = "accounts" if test.accounts is not None else "account"
@@ -85,11 +94,24 @@ def _check_access_tests(model: Model, problems: list[Diagnostic]) -> None:
                     where = ("tests", name, key, index) if key == "accounts" else ("tests", name, key)
                     problems.append(Diagnostic.of("GR301", f"unknown account {account!r}", model.source.where(*where),
                                                   _account_hint(model, str(account))))
+        where = model.source.where("tests", name, "principal")
+        if test.principal.startswith("external:"):
+            # A principal outside the organization (its own policies unknown); an account of ours is tested as itself.
+            account_id = test.principal.removeprefix("external:").split("/", 1)[0]
+            member = next((a.name for a in model.accounts.values() if a.id == account_id), None)
+            if member is not None:
+                problems.append(Diagnostic.of("GR203", f"external principal {test.principal!r} is in account {member} "
+                                              "of the organization", where,
+                                              f"test it as role/NAME, user/NAME or root with `account: {member}`"))
+            continue
         kind, _, principal = test.principal.partition("/")
         if kind in known and principal not in known[kind]:
-            problems.append(Diagnostic.of("GR301", f"unknown {kind} {principal!r}",
-                                          model.source.where("tests", name, "principal"),
-                                          _suggest(principal, known[kind])))
+            hint = _suggest(principal, known[kind])
+            if kind == "root-session":
+                hint = (hint + "; " if hint.startswith("did") else "") + "an sts:AssumeRoot session names one of " + \
+                    ", ".join(sorted(known[kind]))
+            problems.append(Diagnostic.of("GR301", f"unknown {'root task policy' if kind == 'root-session' else kind} "
+                                          f"{principal!r}", where, hint))
 
 
 def _check_library(model: Model, problems: list[Diagnostic]) -> None:

@@ -1,4 +1,5 @@
-"""Checks of the organization-wide services: Control Tower, the security baseline, Identity Center, the rollout lock."""
+"""Checks of the organization-wide services: Control Tower, the security baseline, Identity Center, the rollout lock,
+the intended denials of catalog guardrails."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ def _load_rollout(model: Model, problems: list[Diagnostic]) -> None:
         problems.append(Diagnostic.of("GR313", f"{lock.name} cannot be read: {exc}",
                                       Location(f"{model.source.display_name}/{ROLLOUT_LOCK}"),
                                       "write it again with `guardrails rollout start`, or remove it"))
+
+
+def _check_intended_denials(model: Model, problems: list[Diagnostic]) -> None:
+    """`organization.intended_denials` names catalog guardrails the tree attaches (run after the attachments are
+    resolved): a declaration for a guardrail that is nowhere is a typo or a leftover, and would excuse nothing."""
+    attached = {a.guardrail_id for a in model.attachments}
+    for guardrail in model.blueprint.organization.intended_denials:
+        if guardrail not in attached:
+            problems.append(Diagnostic.of(
+                "GR301", f"intended_denials names catalog guardrail {guardrail!r}, which is attached nowhere",
+                model.source.where_key("organization", "intended_denials", guardrail),
+                _suggest(guardrail, attached) or "name a guardrail attached at the root, an OU or an account"))
 
 
 def _check_control_tower(model: Model, problems: list[Diagnostic]) -> None:

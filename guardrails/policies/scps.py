@@ -90,7 +90,7 @@ def service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnos
                 # Guardrails that deny break-glass on purpose (catalog locks_break_glass): their Sids, for the
                 # lockout proof. Merged statements keep the first Sid, so only unmerged policies qualify.
                 intended = tuple(sorted(st.sid for u in members if cat.load_catalog()[u.guardrail].locks_break_glass
-                                        for st in u.statements))
+                                        or u.guardrail in org.intended_denials for st in u.statements))
                 out.append(ServiceControlPolicy(
                     key=f"{prefix.replace('-', '_')}{slug.replace('-', '_')}{suffix.replace('-', '_')}",
                     name=f"{prefix}{slug}{suffix}",

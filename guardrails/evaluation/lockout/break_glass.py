@@ -13,6 +13,8 @@ from guardrails.evaluation.lockout.facts import (
     OWN_REQUEST_KEYS,
     PRINCIPAL_KEYS,
     catalog_intended_actions,
+    catalog_marked,
+    catalog_sids,
 )
 from guardrails.evaluation.lockout.paths import role_probe_policies
 from guardrails.evaluation.lockout.principals import Principals
@@ -33,8 +35,13 @@ class Quarantine:
 
 
 class Declarations:
-    """Which denials of break-glass are by design: Sids per policy (the manifest's ``intended_denials`` of the
-    blueprint's own policies, and the caller's), actions per catalog policy (its guardrails' ``locks_break_glass``).
+    """Which denials of break-glass are by design.
+
+    - Sids per policy: the manifest's ``intended_denials`` of the blueprint's own SCPs, and the caller's;
+    - actions per catalog policy: its guardrails' ``locks_break_glass`` (the catalog's own marker);
+    - Sids per catalog policy that the blueprint declares (``organization.intended_denials``: guardrail id →
+      reason, carried into the manifest's ``intended_denials`` of the policy the guardrail is packed into): every
+      Sid listed there that is not a catalog-marked guardrail's.
     """
 
     def __init__(self, manifest: Manifest, intended: Mapping[str, Iterable[str]],
@@ -42,10 +49,18 @@ class Declarations:
         entries = (*manifest.service_control_policies, *manifest.resource_control_policies)
         self.sids: dict[str, set[str]] = {}
         for entry in entries:
-            # A catalog policy's intended denials are read from the catalog, action by action (below): when the
-            # packer merges statements, an intended Sid can carry other guardrails' actions too.
-            if entry.intended_denials and not entry.guardrails:
+            if not entry.intended_denials:
+                continue
+            if not entry.guardrails:
                 self.sids.setdefault(entry.name, set()).update(entry.intended_denials)
+                continue
+            # A catalog-marked guardrail's intended denials are read from the catalog, action by action (below):
+            # when the packer merges statements, its Sid can carry other guardrails' actions too. The Sids left
+            # are those of guardrails the blueprint declares.
+            marked = {sid for g in entry.guardrails if catalog_marked(g) for sid in catalog_sids(g)}
+            declared = set(entry.intended_denials) - marked
+            if declared:
+                self.sids.setdefault(entry.name, set()).update(declared)
         for name, sids in intended.items():
             self.sids.setdefault(name, set()).update(sids)
         self.catalog_actions: dict[str, tuple[str, ...]] = {}
@@ -68,8 +83,11 @@ class Declarations:
 
 
 def prove_break_glass(search: Search, who: Principals, declarations: Declarations) -> None:
-    """No SCP or RCP Deny applies to the break-glass role in a member account, intended denials aside."""
-    for path, accounts in search.paths.groups(members_only=True):
+    """No SCP or RCP Deny applies to the break-glass role in a member account for any action of the universe, in
+    any context its conditions can be given, intended denials aside. Accounts are proven once per distinct
+    SCP/RCP path and class (the role's path is the class's)."""
+    for path, accounts in search.paths.groups(members_only=True, by_class=True):
+        search.coverage.group("break-glass", len(search.universe))
         role = who.break_glass(search.manifest, path.account)
         policies = role_probe_policies(path)
         for deny in denies_of(policies):
@@ -78,14 +96,15 @@ def prove_break_glass(search: Search, who: Principals, declarations: Declaration
             whole, excluded = declarations.intended_for(deny)
             if whole:
                 continue
-            search.record_witness("break-glass", role, accounts, path, deny, policies, PRINCIPAL_KEYS, excluded)
+            search.prove_statement("break-glass", role, accounts, path, deny, policies, PRINCIPAL_KEYS, excluded)
 
 
 def prove_quarantine(search: Search, who: Principals, quarantine: Quarantine) -> None:
     """Attached to any member account (below what is attached there), the quarantine SCP denies neither the
-    break-glass role nor the bootstrap role anything, its intended Sids aside."""
+    break-glass role nor the bootstrap role any action, its intended Sids aside."""
     policy = Policy(quarantine.name, "scp", quarantine.document, "quarantine SCP (given to the proof)")
-    for path, accounts in search.paths.groups(members_only=True):
+    for path, accounts in search.paths.groups(members_only=True, by_class=True):
+        search.coverage.group("quarantine", len(search.universe))
         level, attached = path.scp_levels[-1]
         levels = (*path.scp_levels[:-1], (level, (*attached, replace(policy, level=level))))
         policies = role_probe_policies(path, levels=levels)
@@ -95,7 +114,7 @@ def prove_quarantine(search: Search, who: Principals, quarantine: Quarantine) ->
                 continue
             deny = Deny(replace(policy, level=level), index, statement)
             for role in probes:
-                search.record_witness("quarantine", role, accounts, path, deny, policies, PRINCIPAL_KEYS, ())
+                search.prove_statement("quarantine", role, accounts, path, deny, policies, PRINCIPAL_KEYS, ())
 
 
 def prove_break_glass_entry(search: Search, who: Principals) -> None:

@@ -8,6 +8,7 @@ never apply to that principal.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -102,7 +103,8 @@ class Contexts:
             outside = ["Z3VhcmRyYWlscy1vdXRzaWRl"]
         elif kind == "IpAddress":
             inside = [v.split("/", 1)[0] for v in resolved]
-            outside = [ip for ip in OUTSIDE_IPS if not _clause(operator, "IpAddress", key, resolved, ip)][:1]
+            pool = [*_neighbours(resolved), *OUTSIDE_IPS]
+            outside = [ip for ip in pool if not _clause(operator, "IpAddress", key, resolved, ip)][:1]
         elif kind == "Arn" or all(v.startswith("arn:") for v in resolved) and resolved:
             region = self.org.home_region
             inside = [a for a in (self.requests.concrete_arn(v, account, region, base) for v in resolved) if a]
@@ -151,6 +153,22 @@ def _clause(operator: str, positive: str, key: str, values: Sequence[str], candi
         return evaluate_clause(positive, key, list(values), {key.lower(): (candidate,)}).matched
     except EvaluationError:
         return False
+
+
+def _neighbours(values: Sequence[str]) -> list[str]:
+    """Addresses just outside each of the condition's ranges (the one after its last and before its first)."""
+    out: list[str] = []
+    for value in values:
+        try:
+            network = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            continue
+        top = int(network.broadcast_address) + 1
+        bottom = int(network.network_address) - 1
+        limit = 2 ** network.max_prefixlen
+        kind = ipaddress.IPv4Address if network.version == 4 else ipaddress.IPv6Address
+        out += [str(kind(n)) for n in (top, bottom) if 0 <= n < limit]
+    return out
 
 
 def _resolvable(value: str, fixed: frozenset[str]) -> bool:

@@ -1,5 +1,5 @@
-"""What the lockout proof takes as given: which request keys the adversary may choose, the sample sizes, the
-representative actions, MFA enrollment, and the bundled data (deployment actions, catalog markers)."""
+"""What the lockout proof takes as given: which request keys the adversary may choose, the values it tries
+outside a policy's, MFA enrollment, and the bundled data (deployment actions, catalog markers)."""
 
 from __future__ import annotations
 
@@ -18,38 +18,32 @@ PRINCIPAL_KEYS = frozenset({
     "aws:principalisawsservice", "aws:principalservicename", "aws:principalservicenameslist", "aws:userid",
     "aws:username", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths", "aws:sourcearn",
     "aws:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths",
-    # Every AWS SDK, the CLI and the console sign over TLS: a TLS-only Deny never locks anyone out.
-    "aws:securetransport",
 })
 PRINCIPAL_PREFIXES = ("aws:principaltag/",)
 RESOURCE_KEYS = frozenset({"aws:resourceaccount", "aws:resourceorgid", "aws:resourceorgpaths"})
 MFA_KEYS = frozenset({"aws:multifactorauthpresent", "aws:multifactorauthage"})
 # The requests that must be allowed (deployment, MFA enrollment, break-glass entry) are the principal's own:
-# its keys, its MFA state and the region it deploys to are not the adversary's to choose.
-OWN_REQUEST_KEYS = PRINCIPAL_KEYS | MFA_KEYS | {"aws:requestedregion"}
+# its keys, its MFA state, the region it deploys to and its transport are not the adversary's to choose. Those
+# requests come from the AWS SDKs, the CLI and the console, which sign over TLS. For "any request" of the
+# break-glass role (and the quarantine check) aws:SecureTransport is the adversary's: S3 answers plain HTTP
+# ("Amazon S3 allows both HTTP and HTTPS requests",
+# https://repost.aws/knowledge-center/s3-bucket-policy-for-config-rule) and AWS always sends the key
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-securetransport).
+OWN_REQUEST_KEYS = PRINCIPAL_KEYS | MFA_KEYS | {"aws:requestedregion", "aws:securetransport"}
 # AWS puts these in every request: the adversary may pick their value, not their absence.
 ALWAYS_PRESENT = frozenset({"aws:requestedregion", "aws:currenttime", "aws:epochtime", "aws:securetransport",
                             "aws:viaawsservice", "aws:principalisawsservice"})
 
-# Candidates for a statement with Action "*" or NotAction: common actions of many services, regional and global.
-REPRESENTATIVE_ACTIONS = (
-    "ec2:RunInstances", "ec2:DescribeInstances", "s3:GetObject", "s3:PutObject", "lambda:InvokeFunction",
-    "cloudformation:CreateStack", "logs:PutLogEvents", "kms:Decrypt", "dynamodb:GetItem", "rds:DescribeDBInstances",
-    "ssm:StartSession", "cloudtrail:StopLogging", "guardduty:GetFindings", "securityhub:GetFindings",
-    "config:DescribeConfigRules", "sso:ListInstances", "sts:AssumeRole", "sts:GetCallerIdentity", "iam:CreateRole",
-    "iam:PassRole", "iam:CreateUser", "organizations:DescribeOrganization", "account:GetAlternateContact",
-    "support:CreateCase", "route53:ChangeResourceRecordSets", "cloudfront:CreateInvalidation", "ce:GetCostAndUsage",
-    "health:DescribeEvents",
-)
-# Regions tried, in order, as "a value outside the policy's" for region keys.
-OUTSIDE_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "sa-east-1")
+# Regions tried, in order, as "a value outside the policy's" for region keys (the first the condition's values
+# do not name).
+OUTSIDE_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "sa-east-1",
+                   "ap-northeast-1", "ca-central-1")
+# Addresses tried when none next to the condition's own ranges is outside them all (documentation ranges).
 OUTSIDE_IPS = ("203.0.113.10", "198.51.100.10", "192.0.2.10", "2001:db8::10")
 FAR_PAST, FAR_FUTURE = "1970-01-02T00:00:00Z", "2999-12-31T00:00:00Z"
 OUTSIDE = "guardrails-outside-value"
 ADVERSARY_ACCOUNT = "999999999999"
 
-PER_PATTERN = 3  # actions sampled from each wildcard Action pattern
-MAX_ACTIONS = 12  # candidate actions per statement
 MAX_CONTEXTS = 256  # request contexts per statement and action (combinations of condition-key candidates)
 
 # What a user without MFA must be able to do to enroll a device (the IAM User Guide's self-manage-MFA example,
@@ -68,7 +62,8 @@ MFA_VARIANTS: tuple[dict[str, tuple[str, ...]], ...] = ({}, {"aws:MultiFactorAut
 BREAK_GLASS_MFA: dict[str, tuple[str, ...]] = {"aws:MultiFactorAuthPresent": ("true",),
                                                "aws:MultiFactorAuthAge": ("60",)}
 
-# Only SCPs and RCPs may deny a role probe: its own permissions are taken to be everything.
+# The identity of a role probe that is not in the emitted tree (the break-glass role's "any request", the roles AWS
+# creates: OrganizationAccountAccessRole, stacksets-exec-*, the management deployer): only SCPs and RCPs may deny it.
 ADMINISTRATOR = Policy("administrator access (assumed for the proof)", "identity",
                        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
                        "guardrails lockout proof")
@@ -81,14 +76,30 @@ def deployment_actions() -> dict[str, Any]:
 
 
 @cache
-def catalog_intended_actions(guardrail_id: str) -> tuple[str, ...]:
-    """Actions a catalog guardrail denies to everyone by design (``locks_break_glass: {intended: true}``), read
-    from the raw catalog file (the loader does not carry the key)."""
+def _catalog_entry(guardrail_id: str) -> Mapping[str, Any]:
+    """The raw catalog file of a guardrail (the loader does not carry ``locks_break_glass``); {} when unknown."""
     entry = resources.files("guardrails.data").joinpath("catalog", f"{guardrail_id}.yaml")
     if not entry.is_file():
-        return ()
+        return {}
     raw = yaml.safe_load(entry.read_text("utf-8")) or {}
-    marker = raw.get("locks_break_glass")
-    if not (isinstance(marker, Mapping) and marker.get("intended") is True):
+    return raw if isinstance(raw, Mapping) else {}
+
+
+def catalog_marked(guardrail_id: str) -> bool:
+    """The catalog itself says the guardrail denies break-glass by design (``locks_break_glass: {intended: true}``)."""
+    marker = _catalog_entry(guardrail_id).get("locks_break_glass")
+    return isinstance(marker, Mapping) and marker.get("intended") is True
+
+
+def catalog_sids(guardrail_id: str) -> tuple[str, ...]:
+    """Sids of the guardrail's statements, as the emitted policies carry them."""
+    return tuple(str(s["sid"]) for s in _catalog_entry(guardrail_id).get("statements", []) if s.get("sid"))
+
+
+@cache
+def catalog_intended_actions(guardrail_id: str) -> tuple[str, ...]:
+    """Actions a catalog guardrail denies to everyone by design (``locks_break_glass: {intended: true}``)."""
+    if not catalog_marked(guardrail_id):
         return ()
+    raw = _catalog_entry(guardrail_id)
     return tuple(a for s in raw.get("statements", []) for a in s.get("actions", []) if "$" not in a)

@@ -63,7 +63,10 @@ class FindingLog:
 
         ``representative``: the account the request was made in (its id is shown as ``${account_id}``)."""
         ids = {a.id for a in accounts} | {representative.id}
-        matches = [m for m in decision.deciding if only is None or (m.policy == only.policy and m.index == only.index)]
+        # Policies compared by what names them: the engine may have been given a pruned copy (statements.Pruner).
+        matches = [m for m in decision.deciding if only is None or (
+            m.index == only.index and (m.policy.name, m.policy.kind, m.policy.level) ==
+            (only.policy.name, only.policy.kind, only.policy.level))]
         if decision.outcome == "explicit-deny" and matches:
             rows = [(m.policy.name, m.policy.kind, m.policy.level, m.sid, m.index) for m in matches]
         else:
@@ -83,6 +86,17 @@ class FindingLog:
                                  policy.level if policy else "", str(deny.statement.get("Sid", "")) if deny else "",
                                  deny.index if deny else -1, (action,), "*", (),
                                  f"cannot be evaluated: {error}"), accounts)
+
+    def extend(self, check: Check, principal: str, accounts: Sequence[Account], deny: Deny,
+               actions: Sequence[str]) -> None:
+        """More actions the statement denies the principal, found after the request :meth:`record` shows."""
+        key = (check, principal, deny.policy.name, deny.index, "")
+        if key not in self._raw:
+            raise ValueError(f"{deny.where}: extend() needs a recorded finding first")
+        _, names, known = self._raw[key]
+        names.extend(a.name for a in accounts if a.name not in names)
+        seen = set(known)
+        known.extend(a for a in actions if a not in seen)
 
     def _add(self, finding: LockoutFinding, accounts: Sequence[Account]) -> None:
         key = (finding.check, finding.principal, finding.policy, finding.index,

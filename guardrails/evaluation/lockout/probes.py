@@ -1,23 +1,25 @@
-"""The requests a probe makes: role sessions, their request context, and the candidate actions and resources
-read from a Deny statement (expanded against the IAM action database, made concrete in the account)."""
+"""The requests a probe makes: role sessions, their request context, and the candidate resources read from a
+Deny statement and the action's resource types (made concrete in the account)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from guardrails.evaluation.engine import Caller, Request
-from guardrails.evaluation.lockout.facts import MAX_ACTIONS, MFA_KEYS, PER_PATTERN, REPRESENTATIVE_ACTIONS
+from guardrails.evaluation.lockout.facts import MFA_KEYS
 from guardrails.evaluation.lockout.statements import element
 from guardrails.evaluation.matching import has_variables, resource_matches, substitute_variables
-from guardrails.iam.actions import action_matches
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
 from guardrails.iam.actions import iam_database
 from guardrails.iam.arns import arn, arn_account, role_arn
 
 Chosen = Mapping[str, tuple[str, ...] | None]  # request keys the proof sets (None: the key is absent)
+# Names given to a resource of an ARN format (a NotResource pattern may name one of them, hardly both).
+PROBE_NAMES = ("guardrails", "guardrails-lockout-probe")
 
 
 @dataclass(frozen=True)
@@ -66,49 +68,46 @@ class Requests:
     def base_context(self, role: Role, account: Account) -> Mapping[str, tuple[str, ...]]:
         return self.role_request(role, account, "sts:GetCallerIdentity", "*", {}).context
 
-    def actions(self, statement: Mapping[str, Any], excluded: Sequence[str]) -> list[str]:
-        """Candidate actions of a statement: its literal actions, a few from each wildcard, or for ``NotAction``
-        representative actions outside it; ``excluded`` (intended denials) left out."""
-        out: list[str] = []
-        if "Action" in statement:
-            for pattern in element(statement, "Action"):
-                if pattern == "*":
-                    out += REPRESENTATIVE_ACTIONS
-                elif "*" not in pattern and "?" not in pattern:
-                    out.append(pattern)
-                else:
-                    names = [a.full_name for a in self.db.expand(pattern)]
-                    out += _sample(names, PER_PATTERN) or [pattern.replace("*", "Guardrails").replace("?", "X")]
-        else:
-            nots = element(statement, "NotAction")
-            out = [a for a in REPRESENTATIVE_ACTIONS if not any(action_matches(n, a) for n in nots)]
-            if not out:
-                for prefix in self.db.services():
-                    found = next((f"{prefix}:{self.db.service(prefix).actions[k].name}"  # type: ignore[union-attr]
-                                  for k in sorted(self.db.service(prefix).actions)  # type: ignore[union-attr]
-                                  if not any(action_matches(n, f"{prefix}:{k}") for n in nots)), None)
-                    if found:
-                        out.append(found)
-                    if len(out) >= PER_PATTERN:
-                        break
-        kept = [a for a in dict.fromkeys(out) if not any(action_matches(e, a) for e in excluded)]
-        return kept[:MAX_ACTIONS]
+    def candidate_resources(self, statement: Mapping[str, Any], formats: Sequence[str] | None, account: Account,
+                            region: str, base: Mapping[str, tuple[str, ...]]) -> list[str]:
+        """Resources of a request the statement could apply to, for an action that authorizes resources of these
+        ARN formats (none: the request's resource is ``*``) — a request always names the resources its action
+        authorizes, never ``*`` when it has resource types (the Service Authorization Reference:
+        https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html).
 
-    def resources(self, statement: Mapping[str, Any], action: str, account: Account, region: str,
-                  base: Mapping[str, tuple[str, ...]]) -> list[str]:
-        """Candidate resources: the statement's own patterns made concrete, or for ``NotResource`` ``*`` and the
-        action's resource type outside it."""
+        ``Resource``: for each pattern, the action's resource of a type the pattern can name (the format filled in,
+        or the pattern made concrete when the format admits it). ``NotResource``: the action's resources outside
+        every pattern (two names tried per format). ``formats`` None: an action the database does not know, whose
+        request may name any resource (the statement's own patterns made concrete, ``*`` outside ``NotResource``)."""
+        if formats is None:
+            if "Resource" in statement:
+                found = (self.concrete_arn(p, account, region, base) for p in element(statement, "Resource"))
+                return list(dict.fromkeys(r for r in found if r))
+            return ["*"]
+        fills = [[_fill(f, self.partition, region, account.id, name) for name in PROBE_NAMES] for f in formats]
         if "Resource" in statement:
-            patterns = element(statement, "Resource")
-            if "*" in patterns:
-                return ["*"]
-            out = [self.concrete_arn(p, account, region, base) for p in patterns]
-            return list(dict.fromkeys(r for r in out if r))
+            out: list[str] = []
+            for pattern in element(statement, "Resource"):
+                if pattern == "*":
+                    out += [names[0] for names in fills] or ["*"]
+                    continue
+                if not formats:
+                    if resource_matches(pattern, "*", base):
+                        out.append("*")
+                    continue
+                concrete = self.concrete_arn(pattern, account, region, base)
+                for arn_format, names in zip(formats, fills, strict=True):
+                    if resource_matches(pattern, names[0], base):
+                        out.append(names[0])
+                    elif concrete and _format_regex(arn_format).fullmatch(concrete):
+                        out.append(concrete)
+            return list(dict.fromkeys(out))
         if "NotResource" in statement:
             excluded = element(statement, "NotResource")
-            candidates = ["*", *self.database_arns(action, account, region)]
-            return [c for c in candidates if not any(resource_matches(p, c, base) for p in excluded)][:2]
-        return ["*"]
+            candidates = [n for names in fills for n in names] or ["*"]
+            outside = [c for c in candidates if not any(resource_matches(p, c, base) for p in excluded)]
+            return list(dict.fromkeys(outside))
+        return [names[0] for names in fills][:1] or ["*"]
 
     def concrete_arn(self, pattern: str, account: Account, region: str,
                      base: Mapping[str, tuple[str, ...]]) -> str | None:
@@ -161,12 +160,11 @@ def path_of(pattern: str) -> str:
     return "/" + "".join(f"{p}/" for p in parts[:-1])
 
 
-def _sample(names: Sequence[str], count: int) -> list[str]:
-    """Up to ``count`` names spread over the list (first, middle, last …), deterministic."""
-    if len(names) <= count:
-        return list(names)
-    step = (len(names) - 1) / (count - 1)
-    return list(dict.fromkeys(names[round(i * step)] for i in range(count)))
+@lru_cache(maxsize=8192)
+def _format_regex(arn_format: str) -> re.Pattern[str]:
+    """An ARN format of the database as a pattern: every ``${…}`` placeholder any text (names may hold ``/``)."""
+    parts = re.split(r"\$\{[^}]+\}", arn_format)
+    return re.compile(".*".join(re.escape(p) for p in parts), re.DOTALL)
 
 
 def _fill(arn_format: str, partition: str, region: str, account_id: str, name: str) -> str:

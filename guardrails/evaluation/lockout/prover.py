@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from guardrails.evaluation.lockout.break_glass import (
     Declarations,
@@ -11,6 +13,7 @@ from guardrails.evaluation.lockout.break_glass import (
     prove_break_glass_entry,
     prove_quarantine,
 )
+from guardrails.evaluation.lockout.coverage import Coverage
 from guardrails.evaluation.lockout.deployment import prove_deployment
 from guardrails.evaluation.lockout.findings import LockoutFinding
 from guardrails.evaluation.lockout.mfa import prove_mfa_enrollment
@@ -19,14 +22,28 @@ from guardrails.evaluation.lockout.search import Search
 from guardrails.evaluation.organization import Organization
 
 
-def prove_no_lockout(organization: Organization, *,
-                     intended: Mapping[str, Iterable[str]] | None = None,
-                     deployment_roles: Iterable[str] = (),
-                     management_deployer: str | None = None,
-                     bootstrap_role: str | None = None,
-                     quarantine: Quarantine | None = None,
-                     explicit_scps_need_declaration: bool = True) -> list[LockoutFinding]:
-    """Every lockout the emitted policies allow, collapsed across accounts; ``[]`` is the proof.
+@dataclass(frozen=True)
+class Proof:
+    """The findings (``[]`` is the proof) and what the proof covered."""
+
+    findings: list[LockoutFinding]
+    coverage: Coverage
+
+
+def prove_no_lockout(organization: Organization, **options: object) -> list[LockoutFinding]:
+    """Every lockout the emitted policies allow, collapsed across accounts; ``[]`` is the proof. The options are
+    :func:`prove`'s."""
+    return prove(organization, **options).findings  # type: ignore[arg-type]
+
+
+def prove(organization: Organization, *,
+          intended: Mapping[str, Iterable[str]] | None = None,
+          deployment_roles: Iterable[str] = (),
+          management_deployer: str | None = None,
+          bootstrap_role: str | None = None,
+          quarantine: Quarantine | None = None,
+          explicit_scps_need_declaration: bool = True) -> Proof:
+    """Every lockout the emitted policies allow, collapsed across accounts, and the proof's coverage.
 
     ``intended``: policy name → Sids whose denial of break-glass is by design (``"*"``: every statement), on top
     of the manifest's ``intended_denials`` and the catalog's ``locks_break_glass``. ``deployment_roles``: role
@@ -36,6 +53,7 @@ def prove_no_lockout(organization: Organization, *,
     every member account. ``explicit_scps_need_declaration=False`` leaves the blueprint's own SCPs (those with no
     catalog guardrail) out of the break-glass check — for blueprints written before ``intended_denials``.
     """
+    started = time.perf_counter()
     search = Search(organization)
     who = Principals.of(search.manifest, tuple(deployment_roles), management_deployer, bootstrap_role)
     declarations = Declarations(search.manifest, intended or {}, explicit_scps_need_declaration)
@@ -46,4 +64,5 @@ def prove_no_lockout(organization: Organization, *,
     prove_mfa_enrollment(search)
     if quarantine is not None:
         prove_quarantine(search, who, quarantine)
-    return search.log.findings()
+    search.coverage.seconds = time.perf_counter() - started
+    return Proof(search.log.findings(), search.coverage)

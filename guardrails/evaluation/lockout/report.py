@@ -62,4 +62,9 @@ def _hint(f: LockoutFinding) -> str:
         return ("users under MFA enforcement must be able to call iam:CreateVirtualMFADevice, iam:EnableMFADevice, "
                 "iam:ListMFADevices and iam:GetUser on their own user without MFA: allow them, and leave them out of "
                 "any Deny that applies without MFA (NotAction)")
+    if f.check == "deployment" and f.kind in ("identity", "boundary", "resource"):
+        return ("the role's own policies do not let it deploy the baseline: grant what the baseline needs "
+                "(guardrails/data/deployment_actions.yaml lists it) through its job functions and boundary, or take "
+                "it out of `deployment_principals` if it does not deploy the baseline (the guardrails then apply to "
+                "it like to everyone else)")
     return f"{exempt}; intended denials do not apply here: the deployment needs the action"

@@ -1,19 +1,35 @@
-"""The search for a request that proves a lockout, run by the real engine (:func:`~guardrails.evaluation.engine.
-evaluate`): a witness that one Deny statement can apply to a probe, or a needed request that is not allowed."""
+"""The search for requests that prove a lockout, confirmed by the real engine (:func:`~guardrails.evaluation.engine.
+evaluate`): every action a Deny statement can deny a probe (exhaustive over the action universe), or a needed
+request that is not allowed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from guardrails.evaluation.engine import Decision, PolicySet, Request, evaluate
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.evaluation.lockout.contexts import Contexts
+from guardrails.evaluation.lockout.contexts import Context, Contexts
+from guardrails.evaluation.lockout.coverage import Coverage
 from guardrails.evaluation.lockout.facts import RESOURCE_KEYS
 from guardrails.evaluation.lockout.findings import Check, FindingLog
 from guardrails.evaluation.lockout.paths import Path, PathGroups
 from guardrails.evaluation.lockout.probes import Chosen, Requests, Role
-from guardrails.evaluation.lockout.statements import Deny, decided_by, denies_of, fits, fits_action
+from guardrails.evaluation.lockout.statements import (
+    Deny,
+    Pruner,
+    applies,
+    decided_by,
+    denies_of,
+    fits,
+    fits_action,
+    resource_dependent,
+)
+from guardrails.evaluation.lockout.universe import universe
 from guardrails.evaluation.organization import Account, Organization
+
+US_EAST_1 = "us-east-1"  # the region of every request to a us-east-1 service (guardrails/data/global_services.yaml)
+_REGION = frozenset({"aws:requestedregion"})
 
 # Builds the request of one (action, resource) under the chosen keys, and the policies that apply to it.
 MakeRequest = Callable[[str, str, Chosen], tuple[Request, PolicySet]]
@@ -29,25 +45,68 @@ class Search:
         self.paths = PathGroups(organization)
         self.requests = Requests(organization)
         self.contexts = Contexts(self.requests)
+        self.universe = universe()
+        self.prune = Pruner()
         self.log = FindingLog()
+        self.memo: dict[tuple, Any] = {}  # what a check works out once per proof (keys start with its name)
+        self.coverage = Coverage(actions=len(self.universe))
 
-    def witness(self, deny: Deny, role: Role, path: Path, policies: PolicySet, fixed: frozenset[str],
-                excluded: Sequence[str]) -> tuple[Request, Decision, dict] | None:
-        """A request of ``role`` that this Deny statement decides, if there is one."""
+    def prove_statement(self, check: Check, role: Role, accounts: Sequence[Account], path: Path, deny: Deny,
+                        policies: PolicySet, fixed: frozenset[str], excluded: Sequence[str]) -> None:
+        """Every action the Deny statement names (``excluded`` aside), at every adversarial context built from
+        its conditions: each one it denies the role is recorded, with one witness request per statement.
+
+        Actions are decided class by class (:meth:`~guardrails.evaluation.lockout.universe.Universe.classes`):
+        the request of every action of a class meets the statement alike, so one search answers for all of them.
+        Each witness is confirmed by the engine with every policy of the path."""
         account = path.account
-        base = self.requests.base_context(role, account)
-        adversary = fixed | role.pinned
-        if self.contexts.rejected_by_fixed_keys(deny.statement, adversary, base):
-            return None
-        for action in self.requests.actions(deny.statement, excluded):
-            for chosen in self.contexts.contexts(deny.statement, adversary, base, account):
-                region = next((v[0] for k, v in chosen.items() if k.lower() == "aws:requestedregion" and v), None)
-                for resource in self.requests.resources(deny.statement, action, account,
-                                                        region or self.org.home_region, base):
-                    request = self.requests.role_request(role, account, action, resource, chosen)
-                    decision = evaluate(request, policies)
-                    if decided_by(decision, deny):
-                        return request, decision, chosen
+        try:
+            base = self.requests.base_context(role, account)
+            adversary = fixed | role.pinned
+            classes = self.universe.classes(deny.statement, excluded, where=deny.where,
+                                            resource_dependent=resource_dependent(deny.statement, deny.where))
+            contexts = {pinned: list(self.contexts.contexts(deny.statement, adversary | (_REGION if pinned else
+                                                                                          frozenset()), base, account))
+                        for pinned in {key[0] for key in classes}}
+            for key, names in classes.items():
+                self.coverage.add(check, len(names) * max(1, len(contexts[key[0]])))
+            if self.contexts.rejected_by_fixed_keys(deny.statement, adversary, base):
+                return  # e.g. the aws:PrincipalArn exemption: no context makes it apply to this principal
+            recorded = False
+            for (pinned, _, typed, _), names in classes.items():
+                if deny.policy.kind == "rcp" and not typed:
+                    # RCPs apply only to the resources an action authorizes; an action without a resource type has
+                    # none: https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html
+                    continue
+                found = self._witness(deny, role, account, policies, names[0], contexts[pinned], base, pinned)
+                if found is None:
+                    continue
+                if not recorded:
+                    request, decision, chosen = found
+                    self.log.record(check, role.label, accounts, account, request, decision, chosen, names[0], deny)
+                    recorded = True
+                self.log.extend(check, role.label, accounts, deny, names)
+        except EvaluationError as exc:
+            self.log.unreadable(check, role.label, accounts, deny, "*", exc)
+
+    def _witness(self, deny: Deny, role: Role, account: Account, policies: PolicySet, action: str,
+                 contexts: Sequence[Chosen], base: Context, pinned: bool) -> tuple[Request, Decision, Chosen] | None:
+        """A request of ``role`` for ``action`` that the statement applies to and the engine denies by it."""
+        facts = self.universe.fact(action)
+        formats = facts.formats if facts.known else None
+        resources: dict[str, list[str]] = {}
+        for chosen in contexts:
+            region = next((v[0] for k, v in chosen.items() if k.lower() == "aws:requestedregion" and v), None) or \
+                (US_EAST_1 if pinned else self.org.home_region)
+            if region not in resources:
+                resources[region] = self.requests.candidate_resources(deny.statement, formats, account, region, base)
+            for resource in resources[region]:
+                request = self.requests.role_request(role, account, action, resource, chosen)
+                if not applies(deny, request):
+                    continue
+                decision = evaluate(request, self.prune(policies, action))
+                if decided_by(decision, deny):
+                    return request, decision, chosen
         return None
 
     def check_requests(self, check: Check, principal: str, accounts: Sequence[Account], path: Path,
@@ -68,6 +127,7 @@ class Search:
             stable = frozenset(fixed - RESOURCE_KEYS - {"aws:requestedregion"})
             denies = [d for d in denies if not self.contexts.rejected_by_fixed_keys(d.statement, stable,
                                                                                     first.context)]
+        self.coverage.add(check, len(pairs))  # each needed request with the context its principal sends
         for action, resource in pairs:
             try:
                 if denies is not None:
@@ -82,7 +142,7 @@ class Search:
                 applicable = [d for d in candidates if fits(d, request)
                               and not self.contexts.rejected_by_fixed_keys(d.statement, fixed, request.context)]
                 if denies is None or applicable:
-                    decision = evaluate(request, policies)
+                    decision = evaluate(request, self.prune(policies, action))
                     if decision.outcome not in ("allow", "unknown"):
                         self.log.record(check, principal, accounts, path.account, request, decision, {}, action)
                         continue
@@ -91,26 +151,14 @@ class Search:
                         if not chosen:
                             continue
                         probe, probe_policies = make(action, resource, chosen)
-                        decision = evaluate(probe, probe_policies)
+                        self.coverage.add(check, 1)
+                        decision = evaluate(probe, self.prune(probe_policies, action))
                         if decision.outcome not in ("allow", "unknown"):
                             self.log.record(check, principal, accounts, path.account, probe, decision, chosen,
                                             action)
                             break
             except EvaluationError as exc:
                 self.log.unreadable(check, principal, accounts, None, action, exc)
-
-    def record_witness(self, check: Check, role: Role, accounts: Sequence[Account], path: Path, deny: Deny,
-                       policies: PolicySet, fixed: frozenset[str], excluded: Sequence[str]) -> None:
-        """Look for a witness of ``deny`` against ``role`` and record it (or the statement as unreadable)."""
-        try:
-            found = self.witness(deny, role, path, policies, fixed, excluded)
-        except EvaluationError as exc:
-            self.log.unreadable(check, role.label, accounts, deny, "*", exc)
-            return
-        if found:
-            request, decision, chosen = found
-            self.log.record(check, role.label, accounts, path.account, request, decision, chosen, request.action,
-                            deny)
 
 
 def given_context(fixed: Mapping[str, tuple[str, ...]], chosen: Chosen) -> dict[str, tuple[str, ...]]:

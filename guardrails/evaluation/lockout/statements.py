@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from guardrails.evaluation.conditions import evaluate_conditions
 from guardrails.evaluation.engine import Decision, Policy, PolicySet, Request, statements_of
-from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.lockout.universe import element, universe
 from guardrails.evaluation.matching import has_variables, resource_matches
 from guardrails.iam.actions import action_matches
-from guardrails.iam.documents import PolicyFormatError, as_tuple
 
 
 @dataclass(frozen=True)
@@ -25,18 +25,6 @@ class Deny:
     def where(self) -> str:
         """The statement as a message names it: ``guardrails-root statement ProtectGuardrailRoles``."""
         return f"{self.policy.name} statement {self.statement.get('Sid') or self.index + 1}"
-
-
-def element(statement: Mapping[str, Any], name: str, *, where: str = "") -> tuple[str, ...]:
-    """A string-or-list element of a statement (``Action``, ``Resource``, ``Principal.Service`` …) as a tuple.
-
-    A non-string item is an :class:`EvaluationError`: the proof reports the statement as one it cannot read
-    instead of guessing what it denies.
-    """
-    try:
-        return as_tuple(statement.get(name), what=f"{where}{': ' if where else ''}{name}")
-    except PolicyFormatError as exc:
-        raise EvaluationError(f"{exc}; the lockout proof cannot read this statement") from exc
 
 
 def denies_of(policies: PolicySet) -> list[Deny]:
@@ -62,6 +50,9 @@ def denies_of(policies: PolicySet) -> list[Deny]:
 def fits_action(deny: Deny, action: str) -> bool:
     """The statement's Action names the action, or its NotAction does not."""
     statement, where = deny.statement, deny.where
+    known = universe().mentions(statement, action, where)
+    if known is not None:
+        return known
     if "Action" in statement:
         return any(action_matches(p, action) for p in element(statement, "Action", where=where))
     return not any(action_matches(p, action) for p in element(statement, "NotAction", where=where))
@@ -81,7 +72,74 @@ def fits(deny: Deny, request: Request) -> bool:
     return True
 
 
+def resource_dependent(statement: Mapping[str, Any], where: str = "") -> bool:
+    """Does whether the statement applies depend on the request's resource (anything but ``Resource: "*"``)?"""
+    return "NotResource" in statement or element(statement, "Resource", where=where) != ("*",)
+
+
+def applies(deny: Deny, request: Request) -> bool:
+    """The statement itself applies to the request: resource and conditions (its action is known to fit).
+
+    What the engine's explicit-deny step asks of each statement; the engine confirms every witness."""
+    statement, where = deny.statement, deny.where
+    if "Resource" in statement:
+        if not any(resource_matches(p, request.resource, request.context)
+                   for p in element(statement, "Resource", where=where)):
+            return False
+    elif "NotResource" in statement:
+        if any(resource_matches(p, request.resource, request.context)
+               for p in element(statement, "NotResource", where=where)):
+            return False
+    matched, _ = evaluate_conditions(statement.get("Condition") or {}, request.context)
+    return matched
+
+
 def decided_by(decision: Decision, deny: Deny) -> bool:
-    """The decision is an explicit deny and this statement is among those that decided it."""
+    """The decision is an explicit deny and this statement is among those that decided it (the policy compared by
+    what names it: the engine may have been given its pruned copy, see :func:`pruned`)."""
     return decision.outcome == "explicit-deny" and any(
-        m.policy == deny.policy and m.index == deny.index for m in decision.deciding)
+        m.index == deny.index and (m.policy.name, m.policy.kind, m.policy.level) ==
+        (deny.policy.name, deny.policy.kind, deny.policy.level) for m in decision.deciding)
+
+
+class Pruner:
+    """Policy sets cut down to the statements that name one action, for the engine.
+
+    A statement whose ``Action``/``NotAction`` does not name the action cannot apply to the request, so the engine
+    gets an inert statement in its place (``NotAction: "*"`` names nothing): positions, names and decisions stay
+    what they are, and the engine no longer matches hundreds of action patterns per request. Near misses (for
+    explanations) of the pruned statements are lost, which the proof does not show."""
+
+    def __init__(self) -> None:
+        self._policies: dict[tuple[int, str, str, str], tuple[Policy, Policy]] = {}
+
+    def __call__(self, policies: PolicySet, action: str) -> PolicySet:
+        if action.lower() not in universe().facts:
+            return policies  # an action the database does not know: the patterns decide, unpruned
+
+        def cut(policy: Policy | None) -> Policy | None:
+            if policy is None:
+                return None
+            # Documents are parsed once per account (Organization.document): their ids outlive the Policy objects.
+            key = (id(policy.document), policy.name, policy.level, action.lower())
+            if key not in self._policies:
+                statements = statements_of(policy)
+                kept = [s if universe().mentions(s, action, policy.name) is not False else _inert(s)
+                        for s in statements]
+                document = {**policy.document, "Statement": kept}
+                self._policies[key] = (policy, replace(policy, document=document))  # the original kept alive
+            return self._policies[key][1]
+
+        def levels(given: tuple[tuple[str, tuple[Policy, ...]], ...]) -> tuple[tuple[str, tuple[Policy, ...]], ...]:
+            return tuple((level, tuple(cut(p) for p in attached)) for level, attached in given)  # type: ignore[misc]
+
+        return replace(policies, scp_levels=levels(policies.scp_levels), rcp_levels=levels(policies.rcp_levels),
+                       identity=tuple(cut(p) for p in policies.identity),  # type: ignore[misc]
+                       boundary=cut(policies.boundary), session=cut(policies.session),
+                       resource=cut(policies.resource))
+
+
+def _inert(statement: Mapping[str, Any]) -> dict[str, Any]:
+    """A statement of the same effect (and principal) that applies to no request."""
+    out: dict[str, Any] = {k: statement[k] for k in ("Sid", "Effect", "Principal") if k in statement}
+    return {**out, "NotAction": "*", "Resource": "*"}
