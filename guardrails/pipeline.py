@@ -29,6 +29,7 @@ from guardrails.emitters.write import (
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
 from guardrails.evaluation.lockout import Coverage, lockout_diagnostics, prove
 from guardrails.evaluation.organization import Organization
+from guardrails.evaluation.outside_trusts import outside_trust_denials
 from guardrails.model import Model, build_model
 from guardrails.model.library import effective_job
 from guardrails.policies import risks
@@ -89,6 +90,9 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
         compiled.seconds = time.perf_counter() - started
     if run_tests:
         lockouts = prove_lockout_safety(compiled, model)
+        lockouts += outside_trust_denials(compiled.organization, [  # GR404: trusts to outside accounts an RCP denies
+            (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
+            for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
         if lockouts:
             raise BlueprintError(lockouts)
         compiled.seconds = time.perf_counter() - started

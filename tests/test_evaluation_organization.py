@@ -197,7 +197,9 @@ def test_decided_by_matches_statements_and_policies_not_words(example: Organizat
     from guardrails.policies.ir import AccessTest
 
     organization = example
-    base = AccessTest("t", "", "role/AppInstance", ("app-prod",), ("iam:CreateRole",), "*", (), "deny")
+    # A named role: on `*` the SCP protecting the guardrail roles could deny some role first (some_resource.py).
+    base = AccessTest("t", "", "role/AppInstance", ("app-prod",), ("iam:CreateRole",),
+                      "arn:aws:iam::400000000001:role/workload/escalated", (), "deny")
     for decided_by, ok in (("GuardrailsWorkloadBoundary", True), ("boundary", True), ("allows", False),
                            ("it", False)):
         (result,) = run_tests(organization, [AccessTest(**{**base.__dict__, "decided_by": decided_by})])

@@ -480,7 +480,8 @@ class Limits(Strict):
 # --------------------------------------------------------------------------- access tests
 
 PrincipalText = Annotated[
-    str, StringConstraints(pattern=r"^(root|(role|user|group|federated|service|permission-set)/.+)$")]
+    str, StringConstraints(pattern=r"^(root|(role|user|group|federated|service|permission-set|root-session)/.+"
+                                   r"|external:\d{12}/(root|(role|user)/.+))$")]
 ContextValue = Union[str, bool, int, list[str]]
 
 
@@ -490,11 +491,15 @@ class AccessTest(Strict):
     description: str | None = Field(None, description="What the assertion proves, in a sentence.")
     principal: PrincipalText = Field(
         description="`role/NAME`, `user/NAME`, `group/NAME` (a member of the group), `root` (the account's root "
-        "user), `federated/PROVIDER` (e.g. `federated/token.actions.githubusercontent.com`), `service/PRINCIPAL` or "
-        "`permission-set/NAME` (an IAM Identity Center session of that permission set, in an account it is assigned "
-        "to)."
+        "user), `root-session/TASK` (an sts:AssumeRoot session scoped by the AWS task policy TASK, e.g. "
+        "`root-session/IAMDeleteRootUserCredentials`), `federated/PROVIDER` (e.g. "
+        "`federated/token.actions.githubusercontent.com`), `service/PRINCIPAL`, `permission-set/NAME` (an IAM "
+        "Identity Center session of that permission set, in an account it is assigned to) or a principal of an "
+        "account outside the organization: `external:123456789012/role/NAME`, `external:123456789012/user/NAME`, "
+        "`external:123456789012/root`."
     )
-    account: str | None = Field(None, description="The account the principal is in (name).")
+    account: str | None = Field(None, description="The account the principal is in (name); for an `external:` "
+                                "principal, the organization account the request goes to.")
     accounts: list[str] | Literal["all"] | None = Field(
         None, description="Several accounts (names), or `all`: the assertion must hold in each."
     )

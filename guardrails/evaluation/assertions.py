@@ -43,8 +43,11 @@ class CaseResult:
             return True
         wanted = self.test.decided_by
         names = {m.sid for m in self.decision.deciding} | {m.policy.name for m in self.decision.deciding}
-        if not self.decision.deciding:  # implicit deny: the step that found no Allow, and the policies it asked
-            names |= {s.stage for s in self.decision.steps if s.outcome == "no-allow"}
+        if not self.decision.deciding:
+            # implicit deny: the step that found no Allow, and the policies it asked; a request that needs no
+            # permission: the documented exception that allowed it
+            deciding_outcome = "allow" if self.decision.allowed else "no-allow"
+            names |= {s.stage for s in self.decision.steps if s.outcome == deciding_outcome}
             names |= {p for s in self.decision.steps if s.outcome == "no-allow" for p in s.policies}
         return wanted in names
 
@@ -104,6 +107,13 @@ def failure_diagnostics(results: Sequence[CaseResult]) -> list[Diagnostic]:
 
 def _unknown_hint(decision: Decision) -> str:
     """What to change in a test whose decision guardrails cannot know."""
+    unknown = [step for step in decision.steps if step.outcome == "unknown"]
+    if any(step.stage == "documented exception" for step in unknown):
+        return ("AWS documents that this request needs no permission but not whether the Deny that applies stops it; "
+                "test a request the documentation settles")
+    if any("outside the organization" in step.detail and step.stage in ("identity", "SCPs") for step in unknown):
+        return ("the decision depends on the policies of a principal outside the organization, which the plan does not "
+                "hold; test what the plan decides (a trust policy, a resource policy or an RCP that denies)")
     if any(step.outcome == "unknown" and "resource policy" in step.stage for step in decision.steps):
         return ("the decision depends on the policy of a resource guardrails does not deploy, in another account or "
                 "outside the organization; test a resource of the plan (manifest `resource_policies`) or one in the "

@@ -37,15 +37,26 @@ def request_context(org: Organization, caller: Caller, spec: PrincipalSpec, acco
     """What AWS puts into the request context for this caller, then the context the user gave (which wins)."""
     defaults: dict[str, str | tuple[str, ...]] = {}
     if caller.kind in ("user", "role", "root"):
+        own = caller.account or account.id
+        name = spec.name if spec.kind != "external" else caller.principal_arn.rsplit("/", 1)[-1]
         defaults["aws:PrincipalArn"] = caller.principal_arn
-        defaults["aws:PrincipalAccount"] = account.id
-        defaults["aws:PrincipalOrgID"] = org.org_id
+        defaults["aws:PrincipalAccount"] = own
+        if org.account_by_id(own) is not None:
+            # Left out for an account outside the organization: its organization, if any, is not this one.
+            defaults["aws:PrincipalOrgID"] = org.org_id
         defaults["aws:PrincipalIsAWSService"] = "false"
         defaults["aws:PrincipalType"] = {"user": "User", "role": "AssumedRole", "root": "Account"}[caller.kind]
-        defaults["aws:userid"] = {"user": f"AIDAGUARDRAILS{spec.name.upper()}", "root": account.id,
-                                  "role": f"AROAGUARDRAILS{spec.name.upper()}:guardrails"}[caller.kind]
+        defaults["aws:userid"] = {"user": f"AIDAGUARDRAILS{name.upper()}", "root": own,
+                                  "role": f"AROAGUARDRAILS{name.upper()}:guardrails"}[caller.kind]
     now = datetime.now(UTC)
-    if spec.kind == "permission-set":
+    if spec.kind == "root-session":
+        # An sts:AssumeRoot session: temporary credentials without MFA, marked by aws:AssumedRoot
+        # (guardrails/data/root_task_policies/PROVENANCE.yaml, `session.request_context`).
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-assumedroot
+        defaults["aws:AssumedRoot"] = "true"
+        defaults["aws:MultiFactorAuthPresent"] = "false"
+        defaults["aws:TokenIssueTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif spec.kind == "permission-set":
         # An Identity Center session: the MFA of the sign-in is the identity source's, so the key is left out
         # unless the request says otherwise; the credentials are fresh (the session lasts session_duration).
         defaults["aws:TokenIssueTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,17 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from guardrails.evaluation import some_resource, unconditional
 from guardrails.evaluation.conditions import ClauseResult, evaluate_conditions
-from guardrails.evaluation.errors import EvaluationError
-from guardrails.evaluation.matching import Context, resource_matches
-from guardrails.iam.actions import action_matches
+from guardrails.evaluation.matching import Context
+from guardrails.evaluation.statements import action_applies, principal_match, resource_applies, statements_of
+from guardrails.evaluation.unconditional import Exemption
 
 PolicyKind = Literal["scp", "rcp", "resource", "identity", "boundary", "session"]
 Outcome = Literal["allow", "explicit-deny", "implicit-deny", "unknown"]
-
-# Statement elements the engine reads; anything else in a statement is a grammar error, not ignorable.
-_ELEMENTS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal",
-             "Condition"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +64,9 @@ class Request:
     context: Context
     # For explanations: (lowercased key, key as AWS spells it, "default" or "given") per context key.
     context_origin: tuple[tuple[str, str, str], ...] = ()
+    # resource "*" for an action with resource types: those types, and the answer is for some resource of them
+    # (guardrails.evaluation.some_resource); () = the resource is what it says.
+    resource_types: some_resource.ResourceTypes = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,11 @@ class PolicySet:
     ``resource_unknown``: why the resource's own policy is unknown (a resource outside the organization, or one
     guardrails deploys no policy for, across accounts); the decision is then a deny or ``unknown``, never allow.
     ``notes``: (stage, text) facts about the request shown first (e.g. the Identity Center session behind a role).
+    ``task_policy``: an sts:AssumeRoot session's task policy: its Denies apply, it is never asked for an Allow.
+    ``exemptions``: the documented exceptions that apply (guardrails.evaluation.unconditional): policy types left
+    out, or no permission needed at all.
+    ``caller_unknown``: why the caller's own policies (identity, boundary, SCPs) are unknown (a principal outside
+    the organization): what depends on them is ``unknown``, what the plan's policies decide stays decided.
     """
 
     scp_levels: tuple[tuple[str, tuple[Policy, ...]], ...] = ()
@@ -98,6 +103,10 @@ class PolicySet:
     key_policy: bool = False
     resource_unknown: str = ""
     notes: tuple[tuple[str, str], ...] = ()
+    task_policy: Policy | None = None
+    exemptions: tuple[Exemption, ...] = ()
+    rcp_exempt_reason: str = ""  # why RCPs do not apply (a documented exception)
+    caller_unknown: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,103 +155,12 @@ class Decision:
         """One line: the outcome and what decided it."""
         decided = next((s for s in reversed(self.steps) if s.outcome in ("deny", "no-allow", "unknown")), None)
         if self.outcome == "allow":
+            if not self.deciding and self.steps:  # a request that needs no permission: the exception decided
+                return f"allow: {self.steps[-1].stage}: {self.steps[-1].detail}"
             return "allow: " + "; ".join(m.describe() for m in self.deciding)
         if self.outcome == "explicit-deny":
             return "explicit deny: " + "; ".join(m.describe() for m in self.deciding)
         return f"{self.outcome}: {decided.stage}: {decided.detail}" if decided else self.outcome
-
-
-def _as_tuple(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple):
-        return tuple(str(v) for v in value)
-    raise EvaluationError(f"expected a string or a list of strings, got {value!r}")
-
-
-def statements_of(policy: Policy) -> list[Mapping[str, Any]]:
-    """The statements of a policy document (a single statement object counts as a list of one)."""
-    raw = policy.document.get("Statement")
-    if isinstance(raw, Mapping):
-        raw = [raw]
-    if not isinstance(raw, list):
-        raise EvaluationError(f"{policy.name}: the policy has no Statement list")
-    for statement in raw:
-        unknown = set(statement) - _ELEMENTS
-        if unknown:
-            raise EvaluationError(f"{policy.name}: statement element(s) {', '.join(sorted(unknown))} are not IAM "
-                                  "policy grammar")
-        if statement.get("Effect") not in ("Allow", "Deny"):
-            raise EvaluationError(f"{policy.name}: statement Effect must be Allow or Deny, got "
-                                  f"{statement.get('Effect')!r}")
-    return raw
-
-
-def _action_applies(statement: Mapping[str, Any], action: str) -> bool:
-    if "Action" in statement:
-        return any(action_matches(p, action) for p in _as_tuple(statement["Action"]))
-    if "NotAction" in statement:
-        return not any(action_matches(p, action) for p in _as_tuple(statement["NotAction"]))
-    return False
-
-
-def _resource_applies(statement: Mapping[str, Any], resource: str, context: Context, kind: PolicyKind) -> bool:
-    if "Resource" in statement:
-        return any(resource_matches(p, resource, context) for p in _as_tuple(statement["Resource"]))
-    if "NotResource" in statement:
-        return not any(resource_matches(p, resource, context) for p in _as_tuple(statement["NotResource"]))
-    # Role trust policies have no Resource element: the role they belong to is the resource.
-    return kind == "resource"
-
-
-def _principal_match(statement: Mapping[str, Any], caller: Caller) -> str:
-    """"direct" when the statement names this principal, "account" when it names its account, else ""."""
-    if "NotPrincipal" in statement:
-        # Its rules (account ARNs required, principals with boundaries always denied, never with Allow) make it
-        # easy to get wrong; guardrails never emits it, so a policy that uses it is not evaluated by guessing.
-        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html
-        raise EvaluationError("NotPrincipal is not supported by guardrails' evaluator; write the statement with "
-                              "Principal and a condition on aws:PrincipalArn")
-    if "Principal" in statement:
-        return _names_principal(statement["Principal"], caller)
-    return ""
-
-
-def _names_principal(principal: object, caller: Caller) -> str:
-    if principal == "*":
-        return "direct"
-    if not isinstance(principal, Mapping):
-        raise EvaluationError(f"a Principal must be \"*\" or an object, got {principal!r}")
-    best = ""
-    for kind, values in principal.items():
-        for value in _as_tuple(values):
-            if kind == "AWS":
-                if value == "*":
-                    return "direct"
-                if caller.kind == "role" and value == caller.arn:
-                    return "session"  # the role session itself: not limited by the role's boundary
-                if value in (caller.principal_arn, caller.arn) and caller.kind != "root":
-                    return "direct"
-                account = value if value.isdigit() else _root_account(value)
-                if account and account == caller.account:
-                    # The account's root user itself is named directly; anyone else in it by delegation.
-                    best = "direct" if caller.kind == "root" else (best or "account")
-            elif kind == "Federated" and caller.kind == "federated" and value == caller.federated_provider:
-                return "direct"
-            elif kind == "Service" and caller.kind == "service" and value == caller.service:
-                return "direct"
-            elif kind not in ("AWS", "Federated", "Service", "CanonicalUser"):
-                raise EvaluationError(f"unknown Principal type {kind!r}")
-    return best
-
-
-def _root_account(arn: str) -> str | None:
-    parts = arn.split(":")
-    if len(parts) == 6 and parts[2] == "iam" and parts[5] == "root":
-        return parts[4]
-    return None
 
 
 def matching_statements(policy: Policy, request: Request, effect: str, *,
@@ -253,13 +171,17 @@ def matching_statements(policy: Policy, request: Request, effect: str, *,
     for index, statement in enumerate(statements_of(policy)):
         if statement["Effect"] != effect:
             continue
-        if not _action_applies(statement, request.action):
+        if not action_applies(statement, request.action):
             continue
-        if not _resource_applies(statement, request.resource, request.context, policy.kind):
+        if effect == "Deny" and request.resource_types and request.resource == "*":
+            if not some_resource.could_apply(statement, request.resource_types, request.context,
+                                             trust=policy.kind == "resource"):
+                continue
+        elif not resource_applies(statement, request.resource, request.context, policy.kind):
             continue
         principal = ""
         if policy.kind == "resource":
-            principal = _principal_match(statement, request.caller)
+            principal = principal_match(statement, request.caller)
             if not principal:
                 continue
         matched, clauses = evaluate_conditions(statement.get("Condition") or {}, request.context)
@@ -281,15 +203,24 @@ def _no_allow(stage: str, detail: str, policies: Sequence[Policy], request: Requ
 def evaluate(request: Request, policies: PolicySet) -> Decision:
     """The decision for ``request`` given every policy that applies to it, with the steps that led there."""
     steps: list[Step] = [Step(stage, "not-applicable", text) for stage, text in policies.notes]
+    policies, left_out = unconditional.leave_out(policies)  # documented exceptions: the types they leave out
+    steps += [Step(stage, "not-applicable", text) for stage, text in left_out]
     # RCPs do not restrict service-linked roles either; SCPs also spare the management account's principals.
     # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html
-    rcp_exempt = policies.scp_exempt_reason if "service-linked" in policies.scp_exempt_reason else ""
+    rcp_exempt = policies.rcp_exempt_reason or (
+        policies.scp_exempt_reason if "service-linked" in policies.scp_exempt_reason else "")
     applicable: list[Policy] = [] if rcp_exempt else [p for _, level in policies.rcp_levels for p in level]
     if not policies.scp_exempt_reason:
         applicable += [p for _, level in policies.scp_levels for p in level]
-    applicable += [p for p in (policies.resource, *policies.identity, policies.boundary, policies.session) if p]
+    applicable += [p for p in (policies.resource, *policies.identity, policies.boundary, policies.session,
+                               policies.task_policy) if p]
+    if request.resource_types and request.resource == "*":
+        steps.append(_some_resource_step(request, applicable))
 
     denies = [m for p in applicable for m in matching_statements(p, request, "Deny")]
+    free = unconditional.without_permission(policies.exemptions)
+    if free is not None:
+        return _without_permission(free, denies, policies, steps)
     if denies:
         steps.append(Step("explicit deny", "deny", f"{len(denies)} Deny statement(s) apply", tuple(denies)))
         return Decision("explicit-deny", tuple(steps), tuple(denies))
@@ -299,6 +230,9 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
                                    ("SCPs", policies.scp_levels, policies.scp_exempt_reason)):
         if exempt:
             steps.append(Step(family, "not-applicable", exempt))
+            continue
+        if family == "SCPs" and policies.caller_unknown:
+            steps.append(Step(family, "unknown", policies.caller_unknown))
             continue
         if not levels:
             steps.append(Step(family, "not-applicable", "none apply to this request"))
@@ -354,6 +288,9 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         return _unless_unmodeled(_bounded(request, policies, steps, tuple(direct)), policies)
 
     identity_allows: list[StatementMatch] = []
+    if policies.caller_unknown:
+        steps.append(Step("identity", "unknown", policies.caller_unknown))
+        return Decision("unknown", tuple(steps))
     if policies.identity_implicit:
         steps.append(Step("identity", "allow", "the root user holds every permission of its account"))
     else:
@@ -373,6 +310,36 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         steps.append(Step("identity", "allow", "", tuple(identity_allows)))
     return _unless_unmodeled(_bounded(request, policies, steps, tuple(resource_allows) + tuple(identity_allows)),
                              policies)
+
+
+def _some_resource_step(request: Request, applicable: Sequence[Policy]) -> Step:
+    """What resource `*` stands for, and the resource-scoped Denies that could apply to one (conditions shown)."""
+    candidates = [m for p in applicable
+                  for m in (*matching_statements(p, request, "Deny"), *near_misses(p, request, "Deny"))]
+    scoped = [m for m in candidates if some_resource.scoped(statements_of(m.policy)[m.index])]
+    return Step("resource *", "not-applicable", some_resource.describe(request.resource_types, len(scoped)),
+                tuple(scoped))
+
+
+def _without_permission(entry: Exemption, denies: list[StatementMatch], policies: PolicySet,
+                        steps: list[Step]) -> Decision:
+    """A request that needs no permission: only a Deny of a type the documentation says can stop it decides."""
+    documented = [m for m in denies if m.policy.kind in entry.deniable_by]
+    if documented:
+        steps.append(Step("explicit deny", "deny", f"{len(documented)} Deny statement(s) apply", tuple(documented)))
+        return Decision("explicit-deny", tuple(steps), tuple(documented))
+    if denies:
+        steps.append(Step("documented exception", "unknown",
+                          unconditional.unsettled(entry, (m.policy.kind for m in denies)), tuple(denies)))
+        return Decision("unknown", tuple(steps))
+    if policies.caller_unknown:
+        steps.append(Step("documented exception", "unknown", f"{entry.action} needs no permission, but a Deny of the "
+                          f"caller's own policies could stop it: {policies.caller_unknown}"))
+        return Decision("unknown", tuple(steps))
+    steps.append(Step("explicit deny", "not-applicable", "no Deny statement applies"))
+    steps.append(Step("documented exception", "allow", f"{entry.action} needs no permission and no remaining "
+                      f"policy denies it ({entry.source})"))
+    return Decision("allow", tuple(steps))
 
 
 def _named(policy: Policy) -> str:
@@ -418,3 +385,7 @@ def describe_steps(decision: Decision) -> Sequence[str]:
         lines.append(f"{step.stage}: {step.outcome}{' — ' + step.detail if step.detail else ''}")
         lines.extend(f"    {m.describe()}" for m in step.matches)
     return lines
+
+
+__all__ = ["Caller", "Decision", "Outcome", "Policy", "PolicyKind", "PolicySet", "Request", "Step", "StatementMatch",
+           "describe_steps", "evaluate", "matching_statements", "near_misses", "statements_of"]

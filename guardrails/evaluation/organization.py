@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from guardrails.evaluation import attachments, permission_sets
+from guardrails.evaluation import attachments, external, permission_sets, root_sessions, some_resource, unconditional
 from guardrails.evaluation.attachments import Levels
 from guardrails.evaluation.context import Context, Origin, request_context
 from guardrails.evaluation.context import us_east_1_services as us_east_1_services  # re-exported: tests use it
@@ -47,8 +47,11 @@ from guardrails.iam.organization import policy_targets
 _TRUST_ACTIONS = ("sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml", "sts:tagsession",
                   "sts:setsourceidentity", "sts:setcontext")
 
-PrincipalKind = Literal["role", "user", "group", "root", "federated", "service", "permission-set"]
-_KINDS = ("role", "user", "group", "federated", "service", permission_sets.PRINCIPAL)
+PrincipalKind = Literal["role", "user", "group", "root", "federated", "service", "permission-set", "root-session",
+                        "external"]
+_KINDS = ("role", "user", "group", "federated", "service", permission_sets.PRINCIPAL, root_sessions.PRINCIPAL)
+PRINCIPAL_FORMS = ("role/NAME, user/NAME, group/NAME, root, root-session/TASK, federated/PROVIDER, service/PRINCIPAL, "
+                   f"permission-set/NAME or {external.FORM}")
 Account = AccountEntry  # an account of the tree (name, id, unit, management, class_key)
 _Entry = TypeVar("_Entry", RoleEntry, UserEntry, GroupEntry)
 
@@ -56,25 +59,36 @@ _Entry = TypeVar("_Entry", RoleEntry, UserEntry, GroupEntry)
 @dataclass(frozen=True)
 class PrincipalSpec:
     """Who makes the request: a role, a user, a (hypothetical) member of a group, the root user, a web or
-    SAML identity from a provider, an AWS service principal, or an Identity Center session of a permission set."""
+    SAML identity from a provider, an AWS service principal, an Identity Center session of a permission set, an
+    sts:AssumeRoot session (``root-session/TASK``) or a principal of an account outside the organization."""
 
     kind: PrincipalKind
-    name: str = ""  # role/user/group/permission set name; provider host or ARN (federated); service principal
+    # role/user/group/permission set name; provider host or ARN (federated); service principal; root task policy;
+    # ``123456789012/role/Name`` (external)
+    name: str = ""
 
     def __str__(self) -> str:
+        if self.kind == "external":
+            return f"{external.PREFIX}{self.name}"
         return self.kind if self.kind == "root" else f"{self.kind}/{self.name}"
 
 
 def parse_principal(text: str) -> PrincipalSpec:
-    """``role/NAME``, ``user/NAME``, ``group/NAME``, ``root``, ``federated/PROVIDER``, ``service/PRINCIPAL``,
-    ``permission-set/NAME``."""
+    """``role/NAME``, ``user/NAME``, ``group/NAME``, ``root``, ``root-session/TASK``, ``federated/PROVIDER``,
+    ``service/PRINCIPAL``, ``permission-set/NAME``, ``external:ACCOUNT/role/NAME`` (``/user/NAME``, ``/root``)."""
     text = text.strip()
     if text == "root":
         return PrincipalSpec("root")
+    if text.startswith(external.PREFIX):
+        name = text.removeprefix(external.PREFIX)
+        external.parse(name)  # the form is checked here; membership of the account when it is evaluated
+        return PrincipalSpec("external", name)
     kind, sep, name = text.partition("/")
     if not sep or not name or kind not in _KINDS:
-        raise EvaluationError(f"principal {text!r} is not one of role/NAME, user/NAME, group/NAME, root, "
-                              "federated/PROVIDER, service/PRINCIPAL or permission-set/NAME (e.g. role/BreakGlass)")
+        raise EvaluationError(f"principal {text!r} is not one of {PRINCIPAL_FORMS} (e.g. role/BreakGlass)")
+    if kind == root_sessions.PRINCIPAL and name not in root_sessions.task_names():
+        raise EvaluationError(f"unknown root task policy {name!r}: root-session/TASK names one of "
+                              f"{', '.join(root_sessions.task_names())}")
     return PrincipalSpec(kind, name)  # type: ignore[arg-type]
 
 
@@ -226,6 +240,13 @@ class Organization:
         if spec.kind == "root":
             account_root = root_arn(p, account.id)
             return Caller("root", account_root, account.id, account_root)
+        if spec.kind == "root-session":
+            return root_sessions.caller(p, account)
+        if spec.kind == "external":
+            account_id = external.parse(spec.name)[0]
+            member = self.account_by_id(account_id)
+            external.refuse_member(account_id, member.name if member else None)
+            return external.caller(p, spec.name)
         if spec.kind == "federated":
             provider = spec.name if spec.name.startswith("arn:") else oidc_provider_arn(p, account.id, spec.name)
             return Caller("federated", provider, None, provider, federated_provider=provider)
@@ -258,7 +279,10 @@ class Organization:
         region = next((v[0] for k, v in given.items() if k.lower() == "aws:requestedregion" and v), None)
         given = {k: tuple(self.expand(v, account, region) for v in values) for k, values in given.items()}
         resource = self.expand(resource, account, region)
+        if spec.kind == "root":
+            root_sessions.refuse_plain_root(given)
         caller = self.caller(spec, account)
+        outside = spec.kind == "external"
         # S3 bucket ARNs name no account: the caller's own unless the request says otherwise (aws:ResourceAccount,
         # by id or account name).
         stated = next((v[0] for k, v in given.items() if k.lower() == "aws:resourceaccount" and v), None)
@@ -266,7 +290,9 @@ class Organization:
             stated = self.account(stated).id
             given = {k: ((stated,) if k.lower() == "aws:resourceaccount" else v) for k, v in given.items()}
         trust = action.lower() in _TRUST_ACTIONS
-        side = ResourceSide() if trust else resolve_resource(self, resource, caller.account, stated)
+        # An external caller's request goes to the named account: a bucket ARN (no account in it) is taken to be there.
+        side = ResourceSide() if trust else resolve_resource(self, resource, caller.account, stated,
+                                                             default_account=account.id if outside else None)
         # A bucket of the plan is in the account the plan puts it in, whoever asks.
         resource_account = side.account_id or arn_account(resource) or stated or account.id
         target = self.account_by_id(resource_account)
@@ -276,24 +302,27 @@ class Organization:
         boundary = None
         unmodeled: list[str] = []
         notes: tuple[tuple[str, str], ...] = ()
+        task_policy = None
         if spec.kind in ("role", "user", "group"):
             identity, boundary, unmodeled = attachments.identity(self, account, spec.kind, spec.name)
         elif spec.kind == "permission-set":
             entry = permission_sets.assigned(self, spec.name, account)
             identity, boundary, unmodeled = permission_sets.policies(self, entry, account)
             notes = (permission_sets.note(entry, account),)
+        elif spec.kind == "root-session":
+            task_policy = root_sessions.task_policy(spec.name)
+            notes = (root_sessions.note(spec.name, account),)
 
-        scp_levels: tuple = ()
-        exempt = ""
-        if caller.kind in ("user", "role", "root"):
-            if account.management:
-                exempt = "SCPs do not restrict principals of the management account"
-            elif caller.kind == "role" and "/aws-service-role/" in caller.principal_arn:
-                exempt = "SCPs do not restrict service-linked roles"
-            scp_levels = self.scp_levels(account)
-        rcp_levels: tuple = ()
-        if target is not None and not target.management:
-            rcp_levels = self.rcp_levels(target)
+        # SCPs bind the organization's principals; an outside principal's SCPs (if any) are unknown.
+        scp_levels = self.scp_levels(account) if caller.kind in ("user", "role", "root") and not outside else ()
+        rcp_levels = self.rcp_levels(target) if target is not None else ()
+        # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
+        # and resources, service-linked roles, calls that need no permission.
+        exemptions = unconditional.applying(
+            action, unconditional.principal_classes(caller.kind, spec.kind, caller.principal_arn,
+                                                    account.management and not outside),
+            unconditional.resource_classes(resource, resource_account, caller.account,
+                                           target is not None and target.management))
 
         resource_policy = side.policy
         unknown = side.unknown
@@ -316,13 +345,16 @@ class Organization:
             # Whatever that account's resource policies say decides, and they are not in the plan.
             unknown = f"account {resource_account} is not in the organization: what its resource policies grant " \
                       "is not known offline"
-        request = Request(caller, action, resource, resource_account, ctx, origin)
+        types = some_resource.resource_types(action) if resource == "*" else ()
+        request = Request(caller, action, resource, resource_account, ctx, origin, resource_types=types)
         policies = PolicySet(scp_levels=scp_levels, rcp_levels=rcp_levels, identity=tuple(identity),
                              boundary=boundary, resource=resource_policy, resource_required=required,
-                             identity_implicit=caller.kind == "root", scp_exempt_reason=exempt,
+                             identity_implicit=caller.kind == "root" and not outside,
                              unmodeled=tuple(unmodeled), key_policy=side.key_policy, resource_unknown=unknown,
-                             notes=notes)
-        return request, policies
+                             notes=notes, task_policy=task_policy, exemptions=exemptions,
+                             caller_unknown=external.unknown_side(caller) if outside else "")
+        # Readers of the policy set (the lockout proof) see what the engine uses; the engine repeats it for its notes.
+        return request, unconditional.leave_out(policies)[0]
 
     def _role_by_arn(self, arn: str) -> tuple[Account, RoleEntry] | None:
         parts = arn.split(":", 5)

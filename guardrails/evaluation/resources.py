@@ -101,9 +101,11 @@ def placements(org: Organization) -> tuple[Placement, ...]:
     return tuple(found)
 
 
-def resolve_resource(org: Organization, resource: str, caller_account: str | None, stated: str | None) -> ResourceSide:
+def resolve_resource(org: Organization, resource: str, caller_account: str | None, stated: str | None, *,
+                     default_account: str | None = None) -> ResourceSide:
     """The policy protecting ``resource`` for a caller of ``caller_account`` (None: outside any account);
-    ``stated`` is the request's ``aws:ResourceAccount``, if given."""
+    ``stated`` is the request's ``aws:ResourceAccount``, if given; ``default_account`` the account of a resource whose
+    ARN names none (S3 buckets) when neither says (default: the caller's)."""
     kind = kind_of(resource)
     if kind is None:
         return ResourceSide()
@@ -118,7 +120,7 @@ def resolve_resource(org: Organization, resource: str, caller_account: str | Non
         return ResourceSide(policy, placed.account.id, kind == "kms-key")
     if kind == "kms-key":
         _refuse_misplaced_key(org, resource)
-    account_id = arn_account(resource) or stated or caller_account
+    account_id = arn_account(resource) or stated or default_account or caller_account
     target = org.account_by_id(account_id) if account_id else None
     if target is None:
         return ResourceSide()  # outside the organization: the caller (Organization.prepare) says why it is unknown

@@ -1,0 +1,115 @@
+"""The statements of a policy that apply to a request: the Action, Resource and Principal elements.
+
+Element semantics follow the IAM User Guide's policy elements reference
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html); conditions are
+``guardrails.evaluation.conditions``, patterns ``guardrails.evaluation.matching``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.matching import Context, resource_matches
+from guardrails.iam.actions import action_matches
+
+if TYPE_CHECKING:
+    from guardrails.evaluation.engine import Caller, Policy, PolicyKind
+
+# Statement elements the engine reads; anything else in a statement is a grammar error, not ignorable.
+_ELEMENTS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal",
+             "Condition"}
+
+
+def _as_tuple(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    raise EvaluationError(f"expected a string or a list of strings, got {value!r}")
+
+
+def statements_of(policy: Policy) -> list[Mapping[str, Any]]:
+    """The statements of a policy document (a single statement object counts as a list of one)."""
+    raw = policy.document.get("Statement")
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise EvaluationError(f"{policy.name}: the policy has no Statement list")
+    for statement in raw:
+        unknown = set(statement) - _ELEMENTS
+        if unknown:
+            raise EvaluationError(f"{policy.name}: statement element(s) {', '.join(sorted(unknown))} are not IAM "
+                                  "policy grammar")
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            raise EvaluationError(f"{policy.name}: statement Effect must be Allow or Deny, got "
+                                  f"{statement.get('Effect')!r}")
+    return raw
+
+
+def action_applies(statement: Mapping[str, Any], action: str) -> bool:
+    if "Action" in statement:
+        return any(action_matches(p, action) for p in _as_tuple(statement["Action"]))
+    if "NotAction" in statement:
+        return not any(action_matches(p, action) for p in _as_tuple(statement["NotAction"]))
+    return False
+
+
+def resource_applies(statement: Mapping[str, Any], resource: str, context: Context, kind: PolicyKind) -> bool:
+    if "Resource" in statement:
+        return any(resource_matches(p, resource, context) for p in _as_tuple(statement["Resource"]))
+    if "NotResource" in statement:
+        return not any(resource_matches(p, resource, context) for p in _as_tuple(statement["NotResource"]))
+    # Role trust policies have no Resource element: the role they belong to is the resource.
+    return kind == "resource"
+
+
+def principal_match(statement: Mapping[str, Any], caller: Caller) -> str:
+    """"direct" when the statement names this principal, "account" when it names its account, else ""."""
+    if "NotPrincipal" in statement:
+        # Its rules (account ARNs required, principals with boundaries always denied, never with Allow) make it
+        # easy to get wrong; guardrails never emits it, so a policy that uses it is not evaluated by guessing.
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html
+        raise EvaluationError("NotPrincipal is not supported by guardrails' evaluator; write the statement with "
+                              "Principal and a condition on aws:PrincipalArn")
+    if "Principal" in statement:
+        return _names_principal(statement["Principal"], caller)
+    return ""
+
+
+def _names_principal(principal: object, caller: Caller) -> str:
+    if principal == "*":
+        return "direct"
+    if not isinstance(principal, Mapping):
+        raise EvaluationError(f"a Principal must be \"*\" or an object, got {principal!r}")
+    best = ""
+    for kind, values in principal.items():
+        for value in _as_tuple(values):
+            if kind == "AWS":
+                if value == "*":
+                    return "direct"
+                if caller.kind == "role" and value == caller.arn:
+                    return "session"  # the role session itself: not limited by the role's boundary
+                if value in (caller.principal_arn, caller.arn) and caller.kind != "root":
+                    return "direct"
+                account = value if value.isdigit() else _root_account(value)
+                if account and account == caller.account:
+                    # The account's root user itself is named directly; anyone else in it by delegation.
+                    best = "direct" if caller.kind == "root" else (best or "account")
+            elif kind == "Federated" and caller.kind == "federated" and value == caller.federated_provider:
+                return "direct"
+            elif kind == "Service" and caller.kind == "service" and value == caller.service:
+                return "direct"
+            elif kind not in ("AWS", "Federated", "Service", "CanonicalUser"):
+                raise EvaluationError(f"unknown Principal type {kind!r}")
+    return best
+
+
+def _root_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    if len(parts) == 6 and parts[2] == "iam" and parts[5] == "root":
+        return parts[4]
+    return None
