@@ -21,7 +21,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -54,7 +53,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -89,7 +87,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -146,7 +143,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -165,7 +161,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -192,7 +187,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -223,7 +217,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -251,7 +244,6 @@ data "aws_iam_policy_document" "guardrails_root" {
     ]
     resources = [
       "arn:aws:iam::*:role/BreakGlass",
-      "arn:aws:iam::*:role/GuardrailsCIDeployer",
       "arn:aws:iam::*:role/GuardrailsManagementDeployer",
       "arn:aws:iam::*:role/OrganizationAccountAccessRole",
       "arn:aws:iam::*:role/stacksets-exec-*",
@@ -262,7 +254,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -287,7 +278,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -343,7 +333,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -375,7 +364,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -437,7 +425,6 @@ data "aws_iam_policy_document" "guardrails_root" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -482,7 +469,6 @@ data "aws_iam_policy_document" "guardrails_ou_workloads" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -507,7 +493,6 @@ data "aws_iam_policy_document" "guardrails_ou_workloads" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -535,7 +520,6 @@ data "aws_iam_policy_document" "guardrails_ou_workloads" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
@@ -621,7 +605,6 @@ data "aws_iam_policy_document" "guardrails_ou_quarantine" {
       variable = "aws:PrincipalArn"
       values = [
         "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsCIDeployer",
         "arn:aws:iam::*:role/GuardrailsManagementDeployer",
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
