@@ -24,6 +24,7 @@ from guardrails.pipeline import compile_blueprint
 from guardrails.policies import names
 from guardrails.iam.actions import iam_database
 from guardrails.policies.ir import Condition, OrgInfo, PolicyDocument, Statement
+from guardrails.policies.packing import Unit, pack
 from guardrails.policies.synthesize import convert_statement, privileged_role_names
 from guardrails.validators.own_checks import check_plan, grammar_problems
 
@@ -42,11 +43,15 @@ CONTEXT = {"allowed_regions": INFO.allowed_regions, "privileged_roles": privileg
 EXEMPTION = Condition("ArnNotLike", "aws:PrincipalArn",
                       tuple(sorted(f"arn:aws:iam::*:role/{n}" for n in privileged_role_names(INFO))))
 LIMITS = {"scp": 10240, "rcp": 5120}  # guardrails/data/limits.yaml: scp_chars, rcp_chars
+# Catalog SCPs one target takes by default: the quota of 5, less FullAWSAccess and the slot kept free for rollouts.
+CATALOG_SCP_SLOTS = 3
+# RCP statements on web-identity federation only: the OIDC keys are in their request context, as in a trust policy.
+_WEB_IDENTITY = {"sts:assumerolewithwebidentity"}
 
 NEW_IDS = {"deny-root-access-keys", "protect-security-services", "deny-iam-users-except-tagged", "require-imdsv2",
            "keep-ebs-default-encryption", "keep-s3-block-public-access", "protect-boundaries",
            "deny-password-policy-changes", "require-mfa-for-sensitive-actions", "data-perimeter-identity",
-           "data-perimeter-confused-deputy", "enforce-secure-transport"}
+           "data-perimeter-confused-deputy", "data-perimeter-oidc-tenants", "enforce-secure-transport"}
 # Deny statements that need no break-glass/deployment exemption, and why:
 NOT_EXEMPT = {
     "deny-leave-organization": "leaving is denied to everyone on purpose, break-glass included",
@@ -54,6 +59,8 @@ NOT_EXEMPT = {
     "deny-root-access-keys": "matches only the root principal, never a role",
     "data-perimeter-identity": "an RCP on resources: the organization's own principals carry its aws:PrincipalOrgID",
     "data-perimeter-confused-deputy": "an RCP matching AWS service principals only (Bool aws:PrincipalIsAWSService)",
+    "data-perimeter-oidc-tenants": "an RCP on sts:AssumeRoleWithWebIdentity only: break-glass and the deployment "
+                                   "principals are no web identities",
     "enforce-secure-transport": "an RCP on plain-HTTP requests: the SDKs and CLI break-glass and deployment use "
                                 "always send HTTPS",
 }
@@ -97,7 +104,8 @@ def test_catalog_holds_every_entry_with_its_provenance() -> None:
         for parameter in guardrail.parameters.values():
             assert parameter.description and parameter.type in cat.TYPES, (guardrail.id, parameter.name)
     assert {g.id for g in CATALOG.values() if g.kind == "rcp"} == {
-        "data-perimeter-identity", "data-perimeter-confused-deputy", "enforce-secure-transport"}
+        "data-perimeter-identity", "data-perimeter-confused-deputy", "data-perimeter-oidc-tenants",
+        "enforce-secure-transport"}
 
 
 @pytest.mark.parametrize("guardrail_id", sorted(CATALOG))
@@ -111,7 +119,10 @@ def test_every_action_and_condition_key_exists(guardrail_id: str) -> None:
             conditions: dict[str, list[str]] = {}
             for condition in statement.conditions:
                 conditions.setdefault(condition.operator, []).append(condition.key)
-            problems = names.statement_name_problems(statement.actions, statement.not_actions, conditions)
+            federated = guardrail.kind == "rcp" and {a.lower() for a in statement.actions} <= _WEB_IDENTITY
+            hosts = frozenset(c.key.split(":", 1)[0] for c in statement.conditions) if federated else frozenset()
+            problems = names.statement_name_problems(statement.actions, statement.not_actions, conditions,
+                                                     trust=federated, idp_hosts=hosts)
             assert problems == [], (guardrail_id, statement.sid, problems)
 
 
@@ -151,16 +162,29 @@ def test_exemptions_are_everywhere_a_deny_could_lock_out_break_glass_or_deployme
     assert {g.id for g in CATALOG.values() if not g.exempt_privileged} == set(NOT_EXEMPT)
 
 
+def test_principal_arn_exemptions_compare_arns_part_by_part() -> None:
+    """A String operator on aws:PrincipalArn lets `*` cross the `:` after the account and every `/` of a role
+    path (arn:aws:iam::*:role/guardrails/* would match role/workload/x:role/guardrails/y); ARN operators compare
+    the six parts one by one (issue 13, H2)."""
+    for guardrail in CATALOG.values():
+        for template in guardrail.statements:
+            for operator, block in (template.get("conditions") or {}).items():
+                for key in block:
+                    if key.lower() == "aws:principalarn":
+                        assert operator.split(":")[-1].startswith("Arn"), (guardrail.id, template["sid"], operator)
+
+
 def test_all_scp_guardrails_together_fit_the_scp_limit() -> None:
-    """The whole SCP catalog at one target, with the example's exemption, still fits one 10,240-character SCP;
-    the whole RCP catalog fits one 5,120-character RCP."""
+    """The whole SCP catalog at one target, with the example's exemption, packs into the three 10,240-character
+    SCPs a target leaves to catalog guardrails by default; the whole RCP catalog fits one 5,120-character RCP."""
     # `quarantine` denies everything to all but the bootstrap path: it goes alone on a quarantine OU, never next to
     # the rest (which it would make moot), so it is left out of the sum; its Sid must still be unique.
-    statements = [s for g in CATALOG.values() if g.kind == "scp" and g.id != "quarantine"
-                  for s in _statements(g, _variants(g)[0])]
+    units = [Unit(g.id, tuple(_statements(g, _variants(g)[0]))) for g in CATALOG.values()
+             if g.kind == "scp" and g.id != "quarantine"]
     every_sid = [s.sid for g in CATALOG.values() if g.kind == "scp" for s in _statements(g, _variants(g)[0])]
     assert len(set(every_sid)) == len(every_sid), "Sids must be unique across the catalog"
-    assert len(PolicyDocument(tuple(statements)).render(minified=True)) < LIMITS["scp"]
+    packed = pack("root", units, limit=LIMITS["scp"], slots=CATALOG_SCP_SLOTS)  # raises PackingError if not
+    assert 1 <= len(packed.policies) <= CATALOG_SCP_SLOTS
     rcps = [s for g in CATALOG.values() if g.kind == "rcp" for s in _statements(g, _variants(g)[0])]
     assert len({s.sid for s in rcps}) == len(rcps)
     principal = len('"Principal":"*",')
@@ -204,9 +228,11 @@ def test_optional_parameters_switch_their_condition_off() -> None:
     assert trusted["Condition"]["StringNotEqualsIfExists"] == {"aws:PrincipalAccount": "111122223333",
                                                                "aws:PrincipalOrgID": "o-exampleorg1"}
     password = _expanded("deny-password-policy-changes")[0]
-    assert password["Condition"]["StringNotLike"] == {
+    assert password["Condition"]["ArnNotLikeIfExists"] == {
         "aws:PrincipalArn": "arn:aws:iam::*:role/guardrails/*PasswordPolicy*"}
-    assert "StringNotLike" not in _expanded("deny-password-policy-changes", {"also_exempt": []})[0]["Condition"]
+    assert "ArnNotLikeIfExists" not in _expanded("deny-password-policy-changes", {"also_exempt": []})[0]["Condition"]
+    findings = next(s for s in _expanded("protect-security-services") if s["Sid"] == "ProtectSecurityFindings")
+    assert set(findings["Condition"]) == {"ArnNotLike"}  # no triage accounts: denied to all but the exemption
     with pytest.raises(cat.ParameterError, match="non-empty"):
         _expanded("require-mfa-for-sensitive-actions", {"actions": []})
 
@@ -341,6 +367,13 @@ def _example_copy(tmp_path: Path, guardrails_yaml: str, tests_yaml: str = "") ->
     return target
 
 
+def _extra_line(directory: Path, index: int = 0) -> int:
+    """The line of the index-th extra root guardrail _example_copy wrote (after the header and the four kept)."""
+    lines = (directory / "organization.yaml").read_text(encoding="utf-8").splitlines()
+    header = lines.index("  guardrails:                        # attached at the root") + 1
+    return header + 5 + index
+
+
 def test_model_stage_locates_bad_parameter_values(tmp_path: Path) -> None:
     directory = _example_copy(tmp_path, (
         "    - data-perimeter-identity: {trusted_accounts: [audit, \"12345\"], org_id: example}\n"
@@ -351,19 +384,20 @@ def test_model_stage_locates_bad_parameter_values(tmp_path: Path) -> None:
     with pytest.raises(BlueprintError) as raised:
         build_model(load_blueprint(directory))
     rendered = [d.render() for d in raised.value.diagnostics]
+    line = [_extra_line(directory, i) for i in range(5)]
     expected = [
-        ("organization.yaml:31:52", "GR203", "'audit' is an account name, not an account id (parameter "
+        (f"organization.yaml:{line[0]}:52", "GR203", "'audit' is an account name, not an account id (parameter "
          "'trusted_accounts' of 'data-perimeter-identity')", "did you mean `200000000002` (account audit)?"),
-        ("organization.yaml:31:59", "GR203", "account id '12345' has 5 digits, not 12", "quote account ids"),
-        ("organization.yaml:31:77", "GR203", "'example' is not an organization id", "o-a1b2c3d4e5"),
-        ("organization.yaml:32:48", "GR203", "'GuardrailsWorkloadBoundary' is not an ARN",
+        (f"organization.yaml:{line[0]}:59", "GR203", "account id '12345' has 5 digits, not 12", "quote account ids"),
+        (f"organization.yaml:{line[0]}:77", "GR203", "'example' is not an organization id", "o-a1b2c3d4e5"),
+        (f"organization.yaml:{line[1]}:48", "GR203", "'GuardrailsWorkloadBoundary' is not an ARN",
          "did you mean `arn:${partition}:iam::*:policy/guardrails/GuardrailsWorkloadBoundary`?"),
-        ("organization.yaml:33:53", "GR203", "'ec2 TerminateInstances' is not of the form service:Action",
+        (f"organization.yaml:{line[2]}:53", "GR203", "'ec2 TerminateInstances' is not of the form service:Action",
          "did you mean `ec2:TerminateInstances`?"),
-        ("organization.yaml:34:38", "GR203", "parameter 'tag_key' of 'deny-iam-users-except-tagged' takes one value",
-         ""),
-        ("organization.yaml:35:31", "GR203", "guardrail 'deny-root-access-keys' has no parameter 'allowed_regions'",
-         "its parameters: none"),
+        (f"organization.yaml:{line[3]}:38", "GR203",
+         "parameter 'tag_key' of 'deny-iam-users-except-tagged' takes one value", ""),
+        (f"organization.yaml:{line[4]}:31", "GR203",
+         "guardrail 'deny-root-access-keys' has no parameter 'allowed_regions'", "its parameters: none"),
     ]
     assert len(rendered) == len(expected), rendered
     for text, (where, code, message, hint) in zip(rendered, expected, strict=True):
@@ -472,4 +506,5 @@ def test_action_parameters_are_checked_against_the_iam_database_at_the_value(tmp
     assert diagnostic.code == "GR312" and diagnostic.message == "unknown action 'ec2:TerminateInstance'"
     assert diagnostic.hint == "did you mean `ec2:TerminateInstances`?"
     assert diagnostic.location is not None and diagnostic.location.file.endswith("organization.yaml")
-    assert (diagnostic.location.line, diagnostic.location.column) == (31, 53)  # the first item of the list
+    # the first item of the list
+    assert (diagnostic.location.line, diagnostic.location.column) == (_extra_line(directory), 53)

@@ -147,6 +147,17 @@ def test_ci_deployers_pass_only_workload_roles_and_create_roles_only_with_the_bo
     assert seen == {"pass", "create"}
 
 
+def test_the_developer_cannot_unsubscribe_from_any_topic(all_builtins: Compiled) -> None:
+    """sns:Unsubscribe and sns:SetSubscriptionAttributes have no resource type: granted at all, they reach the
+    security alert topic's subscriptions (issue 13, H1). The developer gets neither; its own topics' other writes
+    stay scoped to the prefix."""
+    db = iam_database()
+    granted = {a.full_name for s in _statements(all_builtins, "workload-developer") if s.effect == "Allow"
+               for p in s.actions for a in db.expand(p)}
+    assert not granted & {"sns:Unsubscribe", "sns:SetSubscriptionAttributes"}
+    assert {"sns:Subscribe", "sns:DeleteTopic", "sns:Publish"} <= granted
+
+
 def test_the_developer_reaches_ec2_only_through_the_team_tag(all_builtins: Compiled) -> None:
     [statement] = [s for s in _statements(all_builtins, "workload-developer") if any(a.startswith("ec2:") for a in s.actions)]
     assert [(c.key, c.values) for c in statement.conditions] == [("aws:ResourceTag/team", ("${aws:PrincipalTag/team}",))]

@@ -109,19 +109,20 @@ def copy_example(tmp_path: Path) -> Path:
 
 def test_the_example_root_guardrails_fit_one_scp() -> None:
     plan = compile_blueprint(ROOT / "blueprints", run_tests=False).plan
-    (root,) = [s for s in plan.scps if s.target == "root"]
-    assert root.guardrails == ("deny-iam-users-except-tagged", "deny-leave-organization",
-                               "deny-password-policy-changes", "deny-root-access-keys", "deny-root-user",
-                               "keep-ebs-default-encryption", "keep-s3-block-public-access", "protect-boundaries",
-                               "protect-guardrail-roles", "protect-security-services", "region-restriction")
-    assert not root.merged and len(root.document.render(minified=True)) <= 10_240
+    roots = [s for s in plan.scps if s.target == "root"]
+    assert [s.guardrails for s in roots] == [
+        ("deny-iam-users-except-tagged", "deny-leave-organization", "deny-password-policy-changes",
+         "deny-root-access-keys", "deny-root-user", "keep-ebs-default-encryption", "keep-s3-block-public-access",
+         "protect-boundaries", "protect-guardrail-roles", "region-restriction"),
+        ("protect-security-services",)]  # issue 13 (M6, H1): too large to share the first SCP
+    assert all(not s.merged and len(s.document.render(minified=True)) <= 10_240 for s in roots)
     (rcp,) = plan.rcps
     assert rcp.target == "root" and rcp.guardrails == ("data-perimeter-identity", "enforce-secure-transport")
 
 
 def test_a_blueprint_that_cannot_fit_gets_a_located_slot_map(tmp_path: Path) -> None:
     blueprint = copy_example(tmp_path)
-    (blueprint / "limits.yaml").write_text("limits: {scp_chars: 2800, scps_per_target: 3}\n", encoding="utf-8")
+    (blueprint / "limits.yaml").write_text("limits: {scp_chars: 6000, scps_per_target: 3}\n", encoding="utf-8")
     with pytest.raises(BlueprintError) as caught:
         compile_blueprint(blueprint, run_tests=False)
     diagnostic = next(d for d in caught.value.diagnostics if d.message.startswith("root:"))

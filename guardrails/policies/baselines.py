@@ -28,10 +28,18 @@ from guardrails.policies.trust import role_trust
 BREAK_GLASS_GROUP = "break-glass"
 
 
-def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, partition: str) -> PolicyDocument:
+def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, partition: str,
+                        password_expires: bool = False) -> PolicyDocument:
     """AWS's self-manage-credentials pattern: users manage only their own credentials, and nothing works
     without MFA except enrolling a device. ``BoolIfExists`` also blocks long-term access keys used without
     MFA.
+
+    AWS warns that the pattern keeps a user whose password expired from setting a new one at sign-in, and
+    that adding iam:ChangePassword and iam:GetAccountPasswordPolicy to the MFA-free actions allows it. That is
+    done when passwords expire (``password_expires``: a maximum age without hard expiry), so that the
+    break-glass users are never locked out by their own password, and when the blueprint lets users set their
+    first password before MFA. ChangePassword changes only the caller's own password and needs the current
+    one; AllowManageOwnPasswords scopes it to the caller's own user.
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_my-sec-creds-self-manage.html"""
     own_user = (user_arn(partition, "*", "${aws:username}"),)
     statements = [
@@ -56,7 +64,7 @@ def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, 
     allowed_without_mfa = {"iam:CreateVirtualMFADevice", "iam:EnableMFADevice", "iam:GetMFADevice", "iam:GetUser",
                            "iam:ListMFADevices", "iam:ListVirtualMFADevices", "iam:ResyncMFADevice",
                            "sts:GetSessionToken"}
-    if first_password_without_mfa:
+    if first_password_without_mfa or password_expires:
         allowed_without_mfa |= {"iam:ChangePassword", "iam:GetAccountPasswordPolicy"}
     statements.append(Statement("DenyAllExceptListedIfNoMFA", "Deny", not_actions=tuple(sorted(allowed_without_mfa)),
                                 resources=("*",),
@@ -122,7 +130,9 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
         needs_keys = any(bp.users[u].access_keys for u in placed_users)
         document = mfa_policy_document(access_keys=needs_keys,
                                        first_password_without_mfa=mfa.allow_first_password_without_mfa,
-                                       partition=info.partition)
+                                       partition=info.partition,
+                                       password_expires=bp.password_policy.max_age > 0
+                                       and not bp.password_policy.hard_expiry)
         force = ManagedPolicy("force_mfa", mfa.policy_name, POLICY_PATH,
                               "Denies everything but MFA enrollment until the user signs in with MFA.", document)
         policies[force.key] = force

@@ -424,6 +424,9 @@ class NameProblem:
     hint: str = ""
 
 
+WEB_IDENTITY_ACTIONS = frozenset({"sts:assumerolewithwebidentity", "sts:assumerolewithsaml"})
+
+
 def statement_name_problems(actions: Iterable[str] = (), not_actions: Iterable[str] = (),
                             conditions: Mapping[str, Iterable[str]] | None = None, *, trust: bool = False,
                             idp_hosts: set[str] | frozenset[str] = frozenset(),
@@ -446,6 +449,12 @@ def statement_name_problems(actions: Iterable[str] = (), not_actions: Iterable[s
             if problem:
                 problems.append(NameProblem(element, index, message=problem[0], hint=problem[1]))
     services = statement_services(actions, not_actions)
+    if actions and not not_actions and {a.lower() for a in actions} <= WEB_IDENTITY_ACTIONS:
+        # A Deny on federation calls (an RCP such as AWS's EnforceTrustedOIDCTenants): their request context
+        # holds the identity provider's keys, as a trust policy's does.
+        trust = True
+        idp_hosts = frozenset(idp_hosts) | {key.split(":", 1)[0] for keys in (conditions or {}).values()
+                                            for key in keys if ":" in key}
     for operator, keys in (conditions or {}).items():
         problem = operator_problem(operator)
         if problem:

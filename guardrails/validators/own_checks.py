@@ -20,6 +20,7 @@ from guardrails.iam.actions import iam_database
 from guardrails.iam.documents import PolicyFormatError, as_tuple
 from guardrails.policies.ir import Plan, Statement
 from guardrails.policies.names import (
+    WEB_IDENTITY_ACTIONS,
     ACTION,
     WILDCARDS,
     condition_key_problem,
@@ -312,8 +313,13 @@ def check_condition_keys(plan: Plan) -> Iterator[Diagnostic]:
             services = frozenset(statement_services(statement.actions, statement.not_actions))
             hosts = frozenset(host for principal in statement.principals if principal.kind == "Federated"
                               for arn in principal.identifiers if (host := oidc_host(arn)))
+            federated = bool(statement.actions) and not statement.not_actions and \
+                {a.lower() for a in statement.actions} <= WEB_IDENTITY_ACTIONS
+            if federated:  # an RCP on federation calls judges the provider's keys, as a trust policy does
+                hosts |= {c.key.split(":", 1)[0] for c in statement.conditions if ":" in c.key}
             for condition in statement.conditions:
-                problem = condition_key_problem(condition.key, services=services, trust=trust, idp_hosts=hosts)
+                problem = condition_key_problem(condition.key, services=services, trust=trust or federated,
+                                                idp_hosts=hosts)
                 if problem is not None:
                     message, hint = problem
                     yield Diagnostic.of("GR507", f"{doc.label} statement {statement.sid}: {message}",

@@ -256,7 +256,7 @@ def _statement_problems(statement: dict[str, Any], raw: dict[str, Any], params: 
                 continue
             if raw.get("exempt_privileged") and operator == "ArnNotLike" and str(key).lower() == "aws:principalarn":
                 problems.append("exempt_privileged adds ArnNotLike aws:PrincipalArn itself; this one would be "
-                                "overwritten (use StringNotLike for further exemptions)")
+                                "overwritten (use ArnNotLikeIfExists for further exemptions: it compares ARNs part by part, StringNotLike lets * cross : and /)")
     for where, text in _strings({k: v for k, v in statement.items() if k not in ("actions", "not_actions",
                                                                                    "resources", "not_resources")}):
         if where == "value":
