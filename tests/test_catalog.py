@@ -359,7 +359,10 @@ def _example_copy(tmp_path: Path, guardrails_yaml: str, tests_yaml: str = "") ->
                            "    - protect-guardrail-roles\n" + guardrails_yaml
                            # the example's RCPs, which its own access tests rely on
                            + "".join(f"    - {rcp}\n" for rcp in ("data-perimeter-identity", "enforce-secure-transport")
-                                     if rcp not in guardrails_yaml)) + text[end:]
+                                     if rcp not in guardrails_yaml)
+                           # the example's declared TLS denial of break-glass (the lockout proof tries plain HTTP)
+                           + "  intended_denials:\n    enforce-secure-transport: break-glass works over TLS like every "
+                             "client of the example\n") + text[end:]
     text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("  # Catalog guardrails"))
     organization.write_text(text, encoding="utf-8")
     if tests_yaml:
@@ -449,19 +452,17 @@ def test_example_blueprint_with_every_scp_guardrail_keeps_break_glass_and_deploy
     expect: deny
     decided_by: ProtectBoundaryPolicies
   centralized-root-sessions-get-through:
-    principal: root
+    principal: root-session/S3UnlockBucketPolicy
     account: sandbox-1
     action: s3:DeleteBucketPolicy
     resource: "arn:${partition}:s3:::locked-bucket"
-    context: {aws:AssumedRoot: true}
     expect: allow
   centralized-root-sessions-create-no-access-keys:
-    principal: root
+    principal: root-session/IAMDeleteRootUserCredentials
     account: sandbox-1
     action: iam:CreateAccessKey
-    context: {aws:AssumedRoot: true}
+    resource: "arn:${partition}:iam::${account_id}:root"
     expect: deny
-    decided_by: DenyRootAccessKeys
 """
     directory = _example_copy(tmp_path, extra, tests)
     organization = directory / "organization.yaml"

@@ -308,7 +308,9 @@ def test_the_proof_reports_what_it_covered(example_files: dict[str, str]) -> Non
     result = prove_with_coverage(Organization(example_files), intended=WORKLOADS_INTENDED, **PLAN_ROLES)
     coverage = result.coverage
     assert result.findings == []
-    groups = 6  # member accounts by SCP/RCP path and class: audit, infrastructure, log-archive, sandbox, 2 workloads
+    # Member accounts by SCP/RCP path and class: the root RCP data-perimeter-confused-deputy names account-valued
+    # keys, so each of the nine member accounts is proven on its own path.
+    groups = 9
     assert coverage.actions == len(universe()) and coverage.groups["break-glass"] == groups
     assert coverage.combinations["break-glass"] > coverage.actions * groups  # adversarial contexts on top
     assert coverage.combinations["deployment"] > 1_000 and coverage.combinations["mfa-enrollment"] > 0

@@ -117,7 +117,8 @@ def test_the_example_root_guardrails_fit_one_scp() -> None:
         ("protect-security-services",)]  # issue 13 (M6, H1): too large to share the first SCP
     assert all(not s.merged and len(s.document.render(minified=True)) <= 10_240 for s in roots)
     (rcp,) = plan.rcps
-    assert rcp.target == "root" and rcp.guardrails == ("data-perimeter-identity", "enforce-secure-transport")
+    assert rcp.target == "root" and rcp.guardrails == ("data-perimeter-confused-deputy", "data-perimeter-identity",
+                                                      "enforce-secure-transport")
 
 
 def test_a_blueprint_that_cannot_fit_gets_a_located_slot_map(tmp_path: Path) -> None:
