@@ -51,6 +51,7 @@ class CodeInfo:
     code: str
     title: str
     severity: Severity
+    hint: str = ""  # what to do, when the finding itself brings no more specific hint
 
 
 @cache
@@ -59,7 +60,8 @@ def code_catalog() -> dict[str, CodeInfo]:
     text = resources.files("guardrails.data").joinpath("diagnostics.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
     return {
-        code: CodeInfo(code=code, title=entry["title"], severity=Severity(entry["severity"]))
+        code: CodeInfo(code=code, title=entry["title"], severity=Severity(entry["severity"]),
+                       hint=entry.get("hint", ""))
         for code, entry in raw.items()
     }
 
@@ -76,11 +78,11 @@ class Diagnostic:
 
     @classmethod
     def of(cls, code: str, message: str, location: Location | None = None, hint: str = "") -> Diagnostic:
-        """Build a diagnostic whose severity comes from the code catalog."""
+        """Build a diagnostic whose severity (and, without a specific ``hint``, hint) comes from the code catalog."""
         info = code_catalog().get(code)
         if info is None:
             raise KeyError(f"unknown diagnostic code {code!r}; add it to guardrails/data/diagnostics.yaml")
-        return cls(code=code, message=message, location=location, hint=hint, severity=info.severity)
+        return cls(code=code, message=message, location=location, hint=hint or info.hint, severity=info.severity)
 
     def sort_key(self) -> tuple[str, int, int, str, str]:
         loc = self.location or Location("")

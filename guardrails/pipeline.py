@@ -26,6 +26,7 @@ from guardrails.emitters.write import (
     swap_in,
     write_output,
 )
+from guardrails.escalation import analyze_escalation
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
 from guardrails.evaluation.lockout import Coverage, lockout_diagnostics, prove
 from guardrails.evaluation.organization import Organization
@@ -96,6 +97,16 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
         if lockouts:
             raise BlueprintError(lockouts)
         compiled.seconds = time.perf_counter() - started
+    # Escalation and tamper analysis (GR405/GR406, reports/escalation*.md): the reports always, the findings with the
+    # proofs; warnings until guardrails.escalation.FINDINGS_ARE_ERRORS flips.
+    escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
+                                    today=today or date.today())
+    compiled.files.update(escalation.reports)
+    if run_tests:
+        compiled.warnings += escalation.warnings
+        if escalation.errors:
+            raise BlueprintError(escalation.errors)
+    compiled.seconds = time.perf_counter() - started
     return compiled
 
 

@@ -164,6 +164,33 @@ def review_figures(tmp: Path, size: int) -> dict | None:
     return json.loads(done.stdout)
 
 
+ESCALATION_CHILD = textwrap.dedent("""
+    import json, resource, sys, time
+    from pathlib import Path
+    from guardrails.escalation import analyze_escalation
+    from guardrails.pipeline import compile_blueprint
+    compiled = compile_blueprint(Path(sys.argv[1]), run_tests=False)
+    started = time.perf_counter()
+    escalation = analyze_escalation(compiled)
+    took = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": took, "groups": len(escalation.analysis.groups),
+                      "principals": sum(len(g.principals) for g in escalation.analysis.groups),
+                      "evaluations": escalation.analysis.evaluations, "findings": len(escalation.diagnostics),
+                      "peak_mib": peak_kib / 1024}))
+""")
+
+
+def escalation_figures(blueprint: Path, cwd: Path) -> dict | None:
+    """The escalation and tamper analysis (guardrails.escalation) of a compiled blueprint, timed on its own."""
+    done = subprocess.run([sys.executable, "-c", ESCALATION_CHILD, str(blueprint)], capture_output=True, text=True,
+                          check=False, cwd=cwd)
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        return None
+    return json.loads(done.stdout)
+
+
 def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="guardrails-bench-") as tmp:
@@ -210,6 +237,14 @@ def main() -> int:
                   f"{figures['groups']} paths and classes, {figures['combinations']:,} (action, path, class, "
                   f"context) combinations for break-glass, {figures['total']:,} in all; {figures['findings']} "
                   "finding(s)", flush=True)
+        for label, blueprint in (("the example", ROOT / "blueprints"), (f"{SIZES[-1]} accounts",
+                                                                       Path(tmp) / f"bp-{SIZES[-1]}")):
+            figures = escalation_figures(blueprint, Path(tmp))
+            if figures is None:
+                return 1
+            print(f"escalation analysis of {label}: {figures['seconds']:.2f} s, {figures['groups']} groups, "
+                  f"{figures['principals']} principals, {figures['evaluations']} evaluations, "
+                  f"{figures['findings']} findings; peak RSS {figures['peak_mib']:.0f} MiB", flush=True)
     worst = rows[-1][1]
     proof = proofs[f"{SIZES[-1]} accounts"]
     ok = worst["seconds"] < 20 and worst["peak_mib"] < 1536

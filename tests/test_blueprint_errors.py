@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from guardrails.cli import main
-from guardrails.diagnostics import BlueprintError, code_catalog
+from guardrails.diagnostics import BlueprintError, Diagnostic, code_catalog
 from guardrails.pipeline import compile_blueprint
 
 ERRORS = Path(__file__).parent / "errors"
@@ -48,3 +48,29 @@ def test_cli_exit_code_and_message_for_blueprint_errors(capsys: pytest.CaptureFi
 def test_missing_directory_is_a_located_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "no/such/dir"]) == 1
     assert "GR100" in capsys.readouterr().err
+
+
+def test_every_golden_error_has_a_hint() -> None:
+    """The README promises a hint with every error: each error line of every case is followed by `    hint: …`."""
+    for case in CASES:
+        lines = (ERRORS / case / "expected.txt").read_text(encoding="utf-8").splitlines()
+        for index, line in enumerate(lines):
+            if " error GR" in line:
+                following = lines[index + 1] if index + 1 < len(lines) else ""
+                assert following.startswith("    hint: ") and following.strip() != "hint:", (case, line)
+
+
+def test_every_reader_and_model_code_has_a_default_hint() -> None:
+    """Codes the reader, the model and the access tests use (GR1xx–GR4xx) carry a hint in diagnostics.yaml, which
+    Diagnostic.of uses whenever the finding brings no more specific one."""
+    for code, info in code_catalog().items():
+        if code[2] in "1234":
+            assert info.hint.strip(), f"{code} has no default hint in guardrails/data/diagnostics.yaml"
+    assert Diagnostic.of("GR201", "unknown key").hint == code_catalog()["GR201"].hint
+    assert Diagnostic.of("GR201", "unknown key", hint="did you mean `x`?").hint == "did you mean `x`?"
+
+
+def test_a_location_on_line_100_is_printed_literally(capsys: pytest.CaptureFixture[str]) -> None:
+    """`:100:` is an emoji code to rich; the location must reach the terminal as written."""
+    assert main(["check", "tests/errors/error-on-line-100/blueprint"]) == 1
+    assert "error-on-line-100/blueprint/organization.yaml:100:3: error GR201" in capsys.readouterr().err

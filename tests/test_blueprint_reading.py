@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from guardrails.blueprint import load_blueprint
+from guardrails.blueprint.loader import display_path
 from guardrails.blueprint.jsonschema import schema_text
 from guardrails.blueprint.yamlmarks import parse_marked
 from guardrails.diagnostics import BlueprintError, Diagnostic, Location
@@ -70,3 +71,95 @@ def test_example_blueprint_validates_against_the_published_schema() -> None:
         # Editors validate YAML dates (review_by: 2027-05-31) as the strings they are written as.
         document = json.loads(json.dumps(yaml.safe_load(path.read_text()), default=str))
         jsonschema.validate(document, schema)
+
+
+# ----------------------------------------------------------------------------- hostile input (issue 14)
+
+MINIMAL = ROOT / "tests/cases/minimal/blueprint"
+
+
+def _minimal(folder: Path) -> Path:
+    for source in MINIMAL.iterdir():
+        (folder / source.name).write_bytes(source.read_bytes())
+    return folder
+
+
+def _codes(folder: Path) -> list[tuple[str, str]]:
+    with pytest.raises(BlueprintError) as raised:
+        load_blueprint(folder)
+    return [(d.code, str(d.location)) for d in raised.value.diagnostics]
+
+
+def test_a_20_mb_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    import time
+
+    folder = _minimal(tmp_path)
+    entry = "  t{}: {{principal: role/BreakGlass, account: security, action: s3:GetObject, expect: allow}}\n"
+    (folder / "huge.yaml").write_text("tests:\n" + "".join(entry.format(i) for i in range(330_000)))
+    assert (folder / "huge.yaml").stat().st_size > 20_000_000
+    started = time.perf_counter()
+    codes = _codes(folder)
+    assert time.perf_counter() - started < 1.0
+    assert codes == [("GR107", f"{display_path(folder / 'huge.yaml')}:1:1")]
+
+
+def test_the_total_size_is_bounded_before_any_file_is_parsed(tmp_path: Path) -> None:
+    import time
+
+    from guardrails.blueprint import limits
+
+    folder = _minimal(tmp_path)
+    filler = "#" * 99 + "\n"
+    for name in ("a.yaml", "b.yaml", "c.yaml"):  # each below the per-file limit, together above the total
+        (folder / name).write_text(filler * (limits.MAX_FILE_BYTES * 3 // 4 // len(filler)))
+    started = time.perf_counter()
+    codes = _codes(folder)
+    assert time.perf_counter() - started < 2.0
+    assert [code for code, _ in codes] == ["GR107"] and codes[0][1].endswith("c.yaml:1:1")
+
+
+def test_a_folder_of_too_many_files_is_refused(tmp_path: Path) -> None:
+    from guardrails.blueprint import limits
+
+    folder = _minimal(tmp_path)
+    for index in range(limits.MAX_FILES):
+        (folder / f"extra-{index:03}.yaml").write_text("")
+    assert [code for code, _ in _codes(folder)] == ["GR107"]
+
+
+def test_a_utf8_byte_order_mark_is_accepted_and_columns_stay_right(tmp_path: Path) -> None:
+    folder = _minimal(tmp_path)
+    text = (folder / "identity.yaml").read_text(encoding="utf-8")
+    (folder / "identity.yaml").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    loaded = load_blueprint(folder)
+    assert loaded.where_key("job_functions") == Location(display_path(folder / "identity.yaml"), 1, 1)
+
+
+def test_aliases_within_the_budget_and_merge_keys_still_work() -> None:
+    problems: list[Diagnostic] = []
+    doc = parse_marked("base: &base {a: 1}\nregions: &r [eu-west-1, eu-central-1]\nuse: {regions: *r, <<: *base}\n",
+                       "f.yaml", problems)
+    assert not problems
+    assert doc.data["use"] == {"regions": ["eu-west-1", "eu-central-1"], "a": 1}
+
+
+@pytest.mark.parametrize(("source", "code", "where"), [
+    ("? [a, b]\n: x\n", "GR102", (1, 3)),                     # a list as a key
+    ("a:\n  <<: 1\n", "GR101", (2, 7)),                       # a merge key of a scalar
+    ("a: 123456789" + "0" * 5000 + "\n", "GR106", (1, 4)),    # more digits than Python converts
+    ("a: &x 1\nb: &x 2\n", "GR101", (2, 4)),                  # a duplicate anchor
+    ("a: 1\n---\nb: 2\n", "GR101", (2, 1)),                   # two documents
+    ("a: \"b\tc\"\n", "GR109", (1, 4)),                        # a tab in a quoted scalar, written as is
+    ("a: \"b\\tc\"\n", "GR109", (1, 4)),                      # or escaped
+    ("a: |\n  b\tc\n  d\n", None, None),                      # tabs and line breaks belong in block scalars
+    ("\"k\\u202e\": 1\n", "GR109", (1, 1)),                   # keys are checked too
+    ("a: =\n", None, None),                                   # YAML 1.1's value key is plain text here
+])
+def test_reading_errors_are_located(source: str, code: str | None, where: tuple[int, int] | None) -> None:
+    problems: list[Diagnostic] = []
+    doc = parse_marked(source, "f.yaml", problems)
+    if code is None:
+        assert not problems and doc.data is not None
+        return
+    assert [(p.code, (p.location.line, p.location.column)) for p in problems][:1] == [(code, where)], problems
+    assert all(p.hint for p in problems)

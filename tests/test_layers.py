@@ -26,6 +26,8 @@ ALLOWED = {
     "evaluation": {"diagnostics", "policies", "evaluation"},
     "review": {"diagnostics", "policies", "evaluation", "review"},
     "audit": {"diagnostics", "policies", "evaluation", "audit"},
+    # Reads the emitted tree (and the plan's IR) like the evaluator's other readers.
+    "escalation": {"diagnostics", "policies", "evaluation", "escalation"},
 }
 
 

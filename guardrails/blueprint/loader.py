@@ -17,6 +17,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel
 
+from guardrails.blueprint import limits, text
 from guardrails.blueprint.schema import MERGEABLE_SECTIONS, Blueprint
 from guardrails.blueprint.yamlmarks import MarkedDocument, parse_marked
 from guardrails.diagnostics import BlueprintError, Diagnostic, Location
@@ -70,23 +71,42 @@ def load_blueprint(directory: Path) -> LoadedBlueprint:
     if not directory.is_dir():
         raise BlueprintError([Diagnostic.of("GR100", f"blueprint directory {shown_dir!r} does not exist",
                                             Location(shown_dir), "pass the folder that holds the blueprint's YAML files")])
-    files = yaml_files(directory)
+    try:
+        files = yaml_files(directory)
+    except OSError as exc:
+        raise BlueprintError([Diagnostic.of("GR100", f"cannot list {shown_dir!r}: {exc.strerror or exc}",
+                                            Location(shown_dir), "check the folder's permissions")]) from None
     if not files:
         raise BlueprintError([Diagnostic.of("GR100", f"no .yaml files in {shown_dir!r}", Location(shown_dir),
                                             "a blueprint is a folder of YAML files, e.g. organization.yaml")])
+    shown_files = [display_path(file) for file in files]
+    too_many = limits.too_many_files(shown_files, shown_dir)
+    if too_many is not None:
+        raise BlueprintError([too_many])
     merged: dict[str, Any] = {}
     values: dict[YamlPath, Location] = {}
     keys: dict[YamlPath, Location] = {}
-    for file in files:
-        shown = display_path(file)
-        doc = parse_marked(file.read_text(encoding="utf-8"), shown, diagnostics)
+    budget = limits.Budget()
+    # Every file's size first (bounded reads): a file too large is refused before any file is parsed.
+    contents = [(shown, limits.read_limited(file, shown, budget, diagnostics))
+                for file, shown in zip(files, shown_files)]
+    if diagnostics:
+        raise BlueprintError(diagnostics)
+    for shown, raw in contents:
+        source = text.decode(raw or b"", shown, diagnostics)
+        if source is None:
+            continue
+        doc = parse_marked(source, shown, diagnostics, budget)
         if doc.data is None:
             continue
         if not isinstance(doc.data, dict):
-            diagnostics.append(Diagnostic.of("GR203", "a blueprint file must be a mapping of sections", Location(shown, 1, 1)))
+            diagnostics.append(Diagnostic.of("GR203", "a blueprint file must be a mapping of sections",
+                                             Location(shown, 1, 1),
+                                             "start the file with a section such as `organization:` or `tests:`"))
             continue
         _merge_file(doc, merged, values, keys, diagnostics)
-    values.setdefault((), Location(shown_dir))
+    # Errors about the blueprint as a whole (a missing `organization:`) point at the start of its first file.
+    values.setdefault((), Location(shown_files[0], 1, 1))
     if diagnostics:
         # YAML or merge errors: the merged data is not what the author wrote, so schema errors
         # would mostly be consequences. Report the reading errors alone.
@@ -98,7 +118,40 @@ def load_blueprint(directory: Path) -> LoadedBlueprint:
         diagnostics.extend(_convert_errors(exc, values, keys))
     if diagnostics or blueprint is None:
         raise BlueprintError(diagnostics)
-    return LoadedBlueprint(blueprint, directory, shown_dir, values, keys)
+    loaded = LoadedBlueprint(blueprint, directory, shown_dir, values, keys)
+    problems = _empty_optional_lists(loaded)
+    problems += text.placeholder_problems(blueprint, lambda path: loaded.where(*path),
+                                          lambda path: loaded.where_key(*path))
+    if problems:
+        raise BlueprintError(problems)
+    return loaded
+
+
+def _empty_optional_lists(loaded: LoadedBlueprint) -> list[Diagnostic]:
+    """GR203 for ``key: []`` where the key is optional and absent means something else (``actions`` of a statement
+    or an access test, ``accounts`` of a test): an empty list passes validation, then grants or asserts nothing, or
+    breaks a later stage that reads it as "absent"."""
+    problems: list[Diagnostic] = []
+
+    def walk(value: Any, path: YamlPath) -> None:
+        if isinstance(value, BaseModel):
+            fields = type(value).model_fields
+            for name in value.model_fields_set:
+                item = getattr(value, name)
+                if isinstance(item, list) and not item and fields[name].default is None:
+                    problems.append(Diagnostic.of(
+                        "GR203", f"{_dotted((*path, name))} is an empty list", loaded.where(*path, name),
+                        f"list at least one entry, or leave `{name}` out"))
+                walk(item, (*path, name))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, (*path, key))
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                walk(item, (*path, index))
+
+    walk(loaded.blueprint, ())
+    return problems
 
 
 def _merge_file(doc: MarkedDocument, merged: dict[str, Any], values: dict[YamlPath, Location],
@@ -186,7 +239,35 @@ def _hint_for(kind: str, error: Any) -> str:
         return f"use one of: {error['ctx'].get('expected', '')}"
     if kind.startswith(("greater_than", "less_than")):
         return "see the allowed range in docs/blueprint.md"
-    return ""
+    return _TYPE_HINTS.get(kind, "")
+
+
+# pydantic error types (https://docs.pydantic.dev/latest/errors/validation_errors/) → what to write instead;
+# YAML reads unquoted 123, 2024-01-01, yes/no and null as numbers, dates, booleans and nothing.
+_TYPE_HINTS = {
+    "string_type": "write text here; quote the value if YAML reads it as a number, date, true/false or null",
+    "string_too_short": "the value is too short: see docs/blueprint.md",
+    "string_too_long": "the value is too long: see docs/blueprint.md",
+    "too_short": "give more entries: see docs/blueprint.md",
+    "too_long": "give fewer entries: see docs/blueprint.md",
+    "int_type": "write a whole number",
+    "int_parsing": "write a whole number",
+    "int_from_float": "write a whole number",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+    "list_type": "write a list: `[a, b]`, or one `- item` per line",
+    "dict_type": "write a mapping of `key: value` entries",
+    "model_type": "write a mapping of `key: value` entries (see docs/blueprint.md)",
+    "model_attributes_type": "write a mapping of `key: value` entries (see docs/blueprint.md)",
+    "date_type": "write a date as YYYY-MM-DD",
+    "date_parsing": "write a date as YYYY-MM-DD",
+    "date_from_datetime_parsing": "write a date as YYYY-MM-DD",
+    "date_from_datetime_inexact": "write a date as YYYY-MM-DD, without a time",
+    "value_error": "see docs/blueprint.md for what this entry needs",
+    "assertion_error": "see docs/blueprint.md for what this entry needs",
+    "union_tag_invalid": "see docs/blueprint.md for the forms this value may take",
+    "is_instance_of": "see docs/blueprint.md for the forms this value may take",
+}
 
 
 def _data_path(loc: tuple[Any, ...]) -> YamlPath:

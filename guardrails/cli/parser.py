@@ -11,7 +11,7 @@ from guardrails import __version__
 DESCRIPTION = ("Compile a YAML blueprint of an AWS Organization into least-privilege IAM, SCPs and RCPs as Terraform "
                "and CloudFormation; validate, test, explain and diff it.")
 # `guardrails report KIND` → the generated file it prints.
-REPORTS = {"least-privilege": "reports/least-privilege.md"}
+REPORTS = {"least-privilege": "reports/least-privilege.md", "escalation": "reports/escalation.md"}
 
 
 def _parser() -> argparse.ArgumentParser:

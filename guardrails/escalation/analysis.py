@@ -1,0 +1,230 @@
+"""The analysis of one compiled organization: per group of accounts, each principal's closure, reach and tampering.
+
+Accounts are grouped like the lockout proof groups them (``guardrails.evaluation.lockout.paths``): by baseline
+class and SCP/RCP path, so each distinct group is analysed once, on its first account.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from guardrails.escalation.catalog import catalog
+from guardrails.escalation.controls import is_owner, owner_patterns, tamper_requests
+from guardrails.escalation.edges import hops
+from guardrails.escalation.scope import Scope, grant_of
+from guardrails.escalation.graph import Reached, closure, reached
+from guardrails.escalation.view import NONE, OWN, Node, View
+from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.lockout.paths import PathGroups
+from guardrails.iam.documents import as_tuple
+from guardrails.policies.ir import Plan
+
+
+@dataclass(frozen=True)
+class Gain:
+    """Something a principal can do: a reach probe (``what`` is its id) or a tampering request (a control id)."""
+
+    what: str
+    title: str
+    request: str  # "s3:GetObject on arn:…"
+    via: Reached  # empty path: the principal itself
+    grant: tuple[str, int] | None = None  # the identity statement that allowed it (direct tampering)
+
+
+@dataclass
+class PrincipalResult:
+    node: Node
+    label: str
+    owner: bool
+    becomes: list[Reached]
+    reach: tuple[str, ...]  # reach ids the principal has itself
+    gained: list[Gain] = field(default_factory=list)  # reach beyond its own, through an undeclared path
+    tamper: list[Gain] = field(default_factory=list)  # controls it changes without owning them
+    accepted: list[tuple[Gain, Any]] = field(default_factory=list)  # gains an accept_risks declaration covers
+
+
+@dataclass
+class GroupResult:
+    class_key: str
+    accounts: tuple[str, ...]
+    path: tuple[str, ...]  # root → OUs → account
+    account_id: str  # the representative's id (shown as ${account_id} in the report)
+    owners: tuple[str, ...]
+    principals: list[PrincipalResult]
+    entry_points: list[tuple[str, str]]  # (role, who its trust names)
+    unknown: list[str]
+    label: Callable[[Node], str]
+
+
+@dataclass
+class Analysis:
+    groups: list[GroupResult]
+    evaluations: int
+    seconds: float
+
+
+Declarations = Mapping[str, Sequence[Any]]  # policy key or name → accept_risks entries (risk, owner, review_by …)
+
+
+def analyze(files: Mapping[str, str], plan: Plan | None = None, *, owners: Iterable[str] = (),
+            declared: Declarations | None = None) -> Analysis:
+    """Every group of accounts, analysed. Without the plan (a policy tree on its own) the security baseline's
+    controls (trail, Config, alert rules) are not known and not checked."""
+    started = time.perf_counter()
+    view = View(files)
+    groups = []
+    for path, accounts in PathGroups(view.org).groups(by_class=True):
+        groups.append(_group(view, plan, path.account, tuple(a.name for a in accounts), tuple(owners),
+                             declared or {}))
+    return Analysis(groups, view.evaluations, time.perf_counter() - started)
+
+
+def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...], extra_owners: tuple[str, ...],
+           declared: Declarations) -> GroupResult:
+    scope = Scope(view, account)
+    owners = owner_patterns(scope, plan, extra_owners)
+    requests = tamper_requests(scope, plan, owners)
+    label = _labeller(scope)
+    reach_cache: dict[Node, dict[str, Gain]] = {}
+    tamper_cache: dict[Node, list[Gain]] = {}
+
+    def reach_of(node: Node) -> dict[str, Gain]:
+        if node not in reach_cache:
+            found = {}
+            for probe in catalog().reach:
+                resource = _fill(probe.resource, scope)
+                context = {k: (_fill(v, scope),) for k, v in probe.context}
+                if scope.decide(node, probe.action, resource, context) is not None:
+                    found[probe.id] = Gain(probe.id, probe.title, f"{probe.action} on {resource}", Reached(node, ()))
+            reach_cache[node] = found
+        return reach_cache[node]
+
+    def tamper_of(node: Node) -> list[Gain]:
+        """The first allowed request of each (control, action): one is enough to show the control is open."""
+        if node not in tamper_cache:
+            found: dict[tuple[str, str], Gain] = {}
+            for r in requests:
+                if (r.control.id, r.action) in found or not (
+                        r.resource_policy or view.may_allow(node, account, r.action)):
+                    continue
+                decision = scope.decide(node, r.action, r.resource, filtered=not r.resource_policy)
+                if decision is not None:
+                    found[(r.control.id, r.action)] = Gain(r.control.id, r.control.title, r.label, Reached(node, ()),
+                                                           grant_of(decision))
+            tamper_cache[node] = list(found.values())
+        return tamper_cache[node]
+
+    results = []
+    failed: list[str] = []
+    for node in scope.principals:
+        try:
+            results.append(_principal(view, scope, account, node, owners, reach_of, tamper_of, label, declared))
+        except EvaluationError as exc:  # a principal the evaluator cannot judge: said, not guessed
+            failed.append(f"{label(node)}: not analysed — {exc}")
+    unknown = {f"{label(n)}: {action} on {resource} — {why}" for n, action, resource, why in scope.unknown}
+    unknown |= {f"{label(n)}: {', '.join(view.unmodeled(n, account))} (no document in guardrails' reference data: "
+                "what they grant is not counted)" for n in scope.principals if view.unmodeled(n, account)}
+    return GroupResult(account.class_key or "", accounts, tuple(view.org.path_of(account)), account.id, owners,
+                       results, _entry_points(scope, label), sorted(unknown | set(failed)), label)
+
+
+def _principal(view: View, scope: Scope, account: Any, node: Node, owners: tuple[str, ...],
+               reach_of: Callable[[Node], dict[str, Gain]], tamper_of: Callable[[Node], list[Gain]],
+               label: Callable[[Node], str], declared: Declarations) -> PrincipalResult:
+    """One principal: whom it becomes, what it reaches itself and beyond, which controls it changes."""
+    owner = is_owner(node, owners, scope)
+    # Owners are searched too (a deployer may still escalate beyond its own job functions); an administrator
+    # cannot gain anything, and the search stops at the owners it reaches (they may do anything by design).
+    states = {(node, False): Reached(node, ())} if view.is_administrator(node, account) else closure(
+        node, lambda n: hops(scope, n), lambda n: is_owner(n, owners, scope))
+    becomes = reached(states, node)
+    own = reach_of(node)
+    result = PrincipalResult(node, label(node), owner, becomes, tuple(sorted(own)))
+    escalated = sorted((r for r in becomes if r.undeclared), key=lambda r: (len(r.path), r.node))
+    seen: set[str] = set(own)
+    for via in escalated:
+        for what, gain in sorted(reach_of(via.node).items()):
+            if what not in seen:
+                seen.add(what)
+                result.gained.append(Gain(what, gain.title, gain.request, via))
+    if not owner:
+        direct = tamper_of(node)
+        result.tamper += direct
+        done = {g.request for g in direct}
+        for via in escalated:
+            for gain in tamper_of(via.node):
+                if gain.request not in done:
+                    done.add(gain.request)
+                    result.tamper.append(Gain(gain.what, gain.title, gain.request, via))
+    _accept(result, scope, declared)
+    return result
+
+
+def _fill(text: str, scope: Scope) -> str:
+    return (text.replace("${partition}", scope.view.partition).replace("${account_id}", scope.account.id)
+            .replace("${region}", scope.region))
+
+
+def _accept(result: PrincipalResult, scope: Scope, declared: Declarations) -> None:
+    """Move the gains an ``accept_risks`` declaration of the principal's own policies covers: every undeclared hop
+    of the path must be accepted (its method's risk rule, or that rule's category)."""
+    if not declared or not result.gained:
+        return
+    identity, _ = scope.view.identity(result.node, scope.account)
+    names = [p.name for p in identity]
+    if result.node.kind == "permission-set":
+        names.append(result.node.base.split("/", 1)[1])
+    entries = [a for name in names for a in declared.get(name, ())]
+    if not entries:
+        return
+    kept = []
+    for gain in result.gained:
+        risks = [catalog().method(h.method).risk for h in gain.via.path if not h.declared]
+        covering = [next((a for a in entries if a.risk in (r, r.split("/", 1)[0])), None) for r in risks]
+        if risks and all(covering):
+            result.accepted.append((gain, covering[0]))
+        else:
+            kept.append(gain)
+    result.gained = kept
+
+
+def _labeller(scope: Scope) -> Callable[[Node], str]:
+    functions = {n.base: fn.logical_id for fn, n in scope.functions}
+    probes = {f"role/{p.name}": p for p in scope.view.probe_nodes(scope.account)}
+
+    def label(node: Node) -> str:
+        if node.synthetic == "new-role":
+            probe = probes[node.base]
+            bound = "no boundary" if node.boundary in (NONE, OWN) else f"boundary {node.boundary.rsplit('/', 1)[-1]}"
+            return f"a new role {probe.path}* ({bound}, any policy)"
+        text = node.base
+        if node.base in functions:
+            text += f" (role of the custom-resource function {functions[node.base]})"
+        changes = (["with any policy attached"] if node.admin else []) + (
+            ["without its boundary"] if node.boundary == NONE else [])
+        return text + (" " + " and ".join(changes) if changes else "")
+
+    return label
+
+
+def _entry_points(scope: Scope, label: Callable[[Node], str]) -> list[tuple[str, str]]:
+    """Who each role's trust names (services, identity providers, accounts), with the keys its conditions test."""
+    out = []
+    for role in scope.role_targets:
+        entry = scope.entries[role.base]
+        document = json.loads(scope.view.org.files.get(entry.trust, '{"Statement": []}'))
+        statements = document.get("Statement", [])
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            if statement.get("Effect") != "Allow":
+                continue
+            principal = statement.get("Principal")
+            named = (["everyone"] if principal == "*" else
+                     [f"{kind} {v}" for kind, values in sorted((principal or {}).items()) for v in as_tuple(values)])
+            keys = sorted({k for block in (statement.get("Condition") or {}).values() for k in block})
+            text = ", ".join(named).replace(scope.account.id, "${account_id}")
+            out.append((label(role), text + (f" (conditions on {', '.join(keys)})" if keys else "")))
+    return out

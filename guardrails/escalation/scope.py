@@ -1,0 +1,186 @@
+"""One account's principals (the representative of a group of accounts) and its requests: the decisions of the
+evaluator behind every hop, with a cheap filter on the caller's own policies first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from guardrails.escalation.catalog import Method
+from guardrails.escalation.targets import own_resources
+from guardrails.escalation.view import Node, View
+from guardrails.evaluation.engine import Caller, Decision
+from guardrails.evaluation.organization import Account, PrincipalSpec
+from guardrails.evaluation.statements import principal_match
+from guardrails.iam.arns import iam_arn, user_arn
+from guardrails.iam.manifest import ACCOUNT_PLACEHOLDER, RoleEntry
+
+ANY_USER = "user"  # Hop.requires: any IAM user (or group member) the caller can act as
+
+
+@dataclass(frozen=True)
+class Hop:
+    """``source`` becomes ``target`` by ``method``; ``actions`` are the allowed requests, in order."""
+
+    source: Node
+    method: str
+    target: Node
+    actions: tuple[str, ...]
+    detail: str = ""
+    grant: tuple[str, int] | None = None  # (policy file, statement index) that allowed the first target action
+    requires: str = ""  # a node base the caller must also be able to act as (ANY_USER: any user)
+    declared: bool = False
+
+
+@dataclass
+class Scope:
+    """The principals of one account (the representative of a group of accounts) and the hops between them."""
+
+    view: View
+    account: Account
+    unknown: list[tuple[Node, str, str, str]] = field(default_factory=list)  # (node, action, resource, why)
+    hops: dict[Node, list[Hop]] = field(default_factory=dict)  # computed once per node (guardrails.escalation.edges)
+    _trusting: dict[str, list[Node]] = field(default_factory=dict)
+    _arns: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        org = self.view.org
+        cls = org.class_entry(self.account)
+        self.region = org.home_region
+        probe_names = {p.name for p in self.view.probe_nodes(self.account)}
+        self.functions = self.view.function_roles(self.account)
+        function_names = {n.base for _, n in self.functions}
+        self.entries: dict[str, RoleEntry] = {f"role/{r.name}": r for r in cls.roles}
+        self.roles = [Node(f"role/{r.name}") for r in cls.roles
+                      if r.name not in probe_names and f"role/{r.name}" not in function_names]
+        self.users = [Node(f"user/{u.name}") for u in cls.users]
+        self.groups = [Node(f"group/{g.name}") for g in cls.groups]
+        self.permission_sets = [Node(f"permission-set/{name}") for name, entry in sorted(org.permission_sets.items())
+                                if self.account.name in entry.accounts]
+        self.boundaries = [p.arn for p in cls.managed_policies if p.kind == "boundary"]
+        self.cls = cls
+
+    # -- the nodes --------------------------------------------------------------------------------
+
+    @property
+    def principals(self) -> list[Node]:
+        """The account's own principals (the subjects of the analysis), function roles included."""
+        return [*self.roles, *self.users, *self.groups, *self.permission_sets, *(n for _, n in self.functions)]
+
+    @property
+    def role_targets(self) -> list[Node]:
+        return [*self.roles, *(n for _, n in self.functions)]
+
+    def concrete(self, arn: str) -> str:
+        return arn.replace(ACCOUNT_PLACEHOLDER, self.account.id)
+
+    def arn_of(self, node: Node) -> str:
+        if node.base not in self._arns:
+            self._arns[node.base] = self._arn(node)
+        return self._arns[node.base]
+
+    def _arn(self, node: Node) -> str:
+        kind, name = node.base.split("/", 1)
+        if kind == "role":
+            return self.view.role_arn(node, self.account)
+        if kind == "user":
+            user = self.cls.user(name)
+            return user_arn(self.view.partition, self.account.id, f"{user.path if user else '/'}{name}")
+        group = self.cls.group(name)
+        return iam_arn(self.view.partition, self.account.id, f"group{group.path if group else '/'}{name}")
+
+    def boundary_of(self, node: Node) -> str | None:
+        entry = self.entries.get(node.base)
+        return entry.boundary if entry is not None else None
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def decide(self, node: Node, action: str, resource: str, context: Mapping[str, Iterable[str]] | None = None,
+               *, trust: bool = False, filtered: bool = True) -> Decision | None:
+        """The allowing decision, or None. ``filtered``: skip the evaluator when the node's own policies grant
+        no such action (no resource policy can grant these requests alone)."""
+        if filtered and not self.view.may_allow(node, self.account, action, resource):
+            return None
+        decision = self.view.evaluate(node, self.account, action, resource, context, trust_naming_caller=trust)
+        if decision.outcome == "unknown":
+            self.unknown.append((node, action, resource, decision.summary))
+        return decision if decision.allowed else None
+
+    def trusting(self, service: str) -> list[Node]:
+        """Roles whose trust lets the service assume them."""
+        if service not in self._trusting:
+            spec = PrincipalSpec("service", service)
+            caller = self.view.org.caller(spec, self.account)
+            found = []
+            for role in self.role_targets:
+                if not self.names(role, caller):
+                    continue
+                decision = self.view.org.evaluate(spec, self.account.name, "sts:AssumeRole", self.arn_of(role))
+                if decision.allowed:
+                    found.append(role)
+            self._trusting[service] = found
+        return self._trusting[service]
+
+    def names(self, role: Node, caller: Caller) -> str:
+        """How an Allow statement of the role's trust names the caller: "direct" or "session" (itself), "account"
+        (its account: the caller's own policies must allow too), or "" (not at all)."""
+        trust = self.view.org.document(self.entries[role.base].trust, self.account)
+        statements = trust.get("Statement") or []
+        found = {principal_match(s, caller) for s in ([statements] if isinstance(statements, Mapping) else statements)
+                 if s.get("Effect") == "Allow"} - {""}
+        return "account" if found == {"account"} else (next(iter(sorted(found))) if found else "")
+
+    # -- the methods' requests ----------------------------------------------------------------------
+
+    def possible(self, node: Node, method: Method) -> bool:
+        """Could the node's own policies grant the method's actions at all (whatever the resource)?"""
+        may = self.view.may_allow
+        return all(may(node, self.account, a) for a in method.all_of) and (
+            not method.any_of or any(may(node, self.account, a) for a in method.any_of))
+
+    def run(self, node: Node, method: Method, resource: str, target_context: Mapping[str, Iterable[str]],
+            ) -> tuple[tuple[str, ...], tuple[str, int] | None] | None:
+        """Do the method's actions hold, its target-bound ones on ``resource``? (allowed actions, first grant)."""
+        if not self.possible(node, method):
+            return None
+        chosen: list[str] = []
+        grant: tuple[str, int] | None = None
+        for group in ([[a] for a in method.all_of] + ([list(method.any_of)] if method.any_of else [])):
+            hit = None
+            for action in group:
+                decision = self._one(node, method, action, resource, target_context)
+                if decision is not None:
+                    hit = action
+                    if grant is None and action in method.target_actions:
+                        grant = grant_of(decision)
+                    break
+            if hit is None:
+                return None
+            chosen.append(hit)
+        return tuple(chosen), grant
+
+    def _one(self, node: Node, method: Method, action: str, resource: str,
+             target_context: Mapping[str, Iterable[str]]) -> Decision | None:
+        if action in method.target_actions:
+            return self.decide(node, action, resource, _for(action, target_context))
+        identity, _ = self.view.identity(node, self.account)
+        own = dict(method.context)
+        for candidate in own_resources(action, identity, self.account, self.region, self.view.partition):
+            decision = self.decide(node, action, candidate, {k: (v,) for k, v in own.items()})
+            if decision is not None:
+                return decision
+        return None
+
+
+def _for(action: str, context: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    """The target context keys that apply to the action (iam:PolicyARN only to Attach*)."""
+    out = {k: tuple(v) for k, v in context.items()}
+    if "Attach" not in action:
+        out.pop("iam:PolicyARN", None)
+    return out
+
+
+def grant_of(decision: Decision) -> tuple[str, int] | None:
+    """(policy file, statement index) of the identity statement that allowed a request."""
+    match = next((m for m in decision.deciding if m.policy.kind == "identity"), None)
+    return (match.policy.source, match.index) if match is not None else None

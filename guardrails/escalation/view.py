@@ -1,0 +1,327 @@
+"""The organization as the escalation analysis sees it: the emitted policy tree plus the roles it cannot list.
+
+Two kinds of role are added to each class's copy of the manifest (the compiled tree itself is not touched):
+
+- the custom-resource functions' roles (``guardrails.escalation.functions``), with their inline policies;
+- one *probe* role per IAM path the class's policies let someone create roles under (``role/workload/*`` →
+  ``/workload/``, and ``/``): a role the caller creates. It holds no policy of its own; the analysis asks about it
+  with AdministratorAccess attached and each boundary the creator may (or must) set.
+
+A :class:`Node` is a principal of an account, possibly changed by an escalation: with any policy attached
+(``admin``), without its boundary, or with another one. Its requests are the evaluator's
+(:meth:`Organization.prepare` and :func:`guardrails.evaluation.engine.evaluate`), with the policy set changed the way
+the escalation changed the principal; decisions are cached per node, account, action, resource and context.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any
+
+from guardrails.escalation.catalog import catalog
+from guardrails.escalation.functions import Function, functions
+from guardrails.evaluation.engine import Decision, Policy, PolicySet, Request, evaluate
+from guardrails.evaluation.organization import Account, Organization, PrincipalSpec, parse_principal
+from guardrails.evaluation.statements import action_applies, statements_of
+from guardrails.iam.actions import glob_regex
+from guardrails.iam.arns import aws_managed_policy_arn
+from guardrails.iam.manifest import MANIFEST
+
+OWN = ""  # Node.boundary: the principal's own boundary (if any)
+NONE = "-"  # Node.boundary: no boundary at all
+PROBE_NAME = "guardrails-escalation-probe"
+MAX_PROBES = 4  # paths a class's CreateRole grants name, "/" included
+ADMINISTRATOR = "AdministratorAccess"
+# Request keys of a person signed in with MFA (users, group members, Identity Center sessions, roles whose trust
+# requires MFA): https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+MFA = {"aws:MultiFactorAuthPresent": ("true",), "aws:MultiFactorAuthAge": ("300",)}
+
+Context = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True, order=True)
+class Node:
+    """A principal as an escalation leaves it. ``base`` is the evaluator's name (``role/NAME``, ``user/NAME``,
+    ``group/NAME`` for a member, ``permission-set/NAME``)."""
+
+    base: str
+    admin: bool = False
+    boundary: str = OWN  # OWN, NONE or a boundary ARN as the manifest writes it
+    synthetic: str = ""  # "function" (a custom-resource function's role) or "new-role" (a probe role)
+
+    @property
+    def kind(self) -> str:
+        return self.base.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A role a principal could create: where, and under which name."""
+
+    path: str
+    name: str
+
+
+class View:
+    """The analysis's organization: the compiled tree, the function roles and the probe roles."""
+
+    def __init__(self, files: Mapping[str, str]) -> None:
+        policy_files = {p: t for p, t in files.items() if p.startswith("policies/")}
+        base = Organization(policy_files)
+        self.partition = base.partition
+        self.functions = functions(files, base.partition)
+        self.probes: dict[str, tuple[Probe, ...]] = {}
+        extended = dict(policy_files)
+        manifest = json.loads(policy_files[MANIFEST])
+        management = {a["class"] for a in manifest["accounts"] if a["management"]}
+        for key, cls in manifest["classes"].items():
+            roles = cls["roles"]
+            for fn in self.functions:
+                if not fn.deployed_in(key, key in management):
+                    continue
+                inline = []
+                for name, text in fn.role_policies:
+                    path = f"policies/escalation/{key}/functions/{fn.role_name}-{name}.json"
+                    extended[path] = text
+                    inline.append(path)
+                trust = f"policies/escalation/{key}/functions/{fn.role_name}-trust.json"
+                extended[trust] = fn.trust
+                roles.append(_role(fn.role_name, fn.role_path, trust, inline))
+            probes = _probes(base, cls, extended)
+            self.probes[key] = probes
+            trust = f"policies/escalation/{key}/probe-trust.json"
+            extended[trust] = json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": list(catalog().services)}, "Action": "sts:AssumeRole"}]})
+            roles.extend(_role(p.name, p.path, trust, []) for p in probes)
+        extended[MANIFEST] = json.dumps(manifest)
+        self.org = Organization(extended)
+        self._decisions: dict[tuple[Any, ...], Decision] = {}
+        self._identity: dict[tuple[str, str], tuple[tuple[Policy, ...], Policy | None]] = {}
+        self._admin: dict[str, Policy] = {}
+        self._mfa: dict[tuple[str, str], bool] = {}
+        self._unmodeled: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._flags: dict[tuple[str, str, str], bool] = {}
+        self._may: dict[tuple[Node, str, str], tuple[Any, Any]] = {}
+        # Allow statements' action patterns per document (the filter's only input): (document, patterns).
+        self._patterns: dict[int, tuple[Mapping[str, Any], tuple[Any, ...]]] = {}
+
+    # -- the principals ---------------------------------------------------------------------------
+
+    def function_roles(self, account: Account) -> list[tuple[Function, Node]]:
+        cls = self.org.class_entry(account)
+        names = {r.name for r in cls.roles}
+        return [(fn, Node(f"role/{fn.role_name}", synthetic="function")) for fn in self.functions
+                if fn.role_name in names and fn.deployed_in(account.class_key, account.management)]
+
+    def probe_nodes(self, account: Account) -> tuple[Probe, ...]:
+        return self.probes.get(account.class_key or "", ())
+
+    def role_arn(self, node: Node | str, account: Account) -> str:
+        base = node.base if isinstance(node, Node) else node
+        role = self.org.role(account, base.split("/", 1)[1])
+        return f"arn:{self.partition}:iam::{account.id}:role{role.path}{role.name}"
+
+    def administrator(self, account: Account) -> Policy:
+        if account.name not in self._admin:
+            found = self.org.managed_policy(aws_managed_policy_arn(self.partition, ADMINISTRATOR), account)
+            assert found is not None, "AdministratorAccess is in guardrails' reference data"
+            self._admin[account.name] = found
+        return self._admin[account.name]
+
+    def boundary_policy(self, arn: str, account: Account) -> Policy:
+        found = self.org.managed_policy(arn, account)
+        assert found is not None, f"{arn} is a boundary of the class"
+        return Policy(found.name, "boundary", found.document, found.source)
+
+    def identity(self, node: Node, account: Account) -> tuple[tuple[Policy, ...], Policy | None]:
+        """The node's identity policies and boundary (after the escalation's change)."""
+        key = (node.base, account.name)
+        if key not in self._identity:
+            _, policies = self.org.prepare(parse_principal(node.base), account.name, "iam:ListRoles", "*")
+            self._identity[key] = (policies.identity, policies.boundary)
+            self._unmodeled[key] = policies.unmodeled
+        identity, boundary = self._identity[key]
+        if node.admin:
+            identity = (*identity, self.administrator(account))
+        if node.boundary == NONE:
+            boundary = None
+        elif node.boundary != OWN:
+            boundary = self.boundary_policy(node.boundary, account)
+        return identity, boundary
+
+    def unmodeled(self, node: Node, account: Account) -> tuple[str, ...]:
+        """AWS managed policies of the node without a document in guardrails' reference data."""
+        self.identity(node, account)
+        return () if node.admin else self._unmodeled[(node.base, account.name)]
+
+    def may_allow(self, node: Node, account: Account, action: str, resource: str | None = None) -> bool:
+        """Could the node's own policies allow the action (on the resource, when given) at all: an Allow in the
+        identity policies and, when it has one, in the boundary? A cheap filter before the evaluator (conditions
+        and Denies are the evaluator's); resource policies are asked separately."""
+        key = (node, account.name, action)
+        if key not in self._may:
+            identity, boundary = self.identity(node, account)
+            granted = tuple(r for p in identity for r in self._resources(p, action))
+            bounded = None if boundary is None else tuple(self._resources(boundary, action))
+            self._may[key] = (granted, bounded)
+        granted, bounded = self._may[key]
+        return _names(granted, resource) and (bounded is None or _names(bounded, resource))
+
+    def is_administrator(self, node: Node, account: Account) -> bool:
+        """May the node do anything (an unconditional Allow of ``*`` on ``*``, no boundary)? Then no escalation can
+        give it more: its closure is not searched."""
+        key = (node.base, account.name, "administrator")
+        if key in self._flags and not node.admin and node.boundary == OWN:
+            return self._flags[key]
+        identity, boundary = self.identity(node, account)
+        found = boundary is None and any(
+            s["Effect"] == "Allow" and s.get("Action") in ("*", ["*"]) and s.get("Resource") in ("*", ["*"])
+            and not s.get("Condition") for p in identity for s in statements_of(p))
+        if not node.admin and node.boundary == OWN:
+            self._flags[key] = found
+        return found
+
+    def has_mfa(self, node: Node, account: Account) -> bool:
+        """Does a session of the node carry MFA? People do (users, group members, Identity Center sessions, roles
+        whose trust requires MFA); workloads and functions do not."""
+        if node.kind in ("user", "group", "permission-set"):
+            return True
+        key = (node.base, account.class_key or "")
+        if key not in self._mfa:
+            found = False
+            if node.kind == "role" and not node.synthetic:
+                role = self.org.role(account, node.base.split("/", 1)[1])
+                found = "aws:multifactorauthpresent" in self.org.files.get(role.trust, "").lower()
+            self._mfa[key] = found
+        return self._mfa[key]
+
+    def _resources(self, policy: Policy, action: str) -> list[tuple[bool, tuple[str, ...]]]:
+        """The (NotResource?, patterns) of the policy's Allow statements that name the action; one compiled pattern
+        set per statement's actions of the action's service."""
+        cached = self._patterns.get(id(policy.document))
+        if cached is None or cached[0] is not policy.document:
+            found = []
+            for statement in statements_of(policy):
+                if statement["Effect"] == "Allow":
+                    negated, patterns = _element(statement, "Action")
+                    found.append(((negated, _by_service(patterns)), _element(statement, "Resource")))
+            cached = (policy.document, tuple(found))
+            self._patterns[id(policy.document)] = cached
+        service = action.split(":", 1)[0].lower()
+        out = []
+        for (negated, by_service), resources in cached[1]:
+            candidates = (*by_service.get(service, ()), *by_service.get("*", ()))
+            if negated != bool(candidates and glob_regex(candidates).match(action)):
+                out.append(resources)
+        return out
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def evaluate(self, node: Node, account: Account, action: str, resource: str,
+                 context: Mapping[str, Iterable[str]] | None = None, *, trust_naming_caller: bool = False) -> Decision:
+        """The decision for a request of the node. ``trust_naming_caller``: an sts:AssumeRole whose role trust
+        the caller wrote itself, naming the caller (a trust it rewrote or a role it created)."""
+        given = dict(MFA) if self.has_mfa(node, account) else {}
+        given.update({k: tuple(v) for k, v in (context or {}).items()})
+        frozen: Context = tuple(sorted(given.items()))
+        key = (node, account.name, action, resource, frozen, trust_naming_caller)
+        if key not in self._decisions:
+            request, policies = self._prepare(node, account, action, resource, given, trust_naming_caller)
+            self._decisions[key] = evaluate(request, policies)
+        return self._decisions[key]
+
+    def _prepare(self, node: Node, account: Account, action: str, resource: str,
+                 given: Mapping[str, tuple[str, ...]], trust_naming_caller: bool) -> tuple[Request, PolicySet]:
+        spec: PrincipalSpec = parse_principal(node.base)
+        request, policies = self.org.prepare(spec, account.name, action, resource, given)
+        changes: dict[str, Any] = {}
+        if node.admin:
+            # AWS managed policies without reference data only grant; next to AdministratorAccess they change nothing.
+            changes.update(identity=(*policies.identity, self.administrator(account)), unmodeled=())
+        if node.boundary == NONE:
+            changes["boundary"] = None
+        elif node.boundary != OWN:
+            changes["boundary"] = self.boundary_policy(node.boundary, account)
+        if trust_naming_caller:
+            trust = {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": request.caller.principal_arn}, "Action": "sts:AssumeRole"}]}
+            changes.update(resource=Policy("trust policy written by the caller", "resource", trust),
+                           resource_required=True)
+        return request, (replace(policies, **changes) if changes else policies)
+
+    @property
+    def evaluations(self) -> int:
+        return len(self._decisions)
+
+
+def _names(statements: tuple[tuple[bool, tuple[str, ...]], ...], resource: str | None) -> bool:
+    """Does one of the statements' Resource elements name the resource (patterns with policy variables, and
+    NotResource, count as naming it; ``None`` or ``*``: any statement)?"""
+    if resource is None or resource == "*":
+        return bool(statements)
+    return any(not patterns or negated or any("${" in p for p in patterns)
+               or glob_regex(patterns, ignore_case=False).match(resource) for negated, patterns in statements)
+
+
+def _element(statement: Mapping[str, Any], name: str) -> tuple[bool, tuple[str, ...]]:
+    """(written as Not<name>?, its patterns) of a statement element."""
+    negated = name not in statement
+    raw = statement.get(f"Not{name}" if negated else name) or ()
+    return negated, (raw,) if isinstance(raw, str) else tuple(str(v) for v in raw)
+
+
+@lru_cache(maxsize=4096)
+def _by_service(patterns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Action patterns by their service prefix (lowercased; ``*`` for patterns whose prefix has a wildcard), so
+    that an action is matched against its own service's patterns only."""
+    out: dict[str, list[str]] = {}
+    for pattern in patterns:
+        prefix = pattern.split(":", 1)[0].lower() if ":" in pattern else "*"
+        out.setdefault("*" if "*" in prefix or "?" in prefix else prefix, []).append(pattern)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _role(name: str, path: str, trust: str, inline: list[str]) -> dict[str, Any]:
+    return {"name": name, "path": path, "trust": trust, "policies": [], "inline_policies": inline, "boundary": None,
+            "max_session_duration": 3600}
+
+
+def _probes(org: Organization, cls: Mapping[str, Any], files: Mapping[str, str]) -> tuple[Probe, ...]:
+    """Where the class's policies let someone create roles: a probe under each path their iam:CreateRole grants
+    name (``role/workload/*`` → ``/workload/``), and ``/`` for grants on ``*``."""
+    patterns: set[str] = set()
+    documents = [entry["file"] for entry in cls["managed_policies"].values()]
+    documents += [p for role in cls["roles"] for p in role["inline_policies"]]
+    documents += [entry.file for entry in org.manifest.permission_sets if entry.file]
+    for path in dict.fromkeys(documents):
+        for statement in statements_of(Policy(path, "identity", json.loads(files[path]))):
+            if statement["Effect"] != "Allow" or not action_applies(statement, "iam:CreateRole"):
+                continue
+            for pattern in _as_list(statement.get("Resource", "*")):
+                patterns.add(pattern)
+    taken = {role["name"] for role in cls["roles"]}
+    probes = [Probe("/", PROBE_NAME)]
+    for pattern in sorted(patterns):
+        tail = pattern.split(":role/", 1)[1] if ":role/" in pattern else ""
+        if not tail or "${" in tail or len(probes) >= MAX_PROBES:
+            continue
+        parts = tail.split("/")
+        path = "/" + "".join(f"{_concrete(p, 'x')}/" for p in parts[:-1])
+        if any(p.path == path for p in probes):
+            continue
+        # Role names are unique in an account whatever the path: each probe gets its own.
+        name = _concrete(parts[-1] or "*", f"{PROBE_NAME}-{len(probes) + 1}")
+        if name not in taken and glob_regex((tail,), ignore_case=False).match(f"{path.lstrip('/')}{name}"):
+            probes.append(Probe(path, name))
+    return tuple(probes)
+
+
+def _concrete(pattern: str, fill: str) -> str:
+    return pattern.replace("*", fill, 1).replace("*", "").replace("?", "x") if pattern != "*" else fill
+
+
+def _as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value or ()]
