@@ -32,7 +32,7 @@ def test_guardrails_test_passes_on_the_example(capsys: pytest.CaptureFixture[str
     assert main(["test", str(ROOT / "blueprints")]) == 0
     out = capsys.readouterr().out
     assert "PASS break-glass-administers-every-account" in out
-    assert "77/77 tests passed" in out
+    assert "80/80 tests passed" in out
 
 
 def test_guardrails_test_fails_with_the_chain_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -122,7 +122,8 @@ def test_files_and_headers(example: Plan, example_files: dict[str, str]) -> None
     expected = {ORGANIZATION, ACCOUNTS, STACKSETS} | {_baseline_path(example, c.key) for c in example.classes}
     # the security baseline (blueprint `security`) has its own templates and tests
     security = {"cloudformation/account-security.yaml", "cloudformation/log-archive.yaml",
-                "cloudformation/organization-security.yaml", "cloudformation/security-analyzer.yaml"}
+                "cloudformation/organization-security.yaml", "cloudformation/security-analyzer.yaml",
+                "cloudformation/security-detection.yaml"}
     assert set(files) == expected | security
     assert "cloudformation/management-baseline.yaml" in files
     for path, text in files.items():
@@ -370,7 +371,7 @@ def test_one_stackset_per_member_class(example: Plan, example_files: dict[str, s
     for key, stackset in stacksets.items():
         props = stackset["Properties"]
         assert props["PermissionModel"] == "SERVICE_MANAGED"
-        assert props["AutoDeployment"] == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+        assert props["AutoDeployment"] == {"Enabled": True, "RetainStacksOnAccountRemoval": True}
         assert props["CallAs"] == "SELF"
         assert props["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
         assert props["TemplateURL"] == {"Fn::Sub": f"${{BaselineTemplateBaseUrl}}/baseline-{key}.yaml"}

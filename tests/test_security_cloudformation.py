@@ -19,7 +19,7 @@ from guardrails.emitters import header_text
 from guardrails.emitters.cloudformation import account_settings as settings
 from guardrails.emitters.cloudformation import emit
 from guardrails.emitters.cloudformation import security as sec
-from guardrails.policies.ir import ALERT_REGION, Plan, SecurityPlan
+from guardrails.policies.ir import Plan, SecurityPlan
 from guardrails.pipeline import Compiled
 
 
@@ -90,7 +90,10 @@ def test_regions_decide_what_each_stack_gets(plan: Plan) -> None:
     security = _security(plan)
     conditions = template["Conditions"]
     assert conditions["IsHomeRegion"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, plan.org.home_region]}
-    assert conditions["IsAlertRegion"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, ALERT_REGION]}
+    assert conditions["IsGlobalRegion"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, security.global_region]}
+    alerting = {term["Fn::Equals"][1] for term in conditions["IsAlertRegion"]["Fn::Or"]}
+    assert alerting == set(security.alert_regions)
+    assert conditions["IsWatchRegion"] == {"Fn::Not": [{"Condition": "IsAlertRegion"}]}
     allowed = {term["Fn::Equals"][1] for term in conditions["IsAllowedRegion"]["Fn::Or"]}
     assert allowed == set(plan.org.allowed_regions)
 
@@ -129,7 +132,7 @@ def test_alerts_in_every_alert_region_global_ones_in_us_east_1(plan: Plan) -> No
     security = _security(plan)
     resources = template["Resources"]
     for name in ("AlertKey", "AlertKeyAlias", "AlertTopic", "AlertTopicPolicy"):
-        assert "Condition" not in resources[name], name
+        assert resources[name]["Condition"] == "IsAlertRegion", name
     key = resources["AlertKey"]["Properties"]
     assert key["EnableKeyRotation"] is True
     events = next(s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "events.amazonaws.com"})
@@ -144,11 +147,12 @@ def test_alerts_in_every_alert_region_global_ones_in_us_east_1(plan: Plan) -> No
     assert sorted(s["Properties"]["Endpoint"] for s in subscriptions.values()) == sorted(security.alert_emails)
     assert all(s["Properties"]["Protocol"] == "email" for s in subscriptions.values())
 
-    rules = {r["Properties"]["Name"]: r for r in _of_type(template, "AWS::Events::Rule").values()}
+    rules = {r["Properties"]["Name"]: r for r in _of_type(template, "AWS::Events::Rule").values()
+             if r["Condition"] != "IsWatchRegion"}
     assert set(rules) == {a.name for a in security.alerts}
     for alert in security.alerts:
         rule = rules[alert.name]
-        assert rule.get("Condition") == ("IsAlertRegion" if alert.alert_region_only else None)
+        assert rule["Condition"] == ("IsGlobalRegion" if alert.global_only else "IsAlertRegion")
         assert rule["Properties"]["EventPattern"] == json.loads(alert.pattern)
         assert rule["Properties"]["Targets"] == [{"Id": "security-alert-topic", "Arn": {"Ref": "AlertTopic"}}]
     assert "eb-service-event-cloudtrail" in _header(emit(plan), ACCOUNT_SECURITY)
@@ -214,8 +218,9 @@ def test_stackset_rolls_out_to_the_whole_organization(plan: Plan) -> None:
     stacksets = _load(files, STACKSETS)
     properties = stacksets["Resources"]["StackSetAccountSecurity"]["Properties"]
     regions = sec.stackset_regions(plan, _security(plan))
-    assert regions[0] == plan.org.home_region and set(regions) == set(_security(plan).alert_regions)
+    assert regions[0] == plan.org.home_region and set(regions) == set(_security(plan).event_regions)
     assert properties["PermissionModel"] == "SERVICE_MANAGED" and properties["AutoDeployment"]["Enabled"] is True
+    assert properties["AutoDeployment"]["RetainStacksOnAccountRemoval"] is True
     assert properties["TemplateURL"] == {"Fn::Sub": "${BaselineTemplateBaseUrl}/account-security.yaml"}
     [group] = properties["StackInstancesGroup"]
     assert group == {"DeploymentTargets": {"OrganizationalUnitIds": [{"Ref": "RootId"}], "AccountFilterType": "NONE"},
@@ -327,6 +332,8 @@ def test_organization_trail_and_setup_commands(plan: Plan) -> None:
     no_trail = emit(_with(plan, trail_name=None, centralized_root_access=False))
     template = _load(no_trail, ORG_SECURITY)
     assert _of_type(template, "AWS::CloudTrail::Trail") == {}
+    assert set(template["Resources"]) == {"SecurityHubAdministrator"}  # Security Hub's administrator, home region
+    template = _load(emit(_with(plan, trail_name=None, security_hub=False)), ORG_SECURITY)
     assert set(template["Resources"]) == {"SetupCommands"}
     assert "enable-organizations-root" not in no_trail[ORG_SECURITY]
     statements = _load(no_trail, LOG_ARCHIVE)["Resources"]["LogBucketPolicy"]["Properties"]["PolicyDocument"]

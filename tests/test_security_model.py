@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 from guardrails.pipeline import compile_blueprint
-from guardrails.policies.ir import ALERT_REGION
 
 from .conftest import ROOT
 
@@ -22,12 +21,13 @@ def test_plan_of_the_example() -> None:
     assert dict(rules["IAM_PASSWORD_POLICY"].parameters)["MinimumPasswordLength"] == "14"
     assert all(rules[i].home_region_only for i in rules if i.startswith(("IAM_", "ROOT_", "MFA_", "ACCESS_KEYS")))
     assert not rules["SECRETSMANAGER_ROTATION_ENABLED_CHECK"].home_region_only
-    assert security.alert_regions[0] == ALERT_REGION
+    assert security.alert_regions[0] == security.global_region == "us-east-1"
     assert {"sso.amazonaws.com", "iam.amazonaws.com", "access-analyzer.amazonaws.com"} <= set(security.trusted_services)
     assert ("sso.amazonaws.com", "audit") not in security.delegated_admins  # the example applies IC from management
     patterns = {a.key: json.loads(a.pattern) for a in security.alerts}
     assert patterns["root-use"]["detail"]["userIdentity"]["type"] == ["Root"]
-    assert {a.key for a in security.alerts if a.alert_region_only} == {"iam-policy-changes", "break-glass-sign-in"}
+    assert {a.key for a in security.alerts if a.global_only} == {"iam-policy-changes", "organizations-changes",
+                                                                 "region-opt-in"}
 
 
 def test_a_blueprint_rule_replaces_the_baseline_rule_of_the_same_identifier(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from guardrails.policies.resource_policies import with_resource_policies
 from guardrails.emitters.terraform import emit
 from guardrails.emitters.terraform.security import LOG_KEY_ALIAS, MODULE
-from guardrails.policies.ir import ALERT_REGION, Plan, SecurityPlan
+from guardrails.policies.ir import Plan, SecurityPlan
 
 from .test_terraform_emitter import decode, plan_of
 
@@ -179,9 +179,9 @@ def test_module_alerts_rules_topic_key_and_subscriptions() -> None:
         rule = next(b for (k, _), b in found.items()
                     if k == "aws_cloudwatch_event_rule" and decode(b["name"]) == alert.name)
         assert json.loads(decode(rule["event_pattern"])) == json.loads(alert.pattern)
-        assert ("count" in rule) == alert.alert_region_only
-        if alert.alert_region_only:
-            assert rule["count"] == "${var.alert_region ? 1 : 0}"
+        assert ("count" in rule) == alert.global_only
+        if alert.global_only:
+            assert rule["count"] == "${var.global_region ? 1 : 0}"
     targets = [b for (k, _), b in found.items() if k == "aws_cloudwatch_event_target"]
     assert len(targets) == len(security(plan).alerts)
     assert all(t["arn"] == "${aws_sns_topic.alerts.arn}" for t in targets)
@@ -222,8 +222,9 @@ def test_every_account_instantiates_the_module_once_per_alert_region(account: st
     text = files[f"{directory}/security.tf"]
     modules = blocks(text, "module")
     regions = security(plan).alert_regions
-    assert regions[0] == ALERT_REGION
-    assert [name for _, name in modules] == [f"security_{r.replace('-', '_')}" for r in regions]
+    assert regions[0] == security(plan).global_region
+    assert [name for _, name in modules if name.startswith("security_")] == \
+        [f"security_{r.replace('-', '_')}" for r in regions]
     account_id = plan.account(account).id
     for region in regions:
         body = modules[("module", f"security_{region.replace('-', '_')}")]
@@ -232,13 +233,13 @@ def test_every_account_instantiates_the_module_once_per_alert_region(account: st
         assert decode(body["account_id"]) == account_id and decode(body["region"]) == region
         assert body["home_region"] is (region == plan.org.home_region)
         assert body["allowed_region"] is (region in plan.org.allowed_regions)
-        assert body["alert_region"] is (region == ALERT_REGION)
+        assert body["global_region"] is (region == security(plan).global_region)
         expected_key = ("${aws_kms_key.log_archive.arn}" if account == security(plan).log_account
                         else "${data.aws_kms_key.log_archive.arn}")
         assert body["log_kms_key_arn"] == expected_key
     providers = hcl2.loads(files[f"{directory}/providers.tf"])["provider"]
     aliases = {decode(p['"aws"']["alias"]): p['"aws"'] for p in providers if "alias" in p['"aws"']}
-    assert list(aliases) == [r.replace("-", "_") for r in regions]
+    assert list(aliases) == [r.replace("-", "_") for r in security(plan).event_regions]
     for alias, body in aliases.items():
         assert decode(body["region"]) == alias.replace("_", "-")
         assert [decode(a) for a in body["allowed_account_ids"]] == [account_id]
@@ -368,7 +369,8 @@ def test_existing_log_bucket_with_its_key() -> None:
     for account in ("log-archive", "app-prod"):
         text = files[f"terraform/accounts/{account}/security.tf"]
         assert "data \"aws_kms_key\"" not in text
-        assert all(decode(b["log_kms_key_arn"]) == key for b in blocks(text, "module").values())
+        assert all(decode(b["log_kms_key_arn"]) == key for (_, name), b in blocks(text, "module").items()
+                   if name.startswith("security_"))
         assert "depends_on" not in text
     trail = resources(files, "terraform/organization")[("aws_cloudtrail", "organization")]
     assert decode(trail["kms_key_id"]) == key

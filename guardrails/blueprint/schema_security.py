@@ -11,7 +11,22 @@ from guardrails.blueprint.schema_base import Strict
 
 
 ConfigRuleId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9_]{3,128}$")]
+AlertKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{1,64}$")]
 BucketName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+
+
+class ObjectLock(Strict):
+    """S3 Object Lock default retention of the log bucket: every log object version is write-once for `days`.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html"""
+
+    mode: Literal["governance", "compliance"] = Field(
+        "governance", description="governance: principals with s3:BypassGovernanceRetention (denied by the "
+        "protect-log-archive guardrail to all but break-glass and deployment) can still shorten or remove the lock; "
+        "compliance: nobody can, the root user included, until the retention ends."
+    )
+    days: int | None = Field(
+        None, ge=1, le=36500, description="Default retention in days; defaults to `retention_days`."
+    )
 
 
 class LogArchive(Strict):
@@ -27,6 +42,10 @@ class LogArchive(Strict):
     )
     retention_days: int = Field(
         365, ge=1, le=36500, description="Days before log objects expire (CIS keeps at least 365)."
+    )
+    object_lock: ObjectLock | None = Field(
+        default_factory=ObjectLock, description="S3 Object Lock on the log bucket (governance mode by default); "
+        "`null` for none. Ignored with `existing: true`."
     )
 
 
@@ -69,12 +88,35 @@ class CloudTrail(Strict):
 
 
 class Alerts(Strict):
-    """EventBridge rules (IAM policy changes, root use, break-glass use) to an SNS topic with a KMS key."""
+    """EventBridge rules (guardrails/data/alert_rules.yaml: CIS 4.x, root and break-glass use) to an SNS topic with
+    a KMS key."""
 
     emails: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
         default_factory=list, description="Subscribed to the alert topic (each address confirms by e-mail)."
     )
     topic_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,256}$")] = "guardrails-security-alerts"
+    include: list[AlertKey] = Field(
+        default_factory=list, description="Optional alert rules to add (guardrails/data/alert_rules.yaml, "
+        "`optional: true`), e.g. `security-group-changes`."
+    )
+    exclude: list[AlertKey] = Field(
+        default_factory=list, description="Alert rules of the baseline to leave out, by key (e.g. "
+        "`console-sign-in-failures`)."
+    )
+
+
+class Detection(Strict):
+    """GuardDuty and Security Hub for the whole organization, from a delegated administrator."""
+
+    guardduty: bool = Field(True, description="Enable GuardDuty in every allowed region for every account.")
+    security_hub: bool = Field(
+        True, description="Enable Security Hub (central configuration: AWS Foundational Security Best Practices and "
+        "CIS v3.0.0) for every account in the allowed regions."
+    )
+    delegated_admin: str | None = Field(
+        None, description="Account (name) administering both; defaults to `access_analyzer.delegated_admin`, then "
+        "`config.delegated_admin`."
+    )
 
 
 class AccountSettings(Strict):
@@ -91,6 +133,7 @@ class Security(Strict):
     cloudtrail: CloudTrail | None = Field(default_factory=CloudTrail)
     alerts: Alerts = Field(default_factory=Alerts)
     account_settings: AccountSettings = Field(default_factory=AccountSettings)
+    detection: Detection = Field(default_factory=Detection)
     centralized_root_access: bool = Field(
         True, description="Manage member accounts' root credentials centrally (aws_iam_organizations_features): "
         "member root users need no password or MFA device."

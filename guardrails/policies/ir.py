@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any, Literal
+
+import yaml
 
 from guardrails.iam.arns import aws_managed_policy_arn
 from guardrails.iam.documents import as_tuple, condition_values, statements_of
@@ -353,14 +357,32 @@ class ConfigRule:
 class AlertRule:
     """An EventBridge rule that sends matching CloudTrail events to the alert topic."""
 
-    key: str  # "iam-policy-changes", "root-use", "break-glass-use", "break-glass-sign-in"
+    key: str  # "iam-policy-changes", "root-use", "break-glass-use", … (guardrails/data/alert_rules.yaml)
     name: str  # rule name
     description: str
     pattern: str  # event pattern, JSON with sorted keys
-    alert_region_only: bool  # global-service events (IAM): only in ALERT_REGION; else every region of the alerts
+    # Global-service events (IAM, Organizations, account opt-in): only SecurityPlan.global_region receives them.
+    # Every other rule runs in each region where its events can happen (alert and watch regions).
+    global_only: bool
+    source: str = ""  # documentation URL (the CIS item or AWS page the rule implements)
 
 
-ALERT_REGION = "us-east-1"  # EventBridge receives global services' events (IAM, sign-in) here
+@dataclass(frozen=True)
+class Partition:
+    """Facts of an AWS partition (guardrails/data/regions.yaml ``partitions``)."""
+
+    name: str  # aws, aws-us-gov, aws-cn
+    global_region: str  # where EventBridge receives global services' events (IAM, Organizations, accounts)
+    dns_suffix: str  # amazonaws.com, amazonaws.com.cn
+    default_regions: tuple[str, ...]  # enabled in every account without opting in
+
+
+@cache
+def partition_facts(name: str) -> Partition:
+    """The partition's facts; a partition the data does not know is a packaging bug (the schema allows three)."""
+    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("regions.yaml").read_text("utf-8"))
+    entry = raw["partitions"][name]
+    return Partition(name, entry["global_region"], entry["dns_suffix"], tuple(entry["default_regions"]))
 
 
 @dataclass(frozen=True)
@@ -378,7 +400,7 @@ class SecurityPlan:
     analyzer_account: str | None  # delegated administrator holding the ORGANIZATION analyzer
     unused_access_days: int | None  # also an ORGANIZATION_UNUSED_ACCESS analyzer
     trail_name: str | None  # organization trail in the management account
-    alert_regions: tuple[str, ...]  # ALERT_REGION first, then the allowed regions
+    alert_regions: tuple[str, ...]  # regions with the alert topic: global_region first, then the allowed regions
     alerts: tuple[AlertRule, ...]
     alert_emails: tuple[str, ...]
     topic_name: str
@@ -386,7 +408,32 @@ class SecurityPlan:
     s3_block_public_access: bool
     centralized_root_access: bool
     trusted_services: tuple[str, ...]  # service principals with trusted access in the organization (sorted)
-    delegated_admins: tuple[tuple[str, str], ...]  # (service principal, account name)
+    delegated_admins: tuple[tuple[str, str], ...]  # (service principal, account name), via Organizations
+    global_region: str = "us-east-1"  # the partition's region for global-service events (Partition.global_region)
+    # Regions every account can use but the organization does not allow: the regional alert rules run there too
+    # and forward their events to forwarding_region's event bus (through forwarding_role), which alerts.
+    watch_regions: tuple[str, ...] = ()
+    forwarding_role: str | None = None  # role name (path "/guardrails/") EventBridge forwards with
+    # Where the watch regions forward: the home region, an allowed one (the region guardrail would deny the role's
+    # events:PutEvents anywhere else), where the regional rules of the same name alert on the forwarded events.
+    forwarding_region: str = ""
+    # S3 Object Lock default retention of the log bucket: "GOVERNANCE" or "COMPLIANCE" (None: off), in days.
+    object_lock_mode: str | None = None
+    object_lock_days: int = 0
+    # GuardDuty and Security Hub, enabled organization-wide from this delegated administrator (account name).
+    detection_admin: str | None = None
+    guardduty: bool = False
+    security_hub: bool = False
+    security_hub_standards: tuple[str, ...] = ()  # standards ARNs of the central configuration policy
+    # The finding aggregator of the home region (central configuration's home region): its RegionLinkingMode and
+    # Regions. https://docs.aws.amazon.com/securityhub/latest/userguide/finding-aggregation.html
+    hub_linking_mode: str = ""
+    hub_linked_regions: tuple[str, ...] = ()
+
+    @property
+    def event_regions(self) -> tuple[str, ...]:
+        """Every region with alert rules: the alert regions, then the watch regions."""
+        return (*self.alert_regions, *self.watch_regions)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The security baseline's resource policies as plan values: the log archive's bucket and KMS key, and the alert
-topic and its key in every account.
+topic and its key in every account; and the alert-forwarding role it adds to every account's IAM baseline.
 
 Terraform and CloudFormation both render these :class:`~guardrails.policies.ir.ResourcePolicy` values, so the two
 formats cannot grant different things, and the same documents reach ``output/policies/resources/``, the manifest,
@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from guardrails.diagnostics import GuardrailsError
 from guardrails.iam.arns import arn, root_arn
 from guardrails.policies.ir import (
     ACCOUNT_ID,
     REGION,
+    BaselineClass,
     Condition,
     Plan,
     PolicyDocument,
     Principal,
     ResourcePolicy,
+    Role,
     SecurityPlan,
     Statement,
 )
+from guardrails.policies.security import alert_forwarding_role
 
 LOG_KEY_ALIAS = "guardrails-log-archive"  # alias/<this> of the key guardrails creates for the log bucket
 EVENTS = "events.amazonaws.com"
@@ -30,10 +34,15 @@ CONFIG = "config.amazonaws.com"
 
 
 def with_resource_policies(plan: Plan) -> Plan:
-    """The plan with the resource policies its security baseline deploys (none without ``security``)."""
+    """The plan with the resource policies its security baseline deploys (none without ``security``), and, where
+    the baseline watches regions outside the allowed ones, the alert-forwarding role in every class's baseline: an
+    IAM role is global, so it belongs with the account's IAM (deployed once, in the home region)."""
     security = plan.security
     if security is None:
         return plan
+    if security.forwarding_role:
+        role = alert_forwarding_role(plan.org.partition, security)
+        plan = replace(plan, classes=tuple(_with_role(c, role) for c in plan.classes))
     everyone = tuple(a.name for a in plan.accounts)
     home = (plan.org.home_region,)
     policies = [
@@ -56,6 +65,15 @@ def with_resource_policies(plan: Plan) -> Plan:
                            f"The KMS key (alias/{LOG_KEY_ALIAS}) of the log bucket {security.log_bucket}."),
         ]
     return replace(plan, resource_policies=tuple(sorted(policies, key=lambda p: p.key)))
+
+
+def _with_role(cls: BaselineClass, role: Role) -> BaselineClass:
+    """The class with ``role`` (in place of an earlier one of the same key: compiling a plan twice is harmless)."""
+    roles = tuple(r for r in cls.baseline.roles if r.key != role.key)
+    if any(r.name == role.name for r in roles):
+        raise GuardrailsError(f"the blueprint's role {role.name} in the account class {cls.key} has the name of the "
+                              "security baseline's alert-forwarding role: rename it")
+    return replace(cls, baseline=replace(cls.baseline, roles=(*roles, role)))
 
 
 def trail_arn(plan: Plan, security: SecurityPlan) -> str:

@@ -1,6 +1,8 @@
-"""The blueprint's ``security`` section → :class:`SecurityPlan`: Config rules, alerts, log archive, org set-up.
+"""The blueprint's ``security`` section → :class:`SecurityPlan`: Config rules, alerts, log archive, org set-up,
+GuardDuty and Security Hub.
 
-Pure: the baseline rules are data (``guardrails/data/config_rules.yaml``), filled with the blueprint's values.
+Pure: the baseline's Config rules and alert rules are data (``guardrails/data/config_rules.yaml``,
+``alert_rules.yaml``), filled with the blueprint's values; the partition's regions come from ``regions.yaml``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,23 @@ from typing import Any
 import yaml
 
 from guardrails.blueprint.schema import Security
-from guardrails.diagnostics import Diagnostic
+from guardrails.diagnostics import BlueprintError, Diagnostic
+from guardrails.iam.arns import arn
 from guardrails.model.build import Model
-from guardrails.policies.ir import ALERT_REGION, AlertRule, ConfigRule, PasswordPolicy, SecurityPlan
+from guardrails.model.resolved import region_facts
+from guardrails.policies.ir import (
+    ACCOUNT_ID,
+    AlertRule,
+    Condition,
+    ConfigRule,
+    PasswordPolicy,
+    PolicyDocument,
+    Principal,
+    Role,
+    SecurityPlan,
+    Statement,
+    partition_facts,
+)
 
 # Trusted access each feature needs in AWS Organizations, by service principal.
 # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_integrate_services_list.html
@@ -28,17 +44,15 @@ STACKSETS = "member.org.stacksets.cloudformation.amazonaws.com"  # service-manag
 CONTROL_TOWER = "controltower.amazonaws.com"
 IDENTITY_CENTER = "sso.amazonaws.com"
 
-# IAM calls that change what a policy grants (the CIS 4.4 / CloudWatch "IAM policy changes" event names, plus the
-# boundary and trust-policy calls that change what a principal can do).
-IAM_POLICY_CHANGES = (
-    "AttachGroupPolicy", "AttachRolePolicy", "AttachUserPolicy", "CreatePolicy", "CreatePolicyVersion",
-    "DeleteGroupPolicy", "DeletePolicy", "DeletePolicyVersion", "DeleteRolePermissionsBoundary", "DeleteRolePolicy",
-    "DeleteUserPermissionsBoundary", "DeleteUserPolicy", "DetachGroupPolicy", "DetachRolePolicy", "DetachUserPolicy",
-    "PutGroupPolicy", "PutRolePermissionsBoundary", "PutRolePolicy", "PutUserPermissionsBoundary", "PutUserPolicy",
-    "SetDefaultPolicyVersion", "UpdateAssumeRolePolicy",
-)
-API_CALL = "AWS API Call via CloudTrail"
-SIGN_IN = "AWS Console Sign In via CloudTrail"
+GUARDDUTY = "guardduty.amazonaws.com"
+SECURITY_HUB = "securityhub.amazonaws.com"
+
+FORWARDING_ROLE = "GuardrailsAlertForwarding"  # in every account's IAM baseline (alert_forwarding_role)
+FORWARDING_ROLE_PATH = "/guardrails/"
+# Security Hub standards of the central configuration policy, by ARN (region: the home region).
+# https://docs.aws.amazon.com/securityhub/latest/userguide/standards-reference.html
+SECURITY_HUB_STANDARDS = ("standards/aws-foundational-security-best-practices/v/1.0.0",
+                          "standards/cis-aws-foundations-benchmark/v/3.0.0")
 
 
 @cache
@@ -94,40 +108,87 @@ def config_rules(security: Security, password: PasswordPolicy | None) -> tuple[C
     return tuple(rules)
 
 
+@cache
+def alert_rule_data() -> dict[str, Any]:
+    """The alert rules of the baseline (data with sources: guardrails/data/alert_rules.yaml)."""
+    text = resources.files("guardrails.data").joinpath("alert_rules.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _filled(value: Any, role: str, users: tuple[str, ...]) -> Any:
+    """A pattern with the break-glass role and users put in (see the data file's header)."""
+    if isinstance(value, dict):
+        return {k: _filled(v, role, users) for k, v in value.items()}
+    if isinstance(value, list):
+        if value == ["{break_glass_users}"]:
+            return list(users)
+        return [_filled(v, role, users) for v in value]
+    if isinstance(value, str):
+        return value.replace("{break_glass_role}", role)
+    return value
+
+
 def _pattern(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
-def alert_rules(break_glass_role: str, break_glass_users: tuple[str, ...]) -> tuple[AlertRule, ...]:
+def alert_rules(break_glass_role: str, break_glass_users: tuple[str, ...], partition: str = "aws", *,
+                include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> tuple[AlertRule, ...]:
     """EventBridge patterns on CloudTrail events (https://docs.aws.amazon.com/eventbridge/latest/ref/
-    events-structure.html). IAM and console sign-in are global: their events reach EventBridge in us-east-1 only
-    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html#eb-service-event-cloudtrail).
-    Root and break-glass sessions can call any regional service, so those rules run in every alert region."""
-    return (
-        AlertRule("iam-policy-changes", "guardrails-iam-policy-changes",
-                  "IAM policies, boundaries or trust policies were changed (CIS 4.4).",
-                  _pattern({"source": ["aws.iam"], "detail-type": [API_CALL],
-                            "detail": {"eventSource": ["iam.amazonaws.com"], "eventName": list(IAM_POLICY_CHANGES)}}),
-                  alert_region_only=True),
-        AlertRule("root-use", "guardrails-root-use",
-                  "The root user signed in or called an API (CIS 4.3).",
-                  _pattern({"detail-type": [API_CALL, SIGN_IN],
-                            "detail": {"userIdentity": {"type": ["Root"]}}}),
-                  alert_region_only=False),
-        AlertRule("break-glass-use", "guardrails-break-glass-use",
-                  f"The break-glass role {break_glass_role} was assumed or used.",
-                  _pattern({"detail-type": [API_CALL], "detail": {"$or": [
-                      {"eventName": ["AssumeRole"],
-                       "requestParameters": {"roleArn": [{"suffix": f":role/{break_glass_role}"}]}},
-                      {"userIdentity": {"sessionContext": {"sessionIssuer": {"userName": [break_glass_role]}}}},
-                  ]}}),
-                  alert_region_only=False),
-        AlertRule("break-glass-sign-in", "guardrails-break-glass-sign-in",
-                  "A break-glass IAM user signed in to the console.",
-                  _pattern({"detail-type": [SIGN_IN],
-                            "detail": {"userIdentity": {"type": ["IAMUser"], "userName": list(break_glass_users)}}}),
-                  alert_region_only=True),
-    )
+    events-structure.html): the data file's rules for this partition, the optional ones only when included."""
+    rules = []
+    for entry in alert_rule_data()["rules"]:
+        key = entry["key"]
+        if key in exclude or (entry.get("optional") and key not in include):
+            continue
+        if partition not in entry.get("partitions", (partition,)):
+            continue
+        if key == "break-glass-sign-in" and not break_glass_users:
+            continue
+        rules.append(AlertRule(
+            key, f"guardrails-{key}", entry["description"].replace("{break_glass_role}", break_glass_role),
+            _pattern(_filled(entry["pattern"], break_glass_role, break_glass_users)),
+            global_only=bool(entry["global_only"]), source=entry.get("source", "")))
+    return tuple(rules)
+
+
+def _alert_problems(model: Model, security: Security) -> list[Diagnostic]:
+    """Keys of `alerts.include`/`exclude` that name no rule (or, for include, no optional rule)."""
+    known = {e["key"]: bool(e.get("optional")) for e in alert_rule_data()["rules"]}
+    problems = []
+    for field, values in (("include", security.alerts.include), ("exclude", security.alerts.exclude)):
+        for index, key in enumerate(values):
+            if key not in known or (field == "include" and not known[key]):
+                choices = sorted(k for k, optional in known.items() if optional or field == "exclude")
+                problems.append(Diagnostic.of(
+                    "GR301", f"unknown {'optional ' if field == 'include' else ''}alert rule {key!r}",
+                    model.source.where("security", "alerts", field, index), "one of: " + ", ".join(choices)))
+    return problems
+
+
+def _detection_admin(model: Model, security: Security) -> tuple[str | None, list[Diagnostic]]:
+    """The delegated administrator of GuardDuty and Security Hub: the one named, else Access Analyzer's, else
+    Config's (the model stage has checked those two)."""
+    detection = security.detection
+    if not (detection.guardduty or detection.security_hub):
+        return None, []
+    name = detection.delegated_admin or (security.access_analyzer.delegated_admin if security.access_analyzer
+                                         else None) or security.config.delegated_admin
+    where = model.source.where("security", "detection")
+    if name is None:
+        return None, [Diagnostic.of(
+            "GR311", "GuardDuty and Security Hub need a delegated administrator", where,
+            "name one with `security.detection.delegated_admin` (the audit account), or switch them off with "
+            "`guardduty: false` and `security_hub: false`")]
+    account = model.accounts.get(name)
+    if account is None or account.management:
+        return None, [Diagnostic.of(
+            "GR301" if account is None else "GR311",
+            f"unknown account {name!r}" if account is None else f"{name!r} is the management account",
+            model.source.where("security", "detection", "delegated_admin"),
+            "name a member account, usually the audit account (AWS advises against administering GuardDuty and "
+            "Security Hub from the management account)")]
+    return name, []
 
 
 def security_plan(model: Model, password: PasswordPolicy | None) -> SecurityPlan | None:
@@ -155,7 +216,21 @@ def security_plan(model: Model, password: PasswordPolicy | None) -> SecurityPlan
         trusted.add(IDENTITY_CENTER)
         if bp.identity_center.delegated_admin is not None:
             delegated.append((IDENTITY_CENTER, bp.identity_center.delegated_admin))
-    regions = tuple(dict.fromkeys((ALERT_REGION, *org.allowed_regions)))
+    problems = _alert_problems(model, security)
+    detection_admin, more = _detection_admin(model, security)
+    if problems or more:
+        raise BlueprintError([*problems, *more])
+    detection = security.detection
+    if detection_admin is not None:
+        trusted |= {GUARDDUTY} if detection.guardduty else set()
+        trusted |= {SECURITY_HUB} if detection.security_hub else set()
+    facts = partition_facts(org.partition)
+    regions = tuple(dict.fromkeys((facts.global_region, *org.allowed_regions)))
+    # Break-glass and the deployment principals are exempt from the region guardrail, and STS, KMS and Config are
+    # outside it for everyone: their events can happen in every region an account can use, not only the allowed ones.
+    watch = tuple(r for r in facts.default_regions if r not in regions)
+    lock = security.log_archive.object_lock
+    linking_mode, linked = _hub_linking(org.partition, org.home_region, tuple(org.allowed_regions))
     return SecurityPlan(
         log_account=security.log_archive.account, log_bucket=security.log_archive.bucket,
         log_bucket_existing=security.log_archive.existing, log_kms_key_arn=security.log_archive.kms_key_arn,
@@ -165,14 +240,68 @@ def security_plan(model: Model, password: PasswordPolicy | None) -> SecurityPlan
         analyzer_account=security.access_analyzer.delegated_admin if security.access_analyzer else None,
         unused_access_days=security.access_analyzer.unused_access_days if security.access_analyzer else None,
         trail_name=security.cloudtrail.name if security.cloudtrail and security.cloudtrail.organization_trail else None,
-        alert_regions=regions, alerts=alert_rules(org.break_glass.role, tuple(org.break_glass.users)),
+        alert_regions=regions,
+        alerts=alert_rules(org.break_glass.role, tuple(org.break_glass.users), org.partition,
+                           include=tuple(security.alerts.include), exclude=tuple(security.alerts.exclude)),
         alert_emails=tuple(security.alerts.emails), topic_name=security.alerts.topic_name,
         ebs_default_encryption=security.account_settings.ebs_default_encryption,
         s3_block_public_access=security.account_settings.s3_block_public_access,
         centralized_root_access=security.centralized_root_access, trusted_services=tuple(sorted(trusted)),
-        delegated_admins=tuple(sorted(delegated)))
+        delegated_admins=tuple(sorted(delegated)), global_region=facts.global_region, watch_regions=watch,
+        forwarding_role=FORWARDING_ROLE if watch else None, forwarding_region=org.home_region if watch else "",
+        object_lock_mode=lock.mode.upper() if lock is not None and not security.log_archive.existing else None,
+        object_lock_days=(lock.days or security.log_archive.retention_days) if lock is not None else 0,
+        detection_admin=detection_admin, guardduty=detection_admin is not None and detection.guardduty,
+        security_hub=detection_admin is not None and detection.security_hub,
+        security_hub_standards=tuple(arn(org.partition, "securityhub", org.home_region, "", s)
+                                     for s in SECURITY_HUB_STANDARDS) if detection.security_hub else (),
+        hub_linking_mode=linking_mode if detection.security_hub else "",
+        hub_linked_regions=linked if detection.security_hub else ())
 
 
+def _hub_linking(partition: str, home: str, allowed: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """Security Hub aggregates the other allowed regions' findings into the home region. With no other region,
+    every other region of the partition is excluded instead (CloudFormation's RegionLinkingMode has no
+    NO_REGIONS). https://docs.aws.amazon.com/securityhub/latest/userguide/finding-aggregation.html"""
+    others = tuple(r for r in allowed if r != home)
+    if others:
+        return "SPECIFIED_REGIONS", others
+    facts = region_facts()
+    everywhere = sorted({*facts["records_global_iam"], *facts["launched_later"]})
+    same = [r for r in everywhere if _partition_of(r) == partition and r != home]
+    return "ALL_REGIONS_EXCEPT_SPECIFIED", tuple(same)
+
+
+def _partition_of(region: str) -> str:
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def forwarding_role_name(security: SecurityPlan) -> str:
+    """``guardrails/GuardrailsAlertForwarding``: the alert-forwarding role's path and name, as ARNs write them."""
+    return FORWARDING_ROLE_PATH.strip("/") + "/" + (security.forwarding_role or FORWARDING_ROLE)
+
+
+def alert_forwarding_role(partition: str, security: SecurityPlan) -> Role:
+    """The role EventBridge assumes in the watch regions to put the alert rules' events on the home region's
+    default bus, where the rules of the same name send them to the topic. A rule targeting an event bus in another
+    region needs a role with events:PutEvents on it (https://docs.aws.amazon.com/eventbridge/latest/userguide/
+    eb-cross-region.html); the home region is allowed, so the region guardrail lets the role's PutEvents through.
+    aws:SourceAccount and aws:SourceArn keep EventBridge from assuming it for any other account's or rule's sake
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html)."""
+    bus = arn(partition, "events", security.forwarding_region, ACCOUNT_ID, "event-bus/default")
+    trust = PolicyDocument((Statement(
+        "EventBridgeForwardsAlerts", "Allow", actions=("sts:AssumeRole",),
+        principals=(Principal("Service", ("events.amazonaws.com",)),),
+        conditions=(Condition("ArnLike", "aws:SourceArn", (arn(partition, "events", "*", ACCOUNT_ID,
+                                                                   "rule/guardrails-*"),)),
+                    Condition("StringEquals", "aws:SourceAccount", (ACCOUNT_ID,)))),))
+    policy = PolicyDocument((Statement("PutEventsOnHomeRegionBus", "Allow", actions=("events:PutEvents",),
+                                       resources=(bus,)),))
+    return Role(key="alert_forwarding", name=security.forwarding_role or FORWARDING_ROLE, path=FORWARDING_ROLE_PATH,
+                description=f"EventBridge forwards the security alert events of the regions outside the allowed "
+                            f"ones to {security.forwarding_region} with this role.",
+                trust=trust, policies=(), inline_policies=(("forward-security-alerts", policy),),
+                tags=(("guardrails:purpose", "security-alerts"),))
 
 
 def root_session_warnings(model: Model) -> list[Diagnostic]:

@@ -33,7 +33,7 @@ from guardrails.emitters.cloudformation.render import (
     with_header,
 )
 from guardrails.iam.organization import in_unit
-from guardrails.policies.ir import BaselineClass, Plan, ServiceControlPolicy
+from guardrails.policies.ir import BaselineClass, Plan, ServiceControlPolicy, partition_facts
 
 ROOT = "RootId"
 ORG = "OrganizationId"
@@ -334,7 +334,12 @@ def _stackset(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, Any]:
         "StackSetName": stack_name(cls, management=False),
         "Description": f"guardrails IAM baseline for the account class {cls.key}",
         "PermissionModel": "SERVICE_MANAGED",
-        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        # Retain: an account that leaves the targeted OUs (moved to another OU, to Quarantine, or out of the
+        # organization) keeps BreakGlass and the other baseline roles. With False, StackSets deletes its stack
+        # instance and with it the break-glass role, which is what an incident response needs most. The account's
+        # new OU brings its own baseline; the stack left behind is cleaned up by hand (docs/deploying.md).
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
+        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": True},
         "CallAs": "SELF",
         "Capabilities": ["CAPABILITY_NAMED_IAM"],
         # Queue operations instead of failing when an auto-deployment overlaps an update.
@@ -490,7 +495,8 @@ def _stacksets_header(plan: Plan, parts: int) -> list[str]:
         "no DependsOn can order them: deploy those first.",
         "Upload the baseline-*.yaml files to S3 first, then:",
         f"{_deploy_line(plan, STACKSETS)} \\",
-        f"    --parameter-overrides {BASE_URL}=https://BUCKET.s3.{region}.amazonaws.com/PREFIX" + (
+        f"    --parameter-overrides {BASE_URL}=https://BUCKET.s3.{region}."
+        f"{partition_facts(plan.org.partition).dns_suffix}/PREFIX" + (
             f" {security_templates.LOG_KEY}=KEY_ARN" if plan.security is not None
             and security_templates.log_key_is_parameter(plan.security) else ""),
         *_security_lines(plan),

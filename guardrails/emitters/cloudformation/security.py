@@ -1,23 +1,27 @@
 """The account security baseline (blueprint ``security``, :class:`SecurityPlan`) as CloudFormation.
 
-Four templates, deployed in this order (each header repeats it):
+Five templates, deployed in this order (each header repeats it):
 
 1. ``organization-security.yaml`` (management account, home region): the commands that have no resource type
-   (trusted access, delegated administrators, centralized root access) in its header, then, once the log bucket
-   exists, the stack itself: the organization trail.
-2. ``log-archive.yaml`` (log-archive account, home region): the log bucket and its KMS key (unless the bucket exists).
-3. ``security-analyzer.yaml`` (Access Analyzer's delegated administrator, every allowed region).
-4. ``account-security.yaml`` (every account, every alert region): AWS Config, the alert topic and rules, and the
-   account settings; a service-managed StackSet in ``stacksets.yaml`` for the member accounts, normal stacks in the
-   management account (StackSets never deploy there).
+   (trusted access, delegated administrators, GuardDuty's administrator, centralized root access) in its header,
+   then, once the log bucket exists, the stack itself: the organization trail and Security Hub's administrator.
+2. ``log-archive.yaml`` (log-archive account, home region): the log bucket (Object Lock) and its KMS key (unless the
+   bucket exists).
+3. ``security-analyzer.yaml`` (Access Analyzer's delegated administrator, every allowed region) and
+   ``security-detection.yaml`` (GuardDuty's and Security Hub's, home region; GuardDuty's commands in its header).
+4. ``account-security.yaml`` (every account, every region with alert rules): AWS Config, the alert topic and
+   rules, the forwarding rules of the watch regions, and the account settings; a service-managed StackSet in
+   ``stacksets.yaml`` for the member accounts, normal stacks in the management account (StackSets never deploy
+   there).
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
-from guardrails.emitters.cloudformation import account_settings
+from guardrails.emitters.cloudformation import account_settings, detection
 from guardrails.emitters.cloudformation.render import (
     LogicalIds,
     check_limits,
@@ -31,11 +35,14 @@ from guardrails.emitters.cloudformation.render import (
     with_header,
 )
 from guardrails.policies import resource_policies
-from guardrails.policies.ir import ALERT_REGION, Plan, SecurityPlan
+from guardrails.iam.arns import role_arn
+from guardrails.policies.ir import Plan, SecurityPlan
+from guardrails.policies.security import forwarding_role_name
 
 ACCOUNT_SECURITY = "account-security"
 LOG_ARCHIVE = "log-archive"
 ANALYZER = "security-analyzer"
+
 ORG_SECURITY = "organization-security"
 STACKSET_NAME = "guardrails-account-security"
 
@@ -45,11 +52,14 @@ SLR_EXISTS = "ConfigServiceLinkedRoleExists"
 # Conditions
 HOME = "IsHomeRegion"
 ALLOWED = "IsAllowedRegion"
-ALERT = "IsAlertRegion"
+GLOBAL = "IsGlobalRegion"  # the partition's region for global-service events
+ALERT = "IsAlertRegion"  # a region with the alert topic (SecurityPlan.alert_regions)
+WATCH = "IsWatchRegion"  # a region whose alert rules forward to the home region (SecurityPlan.watch_regions)
 CREATE_SLR = "CreateConfigServiceLinkedRole"
 
 LOG_KEY_ALIAS = f"alias/{resource_policies.LOG_KEY_ALIAS}"
 CONFIG_SLR = "AWSServiceRoleForConfig"
+HEADER_WIDTH = 110  # characters of a wrapped header paragraph
 # Fn::Or takes 2 to 10 conditions.
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-conditions.html
 MAX_OR = 10
@@ -71,11 +81,12 @@ def log_key_is_parameter(security: SecurityPlan) -> bool:
 
 
 def stackset_regions(plan: Plan, security: SecurityPlan) -> list[str]:
-    """The alert regions with the home region first: its stack instance creates the Config service-linked role the
-    recorders of the other regions use, so it must be deployed before them (regions run one after another)."""
+    """Every region with alert rules, the home region first: its stack instance creates the Config service-linked
+    role the recorders of the other regions use, so it must be deployed before them (regions run one after
+    another)."""
     home = plan.org.home_region
-    return [home, *(r for r in security.alert_regions if r != home)] if home in security.alert_regions \
-        else list(security.alert_regions)
+    regions = list(security.event_regions)
+    return [home, *(r for r in regions if r != home)] if home in regions else regions
 
 
 # ----------------------------------------------------------------------------- shared pieces
@@ -84,10 +95,12 @@ def stackset_regions(plan: Plan, security: SecurityPlan) -> list[str]:
 def _order(current: int) -> list[str]:
     steps = [
         "1. organization-security.yaml: run the commands in its header (trusted access, delegated administrators,",
-        "   centralized root access) in the management account;",
+        "   GuardDuty's administrator, centralized root access) in the management account;",
         "2. log-archive.yaml in the log-archive account (the bucket and key everything else writes to);",
-        "3. the organization-security stack itself (its organization trail needs the bucket of step 2);",
-        "4. security-analyzer.yaml in the delegated administrator of Access Analyzer (needs step 1);",
+        "3. the organization-security stack itself (its organization trail needs the bucket of step 2; Security",
+        "   Hub's administrator);",
+        "4. security-analyzer.yaml and security-detection.yaml in the delegated administrators of Access Analyzer,",
+        "   GuardDuty and Security Hub (need steps 1 and 3);",
         "5. account-security.yaml: the StackSet in stacksets.yaml for member accounts, then normal stacks in the",
         "   management account.",
     ]
@@ -202,29 +215,31 @@ def _config(plan: Plan, security: SecurityPlan, resources: dict[str, Any], ids: 
 
 def _alerts(plan: Plan, security: SecurityPlan, resources: dict[str, Any], ids: LogicalIds) -> None:
     partition = plan.org.partition
-    resources["AlertKey"] = resource("AWS::KMS::Key", {
+    # With watch regions the topic exists in the alert regions only; the watch regions forward to the home region.
+    topic = ALERT if security.watch_regions else None
+    resources["AlertKey"] = _conditional(topic, resource("AWS::KMS::Key", {
         "Description": f"guardrails: encrypts the security alert topic {security.topic_name}",
         "EnableKeyRotation": True,
         "KeyPolicy": document(plan.resource_policy("alerts-key").document, partition),
     # Said explicitly: the key protects messages in flight only, nothing stored, so it goes with the stack (KMS
     # still waits 30 days before deleting it).
-    }, deletion="Delete", metadata=skip_metadata("alert_key", "alerts"))
-    resources["AlertKeyAlias"] = resource("AWS::KMS::Alias", {
-        "AliasName": f"alias/{security.topic_name}", "TargetKeyId": ref("AlertKey")})
-    resources["AlertTopic"] = resource("AWS::SNS::Topic", {
+    }, deletion="Delete", metadata=skip_metadata("alert_key", "alerts")))
+    resources["AlertKeyAlias"] = _conditional(topic, resource("AWS::KMS::Alias", {
+        "AliasName": f"alias/{security.topic_name}", "TargetKeyId": ref("AlertKey")}))
+    resources["AlertTopic"] = _conditional(topic, resource("AWS::SNS::Topic", {
         "TopicName": security.topic_name,
         "DisplayName": "guardrails security alerts",
         "KmsMasterKeyId": ref("AlertKey"),
-    }, metadata=skip_metadata("alert_topic", "alerts"))
-    resources["AlertTopicPolicy"] = resource("AWS::SNS::TopicPolicy", {
+    }, metadata=skip_metadata("alert_topic", "alerts")))
+    resources["AlertTopicPolicy"] = _conditional(topic, resource("AWS::SNS::TopicPolicy", {
         "Topics": [ref("AlertTopic")],
         "PolicyDocument": document(plan.resource_policy("alerts-topic").document, partition),
-    })
+    }))
     for email in security.alert_emails:
-        resources[ids("AlertSubscription", email)] = resource("AWS::SNS::Subscription", {
-            "TopicArn": ref("AlertTopic"), "Protocol": "email", "Endpoint": email})
+        resources[ids("AlertSubscription", email)] = _conditional(topic, resource("AWS::SNS::Subscription", {
+            "TopicArn": ref("AlertTopic"), "Protocol": "email", "Endpoint": email}))
     for alert in security.alerts:
-        resources[ids("AlertRule", alert.key)] = _conditional(ALERT if alert.alert_region_only else None, resource(
+        resources[ids("AlertRule", alert.key)] = _conditional(GLOBAL if alert.global_only else topic, resource(
             "AWS::Events::Rule", {
                 "Name": alert.name,
                 "Description": alert.description,
@@ -232,6 +247,23 @@ def _alerts(plan: Plan, security: SecurityPlan, resources: dict[str, Any], ids: 
                 "State": "ENABLED",
                 "Targets": [{"Id": "security-alert-topic", "Arn": ref("AlertTopic")}],
             }, metadata=skip_metadata("alert_rule", alert.key)))
+    if not security.watch_regions:
+        return
+    # The same rules in the watch regions put their events on the home region's default bus (an event bus in
+    # another region needs a role: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-region.html),
+    # an allowed region, so that the region guardrail lets the role's PutEvents through.
+    bus = _sub(f"arn:${{AWS::Partition}}:events:{security.forwarding_region}:${{AWS::AccountId}}:event-bus/default")
+    role = _sub(role_arn("${AWS::Partition}", "${AWS::AccountId}", forwarding_role_name(security)))
+    for alert in security.alerts:
+        if alert.global_only:
+            continue
+        resources[ids("AlertForward", alert.key)] = _conditional(WATCH, resource("AWS::Events::Rule", {
+            "Name": alert.name,
+            "Description": alert.description,
+            "EventPattern": json.loads(alert.pattern),
+            "State": "ENABLED",
+            "Targets": [{"Id": "home-region-bus", "Arn": bus, "RoleArn": role}],
+        }, metadata=skip_metadata("alert_rule", alert.key)))
 
 
 def build_account_security(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
@@ -239,7 +271,9 @@ def build_account_security(plan: Plan, security: SecurityPlan) -> dict[str, Any]
     ids = LogicalIds()
     resources: dict[str, Any] = {}
     conditions: dict[str, Any] = {HOME: _region_is(home), ALLOWED: _any_region(allowed),
-                                  ALERT: _region_is(ALERT_REGION)}
+                                  GLOBAL: _region_is(security.global_region),
+                                  ALERT: _any_region(list(security.alert_regions)),
+                                  WATCH: {"Fn::Not": [{"Condition": ALERT}]}}
     parameters: dict[str, Any] = {}
     if security.config_recorder:
         conditions[CREATE_SLR] = {"Fn::And": [{"Condition": HOME}, {"Fn::Equals": [ref(SLR_EXISTS), "false"]}]}
@@ -266,7 +300,8 @@ def build_account_security(plan: Plan, security: SecurityPlan) -> dict[str, Any]
         resources.update(account_settings.resources(ebs=security.ebs_default_encryption, s3=s3, condition=condition))
     used = json.dumps(resources)
     conditions = {k: v for k, v in conditions.items()
-                  if f'"Condition": "{k}"' in used or f'"Fn::If": ["{k}"' in used or k == HOME and CREATE_SLR in used}
+                  if f'"Condition": "{k}"' in used or f'"Fn::If": ["{k}"' in used or k == HOME and CREATE_SLR in used
+                  or k == ALERT and f'"Condition": "{WATCH}"' in used}
     return _template(plan, "account security baseline (AWS Config, security alerts, account settings)", resources,
                      parameters=parameters, conditions=conditions)
 
@@ -275,13 +310,21 @@ def _account_security_header(plan: Plan, security: SecurityPlan) -> list[str]:
     home = plan.org.home_region
     allowed = ", ".join(plan.org.allowed_regions)
     regions = stackset_regions(plan, security)
+    text = (
+        f"This template: every account, in every region with alert rules ({', '.join(regions)}). Conditions on the "
+        f"region decide what each gets: AWS Config in the allowed regions ({allowed}), IAM-only Config rules and "
+        f"global resource recording in the home region {home}, the alert topic in "
+        f"{', '.join(security.alert_regions)}, EventBridge rules on IAM, Organizations and account events in "
+        f"{security.global_region} only (those events reach EventBridge there only: "
+        "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html#eb-service-event-cloudtrail).")
+    if security.watch_regions:
+        text += (f" In {', '.join(security.watch_regions)} (usable, not allowed) the regional rules forward their "
+                 f"events to the home region {security.forwarding_region} with the role {security.forwarding_role} "
+                 "of the IAM baseline "
+                 "(deploy the baselines first).")
     lines = [
         *_order(5),
-        f"This template: every account, in every alert region ({', '.join(regions)}). Conditions on the region",
-        f"decide what each gets: AWS Config in the allowed regions ({allowed}), IAM-only Config rules and global",
-        f"resource recording in the home region {home}, EventBridge rules on IAM and console sign-in events in",
-        f"{ALERT_REGION} only (those events reach EventBridge there only:",
-        "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event.html#eb-service-event-cloudtrail).",
+        *textwrap.wrap(text, HEADER_WIDTH, break_long_words=False, break_on_hyphens=False),
         f"Member accounts: the StackSet {STACKSET_NAME} in stacksets.yaml rolls it out (upload this file next to",
         "the baseline-*.yaml templates). StackSets never deploy to the management account: deploy it there as",
         "normal stacks, the home region first:",
@@ -318,6 +361,14 @@ def _account_security_header(plan: Plan, security: SecurityPlan) -> list[str]:
 def build_log_archive(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
     partition = plan.org.partition
     days = security.log_retention_days
+    lock: dict[str, Any] = {}
+    if security.object_lock_mode:
+        # Every log object version is write-once for the retention: governance mode yields only to
+        # s3:BypassGovernanceRetention (denied by protect-log-archive), compliance mode to nobody.
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
+        lock = {"ObjectLockEnabled": True, "ObjectLockConfiguration": {
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": security.object_lock_mode, "Days": security.object_lock_days}}}}
     resources = {
         # Retain: deleting the stack must never make the logs unreadable.
         "LogArchiveKey": resource("AWS::KMS::Key", {
@@ -330,6 +381,7 @@ def build_log_archive(plan: Plan, security: SecurityPlan) -> dict[str, Any]:
         "LogBucket": resource("AWS::S3::Bucket", {
             "BucketName": security.log_bucket,
             "VersioningConfiguration": {"Status": "Enabled"},
+            **lock,
             "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
                 "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
                                                   "KMSMasterKeyID": get_att("LogArchiveKey", "Arn")}}]},
@@ -363,7 +415,10 @@ def _log_archive_header(plan: Plan, security: SecurityPlan) -> list[str]:
         f"This stack: the log bucket {security.log_bucket} and its KMS key, in the log-archive account",
         f"{account.name} ({account.id}), home region {region}. CloudTrail (organization trail) and AWS Config of every",
         f"account in {plan.org.org_id} deliver here; write access is scoped to the trail's ARN and aws:SourceOrgID.",
-        f"Objects expire after {security.log_retention_days} days. Bucket and key carry DeletionPolicy Retain.",
+        f"Objects expire after {security.log_retention_days} days" + (
+            f"; S3 Object Lock ({security.object_lock_mode.lower()} mode) keeps every version for "
+            f"{security.object_lock_days} days." if security.object_lock_mode else "."),
+        "Bucket and key carry DeletionPolicy Retain.",
         "Deploy with credentials of the log-archive account:",
         f"  aws cloudformation deploy --region {region} --stack-name {stack(LOG_ARCHIVE)} "
         "--template-file log-archive.yaml",
@@ -428,7 +483,13 @@ def build_organization_security(plan: Plan, security: SecurityPlan) -> dict[str,
             properties["KMSKeyId"] = key
         resources["OrganizationTrail"] = resource("AWS::CloudTrail::Trail", properties, deletion="Retain",
                                                   metadata=skip_metadata("trail", security.trail_name))
-    else:
+    if security.security_hub and security.detection_admin:
+        # Central configuration runs from the home region, where this stack is: one designation suffices. It also
+        # enables Security Hub in the administrator account.
+        # https://docs.aws.amazon.com/securityhub/latest/userguide/designate-orgs-admin-account.html
+        resources["SecurityHubAdministrator"] = resource("AWS::SecurityHub::DelegatedAdmin", {
+            "AdminAccountId": plan.account(security.detection_admin).id})
+    if not resources:
         # A template needs a resource; without a trail this one exists for the commands in its header.
         resources["SetupCommands"] = resource("AWS::CloudFormation::WaitConditionHandle", {})
     return _template(plan, "organization trail and organization-wide security set-up", resources)
@@ -447,6 +508,12 @@ def setup_commands(plan: Plan, security: SecurityPlan) -> list[str]:
     for service, account in security.delegated_admins:
         commands.append(f"aws organizations register-delegated-administrator --account-id {plan.account(account).id}"
                         f" --service-principal {service}")
+    if security.guardduty and security.detection_admin:
+        # GuardDuty's delegated administrator is designated through GuardDuty, region by region; CloudFormation has
+        # no resource type for it. https://docs.aws.amazon.com/guardduty/latest/ug/delegated-admin-designate.html
+        admin = plan.account(security.detection_admin).id
+        commands += [f"aws guardduty enable-organization-admin-account --region {r} --admin-account-id {admin}"
+                     for r in plan.org.allowed_regions]
     if security.centralized_root_access:
         # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_root-enable-root-access.html
         commands += ["aws iam enable-organizations-root-credentials-management",
@@ -469,8 +536,11 @@ def _organization_security_header(plan: Plan, security: SecurityPlan) -> list[st
             "CloudTrail checks the bucket policy when it creates the trail, so deploy it after log-archive.yaml.",
             "DeletionPolicy Retain.",
         ]
-    else:
+    elif not (security.security_hub and security.detection_admin):
         lines.append("No organization trail in the blueprint: this template only carries the commands above.")
+    if security.security_hub and security.detection_admin:
+        lines.append(f"It also designates {security.detection_admin} as Security Hub's delegated administrator "
+                     "(home region).")
     return [*lines, "Deploy (management account):",
             f"  aws cloudformation deploy --region {region} --stack-name {stack(ORG_SECURITY)} "
             "--template-file organization-security.yaml"]
@@ -486,7 +556,9 @@ def stackset(plan: Plan, security: SecurityPlan, root: Any, base_url: str, log_k
         "StackSetName": STACKSET_NAME,
         "Description": "guardrails account security baseline (AWS Config, security alerts, account settings)",
         "PermissionModel": "SERVICE_MANAGED",
-        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        # Retain: an account leaving the organization root's scope (closed, or removed from the organization)
+        # keeps its Config recorder and alerts until someone removes them on purpose (docs/deploying.md).
+        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": True},
         "CallAs": "SELF",
         "Capabilities": ["CAPABILITY_NAMED_IAM"],
         "ManagedExecution": {"Active": True},
@@ -519,6 +591,9 @@ def render(plan: Plan) -> dict[str, str]:
     if security.analyzer_account:
         files[path(ANALYZER)] = _file(plan, ANALYZER, _analyzer_header(plan, security),
                                       build_analyzer(plan, security), "the Access Analyzer stack")
+    if security.detection_admin and (security.guardduty or security.security_hub):
+        files[path(detection.STEM)] = _file(plan, detection.STEM, detection.header(plan, security, _order(4)),
+                                            detection.build(plan, security), "the GuardDuty and Security Hub stack")
     return files
 
 

@@ -4,10 +4,15 @@ Files (paths relative to ``output/``; only when ``plan.security`` is set)::
 
     terraform/modules/account-security/   one module for every account, instantiated once per region
         versions.tf variables.tf config.tf config_rules.tf alerts.tf account_settings.tf outputs.tf
-    terraform/accounts/<account>/security.tf        the module per region of SecurityPlan.alert_regions
-    terraform/accounts/<log account>/log_archive.tf the log bucket and its KMS key (unless the bucket exists)
+    terraform/modules/alert-forwarding/   the regional alert rules of a watch region, forwarding to the home region
+        versions.tf variables.tf rules.tf
+    terraform/accounts/<account>/security.tf        the module per region of SecurityPlan.alert_regions, and
+                                                    alert-forwarding per region of SecurityPlan.watch_regions
+    terraform/accounts/<log account>/log_archive.tf the log bucket (Object Lock) and its KMS key (unless it exists)
     terraform/accounts/<analyzer>/access_analyzer.tf organization analyzers
-    terraform/organization/security.tf   organization trail, delegated administrators, root access features
+    terraform/accounts/<detection admin>/detection.tf  GuardDuty and Security Hub for the organization
+    terraform/organization/security.tf   organization trail, delegated administrators (GuardDuty and Security Hub
+                                         included), root access features
 
 The module's content is the same for every account: literal values from the plan, variables only for what
 differs per instance (account id, region and which kind of region it is). The key, bucket and topic policies
@@ -15,7 +20,7 @@ are the plan's :class:`~guardrails.policies.ir.ResourcePolicy` values (guardrail
 rendered by ``policy_document.tf.j2``, never assembled here; inside the module the placeholders
 ``${account_id}``/``${region}`` become the instance's variables.
 
-The module's inputs: account_id, region, home_region, allowed_region, alert_region, log_kms_key_arn,
+The module's inputs: account_id, region, home_region, allowed_region, global_region, log_kms_key_arn,
 config_role_arn.
 
 Apply order: ``terraform/organization`` (trusted access, delegated administrators), then the log-archive
@@ -31,10 +36,14 @@ from dataclasses import dataclass
 
 from guardrails.emitters.terraform.hcl import Hcl, quote, ref, tf_name
 from guardrails.emitters.terraform.render import ROOT, render, versions
-from guardrails.policies.ir import ALERT_REGION, Account, Plan, SecurityPlan
+from guardrails.iam.arns import arn, role_arn
+from guardrails.policies.ir import Account, Plan, SecurityPlan
 from guardrails.policies.resource_policies import LOG_KEY_ALIAS
+from guardrails.policies.security import forwarding_role_name
 
 MODULE = "account-security"
+FORWARDING_MODULE = "alert-forwarding"
+HUB_POLICY_NAME = "guardrails-organization"
 RECORDER_NAME = "default"  # the name the console and `aws configservice` use; one recorder per region anyway
 ANALYZER_NAME = "guardrails-organization"
 UNUSED_ANALYZER_NAME = "guardrails-unused-access"
@@ -76,7 +85,7 @@ def security_files(plan: Plan, account_names: dict[str, str]) -> dict[str, str]:
     assert security is not None
     directory = f"{ROOT}/modules/{MODULE}"
     context: dict[str, object] = {
-        "security": security, "org": plan.org, "alert_region": ALERT_REGION,
+        "security": security, "org": plan.org, "global_region": security.global_region,
         "key_policy": plan.resource_policy("alerts-key").document,
         "topic_policy": plan.resource_policy("alerts-topic").document,
         "needs_key": not security.log_bucket_existing or security.log_kms_key_arn is not None,
@@ -93,6 +102,18 @@ def security_files(plan: Plan, account_names: dict[str, str]) -> dict[str, str]:
         files[f"{directory}/config_rules.tf"] = render(plan, "security_config_rules.tf.j2", **context)
     if security.ebs_default_encryption or security.s3_block_public_access:
         files[f"{directory}/account_settings.tf"] = render(plan, "security_account_settings.tf.j2", **context)
+    if security.watch_regions:
+        forwarding = f"{ROOT}/modules/{FORWARDING_MODULE}"
+        files.update({
+            f"{forwarding}/versions.tf": versions(plan, root=False),
+            f"{forwarding}/variables.tf": render(plan, "alert_forwarding_variables.tf.j2",
+                                                 forwarding_region=security.forwarding_region,
+                                                 role=forwarding_role_name(security)),
+            f"{forwarding}/rules.tf": render(plan, "alert_forwarding.tf.j2",
+                                             forwarding_region=security.forwarding_region,
+                                             alerts=[a for a in security.alerts if not a.global_only],
+                                             tf_name=tf_name),
+        })
 
     def account_ref(name: str) -> Hcl:
         account = plan.account(name)
@@ -101,10 +122,16 @@ def security_files(plan: Plan, account_names: dict[str, str]) -> dict[str, str]:
         return ref(f"aws_organizations_account.{account_names[name]}.id")
 
     log_key = _log_key(plan, security, in_log_account=False)
+    home = plan.org.home_region
+    management = plan.management_account
+    guardduty_regions = [(region_alias(r), r) for r in plan.org.allowed_regions] if security.guardduty else []
     files[f"{ROOT}/organization/security.tf"] = render(
         plan, "organization_security.tf.j2", security=security, org=plan.org, account_ref=account_ref,
         tf_name=tf_name, log_key=log_key, log_account=security.log_account,
-        analyzer_account=security.analyzer_account)
+        analyzer_account=security.analyzer_account, guardduty_regions=guardduty_regions,
+        home_alias=region_alias(home), regional_providers=[(a, r) for a, r in guardduty_regions if r != home],
+        management_id=management.id,
+        role_arn=role_arn(plan.org.partition, management.id, plan.org.management_deployment_role))
     return files
 
 
@@ -115,8 +142,9 @@ def account_security_files(plan: Plan, account: Account, directory: str) -> dict
     is_log = account.name == security.log_account
     log_key = _log_key(plan, security, in_log_account=is_log)
     allowed = set(plan.org.allowed_regions)
-    instances = [(region_alias(r), r, r == plan.org.home_region, r in allowed, r == ALERT_REGION)
+    instances = [(region_alias(r), r, r == plan.org.home_region, r in allowed, r == security.global_region)
                  for r in security.alert_regions]
+    watch = [(region_alias(r), r) for r in security.watch_regions]
     depends_on = []
     if is_log and not security.log_bucket_existing:
         depends_on.append("aws_s3_bucket_policy.log_archive")
@@ -126,7 +154,11 @@ def account_security_files(plan: Plan, account: Account, directory: str) -> dict
     files = {f"{directory}/security.tf": render(
         plan, "account_security.tf.j2", security=security, account=account, instances=instances, log_key=log_key,
         module_source=f"../../modules/{MODULE}", depends_on=depends_on, first=first,
-        recorder_name=RECORDER_NAME, config_role_arn=f"arn:{plan.org.partition}:iam::{account.id}:role/{CONFIG_SLR}")}
+        recorder_name=RECORDER_NAME, config_role_arn=f"arn:{plan.org.partition}:iam::{account.id}:role/{CONFIG_SLR}",
+        watch=watch, forwarding_region=security.forwarding_region,
+        forwarding_source=f"../../modules/{FORWARDING_MODULE}",
+        event_bus_arn=arn(plan.org.partition, "events", security.forwarding_region, account.id, "event-bus/default"),
+        forwarding_role_arn=forwarding_role_arn(plan, security, account))}
     if is_log and not security.log_bucket_existing:
         files[f"{directory}/log_archive.tf"] = render(
             plan, "log_archive.tf.j2", security=security, account=account, alias=LOG_KEY_ALIAS,
@@ -137,11 +169,22 @@ def account_security_files(plan: Plan, account: Account, directory: str) -> dict
             plan, "access_analyzer.tf.j2", security=security,
             regions=[(region_alias(r), r) for r in plan.org.allowed_regions],
             home_alias=region_alias(plan.org.home_region), name=ANALYZER_NAME, unused_name=UNUSED_ANALYZER_NAME)
+    if account.name == security.detection_admin:
+        files[f"{directory}/detection.tf"] = render(
+            plan, "detection.tf.j2", security=security,
+            regions=[(region_alias(r), r) for r in plan.org.allowed_regions],
+            home_alias=region_alias(plan.org.home_region), policy_name=HUB_POLICY_NAME, root_id=plan.org.root_id)
     return files
 
 
+def forwarding_role_arn(plan: Plan, security: SecurityPlan, account: Account) -> str:
+    """The alert-forwarding role of the account's IAM baseline (guardrails.policies.security)."""
+    return role_arn(plan.org.partition, account.id, forwarding_role_name(security))
+
+
 def provider_aliases(plan: Plan) -> list[tuple[str, str]]:
-    """(alias, region) of the aliased providers an account root module needs for the security baseline."""
+    """(alias, region) of the aliased providers an account root module needs for the security baseline: every
+    region with alert rules (SecurityPlan.event_regions)."""
     if plan.security is None:
         return []
-    return [(region_alias(r), r) for r in plan.security.alert_regions]
+    return [(region_alias(r), r) for r in plan.security.event_regions]
