@@ -94,7 +94,7 @@ data "aws_iam_policy_document" "guardrails_root" {
     }
 
     condition {
-      test     = "StringNotLike"
+      test     = "ArnNotLikeIfExists"
       variable = "aws:PrincipalArn"
       values   = ["arn:aws:iam::*:role/guardrails/*PasswordPolicy*"]
     }
@@ -166,6 +166,12 @@ data "aws_iam_policy_document" "guardrails_root" {
         "arn:aws:iam::*:role/stacksets-exec-*",
       ]
     }
+
+    condition {
+      test     = "ArnNotLikeIfExists"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:aws:iam::*:role/guardrails/*"]
+    }
   }
 
   statement {
@@ -178,6 +184,7 @@ data "aws_iam_policy_document" "guardrails_root" {
       "iam:SetDefaultPolicyVersion",
     ]
     resources = [
+      "arn:aws:iam::*:policy/guardrails/*",
       "arn:aws:iam::*:policy/guardrails/GuardrailsCIBoundary",
       "arn:aws:iam::*:policy/guardrails/GuardrailsWorkloadBoundary",
     ]
@@ -234,6 +241,7 @@ data "aws_iam_policy_document" "guardrails_root" {
       "iam:DeleteRolePermissionsBoundary",
       "iam:DeleteRolePolicy",
       "iam:DetachRolePolicy",
+      "iam:PassRole",
       "iam:PutRolePermissionsBoundary",
       "iam:PutRolePolicy",
       "iam:TagRole",
@@ -246,6 +254,7 @@ data "aws_iam_policy_document" "guardrails_root" {
       "arn:aws:iam::*:role/BreakGlass",
       "arn:aws:iam::*:role/GuardrailsManagementDeployer",
       "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+      "arn:aws:iam::*:role/guardrails/*",
       "arn:aws:iam::*:role/stacksets-exec-*",
     ]
 
@@ -262,16 +271,58 @@ data "aws_iam_policy_document" "guardrails_root" {
   }
 
   statement {
-    sid    = "ProtectCloudTrail"
+    sid    = "ProtectBreakGlassUsers"
     effect = "Deny"
     actions = [
-      "cloudtrail:DeleteTrail",
-      "cloudtrail:PutEventSelectors",
-      "cloudtrail:PutInsightSelectors",
-      "cloudtrail:StopLogging",
-      "cloudtrail:UpdateTrail",
+      "iam:AttachUserPolicy",
+      "iam:CreateAccessKey",
+      "iam:CreateLoginProfile",
+      "iam:DeactivateMFADevice",
+      "iam:DeleteLoginProfile",
+      "iam:DeleteUser",
+      "iam:DeleteUserPermissionsBoundary",
+      "iam:DeleteUserPolicy",
+      "iam:DetachUserPolicy",
+      "iam:PutUserPermissionsBoundary",
+      "iam:PutUserPolicy",
+      "iam:UpdateAccessKey",
+      "iam:UpdateLoginProfile",
+      "iam:UpdateUser",
     ]
-    resources = ["arn:aws:cloudtrail:*:*:trail/*"]
+    resources = ["arn:aws:iam::*:user/*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:ResourceTag/guardrails:purpose"
+      values   = ["break-glass"]
+    }
+  }
+
+  statement {
+    sid    = "ProtectBreakGlassGroup"
+    effect = "Deny"
+    actions = [
+      "iam:AddUserToGroup",
+      "iam:AttachGroupPolicy",
+      "iam:DeleteGroup",
+      "iam:DeleteGroupPolicy",
+      "iam:DetachGroupPolicy",
+      "iam:PutGroupPolicy",
+      "iam:RemoveUserFromGroup",
+      "iam:UpdateGroup",
+    ]
+    resources = ["arn:aws:iam::*:group/break-glass"]
 
     condition {
       test     = "ArnNotLike"
@@ -286,45 +337,13 @@ data "aws_iam_policy_document" "guardrails_root" {
   }
 
   statement {
-    sid    = "ProtectSecurityServices"
+    sid    = "ProtectBreakGlassTag"
     effect = "Deny"
     actions = [
-      "access-analyzer:ApplyArchiveRule",
-      "access-analyzer:CreateArchiveRule",
-      "access-analyzer:DeleteAnalyzer",
-      "access-analyzer:UpdateArchiveRule",
-      "config:DeleteAggregationAuthorization",
-      "config:DeleteConfigRule",
-      "config:DeleteConfigurationRecorder",
-      "config:DeleteDeliveryChannel",
-      "config:DeleteEvaluationResults",
-      "config:DeleteRetentionConfiguration",
-      "config:PutConfigurationRecorder",
-      "config:PutDeliveryChannel",
-      "config:StopConfigurationRecorder",
-      "guardduty:CreateFilter",
-      "guardduty:CreateIPSet",
-      "guardduty:DeleteDetector",
-      "guardduty:DeleteMembers",
-      "guardduty:DeletePublishingDestination",
-      "guardduty:DisassociateFromAdministratorAccount",
-      "guardduty:DisassociateFromMasterAccount",
-      "guardduty:DisassociateMembers",
-      "guardduty:StopMonitoringMembers",
-      "guardduty:UpdateDetector",
-      "guardduty:UpdateFilter",
-      "guardduty:UpdateIPSet",
-      "guardduty:UpdatePublishingDestination",
-      "securityhub:BatchDisableStandards",
-      "securityhub:BatchUpdateAutomationRules",
-      "securityhub:CreateAutomationRule",
-      "securityhub:DeleteMembers",
-      "securityhub:DisableImportFindingsForProduct",
-      "securityhub:DisableSecurityHub",
-      "securityhub:DisassociateFromAdministratorAccount",
-      "securityhub:DisassociateFromMasterAccount",
-      "securityhub:DisassociateMembers",
-      "securityhub:UpdateStandardsControl",
+      "iam:TagRole",
+      "iam:TagUser",
+      "iam:UntagRole",
+      "iam:UntagUser",
     ]
     resources = ["*"]
 
@@ -338,36 +357,11 @@ data "aws_iam_policy_document" "guardrails_root" {
         "arn:aws:iam::*:role/stacksets-exec-*",
       ]
     }
-  }
-
-  statement {
-    sid    = "ProtectSecurityAlerts"
-    effect = "Deny"
-    actions = [
-      "events:DeleteRule",
-      "events:DisableRule",
-      "events:PutRule",
-      "events:PutTargets",
-      "events:RemoveTargets",
-      "sns:AddPermission",
-      "sns:DeleteTopic",
-      "sns:RemovePermission",
-      "sns:SetTopicAttributes",
-    ]
-    resources = [
-      "arn:aws:events:*:*:rule/guardrails-*",
-      "arn:aws:sns:*:*:guardrails-*",
-    ]
 
     condition {
-      test     = "ArnNotLike"
-      variable = "aws:PrincipalArn"
-      values = [
-        "arn:aws:iam::*:role/BreakGlass",
-        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
-        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
-        "arn:aws:iam::*:role/stacksets-exec-*",
-      ]
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
+      variable = "aws:TagKeys"
+      values   = ["guardrails:purpose"]
     }
   }
 
@@ -444,7 +438,7 @@ data "aws_iam_policy_document" "guardrails_root" {
 
 resource "aws_organizations_policy" "guardrails_root" {
   name        = "guardrails-root"
-  description = "Guardrails from the catalog attached to root: deny-iam-users-except-tagged, deny-leave-organization, deny-password-policy-changes, deny-root-access-keys, deny-root-user, keep-ebs-default-encryption, keep-s3-block-public-access, protect-boundaries, protect-guardrail-roles, protect-security-services, region-restriction"
+  description = "Guardrails from the catalog attached to root: deny-iam-users-except-tagged, deny-leave-organization, deny-password-policy-changes, deny-root-access-keys, deny-root-user, keep-ebs-default-encryption, keep-s3-block-public-access, protect-boundaries, protect-guardrail-roles, region-restriction"
   type        = "SERVICE_CONTROL_POLICY"
   content     = data.aws_iam_policy_document.guardrails_root.minified_json
 
@@ -455,6 +449,379 @@ resource "aws_organizations_policy" "guardrails_root" {
 resource "aws_organizations_policy_attachment" "guardrails_root" {
   policy_id = aws_organizations_policy.guardrails_root.id
   target_id = "r-ex01"
+}
+
+data "aws_iam_policy_document" "guardrails_root_2" {
+  statement {
+    sid    = "ProtectCloudTrail"
+    effect = "Deny"
+    actions = [
+      "cloudtrail:DeleteTrail",
+      "cloudtrail:PutEventSelectors",
+      "cloudtrail:PutInsightSelectors",
+      "cloudtrail:StopLogging",
+      "cloudtrail:UpdateTrail",
+    ]
+    resources = ["arn:aws:cloudtrail:*:*:trail/*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectSecurityServices"
+    effect = "Deny"
+    actions = [
+      "access-analyzer:ApplyArchiveRule",
+      "access-analyzer:CreateArchiveRule",
+      "access-analyzer:DeleteAnalyzer",
+      "access-analyzer:UpdateAnalyzer",
+      "access-analyzer:UpdateArchiveRule",
+      "config:DeleteAggregationAuthorization",
+      "config:DeleteConfigRule",
+      "config:DeleteConfigurationAggregator",
+      "config:DeleteConfigurationRecorder",
+      "config:DeleteDeliveryChannel",
+      "config:DeleteEvaluationResults",
+      "config:DeleteOrganizationConfigRule",
+      "config:DeleteRetentionConfiguration",
+      "config:PutConfigRule",
+      "config:PutConfigurationAggregator",
+      "config:PutConfigurationRecorder",
+      "config:PutDeliveryChannel",
+      "config:PutOrganizationConfigRule",
+      "config:PutRetentionConfiguration",
+      "config:StopConfigurationRecorder",
+      "guardduty:CreateFilter",
+      "guardduty:CreateIPSet",
+      "guardduty:CreateTrustedEntitySet",
+      "guardduty:DeleteDetector",
+      "guardduty:DeleteMembers",
+      "guardduty:DeletePublishingDestination",
+      "guardduty:DeleteThreatEntitySet",
+      "guardduty:DeleteThreatIntelSet",
+      "guardduty:DisassociateFromAdministratorAccount",
+      "guardduty:DisassociateFromMasterAccount",
+      "guardduty:DisassociateMembers",
+      "guardduty:StopMonitoringMembers",
+      "guardduty:UpdateDetector",
+      "guardduty:UpdateFilter",
+      "guardduty:UpdateIPSet",
+      "guardduty:UpdateMalwareScanSettings",
+      "guardduty:UpdateMemberDetectors",
+      "guardduty:UpdateOrganizationConfiguration",
+      "guardduty:UpdatePublishingDestination",
+      "guardduty:UpdateThreatEntitySet",
+      "guardduty:UpdateThreatIntelSet",
+      "guardduty:UpdateTrustedEntitySet",
+      "securityhub:BatchDisableStandards",
+      "securityhub:BatchUpdateAutomationRules",
+      "securityhub:BatchUpdateStandardsControlAssociations",
+      "securityhub:CreateAutomationRule",
+      "securityhub:CreateAutomationRuleV2",
+      "securityhub:DeleteAggregatorV2",
+      "securityhub:DeleteConfigurationPolicy",
+      "securityhub:DeleteFindingAggregator",
+      "securityhub:DeleteMembers",
+      "securityhub:DisableImportFindingsForProduct",
+      "securityhub:DisableSecurityHub",
+      "securityhub:DisableSecurityHubV2",
+      "securityhub:DisassociateFromAdministratorAccount",
+      "securityhub:DisassociateFromMasterAccount",
+      "securityhub:DisassociateMembers",
+      "securityhub:StartConfigurationPolicyDisassociation",
+      "securityhub:UpdateAggregatorV2",
+      "securityhub:UpdateAutomationRuleV2",
+      "securityhub:UpdateConfigurationPolicy",
+      "securityhub:UpdateFindingAggregator",
+      "securityhub:UpdateOrganizationConfiguration",
+      "securityhub:UpdateSecurityControl",
+      "securityhub:UpdateSecurityHubConfiguration",
+      "securityhub:UpdateStandardsControl",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectSecurityFindings"
+    effect = "Deny"
+    actions = [
+      "access-analyzer:UpdateFindings",
+      "guardduty:ArchiveFindings",
+      "securityhub:BatchUpdateFindings",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectSecurityAlerts"
+    effect = "Deny"
+    actions = [
+      "events:DeleteRule",
+      "events:DisableRule",
+      "events:PutRule",
+      "events:PutTargets",
+      "events:RemoveTargets",
+      "sns:AddPermission",
+      "sns:DeleteTopic",
+      "sns:PutDataProtectionPolicy",
+      "sns:RemovePermission",
+      "sns:SetTopicAttributes",
+    ]
+    resources = [
+      "arn:aws:events:*:*:rule/guardrails-*",
+      "arn:aws:sns:*:*:guardrails-*",
+    ]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectSecurityAlertSubscriptions"
+    effect = "Deny"
+    actions = [
+      "sns:SetSubscriptionAttributes",
+      "sns:Unsubscribe",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectSecurityAlertKeys"
+    effect = "Deny"
+    actions = [
+      "kms:DisableKey",
+      "kms:PutKeyPolicy",
+      "kms:ScheduleKeyDeletion",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "ForAnyValue:StringLike"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/guardrails-*"]
+    }
+  }
+
+  statement {
+    sid    = "ProtectSecurityAlertKeyAliases"
+    effect = "Deny"
+    actions = [
+      "kms:CreateAlias",
+      "kms:DeleteAlias",
+      "kms:UpdateAlias",
+    ]
+    resources = ["arn:aws:kms:*:*:alias/guardrails-*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+}
+
+resource "aws_organizations_policy" "guardrails_root_2" {
+  name        = "guardrails-root-2"
+  description = "Guardrails from the catalog attached to root: protect-security-services"
+  type        = "SERVICE_CONTROL_POLICY"
+  content     = data.aws_iam_policy_document.guardrails_root_2.minified_json
+
+  # Policies of a type can be created only once the type is enabled on the organization.
+  depends_on = [aws_organizations_organization.this]
+}
+
+resource "aws_organizations_policy_attachment" "guardrails_root_2" {
+  policy_id = aws_organizations_policy.guardrails_root_2.id
+  target_id = "r-ex01"
+}
+
+data "aws_iam_policy_document" "guardrails_account_log_archive" {
+  statement {
+    sid    = "ProtectLogBucket"
+    effect = "Deny"
+    actions = [
+      "s3:DeleteBucket",
+      "s3:DeleteBucketPolicy",
+      "s3:PutBucketAcl",
+      "s3:PutBucketObjectLockConfiguration",
+      "s3:PutBucketOwnershipControls",
+      "s3:PutBucketPolicy",
+      "s3:PutBucketPublicAccessBlock",
+      "s3:PutBucketVersioning",
+      "s3:PutEncryptionConfiguration",
+      "s3:PutLifecycleConfiguration",
+      "s3:PutReplicationConfiguration",
+    ]
+    resources = ["arn:aws:s3:::example-org-logs-200000000001"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectLogObjects"
+    effect = "Deny"
+    actions = [
+      "s3:BypassGovernanceRetention",
+      "s3:DeleteObject",
+      "s3:DeleteObjectVersion",
+      "s3:PutObjectLegalHold",
+      "s3:PutObjectRetention",
+    ]
+    resources = ["arn:aws:s3:::example-org-logs-200000000001/*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ProtectLogKey"
+    effect = "Deny"
+    actions = [
+      "kms:DisableKey",
+      "kms:DisableKeyRotation",
+      "kms:PutKeyPolicy",
+      "kms:ScheduleKeyDeletion",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "ForAnyValue:StringLike"
+      variable = "kms:ResourceAliases"
+      values   = ["alias/guardrails-log-archive"]
+    }
+  }
+
+  statement {
+    sid    = "ProtectLogKeyAlias"
+    effect = "Deny"
+    actions = [
+      "kms:CreateAlias",
+      "kms:DeleteAlias",
+      "kms:UpdateAlias",
+    ]
+    resources = ["arn:aws:kms:*:*:alias/guardrails-log-archive"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+  }
+}
+
+resource "aws_organizations_policy" "guardrails_account_log_archive" {
+  name        = "guardrails-account-log-archive"
+  description = "Guardrails from the catalog attached to account:log-archive: protect-log-archive"
+  type        = "SERVICE_CONTROL_POLICY"
+  content     = data.aws_iam_policy_document.guardrails_account_log_archive.minified_json
+
+  # Policies of a type can be created only once the type is enabled on the organization.
+  depends_on = [aws_organizations_organization.this]
+}
+
+resource "aws_organizations_policy_attachment" "guardrails_account_log_archive" {
+  policy_id = aws_organizations_policy.guardrails_account_log_archive.id
+  target_id = aws_organizations_account.log_archive.id
 }
 
 data "aws_iam_policy_document" "guardrails_ou_workloads" {
@@ -497,6 +864,66 @@ data "aws_iam_policy_document" "guardrails_ou_workloads" {
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/stacksets-exec-*",
       ]
+    }
+  }
+
+  statement {
+    sid       = "LimitImdsHopLimitOnLaunch"
+    effect    = "Deny"
+    actions   = ["ec2:RunInstances"]
+    resources = ["arn:aws:ec2:*:*:instance/*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "NumericGreaterThan"
+      variable = "ec2:MetadataHttpPutResponseHopLimit"
+      values   = ["2"]
+    }
+  }
+
+  statement {
+    sid       = "DenyImdsv1RoleCredentials"
+    effect    = "Deny"
+    actions   = ["*"]
+    resources = ["*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "ArnNotLikeIfExists"
+      variable = "aws:PrincipalArn"
+      values   = ["arn:aws:iam::*:role/guardrails/*"]
+    }
+
+    condition {
+      test     = "NumericLessThan"
+      variable = "ec2:RoleDelivery"
+      values   = ["2.0"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:PrincipalType"
+      values   = ["AssumedRole"]
     }
   }
 
@@ -612,7 +1039,7 @@ data "aws_iam_policy_document" "guardrails_ou_quarantine" {
     }
 
     condition {
-      test     = "StringNotLike"
+      test     = "ArnNotLikeIfExists"
       variable = "aws:PrincipalArn"
       values   = ["arn:aws:iam::*:role/guardrails/*"]
     }
@@ -635,6 +1062,46 @@ resource "aws_organizations_policy_attachment" "guardrails_ou_quarantine" {
 }
 
 data "aws_iam_policy_document" "guardrails_rcp_root" {
+  statement {
+    sid    = "EnforceConfusedDeputyProtection"
+    effect = "Deny"
+    actions = [
+      "aoss:*",
+      "dynamodb:*",
+      "ecr:*",
+      "kms:*",
+      "logs:*",
+      "s3:*",
+      "secretsmanager:*",
+      "sqs:*",
+      "sts:*",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:PrincipalIsAWSService"
+      values   = ["true"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:SourceAccount"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "aws:SourceOrgID"
+      values   = ["o-exampleorg1"]
+    }
+  }
+
   statement {
     sid    = "EnforceOrgIdentities"
     effect = "Deny"
@@ -702,7 +1169,7 @@ data "aws_iam_policy_document" "guardrails_rcp_root" {
 
 resource "aws_organizations_policy" "guardrails_rcp_root" {
   name        = "guardrails-rcp-root"
-  description = "Guardrails from the catalog attached to root: data-perimeter-identity, enforce-secure-transport"
+  description = "Guardrails from the catalog attached to root: data-perimeter-confused-deputy, data-perimeter-identity, enforce-secure-transport"
   type        = "RESOURCE_CONTROL_POLICY"
   content     = data.aws_iam_policy_document.guardrails_rcp_root.minified_json
 

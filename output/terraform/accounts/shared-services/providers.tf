@@ -44,3 +44,157 @@ provider "aws" {
     session_name = "guardrails"
   }
 }
+
+provider "aws" {
+  alias               = "us_east_2"
+  region              = "us-east-2"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "us_west_1"
+  region              = "us-west-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "us_west_2"
+  region              = "us-west-2"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "ap_northeast_1"
+  region              = "ap-northeast-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "ap_northeast_2"
+  region              = "ap-northeast-2"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "ap_northeast_3"
+  region              = "ap-northeast-3"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "ap_south_1"
+  region              = "ap-south-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "ap_southeast_1"
+  region              = "ap-southeast-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "ap_southeast_2"
+  region              = "ap-southeast-2"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "ca_central_1"
+  region              = "ca-central-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "eu_north_1"
+  region              = "eu-north-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "eu_west_2"
+  region              = "eu-west-2"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "eu_west_3"
+  region              = "eu-west-3"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}
+
+provider "aws" {
+  alias               = "sa_east_1"
+  region              = "sa-east-1"
+  allowed_account_ids = ["300000000002"]
+
+  assume_role {
+    role_arn     = "arn:aws:iam::300000000002:role/OrganizationAccountAccessRole"
+    session_name = "guardrails"
+  }
+}

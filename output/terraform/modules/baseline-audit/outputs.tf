@@ -3,9 +3,10 @@
 output "role_arns" {
   description = "ARN of each role of the baseline, by role name."
   value = {
-    "AWSSupport"      = aws_iam_role.role_support.arn
-    "BreakGlass"      = aws_iam_role.break_glass.arn
-    "SecurityAuditor" = aws_iam_role.role_auditor.arn
+    "AWSSupport"                = aws_iam_role.role_support.arn
+    "BreakGlass"                = aws_iam_role.break_glass.arn
+    "GuardrailsAlertForwarding" = aws_iam_role.alert_forwarding.arn
+    "SecurityAuditor"           = aws_iam_role.role_auditor.arn
   }
 }
 

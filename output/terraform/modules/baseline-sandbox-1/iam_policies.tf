@@ -289,8 +289,6 @@ data "aws_iam_policy_document" "job_developer_1" {
       "sns:ListPhone*",
       "sns:ListSubscriptions",
       "sns:ListTopics",
-      "sns:SetSubscription*",
-      "sns:Unsubscribe",
     ]
     resources = ["*"]
   }
@@ -335,9 +333,14 @@ data "aws_iam_policy_document" "job_developer_1" {
   }
 
   statement {
-    sid       = "DeveloperSsmG9S2"
-    effect    = "Allow"
-    actions   = ["ssm:DescribeParameters"]
+    sid    = "DeveloperEcrG8S2"
+    effect = "Allow"
+    actions = [
+      "ecr:DescribeRegistry",
+      "ecr:GetAccount*",
+      "ecr:GetAuthorization*",
+      "ecr:GetRegistry*",
+    ]
     resources = ["*"]
   }
 }
@@ -459,18 +462,6 @@ data "aws_iam_policy_document" "job_developer_2" {
   }
 
   statement {
-    sid    = "DeveloperEcrG8S2"
-    effect = "Allow"
-    actions = [
-      "ecr:DescribeRegistry",
-      "ecr:GetAccount*",
-      "ecr:GetAuthorization*",
-      "ecr:GetRegistry*",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
     sid    = "DeveloperSsmG9S1"
     effect = "Allow"
     actions = [
@@ -483,6 +474,13 @@ data "aws_iam_policy_document" "job_developer_2" {
       "ssm:Unlabel*",
     ]
     resources = ["arn:aws:ssm:*:${var.account_id}:parameter/app-*"]
+  }
+
+  statement {
+    sid       = "DeveloperSsmG9S2"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
   }
 
   statement {
@@ -1108,8 +1106,6 @@ data "aws_iam_policy_document" "job_workload_admin_1" {
       "sns:ListPhone*",
       "sns:ListSubscriptions",
       "sns:ListTopics",
-      "sns:SetSubscription*",
-      "sns:Unsubscribe",
     ]
     resources = ["*"]
   }
@@ -1151,6 +1147,13 @@ data "aws_iam_policy_document" "job_workload_admin_1" {
       "states:UpdateState*",
     ]
     resources = ["arn:aws:states:*:${var.account_id}:stateMachine:app-*"]
+  }
+
+  statement {
+    sid       = "WorkloadAdminSsmG9S2"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
   }
 }
 
@@ -1295,13 +1298,6 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
       "ssm:Unlabel*",
     ]
     resources = ["arn:aws:ssm:*:${var.account_id}:parameter/app-*"]
-  }
-
-  statement {
-    sid       = "WorkloadAdminSsmG9S2"
-    effect    = "Allow"
-    actions   = ["ssm:DescribeParameters"]
-    resources = ["*"]
   }
 
   statement {

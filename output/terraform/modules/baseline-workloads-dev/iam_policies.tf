@@ -416,8 +416,6 @@ data "aws_iam_policy_document" "job_developer_1" {
       "sns:ListPhone*",
       "sns:ListSubscriptions",
       "sns:ListTopics",
-      "sns:SetSubscription*",
-      "sns:Unsubscribe",
     ]
     resources = ["*"]
   }
@@ -462,9 +460,14 @@ data "aws_iam_policy_document" "job_developer_1" {
   }
 
   statement {
-    sid       = "DeveloperSsmG9S2"
-    effect    = "Allow"
-    actions   = ["ssm:DescribeParameters"]
+    sid    = "DeveloperEcrG8S2"
+    effect = "Allow"
+    actions = [
+      "ecr:DescribeRegistry",
+      "ecr:GetAccount*",
+      "ecr:GetAuthorization*",
+      "ecr:GetRegistry*",
+    ]
     resources = ["*"]
   }
 }
@@ -586,18 +589,6 @@ data "aws_iam_policy_document" "job_developer_2" {
   }
 
   statement {
-    sid    = "DeveloperEcrG8S2"
-    effect = "Allow"
-    actions = [
-      "ecr:DescribeRegistry",
-      "ecr:GetAccount*",
-      "ecr:GetAuthorization*",
-      "ecr:GetRegistry*",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
     sid    = "DeveloperSsmG9S1"
     effect = "Allow"
     actions = [
@@ -610,6 +601,13 @@ data "aws_iam_policy_document" "job_developer_2" {
       "ssm:Unlabel*",
     ]
     resources = ["arn:aws:ssm:*:${var.account_id}:parameter/app-*"]
+  }
+
+  statement {
+    sid       = "DeveloperSsmG9S2"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
   }
 
   statement {
@@ -2026,8 +2024,6 @@ data "aws_iam_policy_document" "job_workload_admin_1" {
       "sns:ListPhone*",
       "sns:ListSubscriptions",
       "sns:ListTopics",
-      "sns:SetSubscription*",
-      "sns:Unsubscribe",
     ]
     resources = ["*"]
   }
@@ -2069,6 +2065,13 @@ data "aws_iam_policy_document" "job_workload_admin_1" {
       "states:UpdateState*",
     ]
     resources = ["arn:aws:states:*:${var.account_id}:stateMachine:app-*"]
+  }
+
+  statement {
+    sid       = "WorkloadAdminSsmG9S2"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
   }
 }
 
@@ -2213,13 +2216,6 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
       "ssm:Unlabel*",
     ]
     resources = ["arn:aws:ssm:*:${var.account_id}:parameter/app-*"]
-  }
-
-  statement {
-    sid       = "WorkloadAdminSsmG9S2"
-    effect    = "Allow"
-    actions   = ["ssm:DescribeParameters"]
-    resources = ["*"]
   }
 
   statement {

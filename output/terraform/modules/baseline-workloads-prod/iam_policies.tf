@@ -1307,8 +1307,6 @@ data "aws_iam_policy_document" "job_workload_admin_1" {
       "sns:ListPhone*",
       "sns:ListSubscriptions",
       "sns:ListTopics",
-      "sns:SetSubscription*",
-      "sns:Unsubscribe",
     ]
     resources = ["*"]
   }
@@ -1350,6 +1348,13 @@ data "aws_iam_policy_document" "job_workload_admin_1" {
       "states:UpdateState*",
     ]
     resources = ["arn:aws:states:*:${var.account_id}:stateMachine:app-*"]
+  }
+
+  statement {
+    sid       = "WorkloadAdminSsmG9S2"
+    effect    = "Allow"
+    actions   = ["ssm:DescribeParameters"]
+    resources = ["*"]
   }
 }
 
@@ -1494,13 +1499,6 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
       "ssm:Unlabel*",
     ]
     resources = ["arn:aws:ssm:*:${var.account_id}:parameter/app-*"]
-  }
-
-  statement {
-    sid       = "WorkloadAdminSsmG9S2"
-    effect    = "Allow"
-    actions   = ["ssm:DescribeParameters"]
-    resources = ["*"]
   }
 
   statement {

@@ -3,11 +3,12 @@
 output "role_arns" {
   description = "ARN of each role of the baseline, by role name."
   value = {
-    "AppInstance"          = aws_iam_role.role_app_instance.arn
-    "AWSSupport"           = aws_iam_role.role_support.arn
-    "BreakGlass"           = aws_iam_role.break_glass.arn
-    "GuardrailsCIDeployer" = aws_iam_role.role_ci_deployer.arn
-    "SecurityAuditor"      = aws_iam_role.role_auditor.arn
+    "AppInstance"               = aws_iam_role.role_app_instance.arn
+    "AWSSupport"                = aws_iam_role.role_support.arn
+    "BreakGlass"                = aws_iam_role.break_glass.arn
+    "GuardrailsAlertForwarding" = aws_iam_role.alert_forwarding.arn
+    "GuardrailsCIDeployer"      = aws_iam_role.role_ci_deployer.arn
+    "SecurityAuditor"           = aws_iam_role.role_auditor.arn
   }
 }
 

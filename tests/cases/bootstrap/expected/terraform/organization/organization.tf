@@ -17,8 +17,10 @@ resource "aws_organizations_organization" "this" {
     "cloudtrail.amazonaws.com",
     "config-multiaccountsetup.amazonaws.com",
     "config.amazonaws.com",
+    "guardduty.amazonaws.com",
     "iam.amazonaws.com",
     "member.org.stacksets.cloudformation.amazonaws.com",
+    "securityhub.amazonaws.com",
   ]
 
   lifecycle {

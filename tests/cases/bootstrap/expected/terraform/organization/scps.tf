@@ -65,7 +65,7 @@ data "aws_iam_policy_document" "guardrails_ou_quarantine" {
     }
 
     condition {
-      test     = "StringNotLike"
+      test     = "ArnNotLikeIfExists"
       variable = "aws:PrincipalArn"
       values   = ["arn:aws:iam::*:role/guardrails/*"]
     }

@@ -3,7 +3,7 @@
 # Organization-wide part of the security baseline (blueprint `security`). Apply order of the whole baseline:
 #   1. this root module (trusted access, delegated administrators, root access features; the trail after step 2)
 #   2. terraform/accounts/logs (log bucket and key)
-#   3. terraform/accounts/security (organization analyzers; needs its delegation from step 1)
+#   3. terraform/accounts/security (organization analyzers, GuardDuty and Security Hub; need their delegation from step 1)
 #   4. every other account in terraform/accounts/
 # The organization trail needs the log bucket, its policy and its key: on a first deployment apply this module,
 # then the log archive, then this module again (the first run creates everything but the trail, which fails
@@ -65,5 +65,27 @@ resource "aws_iam_organizations_features" "this" {
   enabled_features = ["RootCredentialsManagement", "RootSessions"]
 
   # Needs trusted access for IAM (iam.amazonaws.com).
+  depends_on = [aws_organizations_organization.this]
+}
+
+# GuardDuty for the organization, administered from security: the designation enables
+# GuardDuty there and lets it enable every account (terraform/accounts/security/detection.tf).
+# Where that account is GuardDuty's or Security Hub's administrator already, import the designation (its id is the
+# administrator's account id) instead of creating it.
+# https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_organizations.html
+resource "aws_guardduty_organization_admin_account" "us_east_1" {
+  admin_account_id = aws_organizations_account.security.id
+
+  # Needs trusted access for GuardDuty (guardduty.amazonaws.com).
+  depends_on = [aws_organizations_organization.this]
+}
+
+# Security Hub for the organization, administered from security with central
+# configuration from the home region (terraform/accounts/security/detection.tf).
+# https://docs.aws.amazon.com/securityhub/latest/userguide/designate-orgs-admin-account.html
+resource "aws_securityhub_organization_admin_account" "this" {
+  admin_account_id = aws_organizations_account.security.id
+
+  # Needs trusted access for Security Hub (securityhub.amazonaws.com).
   depends_on = [aws_organizations_organization.this]
 }

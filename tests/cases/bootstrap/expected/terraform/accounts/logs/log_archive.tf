@@ -121,7 +121,7 @@ resource "aws_kms_alias" "log_archive" {
 
 resource "aws_s3_bucket" "log_archive" {
   #checkov:skip=CKV_AWS_18:This is the organization's log archive. Server access logs of it would need a second bucket (logging into itself loops), and every read and write of it by people is already recorded by the organization trail's CloudTrail events; its writers are CloudTrail and Config only.
-  #checkov:skip=CKV_AWS_144:Cross-region replication needs a second bucket, a KMS key and a replication role in another region, which the blueprint does not describe. The bucket is versioned, KMS encrypted, public access blocked and protected by prevent_destroy and the protect-security-services SCP; add replication when a second region is required.
+  #checkov:skip=CKV_AWS_144:Cross-region replication needs a second bucket, a KMS key and a replication role in another region, which the blueprint does not describe. The bucket is versioned, KMS encrypted, public access blocked, write-once under S3 Object Lock (log_archive.object_lock) and protected by prevent_destroy; the protect-log-archive guardrail, attached to the log-archive account (docs/security-baseline.md), denies changing its policy, lifecycle, encryption, versioning or Object Lock and deleting its objects. Add replication when a second region is required.
   #checkov:skip=CKV2_AWS_62:Nothing consumes object notifications from the log archive: CloudTrail and Config write thousands of objects a day, and the alerts come from EventBridge rules on the CloudTrail events themselves (account-security module).
   bucket = "bootstrap-logs-444444444444"
 
@@ -153,6 +153,25 @@ resource "aws_s3_bucket_versioning" "log_archive" {
   versioning_configuration {
     status = "Enabled"
   }
+}
+
+# S3 Object Lock: every log object version is write-once for 365 days
+# (governance mode). This resource also turns Object Lock on for a bucket created
+# without it (it needs versioning). Governance mode can be bypassed with s3:BypassGovernanceRetention, which the
+# protect-log-archive guardrail denies to all but break-glass and deployment; compliance mode by nobody.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
+resource "aws_s3_bucket_object_lock_configuration" "log_archive" {
+  bucket              = aws_s3_bucket.log_archive.id
+  object_lock_enabled = "Enabled"
+
+  rule {
+    default_retention {
+      mode = "GOVERNANCE"
+      days = 365
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.log_archive]
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "log_archive" {

@@ -30,10 +30,189 @@ module "security_us_east_1" {
   region          = "us-east-1"
   home_region     = true
   allowed_region  = true
-  alert_region    = true
+  global_region   = true
   log_kms_key_arn = aws_kms_key.log_archive.arn
   config_role_arn = aws_iam_service_linked_role.config.arn
 
   # Config checks the bucket policy when the delivery channel is created.
   depends_on = [aws_s3_bucket_policy.log_archive]
+}
+
+# Regions every account can use but the organization does not allow: the regional alert rules forward their events
+# to the home region us-east-1, with the role arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding of the IAM baseline
+# (main.tf: apply the baseline first).
+module "alert_forwarding_us_east_2" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.us_east_2
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_us_west_1" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.us_west_1
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_us_west_2" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.us_west_2
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_ap_northeast_1" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.ap_northeast_1
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_ap_northeast_2" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.ap_northeast_2
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_ap_northeast_3" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.ap_northeast_3
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_ap_south_1" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.ap_south_1
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_ap_southeast_1" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.ap_southeast_1
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_ap_southeast_2" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.ap_southeast_2
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_ca_central_1" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.ca_central_1
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_eu_central_1" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.eu_central_1
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_eu_north_1" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.eu_north_1
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_eu_west_1" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.eu_west_1
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_eu_west_2" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.eu_west_2
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_eu_west_3" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.eu_west_3
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
+}
+
+module "alert_forwarding_sa_east_1" {
+  source = "../../modules/alert-forwarding"
+
+  providers = {
+    aws = aws.sa_east_1
+  }
+
+  event_bus_arn = "arn:aws:events:us-east-1:444444444444:event-bus/default"
+  role_arn      = "arn:aws:iam::444444444444:role/guardrails/GuardrailsAlertForwarding"
 }

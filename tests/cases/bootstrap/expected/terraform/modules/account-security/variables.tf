@@ -27,8 +27,8 @@ variable "allowed_region" {
   type        = bool
 }
 
-variable "alert_region" {
-  description = "This is us-east-1, where EventBridge receives the events of global services (IAM, console sign-in)."
+variable "global_region" {
+  description = "This is us-east-1, where EventBridge receives the events of global services (IAM, Organizations, account management)."
   type        = bool
 }
 

@@ -50,3 +50,55 @@ resource "aws_iam_role_policy_attachment" "break_glass__aws_administratoraccess"
   role       = aws_iam_role.break_glass.name
   policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"
 }
+
+data "aws_iam_policy_document" "trust_alert_forwarding" {
+  statement {
+    sid     = "EventBridgeForwardsAlerts"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:aws:events:*:${var.account_id}:rule/guardrails-*"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "alert_forwarding" {
+  name                 = "GuardrailsAlertForwarding"
+  path                 = "/guardrails/"
+  description          = "EventBridge forwards the security alert events of the regions outside the allowed ones to us-east-1 with this role."
+  assume_role_policy   = data.aws_iam_policy_document.trust_alert_forwarding.json
+  max_session_duration = 3600
+
+  tags = {
+    "guardrails:purpose" = "security-alerts"
+  }
+}
+
+data "aws_iam_policy_document" "alert_forwarding_inline_forward_security_alerts" {
+  statement {
+    sid       = "PutEventsOnHomeRegionBus"
+    effect    = "Allow"
+    actions   = ["events:PutEvents"]
+    resources = ["arn:aws:events:us-east-1:${var.account_id}:event-bus/default"]
+  }
+}
+
+resource "aws_iam_role_policy" "alert_forwarding_inline_forward_security_alerts" {
+  name   = "forward-security-alerts"
+  role   = aws_iam_role.alert_forwarding.name
+  policy = data.aws_iam_policy_document.alert_forwarding_inline_forward_security_alerts.json
+}

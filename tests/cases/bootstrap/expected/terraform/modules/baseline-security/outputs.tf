@@ -3,7 +3,8 @@
 output "role_arns" {
   description = "ARN of each role of the baseline, by role name."
   value = {
-    "BreakGlass" = aws_iam_role.break_glass.arn
+    "BreakGlass"                = aws_iam_role.break_glass.arn
+    "GuardrailsAlertForwarding" = aws_iam_role.alert_forwarding.arn
   }
 }
 

@@ -69,8 +69,10 @@ data "aws_iam_policy_document" "force_mfa" {
     sid    = "DenyAllExceptListedIfNoMFA"
     effect = "Deny"
     not_actions = [
+      "iam:ChangePassword",
       "iam:CreateVirtualMFADevice",
       "iam:EnableMFADevice",
+      "iam:GetAccountPasswordPolicy",
       "iam:GetMFADevice",
       "iam:GetUser",
       "iam:ListMFADevices",
