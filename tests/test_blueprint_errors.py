@@ -74,3 +74,24 @@ def test_a_location_on_line_100_is_printed_literally(capsys: pytest.CaptureFixtu
     """`:100:` is an emoji code to rich; the location must reach the terminal as written."""
     assert main(["check", "tests/errors/error-on-line-100/blueprint"]) == 1
     assert "error-on-line-100/blueprint/organization.yaml:100:3: error GR201" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("resource", "code", "message"), [
+    ("''", "GR203", "empty resource"),
+    ('"arn:${partition}:s3:::${aws:username"', "GR306", "never closed"),
+])
+def test_statement_resources_that_iam_would_reject_are_located_errors(tmp_path: Path, resource: str, code: str,
+                                                                      message: str) -> None:
+    """Two inputs the hostile-input corpus let through: an empty resource and an unclosed policy variable."""
+    import shutil
+
+    target = tmp_path / "blueprint"
+    shutil.copytree(Path("tests/cases/minimal/blueprint"), target)
+    (target / "extra.yaml").write_text(
+        "job_functions:\n  extra-job:\n    statements:\n      - sid: Extra\n        actions: [s3:GetObject]\n"
+        f"        resources: [{resource}]\n", encoding="utf-8")
+    with pytest.raises(BlueprintError) as raised:
+        compile_blueprint(target, run_tests=False)
+    found = [d for d in raised.value.diagnostics if d.code == code]
+    assert found and message in found[0].message and found[0].location is not None
+    assert found[0].location.file.endswith("extra.yaml") and found[0].location.line == 6

@@ -224,6 +224,14 @@ def _check_statements(model: Model, problems: list[Diagnostic]) -> None:
                                           src.where(*path, "sid"), "IAM rejects other characters in Sid"))
         for element in ("resources", "not_resources"):
             for index, value in enumerate(getattr(statement, element) or []):
+                if not value.strip():
+                    problems.append(Diagnostic.of("GR203", "empty resource", src.where(*path, element, index),
+                                                  "write an ARN (arn:${partition}:…) or `*`; IAM rejects an empty one"))
+                    continue
+                if value.count("${") > value.count("}") or _PLACEHOLDER.sub("", value).find("${") >= 0:
+                    problems.append(Diagnostic.of("GR306", "a ${ is never closed", src.where(*path, element, index),
+                                                  "close the substitution or policy variable with }, e.g. ${aws:username}"))
+                    continue
                 for name in _PLACEHOLDER.findall(value):
                     if name not in SUBSTITUTIONS and not _POLICY_VARIABLE.match(name):
                         problems.append(Diagnostic.of(
