@@ -289,7 +289,8 @@ def test_scp_targets(example: Plan) -> None:
                                      "guardrails-ou-workloads": [{"Ref": "OuWorkloads"}],
                                      "workloads-deny-expensive-instances": [{"Ref": "OuWorkloads"}],
                                      "guardrails-ou-quarantine": [{"Ref": "OuQuarantine"}]}
-    assert targets(ACCOUNTS) == {"app-prod-extra": [{"Ref": "AccountAppProd"}]}
+    assert targets(ACCOUNTS) == {"app-prod-extra": [{"Ref": "AccountAppProd"}],
+                                 "guardrails-account-log-archive": [{"Ref": "AccountLogArchive"}]}
 
 
 def test_scp_with_a_per_account_placeholder_is_refused(example: Plan) -> None:
@@ -306,7 +307,8 @@ def test_three_stacks_hold_their_parts(example_files: dict[str, str]) -> None:
     types = {path: {v["Type"] for v in template["Resources"].values()}
              for path, template in _management_stacks(example_files).items()}
     assert types == {ORGANIZATION: {"AWS::Organizations::OrganizationalUnit", "AWS::Organizations::Policy"},
-                     ACCOUNTS: {"AWS::Organizations::Account"},
+                     # SCPs attached to accounts live with the accounts they target (log-archive here)
+                     ACCOUNTS: {"AWS::Organizations::Account", "AWS::Organizations::Policy"},
                      STACKSETS: {"AWS::CloudFormation::StackSet"}}
 
 
