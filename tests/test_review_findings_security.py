@@ -239,9 +239,7 @@ def test_h4_object_lock_mode_and_days_come_from_the_blueprint(tmp_path: Path) ->
 
 
 def test_h4_protect_log_archive_denies_tampering_with_bucket_objects_lifecycle_and_key(tmp_path: Path) -> None:
-    blueprint = _copy(tmp_path)
-    _edit(blueprint / "organization.yaml", "email: aws+log-archive@example.com}",
-          "email: aws+log-archive@example.com, guardrails: [protect-log-archive]}")
+    blueprint = _copy(tmp_path)  # the example attaches protect-log-archive to the log-archive account
     plan = compile_blueprint(blueprint, run_tests=False).plan
     [scp] = [s for s in plan.scps if s.target == "account:log-archive"]
     assert "protect-log-archive" in scp.guardrails
