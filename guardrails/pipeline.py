@@ -98,7 +98,7 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
             raise BlueprintError(lockouts)
         compiled.seconds = time.perf_counter() - started
     # Escalation and tamper analysis (GR405/GR406, reports/escalation*.md): the reports always, the findings with the
-    # proofs; warnings until guardrails.escalation.FINDINGS_ARE_ERRORS flips.
+    # proofs (an escalation or tampering path is an error, like a lockout).
     escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
                                     today=today or date.today())
     compiled.files.update(escalation.reports)

@@ -2,13 +2,14 @@
 
 Small hand-written policy trees (one member account, one OU, one class) pin each method of
 guardrails/data/escalation_methods.yaml: the method gives exactly its hop, and a Deny — an SCP, the caller's boundary,
-a condition of the trust or of the grant — takes it away. The compiled example shows the findings of issue 13
-(C2, M2, H1) with their paths, and the reports are deterministic.
+a condition of the trust or of the grant — takes it away. The example with the boundary issue 13's review found shows
+its findings (C2, M2, H1) with their paths; the fixed example has none; the reports are deterministic.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from importlib import resources
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from guardrails.diagnostics import Severity
-from guardrails.escalation import FINDINGS_ARE_ERRORS, analyze_escalation
+from guardrails.escalation import analyze_escalation
 from guardrails.escalation.analysis import analyze
 from guardrails.escalation.catalog import DATA, KINDS, CatalogError, catalog, parse
 from guardrails.escalation.edges import hops
@@ -27,9 +28,10 @@ from guardrails.escalation.report import reports
 from guardrails.escalation.view import NONE, Node, View
 from guardrails.iam.actions import iam_database
 from guardrails.iam.manifest import MANIFEST, Manifest
-from guardrails.pipeline import Compiled
+from guardrails.pipeline import Compiled, compile_blueprint
 from guardrails.policies.risk_acceptance import AcceptedRisk
 from guardrails.policies.risk_rules import known_risks
+from .conftest import ROOT
 
 ALPHA = "111111111111"
 ROLE = f"arn:aws:iam::{ALPHA}:role"
@@ -363,7 +365,7 @@ def test_an_escalation_beyond_the_principals_own_policies_is_a_finding_with_its_
     assert ("role/attacker → create-role (iam:CreateRole + iam:AttachRolePolicy + sts:AssumeRole) → a new role "
             "/new/* (no boundary, any policy)") in finding.message
     assert "read objects in any S3 bucket" in finding.message
-    assert finding.severity is (Severity.ERROR if FINDINGS_ARE_ERRORS else Severity.WARNING)
+    assert finding.severity is Severity.ERROR  # an escalation fails the build, like a lockout
     assert "accept_risks: [{risk: privilege-escalation/attach-policy" in finding.hint
 
 
@@ -402,31 +404,66 @@ def test_accept_risks_on_the_principals_policy_covers_its_escalation() -> None:
 # ----------------------------------------------------------------------------- the example (issue 13)
 
 
+# GuardrailsWorkloadBoundary as the review of issue 13 found it: every data action on "*" (C2) and lambda:* on "*"
+# (M2). The example now scopes the boundary to the workload's names; this variant shows the analysis finds both.
+_REVIEWED_BOUNDARY = """  workload-boundary:
+    name: GuardrailsWorkloadBoundary
+    statements:
+      - sid: AllowWorkloadServices
+        effect: Allow
+        actions: ["s3:*", "dynamodb:*", "lambda:*", "logs:*", "cloudwatch:*", "sqs:*", "sns:*", "states:*",
+                  "events:*", "ecr:*", "xray:PutTraceSegments", "xray:PutTelemetryRecords", "kms:Decrypt",
+                  "kms:Encrypt", "kms:GenerateDataKey", "ssm:GetParameter", "ssm:GetParameters",
+                  "secretsmanager:GetSecretValue", "ec2:Describe*"]
+        resources: ["*"]
+"""
+
+
 @pytest.fixture(scope="module")
-def findings(example_compiled: Compiled) -> list[Any]:
-    return [d for d in example_compiled.warnings if d.code in ("GR405", "GR406")]
+def reviewed_findings(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    """The GR405/GR406 findings of the example with the boundary the review found (compiled without the proofs, which
+    would stop at the first error; the findings are the analysis's own diagnostics)."""
+    copy = tmp_path_factory.mktemp("reviewed") / "blueprints"
+    shutil.copytree(ROOT / "blueprints", copy)
+    identity = (copy / "identity.yaml").read_text()
+    start, end = identity.index("  workload-boundary:\n"), identity.index("  ci-boundary:\n")
+    (copy / "identity.yaml").write_text(identity[:start] + _REVIEWED_BOUNDARY + identity[end:])
+    compiled = compile_blueprint(copy, today=date(2026, 12, 1), run_tests=False)
+    return [d for d in analyze_escalation(compiled, today=date(2026, 12, 1)).diagnostics
+            if d.code in ("GR405", "GR406")]
 
 
-# The example still has the findings of issue 13; when it is fixed these flip to "not found" together with
-# guardrails.escalation.findings.FINDINGS_ARE_ERRORS.
-def test_c2_the_ci_deployer_reaches_all_data_through_a_new_workload_role(findings: list[Any]) -> None:
-    [c2] = [d for d in findings if d.code == "GR405" and d.message.startswith("role/GuardrailsCIDeployer")
+def test_c2_the_ci_deployer_reaches_all_data_through_a_new_workload_role(reviewed_findings: list[Any]) -> None:
+    [c2] = [d for d in reviewed_findings if d.code == "GR405" and d.message.startswith("role/GuardrailsCIDeployer")
             and "read objects in any S3 bucket" in d.message]
     assert "app-prod" in c2.message and "read any secret" in c2.message and "decrypt with any KMS key" in c2.message
     assert ("role/GuardrailsCIDeployer → create-role (iam:CreateRole + iam:AttachRolePolicy + sts:AssumeRole) → a "
             "new role /workload/* (boundary GuardrailsWorkloadBoundary, any policy)") in c2.message
+    assert c2.severity is Severity.ERROR
     assert c2.location is not None and c2.location.file.endswith("identity.yaml")
 
 
-def test_m2_a_bounded_role_rewrites_the_password_policy_function(findings: list[Any]) -> None:
-    [m2] = [d for d in findings if d.code == "GR405" and d.message.startswith("role/GuardrailsCIDeployer")
+def test_m2_a_bounded_role_rewrites_the_password_policy_function(reviewed_findings: list[Any]) -> None:
+    [m2] = [d for d in reviewed_findings if d.code == "GR405" and d.message.startswith("role/GuardrailsCIDeployer")
             and "change the account password policy" in d.message]
     assert ("→ a new role /workload/* (boundary GuardrailsWorkloadBoundary, any policy) → update-function-code "
             "(lambda:UpdateFunctionCode) → role/StackSet-guardrails-baseline-PasswordPolicyFunctionRole"
             ) in m2.message
+    [tamper] = [d for d in reviewed_findings if d.code == "GR406" and d.message.startswith("role/GuardrailsCIDeployer")]
+    assert "custom-resource functions" in tamper.message
 
 
-def test_h1_whoever_may_unsubscribe_from_the_alerts_is_found(example_compiled: Compiled, findings: list[Any]) -> None:
+def test_the_fixed_example_has_no_escalation_and_no_tampering(example_compiled: Compiled) -> None:
+    """C2 and M2 fixed: the boundary limits what any role the CI deployer or a workload admin creates to the
+    workload's names, so nobody but the owners reaches other data or the custom-resource functions."""
+    again = analyze_escalation(example_compiled, today=date(2026, 12, 1))
+    assert [d for d in again.diagnostics if d.code in ("GR405", "GR406")] == []
+    for group in again.analysis.groups:
+        for result in group.principals:
+            assert result.owner or not result.gained, (group.label, result.label, result.gained)
+
+
+def test_h1_whoever_may_unsubscribe_from_the_alerts_is_found(example_compiled: Compiled) -> None:
     """H1 (workload-developer's sns:Unsubscribe on "*"): every principal that is not an owner and whom the evaluator
     allows to unsubscribe from the alert topic is a GR406 finding — on the example as it is, and on the grant H1 names
     (the group below)."""
@@ -437,6 +474,7 @@ def test_h1_whoever_may_unsubscribe_from_the_alerts_is_found(example_compiled: C
             allowed = view.evaluate(result.node, account, "sns:Unsubscribe", "*").allowed
             assert allowed == any(g.request == "sns:Unsubscribe on *" and not g.via.path for g in result.tamper) \
                 or result.owner, result.label
+    findings = analyze_escalation(example_compiled, today=date(2026, 12, 1)).diagnostics
     shown = {d.message.split(" in ", 1)[0] for d in findings
              if d.code == "GR406" and "sns:Unsubscribe on *" in d.message}
     expected = {r.label for g in analyze(example_compiled.files, example_compiled.plan).groups for r in g.principals

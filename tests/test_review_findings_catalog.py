@@ -438,3 +438,35 @@ def test_low_every_catalog_exemption_path_is_reserved_by_default() -> None:
         spec: Any = guardrail.parameters.get("also_exempt")
         for value in (spec.default or ()) if spec else ():
             assert any(re.fullmatch(p, value) for p in patterns), (guardrail.id, value)
+
+
+# ----------------------------------------------------------------------------- M2: the custom-resource functions
+
+
+CUSTOM_RESOURCE = {"aws:ResourceTag/guardrails:purpose": ["custom-resource"]}
+
+
+@pytest.mark.parametrize("action", ["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+                                    "lambda:DeleteFunction", "lambda:AddPermission", "lambda:PutFunctionConcurrency",
+                                    "lambda:UntagResource"])
+def test_m2_only_the_deployment_changes_the_custom_resource_functions(org: Organization, action: str) -> None:
+    """Their roles are exempt from guardrails (DenyPasswordPolicyChanges, KeepS3AccountPublicAccessBlock), so changing
+    a function would act with those exemptions: an SCP denies it on the functions' tag to everyone else."""
+    function = f"arn:aws:lambda:eu-west-1:{APP_PROD}:function:StackSet-guardrails-baseline-PasswordPolic-GUARDRAILS0"
+    decision = as_admin(org, "app-prod", APP_PROD, action, function, CUSTOM_RESOURCE)
+    assert _denied_by(decision, "ProtectGuardrailFunctions"), decision.summary
+    assert org.evaluate("role/BreakGlass", "app-prod", action, function, CUSTOM_RESOURCE).allowed
+    own = as_admin(org, "app-prod", APP_PROD, action, f"arn:aws:lambda:eu-west-1:{APP_PROD}:function:app-orders",
+                   {"aws:ResourceTag/guardrails:purpose": ["app"]})
+    assert "ProtectGuardrailFunctions" not in deciders(own), own.summary
+
+
+def test_m2_the_functions_carry_the_tag_and_the_tag_cannot_be_moved(compiled: Compiled, org: Organization) -> None:
+    templates = {p: t for p, t in compiled.files.items() if p.startswith("cloudformation/")
+                 and "AWS::Lambda::Function" in t}
+    assert templates
+    for path, text in templates.items():
+        assert text.count("AWS::Lambda::Function") == text.count("Value: custom-resource"), path
+    tag = as_admin(org, "app-prod", APP_PROD, "lambda:TagResource",
+                   f"arn:aws:lambda:eu-west-1:{APP_PROD}:function:app-orders", {"aws:TagKeys": ["guardrails:purpose"]})
+    assert _denied_by(tag, "ProtectBreakGlassTag"), tag.summary

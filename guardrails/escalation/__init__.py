@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from guardrails.diagnostics import Diagnostic, Severity
 from guardrails.escalation.analysis import Analysis, analyze
-from guardrails.escalation.findings import FINDINGS_ARE_ERRORS, diagnostics
+from guardrails.escalation.findings import diagnostics
 from guardrails.escalation.report import reports
 from guardrails.iam.manifest import Manifest
 from guardrails.policies.ir import Plan
@@ -64,4 +64,4 @@ def analyze_escalation(compiled: CompiledTree, *, declared: Mapping[str, Sequenc
     return Escalation(analysis, found, reports(analysis, compiled.plan.blueprint))
 
 
-__all__ = ["FINDINGS_ARE_ERRORS", "Escalation", "analyze_escalation"]
+__all__ = ["Escalation", "analyze_escalation"]

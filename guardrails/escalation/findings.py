@@ -9,11 +9,10 @@ found through the plan's statement origins; else at the permission set, else at 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from guardrails.diagnostics import Diagnostic, Location, Severity
+from guardrails.diagnostics import Diagnostic, Location
 from guardrails.escalation.analysis import Analysis, Gain, GroupResult, PrincipalResult
 from guardrails.escalation.catalog import catalog
 from guardrails.escalation.graph import describe
@@ -21,9 +20,6 @@ from guardrails.iam.manifest import MANIFEST, Manifest
 from guardrails.policies.ir import Plan
 
 ESCALATION, TAMPER, OVERDUE = "GR405", "GR406", "GR321"
-# Until the example's own findings are fixed (issue 13), the analysis reports them as warnings; this flips to True
-# once the example passes, and from then on a finding fails the build like the lockout proof does.
-FINDINGS_ARE_ERRORS = False
 _SHOWN = 3  # requests named per finding
 
 _FIX = {
@@ -62,10 +58,9 @@ def diagnostics(analysis: Analysis, plan: Plan | None, manifest: Manifest, today
     out = []
     for (code, label, message, hint), (location, accounts) in merged.items():
         text = f"{label} in {_accounts(accounts)}: {message}"
-        found = Diagnostic.of(code, text, location, hint)
-        if code != OVERDUE and not FINDINGS_ARE_ERRORS:
-            found = replace(found, severity=Severity.WARNING)
-        out.append(found)
+        # An escalation or a tampering path fails the build like the lockout proof does; an accepted escalation past
+        # its review date (GR321) is the warning the risk analysis gives for expired acceptances.
+        out.append(Diagnostic.of(code, text, location, hint))
     return sorted(out, key=Diagnostic.sort_key)
 
 

@@ -26,6 +26,10 @@ from guardrails.policies.statements import POLICY_PATH, accepted_checks, camel, 
 from guardrails.policies.trust import role_trust
 
 BREAK_GLASS_GROUP = "break-glass"
+# The tag of the CloudFormation custom-resource functions (password policy, account settings): their roles are
+# exempt from guardrails, so protect-guardrail-roles denies changing a function so tagged (Lambda authorizes
+# function actions on aws:ResourceTag: https://docs.aws.amazon.com/lambda/latest/dg/attribute-based-access-control.html).
+CUSTOM_RESOURCE_TAG = ("guardrails:purpose", "custom-resource")
 
 
 def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, partition: str,

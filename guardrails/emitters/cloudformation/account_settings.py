@@ -16,6 +16,7 @@ from typing import Any
 
 from guardrails.emitters.cloudformation.password_policy import LOG_RETENTION_DAYS, RUNTIME
 from guardrails.emitters.cloudformation.render import get_att, ref, resource, skip_metadata
+from guardrails.policies.baselines import CUSTOM_RESOURCE_TAG
 
 # Key of these resources in guardrails/data/suppressions.yaml (there is no IR key for them).
 KEY = "account_settings"
@@ -129,6 +130,8 @@ def resources(*, ebs: bool, s3: Any, condition: str) -> dict[str, Any]:
             "MemorySize": 128,
             "LoggingConfig": {"LogGroup": ref(LOG_GROUP_ID)},
             "Code": {"ZipFile": HANDLER},
+            # Marks the function for protect-guardrail-roles: only the deployment may change its code or settings.
+            "Tags": [{"Key": CUSTOM_RESOURCE_TAG[0], "Value": CUSTOM_RESOURCE_TAG[1]}],
         }, metadata=skip_metadata("custom_resource_function", KEY))),
         RESOURCE_ID: conditional(resource("Custom::AccountSecuritySettings", {
             "ServiceToken": get_att(FUNCTION_ID, "Arn"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from guardrails.emitters.cloudformation.render import get_att, ref, resource, skip_metadata
+from guardrails.policies.baselines import CUSTOM_RESOURCE_TAG
 from guardrails.policies.ir import PasswordPolicy
 
 # Key of the password-policy resources in guardrails/data/suppressions.yaml (there is no IR key for them).
@@ -113,6 +114,8 @@ def resources(policy: PasswordPolicy) -> dict[str, Any]:
             "MemorySize": 128,
             "LoggingConfig": {"LogGroup": ref(LOG_GROUP_ID)},
             "Code": {"ZipFile": HANDLER},
+            # Marks the function for protect-guardrail-roles: only the deployment may change its code or settings.
+            "Tags": [{"Key": CUSTOM_RESOURCE_TAG[0], "Value": CUSTOM_RESOURCE_TAG[1]}],
         }, metadata=skip_metadata("custom_resource_function", KEY)),
         RESOURCE_ID: resource("Custom::PasswordPolicy", {
             "ServiceToken": get_att(FUNCTION_ID, "Arn"),
