@@ -276,10 +276,14 @@ def test_m3_confused_deputy_and_oidc_tenants_in_the_root_rcp(tmp_path: Path) -> 
         return org.evaluate("federated/token.actions.githubusercontent.com", "app-prod",
                             "sts:AssumeRoleWithWebIdentity", role,
                             {"token.actions.githubusercontent.com:aud": ["sts.amazonaws.com"],
-                             "token.actions.githubusercontent.com:sub": [sub]})
+                             "token.actions.githubusercontent.com:sub": [sub],
+                             # The prod deployer's trust also pins the ref and the workflow file (M1).
+                             "token.actions.githubusercontent.com:ref": ["refs/heads/main"],
+                             "token.actions.githubusercontent.com:job_workflow_ref": [
+                                 "example-org/workloads/.github/workflows/deploy.yml@refs/heads/main"]})
 
-    assert _denied_by(assume("repo:someone-else/workloads:ref:refs/heads/main"), "EnforceTrustedOIDCTenants")
-    assert assume("repo:example-org/workloads:ref:refs/heads/main").allowed
+    assert _denied_by(assume("repo:someone-else/workloads:environment:production"), "EnforceTrustedOIDCTenants")
+    assert assume("repo:example-org/workloads:environment:production").allowed
 
 
 def _failures(directory: Path) -> tuple[set[tuple[str, str, str]], set[str]]:
@@ -470,3 +474,20 @@ def test_m2_the_functions_carry_the_tag_and_the_tag_cannot_be_moved(compiled: Co
     tag = as_admin(org, "app-prod", APP_PROD, "lambda:TagResource",
                    f"arn:aws:lambda:eu-west-1:{APP_PROD}:function:app-orders", {"aws:TagKeys": ["guardrails:purpose"]})
     assert _denied_by(tag, "ProtectBreakGlassTag"), tag.summary
+
+
+# ----------------------------------------------------------------------------- C2: rewritten workload trusts
+
+
+def test_c2_a_rewritten_trust_admits_no_other_repository(org: Organization) -> None:
+    """C2's second half: the CI deployer may rewrite the trust of a workload role; whatever it writes, a GitHub token of
+    another repository is denied by the Workloads RCP (data-perimeter-oidc-tenants), the workloads repository is not."""
+    role = f"arn:aws:iam::{APP_PROD}:role/workload/AppInstance"  # a workload role the deployer may rewrite
+    other = {"token.actions.githubusercontent.com:aud": ["sts.amazonaws.com"],
+             "token.actions.githubusercontent.com:sub": ["repo:attacker/fork:ref:refs/heads/main"]}
+    decision = org.evaluate("federated/token.actions.githubusercontent.com", "app-prod",
+                            "sts:AssumeRoleWithWebIdentity", role, other)
+    assert _denied_by(decision, "EnforceTrustedOIDCTenants"), decision.summary
+    own = dict(other, **{"token.actions.githubusercontent.com:sub": ["repo:example-org/workloads:ref:refs/heads/main"]})
+    assert "EnforceTrustedOIDCTenants" not in deciders(org.evaluate(
+        "federated/token.actions.githubusercontent.com", "app-prod", "sts:AssumeRoleWithWebIdentity", role, own))

@@ -20,6 +20,10 @@ from importlib import resources
 import yaml
 
 WILDCARDS = "*?"
+# Called without AWS credentials (a SAML assertion or a web identity token authenticates the caller): no principal
+# of an account sends them, so no identity policy, boundary or SCP of a caller applies; the role's trust and RCPs
+# decide. https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html
+CREDENTIAL_FREE_ACTIONS = ("sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity")
 
 ACCESS_LEVELS = {
     # blueprint spelling -> the database's spelling

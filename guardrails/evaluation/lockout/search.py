@@ -27,6 +27,7 @@ from guardrails.evaluation.lockout.statements import (
 )
 from guardrails.evaluation.lockout.universe import universe
 from guardrails.evaluation.organization import Account, Organization
+from guardrails.iam.actions import CREDENTIAL_FREE_ACTIONS
 
 US_EAST_1 = "us-east-1"  # the region of every request to a us-east-1 service (guardrails/data/global_services.yaml)
 _REGION = frozenset({"aws:requestedregion"})
@@ -63,7 +64,8 @@ class Search:
         try:
             base = self.requests.base_context(role, account)
             adversary = fixed | role.pinned
-            classes = self.universe.classes(deny.statement, excluded, where=deny.where,
+            # A role never sends the federation calls (CREDENTIAL_FREE_ACTIONS): a Deny of them cannot lock it out.
+            classes = self.universe.classes(deny.statement, (*excluded, *CREDENTIAL_FREE_ACTIONS), where=deny.where,
                                             resource_dependent=resource_dependent(deny.statement, deny.where))
             contexts = {pinned: list(self.contexts.contexts(deny.statement, adversary | (_REGION if pinned else
                                                                                           frozenset()), base, account))
