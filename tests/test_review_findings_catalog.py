@@ -491,3 +491,23 @@ def test_c2_a_rewritten_trust_admits_no_other_repository(org: Organization) -> N
     own = dict(other, **{"token.actions.githubusercontent.com:sub": ["repo:example-org/workloads:ref:refs/heads/main"]})
     assert "EnforceTrustedOIDCTenants" not in deciders(org.evaluate(
         "federated/token.actions.githubusercontent.com", "app-prod", "sts:AssumeRoleWithWebIdentity", role, own))
+
+
+# ----------------------------------------------------------------------------- low: the Developer permission set
+
+
+@pytest.mark.parametrize(("action", "resource"), [
+    ("iam:PassRole", f"arn:aws:iam::{APP_DEV}:role/workload/app-worker"),
+    ("rds:DescribeDBInstances", f"arn:aws:rds:eu-west-1:{APP_DEV}:db:app-orders"),
+    ("cloudformation:DescribeStacks", f"arn:aws:cloudformation:eu-west-1:{APP_DEV}:stack/app-api/1"),
+    ("lambda:ListFunctions", "*"),
+])
+def test_low_the_developer_permission_set_keeps_what_its_job_function_grants(org: Organization, action: str,
+                                                                             resource: str) -> None:
+    """The workload boundary no longer bounds the Developer permission set: a session does what the developers
+    group does (it stripped PassRole of the workload roles and most of ViewOnlyAccess)."""
+    context = {"iam:PassedToService": ["lambda.amazonaws.com"]} if action == "iam:PassRole" else None
+    session = org.evaluate("permission-set/Developer", "app-dev", action, resource, context)
+    group = org.evaluate("group/developers", "app-dev", action, resource, context)
+    assert group.allowed, group.summary
+    assert session.allowed, session.summary
