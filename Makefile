@@ -11,10 +11,10 @@ OUTPUT ?= output
 export GUARDRAILS_CHECKOV := $(CHECKOV)
 
 .DEFAULT_GOAL := help
-.PHONY: help install build validate test test-fast golden schema bench clean
+.PHONY: help install build validate test test-fast golden schema provider-schema bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ schema: $(VENV)/.installed ## write docs/blueprint.schema.json and docs/job-func
 	$(BIN)/guardrails schema -o docs/blueprint.schema.json
 	$(BIN)/guardrails library --markdown -o docs/job-functions.md
 	$(BIN)/guardrails catalog --markdown -o docs/catalog.md
+
+provider-schema: $(VENV)/.installed ## download the pinned AWS provider schema (npm) into tests/data/
+	$(BIN)/python tests/provider_schema.py -o tests/data/terraform_provider_schema.json
 
 bench: install ## compile synthetic organizations of 10, 100 and 1,000 accounts; print time and memory
 	$(BIN)/python tests/bench.py
