@@ -3,8 +3,10 @@ inline policy's policy variables and size limit, the console-user warning, and b
 
 from __future__ import annotations
 
+import atexit
 import json
 import shutil
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,28 @@ from guardrails.policies.ir import ACCOUNT_ID, REGION, CustomerPolicyReference, 
 from guardrails.policies.ir import Condition, Statement
 from guardrails.policies.synthesize import synthesize
 
-EXAMPLE = Path("blueprints")
+# The example with its Developer permission set bounded by the workload boundary: the example itself no longer
+# bounds it (issue 13: the boundary is for the roles workloads run as), and this is how the permission-set
+# boundary is exercised, in both formats and in the existence check.
+EXAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "blueprints"
+_UNBOUNDED = "      session_duration: PT4H\n      # No permissions boundary:"
+_BOUNDED = "      session_duration: PT4H\n      boundary: workload-boundary          # exists wherever AppInstance is deployed\n" \
+           "      # No permissions boundary:"
+
+
+@cache
+def bounded_example() -> Path:
+    scratch = tempfile.mkdtemp(prefix="guardrails-bounded-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    target = Path(scratch) / "blueprints"
+    shutil.copytree(EXAMPLE_DIRECTORY, target)
+    text = (target / "identity-center.yaml").read_text(encoding="utf-8")
+    assert _UNBOUNDED in text
+    (target / "identity-center.yaml").write_text(text.replace(_UNBOUNDED, _BOUNDED, 1), encoding="utf-8")
+    return target
+
+
+EXAMPLE = bounded_example()
 
 
 @cache
@@ -230,6 +253,9 @@ def test_without_identity_center_nothing_is_emitted(tmp_path: Path) -> None:
     tests["tests"] = {name: test for name, test in tests["tests"].items()
                       if not test["principal"].startswith("permission-set/")}
     tests_file.write_text(yaml.safe_dump(tests, sort_keys=False), encoding="utf-8")
+    identity = directory / "identity.yaml"  # and the roles trusting the SecurityAuditor sessions trust IAM only
+    identity.write_text(identity.read_text(encoding="utf-8").replace(
+        "{account: audit, permission_sets: [SecurityAuditor]}", "{account: audit}"), encoding="utf-8")
     plan = synthesize(build_model(load_blueprint(directory)))
     assert plan.identity_center is None
     assert identity_center_terraform.emit(plan) == {} and identity_center_cloudformation.emit(plan) == {}

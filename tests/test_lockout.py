@@ -26,7 +26,7 @@ from guardrails.evaluation.lockout import (
 from guardrails.evaluation.lockout import prove as prove_with_coverage
 from guardrails.evaluation.organization import Organization, us_east_1_services
 from guardrails.pipeline import Compiled, compile_blueprint
-from guardrails.iam.actions import iam_database
+from guardrails.iam.actions import CREDENTIAL_FREE_ACTIONS, iam_database
 
 from .conftest import ROOT
 
@@ -252,7 +252,8 @@ def test_a_deny_for_one_region_reaches_every_regional_action_and_no_global_one(e
         "Condition": {"StringEquals": {"aws:RequestedRegion": "ap-northeast-3"}}}])
     (finding,) = [f for f in prove(files) if f.check == "break-glass"]
     assert dict(finding.context) == {"aws:RequestedRegion": ("ap-northeast-3",)}
-    expected = {f.name for f in universe().facts.values() if not f.pinned_region}
+    # ... except the federation calls, which no role sends (they carry no AWS credentials).
+    expected = {f.name for f in universe().facts.values() if not f.pinned_region} - set(CREDENTIAL_FREE_ACTIONS)
     assert set(finding.actions) == expected and len(expected) > 15_000
     assert "ec2:RunInstances" in expected and "route53:ChangeResourceRecordSets" not in expected
 
@@ -503,3 +504,11 @@ def test_the_universe_is_every_action_of_the_pinned_database() -> None:
 def test_catalog_marker_is_read_from_the_entry() -> None:
     raw = yaml.safe_load((ROOT / "guardrails/data/catalog/deny-leave-organization.yaml").read_text("utf-8"))
     assert raw["locks_break_glass"]["intended"] is True and raw["locks_break_glass"]["reason"].strip()
+
+
+def test_a_deny_of_the_federation_calls_locks_nobody_out(example_files: dict[str, str]) -> None:
+    """AssumeRoleWithWebIdentity and AssumeRoleWithSAML are sent with a token, not AWS credentials: a Deny of them
+    (e.g. data-perimeter-oidc-tenants) cannot deny a role anything, so the proof does not count it."""
+    files = with_scp(example_files, "no-federation", [{
+        "Sid": "DenyFederation", "Effect": "Deny", "Action": list(CREDENTIAL_FREE_ACTIONS), "Resource": "*"}])
+    assert not [f for f in prove(files) if f.sid == "DenyFederation"]
