@@ -8,14 +8,14 @@ numbering): 1.4, 1.10, 1.12, 1.13, 1.14, 1.15. Suggestions: services a role has 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from guardrails.audit.reader import CredentialRow, Snapshot
-from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import Organization
-from guardrails.iam.manifest import MANIFEST
+from guardrails.iam.manifest import ACCOUNT_PLACEHOLDER, GroupEntry, ManagedPolicyEntry, RoleEntry, UserEntry
 from guardrails.policies.ir import PasswordPolicy
 
 Severity = Literal["error", "warning", "info"]
@@ -43,78 +43,51 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class ExpectedRole:
-    name: str
-    path: str
-    trust: Any
-    policies: tuple[str, ...]
-    inline: tuple[tuple[str, Any], ...]
-    boundary: str | None
-    max_session_duration: int
-
-
-@dataclass(frozen=True)
-class ExpectedGroup:
-    name: str
-    path: str
-    policies: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ExpectedUser:
-    name: str
-    path: str
-    groups: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ExpectedPolicy:
-    arn: str
-    name: str
-    path: str
-    document: Any
-
-
-@dataclass(frozen=True)
 class ExpectedAccount:
-    """What guardrails deploys in one account, with ${account_id} substituted."""
+    """What guardrails deploys in one account: the manifest's entries with ${account_id} substituted in their
+    ARNs (sorted by name, attachments sorted) and every document they name, parsed, by file."""
 
     name: str
     id: str
-    roles: tuple[ExpectedRole, ...]
-    groups: tuple[ExpectedGroup, ...]
-    users: tuple[ExpectedUser, ...]
-    policies: tuple[ExpectedPolicy, ...]
+    roles: tuple[RoleEntry, ...]
+    groups: tuple[GroupEntry, ...]
+    users: tuple[UserEntry, ...]
+    policies: tuple[ManagedPolicyEntry, ...]  # sorted by ARN
+    documents: Mapping[str, Any]  # trust, inline and managed policy files → the document as deployed
     password_policy: PasswordPolicy | None
     scp_levels: tuple[tuple[str, tuple[str, ...]], ...]  # (target, SCP names), root first
     managed_names: frozenset[str]  # role/group/user names any class deploys ("role:X", "group:X", "user:X")
     management: bool
+
+    def inline(self, role: RoleEntry) -> tuple[tuple[str, Any], ...]:
+        """The role's inline policies as (name, document); the name is the file's stem."""
+        return tuple(sorted((path.rsplit("/", 1)[-1].removesuffix(".json"), self.documents[path])
+                            for path in role.inline_policies))
 
 
 def expected_account(organization: Organization, password_policy: PasswordPolicy | None, account_name: str,
                      account_id: str | None = None) -> ExpectedAccount:
     """The account's deployment from the emitted policy tree; ``account_id`` overrides the blueprint's id."""
     account = organization.account(account_name)
-    account_id = account_id or account.id
+    if account_id:
+        account = replace(account, id=account_id)
     manifest = organization.manifest
     cls = organization.class_entry(account)
 
-    def sub(text: str) -> str:
-        return text.replace("${account_id}", account_id).replace("${region}", organization.home_region)
+    def sub(arn: str) -> str:
+        return arn.replace(ACCOUNT_PLACEHOLDER, account.id).replace("${region}", organization.home_region)
 
-    def load(path: str) -> Any:
-        if path not in organization.files:
-            raise EvaluationError(f"{MANIFEST} names {path}, which is not in the output")
-        return json.loads(sub(organization.files[path]))
+    def subs(arns: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(sub(arn) for arn in arns))
 
-    roles = tuple(ExpectedRole(r.name, r.path, load(r.trust), tuple(sorted(sub(a) for a in r.policies)),
-                               tuple(sorted((p.rsplit("/", 1)[-1].removesuffix(".json"), load(p))
-                                            for p in r.inline_policies)),
-                               sub(r.boundary) if r.boundary else None, r.max_session_duration)
-                  for r in cls.roles)
-    groups = tuple(ExpectedGroup(g.name, g.path, tuple(sorted(sub(a) for a in g.policies))) for g in cls.groups)
-    users = tuple(ExpectedUser(u.name, u.path, tuple(sorted(u.groups))) for u in cls.users)
-    policies = [ExpectedPolicy(sub(p.arn), p.name, p.path, load(p.file)) for p in cls.managed_policies]
+    files = [*(r.trust for r in cls.roles), *(p for r in cls.roles for p in r.inline_policies),
+             *(p.file for p in cls.managed_policies)]
+    documents = {path: organization.document(path, account) for path in files}
+    roles = [replace(r, policies=subs(r.policies), boundary=sub(r.boundary) if r.boundary else None)
+             for r in cls.roles]
+    groups = [replace(g, policies=subs(g.policies)) for g in cls.groups]
+    users = [replace(u, groups=tuple(sorted(u.groups))) for u in cls.users]
+    policies = [replace(p, arn=sub(p.arn)) for p in cls.managed_policies]
     scps: dict[str, list[str]] = {}
     for scp in manifest.service_control_policies:
         scps.setdefault(scp.target, []).append(scp.name)
@@ -122,10 +95,10 @@ def expected_account(organization: Organization, password_policy: PasswordPolicy
     managed = frozenset(f"{kind}:{entry.name}" for c in manifest.classes
                         for kind, entries in (("role", c.roles), ("group", c.groups), ("user", c.users))
                         for entry in entries)
-    return ExpectedAccount(account.name, account_id, tuple(sorted(roles, key=lambda r: r.name)),
+    return ExpectedAccount(account.name, account.id, tuple(sorted(roles, key=lambda r: r.name)),
                            tuple(sorted(groups, key=lambda g: g.name)), tuple(sorted(users, key=lambda u: u.name)),
-                           tuple(sorted(policies, key=lambda p: p.arn)), password_policy, levels, managed,
-                           account.management)
+                           tuple(sorted(policies, key=lambda p: p.arn)), documents, password_policy, levels,
+                           managed, account.management)
 
 
 # -- documents --------------------------------------------------------------------------------------
@@ -214,11 +187,12 @@ def drift_findings(expected: ExpectedAccount, snapshot: Snapshot) -> list[Findin
         if live.max_session_duration != role.max_session_duration:
             findings.append(Finding("drift/role-changed", "error", subject, f"max session duration "
                                     f"{live.max_session_duration} s (expected {role.max_session_duration} s)"))
-        if not same_document(role.trust, live.trust):
+        trust = expected.documents[role.trust]
+        if not same_document(trust, live.trust):
             findings.append(Finding("drift/role-trust-changed", "error", subject,
-                                    document_difference(role.trust, live.trust)))
+                                    document_difference(trust, live.trust)))
         _drift_attachments(findings, "role", subject, role.policies, live.attached)
-        _drift_inline(findings, "role", subject, role.inline, live.inline)
+        _drift_inline(findings, "role", subject, expected.inline(role), live.inline)
         if live.boundary != role.boundary:
             findings.append(Finding("drift/role-boundary-changed", "error", subject,
                                     f"boundary {live.boundary or 'none'} (expected {role.boundary or 'none'})"))
@@ -291,9 +265,10 @@ def drift_findings(expected: ExpectedAccount, snapshot: Snapshot) -> list[Findin
             where = f" (a policy of that name exists under {', '.join(elsewhere)})" if elsewhere else ""
             findings.append(Finding("drift/policy-missing", "error", subject, "the policy does not exist" + where))
             continue
-        if not same_document(policy.document, live_policy.document):
+        document = expected.documents[policy.file]
+        if not same_document(document, live_policy.document):
             findings.append(Finding("drift/policy-changed", "error", subject,
-                                    "default version: " + document_difference(policy.document, live_policy.document)))
+                                    "default version: " + document_difference(document, live_policy.document)))
     wanted_keys = {(p.path, p.name) for p in expected.policies}
     for live_policy in snapshot.policies:
         if (live_policy.path, live_policy.name) in wanted_keys:

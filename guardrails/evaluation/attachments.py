@@ -32,16 +32,23 @@ _DEFAULTS: dict[str, tuple[str, dict[str, Any], str]] = {
 }
 
 
-def levels(org: Organization, kind: Literal["scp", "rcp"], account: Account) -> Levels:
-    """The SCPs or RCPs at every level of the account's path, root first, AWS's default policy included."""
-    attached: dict[str, list[Policy]] = {}
+def attached(org: Organization, kind: Literal["scp", "rcp"]) -> dict[str, tuple[Policy, ...]]:
+    """The tree's SCPs or RCPs by target, documents parsed (``Organization.org_policies`` keeps the result, so
+    each tree's are parsed once, not for every request)."""
+    found: dict[str, list[Policy]] = {}
     for entry in org.manifest.org_policies(kind):
         if entry.file not in org.files:
             raise EvaluationError(f"{MANIFEST} names {entry.file}, which is not in the output")
-        attached.setdefault(entry.target, []).append(
+        found.setdefault(entry.target, []).append(
             Policy(entry.name, kind, json.loads(org.files[entry.file]), entry.file, entry.target))
+    return {target: tuple(policies) for target, policies in found.items()}
+
+
+def levels(org: Organization, kind: Literal["scp", "rcp"], account: Account) -> Levels:
+    """The SCPs or RCPs at every level of the account's path, root first, AWS's default policy included."""
+    by_target = org.org_policies(kind)
     name, document, source = _DEFAULTS[kind]
-    return tuple((level, (Policy(name, kind, document, source, level), *attached.get(level, [])))
+    return tuple((level, (Policy(name, kind, document, source, level), *by_target.get(level, ())))
                  for level in org.path_of(account))
 
 

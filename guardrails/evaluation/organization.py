@@ -101,6 +101,8 @@ class Organization:
     manifest: Manifest = field(init=False, repr=False)
     # Parsed documents by (file, account id, region): every request of every test reads the same few documents.
     _parsed: dict[tuple[str, str, str], dict[str, Any]] = field(init=False, default_factory=dict, repr=False)
+    # SCPs and RCPs by kind, then target: every request reads its account's path of them.
+    _org_policies: dict[str, dict[str, tuple[Policy, ...]]] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.manifest = Manifest.from_files(self.files)
@@ -210,6 +212,12 @@ class Organization:
     def managed_policy(self, arn: str, account: Account) -> Policy | None:
         """A managed policy by ARN as attached in ``account``: ours from the tree, AWS's from reference data."""
         return attachments.managed_policy(self, arn, account)
+
+    def org_policies(self, kind: Literal["scp", "rcp"]) -> Mapping[str, tuple[Policy, ...]]:
+        """The tree's SCPs or RCPs by target, parsed on first use."""
+        if kind not in self._org_policies:
+            self._org_policies[kind] = attachments.attached(self, kind)
+        return self._org_policies[kind]
 
     def scp_levels(self, account: Account) -> Levels:
         """The SCPs at every level of the account's path, FullAWSAccess included."""

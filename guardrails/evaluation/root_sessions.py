@@ -3,10 +3,11 @@
 An AssumeRoot session acts as the member account's root user, scoped by the one AWS managed task policy named in
 the call (TaskPolicyArn, "the identity based policy that scopes the session to the privileged tasks",
 https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoot.html). The five task policies are reference
-data in ``guardrails/data/root_task_policies/`` (documents and provenance). All five hold only Deny statements, so
-the session keeps the root user's implicit access minus those Denies, and minus the SCPs and RCPs of the account:
-the engine applies the task policy's Denies and never asks it for an Allow (``PolicySet.task_policy``); treating it
-as an ordinary session policy, which must allow too, would deny even the task itself.
+data in ``guardrails/data/root_task_policies/``, read by :mod:`guardrails.iam.root_tasks`. All five hold only
+Deny statements, so the session keeps the root user's implicit access minus those Denies, and minus the SCPs and
+RCPs of the account: the engine applies the task policy's Denies and never asks it for an Allow
+(``PolicySet.task_policy``); treating it as an ordinary session policy, which must allow too, would deny even the
+task itself.
 
 What the session looks like to policies (PROVENANCE.yaml ``session``): ``aws:AssumedRoot`` true, ``aws:PrincipalArn``
 the member account's root ARN, no MFA (``aws:MultiFactorAuthPresent`` false), temporary credentials
@@ -15,35 +16,20 @@ the member account's root ARN, no MFA (``aws:MultiFactorAuthPresent`` false), te
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from guardrails.evaluation.engine import Caller, Policy
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.iam.arns import root_arn
+from guardrails.iam.root_tasks import DATA_DIR as DATA_DIR  # re-exported: tests read the data directory
+from guardrails.iam.root_tasks import provenance, stored_document, task_names
 
 if TYPE_CHECKING:
     from guardrails.evaluation.organization import Account
 
 PRINCIPAL = "root-session"
-DATA_DIR = "root_task_policies"
 ASSUME_ROOT_URL = "https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoot.html"
-
-
-@cache
-def provenance() -> dict[str, Any]:
-    """``PROVENANCE.yaml`` of the task policies: the documents' sources and the session facts."""
-    text = resources.files("guardrails.data").joinpath(DATA_DIR, "PROVENANCE.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
-
-
-def task_names() -> tuple[str, ...]:
-    """The task policies AssumeRoot accepts (the whole list, per the API reference)."""
-    return tuple(str(name) for name in provenance()["session"]["task_policies"])
 
 
 def max_seconds() -> int:
@@ -61,9 +47,7 @@ def _entry(name: str) -> dict[str, Any]:
 @cache
 def task_document(name: str) -> dict[str, Any]:
     """The stored document of a task policy (AWS's default version)."""
-    entry = _entry(name)
-    text = resources.files("guardrails.data").joinpath(DATA_DIR, str(entry["file"])).read_text("utf-8")
-    return json.loads(text)
+    return stored_document(str(_entry(name)["file"]))
 
 
 def task_policy(name: str) -> Policy:

@@ -7,13 +7,11 @@ it cannot exist) run here and are collected before anything fails.
 from __future__ import annotations
 
 import re
-from importlib import resources
-
-import yaml
 
 from guardrails.blueprint.loader import LoadedBlueprint
 from guardrails.blueprint.schema import OrgUnit
 from guardrails.diagnostics import BlueprintError, Diagnostic
+from guardrails.iam import root_tasks
 from guardrails.model import library
 from guardrails.model.references import (
     _check_guardrail_refs,
@@ -84,8 +82,7 @@ def _check_access_tests(model: Model, problems: list[Diagnostic]) -> None:
              "permission-set": set(bp.identity_center.permission_sets) if bp.identity_center else set()}
     if any(t.principal.startswith("root-session/") for t in bp.tests.values()):
         # sts:AssumeRoot sessions: the AWS task policies the evaluator carries as reference data.
-        provenance = resources.files("guardrails.data").joinpath("root_task_policies", "PROVENANCE.yaml")
-        known["root-session"] = set(yaml.safe_load(provenance.read_text("utf-8"))["session"]["task_policies"])
+        known["root-session"] = set(root_tasks.task_names())
     for name, test in bp.tests.items():
         if isinstance(test.accounts, list) or test.account is not None:
             key = "accounts" if test.accounts is not None else "account"

@@ -20,19 +20,13 @@ def _all_actions() -> frozenset[str]:
 
 
 @cache
-def _expand(pattern: str) -> frozenset[str]:
-    """Actions an Action pattern names (``*``/``?`` wildcards, any case); empty when the database has none."""
-    return frozenset(a.full_name for a in iam_database().expand(pattern))
-
-
-@cache
 def _actions(negated: bool, patterns: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
     """(actions, unknown patterns) of an Action (or, negated, NotAction) element. Cached: NotAction complements
     over ~20k actions are computed once per distinct pattern list."""
     found: set[str] = set()
     unknown: set[str] = set()
     for pattern in patterns:
-        expanded = _expand(pattern)
+        expanded = {a.full_name for a in iam_database().expand(pattern)}
         if not expanded:
             unknown.add(pattern)
         found |= expanded

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING
 
+from guardrails.iam.actions import iam_database
 from guardrails.policies.risks import RiskRule, mitigation_reason, risk_rules, rule_actions
-from guardrails.review.actions import _expand
 from guardrails.review.changes import RiskFlag
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ def _unmitigated_findings(effective: _Effective) -> dict[str, frozenset[str]]:
             if passrole not in effective.actions or all(_grant_mitigated(rule, g) for g in grants[passrole]):
                 continue
             services = {path.service for path in rule.with_pass_role
-                        if all(any(effective.actions & _expand(p) for p in group) for group in path.all_of)}
+                        if all(any(a.full_name in effective.actions for p in group for a in iam_database().expand(p))
+                               for group in path.all_of)}
             if services:
                 out[rule.id] = frozenset(services)
             continue
