@@ -31,7 +31,7 @@ install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## create both virtual en
 build: install ## install, compile $(BLUEPRINT) into $(OUTPUT), validate, print a summary
 	$(BIN)/guardrails build $(BLUEPRINT) -o $(OUTPUT) --checkov $(CHECKOV)
 
-validate: install ## validate the committed output with own checks, cfn-lint and checkov
+validate: install ## validate the committed output: own checks, cfn-lint, checkov, parliament, cloudsplaining
 	$(BIN)/guardrails validate $(BLUEPRINT) -o $(OUTPUT) --checkov $(CHECKOV)
 
 test: install ## run the whole test suite (works on a clean clone)

@@ -14,8 +14,16 @@ from datetime import date
 from pathlib import Path
 
 from guardrails.blueprint import load_blueprint
-from guardrails.blueprint.edit import Edit
-from guardrails.diagnostics import BlueprintError, Diagnostic, Location, Severity, ToolError, ValidationFailed
+from guardrails.blueprint.edit import Edit, write_atomically
+from guardrails.diagnostics import (
+    BlueprintError,
+    Diagnostic,
+    GuardrailsError,
+    Location,
+    Severity,
+    ToolError,
+    ValidationFailed,
+)
 from guardrails.emitters import emit_all
 from guardrails.emitters.write import (
     check_target,
@@ -26,7 +34,8 @@ from guardrails.emitters.write import (
     swap_in,
     write_output,
 )
-from guardrails.escalation import analyze_escalation
+from guardrails.escalation import Owner, analyze_escalation
+from guardrails.escalation.owners import check as check_owners
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
 from guardrails.evaluation.lockout import Coverage, lockout_diagnostics, prove
 from guardrails.evaluation.organization import Organization
@@ -77,6 +86,7 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
     """
     started = time.perf_counter()
     model = build_model(load_blueprint(directory))
+    owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
     plan = synthesize(model)
     warnings, notes = _check_risks(model, plan, today or date.today())
     warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
@@ -100,7 +110,7 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
     # Escalation and tamper analysis (GR405/GR406, reports/escalation*.md): the reports always, the findings with the
     # proofs (an escalation or tampering path is an error, like a lockout).
     escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
-                                    today=today or date.today())
+                                    owners=owners, today=today or date.today())
     compiled.files.update(escalation.reports)
     if run_tests:
         compiled.warnings += escalation.warnings
@@ -108,6 +118,30 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
             raise BlueprintError(escalation.errors)
     compiled.seconds = time.perf_counter() - started
     return compiled
+
+
+def control_owners(model: Model) -> list[Owner]:
+    """``security.control_owners`` for the escalation analysis, checked (guardrails.escalation.owners): control ids
+    and families it knows, principals the blueprint defines — a role of ``roles:``, break-glass, a deployment role
+    or principal, a permission set. Never the lockout proof's input: owning a control exempts from no guardrail."""
+    bp = model.blueprint
+    entries = bp.security.control_owners if bp.security is not None else []
+    if not entries:
+        return []
+    org = bp.organization
+    roles = [(role.path, role.name or key) for key, role in bp.roles.items()]
+    roles += [("/", org.break_glass.role), ("/", org.deployment_role), ("/", org.management_account.deployment_role)]
+    deployers = [*org.deployment_principals, *(org.control_tower.roles if org.control_tower else ())]
+    sets = bp.identity_center.permission_sets if bp.identity_center else {}
+    problems = check_owners([(e.principal, e.controls) for e in entries], roles=roles, role_patterns=deployers,
+                            permission_sets=sets)
+    if problems:
+        where = model.source.where
+        raise BlueprintError([Diagnostic.of(p.code, p.message, where("security", "control_owners", *p.path), p.hint)
+                              for p in problems])
+    return [Owner(e.principal, tuple(e.controls or ()), " ".join(e.reason.split()),
+                  str(model.source.where("security", "control_owners", index)))
+            for index, e in enumerate(entries)]
 
 
 def prove_lockout_safety(compiled: Compiled, model: Model) -> list[Diagnostic]:
@@ -362,7 +396,7 @@ def rollout_start(directory: Path, output: Path) -> Path:
     body = {"comment": "Released SCPs and RCPs of a canary rollout in progress (guardrails rollout start). "
                        "Remove with `guardrails rollout promote` once the canary OUs are fine.",
             "policies": sorted(policies, key=lambda p: p["name"])}
-    lock.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomically(lock, json.dumps(body, indent=2, ensure_ascii=False) + "\n")  # a crash leaves no half lock
     return lock
 
 

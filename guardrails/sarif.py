@@ -38,6 +38,7 @@ FAMILIES = {
     "5": ("validation", "guardrails' own checks of the generated policies and templates (sizes, grammar, actions)."),
     "6": ("cfn-lint", "cfn-lint on the generated CloudFormation; the cfn-lint rule id leads each message."),
     "7": ("checkov", "checkov on the generated Terraform and CloudFormation; the checkov check id leads each message."),
+    "8": ("iam-audit", "parliament and cloudsplaining on the generated policy documents; see docs/validation.md."),
     "9": ("internal", "A validator crashed: a bug in guardrails, never a pass."),
 }
 

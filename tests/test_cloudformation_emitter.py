@@ -287,6 +287,7 @@ def test_scp_targets(example: Plan) -> None:
                                      "guardrails-root-2": [{"Ref": "RootId"}],
                                      "guardrails-rcp-root": [{"Ref": "RootId"}],
                                      "guardrails-ou-workloads": [{"Ref": "OuWorkloads"}],
+                                     "guardrails-rcp-ou-workloads": [{"Ref": "OuWorkloads"}],
                                      "workloads-deny-expensive-instances": [{"Ref": "OuWorkloads"}],
                                      "guardrails-ou-quarantine": [{"Ref": "OuQuarantine"}]}
     assert targets(ACCOUNTS) == {"app-prod-extra": [{"Ref": "AccountAppProd"}],
@@ -671,7 +672,7 @@ def test_handler_reports_failures() -> None:
 
 def test_too_many_resources_is_a_clear_error(example: Plan) -> None:
     with pytest.raises(CloudFormationLimitError, match=r"^cloudformation/organization.yaml: the organization stack "
-                       r"\(OUs and the SCPs attached to the root and to OUs\) holds 13 resources; CloudFormation "
+                       r"\(OUs and the SCPs attached to the root and to OUs\) holds 14 resources; CloudFormation "
                        r"allows 5 per template .*Attach fewer SCPs to OUs"):
         emit(_with_limit(example, "cfn_resources_per_template", 5))
 

@@ -352,11 +352,11 @@ def test_a_trust_to_an_outside_account_the_rcp_denies_is_a_build_error(tmp_path:
     blueprint = copy_example(tmp_path)
     identity = blueprint / "identity.yaml"
     text = identity.read_text(encoding="utf-8")
-    old = "      accounts: [{account: audit}]\n      require_mfa: true\n    job_functions: [support]\n"
-    assert old in text
-    identity.write_text(text.replace(old, old.replace(
-        "[{account: audit}]", f'[{{account: audit}}, {{account: "{OUTSIDE}", roles: [ExternalAuditor]}}]')),
-        encoding="utf-8")
+    before, support = text.split("    name: AWSSupport\n", 1)  # the support role's trust gains an outside account
+    old = "        - {account: audit}                                      # IAM principals, with MFA (require_mfa)\n"
+    assert old in support.split("job_functions", 1)[0]
+    support = support.replace(old, old + f'        - {{account: "{OUTSIDE}", roles: [ExternalAuditor]}}\n', 1)
+    identity.write_text(before + "    name: AWSSupport\n" + support, encoding="utf-8")
     with pytest.raises(BlueprintError) as caught:
         compile_blueprint(blueprint, today=EXAMPLE_TODAY)
     (diagnostic,) = [d for d in caught.value.diagnostics if d.code == "GR404"]

@@ -440,6 +440,7 @@ def test_validate_without_external_tools_runs_only_the_own_checks(tmp_path: Path
     (tmp_path / "cloudformation" / "organization.yaml").write_text(TEMPLATE, encoding="utf-8")
     report = validate(example, tmp_path, run_external=False)
     assert report.diagnostics == []
-    assert [run.name for run in report.runs] == ["own checks", "cfn-lint", "checkov"]
+    assert [run.name for run in report.runs] == ["own checks", "cfn-lint", "checkov", "parliament", "cloudsplaining"]
+    assert all(run.skipped for run in report.runs[1:])
     assert report.runs[0].counts["templates"] == 1
     assert report.summary()[1] == "cfn-lint: skipped (external validators turned off)"

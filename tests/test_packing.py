@@ -116,9 +116,11 @@ def test_the_example_root_guardrails_fit_one_scp() -> None:
          "protect-boundaries", "protect-guardrail-roles", "region-restriction"),
         ("protect-security-services",)]  # issue 13 (M6, H1): too large to share the first SCP
     assert all(not s.merged and len(s.document.render(minified=True)) <= 10_240 for s in roots)
-    (rcp,) = plan.rcps
-    assert rcp.target == "root" and rcp.guardrails == ("data-perimeter-confused-deputy", "data-perimeter-identity",
-                                                      "enforce-secure-transport")
+    [rcp] = [r for r in plan.rcps if r.target == "root"]
+    assert rcp.guardrails == ("data-perimeter-confused-deputy", "data-perimeter-identity", "enforce-secure-transport")
+    # issue 13 (C2): the Workloads OU admits GitHub tokens of the workloads repository only
+    assert [(r.target, r.guardrails) for r in plan.rcps if r.target != "root"] == [
+        ("ou:Workloads", ("data-perimeter-oidc-tenants",))]
 
 
 def test_a_blueprint_that_cannot_fit_gets_a_located_slot_map(tmp_path: Path) -> None:

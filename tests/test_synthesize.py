@@ -50,7 +50,7 @@ def test_break_glass_role_in_every_account_trusts_only_its_users_with_fresh_mfa(
             f"arn:aws:iam::{audit}:user/break-glass-alice", f"arn:aws:iam::{audit}:user/break-glass-bob"]
 
 
-def test_github_oidc_trust_checks_audience_and_branch(example: Plan) -> None:
+def test_github_oidc_trust_checks_audience_environment_branch_and_workflow(example: Plan) -> None:
     role = _role(example, "app-prod", "GuardrailsCIDeployer")
     statement = _statement(role.trust, "TrustGitHubActions")
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -58,7 +58,10 @@ def test_github_oidc_trust_checks_audience_and_branch(example: Plan) -> None:
         "Federated": "arn:aws:iam::${account_id}:oidc-provider/token.actions.githubusercontent.com"}
     assert statement["Condition"] == {"StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": "repo:example-org/workloads:ref:refs/heads/main"}}
+        "token.actions.githubusercontent.com:job_workflow_ref":
+            "example-org/workloads/.github/workflows/deploy.yml@refs/heads/main",
+        "token.actions.githubusercontent.com:ref": "refs/heads/main",
+        "token.actions.githubusercontent.com:sub": "repo:example-org/workloads:environment:production"}}
     assert "aws:MultiFactorAuthPresent" not in json.dumps(role.trust.to_json()), "federated sessions carry no MFA key"
 
 

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, StringConstraints, field_validator, mode
 
 from guardrails.blueprint.schema_base import AccountId, IamName, IamPath, Placement, Region, StringOrList, Strict
 # The section models live in their own modules; they are re-exported here as part of the blueprint API.
+from guardrails.blueprint.schema_github import GitHubOidc
 from guardrails.blueprint.schema_identity_center import (
     FullAdminDeclaration,
     IdentityCenter,
@@ -324,21 +325,6 @@ class JobFunction(Strict):
     )
 
 
-class GitHubOidc(Strict):
-    repository: Annotated[str, StringConstraints(pattern=r"^[\w.-]+/[\w.-]+$")]
-    refs: list[str] = Field(default_factory=list, description="e.g. `refs/heads/main`; wildcards allowed.")
-    environments: list[str] = Field(default_factory=list, description="GitHub deployment environments.")
-    pull_requests: bool = False
-    provider: str = Field("github", description="Name of the OIDC identity provider entry.")
-
-    @model_validator(mode="after")
-    def _some_subject(self) -> GitHubOidc:
-        if not (self.refs or self.environments or self.pull_requests):
-            raise ValueError("name at least one of `refs`, `environments` or `pull_requests`: a role trusted by a "
-                             "whole repository lets any branch deploy")
-        return self
-
-
 class OidcTrust(Strict):
     provider: str = Field(description="Name of the OIDC identity provider entry.")
     subjects: list[str] = Field(min_length=1, description="Allowed `sub` claims (wildcards allowed).")
@@ -354,6 +340,13 @@ class AccountTrust(Strict):
     account: str
     roles: list[str] = Field(default_factory=list, description="Limit to these role names (recommended).")
     users: list[str] = Field(default_factory=list)
+    permission_sets: list[str] = Field(
+        default_factory=list,
+        description="Names of `identity_center.permission_sets` whose Identity Center sessions in this account may "
+        "assume the role (its AWSReservedSSO_<set>_* role there, matched by aws:PrincipalArn). MFA comes from "
+        "Identity Center's sign-in: `require_mfa` does not apply to these sessions, which carry no "
+        "aws:MultiFactorAuthPresent.",
+    )
 
 
 class Trust(Strict):
@@ -368,7 +361,8 @@ class Trust(Strict):
     require_mfa: bool = Field(
         False,
         description="Require MFA of IAM users assuming the role. Only for account/organization trust: SAML, OIDC and "
-        "Identity Center sessions carry no aws:MultiFactorAuthPresent; enforce MFA at the identity provider.",
+        "Identity Center sessions carry no aws:MultiFactorAuthPresent; enforce MFA at the identity provider. Not "
+        "applied to the sessions of `accounts[].permission_sets`.",
     )
     external_id: Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")] | None = None
 

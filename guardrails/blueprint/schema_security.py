@@ -124,6 +124,24 @@ class AccountSettings(Strict):
     s3_block_public_access: bool = Field(True, description="Turn on the account-level S3 Block Public Access.")
 
 
+class ControlOwner(Strict):
+    """A principal that may change detective and protective controls besides break-glass and the deployment
+    principals; the escalation analysis reports everyone else who can (GR406, docs/escalation.md)."""
+
+    principal: Annotated[str, StringConstraints(max_length=600, pattern=r"^[\w+=,.@/*?-]+$")] = Field(
+        description="A role of the blueprint: `NAME` or `role/NAME`, `role/PATH/NAME` (the path without its "
+        "slashes around, e.g. `role/security/AlertsOperator`), wildcards `*` and `?` allowed; or "
+        "`permission-set/NAME` for the Identity Center sessions of a permission set."
+    )
+    controls: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z-]{1,63}$")]] | None = Field(
+        None, description="The controls it owns, by id (`trail`, `alert-topic`, … as docs/escalation.md lists them) "
+        "or family (`alerts`, `log-archive`, `config`); leave out for every control."
+    )
+    reason: Annotated[str, StringConstraints(min_length=20, max_length=400)] = Field(
+        description="Why this principal may change them (shown in the escalation report)."
+    )
+
+
 class Security(Strict):
     """Detective controls and account settings of every account (docs/security-baseline.md)."""
 
@@ -142,4 +160,9 @@ class Security(Strict):
         default_factory=list, description="Further service principals with trusted access in the organization "
         "(e.g. securityhub.amazonaws.com). Terraform manages the list exactly: a service enabled elsewhere and "
         "not listed here or needed by guardrails is switched off on apply."
+    )
+    control_owners: list[ControlOwner] = Field(
+        default_factory=list, description="Principals that own controls besides break-glass and the deployment "
+        "principals (the trail, Config, the alerts, the log archive, Access Analyzer, the guardrail roles, policies, "
+        "boundaries and functions): the escalation analysis lets them change those, and nobody else."
     )

@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--checkov", metavar="PATH",
                        help="checkov executable (else $GUARDRAILS_CHECKOV, .venv-checkov/bin/checkov, or PATH)")
         p.add_argument("--skip-external", action="store_true",
-                       help="run only guardrails' own checks (no cfn-lint, no checkov)")
+                       help="run only guardrails' own checks (no cfn-lint, checkov, parliament or cloudsplaining)")
         p.add_argument("--sarif", metavar="FILE", type=Path,
                        help="also write blueprint errors and validation findings as SARIF 2.1.0 (for GitHub code "
                        "scanning), whether the run passes or fails; not written on a tool error")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from guardrails.emitters import header_text
 from guardrails.iam.organization import in_any_unit, policy_targets
+from guardrails.policies.intent import LEFT_OUT_UNSCOPED
 from guardrails.policies.ir import Account, Plan
+
+REPORT_WIDTH = 120  # Markdown source lines of long action lists
 
 
 def emit(plan: Plan) -> dict[str, str]:
@@ -165,29 +170,45 @@ def least_privilege(plan: Plan) -> str:
                      f"{on_star - unscopable} | {', '.join(report.compacted) or '—'} | {report.parts} | "
                      f"{', '.join(report.managed_policies) or '—'} |")
     for report in plan.job_reports:
-        if not (report.unscoped or report.not_granted):
+        granted = set(report.actions)
+        # Left out by one grant but granted by another grant or statement of the job function: not left out.
+        left_out = sorted({a for a, why in report.not_granted if why == LEFT_OUT_UNSCOPED and a not in granted})
+        not_granted = [(a, why) for a, why in report.not_granted if why != LEFT_OUT_UNSCOPED]
+        if not (report.unscoped or left_out or not_granted):
             continue
         lines += ["", f"## {report.job}", ""]
         if report.description:
             lines += [report.description, ""]
         if report.unscoped:
-            lines += ["Granted on `*` because these actions support no resource-level scoping:", ""]
-            by_service: dict[str, list[str]] = {}
-            for action in report.unscoped:
-                by_service.setdefault(action.split(":")[0], []).append(action)
-            for service, actions in sorted(by_service.items()):
-                shown = ", ".join(f"`{a}`" for a in actions) if len(actions) <= 8 else f"{len(actions)} actions"
-                lines.append(f"- {service}: {shown}")
-            lines.append("")
-        if report.not_granted:
+            lines += ["Granted on `*` because these actions support no resource-level scoping:", "",
+                      *_by_service(report.unscoped), ""]
+        if left_out:
+            lines += ["Left out: these actions of the requested access levels support no resource-level scoping and "
+                      "change something (write, tagging or permissions management), so on `*` they would reach "
+                      "beyond the grant's resources; add them with `include` if the workload needs them:", "",
+                      *_by_service(left_out), ""]
+        if not_granted:
             lines += ["Requested by an access level but not granted:", ""]
-            lines += [f"- `{action}`: {why}" for action, why in report.not_granted]
+            lines += [f"- `{action}`: {why}" for action, why in not_granted]
             lines.append("")
     for section in (_declared_risks(plan), _comparisons(plan)):
         while section and lines[-1] == "":
             lines.pop()
         lines += ["", *section]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _by_service(actions: tuple[str, ...] | list[str]) -> list[str]:
+    """One list item per service naming every action, sorted, wrapped (never a bare count)."""
+    by_service: dict[str, list[str]] = {}
+    for action in sorted(actions):
+        by_service.setdefault(action.split(":")[0], []).append(action)
+    items = []
+    for service, names in sorted(by_service.items()):
+        text = f"- {service} ({len(names)}): " + ", ".join(f"`{a}`" for a in names)
+        items += textwrap.wrap(text, width=REPORT_WIDTH, subsequent_indent="  ", break_long_words=False,
+                               break_on_hyphens=False)
+    return items
 
 
 # Display text of the comparison rows after the access levels (ids: guardrails.policies.compare).

@@ -10,7 +10,7 @@ the detective and protective controls by a principal that does not own them (GR4
 The modules, bottom up: ``catalog`` (the data file, checked), ``functions`` (the functions of the emitted
 CloudFormation), ``view`` (the organization with function and probe roles; a principal as an escalation leaves it),
 ``targets`` (concrete resources), ``scope`` (one account's principals and requests), ``edges`` (the hops, one
-function per target kind), ``graph`` (closure and paths),
+function per target kind), ``graph`` (closure and paths), ``owners`` (the owners a blueprint names),
 ``controls`` (tampering requests and owners), ``analysis`` (per group), ``findings`` (diagnostics) and ``report``.
 """
 
@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from guardrails.diagnostics import Diagnostic, Severity
 from guardrails.escalation.analysis import Analysis, analyze
 from guardrails.escalation.findings import diagnostics
+from guardrails.escalation.owners import Owner
 from guardrails.escalation.report import reports
 from guardrails.iam.manifest import Manifest
 from guardrails.policies.ir import Plan
@@ -54,14 +55,15 @@ class Escalation:
 
 
 def analyze_escalation(compiled: CompiledTree, *, declared: Mapping[str, Sequence[Any]] | None = None,
-                       owners: Iterable[str] = (), today: date | None = None) -> Escalation:
+                       owners: Iterable[str | Owner] = (), today: date | None = None) -> Escalation:
     """Analyse a compiled organization. ``declared``: policy key or name → its job functions' ``accept_risks``
-    entries (as the build's risk analysis maps them); ``owners``: principals (``role/NAME`` patterns) that own the
-    controls besides break-glass and the deployment principals."""
+    entries (as the build's risk analysis maps them); ``owners``: principals that own the controls besides
+    break-glass and the deployment principals — ``role/NAME`` patterns (every control) or :class:`Owner` entries
+    (the blueprint's ``security.control_owners``: every control, or the ones listed)."""
     analysis = analyze(compiled.files, compiled.plan, owners=owners, declared=declared)
     manifest = Manifest.from_files(compiled.files)
     found = diagnostics(analysis, compiled.plan, manifest, today or date.today())
     return Escalation(analysis, found, reports(analysis, compiled.plan.blueprint))
 
 
-__all__ = ["Escalation", "analyze_escalation"]
+__all__ = ["Escalation", "Owner", "analyze_escalation"]

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails.escalation.catalog import catalog
-from guardrails.escalation.controls import is_owner, owner_patterns, tamper_requests
+from guardrails.escalation.controls import is_owner, owned, owner_patterns, tamper_requests
 from guardrails.escalation.edges import hops
 from guardrails.escalation.scope import Scope, grant_of
 from guardrails.escalation.graph import Reached, closure, reached
+from guardrails.escalation.owners import Owner, as_owner
 from guardrails.escalation.view import NONE, OWN, Node, View
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.lockout.paths import PathGroups
@@ -45,6 +46,7 @@ class PrincipalResult:
     gained: list[Gain] = field(default_factory=list)  # reach beyond its own, through an undeclared path
     tamper: list[Gain] = field(default_factory=list)  # controls it changes without owning them
     accepted: list[tuple[Gain, Any]] = field(default_factory=list)  # gains an accept_risks declaration covers
+    owns: tuple[str, ...] = ()  # the controls a declared owner of some of them owns (``owner``: all of them)
 
 
 @dataclass
@@ -53,11 +55,16 @@ class GroupResult:
     accounts: tuple[str, ...]
     path: tuple[str, ...]  # root → OUs → account
     account_id: str  # the representative's id (shown as ${account_id} in the report)
-    owners: tuple[str, ...]
+    owners: tuple[str, ...]  # patterns of the owners of every control (defaults and declared)
     principals: list[PrincipalResult]
     entry_points: list[tuple[str, str]]  # (role, who its trust names)
     unknown: list[str]
     label: Callable[[Node], str]
+    declared: tuple[tuple[Owner, tuple[str, ...]], ...] = ()  # the blueprint's owners, with the principals here
+
+    def owners_of(self, control: str) -> tuple[str, ...]:
+        """Who may change the control: the owners of everything and the declared owners of this one."""
+        return (*self.owners, *(o.principal for o, _ in self.declared if not o.everything and o.owns(control)))
 
 
 @dataclass
@@ -70,24 +77,27 @@ class Analysis:
 Declarations = Mapping[str, Sequence[Any]]  # policy key or name → accept_risks entries (risk, owner, review_by …)
 
 
-def analyze(files: Mapping[str, str], plan: Plan | None = None, *, owners: Iterable[str] = (),
+def analyze(files: Mapping[str, str], plan: Plan | None = None, *, owners: Iterable[str | Owner] = (),
             declared: Declarations | None = None) -> Analysis:
     """Every group of accounts, analysed. Without the plan (a policy tree on its own) the security baseline's
-    controls (trail, Config, alert rules) are not known and not checked."""
+    controls (trail, Config, alert rules) are not known and not checked. ``owners``: more owners, of every control
+    (a pattern, or an :class:`Owner` without controls) or of the controls an :class:`Owner` lists."""
     started = time.perf_counter()
     view = View(files)
+    named = tuple(as_owner(o) for o in owners)
     groups = []
     for path, accounts in PathGroups(view.org).groups(by_class=True):
-        groups.append(_group(view, plan, path.account, tuple(a.name for a in accounts), tuple(owners),
-                             declared or {}))
+        groups.append(_group(view, plan, path.account, tuple(a.name for a in accounts), named, declared or {}))
     return Analysis(groups, view.evaluations, time.perf_counter() - started)
 
 
-def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...], extra_owners: tuple[str, ...],
+def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...], named: tuple[Owner, ...],
            declared: Declarations) -> GroupResult:
     scope = Scope(view, account)
-    owners = owner_patterns(scope, plan, extra_owners)
-    requests = tamper_requests(scope, plan, owners)
+    owners = owner_patterns(scope, plan, [o.principal for o in named if o.everything])
+    partial = tuple(o for o in named if not o.everything)
+    # Every owner's role is a guardrail role: changing it changes what may change the controls.
+    requests = tamper_requests(scope, plan, (*owners, *(o.principal for o in partial)))
     label = _labeller(scope)
     reach_cache: dict[Node, dict[str, Gain]] = {}
     tamper_cache: dict[Node, list[Gain]] = {}
@@ -122,20 +132,23 @@ def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...
     failed: list[str] = []
     for node in scope.principals:
         try:
-            results.append(_principal(view, scope, account, node, owners, reach_of, tamper_of, label, declared))
+            results.append(_principal(view, scope, account, node, owners, owned(node, partial, scope), reach_of,
+                                      tamper_of, label, declared))
         except EvaluationError as exc:  # a principal the evaluator cannot judge: said, not guessed
             failed.append(f"{label(node)}: not analysed — {exc}")
     unknown = {f"{label(n)}: {action} on {resource} — {why}" for n, action, resource, why in scope.unknown}
     unknown |= {f"{label(n)}: {', '.join(view.unmodeled(n, account))} (no document in guardrails' reference data: "
                 "what they grant is not counted)" for n in scope.principals if view.unmodeled(n, account)}
+    here = tuple((o, tuple(label(n) for n in scope.principals if is_owner(n, (o.principal,), scope))) for o in named)
     return GroupResult(account.class_key or "", accounts, tuple(view.org.path_of(account)), account.id, owners,
-                       results, _entry_points(scope, label), sorted(unknown | set(failed)), label)
+                       results, _entry_points(scope, label), sorted(unknown | set(failed)), label, here)
 
 
-def _principal(view: View, scope: Scope, account: Any, node: Node, owners: tuple[str, ...],
+def _principal(view: View, scope: Scope, account: Any, node: Node, owners: tuple[str, ...], owns: frozenset[str],
                reach_of: Callable[[Node], dict[str, Gain]], tamper_of: Callable[[Node], list[Gain]],
                label: Callable[[Node], str], declared: Declarations) -> PrincipalResult:
-    """One principal: whom it becomes, what it reaches itself and beyond, which controls it changes."""
+    """One principal: whom it becomes, what it reaches itself and beyond, which controls it changes (``owns``: the
+    controls it owns as a declared owner of some; an owner of the alerts still may not change the trail)."""
     owner = is_owner(node, owners, scope)
     # Owners are searched too (a deployer may still escalate beyond its own job functions); an administrator
     # cannot gain anything, and the search stops at the owners it reaches (they may do anything by design).
@@ -143,7 +156,8 @@ def _principal(view: View, scope: Scope, account: Any, node: Node, owners: tuple
         node, lambda n: hops(scope, n), lambda n: is_owner(n, owners, scope))
     becomes = reached(states, node)
     own = reach_of(node)
-    result = PrincipalResult(node, label(node), owner, becomes, tuple(sorted(own)))
+    result = PrincipalResult(node, label(node), owner, becomes, tuple(sorted(own)),
+                             owns=tuple(c.id for c in catalog().controls if c.id in owns))
     escalated = sorted((r for r in becomes if r.undeclared), key=lambda r: (len(r.path), r.node))
     seen: set[str] = set(own)
     for via in escalated:
@@ -152,12 +166,14 @@ def _principal(view: View, scope: Scope, account: Any, node: Node, owners: tuple
                 seen.add(what)
                 result.gained.append(Gain(what, gain.title, gain.request, via))
     if not owner:
-        direct = tamper_of(node)
+        # What it owns it may change itself or through anyone it becomes; the rest is tampering either way (through
+        # an undeclared path, even when the principal it reaches owns that control).
+        direct = [g for g in tamper_of(node) if g.what not in owns]
         result.tamper += direct
         done = {g.request for g in direct}
         for via in escalated:
             for gain in tamper_of(via.node):
-                if gain.request not in done:
+                if gain.request not in done and gain.what not in owns:
                     done.add(gain.request)
                     result.tamper.append(Gain(gain.what, gain.title, gain.request, via))
     _accept(result, scope, declared)

@@ -3,8 +3,9 @@
 Resources come from the plan's security baseline (trail, Config rules, alert rules and regions), the manifest's
 resource policies (log bucket and key, alert topic and key), the class's roles, policies and boundaries, and the
 custom-resource functions. Owners are the break-glass role, the deployment principals (the manifest's
-``deployment_principals`` and the plan's deployment roles) and whatever the caller adds; a name pattern without a
-kind (``stacksets-exec-*``) names roles.
+``deployment_principals`` and the plan's deployment roles) and whatever the caller adds (the blueprint's
+``security.control_owners``, :mod:`guardrails.escalation.owners`): owners of every control, or of the ones listed;
+a name pattern without a kind (``stacksets-exec-*``) names roles.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from guardrails.escalation.catalog import Control, catalog
+from guardrails.escalation.owners import Owner
 from guardrails.escalation.scope import Scope
 from guardrails.escalation.targets import concrete, database_arn
 from guardrails.escalation.view import Node
@@ -69,6 +71,11 @@ def is_owner(node: Node, owners: Iterable[str], scope: Scope) -> bool:
         if kind == node.kind and (wildcard_matches(wanted, name) or wildcard_matches(wanted, f"{path}{name}")):
             return True
     return False
+
+
+def owned(node: Node, declared: Iterable[Owner], scope: Scope) -> frozenset[str]:
+    """The control ids the declared owners give the node (an owner of everything is :func:`is_owner`'s)."""
+    return frozenset(c for o in declared if is_owner(node, (o.principal,), scope) for c in o.controls)
 
 
 def tamper_requests(scope: Scope, plan: Plan | None, owners: Iterable[str]) -> list[TamperRequest]:

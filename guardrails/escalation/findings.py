@@ -82,14 +82,15 @@ def _findings(group: GroupResult, result: PrincipalResult, today: date
         out.append((ESCALATION, message, hint, first.grant))
     direct = [g for g in result.tamper if not g.via.path]
     if direct:
-        out.append((TAMPER, _tamper_message(group, direct, "directly"), _tamper_hint(group), direct[0].grant))
+        out.append((TAMPER, _tamper_message(group, direct, "directly"), _tamper_hint(group, direct), direct[0].grant))
     via: dict[str, list[Gain]] = {}
     for gain in result.tamper:
         if gain.via.path:
             via.setdefault(describe(gain.via.path, group.label, detail=False), []).append(gain)
     for path, gains in sorted(via.items()):
         first = next((h for h in gains[0].via.path if not h.declared), gains[0].via.path[0])
-        out.append((TAMPER, _tamper_message(group, gains, f"through {label(path)}"), _tamper_hint(group), first.grant))
+        out.append((TAMPER, _tamper_message(group, gains, f"through {label(path)}"), _tamper_hint(group, gains),
+                    first.grant))
     overdue: dict[Any, list[str]] = {}
     for gain, declaration in result.accepted:
         if today > declaration.review_by:
@@ -108,10 +109,11 @@ def _tamper_message(group: GroupResult, gains: list[Gain], how: str) -> str:
     return f"can change {', '.join(controls)} without owning them, {how}: {shown}{more}"
 
 
-def _tamper_hint(group: GroupResult) -> str:
+def _tamper_hint(group: GroupResult, gains: list[Gain]) -> str:
+    owners = dict.fromkeys(o for g in gains for o in group.owners_of(g.what))
     return ("deny these requests in an SCP that exempts only the controls' owners "
-            f"({', '.join(group.owners)}), or remove the grant; a principal meant to own the controls must be named "
-            "as an owner")
+            f"({', '.join(owners)}), or remove the grant; a principal meant to own the controls must be named "
+            "as an owner (security.control_owners)")
 
 
 def _neutral(group: GroupResult) -> Any:

@@ -58,7 +58,8 @@ def _group(group: GroupResult) -> list[str]:
     path = " → ".join(t for t in group.path if not t.startswith("account:")) or "root"
     lines = [f"## Accounts {', '.join(group.accounts)}", "",
              f"SCP and RCP path: {path}. `${{account_id}}` is each account's id.", "",
-             f"Owners of the controls: {', '.join(f'`{o}`' for o in group.owners)}.", ""]
+             f"Owners of the controls: {', '.join(f'`{o}`' for o in _defaults(group))}.", ""]
+    lines += _declared(group)
     lines += ["### Findings", ""]
     findings: list[str] = []
     for p in group.principals:
@@ -87,6 +88,27 @@ def _group(group: GroupResult) -> list[str]:
     return lines
 
 
+def _defaults(group: GroupResult) -> list[str]:
+    """The owners of every control guardrails knows (break-glass, the deployment principals): the declared ones
+    are listed with their scope."""
+    declared = {o.principal for o, _ in group.declared if o.everything}
+    return [o for o in group.owners if o not in declared]
+
+
+def _declared(group: GroupResult) -> list[str]:
+    """The owners the blueprint names (``security.control_owners``): what each owns, whom it names here, why."""
+    if not group.declared:
+        return []
+    titles = {c.id: c.title for c in catalog().controls}
+    lines = ["Owners the blueprint names (`security.control_owners`):", ""]
+    for owner, here in group.declared:
+        scope = "every control" if owner.everything else "; ".join(f"{titles[c]} (`{c}`)" for c in owner.controls)
+        named = ", ".join(here) if here else "no principal of these accounts"
+        reason = " ".join(owner.reason.split())
+        lines.append(f"- `{owner.principal}` owns {scope} — here: {named}." + (f" Why: {reason}" if reason else ""))
+    return [*lines, ""]
+
+
 def _by_path(group: GroupResult, gains: list[Gain]) -> dict[str, list[Gain]]:
     out: dict[str, list[Gain]] = {}
     for gain in gains:
@@ -95,7 +117,7 @@ def _by_path(group: GroupResult, gains: list[Gain]) -> dict[str, list[Gain]]:
 
 
 def _reach_row(result: PrincipalResult) -> tuple[str, str, str]:
-    tags = ", ".join(t for t, on in (("owner", result.owner),) if on)
+    tags = "owner" if result.owner else (f"owner of {', '.join(result.owns)}" if result.owns else "")
     own = ", ".join(f"`{r}`" for r in result.reach) or "—"
     gained = ", ".join(sorted({f"`{g.what}`" for g in result.gained})) or "—"
     return (f"{result.label}{f' ({tags})' if tags else ''}", own, gained)

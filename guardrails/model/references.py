@@ -17,6 +17,7 @@ from guardrails.model.resolved import (
     _account_hint,
     _POLICY_VARIABLE,
     _PLACEHOLDER,
+    _placement_accounts,
     _suggest,
     aws_managed_policy_names,
     region_facts,
@@ -136,16 +137,23 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
             problems.append(Diagnostic.of("GR313", f"SAML metadata file {saml.metadata_file!r} {message}",
                                           src.where("identity_providers", "saml", name, "metadata_file"), hint))
     boundaries = set(bp.permission_boundaries)
-    names_seen: dict[str, tuple[str, ...]] = {}
+    # Entries may share a role name where their accounts differ (one role per account, e.g. a prod and a dev
+    # deployer with their own trusts); in one account a name is one role.
+    names_seen: dict[str, list[str]] = {}
     reserved = {org.break_glass.role.lower(): ("organization", "break_glass", "role")}
     for key, role in bp.roles.items():
         role_name = role.name or key
         where_role = ("roles", key)
         lowered = role_name.lower()
-        if lowered in reserved or lowered in names_seen:
-            problems.append(Diagnostic.of("GR302", f"role name {role_name!r} is used twice (IAM names are case-insensitive)",
-                                          src.where_key(*where_role), "give the role a unique `name`"))
-        names_seen[lowered] = where_role
+        before = {a for other in names_seen.get(lowered, []) for a in model.placements.get(("roles", other), ())}
+        shared = sorted(before.intersection(model.placements.get(where_role, ())))
+        if lowered in reserved or shared:
+            where_shared = f" in {', '.join(shared[:6])}" if shared else ""
+            problems.append(Diagnostic.of("GR302", f"role name {role_name!r} is used twice{where_shared} "
+                                          "(IAM names are case-insensitive)",
+                                          src.where_key(*where_role), "give the role a unique `name`, or deploy the "
+                                          "entries that share it to different accounts"))
+        names_seen.setdefault(lowered, []).append(key)
         if len(role.path) - 1 + len(role_name) > 64 and role.path != "/":
             problems.append(Diagnostic.of("GR320", f"role {role_name!r}: path and name exceed 64 characters",
                                           src.where_key(*where_role), "console switch-role needs path + name ≤ 64"))
@@ -175,6 +183,15 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
                 problems.append(Diagnostic.of("GR301", f"unknown account {account_trust.account!r}",
                                               src.where("roles", key, "trust", "accounts", index, "account"),
                                               _account_hint(model, account_trust.account) or "use an account name or a 12-digit id"))
+            elif account_trust.permission_sets:
+                _check_trusted_permission_sets(model, key, index, problems)
+        if trust.require_mfa and trust.accounts and not trust.organization and all(
+                a.permission_sets and not (a.roles or a.users) for a in trust.accounts):
+            problems.append(Diagnostic.of(
+                "GR307", f"role {key!r} requires MFA but is trusted only by Identity Center sessions",
+                src.where("roles", key, "trust", "require_mfa"),
+                "Identity Center sessions carry no aws:MultiFactorAuthPresent (Identity Center enforces MFA at "
+                "sign-in): remove require_mfa"))
     group_names: dict[str, str] = {"break-glass": "generated break-glass group"}
     for key in bp.groups:
         if key.lower() in group_names:
@@ -188,6 +205,45 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
         if not re.fullmatch(r"[\w+=,.@-]{1,64}", key):
             problems.append(Diagnostic.of("GR303", f"name {key!r} is not a valid IAM name", Location(src.display_name),
                                           "use 1–64 letters, digits and + = , . @ _ -"))
+
+
+def _check_trusted_permission_sets(model: Model, key: str, index: int, problems: list[Diagnostic]) -> None:
+    """A trust's ``permission_sets``: sets of the blueprint, assigned in that account of the organization (the role
+    AWSReservedSSO_<set>_… exists only where the set is assigned)."""
+    src = model.source
+    center = model.blueprint.identity_center
+    entry = model.blueprint.roles[key].trust.accounts[index]
+    where = ("roles", key, "trust", "accounts", index)
+    account = model.accounts.get(entry.account) or next(
+        (a for a in model.accounts.values() if a.id == entry.account), None)
+    if account is None:
+        problems.append(Diagnostic.of(
+            "GR203", f"account {entry.account} is not in the organization: the blueprint's permission sets have "
+            "no sessions there", src.where(*where, "account"),
+            "trust permission sets in an account of the organization, or name the other account's roles or users"))
+        return
+    sets = set(center.permission_sets) if center is not None else set()
+    assigned: dict[str, set[str]] = {}
+    for number, assignment in enumerate(center.assignments if center is not None else ()):
+        # Placements were resolved (and their errors reported) by the model stage: not repeated here.
+        accounts = _placement_accounts(model, assignment.deploy_to, ("identity_center", "assignments", number), [])
+        assigned.setdefault(assignment.permission_set, set()).update(accounts)
+    for position, name in enumerate(entry.permission_sets):
+        at = src.where(*where, "permission_sets", position)
+        if name not in sets:
+            problems.append(Diagnostic.of(
+                "GR301", f"unknown permission set {name!r}", at, _suggest(name, sets) if sets else
+                "the blueprint has no `identity_center` section: declare the set under identity_center.permission_sets"))
+        elif account.name not in assigned.get(name, ()):
+            problems.append(Diagnostic.of(
+                "GR308", f"permission set {name!r} is not assigned in account {account.name!r}: no session of it "
+                "exists there to trust", at,
+                f"assign it there (identity_center.assignments) or trust an account it is assigned in "
+                f"({_some(sorted(assigned.get(name, ()))) or 'none yet'})"))
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
 def iter_statements(bp: Blueprint) -> list[tuple[tuple[str | int, ...], Statement]]:

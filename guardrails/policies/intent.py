@@ -2,9 +2,11 @@
 
 Each action of the requested access levels is granted only on the given resources whose type it
 supports (per the pinned IAM database). Actions that support no resource-level scoping go into
-their own statement on ``"*"`` and are listed for the report; actions none of whose resource types
-match the given resources are not granted, and the report says why. Action lists stay explicit:
-wildcards match actions AWS adds later, so compaction happens only when a size limit requires it.
+their own statement on ``"*"`` and are listed for the report, except that a grant naming resources
+leaves out those that change something (see ``UNSCOPED_LEVELS_KEPT``) unless its ``include`` names
+them; actions none of whose resource types match the given resources are not granted, and the report
+says why. Action lists stay explicit: wildcards match actions AWS adds later, so compaction happens
+only when a size limit requires it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,21 @@ from guardrails.iam.actions import ActionInfo, IamDatabase
 from guardrails.policies.ir import ACCOUNT_ID, REGION, Condition, Statement
 
 
+# A grant that names resources keeps its access levels' unscopable actions only at these levels (the
+# database's spelling): they see, never change. An unscopable Write, Tagging or Permissions management action
+# reaches beyond the resources the grant names (s3:CreateJob runs batch jobs on any bucket,
+# s3:PutAccountPublicAccessBlock changes an account setting), so it is left out unless the grant's `include`
+# names it. A grant on "*" keeps them all.
+# Access levels: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_understand-policy-summary-access-level-summaries.html
+# An empty resource-types column means `"Resource": "*"` only:
+# https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
+UNSCOPED_LEVELS_KEPT = frozenset({"List", "Read"})
+# The `why` of a left-out action in CompiledGrant.not_granted (and so in JobReport.not_granted); the report
+# lists these apart from the other actions not granted.
+LEFT_OUT_UNSCOPED = ("supports no resource-level scoping, so it would reach beyond the grant's resources: add it "
+                     "with `include` if the workload needs it")
+
+
 class GrantError(ValueError):
     """A grant names something the IAM database does not know; carries a hint and the YAML sub-path."""
 
@@ -33,7 +50,12 @@ class GrantError(ValueError):
 class CompiledGrant:
     statements: tuple[Statement, ...]
     unscoped: tuple[str, ...]  # actions that support no resource-level scoping, granted on "*"
-    not_granted: tuple[tuple[str, str], ...]  # (action, why)
+    not_granted: tuple[tuple[str, str], ...]  # (action, why); why is LEFT_OUT_UNSCOPED for a left-out action
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """Unscopable actions that change something, left out because the grant names resources."""
+        return tuple(action for action, why in self.not_granted if why == LEFT_OUT_UNSCOPED)
 
 
 def resolve_resource(entry: str, service_prefix: str, db: IamDatabase, partition: str, org_id: str) -> str:
@@ -126,6 +148,11 @@ def select_actions(grant: Grant, db: IamDatabase) -> list[ActionInfo]:
     return sorted(chosen.values(), key=lambda a: a.full_name)
 
 
+def included_actions(grant: Grant, db: IamDatabase) -> set[str]:
+    """The actions the grant's `include` patterns name (select_actions checks that each names one)."""
+    return {a.full_name for pattern in grant.include for a in db.expand(pattern)}
+
+
 def _action_hint(pattern: str, db: IamDatabase) -> str:
     prefix, _, name = pattern.partition(":")
     service = db.service(prefix)
@@ -149,6 +176,8 @@ def compile_grant(grant: Grant, *, sid_base: str, partition: str, org_id: str, d
             raise GrantError(str(exc), exc.hint, ("resources", index)) from None
     conditions = grant_conditions(grant.conditions, org_id)
     needs_tags = bool(grant.conditions.resource_tags or grant.conditions.match_principal_tags)
+    # Named resources, not "*": unscopable actions that change something need the grant's `include`.
+    included = included_actions(grant, db) if "*" not in resources else None
     by_resources: dict[tuple[str, ...], list[str]] = defaultdict(list)
     unscoped: list[str] = []
     not_granted: list[tuple[str, str]] = []
@@ -157,6 +186,10 @@ def compile_grant(grant: Grant, *, sid_base: str, partition: str, org_id: str, d
             not_granted.append((action.full_name, "cannot be limited by aws:ResourceTag"))
             continue
         if not action.resource_types:
+            if (included is not None and action.access_level not in UNSCOPED_LEVELS_KEPT
+                    and action.full_name not in included):
+                not_granted.append((action.full_name, LEFT_OUT_UNSCOPED))
+                continue
             unscoped.append(action.full_name)
             by_resources[("*",)].append(action.full_name)
             continue

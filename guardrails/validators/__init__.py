@@ -1,10 +1,11 @@
 """Stage 5: check what was generated, before anyone runs ``apply``.
 
-Three validators, one diagnostics list:
+Five validators, one diagnostics list:
 
 - own checks (GR501–GR506) on the plan's policy documents and on the CloudFormation templates;
 - cfn-lint (GR601–GR603), in-process, on ``output/cloudformation/**/*.yaml``;
-- checkov (GR701–GR703), from its own virtual environment, on ``output/terraform`` and ``output/cloudformation``.
+- checkov (GR701–GR703), from its own virtual environment, on ``output/terraform`` and ``output/cloudformation``;
+- parliament and cloudsplaining (GR801–GR805), in one child process, on the JSON under ``output/policies``.
 
 A validator that crashes reports GR901 or raises :class:`~guardrails.diagnostics.ToolError`; it never passes.
 Validators read the plan and the files on disk; they never import the emitters.
@@ -25,6 +26,7 @@ from guardrails.validators._documents import generated_documents
 from guardrails.validators.cfn_lint import lint_templates
 from guardrails.validators.cfn_templates import check_templates
 from guardrails.validators.checkov import CheckovResult, find_checkov, run_checkov
+from guardrails.validators.iam_audit import audit, check_installed, read_documents
 from guardrails.validators.own_checks import check_plan
 
 __all__ = ["ValidationReport", "ValidatorRun", "read_templates", "run_own_checks", "validate"]
@@ -67,20 +69,24 @@ class ValidationReport:
 
 def validate(plan: Plan, output_dir: Path, *, checkov: str | None = None,
              run_external: bool = True) -> ValidationReport:
-    """Run the own checks, then (unless ``run_external`` is false) cfn-lint and checkov on ``output_dir``.
+    """Run the own checks, then (unless ``run_external`` is false) cfn-lint, checkov, parliament and cloudsplaining
+    on ``output_dir``.
 
-    Raises :class:`~guardrails.diagnostics.ToolError` when checkov is missing, crashes or times out.
+    Raises :class:`~guardrails.diagnostics.ToolError` when an external tool is missing, crashes or times out.
     """
     executable = find_checkov(checkov) if run_external else ""  # fail fast, before the slower work
+    if run_external:
+        check_installed()
     templates = read_templates(output_dir)
     runs = [_timed("own checks", partial(run_own_checks, plan, templates),
                    {"policy documents": len(generated_documents(plan)), "templates": len(templates)})]
     if not run_external:
-        return ValidationReport((*runs, ValidatorRun("cfn-lint", skipped="external validators turned off"),
-                                 ValidatorRun("checkov", skipped="external validators turned off")))
+        return ValidationReport((*runs, *(ValidatorRun(name, skipped="external validators turned off")
+                                          for name in ("cfn-lint", "checkov", "parliament", "cloudsplaining"))))
     regions = (plan.org.home_region, *plan.org.allowed_regions)
     runs.append(_timed("cfn-lint", lambda: lint_templates(templates, regions), {"templates": len(templates)}))
     runs.append(_checkov_run(executable, output_dir))
+    runs.extend(_iam_audit_runs(plan, output_dir))
     return ValidationReport(tuple(runs))
 
 
@@ -113,3 +119,12 @@ def _checkov_run(executable: str, output_dir: Path) -> ValidatorRun:
     result: CheckovResult = run_checkov(executable, directories, relative_to=output_dir)
     counts = {"passed": result.passed, "failed": result.failed, "skipped": result.skipped}
     return ValidatorRun(f"checkov {result.version}".strip(), result.diagnostics, counts, time.perf_counter() - start)
+
+
+def _iam_audit_runs(plan: Plan, output_dir: Path) -> list[ValidatorRun]:
+    if not (output_dir / "policies").is_dir():
+        skipped = f"no policies/ in {output_dir}"
+        return [ValidatorRun(name, skipped=skipped) for name in ("parliament", "cloudsplaining")]
+    result = audit(plan, read_documents(plan, output_dir))
+    return [ValidatorRun(tool.name, tool.diagnostics, tool.counts, tool.seconds)
+            for tool in (result.parliament, result.cloudsplaining)]
