@@ -16,7 +16,6 @@ resource "aws_ssoadmin_account_assignment" "ps_developer__group_developers__app_
     aws_ssoadmin_customer_managed_policy_attachment.ps_developer__guardrails_developer_2,
     aws_ssoadmin_customer_managed_policy_attachment.ps_developer__guardrails_developer_3,
     aws_ssoadmin_managed_policy_attachment.ps_developer__aws_job_function_viewonlyaccess,
-    aws_ssoadmin_permissions_boundary_attachment.ps_developer,
   ]
 }
 
@@ -33,7 +32,6 @@ resource "aws_ssoadmin_account_assignment" "ps_developer__group_developers__data
     aws_ssoadmin_customer_managed_policy_attachment.ps_developer__guardrails_developer_2,
     aws_ssoadmin_customer_managed_policy_attachment.ps_developer__guardrails_developer_3,
     aws_ssoadmin_managed_policy_attachment.ps_developer__aws_job_function_viewonlyaccess,
-    aws_ssoadmin_permissions_boundary_attachment.ps_developer,
   ]
 }
 

@@ -56,19 +56,6 @@ resource "aws_ssoadmin_customer_managed_policy_attachment" "ps_developer__guardr
   }
 }
 
-resource "aws_ssoadmin_permissions_boundary_attachment" "ps_developer" {
-  instance_arn       = local.instance_arn
-  permission_set_arn = aws_ssoadmin_permission_set.ps_developer.arn
-
-  permissions_boundary {
-    # Must exist in every account the permission set is assigned to (checked).
-    customer_managed_policy_reference {
-      name = "GuardrailsWorkloadBoundary"
-      path = "/guardrails/"
-    }
-  }
-}
-
 # --- ReadOnly
 
 resource "aws_ssoadmin_permission_set" "ps_readonly" {
@@ -177,6 +164,22 @@ data "aws_iam_policy_document" "ps_securityauditor_inline" {
       "macie2:SearchResources",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid     = "AssumeAuditRoles"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+    resources = [
+      "arn:aws:iam::*:role/AWSSupport",
+      "arn:aws:iam::*:role/SecurityAuditor",
+    ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceOrgID"
+      values   = ["o-exampleorg1"]
+    }
   }
 }
 

@@ -337,6 +337,41 @@ data "aws_iam_policy_document" "guardrails_root" {
   }
 
   statement {
+    sid    = "ProtectGuardrailFunctions"
+    effect = "Deny"
+    actions = [
+      "lambda:AddPermission",
+      "lambda:CreateAlias",
+      "lambda:CreateFunctionUrlConfig",
+      "lambda:Delete*",
+      "lambda:PublishVersion",
+      "lambda:Put*",
+      "lambda:RemovePermission",
+      "lambda:TagResource",
+      "lambda:UntagResource",
+      "lambda:Update*",
+    ]
+    resources = ["arn:aws:lambda:*:*:function:*"]
+
+    condition {
+      test     = "ArnNotLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::*:role/BreakGlass",
+        "arn:aws:iam::*:role/GuardrailsManagementDeployer",
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+        "arn:aws:iam::*:role/stacksets-exec-*",
+      ]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/guardrails:purpose"
+      values   = ["custom-resource"]
+    }
+  }
+
+  statement {
     sid    = "ProtectBreakGlassTag"
     effect = "Deny"
     actions = [
@@ -344,6 +379,8 @@ data "aws_iam_policy_document" "guardrails_root" {
       "iam:TagUser",
       "iam:UntagRole",
       "iam:UntagUser",
+      "lambda:TagResource",
+      "lambda:UntagResource",
     ]
     resources = ["*"]
 
@@ -1180,4 +1217,63 @@ resource "aws_organizations_policy" "guardrails_rcp_root" {
 resource "aws_organizations_policy_attachment" "guardrails_rcp_root" {
   policy_id = aws_organizations_policy.guardrails_rcp_root.id
   target_id = "r-ex01"
+}
+
+data "aws_iam_policy_document" "guardrails_rcp_ou_workloads" {
+  statement {
+    sid       = "EnforceTrustedOIDCTenants"
+    effect    = "Deny"
+    actions   = ["sts:AssumeRoleWithWebIdentity"]
+    resources = ["*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotLikeIfExists"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["repo:example-org/workloads:*"]
+    }
+  }
+
+  statement {
+    sid       = "EnforceTrustedOIDCProviders"
+    effect    = "Deny"
+    actions   = ["sts:AssumeRoleWithWebIdentity"]
+    resources = ["*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "token.actions.githubusercontent.com:sub"
+      values   = ["true"]
+    }
+  }
+}
+
+resource "aws_organizations_policy" "guardrails_rcp_ou_workloads" {
+  name        = "guardrails-rcp-ou-workloads"
+  description = "Guardrails from the catalog attached to ou:Workloads: data-perimeter-oidc-tenants"
+  type        = "RESOURCE_CONTROL_POLICY"
+  content     = data.aws_iam_policy_document.guardrails_rcp_ou_workloads.minified_json
+
+  # Policies of a type can be created only once the type is enabled on the organization.
+  depends_on = [aws_organizations_organization.this]
+}
+
+resource "aws_organizations_policy_attachment" "guardrails_rcp_ou_workloads" {
+  policy_id = aws_organizations_policy.guardrails_rcp_ou_workloads.id
+  target_id = aws_organizations_organizational_unit.workloads.id
 }

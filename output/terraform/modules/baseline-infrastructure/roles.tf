@@ -71,12 +71,32 @@ data "aws_iam_policy_document" "trust_role_auditor" {
       values   = ["true"]
     }
   }
+
+  statement {
+    sid     = "TrustIdentityCenter"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::200000000002:root"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::200000000002:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_SecurityAuditor_????????????????",
+        "arn:aws:iam::200000000002:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_SecurityAuditor_????????????????",
+      ]
+    }
+  }
 }
 
 resource "aws_iam_role" "role_auditor" {
   name                 = "SecurityAuditor"
   path                 = "/"
-  description          = "Read-only security review, assumed from the audit account with MFA."
+  description          = "Read-only security review, assumed from the audit account: by its IAM principals with MFA, or by its SecurityAuditor Identity Center sessions (MFA at sign-in)."
   assume_role_policy   = data.aws_iam_policy_document.trust_role_auditor.json
   max_session_duration = 3600
 }
@@ -108,12 +128,32 @@ data "aws_iam_policy_document" "trust_role_support" {
       values   = ["true"]
     }
   }
+
+  statement {
+    sid     = "TrustIdentityCenter"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::200000000002:root"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::200000000002:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_SecurityAuditor_????????????????",
+        "arn:aws:iam::200000000002:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_SecurityAuditor_????????????????",
+      ]
+    }
+  }
 }
 
 resource "aws_iam_role" "role_support" {
   name                 = "AWSSupport"
   path                 = "/"
-  description          = "Opens AWS Support cases (CIS 1.17), assumed from the audit account with MFA."
+  description          = "Opens AWS Support cases (CIS 1.17), assumed from the audit account: by its IAM principals with MFA, or by its SecurityAuditor Identity Center sessions (MFA at sign-in)."
   assume_role_policy   = data.aws_iam_policy_document.trust_role_support.json
   max_session_duration = 3600
 }

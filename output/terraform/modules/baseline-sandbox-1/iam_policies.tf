@@ -223,7 +223,6 @@ data "aws_iam_policy_document" "job_developer_1" {
     sid    = "DeveloperLambdaG3S4"
     effect = "Allow"
     actions = [
-      "lambda:CreateEvent*",
       "lambda:GetAccount*",
       "lambda:ListEvent*",
       "lambda:ListFunctions",
@@ -333,13 +332,12 @@ data "aws_iam_policy_document" "job_developer_1" {
   }
 
   statement {
-    sid    = "DeveloperEcrG8S2"
+    sid    = "DeveloperStatesG6S3"
     effect = "Allow"
     actions = [
-      "ecr:DescribeRegistry",
-      "ecr:GetAccount*",
-      "ecr:GetAuthorization*",
-      "ecr:GetRegistry*",
+      "states:ListActivities",
+      "states:ListStateMachines",
+      "states:Validate*",
     ]
     resources = ["*"]
   }
@@ -353,19 +351,6 @@ resource "aws_iam_policy" "job_developer_1" {
 }
 
 data "aws_iam_policy_document" "job_developer_2" {
-  statement {
-    sid    = "DeveloperStatesG6S3"
-    effect = "Allow"
-    actions = [
-      "states:ListActivities",
-      "states:ListStateMachines",
-      "states:Send*",
-      "states:Test*",
-      "states:Validate*",
-    ]
-    resources = ["*"]
-  }
-
   statement {
     sid    = "DeveloperEventsG7S1"
     effect = "Allow"
@@ -459,6 +444,18 @@ data "aws_iam_policy_document" "job_developer_2" {
       "ecr:Upload*",
     ]
     resources = ["arn:aws:ecr:*:${var.account_id}:repository/app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperEcrG8S2"
+    effect = "Allow"
+    actions = [
+      "ecr:DescribeRegistry",
+      "ecr:GetAccount*",
+      "ecr:GetAuthorization*",
+      "ecr:GetRegistry*",
+    ]
+    resources = ["*"]
   }
 
   statement {
@@ -562,15 +559,12 @@ data "aws_iam_policy_document" "job_developer_2" {
     sid    = "DeveloperLogsG11S2"
     effect = "Allow"
     actions = [
-      "logs:CancelExport*",
-      "logs:DeleteQuery*",
       "logs:DescribeExport*",
       "logs:DescribeLogGroups",
       "logs:DescribeQueries",
       "logs:DescribeQuery*",
       "logs:GetLogFields",
       "logs:ListLogGroups*",
-      "logs:PutQuery*",
       "logs:Stop*",
       "logs:Test*",
     ]
@@ -612,7 +606,6 @@ data "aws_iam_policy_document" "job_developer_2" {
     sid    = "DeveloperCloudwatchG12S3"
     effect = "Allow"
     actions = [
-      "cloudwatch:DeleteAnomaly*",
       "cloudwatch:DescribeAlarmsFor*",
       "cloudwatch:DescribeAnomaly*",
       "cloudwatch:DescribeInsight*",
@@ -624,8 +617,6 @@ data "aws_iam_policy_document" "job_developer_2" {
       "cloudwatch:ListEntities*",
       "cloudwatch:ListMetric*",
       "cloudwatch:ListServices",
-      "cloudwatch:PutAnomaly*",
-      "cloudwatch:PutMetricData",
     ]
     resources = ["*"]
   }
@@ -667,6 +658,19 @@ data "aws_iam_policy_document" "job_developer_2" {
       "lambda:UpdateEvent*",
     ]
     resources = ["arn:aws:lambda:*:${var.account_id}:event-source-mapping:*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+    }
+  }
+
+  statement {
+    sid       = "CreateOwnEventSourceMappings"
+    effect    = "Allow"
+    actions   = ["lambda:CreateEventSourceMapping"]
+    resources = ["*"]
 
     condition {
       test     = "ArnLike"
@@ -1040,7 +1044,6 @@ data "aws_iam_policy_document" "job_workload_admin_1" {
     sid    = "WorkloadAdminLambdaG3S4"
     effect = "Allow"
     actions = [
-      "lambda:CreateEvent*",
       "lambda:GetAccount*",
       "lambda:ListEvent*",
       "lambda:ListFunctions",
@@ -1171,8 +1174,6 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
     actions = [
       "states:ListActivities",
       "states:ListStateMachines",
-      "states:Send*",
-      "states:Test*",
       "states:Validate*",
     ]
     resources = ["*"]
@@ -1379,15 +1380,12 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
     sid    = "WorkloadAdminLogsG11S2"
     effect = "Allow"
     actions = [
-      "logs:CancelExport*",
-      "logs:DeleteQuery*",
       "logs:DescribeExport*",
       "logs:DescribeLogGroups",
       "logs:DescribeQueries",
       "logs:DescribeQuery*",
       "logs:GetLogFields",
       "logs:ListLogGroups*",
-      "logs:PutQuery*",
       "logs:Stop*",
       "logs:Test*",
     ]
@@ -1429,7 +1427,6 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
     sid    = "WorkloadAdminCloudwatchG12S3"
     effect = "Allow"
     actions = [
-      "cloudwatch:DeleteAnomaly*",
       "cloudwatch:DescribeAlarmsFor*",
       "cloudwatch:DescribeAnomaly*",
       "cloudwatch:DescribeInsight*",
@@ -1441,8 +1438,6 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
       "cloudwatch:ListEntities*",
       "cloudwatch:ListMetric*",
       "cloudwatch:ListServices",
-      "cloudwatch:PutAnomaly*",
-      "cloudwatch:PutMetricData",
     ]
     resources = ["*"]
   }
@@ -1484,6 +1479,19 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
       "lambda:UpdateEvent*",
     ]
     resources = ["arn:aws:lambda:*:${var.account_id}:event-source-mapping:*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+    }
+  }
+
+  statement {
+    sid       = "CreateOwnEventSourceMappings"
+    effect    = "Allow"
+    actions   = ["lambda:CreateEventSourceMapping"]
+    resources = ["*"]
 
     condition {
       test     = "ArnLike"

@@ -22,32 +22,67 @@ data "aws_iam_policy_document" "boundary_ci_boundary" {
   }
 
   statement {
-    sid    = "AllowWorkloadRoleManagement"
+    sid    = "ChangeWorkloadRolesOnlyWithBoundary"
     effect = "Allow"
     actions = [
-      "iam:AddRoleToInstanceProfile",
       "iam:AttachRolePolicy",
-      "iam:CreateInstanceProfile",
       "iam:CreateRole",
-      "iam:CreateServiceLinkedRole",
-      "iam:DeleteInstanceProfile",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy",
+      "iam:UpdateAssumeRolePolicy",
+      "iam:UpdateRole",
+    ]
+    resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = ["arn:aws:iam::${var.account_id}:policy/guardrails/GuardrailsWorkloadBoundary"]
+    }
+  }
+
+  statement {
+    sid    = "ManageAndPassWorkloadRoles"
+    effect = "Allow"
+    actions = [
       "iam:DeleteRole",
       "iam:DeleteRolePolicy",
       "iam:DetachRolePolicy",
-      "iam:Get*",
-      "iam:GetInstanceProfile",
-      "iam:GetRole",
-      "iam:GetRolePolicy",
-      "iam:List*",
-      "iam:ListAttachedRolePolicies",
-      "iam:ListRolePolicies",
       "iam:PassRole",
-      "iam:PutRolePermissionsBoundary",
-      "iam:PutRolePolicy",
-      "iam:RemoveRoleFromInstanceProfile",
       "iam:TagRole",
       "iam:UntagRole",
       "iam:UpdateRoleDescription",
+    ]
+    resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
+  }
+
+  statement {
+    sid    = "ManageWorkloadInstanceProfiles"
+    effect = "Allow"
+    actions = [
+      "iam:AddRoleToInstanceProfile",
+      "iam:CreateInstanceProfile",
+      "iam:DeleteInstanceProfile",
+      "iam:RemoveRoleFromInstanceProfile",
+      "iam:TagInstanceProfile",
+      "iam:UntagInstanceProfile",
+    ]
+    resources = ["arn:aws:iam::${var.account_id}:instance-profile/workload/*"]
+  }
+
+  statement {
+    sid       = "CreateServiceLinkedRoles"
+    effect    = "Allow"
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["arn:aws:iam::${var.account_id}:role/aws-service-role/*"]
+  }
+
+  statement {
+    sid    = "ReadIam"
+    effect = "Allow"
+    actions = [
+      "iam:Get*",
+      "iam:List*",
     ]
     resources = ["*"]
   }
@@ -69,7 +104,7 @@ data "aws_iam_policy_document" "boundary_ci_boundary" {
 resource "aws_iam_policy" "boundary_ci_boundary" {
   name        = "GuardrailsCIBoundary"
   path        = "/guardrails/"
-  description = "Ceiling for the CI deployer: everything but IAM users, organizations and account settings; IAM only for workload roles that carry the workload boundary; never editing or removing a boundary."
+  description = "Ceiling for the CI deployer: everything but IAM users, organizations and account settings; IAM only for workload roles (under /workload/) that carry the workload boundary; never editing or removing a boundary."
   policy      = data.aws_iam_policy_document.boundary_ci_boundary.json
 }
 
@@ -82,30 +117,183 @@ data "aws_iam_policy_document" "boundary_workload_boundary" {
   #checkov:skip=CKV_AWS_356:Permissions boundary, not a grant: a ceiling on "*" resources lets the role's identity policies decide which resources; the identity policies that grant access are checked.
 
   statement {
-    sid    = "AllowWorkloadServices"
+    sid     = "WorkloadBuckets"
+    effect  = "Allow"
+    actions = ["s3:*"]
+    resources = [
+      "arn:aws:s3:::app-*",
+      "arn:aws:s3:::app-*/*",
+    ]
+  }
+
+  statement {
+    sid       = "WorkloadTables"
+    effect    = "Allow"
+    actions   = ["dynamodb:*"]
+    resources = ["arn:aws:dynamodb:*:${var.account_id}:table/app-*"]
+  }
+
+  statement {
+    sid     = "WorkloadFunctions"
+    effect  = "Allow"
+    actions = ["lambda:*"]
+    resources = [
+      "arn:aws:lambda:*:${var.account_id}:function:app-*",
+      "arn:aws:lambda:*:${var.account_id}:layer:app-*",
+    ]
+  }
+
+  statement {
+    sid    = "WorkloadMessaging"
     effect = "Allow"
     actions = [
-      "cloudwatch:*",
-      "dynamodb:*",
-      "ec2:Describe*",
-      "ecr:*",
-      "events:*",
+      "sns:*",
+      "sqs:*",
+    ]
+    resources = [
+      "arn:aws:sns:*:${var.account_id}:app-*",
+      "arn:aws:sqs:*:${var.account_id}:app-*",
+    ]
+  }
+
+  statement {
+    sid     = "WorkloadStateMachines"
+    effect  = "Allow"
+    actions = ["states:*"]
+    resources = [
+      "arn:aws:states:*:${var.account_id}:activity:app-*",
+      "arn:aws:states:*:${var.account_id}:execution:app-*",
+      "arn:aws:states:*:${var.account_id}:express:app-*",
+      "arn:aws:states:*:${var.account_id}:stateMachine:app-*",
+    ]
+  }
+
+  statement {
+    sid     = "WorkloadEvents"
+    effect  = "Allow"
+    actions = ["events:*"]
+    resources = [
+      "arn:aws:events:*:${var.account_id}:event-bus/app-*",
+      "arn:aws:events:*:${var.account_id}:rule/app-*",
+    ]
+  }
+
+  statement {
+    sid       = "WorkloadImages"
+    effect    = "Allow"
+    actions   = ["ecr:*"]
+    resources = ["arn:aws:ecr:*:${var.account_id}:repository/app-*"]
+  }
+
+  statement {
+    sid     = "WorkloadLogs"
+    effect  = "Allow"
+    actions = ["logs:*"]
+    resources = [
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/lambda/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/vendedlogs/states/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:app-*",
+    ]
+  }
+
+  statement {
+    sid     = "WorkloadAlarms"
+    effect  = "Allow"
+    actions = ["cloudwatch:*"]
+    resources = [
+      "arn:aws:cloudwatch:*:${var.account_id}:alarm:app-*",
+      "arn:aws:cloudwatch::${var.account_id}:dashboard/app-*",
+    ]
+  }
+
+  statement {
+    sid    = "WorkloadConfiguration"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:GetSecretValue",
+      "ssm:GetParameter",
+      "ssm:GetParameters",
+    ]
+    resources = [
+      "arn:aws:secretsmanager:*:${var.account_id}:secret:app-*",
+      "arn:aws:ssm:*:${var.account_id}:parameter/app-*",
+    ]
+  }
+
+  statement {
+    sid    = "KeysThroughWorkloadServices"
+    effect = "Allow"
+    actions = [
       "kms:Decrypt",
       "kms:Encrypt",
       "kms:GenerateDataKey",
-      "lambda:*",
-      "logs:*",
-      "s3:*",
-      "secretsmanager:GetSecretValue",
-      "sns:*",
-      "sqs:*",
-      "ssm:GetParameter",
-      "ssm:GetParameters",
-      "states:*",
+    ]
+    resources = ["arn:aws:kms:*:${var.account_id}:key/*"]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values = [
+        "dynamodb.*.amazonaws.com",
+        "logs.*.amazonaws.com",
+        "s3.*.amazonaws.com",
+        "secretsmanager.*.amazonaws.com",
+        "sns.*.amazonaws.com",
+        "sqs.*.amazonaws.com",
+        "ssm.*.amazonaws.com",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ActionsWithoutResources"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:PutMetricData",
+      "ec2:Describe*",
+      "ecr:GetAuthorizationToken",
       "xray:PutTelemetryRecords",
       "xray:PutTraceSegments",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid    = "InstanceAgents"
+    effect = "Allow"
+    actions = [
+      "ec2messages:AcknowledgeMessage",
+      "ec2messages:DeleteMessage",
+      "ec2messages:FailMessage",
+      "ec2messages:GetEndpoint",
+      "ec2messages:GetMessages",
+      "ec2messages:SendReply",
+      "ssm:DescribeAssociation",
+      "ssm:DescribeDocument",
+      "ssm:GetDeployablePatchSnapshotForInstance",
+      "ssm:GetDocument",
+      "ssm:GetManifest",
+      "ssm:ListAssociations",
+      "ssm:ListInstanceAssociations",
+      "ssm:PutComplianceItems",
+      "ssm:PutConfigurePackageResult",
+      "ssm:PutInventory",
+      "ssm:UpdateAssociationStatus",
+      "ssm:UpdateInstanceAssociationStatus",
+      "ssm:UpdateInstanceInformation",
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "AgentConfiguration"
+    effect    = "Allow"
+    actions   = ["ssm:GetParameter"]
+    resources = ["arn:aws:ssm:*:${var.account_id}:parameter/AmazonCloudWatch-*"]
   }
 
   statement {
@@ -125,7 +313,7 @@ data "aws_iam_policy_document" "boundary_workload_boundary" {
 resource "aws_iam_policy" "boundary_workload_boundary" {
   name        = "GuardrailsWorkloadBoundary"
   path        = "/guardrails/"
-  description = "Ceiling for the roles workloads run as (created by CI or workload admins); no IAM or organization changes."
+  description = "Ceiling for the roles workloads run as (created by CI or workload admins): the workload's own resources (named app-*), no IAM, no organization or account settings, no other data in the account."
   policy      = data.aws_iam_policy_document.boundary_workload_boundary.json
 }
 
@@ -350,7 +538,6 @@ data "aws_iam_policy_document" "job_developer_1" {
     sid    = "DeveloperLambdaG3S4"
     effect = "Allow"
     actions = [
-      "lambda:CreateEvent*",
       "lambda:GetAccount*",
       "lambda:ListEvent*",
       "lambda:ListFunctions",
@@ -460,13 +647,12 @@ data "aws_iam_policy_document" "job_developer_1" {
   }
 
   statement {
-    sid    = "DeveloperEcrG8S2"
+    sid    = "DeveloperStatesG6S3"
     effect = "Allow"
     actions = [
-      "ecr:DescribeRegistry",
-      "ecr:GetAccount*",
-      "ecr:GetAuthorization*",
-      "ecr:GetRegistry*",
+      "states:ListActivities",
+      "states:ListStateMachines",
+      "states:Validate*",
     ]
     resources = ["*"]
   }
@@ -480,19 +666,6 @@ resource "aws_iam_policy" "job_developer_1" {
 }
 
 data "aws_iam_policy_document" "job_developer_2" {
-  statement {
-    sid    = "DeveloperStatesG6S3"
-    effect = "Allow"
-    actions = [
-      "states:ListActivities",
-      "states:ListStateMachines",
-      "states:Send*",
-      "states:Test*",
-      "states:Validate*",
-    ]
-    resources = ["*"]
-  }
-
   statement {
     sid    = "DeveloperEventsG7S1"
     effect = "Allow"
@@ -586,6 +759,18 @@ data "aws_iam_policy_document" "job_developer_2" {
       "ecr:Upload*",
     ]
     resources = ["arn:aws:ecr:*:${var.account_id}:repository/app-*"]
+  }
+
+  statement {
+    sid    = "DeveloperEcrG8S2"
+    effect = "Allow"
+    actions = [
+      "ecr:DescribeRegistry",
+      "ecr:GetAccount*",
+      "ecr:GetAuthorization*",
+      "ecr:GetRegistry*",
+    ]
+    resources = ["*"]
   }
 
   statement {
@@ -689,15 +874,12 @@ data "aws_iam_policy_document" "job_developer_2" {
     sid    = "DeveloperLogsG11S2"
     effect = "Allow"
     actions = [
-      "logs:CancelExport*",
-      "logs:DeleteQuery*",
       "logs:DescribeExport*",
       "logs:DescribeLogGroups",
       "logs:DescribeQueries",
       "logs:DescribeQuery*",
       "logs:GetLogFields",
       "logs:ListLogGroups*",
-      "logs:PutQuery*",
       "logs:Stop*",
       "logs:Test*",
     ]
@@ -739,7 +921,6 @@ data "aws_iam_policy_document" "job_developer_2" {
     sid    = "DeveloperCloudwatchG12S3"
     effect = "Allow"
     actions = [
-      "cloudwatch:DeleteAnomaly*",
       "cloudwatch:DescribeAlarmsFor*",
       "cloudwatch:DescribeAnomaly*",
       "cloudwatch:DescribeInsight*",
@@ -751,8 +932,6 @@ data "aws_iam_policy_document" "job_developer_2" {
       "cloudwatch:ListEntities*",
       "cloudwatch:ListMetric*",
       "cloudwatch:ListServices",
-      "cloudwatch:PutAnomaly*",
-      "cloudwatch:PutMetricData",
     ]
     resources = ["*"]
   }
@@ -794,6 +973,19 @@ data "aws_iam_policy_document" "job_developer_2" {
       "lambda:UpdateEvent*",
     ]
     resources = ["arn:aws:lambda:*:${var.account_id}:event-source-mapping:*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+    }
+  }
+
+  statement {
+    sid       = "CreateOwnEventSourceMappings"
+    effect    = "Allow"
+    actions   = ["lambda:CreateEventSourceMapping"]
+    resources = ["*"]
 
     condition {
       test     = "ArnLike"
@@ -1165,7 +1357,6 @@ data "aws_iam_policy_document" "job_terraform_deployer_1" {
     sid    = "TerraformDeployerLambdaG3S4"
     effect = "Allow"
     actions = [
-      "lambda:CreateEvent*",
       "lambda:GetAccount*",
       "lambda:ListEvent*",
       "lambda:ListFunctions",
@@ -1269,8 +1460,6 @@ data "aws_iam_policy_document" "job_terraform_deployer_1" {
     actions = [
       "states:ListActivities",
       "states:ListStateMachines",
-      "states:Send*",
-      "states:Test*",
       "states:Validate*",
     ]
     resources = ["*"]
@@ -1519,15 +1708,12 @@ data "aws_iam_policy_document" "job_terraform_deployer_2" {
     sid    = "TerraformDeployerLogsG11S2"
     effect = "Allow"
     actions = [
-      "logs:CancelExport*",
-      "logs:DeleteQuery*",
       "logs:DescribeExport*",
       "logs:DescribeLogGroups",
       "logs:DescribeQueries",
       "logs:DescribeQuery*",
       "logs:GetLogFields",
       "logs:ListLogGroups*",
-      "logs:PutQuery*",
       "logs:Stop*",
       "logs:Test*",
     ]
@@ -1569,7 +1755,6 @@ data "aws_iam_policy_document" "job_terraform_deployer_2" {
     sid    = "TerraformDeployerCloudwatchG12S3"
     effect = "Allow"
     actions = [
-      "cloudwatch:DeleteAnomaly*",
       "cloudwatch:DescribeAlarmsFor*",
       "cloudwatch:DescribeAnomaly*",
       "cloudwatch:DescribeInsight*",
@@ -1581,8 +1766,6 @@ data "aws_iam_policy_document" "job_terraform_deployer_2" {
       "cloudwatch:ListEntities*",
       "cloudwatch:ListMetric*",
       "cloudwatch:ListServices",
-      "cloudwatch:PutAnomaly*",
-      "cloudwatch:PutMetricData",
     ]
     resources = ["*"]
   }
@@ -1596,6 +1779,19 @@ data "aws_iam_policy_document" "job_terraform_deployer_2" {
       "lambda:UpdateEvent*",
     ]
     resources = ["arn:aws:lambda:*:${var.account_id}:event-source-mapping:*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+    }
+  }
+
+  statement {
+    sid       = "CreateOwnEventSourceMappings"
+    effect    = "Allow"
+    actions   = ["lambda:CreateEventSourceMapping"]
+    resources = ["*"]
 
     condition {
       test     = "ArnLike"
@@ -1958,7 +2154,6 @@ data "aws_iam_policy_document" "job_workload_admin_1" {
     sid    = "WorkloadAdminLambdaG3S4"
     effect = "Allow"
     actions = [
-      "lambda:CreateEvent*",
       "lambda:GetAccount*",
       "lambda:ListEvent*",
       "lambda:ListFunctions",
@@ -2089,8 +2284,6 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
     actions = [
       "states:ListActivities",
       "states:ListStateMachines",
-      "states:Send*",
-      "states:Test*",
       "states:Validate*",
     ]
     resources = ["*"]
@@ -2297,15 +2490,12 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
     sid    = "WorkloadAdminLogsG11S2"
     effect = "Allow"
     actions = [
-      "logs:CancelExport*",
-      "logs:DeleteQuery*",
       "logs:DescribeExport*",
       "logs:DescribeLogGroups",
       "logs:DescribeQueries",
       "logs:DescribeQuery*",
       "logs:GetLogFields",
       "logs:ListLogGroups*",
-      "logs:PutQuery*",
       "logs:Stop*",
       "logs:Test*",
     ]
@@ -2347,7 +2537,6 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
     sid    = "WorkloadAdminCloudwatchG12S3"
     effect = "Allow"
     actions = [
-      "cloudwatch:DeleteAnomaly*",
       "cloudwatch:DescribeAlarmsFor*",
       "cloudwatch:DescribeAnomaly*",
       "cloudwatch:DescribeInsight*",
@@ -2359,8 +2548,6 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
       "cloudwatch:ListEntities*",
       "cloudwatch:ListMetric*",
       "cloudwatch:ListServices",
-      "cloudwatch:PutAnomaly*",
-      "cloudwatch:PutMetricData",
     ]
     resources = ["*"]
   }
@@ -2402,6 +2589,19 @@ data "aws_iam_policy_document" "job_workload_admin_2" {
       "lambda:UpdateEvent*",
     ]
     resources = ["arn:aws:lambda:*:${var.account_id}:event-source-mapping:*"]
+
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:aws:lambda:*:${var.account_id}:function:app-*"]
+    }
+  }
+
+  statement {
+    sid       = "CreateOwnEventSourceMappings"
+    effect    = "Allow"
+    actions   = ["lambda:CreateEventSourceMapping"]
+    resources = ["*"]
 
     condition {
       test     = "ArnLike"

@@ -7,7 +7,7 @@ output "role_arns" {
     "AWSSupport"                = aws_iam_role.role_support.arn
     "BreakGlass"                = aws_iam_role.break_glass.arn
     "GuardrailsAlertForwarding" = aws_iam_role.alert_forwarding.arn
-    "GuardrailsCIDeployer"      = aws_iam_role.role_ci_deployer.arn
+    "GuardrailsCIDeployer"      = aws_iam_role.role_ci_deployer_dev.arn
     "SecurityAuditor"           = aws_iam_role.role_auditor.arn
   }
 }

@@ -109,12 +109,32 @@ data "aws_iam_policy_document" "trust_role_auditor" {
       values   = ["true"]
     }
   }
+
+  statement {
+    sid     = "TrustIdentityCenter"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::200000000002:root"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::200000000002:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_SecurityAuditor_????????????????",
+        "arn:aws:iam::200000000002:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_SecurityAuditor_????????????????",
+      ]
+    }
+  }
 }
 
 resource "aws_iam_role" "role_auditor" {
   name                 = "SecurityAuditor"
   path                 = "/"
-  description          = "Read-only security review, assumed from the audit account with MFA."
+  description          = "Read-only security review, assumed from the audit account: by its IAM principals with MFA, or by its SecurityAuditor Identity Center sessions (MFA at sign-in)."
   assume_role_policy   = data.aws_iam_policy_document.trust_role_auditor.json
   max_session_duration = 3600
 }
@@ -129,7 +149,7 @@ resource "aws_iam_role_policy_attachment" "role_auditor__job_security_auditor" {
   policy_arn = aws_iam_policy.job_security_auditor.arn
 }
 
-data "aws_iam_policy_document" "trust_role_ci_deployer" {
+data "aws_iam_policy_document" "trust_role_ci_deployer_prod" {
   statement {
     sid     = "TrustGitHubActions"
     effect  = "Allow"
@@ -148,17 +168,29 @@ data "aws_iam_policy_document" "trust_role_ci_deployer" {
 
     condition {
       test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:job_workflow_ref"
+      values   = ["example-org/workloads/.github/workflows/deploy.yml@refs/heads/main"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "token.actions.githubusercontent.com:ref"
+      values   = ["refs/heads/main"]
+    }
+
+    condition {
+      test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:example-org/workloads:ref:refs/heads/main"]
+      values   = ["repo:example-org/workloads:environment:production"]
     }
   }
 }
 
-resource "aws_iam_role" "role_ci_deployer" {
+resource "aws_iam_role" "role_ci_deployer_prod" {
   name                 = "GuardrailsCIDeployer"
   path                 = "/"
-  description          = "Deploys workload infrastructure from GitHub Actions on the main branch."
-  assume_role_policy   = data.aws_iam_policy_document.trust_role_ci_deployer.json
+  description          = "Deploys workloads to the prod accounts from the deploy workflow on main (environment production)."
+  assume_role_policy   = data.aws_iam_policy_document.trust_role_ci_deployer_prod.json
   max_session_duration = 3600
   permissions_boundary = aws_iam_policy.boundary_ci_boundary.arn
 
@@ -166,23 +198,23 @@ resource "aws_iam_role" "role_ci_deployer" {
   depends_on = [aws_iam_openid_connect_provider.oidc_github]
 }
 
-resource "aws_iam_role_policy_attachment" "role_ci_deployer__aws_job_function_viewonlyaccess" {
-  role       = aws_iam_role.role_ci_deployer.name
+resource "aws_iam_role_policy_attachment" "role_ci_deployer_prod__aws_job_function_viewonlyaccess" {
+  role       = aws_iam_role.role_ci_deployer_prod.name
   policy_arn = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
 }
 
-resource "aws_iam_role_policy_attachment" "role_ci_deployer__job_terraform_deployer_1" {
-  role       = aws_iam_role.role_ci_deployer.name
+resource "aws_iam_role_policy_attachment" "role_ci_deployer_prod__job_terraform_deployer_1" {
+  role       = aws_iam_role.role_ci_deployer_prod.name
   policy_arn = aws_iam_policy.job_terraform_deployer_1.arn
 }
 
-resource "aws_iam_role_policy_attachment" "role_ci_deployer__job_terraform_deployer_2" {
-  role       = aws_iam_role.role_ci_deployer.name
+resource "aws_iam_role_policy_attachment" "role_ci_deployer_prod__job_terraform_deployer_2" {
+  role       = aws_iam_role.role_ci_deployer_prod.name
   policy_arn = aws_iam_policy.job_terraform_deployer_2.arn
 }
 
-resource "aws_iam_role_policy_attachment" "role_ci_deployer__job_terraform_deployer_3" {
-  role       = aws_iam_role.role_ci_deployer.name
+resource "aws_iam_role_policy_attachment" "role_ci_deployer_prod__job_terraform_deployer_3" {
+  role       = aws_iam_role.role_ci_deployer_prod.name
   policy_arn = aws_iam_policy.job_terraform_deployer_3.arn
 }
 
@@ -203,12 +235,32 @@ data "aws_iam_policy_document" "trust_role_support" {
       values   = ["true"]
     }
   }
+
+  statement {
+    sid     = "TrustIdentityCenter"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::200000000002:root"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:PrincipalArn"
+      values = [
+        "arn:aws:iam::200000000002:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_SecurityAuditor_????????????????",
+        "arn:aws:iam::200000000002:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_SecurityAuditor_????????????????",
+      ]
+    }
+  }
 }
 
 resource "aws_iam_role" "role_support" {
   name                 = "AWSSupport"
   path                 = "/"
-  description          = "Opens AWS Support cases (CIS 1.17), assumed from the audit account with MFA."
+  description          = "Opens AWS Support cases (CIS 1.17), assumed from the audit account: by its IAM principals with MFA, or by its SecurityAuditor Identity Center sessions (MFA at sign-in)."
   assume_role_policy   = data.aws_iam_policy_document.trust_role_support.json
   max_session_duration = 3600
 }
