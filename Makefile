@@ -16,9 +16,9 @@ export GUARDRAILS_CHECKOV := $(CHECKOV)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml .ci/main.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c .ci/main.lock -e '.[test]'
 	@touch $@
 
 $(CHECKOV_VENV)/.installed: .ci/checkov.lock
