@@ -74,6 +74,7 @@ class BuildResult:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
+    lock: str = ""  # the class-name lock the build wrote beside the blueprint (policies/class_lock.py), if it did
 
 
 def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: bool = True) -> Compiled:
@@ -234,6 +235,7 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
     (:func:`~guardrails.emitters.write.check_target`): nothing of the user's is ever moved.
     """
     check_target(output)
+    _seed_class_lock(directory, output)
     compiled = compile_blueprint(directory)
     previous = read_tree(output)
     result = BuildResult(compiled, diagnostics=list(compiled.warnings))
@@ -251,10 +253,39 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
             if _errors(result.diagnostics):
                 raise ValidationFailed(result.diagnostics, rejected=keep_rejected(staging, output))
         swap_in(staging, output)
+        result.lock = _write_class_lock(directory, compiled.plan)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _seed_class_lock(directory: Path, output: Path) -> None:
+    """Without a class-name lock, pin the names ``output`` already deploys (its manifest), so that the first build
+    with the lock (an upgrade, or naming rules that changed) renames nothing; no readable manifest, no seed."""
+    from guardrails.iam.manifest import MANIFEST, Manifest
+    from guardrails.policies.class_lock import LOCK_FILE, NAME, lock_text
+
+    if (directory / LOCK_FILE).exists() or not (output / MANIFEST).is_file():
+        return
+    try:
+        manifest = Manifest.from_json((output / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, GuardrailsError):
+        return  # not a tree this version reads: the build names the classes by the rules
+    classes = {c.key: c.accounts for c in manifest.classes}
+    if classes and all(NAME.match(key) for key in classes):
+        write_atomically(directory / LOCK_FILE, lock_text(classes))
+
+
+def _write_class_lock(directory: Path, plan: Plan) -> str:
+    """Pin the class names of a build that was swapped in (docs/accounts.md); the path written, or ""."""
+    from guardrails.policies.class_lock import LOCK_FILE, stale_lock
+
+    text = stale_lock(directory, {c.key: c.accounts for c in plan.classes})
+    if text is None:
+        return ""
+    write_atomically(directory / LOCK_FILE, text)
+    return str(directory / LOCK_FILE)
 
 
 def validate_output(directory: Path, output: Path, *, external: bool = True, checkov: str | None = None) -> BuildResult:
@@ -336,10 +367,11 @@ class OutputDrift:
     removed: list[str]  # on disk, no longer generated
     expected: dict[str, str] = field(default_factory=dict, repr=False)
     on_disk: dict[str, str] = field(default_factory=dict, repr=False)
+    lock: str = ""  # the blueprint's class-name lock, when a build would rewrite it (policies/class_lock.py)
 
     @property
     def stale(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
+        return bool(self.added or self.changed or self.removed or self.lock)
 
     def excerpt(self, path: str, max_lines: int = 20) -> list[str]:
         """The start of a unified diff (on disk → expected) of one changed file; at most ``max_lines`` lines."""
@@ -364,8 +396,15 @@ def check_output(directory: Path, output: Path) -> tuple[Compiled, OutputDrift]:
     Staleness is a question about text, not about validity: the build that wrote ``output`` validated it,
     and ``guardrails validate`` re-checks it. Blueprint errors still raise :class:`BlueprintError`.
     """
+    from dataclasses import replace
+
+    from guardrails.policies.class_lock import LOCK_FILE, stale_lock
+
     compiled = compile_blueprint(directory)
-    return compiled, output_drift(compiled.files, read_tree(output))
+    drift = output_drift(compiled.files, read_tree(output))
+    if stale_lock(directory, {c.key: c.accounts for c in compiled.plan.classes}) is not None:
+        drift = replace(drift, lock=str(directory / LOCK_FILE))
+    return compiled, drift
 
 
 def rollout_start(directory: Path, output: Path) -> Path:

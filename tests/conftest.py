@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -59,3 +63,22 @@ def example_compiled() -> Compiled:
     ``files`` before changing it). Tests about compiling itself (determinism, hash seeds) compile their own.
     """
     return compile_blueprint(ROOT / "blueprints", today=EXAMPLE_TODAY)
+
+
+@cache
+def bounded_developer_example() -> Path:
+    """A copy of the example whose Developer permission set is bounded by the workload boundary (the example itself
+    no longer bounds it, issue 13): where the tests exercise permission-set boundaries in the plan, both formats,
+    the manifest and the evaluator. Read-only; removed when the test run ends."""
+    scratch = tempfile.mkdtemp(prefix="guardrails-bounded-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    target = Path(scratch) / "blueprints"
+    shutil.copytree(ROOT / "blueprints", target)
+    center = target / "identity-center.yaml"
+    anchor = "      session_duration: PT4H\n      # No permissions boundary:"
+    text = center.read_text(encoding="utf-8")
+    assert anchor in text, "the example's Developer permission set changed: update bounded_developer_example"
+    center.write_text(text.replace(anchor, "      session_duration: PT4H\n      boundary: workload-boundary          "
+                                           "# exists wherever AppInstance is deployed\n      # No permissions boundary:",
+                                   1), encoding="utf-8")
+    return target

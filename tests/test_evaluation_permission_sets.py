@@ -17,7 +17,7 @@ from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.organization import MANIFEST, Organization, parse_principal
 from guardrails.pipeline import Compiled, compile_blueprint
 
-from .conftest import ROOT
+from .conftest import ROOT, bounded_developer_example
 
 APP_DEV = "400000000003"
 DEVELOPER_ROLE = (f"arn:aws:iam::{APP_DEV}:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
@@ -113,17 +113,9 @@ def test_managed_and_customer_managed_policies_are_resolved_in_the_account(examp
 
 
 @pytest.fixture(scope="module")
-def bounded(tmp_path_factory: pytest.TempPathFactory) -> Organization:
+def bounded() -> Organization:
     """The example with its Developer permission set bounded by the workload boundary, as it once was."""
-    target = tmp_path_factory.mktemp("bounded") / "blueprints"
-    shutil.copytree(ROOT / "blueprints", target)
-    center = target / "identity-center.yaml"
-    anchor = "      session_duration: PT4H\n      # No permissions boundary:"
-    text = center.read_text(encoding="utf-8")
-    assert anchor in text
-    center.write_text(text.replace(anchor, "      session_duration: PT4H\n      boundary: workload-boundary\n"
-                                           "      # No permissions boundary:", 1), encoding="utf-8")
-    return compile_blueprint(target, run_tests=False).organization
+    return compile_blueprint(bounded_developer_example(), run_tests=False).organization
 
 
 def test_a_permission_set_boundary_is_resolved_in_the_account(bounded: Organization) -> None:

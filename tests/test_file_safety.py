@@ -104,7 +104,7 @@ def test_an_edit_replaces_the_file_whole_and_keeps_its_mode(blueprint: Path) -> 
     assert path.stat().st_mode & 0o777 == 0o640
     change.revert()
     assert path.read_text() == change.before
-    assert sorted(p.name for p in blueprint.iterdir()) == ["identity.yaml", "organization.yaml"]
+    assert sorted(p.name for p in blueprint.iterdir()) == ["classes.lock.json", "identity.yaml", "organization.yaml"]
 
 
 def test_a_failed_build_after_the_edit_puts_the_original_back(blueprint: Path, tmp_path: Path) -> None:

@@ -3,10 +3,8 @@ inline policy's policy variables and size limit, the console-user warning, and b
 
 from __future__ import annotations
 
-import atexit
 import json
 import shutil
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,28 +24,11 @@ from guardrails.policies.ir import ACCOUNT_ID, REGION, CustomerPolicyReference, 
 from guardrails.policies.ir import Condition, Statement
 from guardrails.policies.synthesize import synthesize
 
-# The example with its Developer permission set bounded by the workload boundary: the example itself no longer
-# bounds it (issue 13: the boundary is for the roles workloads run as), and this is how the permission-set
-# boundary is exercised, in both formats and in the existence check.
-EXAMPLE_DIRECTORY = Path(__file__).resolve().parent.parent / "blueprints"
-_UNBOUNDED = "      session_duration: PT4H\n      # No permissions boundary:"
-_BOUNDED = "      session_duration: PT4H\n      boundary: workload-boundary          # exists wherever AppInstance is deployed\n" \
-           "      # No permissions boundary:"
+from .conftest import bounded_developer_example
 
-
-@cache
-def bounded_example() -> Path:
-    scratch = tempfile.mkdtemp(prefix="guardrails-bounded-")
-    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
-    target = Path(scratch) / "blueprints"
-    shutil.copytree(EXAMPLE_DIRECTORY, target)
-    text = (target / "identity-center.yaml").read_text(encoding="utf-8")
-    assert _UNBOUNDED in text
-    (target / "identity-center.yaml").write_text(text.replace(_UNBOUNDED, _BOUNDED, 1), encoding="utf-8")
-    return target
-
-
-EXAMPLE = bounded_example()
+# The example with its Developer permission set bounded by the workload boundary (the example itself no longer
+# bounds it): how the permission-set boundary is exercised, in both formats and in the existence check.
+EXAMPLE = bounded_developer_example()
 
 
 @cache

@@ -16,7 +16,7 @@ from guardrails.iam.manifest import MANIFEST, Manifest, ManifestError, ManagedPo
 from guardrails.pipeline import compile_blueprint
 from guardrails.review.diff import WILDCARDS, Wildcards
 
-from .conftest import ROOT
+from .conftest import ROOT, bounded_developer_example
 
 REGENERATE = r"regenerate it with `guardrails build`"
 # Typed fields the raw object does not hold as a key: the key of a keyed section, or what the section says.
@@ -97,10 +97,17 @@ def test_the_example_manifest_reads_completely_and_round_trips(tree: dict[str, s
     assert all(c.roles for c in manifest.classes) and any(c.groups for c in manifest.classes)
     assert any(c.users for c in manifest.classes) and any(c.managed_policies for c in manifest.classes)
     assert any(s.intended_denials for s in manifest.service_control_policies)
-    assert any(p.boundary is not None and p.boundary.customer_managed for p in manifest.permission_sets)
     assert any(p.file for p in manifest.permission_sets)
     assert {e.kind for e in manifest.service_control_policies} == {"scp"}
     assert {e.kind for e in manifest.resource_control_policies} == {"rcp"}
+
+
+def test_a_permission_set_boundary_reads_completely_and_round_trips() -> None:
+    """The example's permission sets carry no boundary (issue 13); its bounded copy does."""
+    files = compile_blueprint(bounded_developer_example(), run_tests=False).files
+    manifest = Manifest.from_files(files)
+    assert_same(manifest, json.loads(files[MANIFEST]))
+    assert any(p.boundary is not None and p.boundary.customer_managed for p in manifest.permission_sets)
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in (ROOT / "tests/cases").iterdir()

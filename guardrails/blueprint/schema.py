@@ -205,6 +205,12 @@ class Organization(Strict):
     deployment_role: IamName = Field(
         "OrganizationAccountAccessRole", description="Role Terraform assumes in each account to deploy the baseline."
     )
+    retain_stacks_on_account_removal: bool = Field(
+        True, description="CloudFormation: an account that leaves the OUs of its baseline StackSet (moved, "
+        "quarantined, removed) keeps its baseline stack, BreakGlass included, until it is deleted by hand. False "
+        "deletes it at once: no leftover roles of the old OU, but no break-glass role until the new OU's StackSet "
+        "deploys (docs/deploying.md).",
+    )
     break_glass: BreakGlass
     units: dict[str, OrgUnit] = Field(default_factory=dict)
     guardrails: list[CatalogRef] = Field(default_factory=list, description="Built-in SCP guardrails at the root.")

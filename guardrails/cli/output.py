@@ -92,6 +92,9 @@ def _report_drift(out: Console, err: Console, drift: object, args: argparse.Name
         return EXIT_OK
     listed = [*(("added", p) for p in drift.added), *(("changed", p) for p in drift.changed),
               *(("removed", p) for p in drift.removed)]
+    if drift.lock:  # the class names a build would pin (docs/accounts.md): committed beside the blueprint
+        err.print(f"{drift.lock} is stale: a build pins the current class names there; commit it with the output",
+                  markup=False)
     err.print(f"{args.output} is stale: {len(drift.added)} file(s) would be added, {len(drift.changed)} changed, "
               f"{len(drift.removed)} removed", markup=False)
     for kind, path in listed[:max_listed]:
@@ -158,6 +161,8 @@ def _print_summary(console: Console, result: object, output: Path) -> None:
         rows.append(("RCPs", ", ".join(f"{r.name} ({len(r.document.render(minified=True))} chars)" for r in plan.rcps)))
     rows.append(("files", f"{len(result.compiled.files)} generated in {result.compiled.seconds:.2f} s; "
                  f"{len(result.added)} added, {len(result.changed)} changed, {len(result.removed)} removed"))
+    if result.lock:
+        rows.append(("class names", f"pinned in {result.lock} (commit it; docs/accounts.md)"))
     results = result.compiled.test_results
     if results:
         tests = {r.test.name for r in results}

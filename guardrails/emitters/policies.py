@@ -176,17 +176,18 @@ def _class(cls: BaselineClass, partition: str) -> dict[str, Any]:
     groups = {g.key: g.name for g in cls.baseline.groups}
     return {
         "accounts": list(cls.accounts),
-        "managed_policies": {arn(PolicyRef("local", p.key)): {"name": p.name, "kind": p.kind,
+        "managed_policies": {arn(PolicyRef("local", p.key)): {"name": p.name, "kind": p.kind, "logical_name": p.key,
                                                               "file": f"{base}/{p.kind}/{p.name}.json"}
                              for p in cls.baseline.managed_policies},
-        "roles": [{"name": r.name, "path": r.path, "trust": f"{base}/trust/{r.name}.json",
+        "roles": [{"name": r.name, "path": r.path, "logical_name": r.key, "trust": f"{base}/trust/{r.name}.json",
                    "policies": [arn(ref) for ref in r.policies],
                    "inline_policies": [f"{base}/inline/{r.name}-{name}.json" for name, _ in r.inline_policies],
                    "boundary": arn(r.boundary) if r.boundary else None,
                    "max_session_duration": r.max_session_duration}
                   for r in cls.baseline.roles],
-        "groups": [{"name": g.name, "path": g.path, "policies": [arn(ref) for ref in g.policies]}
-                   for g in cls.baseline.groups],
-        "users": [{"name": u.name, "path": u.path, "groups": [groups[g] for g in u.groups], "tags": dict(u.tags)}
+        "groups": [{"name": g.name, "path": g.path, "logical_name": g.key,
+                    "policies": [arn(ref) for ref in g.policies]} for g in cls.baseline.groups],
+        "users": [{"name": u.name, "path": u.path, "logical_name": u.key, "groups": [groups[g] for g in u.groups],
+                   "tags": dict(u.tags)}
                   for u in cls.baseline.users],
     }

@@ -183,6 +183,7 @@ class ManagedPolicyEntry:
     name: str
     kind: str  # "managed" or "boundary"
     file: str
+    logical_name: str = ""  # its name in the code: module.baseline.aws_iam_policy.NAME; CloudFormation's from it
 
     @property
     def path(self) -> str:
@@ -200,6 +201,7 @@ class RoleEntry:
     inline_policies: tuple[str, ...]  # files
     boundary: str | None  # ARN
     max_session_duration: int
+    logical_name: str = ""  # module.baseline.aws_iam_role.NAME; "" in trees written before the manifest had it
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ class GroupEntry:
     name: str
     path: str
     policies: tuple[str, ...]
+    logical_name: str = ""  # module.baseline.aws_iam_group.NAME
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,7 @@ class UserEntry:
     path: str
     groups: tuple[str, ...]  # group names
     tags: tuple[tuple[str, str], ...] = ()  # sorted (key, value) pairs
+    logical_name: str = ""  # module.baseline.aws_iam_user.NAME
 
     def tag(self, key: str) -> str | None:
         return dict(self.tags).get(key)
@@ -414,12 +418,15 @@ def _org_policy(kind: str, at: JsonObject) -> OrgPolicyEntry:
 
 
 def _class(key: str, at: JsonObject) -> AccountClass:
-    managed = tuple(ManagedPolicyEntry(arn, e.text("name"), e.text("kind"), e.text("file"))
+    managed = tuple(ManagedPolicyEntry(arn, e.text("name"), e.text("kind"), e.text("file"),
+                                       e.text("logical_name", default=""))
                     for arn, e in at.keyed("managed_policies").items())
     roles = at.objects("roles", lambda r: RoleEntry(
         r.text("name"), r.text("path"), r.text("trust"), r.texts("policies"), r.texts("inline_policies"),
-        r.text("boundary", null=True), r.number("max_session_duration")))
-    groups = at.objects("groups", lambda g: GroupEntry(g.text("name"), g.text("path"), g.texts("policies")))
+        r.text("boundary", null=True), r.number("max_session_duration"),
+        r.text("logical_name", default="")))
+    groups = at.objects("groups", lambda g: GroupEntry(g.text("name"), g.text("path"), g.texts("policies"),
+                                                       g.text("logical_name", default="")))
     users = at.objects("users", _user)
     return AccountClass(key, at.texts("accounts"), managed, roles, groups, users)
 
@@ -427,7 +434,7 @@ def _class(key: str, at: JsonObject) -> AccountClass:
 def _user(at: JsonObject) -> UserEntry:
     tags = at.section("tags")
     return UserEntry(at.text("name"), at.text("path"), at.texts("groups"),
-                     tuple(sorted((k, tags.text(k)) for k in tags.raw)))
+                     tuple(sorted((k, tags.text(k)) for k in tags.raw)), at.text("logical_name", default=""))
 
 
 def _resource_policy(at: JsonObject) -> ResourcePolicyEntry:

@@ -1,4 +1,7 @@
-"""Classes of accounts: accounts whose baselines are identical share one class (one stack, one set of files)."""
+"""Classes of accounts: accounts whose baselines are identical share one class (one stack, one set of files).
+
+A class keeps its name while it holds the accounts it had (:mod:`~guardrails.policies.class_lock`); a new class is
+named after the OUs it covers exactly, its single account, or the OUs its accounts are in (docs/accounts.md)."""
 
 from __future__ import annotations
 
@@ -7,13 +10,14 @@ from collections import defaultdict
 from guardrails.iam.organization import outermost
 from guardrails.model.build import Model
 from guardrails.policies.baselines import baseline_for
+from guardrails.policies.class_lock import assign_names, read_lock
 from guardrails.policies.ir import Baseline, BaselineClass, OrgInfo
 from guardrails.policies.jobs import JobCompilation
 from guardrails.policies.statements import slug
 
 
 def baseline_classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompilation]) -> tuple[BaselineClass, ...]:
-    """Group accounts whose baselines are identical; name each class after what it covers."""
+    """Group accounts whose baselines are identical; each class keeps its locked name, or gets a new one."""
     by_content: dict[Baseline, list[str]] = defaultdict(list)
     management: list[BaselineClass] = []
     # A baseline depends only on which identities an account holds (and whether it holds the break-glass
@@ -33,23 +37,28 @@ def baseline_classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompila
             management.append(BaselineClass(name, (name,), baseline))
         else:
             by_content[baseline].append(name)
-    classes: list[BaselineClass] = []
-    used: set[str] = {c.key for c in management}
-    for baseline, accounts in sorted(by_content.items(), key=lambda item: item[1]):
-        whole = _whole_units(model, set(accounts))
-        covered = {a for u in whole for a in model.accounts_in_unit(u)}
-        if len(accounts) == 1:
-            key = accounts[0]
-        elif whole and covered == set(accounts):
-            key = "-".join(slug(u) for u in whole)
-        else:
-            key = f"{accounts[0]}-and-{len(accounts) - 1}-more"
-        base, n = key[:60], 2
-        while key in used:
-            key, n = f"{base}-{n}", n + 1
-        used.add(key)
-        classes.append(BaselineClass(key, tuple(accounts), baseline, tuple(whole)))
+    members = sorted(by_content.items(), key=lambda item: item[1])
+    groups = [c.accounts for c in management] + [accounts for _, accounts in members]
+    names = assign_names(groups, read_lock(model.source.directory, model.source.display_name),
+                         lambda accounts: _fresh_name(model, accounts))
+    management = [BaselineClass(name, c.accounts, c.baseline)
+                  for name, c in zip(names[:len(management)], management, strict=True)]
+    classes = [BaselineClass(name, tuple(accounts), baseline, tuple(_whole_units(model, set(accounts))))
+               for name, (baseline, accounts) in zip(names[len(management):], members, strict=True)]
     return tuple(management + sorted(classes, key=lambda c: c.key))
+
+
+def _fresh_name(model: Model, accounts: list[str] | tuple[str, ...]) -> str:
+    """A new class's name: its single account, the OUs it covers exactly, else the OUs its accounts are in.
+
+    Used once, when the class first appears; the lock keeps it afterwards, whoever joins or leaves the class.
+    """
+    if len(accounts) == 1:
+        return accounts[0]
+    whole = _whole_units(model, set(accounts))
+    if whole and {a for u in whole for a in model.accounts_in_unit(u)} == set(accounts):
+        return "-".join(slug(u) for u in whole)
+    return "-".join(slug(u) or "root" for u in sorted({model.accounts[a].unit for a in accounts}))
 
 
 def _whole_units(model: Model, accounts: set[str]) -> list[str]:

@@ -292,6 +292,7 @@ class OrgInfo:
     deployment_principals: tuple[str, ...]  # role name patterns
     break_glass_role: str
     break_glass_account: str
+    retain_stacks: bool = True  # baseline StackSets keep an account's stack when it leaves their OUs
 
 
 @dataclass(frozen=True)

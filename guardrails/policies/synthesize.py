@@ -48,7 +48,8 @@ def synthesize(model: Model) -> Plan:
         management_deployment_role=org.management_account.deployment_role,
         deployment_principals=tuple(dict.fromkeys((*org.deployment_principals,
                                                    *(org.control_tower.roles if org.control_tower else ())))),
-        break_glass_role=org.break_glass.role, break_glass_account=org.break_glass.account)
+        break_glass_role=org.break_glass.role, break_glass_account=org.break_glass.account,
+        retain_stacks=org.retain_stacks_on_account_removal)
     problems: list[Diagnostic] = []
     scps, rcps = service_control_policies(model, info, problems)
     if model.released is not None and org.rollout is not None:

@@ -124,6 +124,19 @@ class RiskFlag:
 
 
 @dataclass(frozen=True)
+class Replacement:
+    """Something deployed that the change destroys and creates again under another identity (a StackSet or stack
+    instance that changes its name, an IAM role or policy whose name or path changes): what it takes with it."""
+
+    kind: str  # "stackset", "stack-instance", "role", "managed-policy", "group", "user"
+    before: str  # "StackSet guardrails-baseline-sandbox-1", "role /app/Deployer"
+    after: str  # the same for the head, or "" when nothing takes its place under a new name
+    accounts: tuple[str, ...]  # where it happens
+    destroys: tuple[str, ...]  # what goes with it: "role/BreakGlass", "policy/guardrails/guardrails-admin-1", …
+    detail: str  # one line per format: what CloudFormation and Terraform do, and how to avoid it
+
+
+@dataclass(frozen=True)
 class PermissionDiff:
     base: str  # labels of the two sides
     head: str
@@ -134,6 +147,7 @@ class PermissionDiff:
     risks: tuple[RiskFlag, ...] = ()
     notes: tuple[str, ...] = ()
     wildcards: tuple[WildcardWidening, ...] = ()  # existing patterns matching other actions (IAM database update)
+    replacements: tuple[Replacement, ...] = ()  # deployed resources destroyed and created again (review/replacements)
 
     @property
     def risky(self) -> bool:
@@ -142,7 +156,8 @@ class PermissionDiff:
 
     @property
     def empty(self) -> bool:
-        return not (self.accounts or self.principals or self.organization_policies or self.wildcards)
+        return not (self.accounts or self.principals or self.organization_policies or self.wildcards
+                    or self.replacements)
 
     @property
     def summary(self) -> str:
@@ -166,6 +181,8 @@ class PermissionDiff:
             parts.append(f"{_count(len(self.accounts), 'account')} added, removed or moved")
         if self.wildcards:
             parts.append(f"{_count(len(self.wildcards), 'existing wildcard')} now matching other actions")
+        if self.replacements:
+            parts.append(f"{_count(len(self.replacements), 'deployed resource')} replaced")
         if not parts:
             return "No permission changes"
         risky = sum(1 for f in self.risks if f.severity in RISKY_SEVERITIES)

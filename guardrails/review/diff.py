@@ -39,6 +39,7 @@ from guardrails.review.actions import _level_of
 from guardrails.review.analyzer import _Analyzer
 from guardrails.review.changes import PermissionDiff, RiskFlag, SEVERITIES, WildcardWidening
 from guardrails.review.permission_sets import session_and_assignment_flags
+from guardrails.review.replacements import replacements
 from guardrails.review.side import _Side
 from guardrails.review.targets import _account_changes, _target_changes
 
@@ -140,6 +141,8 @@ def diff_organizations(base: Organization, head: Organization) -> PermissionDiff
     flags += target_flags + account_flags + session_and_assignment_flags(base, head)
     database_notes, widenings, database_flags = _database_changes(base, head)
     flags += database_flags
+    replaced, replacement_flags = replacements(base, head)
+    flags += replacement_flags
     notes = [*getattr(base, "notes", ()), *getattr(head, "notes", ()), *database_notes]
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     return PermissionDiff(
@@ -148,7 +151,7 @@ def diff_organizations(base: Organization, head: Organization) -> PermissionDiff
         principals=tuple(sorted(principals, key=lambda p: (p.principal, p.accounts, p.status))),
         organization_policies=tuple(targets),
         risks=tuple(sorted(set(flags), key=lambda f: (rank[f.severity], f.kind, f.subject, f.accounts, f.reason))),
-        notes=tuple(notes), wildcards=tuple(widenings))
+        notes=tuple(notes), wildcards=tuple(widenings), replacements=tuple(replaced))
 
 # The result types and the helpers tests reach for, importable from here as before the split.
 from guardrails.review.changes import (  # noqa: E402,F401

@@ -241,6 +241,15 @@ def to_markdown(diff: PermissionDiff) -> str:
         if len(diff.wildcards) > MAX_ROWS:
             lines.append(f"- {_more(MAX_ROWS, len(diff.wildcards), 'patterns')}")
         lines.append("")
+    if diff.replacements:
+        lines += ["#### Replacements (deployed resources destroyed and created again)", ""]
+        for item in diff.replacements[:MAX_ROWS]:
+            after = f" → {_code(item.after)}" if item.after else ""
+            lines += [f"- **{_code(item.before)}**{after} in {_accounts(item.accounts)}: {item.detail}.",
+                      f"  Destroys {_capped([_code(d) for d in item.destroys], MAX_ROWS)}."]
+        if len(diff.replacements) > MAX_ROWS:
+            lines.append(f"- {_more(MAX_ROWS, len(diff.replacements), 'replacements')} (see `--format json`)")
+        lines.append("")
     if diff.accounts:
         lines += ["#### Accounts", ""]
         lines += [f"- {a.change} **{a.account}** {a.detail}".rstrip() for a in diff.accounts]
@@ -343,6 +352,12 @@ def to_terminal(diff: PermissionDiff, console: Console) -> None:
     for widening in diff.wildcards:
         console.print(Text(f"wildcard {widening.pattern}: +{len(widening.gained)} −{len(widening.lost)} actions "
                            f"({_capped(list(widening.gained or widening.lost), 6)})", style="yellow"))
+    for item in diff.replacements:
+        console.print()
+        after = f" → {item.after}" if item.after else ""
+        console.print(Text(f"replaced: {item.before}{after} in {_accounts(item.accounts)}", style="bold red"))
+        console.print(Text(f"    destroys {_capped(list(item.destroys), MAX_ROWS)}", style="red"))
+        console.print(Text(f"    {item.detail}", style="dim"))
     if diff.accounts:
         console.print()
         for account in diff.accounts:

@@ -22,6 +22,7 @@ from guardrails.emitters.cloudformation.render import (
     tags,
     with_header,
 )
+from guardrails.policies.class_lock import stackset_name
 from guardrails.policies.ir import Baseline, BaselineClass, Plan, PolicyRef, Role
 
 SHOWN_ACCOUNTS = 10  # accounts named in a header; a class can hold hundreds
@@ -32,7 +33,7 @@ def baseline_path(cls: BaselineClass, *, management: bool) -> str:
 
 
 def stack_name(cls: BaselineClass, *, management: bool) -> str:
-    return "guardrails-management-baseline" if management else f"guardrails-baseline-{cls.key}"
+    return "guardrails-management-baseline" if management else stackset_name(cls.key)
 
 
 def render_baseline(plan: Plan, cls: BaselineClass, *, management: bool) -> str:

@@ -334,12 +334,12 @@ def _stackset(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, Any]:
         "StackSetName": stack_name(cls, management=False),
         "Description": f"guardrails IAM baseline for the account class {cls.key}",
         "PermissionModel": "SERVICE_MANAGED",
-        # Retain: an account that leaves the targeted OUs (moved to another OU, to Quarantine, or out of the
-        # organization) keeps BreakGlass and the other baseline roles. With False, StackSets deletes its stack
+        # Retain (the default): an account that leaves the targeted OUs (moved to another OU, to Quarantine, or out
+        # of the organization) keeps BreakGlass and the other baseline roles. With False, StackSets deletes its stack
         # instance and with it the break-glass role, which is what an incident response needs most. The account's
         # new OU brings its own baseline; the stack left behind is cleaned up by hand (docs/deploying.md).
         # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
-        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": True},
+        "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": plan.org.retain_stacks},
         "CallAs": "SELF",
         "Capabilities": ["CAPABILITY_NAMED_IAM"],
         # Queue operations instead of failing when an auto-deployment overlaps an update.
