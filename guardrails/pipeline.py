@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date
@@ -85,14 +86,29 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
     and MFA enrollment are never denied) run against the emitted policies unless ``run_tests`` is false; a
     failure is a blueprint error (the blueprint does not do what it says it does), so nothing is written.
     """
+    return _compile(directory, emit_all, today=today, run_tests=run_tests)
+
+
+def compile_policy_tree(directory: Path, *, today: date | None = None, run_tests: bool = True) -> Compiled:
+    """:func:`compile_blueprint` emitting only ``policies/`` (guardrails.emitters.policy_tree): the same
+    diagnostics, test results, lockout proof and escalation findings; no reports without ``run_tests``. For
+    ``check``, ``test`` and ``explain``, never for a build."""
+    from guardrails.emitters.policy_tree import emit_policy_tree
+
+    return _compile(directory, emit_policy_tree, today=today, run_tests=run_tests, reports=False)
+
+
+def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: date | None, run_tests: bool,
+             reports: bool = True) -> Compiled:
     started = time.perf_counter()
     model = build_model(load_blueprint(directory))
     owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
     plan = synthesize(model)
+    _check_scale(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
     warnings, notes = _check_risks(model, plan, today or date.today())
     warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
     warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
-    files = emit_all(plan)
+    files = emit(plan)
     compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
     if run_tests and plan.tests:
         compiled.test_results = run_access_tests(compiled)
@@ -110,6 +126,8 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
         compiled.seconds = time.perf_counter() - started
     # Escalation and tamper analysis (GR405/GR406, reports/escalation*.md): the reports always, the findings with the
     # proofs (an escalation or tampering path is an error, like a lockout).
+    if not (run_tests or reports):
+        return compiled
     escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
                                     owners=owners, today=today or date.today())
     compiled.files.update(escalation.reports)
@@ -119,6 +137,14 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
             raise BlueprintError(escalation.errors)
     compiled.seconds = time.perf_counter() - started
     return compiled
+
+
+def _check_scale(model: Model, plan: Plan) -> None:
+    from guardrails.scale import scale_diagnostics
+
+    problems = scale_diagnostics(model, plan)
+    if problems:
+        raise BlueprintError(problems)
 
 
 def control_owners(model: Model) -> list[Owner]:

@@ -186,11 +186,13 @@ def make_session(profile: str | None = None, region: str | None = None) -> Any:
 
 
 def read_account(*, profile: str | None = None, region: str | None = None, endpoint_url: str | None = None,
-                 service_last_accessed: bool = True) -> Snapshot:
-    """Everything the audit compares, read from the account the credentials belong to."""
+                 service_last_accessed: bool = True, session: Any = None, read_scps: bool = True) -> Snapshot:
+    """Everything the audit compares, read from the account the credentials belong to (``session``: a boto3
+    session to use instead of ``profile``; ``read_scps=False``: leave ``scp_path`` to the caller, e.g. the
+    organization audit, which reads it with the management account's credentials)."""
     from botocore.config import Config
 
-    session = make_session(profile, region)
+    session = session or make_session(profile, region)
     config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=10, read_timeout=30)
     region_name = session.region_name or region or "us-east-1"
 
@@ -205,7 +207,7 @@ def read_account(*, profile: str | None = None, region: str | None = None, endpo
     snapshot_service_use = None
     if service_last_accessed:
         snapshot_service_use = _service_use(iam, roles, notes)
-    scp_path = _scp_path(orgs, account_id, notes)
+    scp_path = _scp_path(orgs, account_id, notes) if read_scps else None
     return Snapshot(
         account_id=account_id, endpoint=iam.endpoint, roles=roles, groups=_groups(iam), users=_users(iam),
         policies=_policies(iam), password_policy=_password_policy(iam), credentials=_credential_report(iam),

@@ -24,6 +24,13 @@ def _audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     from guardrails.audit import audit_findings, expected_account, read_account
     from guardrails.audit.report import AuditResult, to_json, to_terminal
 
+    if args.organization:
+        from guardrails.cli.audit_organization import audit_organization
+
+        return audit_organization(args, out, err)
+    if not args.account or args.format == "markdown" or args.write or args.role:
+        raise ToolError("give --account NAME (the account the credentials belong to), or --organization to audit "
+                        "every account; --format markdown, -o and --role need --organization")
     if args.endpoint_url is not None:
         _check_endpoint(args.endpoint_url)
     compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
@@ -66,7 +73,7 @@ def _run_tests(args: argparse.Namespace, out: Console, err: Console) -> int:
     from guardrails import pipeline
     from guardrails.evaluation.assertions import failure_diagnostics
 
-    compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
+    compiled = pipeline.compile_policy_tree(args.blueprint, run_tests=False)
     _print_diagnostics(err, compiled.warnings)
     results = pipeline.run_access_tests(compiled)
     if args.select:
@@ -148,7 +155,7 @@ def _explain(args: argparse.Namespace, out: Console) -> int:
     else:
         from guardrails import pipeline
 
-        compiled = pipeline.compile_blueprint(args.blueprint, run_tests=False)
+        compiled = pipeline.compile_policy_tree(args.blueprint, run_tests=False)
         organization = compiled.organization
     spec = parse_principal(args.principal)
     request, policies = organization.prepare(spec, args.account, args.action, args.resource, context)

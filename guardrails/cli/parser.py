@@ -153,14 +153,27 @@ def _parser() -> argparse.ArgumentParser:
                            "blueprint and CIS IAM findings (docs/audit.md)")
     audit.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
                        help="blueprint directory (default: blueprints)")
-    audit.add_argument("--account", required=True, help="the blueprint account the credentials belong to (name or id)")
+    audit.add_argument("--account", help="the blueprint account the credentials belong to (name or id); required "
+                       "without --organization")
+    audit.add_argument("--organization", action="store_true",
+                       help="audit every blueprint account through --role, assumed from the management (or "
+                       "delegated administrator) account the credentials belong to, into one report")
+    audit.add_argument("--role", metavar="NAME",
+                       help="with --organization: the role to assume in each account, a name, PATH/NAME or an ARN "
+                       "with ${account_id} (default: SecurityAuditor when the blueprint deploys it, else "
+                       "organization.deployment_role)")
+    audit.add_argument("--jobs", type=int, default=8, metavar="N",
+                       help="with --organization: accounts audited at the same time (default 8)")
+    audit.add_argument("-o", "--write", type=Path, metavar="FILE",
+                       help="with --organization: write the report to FILE (markdown unless --format json)")
     audit.add_argument("--account-id", metavar="ID", help="the live account id, when it is not the blueprint's (e.g. "
                        "an emulator's); ${account_id} is substituted with it")
     audit.add_argument("--profile", help="AWS profile (default: the usual boto3 credential chain)")
     audit.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint (an emulator such as moto)")
     audit.add_argument("--as-of", metavar="YYYY-MM-DD", type=_iso_date,
                        help="the date credential ages are measured at (default: today)")
-    audit.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    audit.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                       help="text (default), json, or markdown (with --organization)")
     audit.add_argument("--unused-days", type=int, default=90, metavar="N",
                        help="suggest removing services a role has not used for N days (default 90)")
     return parser

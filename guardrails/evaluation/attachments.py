@@ -5,6 +5,7 @@ a role's inline policies and permissions boundary."""
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from guardrails.evaluation.engine import Policy
@@ -61,10 +62,17 @@ def managed_policy(org: Organization, arn: str, account: Account) -> Policy | No
     if arn.startswith(aws_managed_policy_arn(org.partition, "")):
         name = arn.split(":policy/", 1)[1]
         if name in compare.available_counterparts():
-            return Policy(f"AWS managed {name}", "identity", compare.policy_document(name),
+            return Policy(f"AWS managed {name}", "identity", _aws_managed_document(name),
                           f"AWS managed policy {name} (reference data)")
         return None
     raise EvaluationError(f"{MANIFEST}: policy {arn} is attached in {account.name} but not emitted")
+
+
+@cache
+def _aws_managed_document(name: str) -> dict[str, Any]:
+    """An AWS managed policy's stored document, read and parsed once per process (the evaluator only reads it;
+    every request of a principal with one attached used to read the file again)."""
+    return compare.policy_document(name)
 
 
 def identity(org: Organization, account: Account, kind: str, name: str

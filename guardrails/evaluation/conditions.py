@@ -43,6 +43,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
 from guardrails.evaluation.errors import EvaluationError
@@ -254,12 +255,18 @@ def _matchers(op: _Operator, key: str, values: tuple[str, ...],
     matchers: list[Matcher] = []
     unresolved: list[str] = []
     for value in values:
-        matcher = _matcher(op, key, value, context)
+        matcher = _matcher(op, key, value, context) if "${" in value else _static_matcher(op, key, value)
         if matcher is None:
             unresolved.append(value)
         else:
             matchers.append(matcher)
     return matchers, unresolved
+
+
+@lru_cache(maxsize=1 << 14)
+def _static_matcher(op: _Operator, key: str, value: str) -> Matcher | None:
+    """:func:`_matcher` of a value without policy variables, which no request context changes: built once."""
+    return _matcher(op, key, value, {})
 
 
 def _bad(op: _Operator, key: str, value: str, what: str) -> EvaluationError:

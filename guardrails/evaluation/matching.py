@@ -246,8 +246,14 @@ def arn_matches(pattern: str, arn: str, context: Context) -> bool:
 
 def arn_atoms_match(atoms: Sequence[Atom], arn: str) -> bool:
     """:func:`arn_matches` for a pattern already substituted into atoms."""
-    segments = split_arn_atoms(atoms)
+    segments = _arn_segments(tuple(atoms))
     parts = arn.split(":", ARN_PARTS - 1)
     if len(segments) != ARN_PARTS or len(parts) != ARN_PARTS:
         return False
-    return all(atoms_match(segment, part) for segment, part in zip(segments, parts, strict=True))
+    return all(regex.fullmatch(part) is not None for regex, part in zip(segments, parts, strict=True))
+
+
+@lru_cache(maxsize=4096)
+def _arn_segments(atoms: tuple[Atom, ...]) -> tuple[re.Pattern[str], ...]:
+    """The parts of a substituted ARN pattern as regular expressions (every request repeats the same patterns)."""
+    return tuple(atoms_regex(tuple(segment)) for segment in split_arn_atoms(atoms))

@@ -168,7 +168,15 @@ class Organization:
                               + ", ".join(sorted(self.accounts)))
 
     def account_by_id(self, account_id: str) -> Account | None:
-        return next((a for a in self.accounts.values() if a.id == account_id), None)
+        return self._accounts_by_id.get(account_id)
+
+    @cached_property
+    def _accounts_by_id(self) -> dict[str, Account]:
+        # Every request asks (context, resource side); a scan of 1,000 accounts each time was a fifth of the time.
+        by_id: dict[str, Account] = {}
+        for account in self.accounts.values():
+            by_id.setdefault(account.id, account)  # the first, as the scan found it
+        return by_id
 
     def path_of(self, account: Account) -> list[str]:
         """Targets from the root down to the account: ``root``, ``ou:A``, ``ou:A/B``, ``account:NAME``."""

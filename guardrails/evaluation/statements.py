@@ -8,6 +8,7 @@ Element semantics follow the IAM User Guide's policy elements reference
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from guardrails.evaluation.errors import EvaluationError
@@ -34,6 +35,23 @@ def _as_tuple(value: object) -> tuple[str, ...]:
 
 def statements_of(policy: Policy) -> list[Mapping[str, Any]]:
     """The statements of a policy document (a single statement object counts as a list of one)."""
+    checked = _CHECKED.get(id(policy.document))
+    if checked is not None and checked[0] is policy.document:
+        return checked[1]
+    raw = _checked_statements(policy)
+    if len(_CHECKED) >= _CHECKED_MAX:
+        _CHECKED.clear()
+    _CHECKED[id(policy.document)] = (policy.document, raw)
+    return raw
+
+
+# Documents whose statements were checked, by identity (the document is kept, so its id is not reused): a tree's
+# documents are parsed once (Organization.document) and read by every request, which checked them every time.
+_CHECKED: dict[int, tuple[Mapping[str, Any], list[Mapping[str, Any]]]] = {}
+_CHECKED_MAX = 1 << 16
+
+
+def _checked_statements(policy: Policy) -> list[Mapping[str, Any]]:
     raw = policy.document.get("Statement")
     if isinstance(raw, Mapping):
         raw = [raw]
@@ -51,11 +69,28 @@ def statements_of(policy: Policy) -> list[Mapping[str, Any]]:
 
 
 def action_applies(statement: Mapping[str, Any], action: str) -> bool:
-    if "Action" in statement:
-        return any(action_matches(p, action) for p in _as_tuple(statement["Action"]))
-    if "NotAction" in statement:
-        return not any(action_matches(p, action) for p in _as_tuple(statement["NotAction"]))
-    return False
+    known = _ACTIONS.get(id(statement))
+    if known is None or known[0] is not statement:
+        if "Action" in statement:
+            known = (statement, _as_tuple(statement["Action"]), False)
+        elif "NotAction" in statement:
+            known = (statement, _as_tuple(statement["NotAction"]), True)
+        else:
+            return False
+        if len(_ACTIONS) >= _CHECKED_MAX:
+            _ACTIONS.clear()
+        _ACTIONS[id(statement)] = known
+    return _names_action(known[1], action) != known[2]
+
+
+# A statement's Action or NotAction as a tuple, by the statement's identity (kept, like _CHECKED's documents).
+_ACTIONS: dict[int, tuple[Mapping[str, Any], tuple[str, ...], bool]] = {}
+
+
+@lru_cache(maxsize=1 << 16)
+def _names_action(patterns: tuple[str, ...], action: str) -> bool:
+    """Does one of the patterns name the action? The same few statements meet the same actions in every request."""
+    return any(action_matches(p, action) for p in patterns)
 
 
 def resource_applies(statement: Mapping[str, Any], resource: str, context: Context, kind: PolicyKind) -> bool:

@@ -3,9 +3,14 @@
 Five validators, one diagnostics list:
 
 - own checks (GR501–GR506) on the plan's policy documents and on the CloudFormation templates;
-- cfn-lint (GR601–GR603), in-process, on ``output/cloudformation/**/*.yaml``;
-- checkov (GR701–GR703), from its own virtual environment, on ``output/terraform`` and ``output/cloudformation``;
+- cfn-lint (GR601–GR603), in-process, on each distinct template of ``output/cloudformation/**/*.yaml``;
+- checkov (GR701–GR703), from its own virtual environment, on a staged copy of ``output/terraform`` and
+  ``output/cloudformation`` holding one account root module per class (the others proven identical in shape,
+  :mod:`guardrails.validators.shapes`) and every other file;
 - parliament and cloudsplaining (GR801–GR805), in one child process, on the JSON under ``output/policies``.
+
+The three external runs go concurrently (threads around child processes; cfn-lint in-process), and a finding on a
+representative is reported at the same place of every file it stands for.
 
 A validator that crashes reports GR901 or raises :class:`~guardrails.diagnostics.ToolError`; it never passes.
 Validators read the plan and the files on disk; they never import the emitters.
@@ -13,9 +18,11 @@ Validators read the plan and the files on disk; they never import the emitters.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -28,6 +35,7 @@ from guardrails.validators.cfn_templates import check_templates
 from guardrails.validators.checkov import CheckovResult, find_checkov, run_checkov
 from guardrails.validators.iam_audit import audit, check_installed, read_documents
 from guardrails.validators.own_checks import check_plan
+from guardrails.validators.shapes import Coverage, describe, plan_coverage, stage
 
 __all__ = ["ValidationReport", "ValidatorRun", "read_templates", "run_own_checks", "validate"]
 
@@ -41,12 +49,14 @@ class ValidatorRun:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     skipped: str = ""  # why the validator did not run; "" when it ran
+    scope: str = ""  # what the tool was given and how the other files map to it; "" when it saw every file
 
     def summary(self) -> str:
         if self.skipped:
             return f"{self.name}: skipped ({self.skipped})"
         counted = ", ".join(f"{value} {key}" for key, value in self.counts.items())
-        return f"{self.name}: {counted}; {len(self.diagnostics)} finding(s) in {self.seconds:.1f} s"
+        scope = f" on {self.scope}" if self.scope else ""
+        return f"{self.name}{scope}: {counted}; {len(self.diagnostics)} finding(s) in {self.seconds:.1f} s"
 
 
 @dataclass(frozen=True)
@@ -84,10 +94,40 @@ def validate(plan: Plan, output_dir: Path, *, checkov: str | None = None,
         return ValidationReport((*runs, *(ValidatorRun(name, skipped="external validators turned off")
                                           for name in ("cfn-lint", "checkov", "parliament", "cloudsplaining"))))
     regions = (plan.org.home_region, *plan.org.allowed_regions)
-    runs.append(_timed("cfn-lint", lambda: lint_templates(templates, regions), {"templates": len(templates)}))
-    runs.append(_checkov_run(executable, output_dir))
-    runs.extend(_iam_audit_runs(plan, output_dir))
+    coverage = plan_coverage(plan, _scanned_files(output_dir, templates))
+    distinct = {p: t for p, t in templates.items() if p in coverage.validated}
+    with tempfile.TemporaryDirectory(prefix="guardrails-distinct-") as scratch:
+        staged = Path(scratch)
+        stage({p: output_dir / p for p in coverage.validated}, coverage, staged)
+        # Threads: checkov and the IAM audit are child processes, so only cfn-lint holds the GIL. A ToolError in
+        # any of them is raised by .result(): fail closed.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="guardrails-validate") as pool:
+            checkov_run = pool.submit(_checkov_run, executable, staged, coverage)
+            audit_runs = pool.submit(_iam_audit_runs, plan, output_dir)
+            lint_run = pool.submit(_timed, "cfn-lint", lambda: coverage.expand(lint_templates(distinct, regions)),
+                                   {"templates": len(distinct)}, _template_scope(coverage, len(templates)))
+            runs.extend((lint_run.result(), checkov_run.result(), *audit_runs.result()))
     return ValidationReport(tuple(runs))
+
+
+def _scanned_files(output_dir: Path, templates: dict[str, str]) -> dict[str, str]:
+    """The files checkov and cfn-lint look at: everything under terraform/ plus the templates (path → text)."""
+    root = output_dir / "terraform"
+    found = dict(templates)
+    if root.is_dir():
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                # Lossless for any byte (never two different files read as one), for the shape comparison.
+                found[path.relative_to(output_dir).as_posix()] = path.read_text(encoding="utf-8",
+                                                                                 errors="surrogateescape")
+    return found
+
+
+def _template_scope(coverage: Coverage, total: int) -> str:
+    if not coverage.duplicate_templates:
+        return ""
+    return (f"{total - coverage.duplicate_templates} distinct templates ({coverage.duplicate_templates} identical "
+            "to another)")
 
 
 def run_own_checks(plan: Plan, templates: dict[str, str]) -> list[Diagnostic]:
@@ -105,20 +145,23 @@ def read_templates(output_dir: Path) -> dict[str, str]:
             for path in sorted(root.rglob("*.yaml"))}
 
 
-def _timed(name: str, run: Callable[[], Sequence[Diagnostic]], counts: dict[str, int]) -> ValidatorRun:
+def _timed(name: str, run: Callable[[], Sequence[Diagnostic]], counts: dict[str, int],
+           scope: str = "") -> ValidatorRun:
     start = time.perf_counter()
     diagnostics = tuple(run())
-    return ValidatorRun(name, diagnostics, counts, time.perf_counter() - start)
+    return ValidatorRun(name, diagnostics, counts, time.perf_counter() - start, scope=scope)
 
 
-def _checkov_run(executable: str, output_dir: Path) -> ValidatorRun:
-    directories = [d for d in (output_dir / "terraform", output_dir / "cloudformation") if d.is_dir()]
+def _checkov_run(executable: str, staged: Path, coverage: Coverage) -> ValidatorRun:
+    """checkov on the staged distinct tree; its paths are the output's, so findings map back unchanged."""
+    directories = [d for d in (staged / "terraform", staged / "cloudformation") if d.is_dir()]
     if not directories:
-        return ValidatorRun("checkov", skipped=f"no terraform/ or cloudformation/ in {output_dir}")
+        return ValidatorRun("checkov", skipped="no terraform/ or cloudformation/ in the output")
     start = time.perf_counter()
-    result: CheckovResult = run_checkov(executable, directories, relative_to=output_dir)
+    result: CheckovResult = run_checkov(executable, directories, relative_to=staged)
     counts = {"passed": result.passed, "failed": result.failed, "skipped": result.skipped}
-    return ValidatorRun(f"checkov {result.version}".strip(), result.diagnostics, counts, time.perf_counter() - start)
+    return ValidatorRun(f"checkov {result.version}".strip(), tuple(coverage.expand(result.diagnostics)), counts,
+                        time.perf_counter() - start, scope=describe(coverage))
 
 
 def _iam_audit_runs(plan: Plan, output_dir: Path) -> list[ValidatorRun]:

@@ -20,13 +20,22 @@ Everything is rendered from the plan with a deterministic YAML dumper and long-f
 
 from __future__ import annotations
 
-from guardrails.emitters.cloudformation.baseline import baseline_path, render_baseline
-from guardrails.emitters.cloudformation.organization import render as render_organization
-from guardrails.emitters.cloudformation.render import CloudFormationLimitError
-from guardrails.emitters.cloudformation.security import render as render_security
-from guardrails.policies.ir import Plan
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from guardrails.policies.ir import Plan
 
 __all__ = ["CloudFormationLimitError", "emit"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: importing one module of the package (the function resources, for `guardrails check`) must not load
+    # every renderer.
+    if name == "CloudFormationLimitError":
+        from guardrails.emitters.cloudformation.render import CloudFormationLimitError
+
+        return CloudFormationLimitError
+    raise AttributeError(name)
 
 
 def emit(plan: Plan) -> dict[str, str]:
@@ -34,6 +43,10 @@ def emit(plan: Plan) -> dict[str, str]:
 
     Raises :class:`CloudFormationLimitError` (a ValueError) when a template would exceed a CloudFormation quota.
     """
+    from guardrails.emitters.cloudformation.baseline import baseline_path, render_baseline
+    from guardrails.emitters.cloudformation.organization import render as render_organization
+    from guardrails.emitters.cloudformation.security import render as render_security
+
     files = render_organization(plan)
     for cls in plan.classes:
         management = any(plan.account(a).management for a in cls.accounts)

@@ -1,7 +1,8 @@
 """The management-account stacks, deployed in this order (CloudFormation allows 500 resources per template, and a
 1,000-account organization does not fit in one):
 
-1. ``organization.yaml``: the OUs and the SCPs attached to the root and to OUs; it exports every OU id.
+1. ``organization.yaml`` (then ``organization-ous-2.yaml``, ``-3.yaml``… when one template cannot hold every OU):
+   the OUs and the SCPs attached to the root and to OUs; each exports the ids of the OUs it holds.
 2. ``organization-accounts.yaml`` (or ``organization-accounts-1.yaml``, ``-2.yaml``… when one template cannot hold
    them all): the member accounts and the SCPs attached to accounts. Parents come from the OU exports.
 3. ``stacksets.yaml``: one service-managed baseline StackSet per member-account class.
@@ -33,20 +34,21 @@ from guardrails.emitters.cloudformation.render import (
     with_header,
 )
 from guardrails.iam.organization import in_unit
-from guardrails.policies.ir import BaselineClass, Plan, ServiceControlPolicy, partition_facts
+from guardrails.policies.ir import Account, BaselineClass, Plan, ServiceControlPolicy, partition_facts
 
 ROOT = "RootId"
 ORG = "OrganizationId"
 BASE_URL = "BaselineTemplateBaseUrl"
 ORGANIZATION = "organization"  # file stems; each stack is named guardrails-<stem>
 ACCOUNTS = "organization-accounts"
+OU_PARTS = "organization-ous"  # organization-ous-2.yaml …: the OUs that do not fit in organization.yaml
 STACKSETS = "stacksets"
 # Accounts per accounts stack when they do not all fit in one (they are also kept within the inline body size).
 ACCOUNTS_PER_STACK = 200
 CHUNK_RESERVE_BYTES = 4096  # of the inline body size, left for an accounts template's header and parameters
 # CloudFormation quota: outputs per template (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
 # cloudformation-limits.html). Export names: up to 255 characters of [A-Za-z0-9:-].
-MAX_OUTPUTS = 200
+MAX_OUTPUTS = 200  # the default of limits.yaml's cfn_outputs_per_template, which the emitter reads
 MAX_EXPORT_NAME = 255
 # AWS::Organizations::Account does not exist in GovCloud: accounts there are created from the commercial
 # partition (CreateGovCloudAccount), so the templates refer to them by id.
@@ -69,6 +71,18 @@ class _Ids:
     scps: dict[str, str]  # SCP key → logical id
     exports: dict[str, str]  # OU path → export name of its id
     managed: dict[str, str]  # OU path → literal id, for the OUs Control Tower manages (never resources here)
+
+
+_MEMBERS: dict[int, tuple[Plan, dict[str, Account]]] = {}
+
+
+def _member(plan: Plan, name: str) -> Account:
+    """plan.organization_account, by a dict (the plan's lookup is linear: minutes for 5,000 accounts)."""
+    entry = _MEMBERS.get(id(plan))
+    if entry is None or entry[0] is not plan:
+        _MEMBERS.clear()
+        entry = _MEMBERS[id(plan)] = (plan, {a.name: a for a in (*plan.accounts, *plan.pending_accounts)})
+    return entry[1][name]
 
 
 def accounts_are_resources(plan: Plan) -> bool:
@@ -111,19 +125,21 @@ def export_names(plan: Plan) -> dict[str, str]:
     return names
 
 
-def _ou(ids: _Ids, path: str, *, local: bool) -> Any:
-    """An OU's id: RootId for the root, Ref in the organization stack, the OU's export anywhere else, and the
-    literal id of an OU Control Tower manages (never a resource here)."""
+def _ou(ids: _Ids, path: str, *, local: bool | frozenset[str]) -> Any:
+    """An OU's id: RootId for the root, Ref in the organization stack that holds it (``local``: True, or the paths
+    this stack holds), the OU's export anywhere else, and the literal id of an OU Control Tower manages (never a
+    resource here)."""
     if path == "":
         return ref(ROOT)
     if path in ids.managed:
         return ids.managed[path]
-    return ref(ids.units[path]) if local else {"Fn::ImportValue": ids.exports[path]}
+    here = local if isinstance(local, bool) else path in local
+    return ref(ids.units[path]) if here else {"Fn::ImportValue": ids.exports[path]}
 
 
 def _account(plan: Plan, ids: _Ids, name: str) -> Any:
     """Ref of the account resource (its id; same stack), or the literal id when the account is not a resource."""
-    return ref(ids.accounts[name]) if name in ids.accounts else plan.organization_account(name).id
+    return ref(ids.accounts[name]) if name in ids.accounts else _member(plan, name).id
 
 
 def _parameters(plan: Plan) -> dict[str, Any]:
@@ -153,16 +169,18 @@ def _template(plan: Plan, description: str, resources: dict[str, Any],
 # ----------------------------------------------------------------------------- resources
 
 
-def _unit_resource(plan: Plan, ids: _Ids, path: str) -> dict[str, Any]:
+def _unit_resource(plan: Plan, ids: _Ids, path: str, here: frozenset[str] | None = None) -> dict[str, Any]:
+    """The OU; its parent is a Ref when this stack holds it (``here``: the paths it holds; None: all of them), else
+    the export of an earlier organization stack (parents come before children in path order)."""
     unit = next(u for u in plan.units if u.path == path)
     # Retain: deleting the stack, or a change that forces replacement, must never delete an OU.
-    properties = {"Name": unit.name, "ParentId": _ou(ids, unit.parent, local=True)}
+    properties = {"Name": unit.name, "ParentId": _ou(ids, unit.parent, local=True if here is None else here)}
     return resource("AWS::Organizations::OrganizationalUnit", properties, deletion="Retain",
                     metadata=skip_metadata("ou", unit.path))
 
 
 def _account_resource(plan: Plan, ids: _Ids, name: str, *, parent_known: bool = True) -> dict[str, Any]:
-    account = plan.organization_account(name)
+    account = _member(plan, name)
     properties: dict[str, Any] = {"AccountName": account.name, "Email": account.email}
     if parent_known:
         properties["ParentIds"] = [_ou(ids, account.unit, local=False)]
@@ -206,23 +224,138 @@ def _on_account(scp: ServiceControlPolicy) -> bool:
 # ----------------------------------------------------------------------------- stack 1: OUs and their SCPs
 
 
-def build_organization(plan: Plan, ids: _Ids) -> dict[str, Any]:
-    resources: dict[str, Any] = {ids.units[u.path]: _unit_resource(plan, ids, u.path) for u in plan.units
-                                 if not u.managed_by}
+@dataclass(frozen=True)
+class OuPart:
+    """One organization stack: ``organization`` (part 1: also the root's SCPs and the OrganizationId output) or
+    ``organization-ous-<part>``."""
+
+    stem: str
+    part: int
+    parts: int
+    units: tuple[str, ...]  # OU paths this stack creates and exports, in path order
+    resources: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+def _path_key(path: str) -> tuple[str, ...]:
+    return tuple(path.split("/"))
+
+
+def _organization_output() -> dict[str, Any]:
+    return {ORG: {"Description": "The organization this stack manages.", "Value": ref(ORG)}}
+
+
+def _unit_groups(plan: Plan, ids: _Ids) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any], dict[str, Any]]]]:
+    """(part 1's own resources: SCPs on the root and on Control Tower's OUs, [(OU path, its resources: the OU then the
+    SCPs attached to it, its output)] in path order: a parent always comes before its children, so a parent is in
+    the same stack or an earlier one). Parents are written as exports here; :func:`_localize` turns them into Refs."""
+    on_unit: dict[str, list[ServiceControlPolicy]] = {}
+    first: dict[str, Any] = {}
     for scp in (*plan.scps, *plan.rcps):
-        if not _on_account(scp):
-            resources[ids.scps[scp.key]] = _scp(plan, ids, scp)
-    outputs: dict[str, Any] = {ORG: {"Description": "The organization this stack manages.", "Value": ref(ORG)}}
-    for unit in (u for u in plan.units if not u.managed_by):
-        outputs[ids.units[unit.path] + "Id"] = {"Description": f"Id of the OU {unit.path}",
+        if _on_account(scp):
+            continue
+        kind, _, name = scp.target.partition(":")
+        if kind == "ou" and name not in ids.managed:
+            on_unit.setdefault(name, []).append(scp)
+        else:
+            first[ids.scps[scp.key]] = _scp(plan, ids, scp)
+    groups = []
+    for unit in sorted((u for u in plan.units if not u.managed_by), key=lambda u: _path_key(u.path)):
+        resources = {ids.units[unit.path]: _unit_resource(plan, ids, unit.path, frozenset())}
+        resources.update({ids.scps[s.key]: _scp(plan, ids, s) for s in on_unit.get(unit.path, [])})
+        output = {ids.units[unit.path] + "Id": {"Description": f"Id of the OU {unit.path}",
                                                 "Value": ref(ids.units[unit.path]),
-                                                "Export": {"Name": ids.exports[unit.path]}}
-    if len(outputs) > MAX_OUTPUTS:
+                                                "Export": {"Name": ids.exports[unit.path]}}}
+        groups.append((unit.path, resources, output))
+    return first, groups
+
+
+def _section_bytes(key: str, entries: dict[str, Any]) -> int:
+    """Bytes these entries add under ``<key>:`` (block YAML: each entry's text is independent)."""
+    return len(dump({key: entries}).encode("utf-8")) - len(f"{key}:\n")
+
+
+def ou_parts(plan: Plan, ids: _Ids | None = None) -> list[OuPart]:
+    """The organization stacks: consecutive runs of the OUs in path order, each within the outputs and resources
+    per template and the inline body size (less a fixed reserve for the header and parameters, so that the split
+    never depends on where the blueprint lies). An OU and the SCPs attached to it always share a stack (the SCPs
+    Ref it). Deterministic; adding an OU moves only OUs after it in path order, and only across a part boundary.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html"""
+    ids = ids or _ids(plan)
+    outputs_limit = plan.limits["cfn_outputs_per_template"].value if "cfn_outputs_per_template" in plan.limits \
+        else MAX_OUTPUTS
+    resources_limit = plan.limits["cfn_resources_per_template"].value
+    budget = plan.limits["cfn_template_body_bytes"].value - CHUNK_RESERVE_BYTES
+    first, groups = _unit_groups(plan, ids)
+    organization = _organization_output()
+    runs: list[list[str]] = [[]]
+    count, outputs = len(first), len(organization)
+    size = _section_bytes("Outputs", organization) + (_section_bytes("Resources", first) if first else 0)
+    for path, resources, output in groups:
+        if len(resources) > resources_limit:
+            raise CloudFormationLimitError(
+                f"OU {path} and the SCPs attached to it are {len(resources)} resources; CloudFormation allows "
+                f"{resources_limit} per template. Attach fewer SCPs to the OU.")
+        grows = _section_bytes("Resources", resources) + _section_bytes("Outputs", output)
+        if (runs[-1] or count) and (outputs + 1 > outputs_limit or count + len(resources) > resources_limit
+                                    or size + grows > budget):
+            runs.append([])
+            count = outputs = size = 0
+        runs[-1].append(path)
+        count += len(resources)
+        outputs += 1
+        size += grows
+    # Each stack lists its OUs, then its SCPs, in the plan's order (one stack: exactly the single template of old).
+    by_path = {path: (resources, output) for path, resources, output in groups}
+    parts = []
+    for part, members in enumerate(runs, start=1):
+        here = frozenset(members)
+        units: dict[str, Any] = {}
+        policies: dict[str, Any] = dict(first) if part == 1 else {}
+        out: dict[str, Any] = dict(organization) if part == 1 else {}
+        for unit in plan.units:
+            if unit.path in here:
+                resources, output = by_path[unit.path]
+                own = _localize(resources, ids, here)
+                unit_id = ids.units[unit.path]
+                units[unit_id] = own[unit_id]
+                policies.update({k: v for k, v in own.items() if k != unit_id})
+                out.update(output)
+        order = {ids.scps[s.key]: i for i, s in enumerate((*plan.scps, *plan.rcps))}
+        stem = ORGANIZATION if part == 1 else f"{OU_PARTS}-{part}"
+        parts.append(OuPart(stem, part, len(runs), tuple(sorted(here, key=_path_key)),
+                            {**units, **dict(sorted(policies.items(), key=lambda kv: order[kv[0]]))}, out))
+    return parts
+
+
+def _localize(group: dict[str, Any], ids: _Ids, here: frozenset[str]) -> dict[str, Any]:
+    """The group with an OU's parent as a Ref where this stack holds the parent (the export otherwise)."""
+    exported = {ids.exports[p]: p for p in here}
+    out = {}
+    for key, value in group.items():
+        parent = value["Properties"].get("ParentId") if value["Type"] == "AWS::Organizations::OrganizationalUnit" \
+            else None
+        if isinstance(parent, dict) and parent.get("Fn::ImportValue") in exported:
+            value = {**value, "Properties": {**value["Properties"],
+                                             "ParentId": ref(ids.units[exported[parent["Fn::ImportValue"]]])}}
+        out[key] = value
+    return out
+
+
+def build_organization(plan: Plan, ids: _Ids, part: OuPart | None = None) -> dict[str, Any]:
+    """One organization stack (the first when ``part`` is None)."""
+    part = part or ou_parts(plan, ids)[0]
+    outputs_limit = plan.limits["cfn_outputs_per_template"].value if "cfn_outputs_per_template" in plan.limits \
+        else MAX_OUTPUTS
+    if len(part.outputs) > outputs_limit:  # by construction of ou_parts; the backstop of `guardrails check`
         raise CloudFormationLimitError(
-            f"{_path(ORGANIZATION)}: {len(plan.units)} OUs need {len(outputs)} outputs (every OU id is exported for "
-            f"the accounts and StackSet stacks); CloudFormation allows {MAX_OUTPUTS} per template. Use fewer OUs "
-            "(at most 199), or deploy the organization with Terraform.")
-    return _template(plan, "organizational units and the SCPs attached to the root and to OUs", resources, outputs)
+            f"{_path(part.stem)}: {len(part.units)} OUs need {len(part.outputs)} outputs (every OU id is exported for "
+            f"the accounts and StackSet stacks); CloudFormation allows {outputs_limit} per template. Please report it.")
+    if part.parts == 1:
+        what = "organizational units and the SCPs attached to the root and to OUs"
+    else:
+        what = f"organizational units and the SCPs attached to the root and to OUs (part {part.part} of {part.parts})"
+    return _template(plan, what, part.resources, part.outputs)
 
 
 # ----------------------------------------------------------------------------- stack 2: accounts and their SCPs
@@ -244,7 +377,7 @@ def _account_groups(plan: Plan, ids: _Ids) -> list[tuple[str, dict[str, Any]]]:
     for scp in (*plan.scps, *plan.rcps):
         if _on_account(scp):
             attached.setdefault(scp.target.partition(":")[2], []).append(scp)
-    names = sorted({*ids.accounts, *attached}, key=lambda n: (plan.organization_account(n).unit, n))
+    names = sorted({*ids.accounts, *attached}, key=lambda n: (_member(plan, n).unit, n))
     groups = []
     for name in names:
         resources = {ids.accounts[name]: _account_resource(plan, ids, name)} if name in ids.accounts else {}
@@ -322,9 +455,9 @@ def _deployment_targets(plan: Plan, ids: _Ids, cls: BaselineClass) -> dict[str, 
         if covered == set(cls.accounts):
             return {"OrganizationalUnitIds": [_ou(ids, u, local=False) for u in cls.whole_units],
                     "AccountFilterType": "NONE"}
-    units = sorted({plan.organization_account(a).unit for a in cls.accounts})
+    units = sorted({_member(plan, a).unit for a in cls.accounts})
     return {"OrganizationalUnitIds": [_ou(ids, u, local=False) for u in units],
-            "Accounts": [plan.organization_account(a).id for a in cls.accounts],
+            "Accounts": [_member(plan, a).id for a in cls.accounts],
             "AccountFilterType": "INTERSECTION"}
 
 
@@ -362,7 +495,7 @@ def build_stacksets(plan: Plan, ids: _Ids) -> dict[str, Any]:
 
 
 def _is_management(plan: Plan, cls: BaselineClass) -> bool:
-    return any(plan.organization_account(a).management for a in cls.accounts)
+    return any(_member(plan, a).management for a in cls.accounts)
 
 
 # ----------------------------------------------------------------------------- importing what exists
@@ -373,16 +506,18 @@ def _existing_units(plan: Plan) -> list[str]:
 
 
 def _existing_accounts(plan: Plan, chunk: _Chunk) -> list[str]:
-    return [n for n in chunk.accounts if accounts_are_resources(plan) and not plan.organization_account(n).management
-            and plan.organization_account(n).existing]
+    return [n for n in chunk.accounts if accounts_are_resources(plan) and not _member(plan, n).management
+            and _member(plan, n).existing]
 
 
-def _organization_import(plan: Plan, ids: _Ids) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _organization_import(plan: Plan, ids: _Ids, part: OuPart | None = None
+                         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The IMPORT change set of stack 1: (template, ``--resources-to-import`` list). Only the resources being
     imported: an IMPORT change set may add nothing else (no new resources, no outputs).
     https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-import-existing-stack.html
     https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ResourceToImport.html"""
     units = _existing_units(plan)
+    here = frozenset(part.units) if part is not None else None
     resources: dict[str, Any] = {}
     to_import = []
     for path in units:
@@ -390,7 +525,9 @@ def _organization_import(plan: Plan, ids: _Ids) -> tuple[dict[str, Any], list[di
         if unit.parent and unit.parent not in units:
             raise ValueError(f"OU {path} exists (id {unit.existing_id}) but its parent {unit.parent} does not: "
                              "an existing OU can only sit under an existing parent; give the parent its id too.")
-        resources[ids.units[path]] = _unit_resource(plan, ids, path)
+        if here is not None and path not in here:
+            continue  # imported by the organization stack that holds it
+        resources[ids.units[path]] = _unit_resource(plan, ids, path, here)
         to_import.append({"ResourceType": "AWS::Organizations::OrganizationalUnit",
                           "LogicalResourceId": ids.units[path], "ResourceIdentifier": {"Id": unit.existing_id}})
     return _template(plan, "import of the existing organizational units", resources), to_import
@@ -402,21 +539,25 @@ def _accounts_import(plan: Plan, ids: _Ids, chunk: _Chunk) -> tuple[dict[str, An
     resources: dict[str, Any] = {}
     to_import = []
     for name in _existing_accounts(plan, chunk):
-        unit = plan.organization_account(name).unit
+        unit = _member(plan, name).unit
         # An existing account moving into a new OU: import it without a parent; the following update moves it.
         resources[ids.accounts[name]] = _account_resource(plan, ids, name, parent_known=unit == "" or unit in units)
         to_import.append({"ResourceType": "AWS::Organizations::Account", "LogicalResourceId": ids.accounts[name],
-                          "ResourceIdentifier": {"AccountId": plan.organization_account(name).id}})
+                          "ResourceIdentifier": {"AccountId": _member(plan, name).id}})
     return _template(plan, "import of the existing accounts", resources), to_import
 
 
 # ----------------------------------------------------------------------------- headers and files
 
 
-def _order(n: int, stem: str, parts: int) -> list[str]:
+def _ou_files(ous: int) -> str:
+    return "organization.yaml" if ous <= 1 else f"organization.yaml, then {OU_PARTS}-2.yaml … {OU_PARTS}-{ous}.yaml"
+
+
+def _order(n: int, stem: str, parts: int, ous: int = 1) -> list[str]:
     return [
         f"Stack {n} of 3 ({stack(stem)}). The management account's CloudFormation deploys in three steps, in order:",
-        f"  1. organization.yaml  2. {_accounts_files(parts)}  3. stacksets.yaml",
+        f"  1. {_ou_files(ous)}  2. {_accounts_files(parts)}  3. stacksets.yaml",
     ]
 
 
@@ -439,7 +580,9 @@ def _deploy_line(plan: Plan, stem: str) -> str:
             f"--template-file {stem}.yaml")
 
 
-def _organization_header(plan: Plan, parts: int) -> list[str]:
+def _organization_header(plan: Plan, parts: int, ou: OuPart | None = None) -> list[str]:
+    if ou is not None and ou.parts > 1:
+        return _ou_part_header(plan, parts, ou)
     lines = [
         *_order(1, ORGANIZATION, parts),
         "This stack: organizational units and the SCPs attached to the root and to OUs. It exports every OU id",
@@ -462,8 +605,31 @@ def _organization_header(plan: Plan, parts: int) -> list[str]:
     return [*lines, "Deploy:", _deploy_line(plan, ORGANIZATION)]
 
 
-def _chunk_header(plan: Plan, chunk: _Chunk, *, importing: bool) -> list[str]:
-    lines = _order(2, chunk.stem, chunk.parts)
+def _ou_part_header(plan: Plan, parts: int, ou: OuPart) -> list[str]:
+    """The header of each organization stack when the OUs need several (the single stack keeps the header above)."""
+    lines = [
+        *_order(1, ou.stem, parts, ou.parts),
+        f"Organization stack {ou.part} of {ou.parts}: the OUs, in path order, are split into stacks that each fit the",
+        "outputs, resources and inline-size limits, parents before children. Deploy the parts in order: an OU whose",
+        "parent is in an earlier part reads the parent's export. Each part creates its OUs, the SCPs attached to",
+        f"them{' and to the root' if ou.part == 1 else ''}, and exports their ids "
+        f"(guardrails-{_slug(plan.org.name)}-ou-<OU path>); the accounts and",
+        "StackSet stacks import them by export name, whichever part exports them. An OU that moves to another part",
+        "(OUs added before it in path order) must be removed from the old part's template (it is retained) and",
+        "imported into the new one; the export cannot move while another stack imports it (docs/deploying.md).",
+        "OUs carry DeletionPolicy and UpdateReplacePolicy Retain: neither deleting this stack nor a replacement",
+        "ever deletes an OU.",
+    ]
+    if ou.part == 1:
+        lines += ["Prerequisites: all features enabled, the SERVICE_CONTROL_POLICY type enabled on the root, and",
+                  "trusted access for CloudFormation StackSets turned on in Organizations."]
+    if set(_existing_units(plan)) & set(ou.units):
+        lines += _import_lines(plan, ou.stem, "OUs")
+    return [*lines, "Deploy:", _deploy_line(plan, ou.stem)]
+
+
+def _chunk_header(plan: Plan, chunk: _Chunk, *, importing: bool, ous: int = 1) -> list[str]:
+    lines = _order(2, chunk.stem, chunk.parts, ous)
     if accounts_are_resources(plan):
         lines.append("This stack: member accounts, in the OUs exported by organization.yaml, and the SCPs attached")
         lines.append("to them. Deploy it after organization.yaml and before stacksets.yaml.")
@@ -485,10 +651,10 @@ def _chunk_header(plan: Plan, chunk: _Chunk, *, importing: bool) -> list[str]:
     return [*lines, "Deploy:", _deploy_line(plan, chunk.stem)]
 
 
-def _stacksets_header(plan: Plan, parts: int) -> list[str]:
+def _stacksets_header(plan: Plan, parts: int, ous: int = 1) -> list[str]:
     region = plan.org.home_region
     return [
-        *_order(3, STACKSETS, parts),
+        *_order(3, STACKSETS, parts, ous),
         "This stack: one service-managed StackSet per member-account class, rolling the baseline-*.yaml",
         "templates out in the home region. Deploy it last: OU ids come from the exports of organization.yaml,",
         f"and the accounts the StackSets target must exist, but they live in the {ACCOUNTS} stacks, so",
@@ -544,22 +710,26 @@ def render(plan: Plan) -> dict[str, str]:
     """Every management-account template; a stack with nothing in it is not written."""
     ids = _ids(plan)
     chunks = _chunks(plan, ids)
+    parts = ou_parts(plan, ids)
+    ous = len(parts)
     files: dict[str, str] = {}
 
-    organization = build_organization(plan, ids)
-    if organization["Resources"]:
-        files[_path(ORGANIZATION)] = _file(
-            plan, ORGANIZATION, _organization_header(plan, len(chunks)), organization,
+    for part in parts:
+        organization = build_organization(plan, ids, part)
+        if not organization["Resources"]:
+            continue
+        files[_path(part.stem)] = _file(
+            plan, part.stem, _organization_header(plan, len(chunks), part), organization,
             "the organization stack (OUs and the SCPs attached to the root and to OUs)",
             "Attach fewer SCPs to OUs (guardrails on a parent OU cover every OU below it) or use fewer OUs, or "
             "deploy the organization with Terraform.")
-        if _existing_units(plan):
-            files.update(_import_files(plan, ORGANIZATION, _organization_import(plan, ids)))
+        if set(_existing_units(plan)) & set(part.units):
+            files.update(_import_files(plan, part.stem, _organization_import(plan, ids, part if ous > 1 else None)))
 
     for chunk in chunks:
         importing = bool(_existing_accounts(plan, chunk))
         files[_path(chunk.stem)] = _file(
-            plan, chunk.stem, _chunk_header(plan, chunk, importing=importing), build_accounts(plan, chunk),
+            plan, chunk.stem, _chunk_header(plan, chunk, importing=importing, ous=ous), build_accounts(plan, chunk),
             "this accounts stack", "The accounts are split so that this cannot happen: please report it.")
         if importing:
             files.update(_import_files(plan, chunk.stem, _accounts_import(plan, ids, chunk)))
@@ -567,7 +737,7 @@ def render(plan: Plan) -> dict[str, str]:
     stacksets = build_stacksets(plan, ids)
     if stacksets["Resources"]:
         files[_path(STACKSETS)] = _file(
-            plan, STACKSETS, _stacksets_header(plan, len(chunks)), stacksets,
+            plan, STACKSETS, _stacksets_header(plan, len(chunks), ous), stacksets,
             "the StackSet stack (one StackSet per member-account baseline class)",
             "Give more accounts the same baseline (the same deploy_to) so that there are fewer classes, or deploy "
             "the baselines with Terraform.")
