@@ -327,12 +327,21 @@ def test_organization_trail_delegations_features_and_trusted_access() -> None:
     sec = security(plan)
     files = files_for(plan)
     found = resources(files, "terraform/organization")
-    trail = found[("aws_cloudtrail", "organization")]
+    # The trail is a root module of its own, applied after the log archive (guardrails.emitters.terraform.order);
+    # the organization's state forgets it without destroying it, and reads nothing at plan time.
+    assert not [k for k in found if k[0] == "aws_cloudtrail"]
+    assert not [k for k in data_sources(files, "terraform/organization") if k[0] != "aws_iam_policy_document"]
+    [removed] = hcl2.loads(files["terraform/organization/security.tf"])["removed"]
+    assert removed["from"] == "${aws_cloudtrail.organization}" and removed["lifecycle"][0]["destroy"] is False
+    trail = resources(files, "terraform/organization-trail")[("aws_cloudtrail", "organization")]
     assert decode(trail["name"]) == sec.trail_name and decode(trail["s3_bucket_name"]) == sec.log_bucket
     for flag in ("is_organization_trail", "is_multi_region_trail", "include_global_service_events",
                  "enable_log_file_validation"):
         assert trail[flag] is True
     assert trail["kms_key_id"] == "${data.aws_kms_key.log_archive.arn}"
+    key = data_sources(files, "terraform/organization-trail")[("aws_kms_key", "log_archive")]
+    assert decode(key["key_id"]).endswith(f":{plan.account(sec.log_account).id}:alias/{LOG_KEY_ALIAS}")
+    assert f'"{plan.management_account.id}"' in files["terraform/organization-trail/providers.tf"]
     delegated = [(decode(b["service_principal"]), b["account_id"]) for (k, _), b in found.items()
                  if k == "aws_organizations_delegated_administrator"]
     assert sorted(s for s, _ in delegated) == sorted(s for s, _ in sec.delegated_admins)
@@ -372,15 +381,16 @@ def test_existing_log_bucket_with_its_key() -> None:
         assert all(decode(b["log_kms_key_arn"]) == key for (_, name), b in blocks(text, "module").items()
                    if name.startswith("security_"))
         assert "depends_on" not in text
-    trail = resources(files, "terraform/organization")[("aws_cloudtrail", "organization")]
+    trail = resources(files, "terraform/organization-trail")[("aws_cloudtrail", "organization")]
     assert decode(trail["kms_key_id"]) == key
+    assert not data_sources(files, "terraform/organization-trail")
 
 
 def test_existing_log_bucket_without_a_key() -> None:
     files = files_for(variant(log_bucket_existing=True, log_kms_key_arn=None))
     assert "log_kms_key_arn" not in files[f"{MODULE_DIR}/variables.tf"]
     assert "s3_kms_key_arn" not in files[f"{MODULE_DIR}/config.tf"]
-    assert "kms_key_id" not in files["terraform/organization/security.tf"]
+    assert "kms_key_id" not in files["terraform/organization-trail/trail.tf"]
     for path, text in files.items():
         if path.endswith(".tf"):
             hcl2.loads(text)
@@ -392,6 +402,7 @@ def test_no_trail_no_analyzer_no_root_features_no_settings() -> None:
     files = files_for(plan)
     org = files["terraform/organization/security.tf"]
     assert "aws_cloudtrail" not in org and "aws_iam_organizations_features" not in org
+    assert not [p for p in files if p.startswith("terraform/organization-trail/")]
     assert "aws_organizations_delegated_administrator" not in org
     assert not [p for p in files if p.endswith("access_analyzer.tf")]
     assert f"{MODULE_DIR}/account_settings.tf" not in files

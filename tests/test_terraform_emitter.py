@@ -230,7 +230,7 @@ def test_layout_of_the_example() -> None:
         assert f'"arn:{plan.org.partition}:iam::{account.id}:role/{role}"' in providers
         assert f"guardrails/accounts/{account.name}.tfstate" in files[f"terraform/accounts/{account.name}/backend.tf"]
     versions = files["terraform/organization/versions.tf"]
-    assert 'required_version = ">= 1.5"' in versions and 'version = "~> 6.0"' in versions
+    assert 'required_version = ">= 1.7"' in versions and 'version = "~> 6.0"' in versions
     assert 'backend "s3" {}' in files["terraform/organization/backend.tf"]
 
 

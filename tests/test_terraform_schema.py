@@ -151,7 +151,8 @@ class Checker:
                 self.body(where, kind, type_schema, body, top=True)
                 self.lifecycle(where, type_schema, body)
             for path, tree in module.trees:
-                for text in _strings(tree):
+                # moved/removed blocks name addresses, not references (a removed one is declared nowhere)
+                for text in _strings({k: v for k, v in tree.items() if k not in ("moved", "removed")}):
                     for expression in _expressions(text):
                         self.references(f"{path}", module, expression)
             for path, to, raw_id in module.imports:

@@ -9,9 +9,11 @@ Layout (paths relative to ``output/``)::
                                          already exists (:mod:`.accounts`)
     terraform/modules/account-security/  with a security plan: the same for every account, one instance per
                                          region (:mod:`.security`)
+    terraform/organization-trail/        with a security plan's trail: the organization trail (:mod:`.security`)
     terraform/identity-center/           with ``identity_center`` (:mod:`.identity_center`, its own entry point)
 
-Apply order: organization, the log-archive account, the analyzer account, every other account, Identity Center.
+Apply order (:mod:`.order`): organization, the log-archive account, the organization trail, the analyzer account,
+every other account, Identity Center; no root module reads at plan time what a later one creates.
 
 Modules: :mod:`.hcl` escapes and checks every value a template writes, :mod:`.render` holds the Jinja environment,
 the ``terraform fmt`` alignment and the root-module files; the others each render one part of the layout from the

@@ -5,8 +5,8 @@
                       security plan
     scps.tf           per SCP and RCP: policy document, policy, attachment
     outputs.tf
-    security.tf       with a security plan (:mod:`.security`): organization trail, delegated administrators, root
-                      access features
+    security.tf       with a security plan (:mod:`.security`): delegated administrators, root access features, the
+                      apply order, and the removed block of the trail (now terraform/organization-trail)
 
 checkov kind ``scp`` (key: the SCP's or RCP's key) for the policy documents of scps.tf.
 """

@@ -35,7 +35,7 @@ from guardrails.emitters.terraform.hcl import (
 from guardrails.policies.ir import Plan
 
 ROOT = "terraform"
-REQUIRED_VERSION = ">= 1.5"  # import blocks: https://developer.hashicorp.com/terraform/language/import
+REQUIRED_VERSION = ">= 1.7"  # import blocks 1.5, removed blocks 1.7 (versions.tf.j2)
 AWS_PROVIDER = "~> 6.0"
 
 

@@ -11,8 +11,9 @@ Files (paths relative to ``output/``; only when ``plan.security`` is set)::
     terraform/accounts/<log account>/log_archive.tf the log bucket (Object Lock) and its KMS key (unless it exists)
     terraform/accounts/<analyzer>/access_analyzer.tf organization analyzers
     terraform/accounts/<detection admin>/detection.tf  GuardDuty and Security Hub for the organization
-    terraform/organization/security.tf   organization trail, delegated administrators (GuardDuty and Security Hub
-                                         included), root access features
+    terraform/organization/security.tf   delegated administrators (GuardDuty and Security Hub included), root
+                                         access features
+    terraform/organization-trail/        the organization trail, a root module of its own (management account)
 
 The module's content is the same for every account: literal values from the plan, variables only for what
 differs per instance (account id, region and which kind of region it is). The key, bucket and topic policies
@@ -23,8 +24,10 @@ rendered by ``policy_document.tf.j2``, never assembled here; inside the module t
 The module's inputs: account_id, region, home_region, allowed_region, global_region, log_kms_key_arn,
 config_role_arn.
 
-Apply order: ``terraform/organization`` (trusted access, delegated administrators), then the log-archive
-account (bucket, key), then the analyzer account, then every other account.
+Apply order (guardrails.emitters.terraform.order): ``terraform/organization`` (trusted access, delegated
+administrators), the log-archive account (bucket, key), ``terraform/organization-trail`` (CloudTrail checks the
+bucket and key when it creates the trail), the analyzer account, every other account. A root module looks the log
+key up by its alias ARN only after the log archive's step.
 
 checkov kinds: ``security_key_policy`` (key: ``alerts`` or ``log_archive``), ``log_bucket`` (key: ``log_archive``),
 ``config_recorder`` (key: its name), ``organization_trail`` (key: the trail's name).
@@ -35,7 +38,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from guardrails.emitters.terraform.hcl import Hcl, quote, ref, tf_name
-from guardrails.emitters.terraform.render import ROOT, render, versions
+from guardrails.emitters.terraform.order import TRAIL, apply_order, step_of
+from guardrails.emitters.terraform.render import ROOT, render, root_files, versions
 from guardrails.iam.arns import arn, role_arn
 from guardrails.policies.ir import Account, Plan, SecurityPlan
 from guardrails.policies.resource_policies import LOG_KEY_ALIAS
@@ -121,17 +125,34 @@ def security_files(plan: Plan, account_names: dict[str, str]) -> dict[str, str]:
             return quote(account.id)
         return ref(f"aws_organizations_account.{account_names[name]}.id")
 
-    log_key = _log_key(plan, security, in_log_account=False)
     home = plan.org.home_region
     management = plan.management_account
     guardduty_regions = [(region_alias(r), r) for r in plan.org.allowed_regions] if security.guardduty else []
     files[f"{ROOT}/organization/security.tf"] = render(
         plan, "organization_security.tf.j2", security=security, org=plan.org, account_ref=account_ref,
-        tf_name=tf_name, log_key=log_key, log_account=security.log_account,
-        analyzer_account=security.analyzer_account, guardduty_regions=guardduty_regions,
+        tf_name=tf_name, steps=apply_order(plan), trail_directory=TRAIL if security.trail_name else None,
+        guardduty_regions=guardduty_regions,
         home_alias=region_alias(home), regional_providers=[(a, r) for a, r in guardduty_regions if r != home],
         management_id=management.id,
         role_arn=role_arn(plan.org.partition, management.id, plan.org.management_deployment_role))
+    if security.trail_name:
+        files.update(trail_files(plan, security))
+    return files
+
+
+def trail_files(plan: Plan, security: SecurityPlan) -> dict[str, str]:
+    """``terraform/organization-trail/``: the organization trail, applied in the management account after the log
+    archive (guardrails.emitters.terraform.order)."""
+    assert security.trail_name is not None
+    management = plan.management_account
+    after = [step.label for step in apply_order(plan)[:step_of(plan, TRAIL) - 1]]
+    files = root_files(plan, TRAIL, "guardrails/organization-trail.tfstate", management.id,
+                       plan.org.management_deployment_role)
+    files[f"{TRAIL}/trail.tf"] = render(
+        plan, "organization_trail.tf.j2", security=security, after=after,
+        log_key=_log_key(plan, security, in_log_account=False),
+        trail_arn=arn(plan.org.partition, "cloudtrail", plan.org.home_region, management.id,
+                      f"trail/{security.trail_name}"))
     return files
 
 
