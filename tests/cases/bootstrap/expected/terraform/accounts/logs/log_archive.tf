@@ -113,7 +113,7 @@ resource "aws_kms_key" "log_archive" {
   }
 }
 
-# Other accounts find the key by this alias's ARN (their security.tf), so keep the alias name.
+# Other accounts (their security.tf) and terraform/organization-trail find the key by this alias's ARN: keep its name.
 resource "aws_kms_alias" "log_archive" {
   name          = "alias/guardrails-log-archive"
   target_key_id = aws_kms_key.log_archive.key_id
