@@ -106,7 +106,8 @@ def seed(url: str, compiled: Any, account: str = ACCOUNT, account_id: str = MOTO
         for arn in role["policies"]:
             iam.attach_role_policy(RoleName=role["name"], PolicyArn=sub(arn))
         for path in role["inline_policies"]:
-            iam.put_role_policy(RoleName=role["name"], PolicyName=Path(path).stem, PolicyDocument=text(path))
+            iam.put_role_policy(RoleName=role["name"], PolicyName=Path(path).stem.removeprefix(f"{role['name']}-"),
+                                PolicyDocument=text(path))
     for group in cls["groups"]:
         iam.create_group(GroupName=group["name"], Path=group["path"])
         for arn in group["policies"]:

@@ -8,12 +8,13 @@ numbering): 1.4, 1.10, 1.12, 1.13, 1.14, 1.15. Suggestions: services a role has 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from guardrails.audit.reader import CredentialRow, Snapshot
+from guardrails.audit.functions import FunctionRole, function_role_for
+from guardrails.audit.reader import CredentialRow, LiveRole, Snapshot
 from guardrails.evaluation.organization import Organization
 from guardrails.iam.manifest import ACCOUNT_PLACEHOLDER, GroupEntry, ManagedPolicyEntry, RoleEntry, UserEntry
 from guardrails.policies.ir import PasswordPolicy
@@ -58,16 +59,22 @@ class ExpectedAccount:
     scp_levels: tuple[tuple[str, tuple[str, ...]], ...]  # (target, SCP names), root first
     managed_names: frozenset[str]  # role/group/user names any class deploys ("role:X", "group:X", "user:X")
     management: bool
+    # The custom-resource functions' roles of the CloudFormation templates deployed here (guardrails.audit.functions).
+    function_roles: tuple[FunctionRole, ...] = ()
 
     def inline(self, role: RoleEntry) -> tuple[tuple[str, Any], ...]:
-        """The role's inline policies as (name, document); the name is the file's stem."""
-        return tuple(sorted((path.rsplit("/", 1)[-1].removesuffix(".json"), self.documents[path])
-                            for path in role.inline_policies))
+        """The role's inline policies as (name, document) as deployed: the file is ``<role>-<policy name>.json``
+        (guardrails/emitters/policies.py), the templates name the policy ``<policy name>``."""
+        def name(path: str) -> str:
+            return path.rsplit("/", 1)[-1].removesuffix(".json").removeprefix(f"{role.name}-")
+
+        return tuple(sorted((name(path), self.documents[path]) for path in role.inline_policies))
 
 
 def expected_account(organization: Organization, password_policy: PasswordPolicy | None, account_name: str,
-                     account_id: str | None = None) -> ExpectedAccount:
-    """The account's deployment from the emitted policy tree; ``account_id`` overrides the blueprint's id."""
+                     account_id: str | None = None, function_roles: Sequence[FunctionRole] = ()) -> ExpectedAccount:
+    """The account's deployment from the emitted policy tree; ``account_id`` overrides the blueprint's id;
+    ``function_roles`` are those of the CloudFormation templates that deploy into this account."""
     account = organization.account(account_name)
     if account_id:
         account = replace(account, id=account_id)
@@ -98,7 +105,7 @@ def expected_account(organization: Organization, password_policy: PasswordPolicy
     return ExpectedAccount(account.name, account.id, tuple(sorted(roles, key=lambda r: r.name)),
                            tuple(sorted(groups, key=lambda g: g.name)), tuple(sorted(users, key=lambda u: u.name)),
                            tuple(sorted(policies, key=lambda p: p.arn)), documents, password_policy, levels,
-                           managed, account.management)
+                           managed, account.management, tuple(function_roles))
 
 
 # -- documents --------------------------------------------------------------------------------------
@@ -200,7 +207,10 @@ def drift_findings(expected: ExpectedAccount, snapshot: Snapshot) -> list[Findin
     for live in snapshot.roles:
         if live.name in wanted or live.path.startswith(_IGNORED_ROLE_PATHS):
             continue
-        if f"role:{live.name}" in expected.managed_names or live.path.startswith("/guardrails/"):
+        function = function_role_for(live.name, live.path, expected.function_roles)
+        if function is not None and f"role:{live.name}" not in expected.managed_names:
+            findings += _function_role_drift(function, live, expected.id)
+        elif f"role:{live.name}" in expected.managed_names or live.path.startswith("/guardrails/"):
             findings.append(Finding("drift/role-extra", "error", f"role/{live.name}",
                                     "a guardrails role that the blueprint does not deploy in this account"))
         else:
@@ -281,6 +291,25 @@ def drift_findings(expected: ExpectedAccount, snapshot: Snapshot) -> list[Findin
             findings.append(Finding("info/unmanaged-policy", "info", subject, "not managed by guardrails"))
     findings += _password_drift(expected.password_policy, snapshot.password_policy)
     findings += _scp_drift(expected, snapshot)
+    return findings
+
+
+def _function_role_drift(function: FunctionRole, live: LiveRole, account_id: str) -> list[Finding]:
+    """A custom-resource function's role compared with its template: the trust, the inline policies and
+    nothing else (no attached policy, no boundary, IAM's default session duration)."""
+    findings: list[Finding] = []
+    subject = f"role/{live.name}"
+    trust = function.trust_document(account_id)
+    if not same_document(trust, live.trust):
+        findings.append(Finding("drift/role-trust-changed", "error", subject, document_difference(trust, live.trust)))
+    if live.max_session_duration != function.max_session_duration:
+        findings.append(Finding("drift/role-changed", "error", subject, f"max session duration "
+                                f"{live.max_session_duration} s (expected {function.max_session_duration} s)"))
+    _drift_attachments(findings, "role", subject, (), live.attached)
+    _drift_inline(findings, "role", subject, function.inline_documents(account_id, live.inline), live.inline)
+    if live.boundary is not None:
+        findings.append(Finding("drift/role-boundary-changed", "error", subject,
+                                f"boundary {live.boundary} (expected none)"))
     return findings
 
 

@@ -45,6 +45,12 @@ class Function:
     trust: str  # JSON
     placement: str  # "class:<key>", "management", "every"
 
+    @property
+    def role_logical_id(self) -> str:
+        """The role's logical id in its template: both physical names are ``<stack>-<logical id>-<SUFFIX>``."""
+        stack = self.name[: -len(f"-{self.logical_id}-{SUFFIX}")]
+        return self.role_name[len(stack) + 1: -len(SUFFIX) - 1]
+
     def deployed_in(self, class_key: str | None, management: bool) -> bool:
         if self.placement == "every":
             return True
