@@ -1,0 +1,1 @@
+"""Deploying compiled CloudFormation onto moto in server mode (tests/test_deploy_cloudformation.py)."""
