@@ -69,7 +69,7 @@ def _attach_org_policies(orgs: Any, compiled: Any, kind: str, targets: dict[str,
 def org(moto_url: str, example_compiled: Any) -> Iterator[Org]:  # noqa: F811 - the imported fixture
     import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=120).close()
     patch = pytest.MonkeyPatch()
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         patch.delenv(name, raising=False)

@@ -334,7 +334,7 @@ def _drop_resources(text: str, types: tuple[str, ...]) -> str:
 def workspace(emulator: str, example_compiled: Compiled, tmp_path: Path) -> Workspace:
     """A fresh emulator with the example's existing organization, and the emitted Terraform pointed at it."""
     version = _provider_version()
-    urllib.request.urlopen(urllib.request.Request(f"{emulator}/moto-api/reset", method="POST"), timeout=10).close()
+    urllib.request.urlopen(urllib.request.Request(f"{emulator}/moto-api/reset", method="POST"), timeout=120).close()
     plan = example_compiled.plan
     assert plan.org.existing  # the example adopts its organization with an import block
     organizations = _client(emulator, "organizations", plan.management_account.id, plan.org.home_region)
