@@ -23,7 +23,9 @@ REGENERATE = r"regenerate it with `guardrails build`"
 DERIVED = {"AccountClass": {"key"}, "ManagedPolicyEntry": {"arn"}, "OrgPolicyEntry": {"kind"}}
 # Keys a manifest may leave out (the typed field then holds its default).
 OPTIONAL = {"OrganizationInfo": {"deployment_role", "management_deployment_role"},
-            "OrgPolicyEntry": {"intended_denials"}, "PermissionSetBoundary": {"arn", "customer_managed"}}
+            "OrgPolicyEntry": {"intended_denials"}, "PermissionSetBoundary": {"arn", "customer_managed"},
+            # written only for entries the blueprint renamed (moved_from); the example renames none
+            **{entry: {"moved_from"} for entry in ("ManagedPolicyEntry", "RoleEntry", "GroupEntry", "UserEntry")}}
 RENAMES = {"class_key": "class"}
 
 

@@ -10,9 +10,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from guardrails.blueprint.schema_base import AccountId, IamName, IamPath, Placement, Region, StringOrList, Strict
+
+# Former keys of a renamed entry, oldest first (docs/deploying.md, "Renaming a blueprint entry").
+MovedFrom = Annotated[list[IamName], BeforeValidator(lambda v: [v] if isinstance(v, str) else v), Field(
+    default_factory=list,
+    description="Former keys of this entry, oldest first, after renaming it: Terraform gets `moved` blocks (its "
+    "resources are moved in the state, not destroyed and created again) and CloudFormation keeps the logical id "
+    "of the oldest key. Keep them while any deployment may still have an old key.")]
 # The section models live in their own modules; they are re-exported here as part of the blueprint API.
 from guardrails.blueprint.schema_github import GitHubOidc
 from guardrails.blueprint.schema_identity_center import (
@@ -384,6 +391,7 @@ class Group(Strict):
     members: list[str] = Field(default_factory=list, description="IAM user names (users defined in `users`).")
     path: IamPath = "/"
     deploy_to: Placement
+    moved_from: MovedFrom
 
 
 class User(Strict):
@@ -391,6 +399,7 @@ class User(Strict):
     console: bool = Field(True, description="The user signs in to the console (a password is set out of band).")
     access_keys: bool = Field(False, description="The user may create access keys (discouraged; CIS 1.11).")
     deploy_to: Placement
+    moved_from: MovedFrom
     tags: dict[str, str] = Field(default_factory=dict)
     accepted_findings: list[AcceptedFinding] = Field(
         default_factory=list, description="checkov findings accepted on this user (e.g. CKV_AWS_273), with a reason."
@@ -407,6 +416,7 @@ class Role(Strict):
     max_session_duration: int = Field(3600, ge=3600, le=43200, description="Seconds (AWS range 3600–43200).")
     instance_profile: bool = False
     deploy_to: Placement
+    moved_from: MovedFrom
     tags: dict[str, str] = Field(default_factory=dict)
     accepted_findings: list[AcceptedFinding] = Field(
         default_factory=list, description="checkov findings accepted on this role (e.g. CKV_AWS_60), with a reason."
@@ -417,6 +427,7 @@ class PermissionBoundary(Strict):
     name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")] | None = None
     description: str = ""
     statements: list[Statement] = Field(min_length=1)
+    moved_from: MovedFrom
 
 
 class OidcProvider(Strict):

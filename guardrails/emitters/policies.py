@@ -163,6 +163,12 @@ def session_seconds(duration: str) -> int:
     return int(match.group(1) or 0) * 3600 + int(match.group(2) or 0) * 60
 
 
+def _moved(former: tuple[str, ...]) -> dict[str, Any]:
+    """Former logical names of a renamed entry, oldest first; written only when there are some, so the manifest
+    of a blueprint without renames stays as it was."""
+    return {"moved_from": list(former)} if former else {}
+
+
 def _class(cls: BaselineClass, partition: str) -> dict[str, Any]:
     base = f"policies/accounts/{cls.key}"
     by_key = {p.key: p for p in cls.baseline.managed_policies}
@@ -177,17 +183,20 @@ def _class(cls: BaselineClass, partition: str) -> dict[str, Any]:
     return {
         "accounts": list(cls.accounts),
         "managed_policies": {arn(PolicyRef("local", p.key)): {"name": p.name, "kind": p.kind, "logical_name": p.key,
+                                                              **_moved(p.moved_from),
                                                               "file": f"{base}/{p.kind}/{p.name}.json"}
                              for p in cls.baseline.managed_policies},
-        "roles": [{"name": r.name, "path": r.path, "logical_name": r.key, "trust": f"{base}/trust/{r.name}.json",
+        "roles": [{"name": r.name, "path": r.path, "logical_name": r.key, **_moved(r.moved_from),
+                   "trust": f"{base}/trust/{r.name}.json",
                    "policies": [arn(ref) for ref in r.policies],
                    "inline_policies": [f"{base}/inline/{r.name}-{name}.json" for name, _ in r.inline_policies],
                    "boundary": arn(r.boundary) if r.boundary else None,
                    "max_session_duration": r.max_session_duration}
                   for r in cls.baseline.roles],
-        "groups": [{"name": g.name, "path": g.path, "logical_name": g.key,
+        "groups": [{"name": g.name, "path": g.path, "logical_name": g.key, **_moved(g.moved_from),
                     "policies": [arn(ref) for ref in g.policies]} for g in cls.baseline.groups],
-        "users": [{"name": u.name, "path": u.path, "logical_name": u.key, "groups": [groups[g] for g in u.groups],
+        "users": [{"name": u.name, "path": u.path, "logical_name": u.key, **_moved(u.moved_from),
+                   "groups": [groups[g] for g in u.groups],
                    "tags": dict(u.tags)}
                   for u in cls.baseline.users],
     }

@@ -184,6 +184,7 @@ class ManagedPolicyEntry:
     kind: str  # "managed" or "boundary"
     file: str
     logical_name: str = ""  # its name in the code: module.baseline.aws_iam_policy.NAME; CloudFormation's from it
+    moved_from: tuple[str, ...] = ()  # former logical names (blueprint moved_from), oldest first
 
     @property
     def path(self) -> str:
@@ -202,6 +203,7 @@ class RoleEntry:
     boundary: str | None  # ARN
     max_session_duration: int
     logical_name: str = ""  # module.baseline.aws_iam_role.NAME; "" in trees written before the manifest had it
+    moved_from: tuple[str, ...] = ()  # former logical names (blueprint moved_from), oldest first
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,7 @@ class GroupEntry:
     path: str
     policies: tuple[str, ...]
     logical_name: str = ""  # module.baseline.aws_iam_group.NAME
+    moved_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ class UserEntry:
     groups: tuple[str, ...]  # group names
     tags: tuple[tuple[str, str], ...] = ()  # sorted (key, value) pairs
     logical_name: str = ""  # module.baseline.aws_iam_user.NAME
+    moved_from: tuple[str, ...] = ()
 
     def tag(self, key: str) -> str | None:
         return dict(self.tags).get(key)
@@ -419,14 +423,15 @@ def _org_policy(kind: str, at: JsonObject) -> OrgPolicyEntry:
 
 def _class(key: str, at: JsonObject) -> AccountClass:
     managed = tuple(ManagedPolicyEntry(arn, e.text("name"), e.text("kind"), e.text("file"),
-                                       e.text("logical_name", default=""))
+                                       e.text("logical_name", default=""), e.texts("moved_from", default=[]))
                     for arn, e in at.keyed("managed_policies").items())
     roles = at.objects("roles", lambda r: RoleEntry(
         r.text("name"), r.text("path"), r.text("trust"), r.texts("policies"), r.texts("inline_policies"),
         r.text("boundary", null=True), r.number("max_session_duration"),
-        r.text("logical_name", default="")))
+        r.text("logical_name", default=""), r.texts("moved_from", default=[])))
     groups = at.objects("groups", lambda g: GroupEntry(g.text("name"), g.text("path"), g.texts("policies"),
-                                                       g.text("logical_name", default="")))
+                                                       g.text("logical_name", default=""),
+                                                       g.texts("moved_from", default=[])))
     users = at.objects("users", _user)
     return AccountClass(key, at.texts("accounts"), managed, roles, groups, users)
 
@@ -434,7 +439,8 @@ def _class(key: str, at: JsonObject) -> AccountClass:
 def _user(at: JsonObject) -> UserEntry:
     tags = at.section("tags")
     return UserEntry(at.text("name"), at.text("path"), at.texts("groups"),
-                     tuple(sorted((k, tags.text(k)) for k in tags.raw)), at.text("logical_name", default=""))
+                     tuple(sorted((k, tags.text(k)) for k in tags.raw)), at.text("logical_name", default=""),
+                     at.texts("moved_from", default=[]))
 
 
 def _resource_policy(at: JsonObject) -> ResourcePolicyEntry:

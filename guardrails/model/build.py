@@ -36,6 +36,7 @@ from guardrails.model.resolved import (
     aws_managed_policy_names,
     region_facts,
 )
+from guardrails.model.renames import check_moved_from
 from guardrails.model.services import (
     ROLLOUT_LOCK,
     _check_control_tower,
@@ -59,6 +60,7 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _resolve_placements(model, problems)
     _check_library(model, problems)
     _check_references(model, problems)
+    check_moved_from(model, problems)
     _check_statements(model, problems)
     _check_guardrail_refs(model, problems)
     _check_organization_rules(model, problems)

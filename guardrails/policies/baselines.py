@@ -3,6 +3,8 @@ identity providers and the password policy."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from guardrails.iam.arns import iam_arn, role_arn, root_arn, user_arn
 from guardrails.model.build import Model
 from guardrails.policies.ir import (
@@ -76,6 +78,11 @@ def mfa_policy_document(*, access_keys: bool, first_password_without_mfa: bool, 
     return PolicyDocument(tuple(statements))
 
 
+def _former(prefix: str, keys: list[str]) -> tuple[str, ...]:
+    """The IR keys of an entry's former blueprint keys (``moved_from``), as the entry's own key is formed."""
+    return tuple(f"{prefix}_{ident(k)}" for k in keys)
+
+
 def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, JobCompilation]) -> Baseline:
     bp = model.blueprint
     org = bp.organization
@@ -121,12 +128,13 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
     for name, spec in bp.groups.items():
         if account in model.placements[("groups", name)]:
             groups.append(Group(f"group_{ident(name)}", name, spec.path,
-                                refs_for(model, spec.job_functions, compiled, policies)))
+                                refs_for(model, spec.job_functions, compiled, policies),
+                                moved_from=_former("group", spec.moved_from)))
     for name in placed_users:
         spec = bp.users[name]
         member_of = tuple(f"group_{ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
         users.append(User(f"user_{ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items())),
-                          accepted_checks(spec.accepted_findings)))
+                          accepted_checks(spec.accepted_findings), _former("user", spec.moved_from)))
 
     # MFA enforcement: attached to every group that has IAM users in this account.
     mfa = bp.mfa_enforcement
@@ -141,7 +149,7 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                               "Denies everything but MFA enrollment until the user signs in with MFA.", document)
         policies[force.key] = force
         with_members = {g for u in users for g in u.groups}
-        groups = [Group(g.key, g.name, g.path, (*g.policies, PolicyRef("local", force.key)))
+        groups = [replace(g, policies=(*g.policies, PolicyRef("local", force.key)))
                   if g.key in with_members else g for g in groups]
 
     for key, spec in bp.roles.items():
@@ -156,7 +164,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                                for i, s in enumerate(b.statements))
             boundary = ManagedPolicy(f"boundary_{ident(spec.boundary)}", b.name or spec.boundary, POLICY_PATH,
                                      b.description or f"Permission boundary {spec.boundary}",
-                                     PolicyDocument(statements), "boundary")
+                                     PolicyDocument(statements), "boundary",
+                                     moved_from=_former("boundary", b.moved_from))
             policies[boundary.key] = boundary
             boundary_ref = PolicyRef("local", boundary.key)
         if spec.trust.github_oidc:
@@ -170,7 +179,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             trust=role_trust(model, key, spec, info), policies=refs_for(model, spec.job_functions, compiled, policies),
             boundary=boundary_ref, max_session_duration=spec.max_session_duration,
             instance_profile=spec.instance_profile,
-            tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings)))
+            tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings),
+            moved_from=_former("role", spec.moved_from)))
 
     password = password_policy(model)
     idp = bp.identity_providers

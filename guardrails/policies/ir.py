@@ -140,6 +140,8 @@ class ManagedPolicy:
     compacted: tuple[str, ...] = ()
     # Actions newer than the pinned IAM database that the blueprint allows here on purpose.
     allowed_unknown_actions: tuple[str, ...] = ()
+    # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
+    moved_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class Role:
     instance_profile: bool = False
     tags: tuple[tuple[str, str], ...] = ()
     accepted_findings: tuple[tuple[str, str], ...] = ()
+    # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
+    moved_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ class Group:
     name: str
     path: str
     policies: tuple[PolicyRef, ...]
+    # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
+    moved_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,8 @@ class User:
     groups: tuple[str, ...]  # group keys
     tags: tuple[tuple[str, str], ...] = ()
     accepted_findings: tuple[tuple[str, str], ...] = ()
+    # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
+    moved_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

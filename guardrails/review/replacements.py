@@ -111,20 +111,22 @@ _LABEL = {"role": "role", "managed-policy": "policy", "group": "group", "user": 
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-iam-group.html
 _REPLACED_ON: dict[str, tuple[str, ...]] = {"role": ("name", "path"), "managed-policy": ("name", "path"),
                                              "group": (), "user": ()}
-_Entry = tuple[str, str, str]  # (logical name, path, name)
+_Entry = tuple[str, str, str, tuple[str, ...]]  # (logical name, path, name, former logical names)
 
 
 def _entries(cls: AccountClass) -> dict[str, list[_Entry]]:
-    return {"role": [(r.logical_name, r.path, r.name) for r in cls.roles],
-            "managed-policy": [(p.logical_name, p.path, p.name) for p in cls.managed_policies],
-            "group": [(g.logical_name, g.path, g.name) for g in cls.groups],
-            "user": [(u.logical_name, u.path, u.name) for u in cls.users]}
+    return {"role": [(r.logical_name, r.path, r.name, r.moved_from) for r in cls.roles],
+            "managed-policy": [(p.logical_name, p.path, p.name, p.moved_from) for p in cls.managed_policies],
+            "group": [(g.logical_name, g.path, g.name, g.moved_from) for g in cls.groups],
+            "user": [(u.logical_name, u.path, u.name, u.moved_from) for u in cls.users]}
 
 
 def _pairs(before: list[_Entry], after: list[_Entry]) -> list[tuple[_Entry, _Entry]]:
-    """The same resource on both sides: by logical name (its Terraform address) when both trees have one, else by
-    name."""
+    """The same resource on both sides: by logical name (its Terraform address) when both trees have one, or by a
+    former logical name the head lists (``moved_from``: Terraform moves it, CloudFormation keeps its logical id),
+    else by name."""
     by_key = {e[0]: e for e in after if e[0]}
+    by_key.update({former: e for e in after for former in e[3] if former not in by_key})
     pairs = [(b, by_key[b[0]]) for b in before if b[0] in by_key]
     matched_before, matched_after = {b for b, _ in pairs}, {a for _, a in pairs}
     by_name = {e[2]: e for e in after if e not in matched_after}
@@ -142,13 +144,13 @@ def _iam(base: Organization, head: Organization) -> list[Replacement]:
             continue
         before, after = _entries(base.manifest.class_of(old)), _entries(head.manifest.class_of(account))
         for kind, entries in before.items():
-            for (b_key, b_path, b_name), (h_key, h_path, h_name) in _pairs(entries, after[kind]):
+            for (b_key, b_path, b_name, _), (h_key, h_path, h_name, h_moved) in _pairs(entries, after[kind]):
                 label = _LABEL[kind]
-                if b_key and h_key and b_key != h_key:
+                if b_key and h_key and b_key != h_key and b_key not in h_moved:
                     detail = (f"Terraform destroys {_address(kind, b_key)} and creates {_address(kind, h_key)} (no "
                               "moved block maps them); CloudFormation creates the new logical id first, which fails "
-                              "while the old resource holds the name; keep the blueprint key of the "
-                              f"{label}, or rename it in two changes (remove it, then add it)")
+                              "while the old resource holds the name; list the old key in the "
+                              f"{label}'s `moved_from`, or keep its blueprint key")
                 elif (b_path != h_path and "path" in _REPLACED_ON[kind]) or \
                         (b_name != h_name and "name" in _REPLACED_ON[kind]):
                     detail = ("IAM cannot change its name or path: CloudFormation and Terraform delete it and create "
@@ -161,7 +163,7 @@ def _iam(base: Organization, head: Organization) -> list[Replacement]:
                 else:
                     continue
                 before_at, after_at = f"{label}{b_path}{b_name}", f"{label}{h_path}{h_name}"
-                if b_key and h_key and b_key != h_key:
+                if b_key and h_key and b_key != h_key and b_key not in h_moved:
                     before_at, after_at = f"{_address(kind, b_key)} ({before_at})", _address(kind, h_key)
                 changed[(kind, before_at, after_at, f"{label}{b_path}{b_name}", detail)].append(account.name)
     return [Replacement(kind, before, after, tuple(sorted(accounts)), (destroyed,), detail)

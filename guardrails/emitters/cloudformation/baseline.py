@@ -23,7 +23,7 @@ from guardrails.emitters.cloudformation.render import (
     with_header,
 )
 from guardrails.policies.class_lock import stackset_name
-from guardrails.policies.ir import Baseline, BaselineClass, Plan, PolicyRef, Role
+from guardrails.policies.ir import Baseline, BaselineClass, Group, ManagedPolicy, Plan, PolicyRef, Role, User
 
 SHOWN_ACCOUNTS = 10  # accounts named in a header; a class can hold hundreds
 
@@ -78,12 +78,19 @@ def _usage(plan: Plan, cls: BaselineClass, *, management: bool) -> list[str]:
     return lines
 
 
+def _first_key(entry: ManagedPolicy | Role | Group | User) -> str:
+    """The key a logical id comes from: the oldest of a renamed entry (``moved_from``), so that CloudFormation
+    updates the resource in place; a new logical id would create the resource first, which fails while the old one
+    holds its name (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resources-section-structure.html)."""
+    return entry.moved_from[0] if entry.moved_from else entry.key
+
+
 def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[str, Any]:
     baseline = cls.baseline
     ids = LogicalIds()
-    policy_ids = {p.key: ids("Boundary" if p.kind == "boundary" else "Policy", p.key)
+    policy_ids = {p.key: ids("Boundary" if p.kind == "boundary" else "Policy", _first_key(p))
                   for p in baseline.managed_policies}
-    group_ids = {g.key: ids("Group", g.key) for g in baseline.groups}
+    group_ids = {g.key: ids("Group", _first_key(g)) for g in baseline.groups}
     resources: dict[str, Any] = {}
 
     def arn(policy: PolicyRef) -> Any:
@@ -106,7 +113,7 @@ def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[
 
     partition = plan.org.partition
     for role in baseline.roles:
-        role_id = ids("Role", role.key)
+        role_id = ids("Role", _first_key(role))
         resources[role_id] = resource("AWS::IAM::Role", _drop_empty({
             "RoleName": role.name,
             "Path": role.path,
@@ -120,7 +127,7 @@ def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[
             "Tags": tags(role.tags),
         }), depends_on=_trusted_providers(role, providers), metadata=skip_metadata("role", role.key, role.accepted_findings))
         if role.instance_profile:
-            resources[ids("InstanceProfile", role.key)] = resource("AWS::IAM::InstanceProfile", {
+            resources[ids("InstanceProfile", _first_key(role))] = resource("AWS::IAM::InstanceProfile", {
                 "InstanceProfileName": role.name,
                 "Path": role.path,
                 "Roles": [ref(role_id)],
@@ -138,7 +145,7 @@ def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[
         if missing:
             raise ValueError(f"class {cls.key}: user {user.name} is in groups not in the baseline: {missing}")
         # No access keys and no login profile: those are credentials, never part of a template.
-        resources[ids("User", user.key)] = resource("AWS::IAM::User", _drop_empty({
+        resources[ids("User", _first_key(user))] = resource("AWS::IAM::User", _drop_empty({
             "UserName": user.name,
             "Path": user.path,
             "Groups": [ref(group_ids[g]) for g in user.groups],  # Ref of AWS::IAM::Group is its name

@@ -2,6 +2,7 @@
 
     versions.tf variables.tf outputs.tf
     iam_policies.tf roles.tf groups.tf users.tf password_policy.tf identity_providers.tf
+    moved.tf            moved blocks of renamed entries (blueprint ``moved_from``)
     saml/<name>.xml     SAML metadata, read with file("${path.module}/saml/<name>.xml")
 
 Every IR policy document becomes a ``data "aws_iam_policy_document"`` (one ``statement`` block per statement,
@@ -82,6 +83,43 @@ def _with_xml_header(plan: Plan, metadata: str) -> str:
     return note + metadata
 
 
+def _chain(moved_from: tuple[str, ...], key: str) -> list[tuple[str, str]]:
+    """(old key, new key) steps from the oldest former key to the current one: Terraform follows chained moves."""
+    keys = [*moved_from, key]
+    return list(zip(keys, keys[1:]))
+
+
+def moves(baseline: Baseline, role_attachments: dict[str, list[Attachment]],
+          group_attachments: dict[str, list[Attachment]]) -> list[tuple[str, str]]:
+    """(from, to) addresses of every resource of a renamed role, group, user or policy (``moved_from``), one
+    step per rename. Resource names begin with their owner's key (``<owner>__<policy>``, ``<role>_inline_<name>``):
+    only the owner part moves, since attached policies are job-function policies, which have no ``moved_from``."""
+    out: list[tuple[str, str]] = []
+
+    def step(owner_key: str, moved_from: tuple[str, ...], names: list[tuple[str, str]]) -> None:
+        # names: (resource type, resource name) of the owner's resources under its current key
+        for old, new in _chain(moved_from, owner_key):
+            out.extend((f"{kind}.{old}{name[len(owner_key):]}", f"{kind}.{new}{name[len(owner_key):]}")
+                       for kind, name in names)
+
+    for policy in baseline.managed_policies:
+        step(policy.key, policy.moved_from, [("aws_iam_policy", policy.key)])
+    for role in baseline.roles:
+        step(role.key, role.moved_from, [
+            ("aws_iam_role", role.key),
+            *(("aws_iam_role_policy_attachment", a.name) for a in role_attachments[role.key]),
+            *(("aws_iam_role_policy", f"{role.key}_inline_{tf_name(name)}") for name, _ in role.inline_policies),
+            *([("aws_iam_instance_profile", role.key)] if role.instance_profile else [])])
+    for group in baseline.groups:
+        step(group.key, group.moved_from, [
+            ("aws_iam_group", group.key),
+            *(("aws_iam_group_policy_attachment", a.name) for a in group_attachments[group.key])])
+    for user in baseline.users:
+        step(user.key, user.moved_from, [("aws_iam_user", user.key),
+                                         *([("aws_iam_user_group_membership", user.key)] if user.groups else [])])
+    return out
+
+
 def baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
     """``{path: text}`` of the class's module."""
     directory = module_directory(cls)
@@ -94,14 +132,15 @@ def baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
         for name, _ in role.inline_policies:
             documents[f"inline {role.key} {name}"] = f"{role.key}_inline_{tf_name(name)}"
     unique(documents, "policy documents")
+    role_attachments = {r.key: _attachments(r.key, r.policies, partition) for r in baseline.roles}
+    group_attachments = {g.key: _attachments(g.key, g.policies, partition) for g in baseline.groups}
     context: dict[str, object] = {
-        "baseline": baseline, "cls": cls,
-        "role_attachments": {r.key: _attachments(r.key, r.policies, partition) for r in baseline.roles},
-        "group_attachments": {g.key: _attachments(g.key, g.policies, partition) for g in baseline.groups},
+        "baseline": baseline, "cls": cls, "role_attachments": role_attachments, "group_attachments": group_attachments,
         "depends_on": {r.key: _trusted_providers(r, baseline, partition) for r in baseline.roles},
         "user_groups": {u.key: [f"aws_iam_group.{g}.name" for g in u.groups] for u in baseline.users},
         "inline_name": lambda role, name: documents[f"inline {role.key} {name}"],
         "saml_file": saml_metadata_file, "user_kind": user_kind}
+    moved = moves(baseline, role_attachments, group_attachments)
     files = {
         f"{directory}/versions.tf": versions(plan, root=False),
         f"{directory}/variables.tf": render(plan, "variables.tf.j2"),
@@ -118,6 +157,8 @@ def baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
     for name, content in optional.items():
         if content:
             files[f"{directory}/{name}"] = render(plan, f"{name}.j2", **context)
+    if moved:
+        files[f"{directory}/moved.tf"] = render(plan, "moved.tf.j2", moves=moved)
     for provider in baseline.saml_providers:
         files[f"{directory}/{saml_metadata_file(provider.name)}"] = _with_xml_header(plan, provider.metadata)
     return files
