@@ -1,4 +1,5 @@
-"""Shared test fixtures: golden-file updating, the repository root, the checkov location, the compiled example."""
+"""Shared test fixtures: golden-file updating, the repository root, the checkov location, the compiled example,
+the moto server."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -63,6 +65,18 @@ def example_compiled() -> Compiled:
     ``files`` before changing it). Tests about compiling itself (determinism, hash seeds) compile their own.
     """
     return compile_blueprint(ROOT / "blueprints", today=EXAMPLE_TODAY)
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """The one moto server of the test run (tests/deploy/emulator.py): a test that needs its own state resets it
+    first with ``tests.deploy.emulator.reset``. Here, so that every module shares it (a fixture imported into
+    several modules would be set up once per module)."""
+    pytest.importorskip("moto.server")
+    from .deploy.emulator import moto_server
+
+    with moto_server() as url:
+        yield url
 
 
 @cache

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import urllib.request
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,51 +16,17 @@ from guardrails.cli import main  # noqa: E402
 from guardrails.pipeline import compile_blueprint  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
+from .deploy.emulator import free_port, reset  # noqa: E402
 
 BLUEPRINT = ROOT / "tests/cases/minimal/blueprint"
 ACCOUNT = "security"
 MOTO_ACCOUNT_ID = "123456789012"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    # AWS managed policies (AdministratorAccess, job-function/ViewOnlyAccess …) exist only when asked for; the
-    # threaded server runs in this process and reads the setting whenever a backend is (re)created.
-    patch = pytest.MonkeyPatch()
-    patch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(50):
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
-                break
-        except OSError:
-            import time
-
-            time.sleep(0.1)
-    else:
-        server.stop()
-        patch.undo()
-        pytest.fail("moto server did not start")
-    yield url
-    server.stop()
-    patch.undo()
-
-
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh emulator (reset between tests) and fake credentials for boto3."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=120).close()
+    """A fresh emulator (reset between tests; the server: tests/conftest.py) and fake credentials for boto3."""
+    reset(moto_url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -265,7 +228,7 @@ def test_account_id_mismatch_is_a_clear_tool_error(aws: str, compiled: Any,
 
 
 def test_unreachable_endpoint_is_a_tool_error(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     code = main(["audit", str(BLUEPRINT), "--account", ACCOUNT, "--account-id", MOTO_ACCOUNT_ID,
                  "--endpoint-url", url, "--format", "json"])
     err = capsys.readouterr().err

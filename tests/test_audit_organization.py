@@ -22,11 +22,12 @@ import pytest
 pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
 
-from guardrails.audit.reader import document  # noqa: E402
+from guardrails.audit.reader import AwsError, document  # noqa: E402
 from guardrails.cli import main  # noqa: E402
 
 from .conftest import ROOT  # noqa: E402
-from .test_audit import MOTO_ACCOUNT_ID, moto_url, seed  # noqa: E402,F401 - moto_url: the server fixture
+from .deploy.emulator import reset  # noqa: E402
+from .test_audit import MOTO_ACCOUNT_ID, seed  # noqa: E402
 
 BLUEPRINT = ROOT / "blueprints"
 # Seeded faithfully, except: app-dev (a changed trust policy), network (its role cannot be assumed); data-prod,
@@ -66,10 +67,8 @@ def _attach_org_policies(orgs: Any, compiled: Any, kind: str, targets: dict[str,
 
 
 @pytest.fixture(scope="module")
-def org(moto_url: str, example_compiled: Any) -> Iterator[Org]:  # noqa: F811 - the imported fixture
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=120).close()
+def org(moto_url: str, example_compiled: Any) -> Iterator[Org]:
+    reset(moto_url)  # the organization is this module's: nothing from other tests
     patch = pytest.MonkeyPatch()
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         patch.delenv(name, raising=False)
@@ -125,7 +124,7 @@ def deny_network(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
         if f"::{org.ids[DENIED]}:" in role_arn:
             error = ClientError({"Error": {"Code": "AccessDenied", "Message": f"not authorized to assume {role_arn}"},
                                  "ResponseMetadata": {"HTTPStatusCode": 403}}, "AssumeRole")
-            raise org_reader._AwsError("sts", "assume_role", self.endpoint, error) from error
+            raise AwsError("sts", "assume_role", self.endpoint, error) from error
         return real(self, role_arn, session_name)
 
     monkeypatch.setattr(org_reader.OrganizationReader, "assume", assume)

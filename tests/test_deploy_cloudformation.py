@@ -31,7 +31,7 @@ from guardrails.pipeline import Compiled, compile_blueprint  # noqa: E402
 from .conftest import EXAMPLE_TODAY, ROOT  # noqa: E402
 from .deploy.audit import audit  # noqa: E402
 from .deploy.commands import Command, shell_commands  # noqa: E402
-from .deploy.emulator import Emulator, moto_server, reset  # noqa: E402
+from .deploy.emulator import Emulator, reset  # noqa: E402
 from .deploy.functions import invoke  # noqa: E402
 from .deploy.providers import PROPERTY_FIXES, PROVIDERS  # noqa: E402
 from .deploy.sequence import Organization, deploy  # noqa: E402
@@ -125,12 +125,11 @@ CASES = {"example": ROOT / "blueprints",
 
 
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-        # moto's state is the process's: leave none behind for the next test module (and reset cheaply, before
-        # the next module's own reset rebuilds every account this one touched).
-        reset(url)
+def emulator(moto_url: str) -> Iterator[str]:
+    """The moto server (tests/conftest.py); its state is the process's: none of this module's deployments is left
+    behind for the rest of the run."""
+    yield moto_url
+    reset(moto_url)
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -139,14 +138,14 @@ def case(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def organization(case: str, moto_url: str, request: pytest.FixtureRequest) -> Organization:
+def organization(case: str, emulator: str, request: pytest.FixtureRequest) -> Organization:
     """The case deployed onto a fresh emulator, in the documented order."""
     if case == "example":
         compiled: Compiled = request.getfixturevalue("example_compiled")
     else:
         compiled = compile_blueprint(CASES[case], run_tests=False, today=EXAMPLE_TODAY)
-    reset(moto_url)
-    return deploy(Emulator(moto_url, compiled.plan.org.partition), compiled, EMULATOR_GAPS)
+    reset(emulator)
+    return deploy(Emulator(emulator, compiled.plan.org.partition), compiled, EMULATOR_GAPS)
 
 
 def _audited_accounts(org: Organization) -> list[str]:

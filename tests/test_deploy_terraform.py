@@ -32,10 +32,8 @@ import json
 import os
 import posixpath
 import re
-import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +51,7 @@ from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 
 from .conftest import ROOT
+from .deploy.emulator import reset
 
 # ----------------------------------------------------------------------------- the rule, statically
 
@@ -243,41 +242,18 @@ def _provider_version() -> str:
     return versions[-1]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
-    """moto in server mode on 127.0.0.1, with the service principals it lacks (module docstring)."""
-    pytest.importorskip("moto.server")
+def emulator(moto_url: str) -> Iterator[str]:
+    """The moto server (tests/conftest.py), with the service principals it lacks (module docstring) while this
+    module runs."""
     from moto.organizations.models import FakeDelegatedAdministrator, FakeServiceAccess
-    from moto.server import ThreadedMotoServer
 
-    patch = pytest.MonkeyPatch()
-    patch.setattr(FakeServiceAccess, "TRUSTED_SERVICES",
-                  [*FakeServiceAccess.TRUSTED_SERVICES, *MOTO_MISSING_PRINCIPALS["trusted"]])
-    patch.setattr(FakeDelegatedAdministrator, "SUPPORTED_SERVICES",
-                  [*FakeDelegatedAdministrator.SUPPORTED_SERVICES, *MOTO_MISSING_PRINCIPALS["delegated"]])
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(50):
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("moto server did not start")
-        yield url
-    finally:
-        server.stop()
-        patch.undo()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FakeServiceAccess, "TRUSTED_SERVICES",
+                      [*FakeServiceAccess.TRUSTED_SERVICES, *MOTO_MISSING_PRINCIPALS["trusted"]])
+        patch.setattr(FakeDelegatedAdministrator, "SUPPORTED_SERVICES",
+                      [*FakeDelegatedAdministrator.SUPPORTED_SERVICES, *MOTO_MISSING_PRINCIPALS["delegated"]])
+        yield moto_url
 
 
 def _client(url: str, service: str, account_id: str, region: str) -> Any:
@@ -334,7 +310,7 @@ def _drop_resources(text: str, types: tuple[str, ...]) -> str:
 def workspace(emulator: str, example_compiled: Compiled, tmp_path: Path) -> Workspace:
     """A fresh emulator with the example's existing organization, and the emitted Terraform pointed at it."""
     version = _provider_version()
-    urllib.request.urlopen(urllib.request.Request(f"{emulator}/moto-api/reset", method="POST"), timeout=120).close()
+    reset(emulator)
     plan = example_compiled.plan
     assert plan.org.existing  # the example adopts its organization with an import block
     organizations = _client(emulator, "organizations", plan.management_account.id, plan.org.home_region)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from guardrails.audit.reader import ScpLevel, _AwsError, _Client  # one error translation for every audit call
+from guardrails.audit.reader import AwsClient, AwsError, ScpLevel  # one error translation for every audit call
 from guardrails.diagnostics import ToolError
 
 # The policies AWS attaches by itself to every root, OU and account; never in a blueprint.
@@ -62,10 +62,10 @@ class OrganizationReader:
     (accounts share their OUs). Used from one thread: boto3 clients are shared, sessions are not thread safe."""
 
     def __init__(self, session: Any, endpoint_url: str | None, region: str, config: Any) -> None:
-        self._orgs = _Client(session.client("organizations", endpoint_url=endpoint_url, region_name=region,
-                                            config=config), "organizations")
-        self._sts = _Client(session.client("sts", endpoint_url=endpoint_url, region_name=region, config=config),
-                            "sts")
+        self._orgs = AwsClient(session.client("organizations", endpoint_url=endpoint_url, region_name=region,
+                                              config=config), "organizations")
+        self._sts = AwsClient(session.client("sts", endpoint_url=endpoint_url, region_name=region, config=config),
+                              "sts")
         self.endpoint = self._orgs.endpoint
         self._parents: dict[str, tuple[str, str] | None] = {}
         self._names: dict[str, str] = {}
@@ -76,7 +76,7 @@ class OrganizationReader:
         caller = str(self._sts.call("get_caller_identity")["Account"])
         try:
             described = self._orgs.call("describe_organization")["Organization"]
-        except _AwsError as exc:
+        except AwsError as exc:
             if exc.code == "AWSOrganizationsNotInUseException":
                 raise ToolError(f"account {caller} is in no organization: --organization needs the credentials of "
                                 "the management account or of a delegated administrator") from exc
@@ -129,7 +129,7 @@ class OrganizationReader:
             try:
                 listed = self._orgs.pages("list_policies_for_target", "Policies", TargetId=target, Filter=kind)
                 self._attached[key] = tuple(sorted(str(p["Name"]) for p in listed))
-            except _AwsError as exc:
+            except AwsError as exc:
                 if kind == "SERVICE_CONTROL_POLICY" or not (exc.unsupported or exc.code in (
                         "PolicyTypeNotEnabledException", "InvalidInputException")):
                     raise

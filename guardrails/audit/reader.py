@@ -122,8 +122,8 @@ def document(value: Any) -> Any:
     return value
 
 
-class _Client:
-    """A boto3 client whose errors become ToolErrors naming the call and the endpoint."""
+class AwsClient:
+    """A boto3 client whose errors become ToolErrors naming the call and the endpoint (AWS answers: AwsError)."""
 
     def __init__(self, client: Any, service: str) -> None:
         self.client = client
@@ -137,9 +137,9 @@ class _Client:
         try:
             return getattr(self.client, operation)(**kwargs)
         except ClientError as exc:
-            raise _AwsError(self.service, operation, self.endpoint, exc) from exc
+            raise AwsError(self.service, operation, self.endpoint, exc) from exc
         except ResponseParserError as exc:  # not an AWS answer at all (an emulator's HTML error page)
-            raise _AwsError(self.service, operation, self.endpoint, None, str(exc).splitlines()[0]) from exc
+            raise AwsError(self.service, operation, self.endpoint, None, str(exc).splitlines()[0]) from exc
         except BotoCoreError as exc:
             raise ToolError(f"AWS call {self.service}:{_camel(operation)} to {self.endpoint} failed: {exc}") from exc
 
@@ -151,13 +151,15 @@ class _Client:
             for page in self.client.get_paginator(operation).paginate(**kwargs):
                 items += page.get(key, [])
         except ClientError as exc:
-            raise _AwsError(self.service, operation, self.endpoint, exc) from exc
+            raise AwsError(self.service, operation, self.endpoint, exc) from exc
         except BotoCoreError as exc:
             raise ToolError(f"AWS call {self.service}:{_camel(operation)} to {self.endpoint} failed: {exc}") from exc
         return items
 
 
-class _AwsError(ToolError):
+class AwsError(ToolError):
+    """An AWS error answer to one call (or an answer no AWS service gives), with its error code and HTTP status."""
+
     def __init__(self, service: str, operation: str, endpoint: str, exc: Any, unparsable: str = "") -> None:
         response = exc.response if exc is not None else {"Error": {"Code": "InternalFailure", "Message": unparsable}}
         error = response.get("Error", {})
@@ -168,6 +170,7 @@ class _AwsError(ToolError):
 
     @property
     def unsupported(self) -> bool:
+        """The endpoint does not implement the API (an emulator), rather than refusing the call."""
         return self.code in _UNSUPPORTED_CODES or self.status in (500, 501)
 
 
@@ -196,9 +199,9 @@ def read_account(*, profile: str | None = None, region: str | None = None, endpo
     config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=10, read_timeout=30)
     region_name = session.region_name or region or "us-east-1"
 
-    def client(service: str) -> _Client:
-        return _Client(session.client(service, endpoint_url=endpoint_url, region_name=region_name, config=config),
-                       service)
+    def client(service: str) -> AwsClient:
+        return AwsClient(session.client(service, endpoint_url=endpoint_url, region_name=region_name, config=config),
+                         service)
 
     iam, sts, orgs = client("iam"), client("sts"), client("organizations")
     notes: list[str] = []
@@ -214,20 +217,20 @@ def read_account(*, profile: str | None = None, region: str | None = None, endpo
         scp_path=scp_path, service_use=snapshot_service_use, notes=tuple(notes))
 
 
-def _inline(iam: _Client, kind: str, name: str) -> tuple[tuple[str, Any], ...]:
+def _inline(iam: AwsClient, kind: str, name: str) -> tuple[tuple[str, Any], ...]:
     key = {"role": "RoleName", "group": "GroupName", "user": "UserName"}[kind]
     names = iam.pages(f"list_{kind}_policies", "PolicyNames", **{key: name})
     return tuple(sorted((n, document(iam.call(f"get_{kind}_policy", **{key: name, "PolicyName": n})["PolicyDocument"]))
                         for n in names))
 
 
-def _attached(iam: _Client, kind: str, name: str) -> tuple[str, ...]:
+def _attached(iam: AwsClient, kind: str, name: str) -> tuple[str, ...]:
     key = {"role": "RoleName", "group": "GroupName", "user": "UserName"}[kind]
     return tuple(sorted(p["PolicyArn"] for p in iam.pages(f"list_attached_{kind}_policies", "AttachedPolicies",
                                                           **{key: name})))
 
 
-def _roles(iam: _Client) -> tuple[LiveRole, ...]:
+def _roles(iam: AwsClient) -> tuple[LiveRole, ...]:
     roles = []
     for listed in iam.pages("list_roles", "Roles"):
         name = listed["RoleName"]
@@ -239,13 +242,13 @@ def _roles(iam: _Client) -> tuple[LiveRole, ...]:
     return tuple(sorted(roles, key=lambda r: r.name))
 
 
-def _groups(iam: _Client) -> tuple[LiveGroup, ...]:
+def _groups(iam: AwsClient) -> tuple[LiveGroup, ...]:
     return tuple(sorted((LiveGroup(g["GroupName"], g["Path"], _attached(iam, "group", g["GroupName"]),
                                    _inline(iam, "group", g["GroupName"])) for g in iam.pages("list_groups", "Groups")),
                         key=lambda g: g.name))
 
 
-def _users(iam: _Client) -> tuple[LiveUser, ...]:
+def _users(iam: AwsClient) -> tuple[LiveUser, ...]:
     users = []
     for listed in iam.pages("list_users", "Users"):
         name = listed["UserName"]
@@ -256,7 +259,7 @@ def _users(iam: _Client) -> tuple[LiveUser, ...]:
     return tuple(sorted(users, key=lambda u: u.name))
 
 
-def _policies(iam: _Client) -> tuple[LivePolicy, ...]:
+def _policies(iam: AwsClient) -> tuple[LivePolicy, ...]:
     policies = []
     for listed in iam.pages("list_policies", "Policies", Scope="Local"):
         version = iam.call("get_policy_version", PolicyArn=listed["Arn"], VersionId=listed["DefaultVersionId"])
@@ -265,16 +268,16 @@ def _policies(iam: _Client) -> tuple[LivePolicy, ...]:
     return tuple(sorted(policies, key=lambda p: p.arn))
 
 
-def _password_policy(iam: _Client) -> dict[str, Any] | None:
+def _password_policy(iam: AwsClient) -> dict[str, Any] | None:
     try:
         return dict(iam.call("get_account_password_policy")["PasswordPolicy"])
-    except _AwsError as exc:
+    except AwsError as exc:
         if exc.code == "NoSuchEntity":
             return None
         raise
 
 
-def _credential_report(iam: _Client) -> tuple[CredentialRow, ...]:
+def _credential_report(iam: AwsClient) -> tuple[CredentialRow, ...]:
     for pause in _PAUSES:
         if iam.call("generate_credential_report").get("State") == "COMPLETE":
             break
@@ -286,7 +289,7 @@ def _credential_report(iam: _Client) -> tuple[CredentialRow, ...]:
     return tuple(sorted(rows, key=lambda r: r.user))
 
 
-def _scp_path(orgs: _Client, account_id: str, notes: list[str]) -> tuple[ScpLevel, ...] | None:
+def _scp_path(orgs: AwsClient, account_id: str, notes: list[str]) -> tuple[ScpLevel, ...] | None:
     """Root → OUs → account with the SCP names attached at each level; None (and a note) outside an organization."""
     try:
         chain: list[tuple[str, str]] = [("ACCOUNT", account_id)]
@@ -311,7 +314,7 @@ def _scp_path(orgs: _Client, account_id: str, notes: list[str]) -> tuple[ScpLeve
             levels.append(ScpLevel({"ROOT": "root", "ORGANIZATIONAL_UNIT": "ou", "ACCOUNT": "account"}[kind],
                                    target, name, tuple(sorted(p["Name"] for p in names))))
         return tuple(levels)
-    except _AwsError as exc:
+    except AwsError as exc:
         if exc.code in ("AWSOrganizationsNotInUseException", "AccountNotFoundException", "ChildNotFoundException"):
             notes.append(f"account {account_id} is not in an organization ({exc.code}): SCPs were not compared")
             return None
@@ -325,7 +328,7 @@ def _scp_path(orgs: _Client, account_id: str, notes: list[str]) -> tuple[ScpLeve
         raise
 
 
-def _service_use(iam: _Client, roles: tuple[LiveRole, ...], notes: list[str]
+def _service_use(iam: AwsClient, roles: tuple[LiveRole, ...], notes: list[str]
                  ) -> tuple[tuple[str, tuple[ServiceUse, ...]], ...] | None:
     """Service last accessed data per role; None (and a note) when the endpoint does not implement it."""
     result = []
@@ -335,7 +338,7 @@ def _service_use(iam: _Client, roles: tuple[LiveRole, ...], notes: list[str]
         try:
             job = iam.call("generate_service_last_accessed_details", Arn=role.arn)["JobId"]
             details = _poll(lambda: iam.call("get_service_last_accessed_details", JobId=job))
-        except _AwsError as exc:
+        except AwsError as exc:
             if exc.unsupported:
                 notes.append("service last accessed data is not available from this endpoint "
                              f"({exc.code or exc.status}): unused-service suggestions were skipped")

@@ -22,9 +22,12 @@ from urllib.parse import urlsplit, urlunsplit
 import boto3
 
 SESSION_ROLE = "OrganizationAccountAccessRole"  # what the test assumes in each account (moto creates no role)
+# Seconds a reset may take: on a loaded 2-core machine rebuilding the touched accounts took longer than 10 s.
+RESET_TIMEOUT = 120
 
 
 def free_port() -> int:
+    """A port of 127.0.0.1 that was free just now (the OS picks an ephemeral one: no clash between runs)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -33,7 +36,8 @@ def free_port() -> int:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """A ThreadedMotoServer on a free port of 127.0.0.1 with the AWS managed policies loaded (the baselines attach
-    AdministratorAccess, job-function/ViewOnlyAccess …; moto creates them only when asked)."""
+    AdministratorAccess, job-function/ViewOnlyAccess …; moto creates them only when asked). In this process, so
+    that the patches below reach it; the test run shares one (the ``moto_url`` fixture of tests/conftest.py)."""
     from moto.server import ThreadedMotoServer
 
     with mock.patch.dict(os.environ, {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}):
@@ -140,9 +144,12 @@ def only_managed_policies(names: set[str]) -> Iterator[None]:
 
 
 def reset(url: str) -> None:
-    """A fresh emulator: every backend is rebuilt before it is dropped, IAM's without the managed policies."""
+    """A fresh emulator, for a test that needs its own state: moto rebuilds every backend before it drops them all
+    (accounts and backends are created anew when next used), so IAM's are rebuilt without the managed policies,
+    which makes it cheap and changes nothing after it."""
     with only_managed_policies(set()):
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=120).close()
+        request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=RESET_TIMEOUT).close()
 
 
 @contextmanager
