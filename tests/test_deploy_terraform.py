@@ -32,6 +32,7 @@ import json
 import os
 import posixpath
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -46,11 +47,11 @@ from guardrails.blueprint import load_blueprint
 from guardrails.emitters.terraform import emit, emit_identity_center
 from guardrails.emitters.terraform.order import ORGANIZATION, TRAIL, apply_order
 from guardrails.model import build_model
-from guardrails.pipeline import Compiled
+from guardrails.pipeline import Compiled, compile_blueprint
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 
-from .conftest import ROOT
+from .conftest import EXAMPLE_TODAY, ROOT
 from .deploy.emulator import reset
 
 # ----------------------------------------------------------------------------- the rule, statically
@@ -274,6 +275,15 @@ class Workspace:
 
     root: Path
     env: dict[str, str]
+    substitutions: dict[str, str]  # the example's organization and root ids → the emulator's
+
+    def write(self, path: str, text: str) -> None:
+        """An emitted file, with the emulator's ids."""
+        for before, after in self.substitutions.items():
+            text = text.replace(before, after)
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
 
     def run(self, directory: str, command: str, *args: str, expect: tuple[int, ...] = (0,)) -> str:
         """stdout of one Terraform command (stderr too when it fails)."""
@@ -316,12 +326,10 @@ def workspace(emulator: str, example_compiled: Compiled, tmp_path: Path) -> Work
     organizations = _client(emulator, "organizations", plan.management_account.id, plan.org.home_region)
     org_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     root_id = organizations.list_roots()["Roots"][0]["Id"]
+    workspace = Workspace(tmp_path, {}, {plan.org.org_id: org_id, plan.org.root_id: root_id})
     for path, text in example_compiled.files.items():
         if path.startswith("terraform/"):
-            target = tmp_path / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text.replace(plan.org.org_id, org_id).replace(plan.org.root_id, root_id),
-                              encoding="utf-8")
+            workspace.write(path, text)
     for directory in {posixpath.dirname(p) for p in example_compiled.files if p.endswith("/backend.tf")}:
         aliases = [body["alias"].strip('"') for path, text in example_compiled.files.items()
                    if posixpath.dirname(path) == directory and path.endswith(".tf")
@@ -333,7 +341,8 @@ def workspace(emulator: str, example_compiled: Compiled, tmp_path: Path) -> Work
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
     env.update(TF_CLI_CONFIG_FILE=str(tmp_path / "terraform.rc"), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1",
                AWS_EC2_METADATA_DISABLED="true", HOME=str(tmp_path))
-    return Workspace(tmp_path, env)
+    workspace.env = env
+    return workspace
 
 
 def _log_key_is_missing(url: str, plan: Plan) -> bool:
@@ -372,3 +381,41 @@ def test_organization_applies_and_then_plans_no_changes(workspace: Workspace, ex
     members = {a.name for a in example_compiled.plan.organization_members}
     assert len([a for a in created if a.startswith("aws_organizations_account.")]) == len(members)
     assert "aws_organizations_organization.this" in created
+
+
+@pytest.mark.slow
+def test_a_renamed_role_moves_in_the_state_and_nothing_is_replaced(workspace: Workspace, tmp_path: Path) -> None:
+    """An account's baseline applied, then its auditor role renamed in the blueprint with `moved_from`
+    (tests/test_moved_from.py): the plan moves the role and its attachments and creates or destroys nothing."""
+    account, module = "terraform/accounts/app-prod", "terraform/modules/baseline-workloads-prod"
+    (workspace.root / account / "security.tf").unlink()  # the security services need the organization's steps
+    # The child module's own constraint, pinned to the mirror's provider as the root's override pins it.
+    (workspace.root / module / "emulator_override.tf").write_text(
+        'terraform {\n  required_providers {\n    aws = {\n      source  = "hashicorp/aws"\n'
+        f'      version = "{_provider_version()}"\n    }}\n  }}\n}}\n', encoding="utf-8")
+    workspace.run(account, "init")
+    workspace.run(account, "apply", "-auto-approve")
+
+    blueprint = tmp_path / "renamed"
+    shutil.copytree(ROOT / "blueprints", blueprint)
+    identity = blueprint / "identity.yaml"
+    auditor = "  auditor:\n    name: SecurityAuditor\n"
+    assert auditor in identity.read_text()
+    identity.write_text(identity.read_text().replace(
+        auditor, "  security-auditor:\n    name: SecurityAuditor\n    moved_from: auditor\n"))
+    renamed = compile_blueprint(blueprint, today=EXAMPLE_TODAY, run_tests=False).files
+    assert f"{module}/moved.tf" in renamed
+    for path, text in renamed.items():
+        if path.startswith(f"{module}/"):
+            workspace.write(path, text)
+
+    workspace.run(account, "plan", "-out=renamed.tfplan")
+    planned = json.loads(workspace.run(account, "show", "-json", "renamed.tfplan"))
+    changes = {c["address"]: c for c in planned["resource_changes"] if c["mode"] == "managed"}
+    moved = {address: c["previous_address"] for address, c in changes.items() if "previous_address" in c}
+    assert moved["module.baseline.aws_iam_role.role_security_auditor"] == "module.baseline.aws_iam_role.role_auditor"
+    assert {a.split(".")[2] for a in moved} == {"aws_iam_role", "aws_iam_role_policy_attachment"}
+    assert {address: c["change"]["actions"] for address, c in changes.items()
+            if c["change"]["actions"] != ["no-op"]} == {}
+    workspace.run(account, "apply", "renamed.tfplan")
+    assert "No changes." in workspace.run(account, "plan", "-detailed-exitcode")
