@@ -419,7 +419,7 @@ def test_low_the_break_glass_group_and_tag_are_protected(org: Organization) -> N
         assert _denied_by(as_admin(org, "audit", AUDIT, action, group), "ProtectBreakGlassGroup"), action
     untag = as_admin(org, "audit", AUDIT, "iam:UntagUser", f"arn:aws:iam::{AUDIT}:user/break-glass-bob",
                      {"aws:TagKeys": ["guardrails:purpose"]})
-    assert _denied_by(untag, "ProtectBreakGlassTag"), untag.summary
+    assert _denied_by(untag, "ProtectPurposeTag"), untag.summary
 
 
 def test_low_policies_of_scp_exempt_roles_cannot_be_rewritten(org: Organization) -> None:
@@ -473,7 +473,7 @@ def test_m2_the_functions_carry_the_tag_and_the_tag_cannot_be_moved(compiled: Co
         assert text.count("AWS::Lambda::Function") == text.count("Value: custom-resource"), path
     tag = as_admin(org, "app-prod", APP_PROD, "lambda:TagResource",
                    f"arn:aws:lambda:eu-west-1:{APP_PROD}:function:app-orders", {"aws:TagKeys": ["guardrails:purpose"]})
-    assert _denied_by(tag, "ProtectBreakGlassTag"), tag.summary
+    assert _denied_by(tag, "ProtectPurposeTag"), tag.summary
 
 
 # ----------------------------------------------------------------------------- C2: rewritten workload trusts
