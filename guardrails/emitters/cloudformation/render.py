@@ -7,9 +7,8 @@ import json
 import re
 from typing import Any
 
-import yaml
-
 from guardrails.emitters import header_text
+from guardrails.emitters.cloudformation import yaml_writer
 from guardrails.emitters.suppressions import suppressions_for
 from guardrails.policies.ir import ACCOUNT_ID, REGION, Plan, PolicyDocument
 
@@ -136,28 +135,10 @@ class LogicalIds:
 # ----------------------------------------------------------------------------- YAML
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style, lists indented under their key, insertion order kept."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:  # noqa: ARG002
-        super().increase_indent(flow, False)
-
-    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002
-        return True  # repeated documents are written out in full, never as &anchors
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None  # code and SAML metadata stay readable
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
 def dump(data: dict[str, Any]) -> str:
-    """Deterministic YAML: keys in the order built, no folding, no aliases, plain long-form intrinsics."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                     width=1_000_000, indent=2)
+    """Deterministic YAML: keys in the order built, no folding, no aliases, plain long-form intrinsics
+    (guardrails.emitters.cloudformation.yaml_writer)."""
+    return yaml_writer.dump(data)
 
 
 def with_header(plan: Plan, lines: list[str], body: str) -> str:
