@@ -7,18 +7,34 @@ error rather than a constructor's exception. Nesting depth and the values aliase
 bounded (guardrails.blueprint.limits) while the document is composed, before anything is built
 from it; every string produced, keys included, is checked for refused characters
 (guardrails.blueprint.text).
+
+Documents are composed by libyaml (C) when PyYAML has it: the pure-Python scanner was most of the time spent reading
+a blueprint (a fifth as much CPU with libyaml for the 1,000-account benchmark). libyaml's nodes carry the same start
+marks and the same Python resolver and constructor build the values, so data and locations are the same; what the two
+read differently (tabs, `|#`, a missing final line break, `{a: }`) and anything libyaml or a check objects to is read
+again by the pure-Python loader, which words and places every message as before (libyaml's error texts differ).
+tests/test_blueprint_libyaml.py compares both readings.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.resolver import Resolver
 
 from guardrails.blueprint import limits, text
 from guardrails.diagnostics import Diagnostic, Location
+
+try:  # libyaml's parser; PyYAML installed without libyaml lacks it, and then only the pure-Python loader reads
+    from yaml.cyaml import CParser, CSafeLoader
+except ImportError:
+    CParser = CSafeLoader = None
 
 Path = tuple[str | int, ...]
 
@@ -37,6 +53,7 @@ def _loc(file: str, node: yaml.Node) -> Location:
 
 
 _CORE = "tag:yaml.org,2002:"  # what `!!` abbreviates
+_AS_TEXT = frozenset((_CORE + "str", _CORE + "value"))
 
 
 class _Refused(yaml.MarkedYAMLError):
@@ -47,11 +64,10 @@ class _Refused(yaml.MarkedYAMLError):
         self.code, self.hint = code, hint
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader whose composer refuses tags, nesting past MAX_DEPTH and alias copies past the budget."""
+class _BoundedComposer(Composer):
+    """A composer that refuses tags, nesting past MAX_DEPTH and alias copies past the budget."""
 
-    def __init__(self, stream: str, budget: limits.Budget) -> None:
-        super().__init__(stream)
+    def _bound(self, budget: limits.Budget) -> None:
         self.budget = budget
         self.depth = 0
         # Per composed node: values it expands to and its height, so an alias is priced without expanding it.
@@ -100,14 +116,115 @@ class _BoundedLoader(yaml.SafeLoader):
         return node
 
 
+class _BoundedLoader(_BoundedComposer, yaml.SafeLoader):
+    """The pure-Python SafeLoader with the bounded composer: reads every document, and words every error."""
+
+    def __init__(self, stream: str, budget: limits.Budget) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self._bound(budget)
+
+
+if CParser is not None:
+    class _CBoundedLoader(_BoundedComposer, CParser, SafeConstructor, Resolver):
+        """libyaml's events, composed by the bounded composer (in Python): for documents with tags or anchors."""
+
+        def __init__(self, stream: str, budget: limits.Budget) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._bound(budget)
+
+
+# What libyaml reads where PyYAML reports an error: a tab outside quotes, block scalars and comments (`a: b<TAB>`), a
+# comment right after a block scalar's indicator (`|#`). A file with either is read the pure-Python way (most of its
+# tabs may well be legal, in block scalars or comments; tabs are rare in blueprints).
+_LIBYAML_LENIENT = re.compile(r"\t|[|>][-+0-9]{0,2}#")
+
+
+class _Retry(Exception):
+    """libyaml's document needs a check only the pure-Python loader makes: read it again with that loader."""
+
+
+def _compose_libyaml(source: str, budget: limits.Budget) -> yaml.Node | None:
+    """The root node as libyaml composes it. Every tag starts with `!` and every anchor with `&`: without either,
+    libyaml's own (C) composer has nothing to refuse but depth, checked after; with them, the bounded composer
+    composes libyaml's events. Raises on anything refused or placed differently: the caller then reads the
+    pure-Python way."""
+    if "!" in source or "&" in source:
+        loader: Any = _CBoundedLoader(source, budget)
+    else:
+        loader = CSafeLoader(source)
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    if root is not None and _placed_differently_or_too_deep(root):
+        raise _Retry
+    return root
+
+
+def _placed_differently_or_too_deep(root: yaml.Node) -> bool:
+    """Whether the tree nests more than MAX_DEPTH nodes (the root counting as one, as in _BoundedComposer), or holds
+    an empty key or value in a flow mapping (`{a: }`, `[a: ]`): PyYAML places that null right after the colon,
+    libyaml at the next token. Aliases were composed by _BoundedComposer, which bounds them, so sharing is finite."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_DEPTH:
+            return True
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for pair in node.value:
+                if node.flow_style and any(_empty(part) for part in pair):
+                    return True
+                stack.extend((part, depth + 1) for part in pair)
+    return False
+
+
+def _empty(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.value == "" and not node.style
+
+
 def parse_marked(source: str, file: str, diagnostics: list[Diagnostic],
                  budget: limits.Budget | None = None) -> MarkedDocument:
     """Parse one YAML document, recording locations; YAML errors become diagnostics."""
-    doc = MarkedDocument(data=None)
     if not text.scan_file(source, file, diagnostics):
-        return doc
+        return MarkedDocument(data=None)
+    budget = budget or limits.Budget()
+    if CParser is not None:
+        doc = _parse_libyaml(source, file, budget)
+        if doc is not None:
+            return doc
+    return _parse_python(source, file, diagnostics, budget)
+
+
+def _parse_libyaml(source: str, file: str, budget: limits.Budget) -> MarkedDocument | None:
+    """The fast reading of a document without problems; None (the budget untouched) at the first sign of one."""
+    # Without a line break at the end, libyaml ends the last line itself and places a null that ends the file there.
+    if _LIBYAML_LENIENT.search(source) or (source and source[-1] not in "\n\r"):
+        return None
+    spent = budget.alias_values
+    doc = MarkedDocument(data=None)
+    found: list[Diagnostic] = []
     try:
-        loader = _BoundedLoader(source, budget or limits.Budget())
+        root = _compose_libyaml(source, budget)
+        if root is not None:
+            _build(root, file, doc, found)
+        if not found:
+            return doc
+    except Exception:  # noqa: BLE001 - whatever libyaml or a check refuses, the pure-Python reading reports
+        pass
+    budget.alias_values = spent  # the pure-Python reading counts the aliases again
+    return None
+
+
+def _parse_python(source: str, file: str, diagnostics: list[Diagnostic], budget: limits.Budget) -> MarkedDocument:
+    """The pure-Python reading: every problem becomes a located diagnostic."""
+    doc = MarkedDocument(data=None)
+    try:
+        loader = _BoundedLoader(source, budget)
         try:
             root = loader.get_single_node()
         finally:
@@ -129,11 +246,28 @@ def parse_marked(source: str, file: str, diagnostics: list[Diagnostic],
         return doc
     if root is None:
         return doc
+    try:
+        _build(root, file, doc, diagnostics)
+    except _Refused as exc:
+        diagnostics.append(Diagnostic.of(exc.code, str(exc.problem), _mark(file, exc.problem_mark), exc.hint))
+        doc.data = None
+    except yaml.MarkedYAMLError as exc:  # a merge key (`<<`) whose value is not a mapping
+        diagnostics.append(Diagnostic.of("GR101", f"YAML error: {exc.problem or exc}",
+                                         _mark(file, exc.problem_mark or exc.context_mark),
+                                         "a merge key `<<:` takes an alias of a mapping, or a list of them"))
+        doc.data = None
+    return doc
+
+
+def _build(root: yaml.Node, file: str, doc: MarkedDocument, diagnostics: list[Diagnostic]) -> None:
+    """Plain data from a composed tree into ``doc``, with the locations; raises _Refused or a merge-key error."""
     constructor = yaml.SafeLoader("")
 
     def scalar(node: yaml.Node, *, key: bool) -> Any:
         """A scalar's value; tags were refused, so only YAML's own implicit types (and their bad forms) arrive."""
-        if node.tag == "tag:yaml.org,2002:value":  # a lone `=`: YAML 1.1's value key, plain text to a blueprint
+        # Text is the node's value as is (what SafeConstructor returns for it, without its bookkeeping); a lone `=`
+        # (YAML 1.1's value key) is plain text to a blueprint.
+        if node.tag in _AS_TEXT:
             value: Any = node.value
         else:
             try:
@@ -187,17 +321,7 @@ def parse_marked(source: str, file: str, diagnostics: list[Diagnostic],
             return [convert(item, (*path, index)) for index, item in enumerate(node.value)]
         return scalar(node, key=False)
 
-    try:
-        doc.data = convert(root, ())
-    except _Refused as exc:
-        diagnostics.append(Diagnostic.of(exc.code, str(exc.problem), _mark(file, exc.problem_mark), exc.hint))
-        doc.data = None
-    except yaml.MarkedYAMLError as exc:  # a merge key (`<<`) whose value is not a mapping
-        diagnostics.append(Diagnostic.of("GR101", f"YAML error: {exc.problem or exc}",
-                                         _mark(file, exc.problem_mark or exc.context_mark),
-                                         "a merge key `<<:` takes an alias of a mapping, or a list of them"))
-        doc.data = None
-    return doc
+    doc.data = convert(root, ())
 
 
 def _mark(file: str, mark: yaml.Mark | None) -> Location:
