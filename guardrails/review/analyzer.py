@@ -9,6 +9,7 @@ from typing import Literal, TYPE_CHECKING
 from guardrails.evaluation.conditions import evaluate_clause
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.review.actions import _actions
+from guardrails.review.cohorts import _clause_invariant, _HOLD_ACCOUNT_ID
 from guardrails.review.principals import _pair
 from guardrails.review.risks import _unmitigated_findings
 from guardrails.review.statements import (
@@ -18,6 +19,7 @@ from guardrails.review.statements import (
     _statements,
     _Stmt,
     _usable,
+    ACCOUNT_ID,
     AWS_MANAGED,
 )
 
@@ -79,6 +81,7 @@ class _Analyzer:
         self._scopes: dict[tuple[int, int], dict[tuple[frozenset[Grant], frozenset[Grant]], list[str]]] = {}
         self._unmitigated: dict[int, dict[str, frozenset[str]]] = {}
         self._pairs: dict[tuple, tuple[PrincipalChange, tuple[RiskFlag, ...]] | None] = {}
+        self._decided: dict[tuple, bool | None] = {}  # principal-fixed condition clauses
 
     # -- permissions ---------------------------------------------------------------------------
 
@@ -142,7 +145,7 @@ class _Analyzer:
         unconditional: set[tuple[bool, tuple[str, ...]]] = set()
         limits: set[_Limit] = set()
         for kind, source, statement in denies:
-            remaining = _undecided(statement.conditions, context, static, substitutions)
+            remaining = _undecided(statement.conditions, context, static, substitutions, self._decided)
             if remaining is None:
                 continue  # never applies to this principal
             if not remaining and not statement.negated_resources and "*" in statement.resources:
@@ -202,23 +205,46 @@ class _Analyzer:
 
 
 def _undecided(clauses: tuple[Clause, ...], context: Mapping[str, tuple[str, ...]], static: frozenset[str],
-               substitutions: Mapping[str, str]) -> tuple[Clause, ...] | None:
-    """The clauses that still depend on the request, or None when a principal-fixed clause is false."""
+               substitutions: Mapping[str, str], decided: dict[tuple, bool | None]) -> tuple[Clause, ...] | None:
+    """The clauses that still depend on the request, or None when a principal-fixed clause is false.
+    ``decided`` keeps each clause's outcome (None: malformed) by what decides it."""
     remaining: list[Clause] = []
-    for operator, key, values in clauses:
+    for clause in clauses:
+        operator, key, values = clause
         lowered = key.lower()
         if lowered not in static and not (lowered.startswith("aws:principaltag/") and "aws:principaltag/*" in static):
-            remaining.append((operator, key, values))
+            remaining.append(clause)
             continue
-        concrete = [_substitute(v, substitutions) for v in values]
-        try:
-            matched = evaluate_clause(operator, key, concrete, context).matched
-        except EvaluationError:
-            remaining.append((operator, key, values))  # malformed for the evaluator: leave it to the reader
-            continue
-        if not matched:
+        memo = _decision_key(clause, lowered, context, substitutions)
+        if memo is not None and memo in decided:
+            matched = decided[memo]
+        else:
+            concrete = [_substitute(v, substitutions) for v in values]
+            try:
+                matched = evaluate_clause(operator, key, concrete, context).matched
+            except EvaluationError:
+                matched = None
+            if memo is not None:
+                decided[memo] = matched
+        if matched is None:
+            remaining.append(clause)  # malformed for the evaluator: leave it to the reader
+        elif not matched:
             return None
     return tuple(remaining)
+
+
+def _decision_key(clause: Clause, lowered: str, context: Mapping[str, tuple[str, ...]],
+                  substitutions: Mapping[str, str]) -> tuple | None:
+    """What a clause's outcome depends on: its key's request values, with the account ID blanked when no account
+    ID can change the outcome (guardrails.review.cohorts); None when a value has a placeholder or variable."""
+    if any("$" in v for v in clause[2]):
+        return None
+    values = context.get(lowered)
+    account = substitutions.get(ACCOUNT_ID, "")
+    if values is not None and account.isdigit() and lowered in _HOLD_ACCOUNT_ID and _clause_invariant(clause) \
+            and not any("\0" in v for v in values):
+        values = tuple(v.replace(account, "\0") for v in values)
+    return clause, values
 
 
 def _substitute(text: str, substitutions: Mapping[str, str]) -> str:

@@ -105,30 +105,58 @@ def _database_changes(base: Organization, head: Organization) -> tuple[list[str]
     return notes, widenings, flags
 
 
+def _principal_changes(base: Organization, head: Organization, analyzer: _Analyzer
+                       ) -> dict[tuple[PrincipalChange, tuple[RiskFlag, ...]], list[str]]:
+    """Each principal change (accounts left empty) -> the accounts it happens in.
+
+    Accounts of one cohort on both sides (guardrails.review.cohorts) are decided once, through the first of them,
+    for every principal whose Denies decide alike across the cohort; the others account by account.
+    """
+    sides = _Side(base, analyzer), _Side(head, analyzer)
+    grouped: dict[tuple[PrincipalChange, tuple[RiskFlag, ...]], list[str]] = {}
+    deployed: dict[_State, list[Account]] | None = None
+    cohorts: dict[tuple, list[str]] = {}
+    for name in sorted(set(base.accounts) | set(head.accounts)):
+        key = tuple(side.cohort(side.accounts.get(name)) for side in sides)
+        cohorts.setdefault(key, []).append(name)
+    for names in cohorts.values():
+        first = [side.accounts.get(names[0]) for side in sides]
+        states = [side.states(a) if a else {} for side, a in zip(sides, first, strict=True)]
+        for principal in sorted(set(states[0]) | set(states[1])):
+            b_state, h_state = states[0].get(principal), states[1].get(principal)
+            known = ""
+            if first[0] is None and first[1] is not None:
+                if deployed is None:
+                    deployed = _deployed(sides[0])
+                if h_state in deployed:
+                    # Name an account of the same OU when there is one: the closest existing counterpart.
+                    peers = deployed[h_state]
+                    known = next((a.name for a in peers if a.unit == first[1].unit), peers[0].name)
+            shared = all(side.invariant(a, s) for side, a, s in zip(sides, first, (b_state, h_state), strict=True)
+                         if a and s)
+            for name in names[:1] if shared else names:
+                accounts = [side.accounts.get(name) for side in sides]
+                b_eff = sides[0].effective(accounts[0], b_state) if b_state and accounts[0] else None
+                h_eff = sides[1].effective(accounts[1], h_state) if h_state and accounts[1] else None
+                found = analyzer.pair(b_state, h_state, b_eff, h_eff, known)
+                if found is not None:
+                    grouped.setdefault(found, []).extend(names if shared else [name])
+    return grouped
+
+
+def _deployed(side: _Side) -> dict[_State, list[Account]]:
+    """Each principal state of the base -> the accounts (sorted by name) it is deployed in."""
+    deployed: dict[_State, list[Account]] = {}
+    for account in sorted(side.accounts):
+        for state in side.states(side.accounts[account]).values():
+            deployed.setdefault(state, []).append(side.accounts[account])
+    return deployed
+
+
 def diff_organizations(base: Organization, head: Organization) -> PermissionDiff:
     """Who can now do what, where: every permission-relevant change from ``base`` to ``head``."""
     analyzer = _Analyzer()
-    sides = _Side(base, analyzer), _Side(head, analyzer)
-    grouped: dict[tuple[PrincipalChange, tuple[RiskFlag, ...]], list[str]] = {}
-    deployed: dict[_State, list[Account]] = {}
-    for account in sorted(base.accounts):
-        for state in sides[0].states(base.accounts[account]).values():
-            deployed.setdefault(state, []).append(base.accounts[account])
-    for name in sorted(set(base.accounts) | set(head.accounts)):
-        accounts = [side.accounts.get(name) for side in sides]
-        states = [side.states(a) if a else {} for side, a in zip(sides, accounts, strict=True)]
-        for principal in sorted(set(states[0]) | set(states[1])):
-            b_state, h_state = states[0].get(principal), states[1].get(principal)
-            b_eff = sides[0].effective(accounts[0], b_state) if b_state and accounts[0] else None
-            h_eff = sides[1].effective(accounts[1], h_state) if h_state and accounts[1] else None
-            known = ""
-            if accounts[0] is None and accounts[1] is not None and h_state in deployed:
-                # Name an account of the same OU when there is one: the closest existing counterpart.
-                peers = deployed[h_state]
-                known = next((a.name for a in peers if a.unit == accounts[1].unit), peers[0].name)
-            found = analyzer.pair(b_state, h_state, b_eff, h_eff, known)
-            if found is not None:
-                grouped.setdefault(found, []).append(name)
+    grouped = _principal_changes(base, head, analyzer)
 
     principals: list[PrincipalChange] = []
     flags: list[RiskFlag] = []

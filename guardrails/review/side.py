@@ -14,12 +14,13 @@ from guardrails.iam.arns import sso_role_arn
 from guardrails.iam.manifest import EMPTY_CLASS, MANIFEST, AccountClass, CustomerManagedRef, PermissionSetEntry
 from guardrails.policies import compare
 from guardrails.review.analyzer import _State
+from guardrails.review.cohorts import account_invariant
 from guardrails.review.permission_sets import PRINCIPAL as PERMISSION_SET
 from guardrails.review.permission_sets import assigned
 from guardrails.review.statements import _PRINCIPAL_KEYS, _statements, ACCOUNT_ID, AWS_MANAGED, REGION
 
 if TYPE_CHECKING:
-    from guardrails.review.analyzer import _Analyzer, _Effective
+    from guardrails.review.analyzer import _Analyzer, _Effective, _Identity
     from guardrails.review.statements import _Stmt
 
 
@@ -31,6 +32,7 @@ class _Side:
         self.analyzer = analyzer
         self._states: dict[str | None, dict[str, _State]] = {}
         self._scp_denies: dict[str, list[tuple[str, str, _Stmt]]] | None = None
+        self._invariant: dict[tuple, bool] = {}
 
     @property
     def accounts(self) -> dict[str, Account]:
@@ -141,21 +143,51 @@ class _Side:
             states[f"user/{user.name}"] = state(f"user/{user.name}", arns, memberships=user.groups, tags=user.tags)
         return states
 
-    def scp_denies(self, target: str) -> list[tuple[str, str, _Stmt]]:
+    def _denies_by_target(self) -> dict[str, list[tuple[str, str, _Stmt]]]:
         if self._scp_denies is None:
             self._scp_denies = {}
             for scp in self.org.manifest.service_control_policies:
                 source = f"SCP {scp.name} ({scp.target})"
                 self._scp_denies.setdefault(scp.target, []).extend(
                     ("scp", source, s) for s in _statements(self._text(scp.file)) if s.effect == "Deny")
-        return self._scp_denies.get(target, [])
+        return self._scp_denies
 
-    def effective(self, account: Account, state: _State) -> _Effective:
+    def scp_denies(self, target: str) -> list[tuple[str, str, _Stmt]]:
+        return self._denies_by_target().get(target, [])
+
+    def cohort(self, account: Account | None) -> tuple | None:
+        """What decides a principal's permissions in the account, but its ID (see guardrails.review.cohorts)."""
+        if account is None:
+            return None
+        levels = () if account.management else tuple(self._deny_levels(account))
+        alone = None if account.id.isdigit() else account.name  # the cohort argument needs a 12-digit ID
+        return (account.class_key, account.unit, account.management, levels,
+                tuple(ps.name for ps in assigned(self.org, account.name)), alone)
+
+    def _deny_levels(self, account: Account) -> list[str]:
+        """The targets of the account's path that hold an SCP Deny."""
+        targets = self._denies_by_target()
+        return [level for level in self.org.path_of(account) if targets.get(level)]
+
+    def invariant(self, account: Account, state: _State) -> bool:
+        """Are the principal's permissions in the account the same in every account of its cohort?"""
         identity = self.analyzer.identity(state.documents, state.boundary)
+        key = (id(identity), account.management, tuple(self._deny_levels(account)))
+        found = self._invariant.get(key)
+        if found is None:
+            found = self._invariant[key] = all(account_invariant(s) for _, _, s in self._denies(account, identity))
+        return found
+
+    def _denies(self, account: Account, identity: _Identity) -> list[tuple[str, str, _Stmt]]:
         denies = list(identity.denies)
         if not account.management:
             for level in self.org.path_of(account):
                 denies += self.scp_denies(level)
+        return denies
+
+    def effective(self, account: Account, state: _State) -> _Effective:
+        identity = self.analyzer.identity(state.documents, state.boundary)
+        denies = self._denies(account, identity)
         context, static = self._context(account, state)
         substitutions = {ACCOUNT_ID: account.id, REGION: self.org.home_region}
         return self.analyzer.effective(identity, denies, context, static, substitutions)
