@@ -10,16 +10,15 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrails.blueprint import load_blueprint
-from guardrails.blueprint.edit import Edit, write_atomically
 from guardrails.diagnostics import (
     BlueprintError,
     Diagnostic,
-    GuardrailsError,
     Location,
     Severity,
     ToolError,
@@ -35,19 +34,21 @@ from guardrails.emitters.write import (
     swap_in,
     write_output,
 )
-from guardrails.escalation import Owner, analyze_escalation
-from guardrails.escalation.owners import check as check_owners
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
-from guardrails.evaluation.lockout import Coverage, lockout_diagnostics, prove
 from guardrails.evaluation.organization import Organization
-from guardrails.evaluation.outside_trusts import outside_trust_denials
 from guardrails.model import Model, build_model
 from guardrails.model.library import effective_job
 from guardrails.policies import risks
+from guardrails.policies.class_lock import LOCK_FILE, seed_lock, stale_lock, write_lock
 from guardrails.policies.identity_center import console_user_warnings
 from guardrails.policies.security import root_session_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
+
+if TYPE_CHECKING:  # imported where used: `test` and `explain` run neither the proofs nor the escalation analysis
+    from guardrails.blueprint.edit import Edit  # ruamel (round-trip YAML): imported by the commands that edit
+    from guardrails.escalation import Owner
+    from guardrails.evaluation.lockout import Coverage
 
 
 @dataclass
@@ -91,8 +92,9 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
 
 def compile_policy_tree(directory: Path, *, today: date | None = None, run_tests: bool = True) -> Compiled:
     """:func:`compile_blueprint` emitting only ``policies/`` (guardrails.emitters.policy_tree): the same
-    diagnostics, test results, lockout proof and escalation findings; no reports without ``run_tests``. For
-    ``check``, ``test`` and ``explain``, never for a build."""
+    diagnostics, test results, lockout proof and escalation findings; no reports without ``run_tests``, and job
+    reports without the AWS-counterpart comparison (the least-privilege report's). For ``check``, ``test`` and
+    ``explain``, never for a build."""
     from guardrails.emitters.policy_tree import emit_policy_tree
 
     return _compile(directory, emit_policy_tree, today=today, run_tests=run_tests, reports=False)
@@ -103,7 +105,7 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     started = time.perf_counter()
     model = build_model(load_blueprint(directory))
     owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
-    plan = synthesize(model)
+    plan = synthesize(model, comparisons=reports)
     _check_scale(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
     warnings, notes = _check_risks(model, plan, today or date.today())
     warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
@@ -117,6 +119,8 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
             raise BlueprintError(failures)
         compiled.seconds = time.perf_counter() - started
     if run_tests:
+        from guardrails.evaluation.outside_trusts import outside_trust_denials
+
         lockouts = prove_lockout_safety(compiled, model)
         lockouts += outside_trust_denials(compiled.organization, [  # GR404: trusts to outside accounts an RCP denies
             (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
@@ -128,6 +132,8 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     # proofs (an escalation or tampering path is an error, like a lockout).
     if not (run_tests or reports):
         return compiled
+    from guardrails.escalation import analyze_escalation
+
     escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
                                     owners=owners, today=today or date.today())
     compiled.files.update(escalation.reports)
@@ -148,9 +154,10 @@ def _check_scale(model: Model, plan: Plan) -> None:
 
 
 def control_owners(model: Model) -> list[Owner]:
-    """``security.control_owners`` for the escalation analysis, checked (guardrails.escalation.owners): control ids
-    and families it knows, principals the blueprint defines — a role of ``roles:``, break-glass, a deployment role
-    or principal, a permission set. Never the lockout proof's input: owning a control exempts from no guardrail."""
+    """``security.control_owners`` for the escalation analysis, checked against the principals the blueprint
+    defines — a role of ``roles:``, break-glass, a deployment role or principal, a permission set
+    (guardrails.escalation.owners.blueprint_owners). Never the lockout proof's input: owning a control exempts from
+    no guardrail."""
     bp = model.blueprint
     entries = bp.security.control_owners if bp.security is not None else []
     if not entries:
@@ -160,19 +167,17 @@ def control_owners(model: Model) -> list[Owner]:
     roles += [("/", org.break_glass.role), ("/", org.deployment_role), ("/", org.management_account.deployment_role)]
     deployers = [*org.deployment_principals, *(org.control_tower.roles if org.control_tower else ())]
     sets = bp.identity_center.permission_sets if bp.identity_center else {}
-    problems = check_owners([(e.principal, e.controls) for e in entries], roles=roles, role_patterns=deployers,
-                            permission_sets=sets)
-    if problems:
-        where = model.source.where
-        raise BlueprintError([Diagnostic.of(p.code, p.message, where("security", "control_owners", *p.path), p.hint)
-                              for p in problems])
-    return [Owner(e.principal, tuple(e.controls or ()), " ".join(e.reason.split()),
-                  str(model.source.where("security", "control_owners", index)))
-            for index, e in enumerate(entries)]
+    from guardrails.escalation.owners import blueprint_owners
+
+    return blueprint_owners([(e.principal, e.controls, e.reason) for e in entries], roles=roles,
+                            role_patterns=deployers, permission_sets=sets,
+                            where=partial(model.source.where, "security", "control_owners"))
 
 
 def prove_lockout_safety(compiled: Compiled, model: Model) -> list[Diagnostic]:
     """GR403 for every way the emitted SCPs and RCPs lock break-glass, deployment or MFA enrollment out."""
+    from guardrails.evaluation.lockout import lockout_diagnostics, prove
+
     plan = compiled.plan
     organization = compiled.organization
     proof = prove(organization, deployment_roles=(plan.org.deployment_role,),
@@ -261,7 +266,7 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
     (:func:`~guardrails.emitters.write.check_target`): nothing of the user's is ever moved.
     """
     check_target(output)
-    _seed_class_lock(directory, output)
+    seed_lock(directory, output)
     compiled = compile_blueprint(directory)
     previous = read_tree(output)
     result = BuildResult(compiled, diagnostics=list(compiled.warnings))
@@ -279,39 +284,11 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
             if _errors(result.diagnostics):
                 raise ValidationFailed(result.diagnostics, rejected=keep_rejected(staging, output))
         swap_in(staging, output)
-        result.lock = _write_class_lock(directory, compiled.plan)
+        result.lock = write_lock(directory, {c.key: c.accounts for c in compiled.plan.classes})
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
-
-
-def _seed_class_lock(directory: Path, output: Path) -> None:
-    """Without a class-name lock, pin the names ``output`` already deploys (its manifest), so that the first build
-    with the lock (an upgrade, or naming rules that changed) renames nothing; no readable manifest, no seed."""
-    from guardrails.iam.manifest import MANIFEST, Manifest
-    from guardrails.policies.class_lock import LOCK_FILE, NAME, lock_text
-
-    if (directory / LOCK_FILE).exists() or not (output / MANIFEST).is_file():
-        return
-    try:
-        manifest = Manifest.from_json((output / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, GuardrailsError):
-        return  # not a tree this version reads: the build names the classes by the rules
-    classes = {c.key: c.accounts for c in manifest.classes}
-    if classes and all(NAME.match(key) for key in classes):
-        write_atomically(directory / LOCK_FILE, lock_text(classes))
-
-
-def _write_class_lock(directory: Path, plan: Plan) -> str:
-    """Pin the class names of a build that was swapped in (docs/accounts.md); the path written, or ""."""
-    from guardrails.policies.class_lock import LOCK_FILE, stale_lock
-
-    text = stale_lock(directory, {c.key: c.accounts for c in plan.classes})
-    if text is None:
-        return ""
-    write_atomically(directory / LOCK_FILE, text)
-    return str(directory / LOCK_FILE)
 
 
 def validate_output(directory: Path, output: Path, *, external: bool = True, checkov: str | None = None) -> BuildResult:
@@ -424,8 +401,6 @@ def check_output(directory: Path, output: Path) -> tuple[Compiled, OutputDrift]:
     """
     from dataclasses import replace
 
-    from guardrails.policies.class_lock import LOCK_FILE, stale_lock
-
     compiled = compile_blueprint(directory)
     drift = output_drift(compiled.files, read_tree(output))
     if stale_lock(directory, {c.key: c.accounts for c in compiled.plan.classes}) is not None:
@@ -440,6 +415,7 @@ def rollout_start(directory: Path, output: Path) -> Path:
     new ones, until :func:`rollout_promote`. The output must be up to date with the blueprint's last release, so
     run this before changing the guardrails.
     """
+    from guardrails.blueprint.edit import write_atomically
     from guardrails.iam.manifest import MANIFEST, Manifest
     from guardrails.model.build import ROLLOUT_LOCK
 

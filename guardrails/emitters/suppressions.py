@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import yaml
+from guardrails.data.fast_yaml import safe_load
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Suppression:
 
 @cache
 def all_suppressions() -> tuple[Suppression, ...]:
-    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("suppressions.yaml").read_text("utf-8")) or []
+    raw = safe_load(resources.files("guardrails.data").joinpath("suppressions.yaml").read_text("utf-8")) or []
     return tuple(Suppression(e["check"], e["format"], e["kind"], e["key"], " ".join(e["reason"].split())) for e in raw)
 
 

@@ -8,8 +8,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
 
+from guardrails.data.fast_yaml import safe_load
 from guardrails.diagnostics import GuardrailsError
 from guardrails.iam.actions import iam_database
 
@@ -102,7 +102,7 @@ class Catalog:
 def catalog() -> Catalog:
     """The checked catalog (read once)."""
     text = resources.files("guardrails.data").joinpath(DATA).read_text(encoding="utf-8")
-    return parse(yaml.safe_load(text))
+    return parse(safe_load(text))
 
 
 def parse(raw: Any) -> Catalog:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from guardrails.diagnostics import BlueprintError, Diagnostic, Location
 from guardrails.escalation.catalog import catalog
 from guardrails.iam.actions import wildcard_matches
 
@@ -79,6 +80,19 @@ def expand(controls: Iterable[str]) -> tuple[str, ...]:
 def control_names() -> tuple[str, ...]:
     """What ``controls`` may list: the catalog's control ids and the families."""
     return (*(c.id for c in catalog().controls), *FAMILIES)
+
+
+def blueprint_owners(entries: Sequence[tuple[str, Sequence[str] | None, str]], *, roles: Iterable[tuple[str, str]],
+                     role_patterns: Iterable[str], permission_sets: Iterable[str],
+                     where: Callable[..., Location]) -> list[Owner]:
+    """The blueprint's entries (principal, controls or None for all, reason) as owners for the analysis, checked
+    (:func:`check`); a BlueprintError lists every problem, located by ``where(*path below control_owners)``."""
+    problems = check([(principal, controls) for principal, controls, _ in entries], roles=roles,
+                     role_patterns=role_patterns, permission_sets=permission_sets)
+    if problems:
+        raise BlueprintError([Diagnostic.of(p.code, p.message, where(*p.path), p.hint) for p in problems])
+    return [Owner(principal, tuple(controls or ()), " ".join(reason.split()), str(where(index)))
+            for index, (principal, controls, reason) in enumerate(entries)]
 
 
 def check(entries: Sequence[tuple[str, Sequence[str] | None]], *, roles: Iterable[tuple[str, str]],

@@ -105,8 +105,9 @@ class View:
         self._unmodeled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._flags: dict[tuple[str, str, str], bool] = {}
         self._may: dict[tuple[Node, str, str], tuple[Any, Any]] = {}
-        # Allow statements' action patterns per document (the filter's only input): (document, patterns).
-        self._patterns: dict[int, tuple[Mapping[str, Any], tuple[Any, ...]]] = {}
+        # Allow statements' action patterns per document (the filter's only input): (document, patterns, action →
+        # the Resource elements of the statements naming it).
+        self._patterns: dict[int, tuple[Mapping[str, Any], tuple[Any, ...], dict[str, tuple[Any, ...]]]] = {}
 
     # -- the principals ---------------------------------------------------------------------------
 
@@ -208,15 +209,18 @@ class View:
                 if statement["Effect"] == "Allow":
                     negated, patterns = _element(statement, "Action")
                     found.append(((negated, _by_service(patterns)), _element(statement, "Resource")))
-            cached = (policy.document, tuple(found))
+            cached = (policy.document, tuple(found), {})
             self._patterns[id(policy.document)] = cached
-        service = action.split(":", 1)[0].lower()
-        out = []
-        for (negated, by_service), resources in cached[1]:
-            candidates = (*by_service.get(service, ()), *by_service.get("*", ()))
-            if negated != bool(candidates and glob_regex(candidates).match(action)):
-                out.append(resources)
-        return out
+        known = cached[2].get(action)  # a managed policy is asked the same action for every node that has it
+        if known is None:
+            service = action.split(":", 1)[0].lower()
+            out = []
+            for (negated, by_service), resources in cached[1]:
+                candidates = (*by_service.get(service, ()), *by_service.get("*", ()))
+                if negated != bool(candidates and glob_regex(candidates).match(action)):
+                    out.append(resources)
+            known = cached[2][action] = tuple(out)
+        return list(known)
 
     # -- requests ---------------------------------------------------------------------------------
 

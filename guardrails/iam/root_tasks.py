@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from guardrails.data.fast_yaml import safe_load
 
 DATA_DIR = "root_task_policies"  # under guardrails/data/
 
@@ -22,7 +22,7 @@ DATA_DIR = "root_task_policies"  # under guardrails/data/
 def provenance() -> dict[str, Any]:
     """``PROVENANCE.yaml`` of the task policies: the documents' sources and the session facts."""
     text = resources.files("guardrails.data").joinpath(DATA_DIR, "PROVENANCE.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return safe_load(text)
 
 
 def task_names() -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from guardrails.blueprint.schema import (
     Statement,
     UnknownActionAllowed,
 )
+from guardrails.data.fast_yaml import safe_load
 from guardrails.diagnostics import GuardrailsError
 from guardrails.model.catalog import ParameterError
 
@@ -129,7 +130,7 @@ class EffectiveJob:
 def parse_builtin(text: str, file_name: str) -> BuiltinJob:
     """One library file → :class:`BuiltinJob`; anything malformed raises :class:`LibraryError` naming the file."""
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)
     except yaml.YAMLError as exc:
         raise LibraryError(f"job-function library file {file_name}: {exc}") from None
     if not isinstance(raw, dict):

@@ -79,6 +79,7 @@ def _compatible(a: Token, b: Token) -> bool:
     return True  # two classes always share ordinary characters
 
 
+@cache  # a grant asks for each of its resources against every format of every action it names
 def can_overlap(pattern: str, arn_format: str) -> bool:
     """True if some ARN matches both the policy pattern and the resource type's format."""
     left, right = pattern_tokens(pattern), format_tokens(arn_format)

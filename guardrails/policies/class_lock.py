@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from guardrails.diagnostics import BlueprintError, Diagnostic, Location
+from guardrails.diagnostics import BlueprintError, Diagnostic, GuardrailsError, Location
 
 LOCK_FILE = "classes.lock.json"
 LOCK_FORMAT = "guardrails-classes/1"
@@ -126,3 +126,31 @@ def stale_lock(directory: Path, classes: Mapping[str, Sequence[str]]) -> str | N
         return None if path.read_text(encoding="utf-8") == text else text
     except (OSError, UnicodeDecodeError):
         return text
+
+
+def seed_lock(directory: Path, output: Path) -> None:
+    """Without a class-name lock, pin the names ``output`` already deploys (its manifest), so that the first build
+    with the lock (an upgrade, or naming rules that changed) renames nothing; no readable manifest, no seed."""
+    from guardrails.blueprint.edit import write_atomically  # ruamel: only a build writes the lock
+    from guardrails.iam.manifest import MANIFEST, Manifest
+
+    if (directory / LOCK_FILE).exists() or not (output / MANIFEST).is_file():
+        return
+    try:
+        manifest = Manifest.from_json((output / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, GuardrailsError):
+        return  # not a tree this version reads: the build names the classes by the rules
+    classes = {c.key: c.accounts for c in manifest.classes}
+    if classes and all(NAME.match(key) for key in classes):
+        write_atomically(directory / LOCK_FILE, lock_text(classes))
+
+
+def write_lock(directory: Path, classes: Mapping[str, Sequence[str]]) -> str:
+    """Pin the class names of a build that was swapped in (docs/accounts.md); the path written, or ""."""
+    from guardrails.blueprint.edit import write_atomically
+
+    text = stale_lock(directory, classes)
+    if text is None:
+        return ""
+    write_atomically(directory / LOCK_FILE, text)
+    return str(directory / LOCK_FILE)

@@ -19,6 +19,7 @@ import json
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from guardrails.diagnostics import GuardrailsError
 from guardrails.iam.actions import IamDatabase, iam_database
@@ -55,9 +56,22 @@ def compact_actions(actions: Iterable[str], db: IamDatabase | None = None) -> tu
         if info is None:
             raise ValueError(f"unknown action {action!r}: not in the pinned IAM database")
         wanted.setdefault(info.service, set()).add(info.name.lower())
-    out = [item for prefix in sorted(wanted) for item in _compact_service(db, prefix, wanted[prefix])]
+    key = tuple(sorted((prefix, tuple(sorted(names))) for prefix, names in wanted.items()))
+    return _compacted(key) if db is iam_database() else _compact(db, key)
+
+
+@lru_cache(maxsize=1024)
+def _compacted(wanted: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
+    """:func:`_compact` against the pinned database, once per set: fitting a policy, then each of its parts,
+    compacts the same statements again."""
+    return _compact(iam_database(), wanted)
+
+
+def _compact(db: IamDatabase, wanted: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
+    """(service prefix, its lowercased action names), sorted by prefix → the compacted list, checked exact."""
+    out = [item for prefix, names in wanted for item in _compact_service(db, prefix, set(names))]
     result = tuple(sorted(out))
-    _check_exact(db, result, {f"{p}:{n}" for p, names in wanted.items() for n in names})
+    _check_exact(db, result, {f"{p}:{n}" for p, names in wanted for n in names})
     return result
 
 

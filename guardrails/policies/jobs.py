@@ -19,8 +19,10 @@ from guardrails.policies.risk_plan import declared_rules
 from guardrails.policies.statements import POLICY_PATH, accepted_checks, camel, convert_statement, ident
 
 
-def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> dict[str, JobCompilation]:
-    """Every job function's own managed policy (intent grants first, then explicit statements) and report."""
+def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic], *, comparisons: bool = True
+                 ) -> dict[str, JobCompilation]:
+    """Every job function's own managed policy (intent grants first, then explicit statements) and report;
+    ``comparisons``: with the report's comparison to the job's AWS counterpart (the least-privilege report's)."""
     db = iam_database()
     compiled: dict[str, JobCompilation] = {}
     for job, blueprint_spec in model.blueprint.job_functions.items():
@@ -59,7 +61,7 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic]) -> dic
                            not_granted=tuple(sorted(set(not_granted))), compacted=compacted,
                            policy_keys=tuple(p.key for p in policies), parts=max(1, len(policies)),
                            risks=declared_rules([p.document for p in policies], [a.risk for a in spec.accept_risks]),
-                           **compare.report_fields(job, spec, granted, granted - on_star))
+                           **(compare.report_fields(job, spec, granted, granted - on_star) if comparisons else {}))
         compiled[job] = JobCompilation(policies, report)
     return compiled
 

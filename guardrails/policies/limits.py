@@ -5,15 +5,14 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-import yaml
-
 from guardrails.blueprint.schema import Limits
+from guardrails.data.fast_yaml import safe_load
 from guardrails.policies.ir import Limit
 
 
 @cache
 def default_limits() -> dict[str, Limit]:
-    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("limits.yaml").read_text("utf-8"))
+    raw = safe_load(resources.files("guardrails.data").joinpath("limits.yaml").read_text("utf-8"))
     return {key: Limit(key, int(v["value"]), v["counts"], v["source"]) for key, v in raw.items()}
 
 

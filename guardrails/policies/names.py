@@ -24,8 +24,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from guardrails.data.fast_yaml import safe_load
 from guardrails.diagnostics import Diagnostic
 from guardrails.iam.actions import WILDCARDS, iam_database, wildcard_matches
 from guardrails.model import catalog
@@ -236,7 +235,7 @@ def _placeholder_regex(text: str) -> re.Pattern[str]:
 
 
 def _data(name: str) -> Any:
-    return yaml.safe_load(resources.files("guardrails.data").joinpath(name).read_text("utf-8"))
+    return safe_load(resources.files("guardrails.data").joinpath(name).read_text("utf-8"))
 
 
 @cache

@@ -8,12 +8,12 @@ and again when it checks the plan, and both get the same memoised answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from guardrails.diagnostics import Location
-from guardrails.iam.actions import any_action_matches, wildcard_matches
+from guardrails.iam.actions import action_matcher, wildcard_matches
 from guardrails.policies.ir import PolicyDocument, Statement
 from guardrails.policies.risk_grantees import grantee_mitigation, principal_labels
 from guardrails.policies.risk_mitigation import (mitigation_hint, positive_condition, role_path_only,
@@ -120,15 +120,19 @@ class _Document:
         # only unconditional, Resource-based Denies take an action away for certain.
         self.denies = [s for s in document.statements
                        if s.effect == "Deny" and not s.conditions and s.resources and not s.not_resources]
+        # id of a statement of the document (alive with it) → NotAction?, the matcher of its Action or NotAction
+        # patterns: every rule asks each statement about each of its actions
+        self._matchers: dict[int, tuple[bool, Callable[[str], bool] | None]] = {}
 
-    @staticmethod
-    def grants(statement: Statement, action: str) -> bool:
+    def grants(self, statement: Statement, action: str) -> bool:
         """Does the statement's Action (or NotAction: everything not listed) cover the action (lowercased)?"""
-        if statement.actions:
-            return any_action_matches(statement.actions, action)
-        if statement.not_actions:
-            return not any_action_matches(statement.not_actions, action)
-        return False
+        found = self._matchers.get(id(statement))
+        if found is None:
+            patterns = tuple(statement.actions or statement.not_actions)
+            found = self._matchers[id(statement)] = (not statement.actions,
+                                                     action_matcher(patterns) if patterns else None)
+        negated, matches = found
+        return matches is not None and negated != matches(action)
 
     def denied_by(self, statement: Statement, action: str) -> str:
         """Sid of an unconditional Deny that removes the action on all of the statement's resources, or ''."""

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import yaml
-
+from guardrails.data.fast_yaml import safe_load
 from guardrails.iam.actions import any_action_matches, has_wildcard, iam_database
 
 CATEGORIES = ("privilege-escalation", "credentials-exposure", "data-exfiltration", "resource-exposure")
@@ -55,7 +54,7 @@ _MITIGATION_KEYS = {"conditions", "scoped_resources", "role_path", "self_only"}
 
 def load_rules(text: str) -> tuple[RiskRule, ...]:
     """Parse and check the rules file; a malformed rule is a programming error (ValueError)."""
-    raw = yaml.safe_load(text)
+    raw = safe_load(text)
     sources = raw.get("sources", {})
     rules: list[RiskRule] = []
     for entry in raw["rules"]:

@@ -12,9 +12,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from guardrails.blueprint.schema import Security
+from guardrails.data.fast_yaml import safe_load
 from guardrails.diagnostics import BlueprintError, Diagnostic
 from guardrails.iam.arns import arn
 from guardrails.model.build import Model
@@ -59,7 +58,7 @@ SECURITY_HUB_STANDARDS = ("standards/aws-foundational-security-best-practices/v/
 def baseline_rules() -> dict[str, Any]:
     """The AWS managed Config rules of the baseline (data with sources)."""
     text = resources.files("guardrails.data").joinpath("config_rules.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return safe_load(text)
 
 
 def rule_name(identifier: str) -> str:
@@ -112,7 +111,7 @@ def config_rules(security: Security, password: PasswordPolicy | None) -> tuple[C
 def alert_rule_data() -> dict[str, Any]:
     """The alert rules of the baseline (data with sources: guardrails/data/alert_rules.yaml)."""
     text = resources.files("guardrails.data").joinpath("alert_rules.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return safe_load(text)
 
 
 def _filled(value: Any, role: str, users: tuple[str, ...]) -> Any:

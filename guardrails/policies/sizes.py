@@ -9,8 +9,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-import yaml
-
+from guardrails.data.fast_yaml import safe_load
 from guardrails.policies.ir import ACCOUNT_ID, REGION, Limit, PolicyDocument
 
 # A 12-digit account id: ``${account_id}`` (13 characters) becomes 12 when deployed.
@@ -20,7 +19,7 @@ WORST_CASE_ACCOUNT_ID = "123456789012"
 @cache
 def longest_region() -> str:
     """The longest region code in ``guardrails/data/regions.yaml``: the worst case for ``${region}``."""
-    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("regions.yaml").read_text("utf-8"))
+    raw = safe_load(resources.files("guardrails.data").joinpath("regions.yaml").read_text("utf-8"))
     regions = [str(region) for group in raw.values() for region in group]
     return max(sorted(regions), key=len)
 
@@ -33,7 +32,7 @@ def worst_case(text: str) -> str:
 def counted_length(text: str, limit: Limit) -> int:
     """Characters of ``text`` (already substituted) that count against ``limit``."""
     if limit.counts == "non-whitespace":
-        return sum(1 for char in text if not char.isspace())
+        return len("".join(text.split()))  # str.split() drops exactly the characters str.isspace() holds for
     if limit.counts == "all":
         return len(text)
     raise ValueError(f"limit {limit.key} counts {limit.counts!r}, not characters")

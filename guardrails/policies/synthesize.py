@@ -35,8 +35,10 @@ __all__ = [
 ]
 
 
-def synthesize(model: Model) -> Plan:
-    """Compile the model into a plan; raises :class:`BlueprintError` for catalog parameter problems."""
+def synthesize(model: Model, *, comparisons: bool = True) -> Plan:
+    """Compile the model into a plan; raises :class:`BlueprintError` for catalog parameter problems. Without
+    ``comparisons`` the job reports do not compare each job function with its AWS counterpart (only the
+    least-privilege report reads that: ``check``, ``test`` and ``explain`` render no report)."""
     name_problems = check_blueprint_names(model)
     if name_problems:
         raise BlueprintError(name_problems)
@@ -54,7 +56,7 @@ def synthesize(model: Model) -> Plan:
     scps, rcps = service_control_policies(model, info, problems)
     if model.released is not None and org.rollout is not None:
         scps, rcps = canary_rollout(model, scps, rcps)
-    jobs = compile_jobs(model, info, problems)
+    jobs = compile_jobs(model, info, problems, comparisons=comparisons)
     if problems:
         raise BlueprintError(problems)
     tower = set(org.control_tower.managed_units) if org.control_tower else set()

@@ -10,8 +10,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
 
+from guardrails.data.fast_yaml import safe_load
 from guardrails.diagnostics import GuardrailsError
 
 _PARAM = re.compile(r"\$([a-z_]+)")
@@ -104,7 +104,7 @@ def load_catalog() -> dict[str, Guardrail]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".yaml"):
             continue
-        guardrail = parse_entry(yaml.safe_load(entry.read_text("utf-8")), entry.name)
+        guardrail = parse_entry(safe_load(entry.read_text("utf-8")), entry.name)
         if guardrail.id in catalog:
             raise CatalogError(f"duplicate guardrail id {guardrail.id!r} in the packaged catalog ({entry.name})")
         if entry.name != f"{guardrail.id}.yaml":
