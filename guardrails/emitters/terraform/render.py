@@ -116,7 +116,15 @@ def render(plan: Plan, template: str, **context: object) -> str:
 
 def versions(plan: Plan, *, root: bool) -> str:
     """versions.tf: root modules also pin Terraform itself; child modules only name their provider."""
-    return render(plan, "versions.tf.j2", root=root, required_version=REQUIRED_VERSION, aws_provider=AWS_PROVIDER)
+    return _versions(header_text(plan), root)
+
+
+@cache
+def _versions(header: str, root: bool) -> str:
+    # The same text in every root module (1,000 of them in a 1,000-account organization): rendered once.
+    body = environment().get_template("versions.tf.j2").render(
+        root=root, required_version=REQUIRED_VERSION, aws_provider=AWS_PROVIDER)
+    return align(f"# {comment(header).text}\n\n{body}")
 
 
 def root_files(plan: Plan, directory: str, state_key: str, account_id: str, role: str,
