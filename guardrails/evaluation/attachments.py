@@ -49,8 +49,10 @@ def levels(org: Organization, kind: Literal["scp", "rcp"], account: Account) -> 
     """The SCPs or RCPs at every level of the account's path, root first, AWS's default policy included."""
     by_target = org.org_policies(kind)
     name, document, source = _DEFAULTS[kind]
-    return tuple((level, (Policy(name, kind, document, source, level), *by_target.get(level, ())))
-                 for level in org.path_of(account))
+    # A level is the same for every account below it: built once per target, not once per account.
+    return tuple(org.memo((kind, "level", level), lambda level=level: (
+        level, (Policy(name, kind, document, source, level), *by_target.get(level, ()))))
+        for level in org.path_of(account))
 
 
 def managed_policy(org: Organization, arn: str, account: Account) -> Policy | None:
@@ -62,8 +64,10 @@ def managed_policy(org: Organization, arn: str, account: Account) -> Policy | No
     if arn.startswith(aws_managed_policy_arn(org.partition, "")):
         name = arn.split(":policy/", 1)[1]
         if name in compare.available_counterparts():
-            return Policy(f"AWS managed {name}", "identity", _aws_managed_document(name),
-                          f"AWS managed policy {name} (reference data)")
+            # The same in every account: one Policy, so what the engine keeps about it holds for every account.
+            return org.memo(("aws-managed", name), lambda: Policy(
+                f"AWS managed {name}", "identity", _aws_managed_document(name),
+                f"AWS managed policy {name} (reference data)"))
         return None
     raise EvaluationError(f"{MANIFEST}: policy {arn} is attached in {account.name} but not emitted")
 

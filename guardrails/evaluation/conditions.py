@@ -40,7 +40,7 @@ import difflib
 import ipaddress
 import operator as compare_ops
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -94,7 +94,7 @@ _EPOCH = re.compile(r"[+-]?\d+(?:\.\d+)?")
 Matcher = Callable[[str], bool]  # the positive comparison of one request value with one policy value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClauseResult:
     """One (operator, key) pair of a Condition block, evaluated, for explanations."""
 
@@ -106,7 +106,7 @@ class ClauseResult:
     note: str = ""           # short reason when it is not obvious
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Operator:
     written: str           # as in the policy, for messages
     qualifier: str | None  # "ForAllValues" / "ForAnyValue"
@@ -133,21 +133,108 @@ def evaluate_conditions(block: Mapping[str, Mapping[str, object]],
     written. Every clause is evaluated (no short cut), so explanations are complete and a malformed clause
     raises wherever it stands.
     """
-    if not isinstance(block, Mapping):
-        raise EvaluationError(f"a Condition element must be an object of operators, not {block!r}")
-    results: list[ClauseResult] = []
-    for operator, keys in block.items():
-        if not isinstance(keys, Mapping):
-            raise EvaluationError(f"condition operator {operator!r} must map condition keys to values, not {keys!r}")
-        results.extend(evaluate_clause(operator, key, values, context) for key, values in keys.items())
-    return all(result.matched for result in results), tuple(results)
+    if not block and type(block) is dict:
+        return True, ()  # most statements have no conditions: every request asked this
+    clauses = _compiled_block(block)
+    if clauses is None:  # malformed: evaluated in order, so the error is the one the first bad clause raises
+        results = tuple(_decide(_compile(operator, key, values), context)
+                        for operator, key, values in _clauses_of(block))
+    else:
+        results = tuple(_decided(clause, context) for clause in clauses)
+    return all(result.matched for result in results), results
 
 
 def evaluate_clause(operator: str, key: str, values: Sequence[object] | object, context: Context) -> ClauseResult:
     """Evaluate one operator on one condition key with its policy values (OR, or NOR when negated)."""
+    return _decide(_compile(operator, key, values), context)
+
+
+@dataclass(frozen=True, slots=True)
+class _Clause:
+    """One (operator, key) of a Condition block with what no request changes: parsed once per document."""
+
+    operator: str
+    key: str
+    lowered: str
+    op: _Operator
+    values: tuple[str, ...]
+    null: frozenset[str] = frozenset()  # Null: the wanted "true"/"false"
+    # the positive comparisons, when no policy value holds a variable (else built for each request's context)
+    matchers: tuple[Matcher, ...] | None = None
+
+
+def _clauses_of(block: Mapping[str, Mapping[str, object]]) -> Iterator[tuple[str, str, object]]:
+    if not isinstance(block, Mapping):
+        raise EvaluationError(f"a Condition element must be an object of operators, not {block!r}")
+    for operator, keys in block.items():
+        if not isinstance(keys, Mapping):
+            raise EvaluationError(f"condition operator {operator!r} must map condition keys to values, not {keys!r}")
+        for key, values in keys.items():
+            yield operator, key, values
+
+
+def _compiled_block(block: Mapping[str, Mapping[str, object]]) -> tuple[_Clause, ...] | None:
+    """The block's clauses, kept by the block's identity (the document keeps the block, so its id is not reused);
+    None when a clause is malformed."""
+    kept = _BLOCKS.get(id(block))
+    if kept is not None and kept[0] is block:
+        return kept[1]
+    try:
+        clauses = tuple(_compile(operator, key, values) for operator, key, values in _clauses_of(block))
+    except EvaluationError:
+        return None
+    if len(_BLOCKS) >= _BLOCKS_MAX:
+        _BLOCKS.clear()
+        _SHARED.clear()
+        _DECIDED.clear()
+    # One object per distinct clause: the SCPs repeat the same exemption (ArnNotLike aws:PrincipalArn …) in many
+    # statements, and _decided keeps answers per clause.
+    clauses = tuple(_SHARED.setdefault((c.operator, c.key, c.values), c) for c in clauses)
+    _BLOCKS[id(block)] = (block, clauses)
+    return clauses
+
+
+_BLOCKS: dict[int, tuple[Mapping[str, Mapping[str, object]], tuple[_Clause, ...]]] = {}
+_BLOCKS_MAX = 1 << 16
+_SHARED: dict[tuple[str, str, tuple[str, ...]], _Clause] = {}
+# (clause id, the request's values for its key) → the answer, for clauses without policy variables (whose answer
+# depends on nothing else); the clauses are kept by _SHARED, so their ids are not reused.
+_DECIDED: dict[tuple[int, object], ClauseResult] = {}
+
+
+def _decided(clause: _Clause, context: Context) -> ClauseResult:
+    """:func:`_decide`, answered once per clause and request values when no policy variable is involved."""
+    if clause.matchers is None and clause.op.base != "Null":
+        return _decide(clause, context)
+    raw = context.get(clause.lowered)
+    if raw is not None and type(raw) is not tuple:
+        return _decide(clause, context)  # only tuples are kept (a list could change)
+    key = (id(clause), raw)
+    found = _DECIDED.get(key)
+    if found is None:
+        found = _decide(clause, context)
+        if len(_DECIDED) >= _BLOCKS_MAX:
+            _DECIDED.clear()
+        _DECIDED[key] = found
+    return found
+
+
+def _compile(operator: str, key: str, values: Sequence[object] | object) -> _Clause:
+    """Parse the operator and the policy values; a malformed one raises whatever the request holds."""
     op = _parse_operator(operator)
     policy_values = _policy_values(operator, key, values)
-    raw = context.get(key.lower())
+    if op.base == "Null":
+        return _Clause(operator, key, key.lower(), op, policy_values, frozenset(_null_values(operator, key,
+                                                                                             policy_values)))
+    if any("${" in value for value in policy_values):
+        return _Clause(operator, key, key.lower(), op, policy_values)
+    return _Clause(operator, key, key.lower(), op, policy_values,
+                   matchers=tuple(_matchers(op, key, policy_values, {})[0]))
+
+
+def _decide(clause: _Clause, context: Context) -> ClauseResult:
+    op, operator, key, policy_values = clause.op, clause.operator, clause.key, clause.values
+    raw = context.get(clause.lowered)
     request_values = None if raw is None else tuple(raw)
     present = bool(request_values)  # a key with no values counts as absent, as for Null and IfExists
 
@@ -155,12 +242,14 @@ def evaluate_clause(operator: str, key: str, values: Sequence[object] | object, 
         return ClauseResult(operator, key, policy_values, request_values, matched, note)
 
     if op.base == "Null":
-        wanted = _null_values(operator, key, policy_values)
         note = "key present" if present else ("key absent" if request_values is None else "key has no values")
-        return result(("false" if present else "true") in wanted, note)
+        return result(("false" if present else "true") in clause.null, note)
 
     # Built before looking at the request, so a malformed policy value raises whatever the request holds.
-    matchers, unresolved = _matchers(op, key, policy_values, context)
+    if clause.matchers is not None:
+        matchers, unresolved = clause.matchers, ()
+    else:
+        matchers, unresolved = _matchers(op, key, policy_values, context)  # type: ignore[assignment]
     absence = "key absent" if request_values is None else "key has no values"
 
     if not present:
@@ -203,6 +292,14 @@ def _all_operator_spellings() -> list[str]:
 
 
 def _parse_operator(operator: str) -> _Operator:
+    if not isinstance(operator, str):
+        raise EvaluationError(f"condition operator {operator!r} is not a string")
+    return _parsed_operator(operator)
+
+
+@lru_cache(maxsize=1024)
+def _parsed_operator(operator: str) -> _Operator:
+    """An operator as written, parsed once (every request meets the same few operators)."""
     if not isinstance(operator, str):
         raise EvaluationError(f"condition operator {operator!r} is not a string")
     qualifier = next((q for q in _QUALIFIERS if operator.startswith(q)), None)

@@ -13,21 +13,28 @@ the :class:`Request` and :class:`PolicySet` from the emitted policies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from guardrails.evaluation import some_resource, unconditional
 from guardrails.evaluation.conditions import ClauseResult, evaluate_conditions
 from guardrails.evaluation.matching import Context
-from guardrails.evaluation.statements import action_applies, principal_match, resource_applies, statements_of
+from guardrails.evaluation.statements import (
+    action_applies,
+    principal_match,
+    resource_applies,
+    statements_for,
+    statements_of,
+    static_resources,
+)
 from guardrails.evaluation.unconditional import Exemption
 
 PolicyKind = Literal["scp", "rcp", "resource", "identity", "boundary", "session"]
 Outcome = Literal["allow", "explicit-deny", "implicit-deny", "unknown"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     """One policy document and what it is, for explanations."""
 
@@ -38,7 +45,7 @@ class Policy:
     level: str = ""  # SCPs/RCPs: the target it is attached to ("root", "ou:Workloads", "account:app-dev")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Caller:
     """The principal making the request, as AWS sees it.
 
@@ -55,7 +62,7 @@ class Caller:
     service: str = ""  # service callers: e.g. "ec2.amazonaws.com"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Request:
     caller: Caller
     action: str
@@ -69,7 +76,7 @@ class Request:
     resource_types: some_resource.ResourceTypes = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicySet:
     """Every policy that applies to one request.
 
@@ -109,7 +116,7 @@ class PolicySet:
     caller_unknown: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatementMatch:
     """A statement that applies to the request (action, resource, principal and conditions all match)."""
 
@@ -127,7 +134,7 @@ class StatementMatch:
         return f"{where}{self.policy.name}: {self.effect} {sid}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One stage of the evaluation and what it concluded."""
 
@@ -140,7 +147,7 @@ class Step:
     near_misses: tuple[StatementMatch, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     outcome: Outcome
     steps: tuple[Step, ...]
@@ -167,13 +174,42 @@ def matching_statements(policy: Policy, request: Request, effect: str, *,
                         near_misses: bool = False) -> list[StatementMatch]:
     """Statements of ``policy`` with this effect that apply to the request (with ``near_misses``: those that
     would, but for their conditions)."""
-    found: list[StatementMatch] = []
-    for index, statement in enumerate(statements_of(policy)):
-        if statement["Effect"] != effect:
-            continue
-        if not action_applies(statement, request.action):
-            continue
-        if effect == "Deny" and request.resource_types and request.resource == "*":
+    return split_statements(policy, request, effect)[1 if near_misses else 0]
+
+
+Split = tuple[list[StatementMatch], list[StatementMatch]]
+
+
+def split_statements(policy: Policy, request: Request, effect: str) -> Split:
+    """The statements of ``policy`` with this effect whose action, resource and principal fit the request: those
+    whose conditions hold, and the near misses whose conditions do not. One pass: the conditions of every fitting
+    statement are evaluated either way, so the near misses of an explanation cost nothing more."""
+    return _split(policy, request, effect)[0]
+
+
+def _split(policy: Policy, request: Request, effect: str) -> tuple[Split, bool]:
+    """:func:`split_statements`, and whether the answer holds for every request of this action and resource."""
+    found: tuple[list[StatementMatch], list[StatementMatch]] = ([], [])
+    # Asked first: most policies have no statement of this effect for this action (FullAWSAccess and Denies).
+    fitting: Iterable[tuple[int, Mapping[str, Any]]] | None = statements_for(policy, effect, request.action)
+    if fitting is None:  # a malformed statement: checked lazily, in order, so the first error is the one raised
+        fitting = ((i, st) for i, st in enumerate(statements_of(policy))
+                   if st["Effect"] == effect and action_applies(st, request.action))
+    elif not fitting:
+        return found, True
+    some = effect == "Deny" and bool(request.resource_types) and request.resource == "*"
+    key = (id(policy), effect, request.action, request.resource, request.resource_types if some else ())
+    kept = _SPLITS.get(key)
+    if kept is not None and kept[0] is policy:
+        return (list(kept[1]), list(kept[2])), True
+    # The answer is the same for every request of this action on this resource when no fitting statement asks the
+    # context (no Condition, no policy variable in its resources) or the caller (a resource policy's Principal):
+    # the SCP and RCP levels every account of an OU shares, and AWS managed policies, are decided once.
+    static = policy.kind != "resource"
+    for index, statement in fitting:
+        if static and (statement.get("Condition") or not static_resources(statement)):
+            static = False
+        if some:
             if not some_resource.could_apply(statement, request.resource_types, request.context,
                                              trust=policy.kind == "resource"):
                 continue
@@ -185,9 +221,46 @@ def matching_statements(policy: Policy, request: Request, effect: str, *,
             if not principal:
                 continue
         matched, clauses = evaluate_conditions(statement.get("Condition") or {}, request.context)
-        if matched != near_misses:
-            found.append(StatementMatch(policy, index, str(statement.get("Sid", "")), effect, clauses, principal))
-    return found
+        found[0 if matched else 1].append(StatementMatch(policy, index, str(statement.get("Sid", "")), effect,
+                                                         clauses, principal))
+    if static and not policy.level.startswith(_ONE_ACCOUNT):
+        if len(_SPLITS) >= 1 << 16:
+            _SPLITS.clear()
+        _SPLITS[key] = (policy, tuple(found[0]), tuple(found[1]))
+    return found, static
+
+
+def _level_step(family: str, level: str, attached: tuple[Policy, ...], request: Request) -> Step:
+    """One level of SCPs or RCPs: it allows when some policy attached there allows. Kept like a split when every
+    policy's answer holds for any request of the action and resource: a level is shared by every account below it
+    (``Organization.scp_levels``), so the root's is decided once for the whole organization."""
+    key = (family, level, id(attached), request.action, request.resource)
+    kept = _LEVELS.get(key)
+    if kept is not None and kept[0] is attached:
+        return kept[1]
+    answers = [_split(p, request, "Allow") for p in attached]
+    splits = [split for split, _ in answers]
+    allows = _matched(splits)
+    if allows:
+        step = Step(f"{family} {level}", "allow", "", tuple(allows[:1]))
+    else:
+        names = ", ".join(p.name for p in attached) or "no policy"
+        step = _no_allow(f"{family} {level}", f"nothing attached at {level} allows it ({names})", attached, splits)
+    if all(static for _, static in answers) and not level.startswith(_ONE_ACCOUNT):
+        if len(_LEVELS) >= 1 << 16:
+            _LEVELS.clear()
+        _LEVELS[key] = (attached, step)
+    return step
+
+
+# (policy id, effect, action, resource, resource types) → the policy (kept: its id is not reused) and its split, for
+# splits that depend on nothing else (split_statements).
+_SPLITS: dict[tuple[Any, ...], tuple[Policy, tuple[StatementMatch, ...], tuple[StatementMatch, ...]]] = {}
+# What is attached to one account is asked about by that account's requests only, a few actions each: keeping it
+# would grow the heap by every account (and the garbage collector's work with it) for no later answer.
+_ONE_ACCOUNT = "account:"
+# (family, level, id of the level's policies, action, resource) → the policies (kept) and the level's step.
+_LEVELS: dict[tuple[Any, ...], tuple[tuple[Policy, ...], Step]] = {}
 
 
 def near_misses(policy: Policy, request: Request, effect: str = "Allow") -> list[StatementMatch]:
@@ -195,9 +268,18 @@ def near_misses(policy: Policy, request: Request, effect: str = "Allow") -> list
     return matching_statements(policy, request, effect, near_misses=True)
 
 
-def _no_allow(stage: str, detail: str, policies: Sequence[Policy], request: Request) -> Step:
+def _splits(policies: Sequence[Policy], request: Request, effect: str = "Allow") -> list[Split]:
+    return [split_statements(p, request, effect) for p in policies]
+
+
+def _matched(splits: Sequence[Split]) -> list[StatementMatch]:
+    return [m for matched, _ in splits for m in matched]
+
+
+def _no_allow(stage: str, detail: str, policies: Sequence[Policy], splits: Sequence[Split]) -> Step:
+    """A step that found no Allow, with the near misses of the same pass (statements whose conditions failed)."""
     return Step(stage, "no-allow", detail, policies=tuple(p.name for p in policies),
-                near_misses=tuple(m for p in policies for m in near_misses(p, request)))
+                near_misses=tuple(m for _, missed in splits for m in missed))
 
 
 def evaluate(request: Request, policies: PolicySet) -> Decision:
@@ -214,10 +296,11 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         applicable += [p for _, level in policies.scp_levels for p in level]
     applicable += [p for p in (policies.resource, *policies.identity, policies.boundary, policies.session,
                                policies.task_policy) if p]
+    deny_splits = _splits(applicable, request, "Deny")
     if request.resource_types and request.resource == "*":
-        steps.append(_some_resource_step(request, applicable))
+        steps.append(_some_resource_step(request, deny_splits))
 
-    denies = [m for p in applicable for m in matching_statements(p, request, "Deny")]
+    denies = _matched(deny_splits)
     free = unconditional.without_permission(policies.exemptions)
     if free is not None:
         return _without_permission(free, denies, policies, steps)
@@ -238,13 +321,10 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
             steps.append(Step(family, "not-applicable", "none apply to this request"))
             continue
         for level, attached in levels:
-            allows = [m for p in attached for m in matching_statements(p, request, "Allow")]
-            if not allows:
-                names = ", ".join(p.name for p in attached) or "no policy"
-                steps.append(_no_allow(f"{family} {level}", f"nothing attached at {level} allows it ({names})",
-                                       attached, request))
+            step = _level_step(family, level, attached, request)
+            steps.append(step)
+            if step.outcome != "allow":
                 return Decision("implicit-deny", tuple(steps))
-            steps.append(Step(f"{family} {level}", "allow", "", tuple(allows[:1])))
 
     if request.caller.kind == "root" and policies.resource_required:
         # IAM refuses role assumption by a root user whatever the trust policy says.
@@ -253,13 +333,14 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     resource_allows: list[StatementMatch] = []
     cross_account = request.caller.account is None or request.resource_account != request.caller.account
     if policies.resource:
-        resource_allows = matching_statements(policies.resource, request, "Allow")
+        splits = _splits((policies.resource,), request)
+        resource_allows = _matched(splits)
         if not resource_allows:
             if policies.resource_required or policies.key_policy or cross_account:
                 detail = f"{_named(policies.resource)} does not allow this principal"
                 if policies.key_policy:
                     detail += " or its account, so no IAM policy can grant it on this key"
-                steps.append(_no_allow("resource policy", detail, (policies.resource,), request))
+                steps.append(_no_allow("resource policy", detail, (policies.resource,), splits))
                 return Decision("implicit-deny", tuple(steps))
             steps.append(Step("resource policy", "not-applicable", f"{_named(policies.resource)} grants nothing "
                               "here; identity policies decide"))
@@ -294,28 +375,29 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     if policies.identity_implicit:
         steps.append(Step("identity", "allow", "the root user holds every permission of its account"))
     else:
-        identity_allows = [m for p in policies.identity for m in matching_statements(p, request, "Allow")]
+        splits = _splits(policies.identity, request)
+        identity_allows = _matched(splits)
         if not identity_allows:
             if policies.unmodeled:
                 steps.append(Step("identity", "unknown", "no modeled identity policy allows it; "
                                   f"unmodeled: {', '.join(policies.unmodeled)}"))
                 # The boundary may settle it anyway: what it does not allow is denied whatever the identity grants.
-                if policies.boundary and not matching_statements(policies.boundary, request, "Allow"):
+                bounds = _splits((policies.boundary,), request) if policies.boundary else []
+                if policies.boundary and not _matched(bounds):
                     steps.append(_no_allow("boundary", f"{policies.boundary.name} does not allow it",
-                                           (policies.boundary,), request))
+                                           (policies.boundary,), bounds))
                     return Decision("implicit-deny", tuple(steps))
                 return Decision("unknown", tuple(steps))
-            steps.append(_no_allow("identity", "no identity policy allows it", policies.identity, request))
+            steps.append(_no_allow("identity", "no identity policy allows it", policies.identity, splits))
             return Decision("implicit-deny", tuple(steps))
         steps.append(Step("identity", "allow", "", tuple(identity_allows)))
     return _unless_unmodeled(_bounded(request, policies, steps, tuple(resource_allows) + tuple(identity_allows)),
                              policies)
 
 
-def _some_resource_step(request: Request, applicable: Sequence[Policy]) -> Step:
+def _some_resource_step(request: Request, deny_splits: Sequence[Split]) -> Step:
     """What resource `*` stands for, and the resource-scoped Denies that could apply to one (conditions shown)."""
-    candidates = [m for p in applicable
-                  for m in (*matching_statements(p, request, "Deny"), *near_misses(p, request, "Deny"))]
+    candidates = [m for matched, missed in deny_splits for m in (*matched, *missed)]
     scoped = [m for m in candidates if some_resource.scoped(statements_of(m.policy)[m.index])]
     return Step("resource *", "not-applicable", some_resource.describe(request.resource_types, len(scoped)),
                 tuple(scoped))
@@ -369,9 +451,10 @@ def _bounded(request: Request, policies: PolicySet, steps: list[Step],
     for stage, policy in (("boundary", policies.boundary), ("session policy", policies.session)):
         if policy is None:
             continue
-        found = matching_statements(policy, request, "Allow")
+        splits = _splits((policy,), request)
+        found = _matched(splits)
         if not found:
-            steps.append(_no_allow(stage, f"{policy.name} does not allow it", (policy,), request))
+            steps.append(_no_allow(stage, f"{policy.name} does not allow it", (policy,), splits))
             return Decision("implicit-deny", tuple(steps))
         steps.append(Step(stage, "allow", "", tuple(found)))
         allows = allows + tuple(found)

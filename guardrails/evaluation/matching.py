@@ -215,9 +215,29 @@ def resource_matches(pattern: str, resource: str, context: Context) -> bool:
     if pattern == "*":
         return True
     if "${" not in pattern:
-        return wildcard_matches(pattern, resource, ignore_case=False)
+        return glob_matches(pattern, resource)
     atoms = pattern_atoms(pattern, context)
     return atoms is not None and atoms_match(atoms, resource)
+
+
+def glob_matches(pattern: str, value: str) -> bool:
+    """``wildcard_matches(pattern, value, ignore_case=False)``, decided by string comparison where it can be.
+
+    Resource patterns name their account, so 1,000 accounts held thousands of distinct patterns and compiling an
+    expression for each was most of a request's time; the literal text before the first and after the last
+    wildcard must begin and end the value, which settles most patterns without an expression."""
+    star, one = pattern.find("*"), pattern.find("?")
+    first = star if one < 0 else one if star < 0 else min(star, one)
+    if first < 0:
+        return pattern == value
+    if not value.startswith(pattern[:first]):
+        return False
+    if first == len(pattern) - 1 and star == first:
+        return True  # a prefix and a final `*`
+    suffix = pattern[max(pattern.rfind("*"), pattern.rfind("?")) + 1:]
+    if len(value) < first + len(suffix) or not value.endswith(suffix):
+        return False
+    return wildcard_matches(pattern, value, ignore_case=False)
 
 
 def split_arn_atoms(atoms: Sequence[Atom]) -> list[list[Atom]]:

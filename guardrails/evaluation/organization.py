@@ -13,21 +13,22 @@ policies of the plan (bucket, key, topic policies) by ``guardrails.evaluation.re
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from guardrails.evaluation import attachments, external, permission_sets, root_sessions, some_resource, unconditional
+from guardrails.evaluation import attachments, external, permission_sets, root_sessions
+from guardrails.evaluation import prepare as preparing
 from guardrails.evaluation.attachments import Levels
 from guardrails.evaluation.context import Context, Origin, request_context
 from guardrails.evaluation.context import us_east_1_services as us_east_1_services  # re-exported: tests use it
 from guardrails.evaluation.engine import Caller, Decision, Policy, PolicySet, Request, evaluate
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.permission_sets import SESSION_NAME
-from guardrails.evaluation.resources import Placement, ResourceSide, placements, resolve_resource
-from guardrails.iam.arns import SSO_ROLE_PATH, arn, arn_account, oidc_provider_arn, role_arn, root_arn, user_arn
+from guardrails.evaluation.resources import Placement, placements
+from guardrails.iam.arns import arn, oidc_provider_arn, role_arn, root_arn, user_arn
 from guardrails.iam.manifest import (
     MANIFEST,
     AccountClass,
@@ -42,11 +43,6 @@ from guardrails.iam.manifest import (
 )
 from guardrails.iam.organization import policy_targets
 
-# Actions that ask a role's trust policy (the role's resource-based policy) for permission.
-# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-trust-policy.html
-_TRUST_ACTIONS = ("sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml", "sts:tagsession",
-                  "sts:setsourceidentity", "sts:setcontext")
-
 PrincipalKind = Literal["role", "user", "group", "root", "federated", "service", "permission-set", "root-session",
                         "external"]
 _KINDS = ("role", "user", "group", "federated", "service", permission_sets.PRINCIPAL, root_sessions.PRINCIPAL)
@@ -54,6 +50,8 @@ PRINCIPAL_FORMS = ("role/NAME, user/NAME, group/NAME, root, root-session/TASK, f
                    f"permission-set/NAME or {external.FORM}")
 Account = AccountEntry  # an account of the tree (name, id, unit, management, class_key)
 _Entry = TypeVar("_Entry", RoleEntry, UserEntry, GroupEntry)
+_Value = TypeVar("_Value")
+_TRANSIENT_MAX = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,7 @@ class PrincipalSpec:
         return self.kind if self.kind == "root" else f"{self.kind}/{self.name}"
 
 
+@lru_cache(maxsize=1024)
 def parse_principal(text: str) -> PrincipalSpec:
     """``role/NAME``, ``user/NAME``, ``group/NAME``, ``root``, ``root-session/TASK``, ``federated/PROVIDER``,
     ``service/PRINCIPAL``, ``permission-set/NAME``, ``external:ACCOUNT/role/NAME`` (``/user/NAME``, ``/root``)."""
@@ -103,6 +102,10 @@ class Organization:
     _parsed: dict[tuple[str, str, str], dict[str, Any]] = field(init=False, default_factory=dict, repr=False)
     # SCPs and RCPs by kind, then target: every request reads its account's path of them.
     _org_policies: dict[str, dict[str, tuple[Policy, ...]]] = field(init=False, default_factory=dict, repr=False)
+    # What every request of one principal in one account repeats (caller, policies, SCP path, context defaults):
+    # a test runs the same principal against many actions, the review every principal against every account.
+    _memo: dict[tuple[Any, ...], Any] = field(init=False, default_factory=dict, repr=False)
+    _transient: dict[tuple[Any, ...], Any] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.manifest = Manifest.from_files(self.files)
@@ -184,7 +187,8 @@ class Organization:
 
     def class_entry(self, account: Account) -> AccountClass:
         """What the account's baseline class deploys (an empty class for an account without one)."""
-        return self.manifest.class_by_key(account.class_key)
+        key = account.class_key
+        return self.memo(("class", key), lambda: self.manifest.class_by_key(key))  # a scan of every class otherwise
 
     def principals(self, account: Account) -> list[PrincipalSpec]:
         """Every role, user and group the account holds, its root user, and the permission sets assigned there."""
@@ -217,6 +221,17 @@ class Organization:
             self._parsed[key] = json.loads(text)
         return self._parsed[key]
 
+    def memo(self, key: tuple[Any, ...], build: Callable[[], _Value], *, transient: bool = False) -> _Value:
+        """``build()``, once per key for this tree (its files do not change; a failed build is not kept).
+        ``transient``: one of many (a request's resource and context), forgotten in bulk past a bound."""
+        kept = self._transient if transient else self._memo
+        if key in kept:
+            return kept[key]
+        if transient and len(kept) >= _TRANSIENT_MAX:
+            kept.clear()  # the lockout proof prepares a request for every action, resource and context it probes
+        value = kept[key] = build()
+        return value
+
     def managed_policy(self, arn: str, account: Account) -> Policy | None:
         """A managed policy by ARN as attached in ``account``: ours from the tree, AWS's from reference data."""
         return attachments.managed_policy(self, arn, account)
@@ -229,10 +244,10 @@ class Organization:
 
     def scp_levels(self, account: Account) -> Levels:
         """The SCPs at every level of the account's path, FullAWSAccess included."""
-        return attachments.levels(self, "scp", account)
+        return self.memo(("scp", account.name), lambda: attachments.levels(self, "scp", account))
 
     def rcp_levels(self, account: Account) -> Levels:
-        return attachments.levels(self, "rcp", account)
+        return self.memo(("rcp", account.name), lambda: attachments.levels(self, "rcp", account))
 
     # -- principals -----------------------------------------------------------------------------
 
@@ -289,90 +304,10 @@ class Organization:
 
     def prepare(self, spec: PrincipalSpec, account_name: str, action: str, resource: str,
                 context: Mapping[str, Iterable[str]] | None = None) -> tuple[Request, PolicySet]:
-        """The engine's inputs for one request."""
-        account = self.account(account_name)
-        given = {k: tuple(v) for k, v in (context or {}).items()}
-        region = next((v[0] for k, v in given.items() if k.lower() == "aws:requestedregion" and v), None)
-        given = {k: tuple(self.expand(v, account, region) for v in values) for k, values in given.items()}
-        resource = self.expand(resource, account, region)
-        if spec.kind == "root":
-            root_sessions.refuse_plain_root(given)
-        caller = self.caller(spec, account)
-        outside = spec.kind == "external"
-        # S3 bucket ARNs name no account: the caller's own unless the request says otherwise (aws:ResourceAccount,
-        # by id or account name).
-        stated = next((v[0] for k, v in given.items() if k.lower() == "aws:resourceaccount" and v), None)
-        if stated is not None and not stated.isdigit():
-            stated = self.account(stated).id
-            given = {k: ((stated,) if k.lower() == "aws:resourceaccount" else v) for k, v in given.items()}
-        trust = action.lower() in _TRUST_ACTIONS
-        # An external caller's request goes to the named account: a bucket ARN (no account in it) is taken to be there.
-        side = ResourceSide() if trust else resolve_resource(self, resource, caller.account, stated,
-                                                             default_account=account.id if outside else None)
-        # A bucket of the plan is in the account the plan puts it in, whoever asks.
-        resource_account = side.account_id or arn_account(resource) or stated or account.id
-        target = self.account_by_id(resource_account)
-        ctx, origin = self.request_context(caller, spec, account, action, resource, resource_account, given)
+        """The engine's inputs for one request (``guardrails.evaluation.prepare``)."""
+        return preparing.prepare(self, spec, account_name, action, resource, context)
 
-        identity: list[Policy] = []
-        boundary = None
-        unmodeled: list[str] = []
-        notes: tuple[tuple[str, str], ...] = ()
-        task_policy = None
-        if spec.kind in ("role", "user", "group"):
-            identity, boundary, unmodeled = attachments.identity(self, account, spec.kind, spec.name)
-        elif spec.kind == "permission-set":
-            entry = permission_sets.assigned(self, spec.name, account)
-            identity, boundary, unmodeled = permission_sets.policies(self, entry, account)
-            notes = (permission_sets.note(entry, account),)
-        elif spec.kind == "root-session":
-            task_policy = root_sessions.task_policy(spec.name)
-            notes = (root_sessions.note(spec.name, account),)
-
-        # SCPs bind the organization's principals; an outside principal's SCPs (if any) are unknown.
-        scp_levels = self.scp_levels(account) if caller.kind in ("user", "role", "root") and not outside else ()
-        rcp_levels = self.rcp_levels(target) if target is not None else ()
-        # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
-        # and resources, service-linked roles, calls that need no permission.
-        exemptions = unconditional.applying(
-            action, unconditional.principal_classes(caller.kind, spec.kind, caller.principal_arn,
-                                                    account.management and not outside),
-            unconditional.resource_classes(resource, resource_account, caller.account,
-                                           target is not None and target.management))
-
-        resource_policy = side.policy
-        unknown = side.unknown
-        required = False
-        if trust:
-            role = self._role_by_arn(resource)
-            if role is not None:
-                role_account, entry = role
-                resource_policy = Policy(f"trust policy of {entry.name}", "resource",
-                                         self.document(entry.trust, role_account), entry.trust)
-                required = True
-            elif target is not None and f":role{SSO_ROLE_PATH}" in resource:
-                raise EvaluationError(f"{resource} is a role of IAM Identity Center: people reach it by signing in, "
-                                      "not by sts:AssumeRole; test the session itself as permission-set/NAME")
-            elif target is not None and ":role/" in resource:
-                known = ", ".join(sorted(r.name for r in self.class_entry(target).roles)) or "none"
-                raise EvaluationError(f"{resource} is not a role guardrails deploys in account {target.name} "
-                                      f"(roles there: {known}); its trust policy is unknown")
-        if target is None and resource_account != caller.account and resource_policy is None:
-            # Whatever that account's resource policies say decides, and they are not in the plan.
-            unknown = f"account {resource_account} is not in the organization: what its resource policies grant " \
-                      "is not known offline"
-        types = some_resource.resource_types(action) if resource == "*" else ()
-        request = Request(caller, action, resource, resource_account, ctx, origin, resource_types=types)
-        policies = PolicySet(scp_levels=scp_levels, rcp_levels=rcp_levels, identity=tuple(identity),
-                             boundary=boundary, resource=resource_policy, resource_required=required,
-                             identity_implicit=caller.kind == "root" and not outside,
-                             unmodeled=tuple(unmodeled), key_policy=side.key_policy, resource_unknown=unknown,
-                             notes=notes, task_policy=task_policy, exemptions=exemptions,
-                             caller_unknown=external.unknown_side(caller) if outside else "")
-        # Readers of the policy set (the lockout proof) see what the engine uses; the engine repeats it for its notes.
-        return request, unconditional.leave_out(policies)[0]
-
-    def _role_by_arn(self, arn: str) -> tuple[Account, RoleEntry] | None:
+    def role_by_arn(self, arn: str) -> tuple[Account, RoleEntry] | None:
         parts = arn.split(":", 5)
         if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
             return None

@@ -44,6 +44,7 @@ _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _SHOWN = 3  # resource types named in the explanation (ec2:RunInstances has sixteen)
 
 
+@lru_cache(maxsize=1 << 14)
 def resource_types(action: str) -> ResourceTypes:
     """The resource types of an action in the pinned database, with their ARN formats; () for an action that
     takes only ``*`` or that the database does not know."""
@@ -138,6 +139,25 @@ def _atoms(pattern: str, context: Context) -> tuple[Atom, ...] | None:
 def could_apply(statement: Mapping[str, Any], types: ResourceTypes, context: Context, *, trust: bool) -> bool:
     """Could the statement's Resource/NotResource name some resource of these types? (``trust``: a role trust
     policy's statement, which has neither element and is about the role itself.)"""
+    key = (id(statement), types, trust)
+    kept = _COULD.get(key)
+    if kept is not None and kept[0] is statement:
+        return kept[1]
+    answer = _could_apply(statement, types, context, trust=trust)
+    patterns = as_tuple(statement.get("Resource", statement.get("NotResource")))
+    if not any("${" in p for p in patterns):  # no policy variable: the context does not change the answer
+        if len(_COULD) >= 1 << 16:
+            _COULD.clear()
+        _COULD[key] = (statement, answer)
+    return answer
+
+
+# (statement id, types, trust) → the statement (kept: its id is not reused) and the answer, for statements whose
+# patterns hold no variable: every request of an action asks the same Denies of the SCPs.
+_COULD: dict[tuple[int, ResourceTypes, bool], tuple[Mapping[str, Any], bool]] = {}
+
+
+def _could_apply(statement: Mapping[str, Any], types: ResourceTypes, context: Context, *, trust: bool) -> bool:
     formats = [format_atoms(arn_format) for _, arn_format in types]
     if "Resource" in statement:
         patterns = [a for a in (_atoms(p, context) for p in as_tuple(statement["Resource"])) if a is not None]

@@ -68,6 +68,31 @@ def _checked_statements(policy: Policy) -> list[Mapping[str, Any]]:
     return raw
 
 
+def statements_for(policy: Policy, effect: str, action: str) -> tuple[tuple[int, Mapping[str, Any]], ...] | None:
+    """(index, statement) of the statements of ``policy`` with this effect whose Action/NotAction names the action,
+    kept per document: an SCP holds many statements, few of them about one action, and every account's requests read
+    it. None when a statement is malformed: the caller then walks them in order, so the same error is raised first."""
+    document = policy.document
+    key = (id(document), effect, action)
+    kept = _BY_ACTION.get(key)
+    if kept is not None and kept[0] is document:
+        return kept[1]
+    try:
+        found = tuple((i, st) for i, st in enumerate(statements_of(policy))
+                      if st["Effect"] == effect and action_applies(st, action))
+    except EvaluationError:
+        return None
+    if len(_BY_ACTION) >= _BY_ACTION_MAX:
+        _BY_ACTION.clear()  # the lockout proof asks every action of the IAM database
+    _BY_ACTION[key] = (document, found)
+    return found
+
+
+# (document id, effect, action) → the document (kept: its id is not reused) and its statements that name the action.
+_BY_ACTION: dict[tuple[int, str, str], tuple[Mapping[str, Any], tuple[tuple[int, Mapping[str, Any]], ...]]] = {}
+_BY_ACTION_MAX = 1 << 16
+
+
 def action_applies(statement: Mapping[str, Any], action: str) -> bool:
     known = _ACTIONS.get(id(statement))
     if known is None or known[0] is not statement:
@@ -94,12 +119,40 @@ def _names_action(patterns: tuple[str, ...], action: str) -> bool:
 
 
 def resource_applies(statement: Mapping[str, Any], resource: str, context: Context, kind: PolicyKind) -> bool:
-    if "Resource" in statement:
-        return any(resource_matches(p, resource, context) for p in _as_tuple(statement["Resource"]))
-    if "NotResource" in statement:
-        return not any(resource_matches(p, resource, context) for p in _as_tuple(statement["NotResource"]))
-    # Role trust policies have no Resource element: the role they belong to is the resource.
-    return kind == "resource"
+    known = _RESOURCES.get(id(statement))
+    if known is None or known[0] is not statement:
+        if "Resource" in statement:
+            known = (statement, _as_tuple(statement["Resource"]), False)
+        elif "NotResource" in statement:
+            known = (statement, _as_tuple(statement["NotResource"]), True)
+        else:
+            # Role trust policies have no Resource element: the role they belong to is the resource.
+            return kind == "resource"
+        if len(_RESOURCES) >= _CHECKED_MAX:
+            _RESOURCES.clear()
+        _RESOURCES[id(statement)] = known
+    patterns, negated = known[1], known[2]
+    if patterns == ("*",):
+        return not negated
+    return any(resource_matches(p, resource, context) for p in patterns) != negated
+
+
+def static_resources(statement: Mapping[str, Any]) -> bool:
+    """Does no Resource/NotResource pattern of the statement hold a policy variable (so no context changes whether
+    it applies)?"""
+    for name in ("Resource", "NotResource"):
+        value = statement.get(name)
+        if isinstance(value, str):
+            return "${" not in value
+        if isinstance(value, list | tuple):
+            return not any("${" in str(p) for p in value)
+        if value is not None:
+            return False  # malformed: resource_applies says so
+    return True
+
+
+# A statement's Resource or NotResource as a tuple, by the statement's identity (kept, like _ACTIONS').
+_RESOURCES: dict[int, tuple[Mapping[str, Any], tuple[str, ...], bool]] = {}
 
 
 def principal_match(statement: Mapping[str, Any], caller: Caller) -> str:

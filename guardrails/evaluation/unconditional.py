@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -123,7 +123,16 @@ def principal_classes(kind: str, spec_kind: str, principal_arn: str, management:
         found.add("aws-service")
     if management:
         found.add("management-account")
-    return frozenset(found)
+    return _shared(found)
+
+
+def _shared(words: set[str]) -> frozenset[str]:
+    """One frozenset per distinct set of words: every account's principals and resources keep theirs."""
+    key = frozenset(words)
+    return _SETS.setdefault(key, key)
+
+
+_SETS: dict[frozenset[str], frozenset[str]] = {}
 
 
 def resource_classes(resource: str, resource_account: str | None, caller_account: str | None,
@@ -138,14 +147,22 @@ def resource_classes(resource: str, resource_account: str | None, caller_account
         found.add("aws-managed-kms-key")  # AWS managed keys are the ones behind the aws/<service> aliases
     if resource.startswith("arn:") and ":iam::" in resource and f":role{SLR_PATH}" in resource:
         found.add("service-linked-role")
-    return frozenset(found)
+    return _shared(found)
 
 
 def applying(action: str, principals: Iterable[str], resources_: Iterable[str],
              table: Iterable[Exemption] | None = None) -> tuple[Exemption, ...]:
     """The entries that apply to one request."""
     principals, resources_ = frozenset(principals), frozenset(resources_)
-    return tuple(e for e in (entries() if table is None else table) if e.applies(action, principals, resources_))
+    if table is None:
+        return _applying(action, principals, resources_)
+    return tuple(e for e in table if e.applies(action, principals, resources_))
+
+
+@lru_cache(maxsize=1 << 14)
+def _applying(action: str, principals: frozenset[str], resources_: frozenset[str]) -> tuple[Exemption, ...]:
+    """:func:`applying` of the data file's entries, which every request asked again with the same few words."""
+    return tuple(e for e in entries() if e.applies(action, principals, resources_))
 
 
 def left_out(exemptions: Iterable[Exemption]) -> dict[str, Exemption]:

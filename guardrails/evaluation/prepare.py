@@ -1,0 +1,158 @@
+"""The engine's inputs for one request of the organization (``Organization.prepare``).
+
+Most of it depends on who asks, where, about which resource — not on the action: the caller, its identity
+policies, the SCP and RCP paths, the resource's own policy, what the documented exceptions call the caller and the
+resource. That part (:class:`Side`) is built once per (principal, account, resource, given context, trust or not)
+and kept by the organization; each request adds what its action changes: the request context (region, time), the
+documented exceptions that apply, the resource types of a request on ``*``. A test asks one principal about many
+actions, the review every principal about the same actions in every account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from guardrails.evaluation import attachments, external, permission_sets, root_sessions, some_resource, unconditional
+from guardrails.evaluation.attachments import Levels
+from guardrails.evaluation.context import Context, Origin, defaults, fill
+from guardrails.evaluation.engine import Caller, Policy, PolicySet, Request
+from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.resources import ResourceSide, resolve_resource
+from guardrails.evaluation.unconditional import Exemption
+from guardrails.iam.arns import SSO_ROLE_PATH, arn_account
+
+if TYPE_CHECKING:
+    from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
+
+# Actions that ask a role's trust policy (the role's resource-based policy) for permission.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-trust-policy.html
+TRUST_ACTIONS = ("sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml", "sts:tagsession",
+                 "sts:setsourceidentity", "sts:setcontext")
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """What every request of one principal in one account about one resource shares, whatever its action."""
+
+    caller: Caller
+    given: dict[str, tuple[str, ...]]  # the request context the request gives, aws:ResourceAccount as an id
+    resource_account: str
+    target: Account | None  # the resource's account, when it is in the organization
+    principal_classes: frozenset[str]
+    resource_classes: frozenset[str]
+    policies: PolicySet  # without exemptions: those depend on the action
+    context: tuple[Context, Origin]  # the request context AWS fills in, but the region and the time
+    # exemptions → the policy set with them, as the engine reads it (most actions have none)
+    with_exemptions: dict[tuple[Exemption, ...], PolicySet] = field(default_factory=dict, compare=False)
+
+
+def prepare(org: Organization, spec: PrincipalSpec, account_name: str, action: str, resource: str,
+            context: Mapping[str, Iterable[str]] | None = None) -> tuple[Request, PolicySet]:
+    """The engine's inputs for one request."""
+    account = org.account(account_name)
+    given: dict[str, tuple[str, ...]] = {}
+    if context:
+        given = {k: tuple(v) for k, v in context.items()}
+        region = next((v[0] for k, v in given.items() if k.lower() == "aws:requestedregion" and v), None)
+        given = {k: tuple(org.expand(v, account, region) for v in values) for k, values in given.items()}
+        resource = org.expand(resource, account, region)
+    elif "${" in resource:
+        resource = org.expand(resource, account)
+    trust = action.lower() in TRUST_ACTIONS
+    side = org.memo(("side", spec.kind, spec.name, account.name, resource, trust, tuple(given.items())),
+                    lambda: _side(org, spec, account, resource, given, trust), transient=True)
+    ctx, origin = fill(side.context, org.home_region, action, resource, side.given)
+    exemptions = unconditional.applying(action, side.principal_classes, side.resource_classes)
+    policies = side.with_exemptions.get(exemptions)
+    if policies is None:
+        # Readers of the policy set (the lockout proof) see what the engine uses; the engine repeats it for its notes.
+        policies = side.with_exemptions[exemptions] = unconditional.leave_out(
+            _replace(side.policies, exemptions))[0]
+    types = some_resource.resource_types(action) if resource == "*" else ()
+    return Request(side.caller, action, resource, side.resource_account, ctx, origin, resource_types=types), policies
+
+
+def _replace(policies: PolicySet, exemptions: tuple[Exemption, ...]) -> PolicySet:
+    return replace(policies, exemptions=exemptions) if exemptions else policies
+
+
+def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: str,
+          given: dict[str, tuple[str, ...]], trust: bool) -> Side:
+    """Everything of a request but its action, in the order the checks raise their errors."""
+    if spec.kind == "root":
+        root_sessions.refuse_plain_root(given)
+    caller = org.memo(("caller", spec.kind, spec.name, account.name), lambda: org.caller(spec, account))
+    outside = spec.kind == "external"
+    # S3 bucket ARNs name no account: the caller's own unless the request says otherwise (aws:ResourceAccount,
+    # by id or account name).
+    stated = next((v[0] for k, v in given.items() if k.lower() == "aws:resourceaccount" and v), None)
+    if stated is not None and not stated.isdigit():
+        stated = org.account(stated).id
+        given = {k: ((stated,) if k.lower() == "aws:resourceaccount" else v) for k, v in given.items()}
+    # An external caller's request goes to the named account: a bucket ARN (no account in it) is taken to be there.
+    side = ResourceSide() if trust else resolve_resource(org, resource, caller.account, stated,
+                                                         default_account=account.id if outside else None)
+    # A bucket of the plan is in the account the plan puts it in, whoever asks.
+    resource_account = side.account_id or arn_account(resource) or stated or account.id
+    target = org.account_by_id(resource_account)
+    identity, boundary, unmodeled, notes, task_policy = org.memo(("identity", spec.kind, spec.name, account.name),
+                                                                 lambda: _identity(org, spec, account))
+    # SCPs bind the organization's principals; an outside principal's SCPs (if any) are unknown.
+    scp_levels: Levels = org.scp_levels(account) if caller.kind in ("user", "role", "root") and not outside else ()
+    rcp_levels: Levels = org.rcp_levels(target) if target is not None else ()
+    resource_policy, required = side.policy, False
+    if trust:
+        resource_policy, required = _trust_policy(org, resource, target)
+    unknown = side.unknown
+    if target is None and resource_account != caller.account and resource_policy is None:
+        # Whatever that account's resource policies say decides, and they are not in the plan.
+        unknown = f"account {resource_account} is not in the organization: what its resource policies grant " \
+                  "is not known offline"
+    policies = PolicySet(scp_levels=scp_levels, rcp_levels=rcp_levels, identity=identity, boundary=boundary,
+                         resource=resource_policy, resource_required=required,
+                         identity_implicit=caller.kind == "root" and not outside, unmodeled=unmodeled,
+                         key_policy=side.key_policy, resource_unknown=unknown, notes=notes, task_policy=task_policy,
+                         caller_unknown=external.unknown_side(caller) if outside else "")
+    # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
+    # and resources, service-linked roles, calls that need no permission.
+    return Side(caller, given, resource_account, target,
+                unconditional.principal_classes(caller.kind, spec.kind, caller.principal_arn,
+                                                account.management and not outside),
+                unconditional.resource_classes(resource, resource_account, caller.account,
+                                               target is not None and target.management), policies,
+                org.memo(("context", caller, spec, account.name, resource_account),
+                         lambda: defaults(org, caller, spec, account, resource_account)))
+
+
+def _identity(org: Organization, spec: PrincipalSpec, account: Account) -> tuple[
+        tuple[Policy, ...], Policy | None, tuple[str, ...], tuple[tuple[str, str], ...], Policy | None]:
+    """Identity policies, boundary, unmodeled ARNs, notes and task policy of the principal in the account."""
+    if spec.kind in ("role", "user", "group"):
+        identity, boundary, unmodeled = attachments.identity(org, account, spec.kind, spec.name)
+        return tuple(identity), boundary, tuple(unmodeled), (), None
+    if spec.kind == "permission-set":
+        entry = permission_sets.assigned(org, spec.name, account)
+        identity, boundary, unmodeled = permission_sets.policies(org, entry, account)
+        return tuple(identity), boundary, tuple(unmodeled), (permission_sets.note(entry, account),), None
+    if spec.kind == "root-session":
+        return (), None, (), (root_sessions.note(spec.name, account),), root_sessions.task_policy(spec.name)
+    return (), None, (), (), None
+
+
+def _trust_policy(org: Organization, resource: str, target: Account | None) -> tuple[Policy | None, bool]:
+    """The trust policy a role-assuming request asks (and whether it must allow)."""
+    role = org.role_by_arn(resource)
+    if role is not None:
+        role_account, entry = role
+        return Policy(f"trust policy of {entry.name}", "resource", org.document(entry.trust, role_account),
+                      entry.trust), True
+    if target is not None and f":role{SSO_ROLE_PATH}" in resource:
+        raise EvaluationError(f"{resource} is a role of IAM Identity Center: people reach it by signing in, "
+                              "not by sts:AssumeRole; test the session itself as permission-set/NAME")
+    if target is not None and ":role/" in resource:
+        known = ", ".join(sorted(r.name for r in org.class_entry(target).roles)) or "none"
+        raise EvaluationError(f"{resource} is not a role guardrails deploys in account {target.name} "
+                              f"(roles there: {known}); its trust policy is unknown")
+    return None, False
