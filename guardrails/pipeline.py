@@ -27,6 +27,7 @@ from guardrails.diagnostics import (
 from guardrails.emitters import emit_all
 from guardrails.emitters.write import (
     check_target,
+    discard_rejected,
     keep_rejected,
     not_text,
     read_tree,
@@ -261,7 +262,7 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
     """Compile, stage, validate the staged tree, then swap it in.
 
     If validation finds errors the previous ``output`` stays as it was and the rejected tree is
-    kept beside it (``.<name>.rejected``) for inspection; :class:`ValidationFailed` is raised.
+    kept beside it (``.<name>.rejected``) for inspection, until a build succeeds; :class:`ValidationFailed` is raised.
     An ``output`` that is a file, or a non-empty folder that is not a guardrails output, is refused first
     (:func:`~guardrails.emitters.write.check_target`): nothing of the user's is ever moved.
     """
@@ -284,6 +285,7 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
             if _errors(result.diagnostics):
                 raise ValidationFailed(result.diagnostics, rejected=keep_rejected(staging, output))
         swap_in(staging, output)
+        discard_rejected(output)
         result.lock = write_lock(directory, {c.key: c.accounts for c in compiled.plan.classes})
     finally:
         if staging.exists():

@@ -35,6 +35,7 @@ FAMILIES = {
     "1": ("blueprint", "Reading the blueprint's YAML files."),
     "2": ("blueprint", "The blueprint schema: keys, required keys and value types."),
     "3": ("blueprint", "Semantic checks of the blueprint: references, names, AWS rules and limits, risky grants."),
+    "4": ("proofs", "Proofs on the plan: the blueprint's access tests, lockout, escalation and control ownership."),
     "5": ("validation", "guardrails' own checks of the generated policies and templates (sizes, grammar, actions)."),
     "6": ("cfn-lint", "cfn-lint on the generated CloudFormation; the cfn-lint rule id leads each message."),
     "7": ("checkov", "checkov on the generated Terraform and CloudFormation; the checkov check id leads each message."),
@@ -99,7 +100,13 @@ def _rule(code: str) -> dict[str, Any]:
     level = LEVELS.get(info.severity, "note") if info else "error"
     return {"id": code, "name": _camel(title), "shortDescription": {"text": title},
             "fullDescription": {"text": f"{title} ({family.rstrip('.')})"}, "help": {"text": help_text},
-            "defaultConfiguration": {"level": level}, "properties": {"tags": ["guardrails", tag]}}
+            "defaultConfiguration": {"level": level}, "properties": {"tags": _tags("guardrails", tag)}}
+
+
+def _tags(*tags: str) -> list[str]:
+    """Each tag once: SARIF 2.1.0 (property bags, 3.8.2) makes ``tags`` an array of unique strings, and GitHub's
+    upload validates the file against that schema (GitHub Docs, "SARIF support for code scanning")."""
+    return list(dict.fromkeys(tags))
 
 
 def _result(diagnostic: Diagnostic, where: dict[str, Any] | None, rule_index: int) -> dict[str, Any]:

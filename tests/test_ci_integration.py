@@ -22,6 +22,7 @@ from guardrails.sarif import SRCROOT, to_sarif
 from guardrails.validators import ValidationReport, ValidatorRun
 
 from .conftest import ROOT
+from .sarif_rules import check_sarif_structure
 
 MINIMAL = ROOT / "tests" / "cases" / "minimal" / "blueprint"
 WORKFLOW = ROOT / "docs" / "ci" / "guardrails.yml"
@@ -101,6 +102,7 @@ def test_check_output_function(built: Path) -> None:
 def sarif_checks(log: dict[str, Any]) -> dict[str, Any]:
     """The SARIF 2.1.0 structure GitHub code scanning needs, asserted by hand (the schema is not available offline);
     returns the one run."""
+    check_sarif_structure(log)
     assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
     assert isinstance(log["runs"], list) and len(log["runs"]) == 1
     run = log["runs"][0]

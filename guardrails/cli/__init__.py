@@ -1,7 +1,7 @@
 """Command line: the single error boundary and the dispatch to each command.
 
 Exit codes: 0 ok · 1 blueprint errors · 2 validation findings · 3 internal or tool error · 4 risky diff
-(``guardrails diff --fail-on-risk``).
+(``guardrails diff --fail-on-risk``) · 64 usage error (argparse).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import traceback
 
 from rich.console import Console
 
-from guardrails.cli.codes import EXIT_BLUEPRINT, EXIT_INTERNAL, EXIT_OK, EXIT_VALIDATION
+from guardrails.cli.codes import EXIT_BLUEPRINT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, EXIT_VALIDATION
 from guardrails.cli.commands import _account, _audit, _diff, _explain, _run_tests, _with_sarif
 from guardrails.cli.output import (
     _line,
@@ -27,13 +27,16 @@ from guardrails.cli.output import (
 from guardrails.cli.parser import REPORTS, _parser
 from guardrails.diagnostics import BlueprintError, GuardrailsError, Severity, ValidationFailed
 
-__all__ = ["EXIT_BLUEPRINT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_VALIDATION", "_parser", "_print_markdown", "main"]
+__all__ = ["EXIT_BLUEPRINT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXIT_VALIDATION", "_parser",
+           "_print_markdown", "main"]
+# Commands whose standard output only says how the run went: `-q` silences it (errors and warnings still print).
+STATUS_COMMANDS = frozenset({"build", "validate", "check", "rollout", "account", "test"})
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``guardrails`` console script."""
     args = _parser().parse_args(argv)
-    out, err = make_console(), make_console(stderr=True)
+    out, err = make_console(quiet=args.quiet and args.command in STATUS_COMMANDS), make_console(stderr=True)
     try:
         return _dispatch(args, out, err)
     except BlueprintError as exc:

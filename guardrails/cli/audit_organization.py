@@ -37,7 +37,7 @@ def audit_organization(args: argparse.Namespace, out: Console, err: Console) -> 
         err.print(f"note: assuming the deployment role {role} (it can change the accounts; the audit only reads): "
                   "give a read-only role with --role", markup=False)
     as_of = args.as_of or datetime.now(UTC).date()
-    show = err.is_terminal and args.format != "json"
+    show = err.is_terminal and args.format != "json" and not args.quiet
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -60,7 +60,8 @@ def audit_organization(args: argparse.Namespace, out: Console, err: Console) -> 
             except OSError as exc:
                 raise ToolError(f"cannot write the report to {args.write}: {exc.strerror or exc} (create the folder "
                                 "first, or give another -o FILE)") from exc
-            out.print(f"{result.summary} → {args.write}", markup=False)
+            if not args.quiet:
+                out.print(f"{result.summary} → {args.write}", markup=False)
         else:
             sys.stdout.write(text)
     if result.incomplete:

@@ -149,7 +149,8 @@ def _diff(args: argparse.Namespace, out: Console) -> int:
             except OSError as exc:
                 raise ToolError(f"cannot write the report to {args.write}: {exc.strerror or exc} (create the folder "
                                 "first, or give another -o FILE)") from exc
-            out.print(f"{result.summary} → {args.write}", markup=False)
+            if not args.quiet:
+                out.print(f"{result.summary} → {args.write}", markup=False)
         else:
             sys.stdout.write(text)
     return review.EXIT_RISKY if args.fail_on_risk and result.risky else EXIT_OK

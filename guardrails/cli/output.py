@@ -20,11 +20,11 @@ from guardrails.cli.codes import EXIT_OK, EXIT_VALIDATION
 from guardrails.diagnostics import Diagnostic, Severity, ToolError
 
 
-def make_console(*, stderr: bool = False) -> Console:
+def make_console(*, stderr: bool = False, quiet: bool = False) -> Console:
     """A console for the commands: no highlighting, no emoji codes; ``NO_COLOR`` (https://no-color.org) drops every
-    style, bold and dim included (rich alone drops only the colours)."""
+    style, bold and dim included (rich alone drops only the colours); ``quiet`` prints nothing (``-q``)."""
     plain = os.environ.get("NO_COLOR", "") != ""
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False,
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False, quiet=quiet,
                    color_system=None if plain else "auto")
 
 

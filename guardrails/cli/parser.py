@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 from guardrails import __version__
+from guardrails.cli.codes import EXIT_USAGE
 
 DESCRIPTION = ("Compile a YAML blueprint of an AWS Organization into least-privilege IAM, SCPs and RCPs as Terraform "
                "and CloudFormation; validate, test, explain and diff it.")
@@ -14,11 +17,19 @@ DESCRIPTION = ("Compile a YAML blueprint of an AWS Organization into least-privi
 REPORTS = {"least-privilege": "reports/least-privilege.md", "escalation": "reports/escalation.md"}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors exiting :data:`EXIT_USAGE`: its own 2 is guardrails' "validation findings"."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="guardrails", description=DESCRIPTION)
+    parser = _Parser(prog="guardrails", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"guardrails {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks of internal errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _output_options(parser, argparse_default=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")  # subcommands are _Parser too
 
     def blueprint_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("blueprint", nargs="?", default="blueprints", type=Path,
@@ -176,7 +187,31 @@ def _parser() -> argparse.ArgumentParser:
                        help="text (default), json, or markdown (with --organization)")
     audit.add_argument("--unused-days", type=int, default=90, metavar="N",
                        help="suggest removing services a role has not used for N days (default 90)")
+    _everywhere(parser)
     return parser
+
+
+def _output_options(parser: argparse.ArgumentParser, *, argparse_default: object) -> None:
+    """``-v`` and ``-q``: on the top parser with a default, on every command without one (SUPPRESS), so that the
+    option works before or after the command and a command never resets what was given before it."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse_default,
+                        help="show tracebacks of internal errors")
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse_default,
+                        help="print only errors, warnings and what the command is asked for (a report, a diff, an "
+                        "explanation): no summary, no PASS lines, no progress")
+
+
+def _everywhere(parser: argparse.ArgumentParser) -> None:
+    """Give every command (and step) the output options, and its one-line help as the description of its --help."""
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps its subcommands here; there is no public API
+        if not isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            continue
+        helps = {choice.dest: choice.help for choice in action._choices_actions}  # noqa: SLF001
+        for name, command in action.choices.items():
+            if command.description is None and helps.get(name):
+                command.description = helps[name][:1].upper() + helps[name][1:] + "."
+            _output_options(command, argparse_default=argparse.SUPPRESS)
+            _everywhere(command)
 
 
 def _iso_date(text: str):  # noqa: ANN202 - argparse type

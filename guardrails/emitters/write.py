@@ -141,6 +141,14 @@ def swap_in(staging: Path, output: Path) -> None:
 
 def keep_rejected(staging: Path, output: Path) -> Path:
     """Move a tree that failed validation to ``.<output>.rejected`` beside ``output``, for inspection."""
+    rejected = discard_rejected(output)
+    staging.rename(rejected)
+    return rejected
+
+
+def discard_rejected(output: Path) -> Path:
+    """Remove ``.<output>.rejected`` (a link is removed, never followed); returns its path. A successful build calls
+    it: the tree an earlier build rejected no longer tells anything about ``output``."""
     output = output.resolve()
     rejected = output.with_name(f".{output.name}.rejected")
     if rejected.is_symlink() or rejected.is_file():

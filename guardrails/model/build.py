@@ -14,6 +14,7 @@ from guardrails.blueprint.schema import OrgUnit
 from guardrails.diagnostics import BlueprintError, Diagnostic
 from guardrails.iam import root_tasks
 from guardrails.model import library
+from guardrails.model.limits import check_limit_overrides
 from guardrails.model.references import (
     _check_guardrail_refs,
     _check_organization_rules,
@@ -57,6 +58,7 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     problems: list[Diagnostic] = []
     _resolve_tree(model, problems)
     _check_regions(model, problems)
+    check_limit_overrides(model, problems)
     _resolve_placements(model, problems)
     _check_library(model, problems)
     _check_references(model, problems)

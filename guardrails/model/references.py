@@ -294,9 +294,25 @@ def _check_statements(model: Model, problems: list[Diagnostic]) -> None:
                             "GR306", f"unknown substitution ${{{name}}}", src.where(*path, element, index),
                             _suggest(name, set(SUBSTITUTIONS)) or f"use one of {', '.join('${' + s + '}' for s in SUBSTITUTIONS)}"
                             " or an IAM policy variable such as ${aws:username}"))
-                if value.startswith("arn:aws:") or value.startswith("arn:aws-"):
+                if _literal_partition(value):
                     problems.append(Diagnostic.of("GR306", "partition written literally in an ARN", src.where(*path, element, index),
-                                                  "write arn:${partition}:… so the blueprint works in every partition"))
+                                                  LITERAL_PARTITION_HINT))
+    for name, job in model.blueprint.job_functions.items():  # grants name ARNs too, compiled into the same statements
+        for number, grant in enumerate(job.grants):
+            for index, value in enumerate(grant.resources):
+                if _literal_partition(value):
+                    problems.append(Diagnostic.of(
+                        "GR306", "partition written literally in a grant's resource ARN",
+                        src.where("job_functions", name, "grants", number, "resources", index), LITERAL_PARTITION_HINT))
+
+
+LITERAL_PARTITION_HINT = "write arn:${partition}:… so the blueprint works in every partition"
+
+
+def _literal_partition(value: str) -> bool:
+    """``arn:aws:`` or ``arn:aws-cn:``/``arn:aws-us-gov:`` written out: wrong in every other partition
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)."""
+    return value.startswith(("arn:aws:", "arn:aws-"))
 
 
 def guardrail_attachments(bp: Blueprint) -> list[tuple[str, tuple[str | int, ...], list]]:

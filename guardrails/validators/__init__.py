@@ -33,6 +33,7 @@ from guardrails.validators._documents import generated_documents
 from guardrails.validators.cfn_lint import lint_templates
 from guardrails.validators.cfn_templates import check_templates
 from guardrails.validators.checkov import CheckovResult, find_checkov, run_checkov
+from guardrails.validators.checkov_hints import accept_hint
 from guardrails.validators.iam_audit import audit, check_installed, read_documents
 from guardrails.validators.own_checks import check_plan
 from guardrails.validators.shapes import Coverage, describe, plan_coverage, stage
@@ -102,7 +103,7 @@ def validate(plan: Plan, output_dir: Path, *, checkov: str | None = None,
         # Threads: checkov and the IAM audit are child processes, so only cfn-lint holds the GIL. A ToolError in
         # any of them is raised by .result(): fail closed.
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="guardrails-validate") as pool:
-            checkov_run = pool.submit(_checkov_run, executable, staged, coverage)
+            checkov_run = pool.submit(_checkov_run, executable, staged, coverage, plan)
             audit_runs = pool.submit(_iam_audit_runs, plan, output_dir)
             lint_run = pool.submit(_timed, "cfn-lint", lambda: coverage.expand(lint_templates(distinct, regions)),
                                    {"templates": len(distinct)}, _template_scope(coverage, len(templates)))
@@ -152,13 +153,14 @@ def _timed(name: str, run: Callable[[], Sequence[Diagnostic]], counts: dict[str,
     return ValidatorRun(name, diagnostics, counts, time.perf_counter() - start, scope=scope)
 
 
-def _checkov_run(executable: str, staged: Path, coverage: Coverage) -> ValidatorRun:
-    """checkov on the staged distinct tree; its paths are the output's, so findings map back unchanged."""
+def _checkov_run(executable: str, staged: Path, coverage: Coverage, plan: Plan) -> ValidatorRun:
+    """checkov on the staged distinct tree; its paths are the output's, so findings map back unchanged. Each
+    finding's hint names the blueprint entry whose ``accepted_findings`` takes it."""
     directories = [d for d in (staged / "terraform", staged / "cloudformation") if d.is_dir()]
     if not directories:
         return ValidatorRun("checkov", skipped="no terraform/ or cloudformation/ in the output")
     start = time.perf_counter()
-    result: CheckovResult = run_checkov(executable, directories, relative_to=staged)
+    result: CheckovResult = run_checkov(executable, directories, relative_to=staged, accept_hint=accept_hint(plan))
     counts = {"passed": result.passed, "failed": result.failed, "skipped": result.skipped}
     return ValidatorRun(f"checkov {result.version}".strip(), tuple(coverage.expand(result.diagnostics)), counts,
                         time.perf_counter() - start, scope=describe(coverage))

@@ -16,7 +16,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ FRAMEWORKS = ("terraform", "cloudformation")
 DEFAULT_TIMEOUT = 900.0  # seconds; checkov spends ~0.75 s per "*"-action CloudFormation document
 INSTALL_HINT = ("run `make build` (it creates .venv-checkov with checkov), set GUARDRAILS_CHECKOV to the checkov "
                 "executable, or pass its path explicitly")
+# (check id, resource) → the hint of its GR701: where the blueprint can accept it.
+AcceptHint = Callable[[str, str], str]
 # What checkov writes for a skip comment without a reason (`#checkov:skip=CKV_AWS_1`).
 NO_REASON = {"", "No comment provided"}
 # Environment prefixes that configure checkov or its vendor platform: a developer's settings must not
@@ -89,8 +91,9 @@ def _is_executable(path: Path) -> bool:
 
 
 def run_checkov(executable: str, directories: list[Path], *, relative_to: Path | None = None,
-                timeout: float = DEFAULT_TIMEOUT) -> CheckovResult:
-    """Run checkov once over all directories; each failed check becomes GR701 at file:line."""
+                timeout: float = DEFAULT_TIMEOUT, accept_hint: AcceptHint | None = None) -> CheckovResult:
+    """Run checkov once over all directories; each failed check becomes GR701 at file:line, with the hint
+    ``accept_hint(check, resource)`` gives (:mod:`guardrails.validators.checkov_hints`) or a general one."""
     missing = [str(d) for d in directories if not d.is_dir()]
     if missing:
         # checkov skips a missing directory with exit code 0: that would pass unchecked output.
@@ -99,7 +102,7 @@ def run_checkov(executable: str, directories: list[Path], *, relative_to: Path |
         workdir = Path(scratch)
         stderr = _run(executable, directories, workdir, timeout)
         reports = _read_reports(workdir / "results_json.json", stderr)
-    return summarize(reports, relative_to)
+    return summarize(reports, relative_to, accept_hint)
 
 
 def _run(executable: str, directories: list[Path], workdir: Path, timeout: float) -> str:
@@ -149,7 +152,8 @@ def _read_reports(results: Path, stderr: str) -> list[dict[str, Any]]:
     return reports
 
 
-def summarize(reports: list[dict[str, Any]], relative_to: Path | None = None) -> CheckovResult:
+def summarize(reports: list[dict[str, Any]], relative_to: Path | None = None,
+              accept_hint: AcceptHint | None = None) -> CheckovResult:
     """Diagnostics and counts from checkov's per-framework reports."""
     diagnostics: list[Diagnostic] = []
     totals = {"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0}
@@ -160,7 +164,7 @@ def summarize(reports: list[dict[str, Any]], relative_to: Path | None = None) ->
             totals[key] += int(summary.get(key, 0))
         version = str(summary.get("checkov_version", version))
         results = report["results"]
-        diagnostics += [_failed(r, relative_to) for r in results.get("failed_checks", [])]
+        diagnostics += [_failed(r, relative_to, accept_hint) for r in results.get("failed_checks", [])]
         diagnostics += list(_skips_without_reason(results.get("skipped_checks", []), relative_to))
         diagnostics += [Diagnostic.of("GR703", f"checkov could not parse {_display(str(p), relative_to)}, so "
                                       "none of its checks ran", Location(_display(str(p), relative_to)),
@@ -170,12 +174,13 @@ def summarize(reports: list[dict[str, Any]], relative_to: Path | None = None) ->
                          totals["parsing_errors"], version)
 
 
-def _failed(result: dict[str, Any], relative_to: Path | None) -> Diagnostic:
-    check_id = result.get("check_id", "?")
-    return Diagnostic.of("GR701", f"{check_id} {result.get('check_name', '')} "
-                         f"(resource {result.get('resource', '?')})", _location(result, relative_to),
-                         f"fix the blueprint, or suppress {check_id} with a reason in "
-                         "guardrails/data/suppressions.yaml; https://www.checkov.io/5.Policy%20Index/all.html")
+def _failed(result: dict[str, Any], relative_to: Path | None, accept_hint: AcceptHint | None) -> Diagnostic:
+    check_id, resource = str(result.get("check_id", "?")), str(result.get("resource", "?"))
+    hint = accept_hint(check_id, resource) if accept_hint else (
+        f"fix the blueprint, or, if the resource comes from a job function, role or user, accept {check_id} with a "
+        "reason in that entry's `accepted_findings`; https://www.checkov.io/5.Policy%20Index/all.html")
+    return Diagnostic.of("GR701", f"{check_id} {result.get('check_name', '')} (resource {resource})",
+                         _location(result, relative_to), hint)
 
 
 def _skips_without_reason(skipped: list[dict[str, Any]], relative_to: Path | None) -> Iterator[Diagnostic]:
