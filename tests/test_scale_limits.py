@@ -16,7 +16,9 @@ from guardrails import pipeline
 from guardrails.blueprint import load_blueprint
 from guardrails.diagnostics import BlueprintError
 from guardrails.emitters.cloudformation.organization import OU_PARTS, ou_parts, render
+from guardrails.emitters.cloudformation.organization_accounts import accounts_body, build_accounts, chunks
 from guardrails.emitters.cloudformation.organization_limits import estimate, problems
+from guardrails.emitters.cloudformation.render import dump
 from guardrails.model import build_model
 from guardrails.pipeline import Compiled
 from guardrails.policies import limits as limits_module
@@ -89,14 +91,9 @@ def test_the_prediction_matches_the_templates(large: tuple[Plan, dict[str, str]]
     assert problems(plan) == []
     predicted = {t.path: t for t in estimate(plan)}
     emitted = {p for p in files if p.endswith(".yaml") and not p.endswith("-import.yaml")}
-    accounts = [p for p in emitted if "organization-accounts" in p]
-    predicted_accounts = [p for p in predicted if "organization-accounts" in p]
-    # Accounts bytes are estimated from lengths, never below the text: as many stacks or a few more.
-    assert len(accounts) <= len(predicted_accounts) <= len(accounts) * 1.15
-    assert set(predicted) - set(predicted_accounts) == emitted - set(accounts)
+    # The prediction reads the emitter's own parts and chunks: the same templates, accounts stacks included.
+    assert set(predicted) == emitted
     for path, t in predicted.items():
-        if "organization-accounts" in path:
-            continue
         body = yaml.load(files[path], Loader=_LOADER)
         assert t.resources == len(body["Resources"]) and t.outputs == len(body.get("Outputs", {})), path
         assert t.parameters == len(body.get("Parameters", {})), path
@@ -106,7 +103,7 @@ def test_the_prediction_matches_the_templates(large: tuple[Plan, dict[str, str]]
 def test_parts_are_deterministic_and_keep_ous_with_their_scps(large: tuple[Plan, dict[str, str]]) -> None:
     plan, _ = large
     parts = ou_parts(plan)
-    assert [p.units for p in parts] == [p.units for p in ou_parts(plan)]
+    assert [p.units for p in parts] == [p.units for p in ou_parts(dataclasses.replace(plan))]  # not the cached one
     flat = [u for p in parts for u in p.units]
     assert flat == sorted(flat, key=lambda u: tuple(u.split("/")))  # consecutive runs in path order
     for part in parts:
@@ -114,6 +111,17 @@ def test_parts_are_deterministic_and_keep_ous_with_their_scps(large: tuple[Plan,
             if resource["Type"] == "AWS::Organizations::Policy":
                 target = resource["Properties"]["TargetIds"][0]
                 assert "Fn::ImportValue" not in target  # Ref of an OU in the same stack, or the root
+
+
+def test_accounts_templates_reuse_the_measured_text(large: tuple[Plan, dict[str, str]]) -> None:
+    """The accounts stacks are written from the resources' text the split rendered to measure them: exactly the
+    template's YAML."""
+    plan, _ = large
+    found = chunks(plan)
+    assert len(found) > 1
+    for chunk in found:
+        template = build_accounts(plan, chunk)
+        assert accounts_body(template, chunk) == dump(template), chunk.stem
 
 
 def test_an_unsplittable_limit_is_a_located_error_before_emitting(monkeypatch: pytest.MonkeyPatch) -> None:
