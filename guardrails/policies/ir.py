@@ -520,7 +520,7 @@ class IdentityCenter:
 class Plan:
     """Everything the emitters need; emitters never read the blueprint."""
 
-    blueprint: str  # relative path, written in file headers
+    blueprint: str  # the blueprint directory as the user gave it (relative to the working directory): locations
     org: OrgInfo
     units: tuple[OrgUnit, ...]
     accounts: tuple[Account, ...]
@@ -528,6 +528,9 @@ class Plan:
     classes: tuple[BaselineClass, ...]
     limits: dict[str, Limit]
     job_reports: tuple[JobReport, ...] = ()
+    # The blueprint directory's own name, written in file headers: the same from every working directory, so a
+    # build or `build --check` run elsewhere writes the same bytes (the path as typed would differ).
+    blueprint_name: str = ""
     tests: tuple[AccessTest, ...] = ()
     rcps: tuple[ServiceControlPolicy, ...] = ()  # resource control policies (policy_type RESOURCE_CONTROL_POLICY)
     security: SecurityPlan | None = None  # blueprint `security`: detective controls and account settings

@@ -65,7 +65,7 @@ def synthesize(model: Model, *, comparisons: bool = True) -> Plan:
     accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
     classes = baseline_classes(model, info, jobs)
     return with_resource_policies(Plan(
-        blueprint=model.source.display_name, org=info, units=units, accounts=accounts, scps=scps, classes=classes,
+        blueprint=model.source.display_name, blueprint_name=model.source.directory.resolve().name, org=info, units=units, accounts=accounts, scps=scps, classes=classes,
         limits=effective_limits(bp.limits), job_reports=tuple(jobs[name].report for name in sorted(jobs)),
         tests=_access_tests(model), rcps=rcps, security=security_plan(model, password_policy(model)),
         pending_accounts=tuple(Account(a.name, "", a.email, a.unit, False) for a in model.pending.values()),
