@@ -319,3 +319,19 @@ def test_a_literal_partition_in_a_statement_is_still_gr306(blueprint: Path) -> N
         compile_policy_tree(blueprint, run_tests=False)
     assert [(d.code, d.message) for d in raised.value.diagnostics] == [
         ("GR306", "partition written literally in an ARN")]
+
+
+# ----------------------------------------------------------------------------- headers
+
+
+def test_build_check_from_another_folder_finds_the_output_fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """File headers name the blueprint directory, not the path as typed, so the committed output is fresh whatever
+    the working directory (before: every file's header differed, and `build --check` reported them stale)."""
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert main(["build", "--check", str(ROOT / "blueprints"), "-o", str(ROOT / "output")]) == 0, \
+        capsys.readouterr().out
+    assert "up to date" in capsys.readouterr().out
