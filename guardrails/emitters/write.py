@@ -154,7 +154,6 @@ def discard_rejected(output: Path) -> Path:
     if rejected.is_symlink() or rejected.is_file():
         rejected.unlink()
     shutil.rmtree(rejected, ignore_errors=True)
-    staging.rename(rejected)
     return rejected
 
 
