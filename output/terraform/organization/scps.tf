@@ -372,7 +372,7 @@ data "aws_iam_policy_document" "guardrails_root" {
   }
 
   statement {
-    sid    = "ProtectBreakGlassTag"
+    sid    = "ProtectPurposeTag"
     effect = "Deny"
     actions = [
       "iam:TagRole",
