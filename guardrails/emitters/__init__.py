@@ -17,13 +17,13 @@ def header_text(plan: Plan) -> str:
 
 def emit_all(plan: Plan) -> dict[str, str]:
     """Every output file of every format, keyed by path relative to the output directory."""
-    from guardrails.emitters import cloudformation, policies, reports, terraform
+    from guardrails.emitters import cdk_app, cloudformation, policies, reports, terraform
     from guardrails.emitters.cloudformation import identity_center as identity_center_cloudformation
     from guardrails.emitters.terraform import identity_center as identity_center_terraform
 
     files: dict[str, str] = {}
     for emitter in (terraform.emit, cloudformation.emit, policies.emit, reports.emit, identity_center_terraform.emit,
-                    identity_center_cloudformation.emit):
+                    identity_center_cloudformation.emit, cdk_app.emit):
         for path, text in emitter(plan).items():
             if path in files:
                 raise RuntimeError(f"two emitters produced {path}")

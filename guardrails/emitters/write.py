@@ -32,7 +32,7 @@ OVERRIDES = ("*_override.tf", "*_override.tf.json", "override.tf", "override.tf.
 # What every build writes: the manifest, and the top-level folders of the tree (README "What comes out").
 MANIFEST = "policies/manifest.json"
 MANIFEST_FORMAT = "guardrails-policies/"
-LAYOUT = ("cloudformation", "policies", "reports", "terraform")
+LAYOUT = ("cdk", "cloudformation", "policies", "reports", "terraform")
 # read_tree gives an entry that is not generated text (binary, a link, a device, huge) this prefix and the reason;
 # generated files never contain NUL, so such an entry never equals what a build writes.
 NOT_TEXT = "\0"
