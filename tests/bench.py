@@ -197,6 +197,54 @@ def escalation_figures(blueprint: Path, cwd: Path) -> dict | None:
     return json.loads(done.stdout)
 
 
+CDK_CHILD = textwrap.dedent("""
+    import json, os, resource, sys, time
+    from pathlib import Path
+    started = time.perf_counter()
+    from guardrails.cdk import GuardrailsApp, new_app
+    from guardrails.cdk.plan import load_plan
+    plan = load_plan(Path(sys.argv[1]), verify=False).plan
+    planned = time.perf_counter()
+    app = new_app(outdir=sys.argv[2])
+    built = GuardrailsApp(app, plan)
+    constructed = time.perf_counter()
+    app.synth()
+    done = time.perf_counter()
+    def node_peak_mib():
+        # jsii runs a Node.js launcher and its kernel below this process until it exits: the largest VmHWM
+        # among its descendants, from /proc
+        status = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                text = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            status[pid] = dict((k, v.strip()) for k, v in (line.split(":", 1) for line in text.splitlines() if ":" in line))
+        family, grown = {str(os.getpid())}, True
+        while grown:
+            found = {pid for pid, fields in status.items() if fields.get("PPid") in family} - family
+            family |= found
+            grown = bool(found)
+        family.discard(str(os.getpid()))
+        return max((int(status[p]["VmHWM"].split()[0]) / 1024 for p in family if "VmHWM" in status[p]), default=0.0)
+    print(json.dumps({"plan_seconds": planned - started, "construct_seconds": constructed - planned,
+                      "synth_seconds": done - constructed, "seconds": done - started, "stacks": len(built.stacks),
+                      "python_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "node_peak_mib": node_peak_mib()}))
+""")
+
+
+def cdk_figures(tmp: Path, blueprint: Path) -> dict | None:
+    """Synthesizing the organization as a CDK app (guardrails.cdk.GuardrailsApp over the plan; imports included)."""
+    done = subprocess.run([sys.executable, "-c", CDK_CHILD, str(blueprint), str(tmp / "cdk.out")],
+                          capture_output=True, text=True, check=False, cwd=tmp,
+                          env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def write_blueprint(directory: Path, size: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for name, content in synthetic_blueprint(size).items():
@@ -341,6 +389,13 @@ def main() -> int:
             print(f"escalation analysis of {label}: {figures['seconds']:.2f} s, {figures['groups']} groups, "
                   f"{figures['principals']} principals, {figures['evaluations']} evaluations, "
                   f"{figures['findings']} findings; peak RSS {figures['peak_mib']:.0f} MiB", flush=True)
+        synthesized = cdk_figures(Path(tmp), Path(tmp) / f"bp-{SIZES[-1]}")
+        if synthesized is None:
+            return 1
+        print(f"CDK synthesis of {SIZES[-1]} accounts ({synthesized['stacks']} stacks): {synthesized['seconds']:.1f} s "
+              f"(plan {synthesized['plan_seconds']:.1f}, constructs {synthesized['construct_seconds']:.1f}, synth "
+              f"{synthesized['synth_seconds']:.1f}); peak RSS Python {synthesized['python_peak_mib']:.0f} MiB, "
+              f"Node.js {synthesized['node_peak_mib']:.0f} MiB", flush=True)
         for what, seconds in fast_command_figures(ROOT / "blueprints", Path(tmp)).items():
             print(f"the example, {what}: {seconds:.2f} s CPU", flush=True)
     worst = rows[-1][1]
