@@ -5,10 +5,12 @@ blueprint (read) → model (resolve, check) → policies (plan) → emitters (te
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from datetime import date
@@ -101,6 +103,20 @@ def compile_policy_tree(directory: Path, *, today: date | None = None, run_tests
     return _compile(directory, emit_policy_tree, today=today, run_tests=run_tests, reports=False)
 
 
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """A compilation makes a few hundred thousand objects that live until it ends (the IAM database, the plan, the
+    proofs' caches) and hardly any cyclic garbage: at the collector's default threshold (700 allocations) it
+    traversed them again and again, about 0.2 s of a 1.5 s ``check``. A higher first threshold while it runs."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
+@_fewer_collections()
 def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: date | None, run_tests: bool,
              reports: bool = True) -> Compiled:
     started = time.perf_counter()

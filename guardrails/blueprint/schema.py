@@ -12,7 +12,20 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from guardrails.blueprint.schema_base import AccountId, IamName, IamPath, Placement, Region, StringOrList, Strict
+from guardrails.blueprint.schema_base import (
+    AccountId,
+    IamName,
+    IamPath,
+    Placement,
+    Region,
+    StringOrList,
+    Strict,
+    bounded,
+)
+
+# Names of policies, and role-name patterns (path and wildcards allowed).
+PolicyName = bounded(r"^[\w+=,.@-]{1,128}$", r"^[\w+=,.@-]+$", 1, 128)
+PrincipalPattern = bounded(r"^[\w+=,.@/*-]{1,128}$", r"^[\w+=,.@/*-]+$", 1, 128)
 
 # Former keys of a renamed entry, oldest first (docs/deploying.md, "Renaming a blueprint entry").
 MovedFrom = Annotated[list[IamName], BeforeValidator(lambda v: [v] if isinstance(v, str) else v), Field(
@@ -107,7 +120,7 @@ CatalogRef = Union[str, dict[str, dict[str, Any]]]
 
 
 class ExplicitScp(Strict):
-    name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")]
+    name: PolicyName
     description: str = ""
     statements: list[Statement]
     intended_denials: list[str] = Field(
@@ -166,7 +179,7 @@ class ControlTower(Strict):
         description="SCP slots Control Tower's own policies take on each managed OU (count them in the Organizations "
         "console: Control Tower groups its preventive controls into a few SCPs per OU).",
     )
-    roles: list[Annotated[str, StringConstraints(pattern=r"^[\w+=,.@/*-]{1,128}$")]] = Field(
+    roles: list[PrincipalPattern] = Field(
         default_factory=lambda: ["AWSControlTowerExecution", "aws-controltower-*"],
         description="Roles Control Tower deploys with: exempt from guardrails' denies like the deployment principals.",
     )
@@ -192,7 +205,7 @@ class Organization(Strict):
     management_account: ManagementAccount
     home_region: Region = Field(description="Region for IAM stacks and global-resource Config recording.")
     allowed_regions: list[Region] = Field(min_length=1)
-    deployment_principals: list[Annotated[str, StringConstraints(pattern=r"^[\w+=,.@/*-]{1,128}$")]] = Field(
+    deployment_principals: list[PrincipalPattern] = Field(
         default_factory=lambda: ["OrganizationAccountAccessRole", "stacksets-exec-*"],
         description="Role names (wildcards allowed, `path/name` for a path) that deploy the baseline: guardrails "
         "never blocks them, and the lockout proof shows on every build that each can create, change and delete "
@@ -424,7 +437,7 @@ class Role(Strict):
 
 
 class PermissionBoundary(Strict):
-    name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")] | None = None
+    name: PolicyName | None = None
     description: str = ""
     statements: list[Statement] = Field(min_length=1)
     moved_from: MovedFrom
@@ -464,7 +477,7 @@ class PasswordPolicy(Strict):
 
 class MfaEnforcement(Strict):
     enabled: bool = True
-    policy_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,128}$")] = "GuardrailsForceMFA"
+    policy_name: PolicyName = "GuardrailsForceMFA"
     allow_first_password_without_mfa: bool = Field(
         False,
         description="Let users set their first password before enrolling MFA (adds iam:ChangePassword and "

@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from guardrails.blueprint.schema_base import Placement, Region, Strict
+from guardrails.blueprint.schema_base import Placement, Region, Strict, bounded
 
 
 PermissionSetName = Annotated[str, StringConstraints(pattern=r"^[\w+=,.@-]{1,32}$")]
+RelayState = bounded(r"^https://\S{1,232}$", r"^https://\S+$", 9, 240)  # "https://" and 1 to 232 more
 # Identity store group ids: a UUID, optionally prefixed by 10 hex digits and a dash (the AWS::SSO::Assignment
 # PrincipalId pattern).
 IdentityStoreGroupId = Annotated[str, StringConstraints(
@@ -51,7 +52,7 @@ class PermissionSet(Strict):
     session_duration: str = Field(
         "PT1H", description="How long a portal session in an account lasts, ISO-8601 (`PT1H` … `PT12H`, e.g. `PT4H`, "
         "`PT90M`).")
-    relay_state: Annotated[str, StringConstraints(pattern=r"^https://\S{1,232}$")] | None = Field(
+    relay_state: RelayState | None = Field(
         None, description="Console URL users land on after signing in (e.g. the CloudWatch console).")
     tags: dict[SsoTagText, Annotated[str, StringConstraints(max_length=256, pattern=r"^[A-Za-z0-9_+=,.@-]+$")]] = Field(
         default_factory=dict, description="Tags of the permission set (letters, digits and + = , . @ _ -).")

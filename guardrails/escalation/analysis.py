@@ -117,10 +117,15 @@ def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...
         """The first allowed request of each (control, action): one is enough to show the control is open."""
         if node not in tamper_cache:
             found: dict[tuple[str, str], Gain] = {}
+            may: dict[str, bool] = {}  # action → may_allow (the requests repeat actions over many resources)
             for r in requests:
-                if (r.control.id, r.action) in found or not (
-                        r.resource_policy or view.may_allow(node, account, r.action)):
+                if (r.control.id, r.action) in found:
                     continue
+                if not r.resource_policy:
+                    if r.action not in may:
+                        may[r.action] = view.may_allow(node, account, r.action)
+                    if not may[r.action]:
+                        continue
                 decision = scope.decide(node, r.action, r.resource, filtered=not r.resource_policy)
                 if decision is not None:
                     found[(r.control.id, r.action)] = Gain(r.control.id, r.control.title, r.label, Reached(node, ()),

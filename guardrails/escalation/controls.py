@@ -10,8 +10,9 @@ a name pattern without a kind (``stacksets-exec-*``) names roles.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from guardrails.escalation.catalog import Control, catalog
@@ -81,15 +82,17 @@ def owned(node: Node, declared: Iterable[Owner], scope: Scope) -> frozenset[str]
 def tamper_requests(scope: Scope, plan: Plan | None, owners: Iterable[str]) -> list[TamperRequest]:
     """Every tampering request of the controls deployed in the scope's account."""
     out: list[TamperRequest] = []
+    owners = tuple(owners)
+    roles = cache(lambda: _guardrail_roles(scope, owners))  # asked by every action of the controls on them
     for control in catalog().controls:
         for action in control.actions:
-            for resource, by_policy in _resources(scope, plan, control, action, owners):
+            for resource, by_policy in _resources(scope, plan, control, action, roles):
                 out.append(TamperRequest(control, action, resource, by_policy))
     return out
 
 
 def _resources(scope: Scope, plan: Plan | None, control: Control, action: str,
-               owners: Iterable[str]) -> list[tuple[str, bool]]:
+               guardrail_roles: Callable[[], list[str]]) -> list[tuple[str, bool]]:
     account, partition, home = scope.account, scope.view.partition, scope.region
     security = plan.security if plan is not None else None
     target = control.target
@@ -124,7 +127,7 @@ def _resources(scope: Scope, plan: Plan | None, control: Control, action: str,
             return []
         return [(f"arn:{partition}:access-analyzer:{home}:{account.id}:analyzer/guardrails-organization", False)]
     if target == "guardrail-roles":
-        return [(arn, False) for arn in _guardrail_roles(scope, owners)]
+        return [(arn, False) for arn in guardrail_roles()]
     if target in ("guardrail-policies", "boundaries"):
         kind = "managed" if target == "guardrail-policies" else "boundary"
         return [(scope.concrete(p.arn), False) for p in scope.cls.managed_policies if p.kind == kind]

@@ -26,7 +26,8 @@ from guardrails.escalation.functions import Function, functions
 from guardrails.evaluation.engine import Decision, Policy, PolicySet, Request, evaluate
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec, parse_principal
 from guardrails.evaluation.statements import action_applies, statements_of
-from guardrails.iam.actions import glob_regex
+from guardrails.evaluation.matching import glob_matches
+from guardrails.iam.actions import action_matcher, glob_regex
 from guardrails.iam.arns import aws_managed_policy_arn
 from guardrails.iam.manifest import MANIFEST
 
@@ -104,7 +105,7 @@ class View:
         self._mfa: dict[tuple[str, str], bool] = {}
         self._unmodeled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._flags: dict[tuple[str, str, str], bool] = {}
-        self._may: dict[tuple[Node, str, str], tuple[Any, Any]] = {}
+        self._may: dict[tuple[Node, str, str], tuple[Any, Any, bool]] = {}  # (granted, bounded, for any resource)
         # Allow statements' action patterns per document (the filter's only input): (document, patterns, action →
         # the Resource elements of the statements naming it).
         self._patterns: dict[int, tuple[Mapping[str, Any], tuple[Any, ...], dict[str, tuple[Any, ...]]]] = {}
@@ -163,12 +164,16 @@ class View:
         identity policies and, when it has one, in the boundary? A cheap filter before the evaluator (conditions
         and Denies are the evaluator's); resource policies are asked separately."""
         key = (node, account.name, action)
-        if key not in self._may:
+        known = self._may.get(key)
+        if known is None:
             identity, boundary = self.identity(node, account)
             granted = tuple(r for p in identity for r in self._resources(p, action))
-            bounded = None if boundary is None else tuple(self._resources(boundary, action))
-            self._may[key] = (granted, bounded)
-        granted, bounded = self._may[key]
+            bounded = None if boundary is None else self._resources(boundary, action)
+            anywhere = _names(granted, None) and (bounded is None or _names(bounded, None))
+            known = self._may[key] = (granted, bounded, anywhere)
+        granted, bounded, anywhere = known
+        if resource is None or resource == "*" or not anywhere:
+            return anywhere  # what _names answers for any resource; and no resource where none is granted
         return _names(granted, resource) and (bounded is None or _names(bounded, resource))
 
     def is_administrator(self, node: Node, account: Account) -> bool:
@@ -199,28 +204,29 @@ class View:
             self._mfa[key] = found
         return self._mfa[key]
 
-    def _resources(self, policy: Policy, action: str) -> list[tuple[bool, tuple[str, ...]]]:
+    def _resources(self, policy: Policy, action: str) -> tuple[tuple[bool, tuple[str, ...]], ...]:
         """The (NotResource?, patterns) of the policy's Allow statements that name the action; one compiled pattern
         set per statement's actions of the action's service."""
-        cached = self._patterns.get(id(policy.document))
-        if cached is None or cached[0] is not policy.document:
+        document = policy.document
+        cached = self._patterns.get(id(document))
+        if cached is None or cached[0] is not document:
             found = []
             for statement in statements_of(policy):
                 if statement["Effect"] == "Allow":
                     negated, patterns = _element(statement, "Action")
                     found.append(((negated, _by_service(patterns)), _element(statement, "Resource")))
-            cached = (policy.document, tuple(found), {})
-            self._patterns[id(policy.document)] = cached
+            cached = (document, tuple(found), {})
+            self._patterns[id(document)] = cached
         known = cached[2].get(action)  # a managed policy is asked the same action for every node that has it
         if known is None:
             service = action.split(":", 1)[0].lower()
             out = []
             for (negated, by_service), resources in cached[1]:
                 candidates = (*by_service.get(service, ()), *by_service.get("*", ()))
-                if negated != bool(candidates and glob_regex(candidates).match(action)):
+                if negated != bool(candidates and action_matcher(candidates)(action)):
                     out.append(resources)
             known = cached[2][action] = tuple(out)
-        return list(known)
+        return known
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -266,8 +272,10 @@ def _names(statements: tuple[tuple[bool, tuple[str, ...]], ...], resource: str |
     NotResource, count as naming it; ``None`` or ``*``: any statement)?"""
     if resource is None or resource == "*":
         return bool(statements)
+    # One pattern at a time (glob_matches settles most by their literal ends): an expression per statement's
+    # Resource list was compiled for every distinct list, thousands of them at 1,000 accounts.
     return any(not patterns or negated or any("${" in p for p in patterns)
-               or glob_regex(patterns, ignore_case=False).match(resource) for negated, patterns in statements)
+               or any(glob_matches(p, resource) for p in patterns) for negated, patterns in statements)
 
 
 def _element(statement: Mapping[str, Any], name: str) -> tuple[bool, tuple[str, ...]]:

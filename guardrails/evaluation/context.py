@@ -12,8 +12,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-import yaml
-
+from guardrails.data.fast_yaml import safe_load
 from guardrails.evaluation.engine import Caller
 from guardrails.iam.arns import arn_region
 
@@ -27,7 +26,7 @@ Origin = tuple[tuple[str, str, str], ...]  # (lowercased key, key as written, "d
 @cache
 def us_east_1_services() -> frozenset[str]:
     """Service prefixes whose requests carry aws:RequestedRegion us-east-1 (guardrails/data/global_services.yaml)."""
-    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("global_services.yaml").read_text("utf-8"))
+    raw = safe_load(resources.files("guardrails.data").joinpath("global_services.yaml").read_text("utf-8"))
     return frozenset(raw["us_east_1_services"])
 
 

@@ -20,8 +20,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from guardrails.data.fast_yaml import safe_load
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.iam.actions import action_matches
 
@@ -102,7 +101,7 @@ def parse(raw: dict[str, Any]) -> tuple[Exemption, ...]:
 def entries() -> tuple[Exemption, ...]:
     """Every entry of ``guardrails/data/unconditional_requests.yaml``."""
     text = resources.files("guardrails.data").joinpath(DATA).read_text("utf-8")
-    return parse(yaml.safe_load(text))
+    return parse(safe_load(text))
 
 
 def principal_classes(kind: str, spec_kind: str, principal_arn: str, management: bool) -> frozenset[str]:

@@ -15,8 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
-
+from guardrails.data.fast_yaml import safe_load
 from guardrails.iam.arns import aws_managed_policy_arn
 from guardrails.iam.documents import as_tuple, condition_values, statements_of
 
@@ -389,7 +388,7 @@ class Partition:
 @cache
 def partition_facts(name: str) -> Partition:
     """The partition's facts; a partition the data does not know is a packaging bug (the schema allows three)."""
-    raw = yaml.safe_load(resources.files("guardrails.data").joinpath("regions.yaml").read_text("utf-8"))
+    raw = safe_load(resources.files("guardrails.data").joinpath("regions.yaml").read_text("utf-8"))
     entry = raw["partitions"][name]
     return Partition(name, entry["global_region"], entry["dns_suffix"], tuple(entry["default_regions"]))
 

@@ -85,7 +85,8 @@ def _analyze(document: PolicyDocument, rules: tuple[RiskRule, ...], own_accounts
             continue
         universe = rule_actions(rule)
         for statement in doc.allows:
-            matched = [name for key, name in universe if doc.grants(statement, key)]
+            negated, matches = doc.matcher(statement)  # asked of every action of the rule: looked up once
+            matched = [] if matches is None else [name for key, name in universe if negated != matches(key)]
             if not matched:
                 continue
             denied = {name: sid for name in matched if (sid := doc.denied_by(statement, name.lower()))}
@@ -126,13 +127,17 @@ class _Document:
 
     def grants(self, statement: Statement, action: str) -> bool:
         """Does the statement's Action (or NotAction: everything not listed) cover the action (lowercased)?"""
+        negated, matches = self.matcher(statement)
+        return matches is not None and negated != matches(action)
+
+    def matcher(self, statement: Statement) -> tuple[bool, Callable[[str], bool] | None]:
+        """(NotAction?, the matcher of its patterns; None when it lists none)."""
         found = self._matchers.get(id(statement))
         if found is None:
             patterns = tuple(statement.actions or statement.not_actions)
             found = self._matchers[id(statement)] = (not statement.actions,
                                                      action_matcher(patterns) if patterns else None)
-        negated, matches = found
-        return matches is not None and negated != matches(action)
+        return found
 
     def denied_by(self, statement: Statement, action: str) -> str:
         """Sid of an unconditional Deny that removes the action on all of the statement's resources, or ''."""

@@ -8,8 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from guardrails.data.fast_yaml import safe_load
 from guardrails.evaluation.engine import Policy
 
 # Keys whose value is a property of the principal or of the resource's account: taken from the real request.
@@ -72,16 +71,17 @@ ADMINISTRATOR = Policy("administrator access (assumed for the proof)", "identity
 @cache
 def deployment_actions() -> dict[str, Any]:
     """``guardrails/data/deployment_actions.yaml``."""
-    return yaml.safe_load(resources.files("guardrails.data").joinpath("deployment_actions.yaml").read_text("utf-8"))
+    return safe_load(resources.files("guardrails.data").joinpath("deployment_actions.yaml").read_text("utf-8"))
 
 
 @cache
 def _catalog_entry(guardrail_id: str) -> Mapping[str, Any]:
-    """The raw catalog file of a guardrail (the loader does not carry ``locks_break_glass``); {} when unknown."""
+    """The raw catalog file of a guardrail (read here: the evaluation stage does not import the model's catalog
+    loader); {} when unknown."""
     entry = resources.files("guardrails.data").joinpath("catalog", f"{guardrail_id}.yaml")
     if not entry.is_file():
         return {}
-    raw = yaml.safe_load(entry.read_text("utf-8")) or {}
+    raw = safe_load(entry.read_text("utf-8")) or {}
     return raw if isinstance(raw, Mapping) else {}
 
 

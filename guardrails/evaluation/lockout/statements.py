@@ -114,7 +114,7 @@ class Pruner:
         self._policies: dict[tuple[int, str, str, str], tuple[Policy, Policy]] = {}
 
     def __call__(self, policies: PolicySet, action: str) -> PolicySet:
-        if action.lower() not in universe().facts:
+        if not universe().knows(action):
             return policies  # an action the database does not know: the patterns decide, unpruned
 
         def cut(policy: Policy | None) -> Policy | None:

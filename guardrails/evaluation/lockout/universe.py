@@ -16,11 +16,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from guardrails.data.fast_yaml import safe_load
 from guardrails.evaluation.context import us_east_1_services
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.iam.actions import IamDatabase, action_matches, glob_regex, has_wildcard, iam_database
+from guardrails.iam.actions import IamDatabase, action_matcher, glob_regex, has_wildcard, iam_database
 from guardrails.iam.documents import PolicyFormatError, as_tuple
 
 # A class of actions: (region pinned, resource ARN formats or None when the statement ignores them, has resource
@@ -59,18 +58,31 @@ class Universe:
         east = us_east_1_services()
         specials = _special_patterns()
         special = glob_regex(specials) if specials else None
-        facts: dict[str, ActionFacts] = {}
+        # Lowercased name → the fields of its ActionFacts (name, pinned, formats, special); the ActionFacts are made
+        # when asked for (the searches ask for few).
+        rows: dict[str, tuple[str, bool, tuple[str, ...], bool]] = {}
         for prefix in db.services():
             service = db.service(prefix)
             assert service is not None
+            pinned = prefix in east
+            arns = {k: t.arn for k, t in service.resource_types.items()}
+            by_types: dict[tuple[str, ...], tuple[str, ...]] = {}  # actions of a service share their types
             for info in service.actions.values():
-                formats = tuple(sorted({service.resource_types[k.lower()].arn for k in info.resource_types
-                                        if k.lower() in service.resource_types}))
+                types = info.resource_types
+                formats = by_types.get(types)
+                if formats is None:
+                    formats = by_types[types] = tuple(sorted({arns[k.lower()] for k in types if k.lower() in arns}))
                 name = info.full_name
-                facts[name.lower()] = ActionFacts(name, prefix in east, formats,
-                                                  bool(special and special.match(name)))
-        self.facts = facts
-        self.names: tuple[str, ...] = tuple(sorted(f.name for f in facts.values()))
+                rows[name.lower()] = (name, pinned, formats, special is not None and special.match(name) is not None)
+        self._rows = rows
+        # AWS's spelling → its class key with the resource formats, and without them: built once, since a Deny of
+        # "*" or a NotAction classifies nearly every action.
+        self._keys: dict[str, tuple[ClassKey, ClassKey]] = {}
+        for name, pinned, formats, special_case in rows.values():
+            own = name if special_case else ""
+            self._keys[name] = ((pinned, formats, bool(formats), own), (pinned, None, bool(formats), own))
+        self._facts: dict[str, ActionFacts] = {}
+        self.names: tuple[str, ...] = tuple(sorted(self._keys))
         self._sets: dict[tuple, tuple[str, ...]] = {}
         self._lowered: dict[tuple, frozenset[str]] = {}
         # statement id → (the statement, kept alive so that the id stays its own, its actions lowercased)
@@ -78,13 +90,27 @@ class Universe:
         self._classes: dict[tuple, dict[ClassKey, tuple[str, ...]]] = {}
 
     def __len__(self) -> int:
-        return len(self.facts)
+        return len(self._rows)
+
+    def knows(self, action: str) -> bool:
+        """Is the action in the database (any case)?"""
+        return action.lower() in self._rows
+
+    @property
+    def facts(self) -> dict[str, ActionFacts]:
+        """Lowercased name → facts, of every database action."""
+        return {lowered: self.fact(row[0]) for lowered, row in self._rows.items()}
 
     def fact(self, action: str) -> ActionFacts:
         """Facts of a database action; an action the database does not know (newer than the pin, or a statement's
         literal) is taken as regional, of unknown resource types, and a class of its own."""
-        known = self.facts.get(action.lower())
+        lowered = action.lower()
+        known = self._facts.get(lowered)
         if known is not None:
+            return known
+        row = self._rows.get(lowered)
+        if row is not None:
+            known = self._facts[lowered] = ActionFacts(*row)
             return known
         prefix = action.split(":", 1)[0].lower()
         return ActionFacts(action, prefix in us_east_1_services(), (), True, known=False)
@@ -115,7 +141,7 @@ class Universe:
         """Does the statement name the action (a set lookup)? None for an action the universe does not know:
         ask the patterns then."""
         lowered = action.lower()
-        if lowered not in self.facts:
+        if lowered not in self._rows:
             return None
         cached = self._by_id.get(id(statement))
         if cached is None or cached[0] is not statement:
@@ -139,13 +165,19 @@ class Universe:
         else:
             key = (("Action", element(statement, "Action", where=where)), excluded, resource_dependent)
         if key not in self._classes:
+            skip = action_matcher(excluded) if excluded else None
+            keys, variant = self._keys, 0 if resource_dependent else 1
             out: dict[ClassKey, list[str]] = {}
             for name in named:
-                if excluded and any(action_matches(e, name) for e in excluded):
+                if skip is not None and skip(name):
                     continue
-                facts = self.fact(name)
-                cls: ClassKey = (facts.pinned_region, facts.formats if resource_dependent else None,
-                                 facts.authorizes_resources, name if facts.special else "")
+                both = keys.get(name)
+                if both is not None:
+                    cls = both[variant]
+                else:  # a literal the database does not know
+                    facts = self.fact(name)
+                    cls = (facts.pinned_region, facts.formats if resource_dependent else None,
+                           facts.authorizes_resources, name if facts.special else "")
                 out.setdefault(cls, []).append(name)
             self._classes[key] = {k: tuple(v) for k, v in out.items()}
         return self._classes[key]
@@ -176,6 +208,6 @@ def _special_patterns() -> tuple[str, ...]:
     source = resources.files("guardrails.data").joinpath("unconditional_requests.yaml")
     if not source.is_file():
         return ()
-    raw = yaml.safe_load(source.read_text("utf-8")) or {}
+    raw = safe_load(source.read_text("utf-8")) or {}
     return tuple(str(e["action"]) for e in raw.get("entries", []) if isinstance(e, Mapping)
                  and e.get("action") and e["action"] != "*")
