@@ -4,12 +4,11 @@ report, exit code)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from rich.console import Console
 
 from guardrails.cli.codes import EXIT_INTERNAL, EXIT_OK, EXIT_VALIDATION
-from guardrails.cli.output import _print_diagnostics
+from guardrails.cli.output import _print_diagnostics, _write_report
 from guardrails.diagnostics import ToolError
 
 
@@ -54,16 +53,7 @@ def audit_organization(args: argparse.Namespace, out: Console, err: Console) -> 
         org_report.to_terminal(result, out)
     else:
         text = (org_report.to_json if args.format == "json" else org_report.to_markdown)(result)
-        if args.write:
-            try:
-                args.write.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise ToolError(f"cannot write the report to {args.write}: {exc.strerror or exc} (create the folder "
-                                "first, or give another -o FILE)") from exc
-            if not args.quiet:
-                out.print(f"{result.summary} → {args.write}", markup=False)
-        else:
-            sys.stdout.write(text)
+        _write_report(out, text, args.write, result.summary, quiet=args.quiet)
     if result.incomplete:
         return EXIT_INTERNAL
     return EXIT_VALIDATION if result.failed else EXIT_OK

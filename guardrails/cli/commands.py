@@ -12,7 +12,7 @@ from rich.console import Console
 
 from guardrails import __version__
 from guardrails.cli.codes import EXIT_BLUEPRINT, EXIT_OK, EXIT_VALIDATION
-from guardrails.cli.output import _line, _print_diagnostics, _print_steps, _print_summary
+from guardrails.cli.output import _line, _print_diagnostics, _print_steps, _print_summary, _write_report
 from guardrails.diagnostics import BlueprintError, Diagnostic, ToolError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -143,16 +143,7 @@ def _diff(args: argparse.Namespace, out: Console) -> int:
         review.to_terminal(result, out)
     else:
         text = {"markdown": review.to_markdown, "json": review.to_json}.get(args.format, review.to_markdown)(result)
-        if args.write:
-            try:
-                args.write.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise ToolError(f"cannot write the report to {args.write}: {exc.strerror or exc} (create the folder "
-                                "first, or give another -o FILE)") from exc
-            if not args.quiet:
-                out.print(f"{result.summary} → {args.write}", markup=False)
-        else:
-            sys.stdout.write(text)
+        _write_report(out, text, args.write, result.summary, quiet=args.quiet)
     return review.EXIT_RISKY if args.fail_on_risk and result.risky else EXIT_OK
 
 

@@ -126,6 +126,20 @@ def _write_or_print(text: str, path: Path | None) -> None:
         sys.stdout.write(text)
 
 
+def _write_report(out: Console, text: str, path: Path | None, summary: str, *, quiet: bool) -> None:
+    """A report (diff, organization audit) to ``-o FILE`` with its summary line, or to standard output."""
+    if not path:
+        sys.stdout.write(text)
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ToolError(f"cannot write the report to {path}: {exc.strerror or exc} (create the folder first, or "
+                        "give another -o FILE)") from exc
+    if not quiet:
+        out.print(f"{summary} → {path}", markup=False)
+
+
 def _print_markdown(console: Console, text: str) -> None:
     """Rendered on a terminal; the Markdown itself (exactly the file under output/reports/) otherwise."""
     if console.is_terminal:

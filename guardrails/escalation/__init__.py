@@ -63,7 +63,7 @@ def analyze_escalation(compiled: CompiledTree, *, declared: Mapping[str, Sequenc
     analysis = analyze(compiled.files, compiled.plan, owners=owners, declared=declared)
     manifest = Manifest.from_files(compiled.files)
     found = diagnostics(analysis, compiled.plan, manifest, today or date.today())
-    return Escalation(analysis, found, reports(analysis, compiled.plan.blueprint_name or compiled.plan.blueprint))
+    return Escalation(analysis, found, reports(analysis, compiled.plan.source_name))
 
 
 __all__ = ["Escalation", "Owner", "analyze_escalation"]

@@ -539,6 +539,11 @@ class Plan:
     identity_center: IdentityCenter | None = None  # blueprint `identity_center`: permission sets and assignments
     resource_policies: tuple[ResourcePolicy, ...] = ()  # bucket, key and topic policies (policies.resource_policies)
 
+    @property
+    def source_name(self) -> str:
+        """The blueprint as generated files and reports name it (plans built by hand may lack blueprint_name)."""
+        return self.blueprint_name or self.blueprint
+
     def resource_policy(self, key: str) -> ResourcePolicy:
         return next(p for p in self.resource_policies if p.key == key)
 
