@@ -13,9 +13,11 @@ export GUARDRAILS_CHECKOV := $(CHECKOV)
 # end-of-life notice is silenced, the runtime still works).
 export GUARDRAILS_REQUIRE_CDK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# tests/test_html_report.py fails instead of skipping when no Chromium is found (Debian's chromium package).
+export GUARDRAILS_REQUIRE_BROWSER := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install build validate test test-fast golden schema provider-schema bench clean
+.PHONY: help install chromium build validate test test-fast golden schema provider-schema bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,7 +35,16 @@ $(CHECKOV_VENV)/.installed: .ci/checkov.lock
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r .ci/checkov.lock
 	@touch $@
 
-install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## create both virtual environments
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed chromium ## create both virtual environments (and Chromium)
+
+# Headless Chromium for the HTML report's browser test: Debian's package when root with apt-get, else how to get it.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y --no-install-recommends chromium || \
+	      { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	  else echo "Chromium is missing: install it (Debian: sudo apt-get install chromium) or set GUARDRAILS_CHROMIUM" \
+	    "to its path; tests/test_html_report.py needs it" >&2; fi
 
 build: install ## install, compile $(BLUEPRINT) into $(OUTPUT), validate, print a summary
 	$(BIN)/guardrails build $(BLUEPRINT) -o $(OUTPUT) --checkov $(CHECKOV)

@@ -154,6 +154,10 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
                                     owners=owners, today=today or date.today())
     compiled.files.update(escalation.reports)
+    if reports:
+        from guardrails.html_index import html_index
+
+        compiled.files["reports/index.html"] = html_index(compiled, escalation.analysis)
     if run_tests:
         compiled.warnings += escalation.warnings
         if escalation.errors:

@@ -142,7 +142,12 @@ def _diff(args: argparse.Namespace, out: Console) -> int:
     if args.format == "text" and not args.write:
         review.to_terminal(result, out)
     else:
-        text = {"markdown": review.to_markdown, "json": review.to_json}.get(args.format, review.to_markdown)(result)
+        if args.format == "html":
+            from guardrails.emitters.html_report import diff_page
+
+            text = diff_page(review.json_ready(result))
+        else:
+            text = {"markdown": review.to_markdown, "json": review.to_json}.get(args.format, review.to_markdown)(result)
         _write_report(out, text, args.write, result.summary, quiet=args.quiet)
     return review.EXIT_RISKY if args.fail_on_risk and result.risky else EXIT_OK
 

@@ -154,8 +154,9 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--output-dir", default=Path("output"), type=Path, metavar="DIR",
                       help="with --base: the output directory committed next to the blueprint, read when the base "
                       "blueprint no longer compiles (default: output)")
-    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text",
-                      help="text (colored, default), markdown (a pull-request comment) or json")
+    diff.add_argument("--format", choices=("text", "markdown", "json", "html"), default="text",
+                      help="text (colored, default), markdown (a pull-request comment), json, or html (one "
+                      "self-contained page, docs/html-report.md)")
     diff.add_argument("-o", "--write", type=Path, metavar="FILE", help="write the report to FILE instead of stdout")
     diff.add_argument("--fail-on-risk", action="store_true",
                       help="exit 4 when a risky change (privilege escalation, removed MFA, widened trust, removed "

@@ -8,7 +8,7 @@ from __future__ import annotations
 from guardrails.evaluation.organization import Organization
 from guardrails.review.diff import PermissionDiff, diff_organizations
 from guardrails.review.errors import BaseUnavailableError, GitError, ReviewError, RevisionError
-from guardrails.review.render import to_json, to_markdown, to_terminal
+from guardrails.review.render import json_ready, to_json, to_markdown, to_terminal
 from guardrails.review.sources import (
     CompileFiles,
     SourcedOrganization,
@@ -30,7 +30,7 @@ def run_diff(base: Organization, head: Organization) -> PermissionDiff:
 
 __all__ = [
     "EXIT_RISKY", "BaseUnavailableError", "CompileFiles", "GitError", "PermissionDiff", "ReviewError", "RevisionError",
-    "SourcedOrganization", "diff_organizations", "organization_from_blueprint", "organization_from_directories",
-    "organization_from_files", "organization_from_git", "organization_from_path", "run_diff", "to_json",
-    "to_markdown", "to_terminal",
+    "SourcedOrganization", "diff_organizations", "json_ready", "organization_from_blueprint",
+    "organization_from_directories", "organization_from_files", "organization_from_git", "organization_from_path",
+    "run_diff", "to_json", "to_markdown", "to_terminal",
 ]

@@ -262,7 +262,8 @@ def to_markdown(diff: PermissionDiff) -> str:
 # ============================================================================= JSON
 
 
-def _json_ready(diff: PermissionDiff) -> dict[str, Any]:
+def json_ready(diff: PermissionDiff) -> dict[str, Any]:
+    """The diff as plain data: what ``--format json`` writes, and what the HTML page renders."""
     data = dataclasses.asdict(diff)
     data["summary"] = diff.summary
     data["risky"] = diff.risky
@@ -274,7 +275,7 @@ def _json_ready(diff: PermissionDiff) -> dict[str, Any]:
 
 def to_json(diff: PermissionDiff) -> str:
     """Everything, uncapped, with sorted keys (stable across runs)."""
-    return json.dumps(_json_ready(diff), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(json_ready(diff), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 # ============================================================================= terminal

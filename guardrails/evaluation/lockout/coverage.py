@@ -11,6 +11,11 @@ _NAMES: dict[Check, str] = {"break-glass": "break-glass", "break-glass-entry": "
                             "quarantine": "quarantine"}
 
 
+def check_name(check: Check) -> str:
+    """How reports name a check ("MFA enrollment")."""
+    return _NAMES[check]
+
+
 @dataclass
 class Coverage:
     """Counts per check. ``combinations``: for the "any request" checks (break-glass, quarantine), every action

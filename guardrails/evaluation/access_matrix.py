@@ -1,0 +1,127 @@
+"""Principal × account group × representative request: what each principal can do, decided by the evaluator.
+
+The HTML report's matrix (reports/index.html). Accounts are grouped like the lockout proof and the escalation analysis
+group them (``guardrails.evaluation.lockout.paths``: baseline class and SCP/RCP path), and every principal of a
+group's first account is asked the fixed requests of :data:`PROBES` — one read and one change per service family a
+reviewer looks at first, plus two requests guardrails usually deny. Each answer is the evaluator's decision on the
+emitted policies (SCPs, RCPs, identity policies, boundaries, resource policies), reduced to the layer that decided
+it. Nothing else is claimed: a principal that can do one probe is not said to do the rest of the service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from guardrails.evaluation.engine import Decision
+from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.lockout.paths import PathGroups
+from guardrails.evaluation.organization import Organization
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One representative request; ``resource`` may use ${partition}, ${account_id} and ${region}."""
+
+    id: str
+    title: str
+    action: str
+    resource: str
+
+
+_PROBE = "guardrails-matrix-probe"
+PROBES: tuple[Probe, ...] = (
+    Probe("ec2-read", "list EC2 instances", "ec2:DescribeInstances", "*"),
+    Probe("ec2-write", "start an EC2 instance", "ec2:StartInstances",
+          f"arn:${{partition}}:ec2:${{region}}:${{account_id}}:instance/i-0{'0' * 16}"),
+    Probe("s3-read", "read an S3 object", "s3:GetObject", f"arn:${{partition}}:s3:::{_PROBE}/object"),
+    Probe("s3-write", "write an S3 object", "s3:PutObject", f"arn:${{partition}}:s3:::{_PROBE}/object"),
+    Probe("secrets-read", "read a secret", "secretsmanager:GetSecretValue",
+          f"arn:${{partition}}:secretsmanager:${{region}}:${{account_id}}:secret:{_PROBE}-AbCdEf"),
+    Probe("iam-read", "list IAM roles", "iam:ListRoles", "*"),
+    Probe("iam-write", "create an IAM role", "iam:CreateRole", f"arn:${{partition}}:iam::${{account_id}}:role/{_PROBE}"),
+    Probe("trail-stop", "stop a CloudTrail trail", "cloudtrail:StopLogging",
+          f"arn:${{partition}}:cloudtrail:${{region}}:${{account_id}}:trail/{_PROBE}"),
+    Probe("leave-org", "leave the organization", "organizations:LeaveOrganization", "*"),
+)
+
+# What decided a request, shortest first: the reader sees the layer, the cell's title the evaluator's own summary.
+ALLOWED, SCP, RCP, BOUNDARY, RESOURCE, IDENTITY, UNKNOWN = (
+    "allowed", "SCP", "RCP", "boundary", "resource policy", "no grant", "unknown")
+OUTCOMES: dict[str, str] = {
+    ALLOWED: "the evaluator allows the request",
+    SCP: "denied by a service control policy (a Deny, or no Allow at some level of the path)",
+    RCP: "denied by a resource control policy",
+    BOUNDARY: "denied by the principal's permissions boundary",
+    RESOURCE: "denied by a resource-based policy",
+    IDENTITY: "no identity policy of the principal allows it (or an identity Deny)",
+    UNKNOWN: "the evaluator could not decide (policies or context it has no document for); see the cell's title",
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    outcome: str  # one of OUTCOMES
+    detail: str  # the evaluator's one-line summary
+
+
+@dataclass(frozen=True)
+class Group:
+    """Accounts with the same baseline class and SCP/RCP path; evaluated on ``representative``."""
+
+    class_key: str
+    accounts: tuple[str, ...]
+    representative: str
+    path: tuple[str, ...]
+    rows: tuple[tuple[str, tuple[Cell, ...]], ...]  # (principal, one cell per probe)
+
+
+@dataclass(frozen=True)
+class AccessMatrix:
+    probes: tuple[Probe, ...]
+    groups: tuple[Group, ...]
+
+    @property
+    def evaluations(self) -> int:
+        return sum(len(cells) for g in self.groups for _, cells in g.rows)
+
+
+def _layer(decision: Decision) -> str:
+    """The policy layer that decided a deny (from the deciding statements, or the last stage without an Allow)."""
+    if decision.outcome == "allow":
+        return ALLOWED
+    if decision.outcome == "unknown":
+        return UNKNOWN
+    kinds = [m.policy.kind for m in decision.deciding] if decision.outcome == "explicit-deny" else []
+    if not kinds:
+        step = next((s for s in reversed(decision.steps) if s.outcome in ("deny", "no-allow")), None)
+        stage = step.stage if step else ""
+        kinds = [m.policy.kind for m in step.matches] if step and step.matches and step.outcome == "deny" else []
+        if not kinds:
+            kinds = ["scp" if stage.startswith("SCPs") else "rcp" if stage.startswith("RCPs") else
+                     "boundary" if stage == "boundary" else "resource" if stage == "resource policy" else "identity"]
+    for kind, layer in (("scp", SCP), ("rcp", RCP), ("boundary", BOUNDARY), ("resource", RESOURCE)):
+        if kind in kinds:
+            return layer
+    return IDENTITY
+
+
+def _cell(organization: Organization, principal: str, account: str, probe: Probe) -> Cell:
+    try:
+        rep = organization.account(account)
+        decision = organization.evaluate(principal, account, probe.action, organization.expand(probe.resource, rep))
+    except EvaluationError as exc:
+        return Cell(UNKNOWN, str(exc))
+    return Cell(_layer(decision), decision.summary)
+
+
+def access_matrix(organization: Organization, probes: tuple[Probe, ...] = PROBES) -> AccessMatrix:
+    """Every principal of every group (roles, users, a member of each group, the root user, the permission sets
+    assigned there) asked every probe, in the group's first account."""
+    groups = []
+    for path, accounts in PathGroups(organization).groups(by_class=True):
+        rep = path.account
+        rows = tuple((str(spec), tuple(_cell(organization, str(spec), rep.name, p) for p in probes))
+                     for spec in organization.principals(rep))
+        groups.append(Group(rep.class_key or "", tuple(a.name for a in accounts), rep.name,
+                            tuple(organization.path_of(rep)), rows))
+    return AccessMatrix(probes, tuple(sorted(groups, key=lambda g: (g.class_key, g.representative))))

@@ -1,0 +1,40 @@
+"""The pipeline's part of reports/index.html: evaluator results of one compilation, as the HTML emitter's data.
+
+Beside guardrails.pipeline (which calls it after the escalation analysis): it reads the evaluation and escalation
+results and the plan, so it sits at the top of the stack like the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from guardrails.escalation.analysis import Analysis
+    from guardrails.pipeline import Compiled
+
+
+def html_index(compiled: Compiled, analysis: Analysis) -> str:
+    """reports/index.html: the plan, with the access matrix, escalation summary and lockout coverage the evaluator
+    decided on this compilation's policy tree (guardrails.emitters.html_report renders; nothing is decided there)."""
+    from guardrails.emitters.html_report import Evaluated, EscalationRow, LockoutRow, report_page
+    from guardrails.evaluation.access_matrix import OUTCOMES, access_matrix
+    from guardrails.evaluation.lockout.coverage import check_name
+    from guardrails.evaluation.lockout.findings import CHECK_ORDER
+
+    by_class: dict[str, list[Any]] = {}
+    for group in analysis.groups:
+        by_class.setdefault(group.class_key, []).append(group)
+    escalation = tuple(EscalationRow(key, tuple(sorted(a for g in groups for a in g.accounts)),
+                                     sum(len(g.principals) for g in groups),
+                                     sum(1 for g in groups for p in g.principals if p.gained),
+                                     sum(1 for g in groups for p in g.principals if p.tamper))
+                       for key, groups in sorted(by_class.items()))
+    coverage = compiled.lockout
+    lockout = None if coverage is None else tuple(
+        LockoutRow(check_name(c), coverage.groups.get(c, 0), coverage.combinations[c])
+        for c in CHECK_ORDER if c in coverage.combinations)
+    tests = (sum(1 for r in compiled.test_results if r.passed), len(compiled.test_results)) \
+        if compiled.test_results else None
+    evaluated = Evaluated(access_matrix(compiled.organization), OUTCOMES, escalation, lockout,
+                          coverage.actions if coverage else 0, tests)
+    return report_page(compiled.plan, evaluated)
