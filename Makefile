@@ -39,7 +39,7 @@ install: $(VENV)/.installed $(CHECKOV_VENV)/.installed chromium ## create both v
 
 # Headless Chromium for the HTML report's browser test: Debian's package when root with apt-get, else how to get it.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	@[ -n "$$GUARDRAILS_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get install -y --no-install-recommends chromium || \
 	      { apt-get update && apt-get install -y --no-install-recommends chromium; }; \

@@ -6,7 +6,7 @@ results and the plan, so it sits at the top of the stack like the pipeline.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from guardrails.escalation.analysis import Analysis
@@ -17,18 +17,14 @@ def html_index(compiled: Compiled, analysis: Analysis) -> str:
     """reports/index.html: the plan, with the access matrix, escalation summary and lockout coverage the evaluator
     decided on this compilation's policy tree (guardrails.emitters.html_report renders; nothing is decided there)."""
     from guardrails.emitters.html_report import Evaluated, EscalationRow, LockoutRow, report_page
+    from guardrails.escalation.report import by_class, class_summary
     from guardrails.evaluation.access_matrix import OUTCOMES, access_matrix
     from guardrails.evaluation.lockout.coverage import check_name
     from guardrails.evaluation.lockout.findings import CHECK_ORDER
 
-    by_class: dict[str, list[Any]] = {}
-    for group in analysis.groups:
-        by_class.setdefault(group.class_key, []).append(group)
-    escalation = tuple(EscalationRow(key, tuple(sorted(a for g in groups for a in g.accounts)),
-                                     sum(len(g.principals) for g in groups),
-                                     sum(1 for g in groups for p in g.principals if p.gained),
-                                     sum(1 for g in groups for p in g.principals if p.tamper))
-                       for key, groups in sorted(by_class.items()))
+    escalation = tuple(EscalationRow(key, tuple(accounts), principals, escalations, tamper)
+                       for key, groups in sorted(by_class(analysis).items())
+                       for accounts, principals, escalations, tamper in [class_summary(groups)])
     coverage = compiled.lockout
     lockout = None if coverage is None else tuple(
         LockoutRow(check_name(c), coverage.groups.get(c, 0), coverage.combinations[c])

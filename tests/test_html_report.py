@@ -99,7 +99,8 @@ def test_the_report_renders_in_chromium(browser: Any, report_dir: Path, example_
     assert page.title() == f"Organization {plan.org.name}"
     # OU tree: every OU and account, with the slot counts of the plan.
     root_scps = 1 + sum(1 for p in plan.scps if p.target == "root")
-    assert page.inner_text("#ou-root [data-slots=scp] >> nth=0") == f"SCP {root_scps}/{plan.limits['scps_per_target'].value}"
+    slots = plan.limits["scps_per_target"].value
+    assert page.inner_text("#ou-root [data-slots=scp] >> nth=0") == f"SCP {root_scps}/{slots}"
     for unit in plan.units:
         assert page.locator(f'li[data-target="ou:{unit.path}"]').count() == 1, unit.path
     assert page.locator("li.account").count() == len(plan.accounts) + len(plan.pending_accounts)
@@ -151,3 +152,26 @@ def test_the_diff_page_escapes_what_it_shows() -> None:
                       "risks": [], "principals": [], "organization_policies": [], "wildcards": [], "replacements": [],
                       "accounts": []})
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+
+
+def test_every_matrix_cell_is_the_evaluators_answer(example_compiled: Compiled) -> None:
+    """Each cell, asked again through Organization.evaluate: allowed exactly when the evaluator allows, and the layer
+    named is the one in the evaluator's summary."""
+    from guardrails.evaluation.access_matrix import ALLOWED, IDENTITY, SCP, access_matrix
+
+    organization = example_compiled.organization
+    matrix = access_matrix(organization)
+    assert {a for g in matrix.groups for a in g.accounts} == set(organization.accounts)
+    layers = set()
+    for group in matrix.groups:
+        account = organization.account(group.representative)
+        for principal, cells in group.rows:
+            for probe, cell in zip(matrix.probes, cells, strict=True):
+                decision = organization.evaluate(principal, account.name, probe.action,
+                                                 organization.expand(probe.resource, account))
+                assert (cell.outcome == ALLOWED) == decision.allowed, (group.representative, principal, probe.id)
+                assert cell.detail in ("", decision.summary)
+                if cell.outcome == SCP:
+                    assert "SCP" in decision.summary
+                layers.add(cell.outcome)
+    assert {ALLOWED, SCP, IDENTITY} <= layers

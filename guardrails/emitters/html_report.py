@@ -122,7 +122,7 @@ def _tree(plan: Plan) -> dict[str, Any]:
     return node("", "Root")
 
 
-def _accounts(plan: Plan, group_of: Mapping[str, str]) -> list[dict[str, Any]]:
+def _accounts(plan: Plan, group_of: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
     rows = []
     for account in sorted(plan.accounts, key=lambda a: (a.unit, a.name)):
         path = policy_targets(account.unit, account.name)
@@ -131,17 +131,17 @@ def _accounts(plan: Plan, group_of: Mapping[str, str]) -> list[dict[str, Any]]:
                      "management": account.management, "class": cls.key if cls else "—",
                      "scps": [p.name for t in path for p in plan.scps if p.target == t],
                      "rcps": [p.name for t in path for p in plan.rcps if p.target == t],
-                     "group": group_of.get(account.name, "")})
+                     "group": group_of.get(account.name)})
     return rows
 
 
 def report_page(plan: Plan, evaluated: Evaluated) -> str:
     """reports/index.html: OU tree with slots and sizes, accounts, the access matrix, escalation and lockout."""
     groups = []
-    group_of: dict[str, str] = {}
+    group_of: dict[str, tuple[str, str]] = {}
     for index, group in enumerate(evaluated.matrix.groups, start=1):
-        anchor = f"group-{index}"
-        group_of.update({a: anchor for a in group.accounts})
+        anchor = f"matrix-{index}"
+        group_of.update({a: (anchor, group.class_key or group.representative) for a in group.accounts})
         rows = [{"principal": p, "cells": [{"outcome": c.outcome, "slug": _slug(c.outcome),
                                             "detail": c.detail[:MAX_DETAIL]} for c in cells]}
                 for p, cells in group.rows]

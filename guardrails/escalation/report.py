@@ -14,13 +14,26 @@ INDEX = "reports/escalation.md"
 FOLDER = "reports/escalation"
 
 
+def by_class(analysis: Analysis) -> dict[str, list[GroupResult]]:
+    """The analysed groups by baseline class (a report per class)."""
+    grouped: dict[str, list[GroupResult]] = {}
+    for group in analysis.groups:
+        grouped.setdefault(group.class_key or "no-class", []).append(group)
+    return grouped
+
+
+def class_summary(groups: list[GroupResult]) -> tuple[list[str], int, int, int]:
+    """A class's accounts, principals analysed, principals that escalate, principals that tamper (the index row)."""
+    return (sorted(a for g in groups for a in g.accounts), sum(len(g.principals) for g in groups),
+            sum(1 for g in groups for p in g.principals if p.gained),
+            sum(1 for g in groups for p in g.principals if p.tamper))
+
+
 def reports(analysis: Analysis, blueprint: str) -> dict[str, str]:
     """The index and one file per baseline class."""
-    by_class: dict[str, list[GroupResult]] = {}
-    for group in analysis.groups:
-        by_class.setdefault(group.class_key or "no-class", []).append(group)
-    files = {f"{FOLDER}/{key}.md": _class_report(key, groups, blueprint) for key, groups in sorted(by_class.items())}
-    files[INDEX] = _index(by_class, blueprint)
+    by_class_ = by_class(analysis)
+    files = {f"{FOLDER}/{key}.md": _class_report(key, groups, blueprint) for key, groups in sorted(by_class_.items())}
+    files[INDEX] = _index(by_class_, blueprint)
     return files
 
 
@@ -36,10 +49,7 @@ def _index(by_class: dict[str, list[GroupResult]], blueprint: str) -> str:
     lines += ["| class | accounts | principals | escalations | controls changed by non-owners |",
               "|---|---|---:|---:|---:|"]
     for key, groups in sorted(by_class.items()):
-        accounts = sorted(a for g in groups for a in g.accounts)
-        principals = sum(len(g.principals) for g in groups)
-        escalations = sum(1 for g in groups for p in g.principals if p.gained)
-        tamper = sum(1 for g in groups for p in g.principals if p.tamper)
+        accounts, principals, escalations, tamper = class_summary(groups)
         lines.append(f"| [{key}](escalation/{key}.md) | {_list(accounts)} | {principals} | {escalations} | {tamper} |")
     lines += ["", "Reach probes (what \"can reach\" means):", ""]
     lines += [f"- `{r.id}`: {r.title} (`{r.action}`)" for r in catalog().reach]
