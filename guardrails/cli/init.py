@@ -77,24 +77,22 @@ def gather(args: argparse.Namespace, ask: Ask | None) -> StarterOptions:
                 return answer.startswith("y")
             sys.stderr.write("answer yes or no\n")
 
-    organization_id = value(args.organization_id, "Organization id (o-…), or `new` for an organization still to "
-                            "be created", "new")
+    name = value(args.name, "Organization short name (lowercase, digits, dashes)", DEFAULTS.name)
+    organization_id = value(args.organization_id, "Organization id (o-…), or `new` for one still to be created",
+                            "new")
     existing = organization_id.lower() != "new"
     root_id = value(args.root_id, "Root id (r-…)", "unknown") if existing else args.root_id
     management_id = value(args.management_account_id, "Management account id (12 digits)", "unknown")
+    email = value(args.management_email, "Management account root email (members get its +NAME addresses)",
+                  DEFAULTS.management_email)
     home = value(args.home_region, "Home region", DEFAULTS.home_region)
     regions = value(args.regions, "Allowed regions, comma-separated (the home region is always allowed)", home)
+    layout = choice(args.layout, "OU layout", LAYOUTS, DEFAULTS.layout)
+    tower = yes_no(args.control_tower, "Does AWS Control Tower govern the organization?", DEFAULTS.control_tower)
+    identity = choice(args.identity, "How people sign in", IDENTITIES, DEFAULTS.identity)
     return StarterOptions(
-        name=value(args.name, "Organization short name (lowercase, digits, dashes)", DEFAULTS.name),
-        organization_id=organization_id if existing else None,
+        name=name, organization_id=organization_id if existing else None,
         root_id=None if root_id in (None, "unknown") else root_id,
-        management_account_id=None if management_id == "unknown" else management_id,
-        management_email=value(args.management_email, "Management account root email",
-                               DEFAULTS.management_email),
-        home_region=home,
-        regions=tuple(r.strip() for r in regions.split(",") if r.strip()),
-        layout=choice(args.layout, "OU layout", LAYOUTS, DEFAULTS.layout),
-        control_tower=yes_no(args.control_tower, "Does AWS Control Tower govern the organization?",
-                             DEFAULTS.control_tower),
-        identity=choice(args.identity, "How do people sign in", IDENTITIES, DEFAULTS.identity),
-    )
+        management_account_id=None if management_id == "unknown" else management_id, management_email=email,
+        home_region=home, regions=tuple(r.strip() for r in regions.split(",") if r.strip()), layout=layout,
+        control_tower=tower, identity=identity)
