@@ -30,7 +30,8 @@ PLACEHOLDER_ORG_ID = "o-0000000000"
 PLACEHOLDER_ROOT_ID = "r-0000"
 PLACEHOLDER_ACCOUNT_ID = "000000000000"
 PLACEHOLDER_TOWER_OU_ID = "ou-0000-00000000"
-WHITEPAPER = "https://docs.aws.amazon.com/whitepapers/latest/organizing-your-aws-environment/recommended-ous-and-accounts.html"
+WHITEPAPER = ("https://docs.aws.amazon.com/whitepapers/latest/organizing-your-aws-environment/"
+              "recommended-ous-and-accounts.html")
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,48}$")
 ORG_ID_PATTERN = re.compile(r"^o-[a-z0-9]{10,32}$")

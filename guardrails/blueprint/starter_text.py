@@ -86,7 +86,7 @@ def organization_text(options: StarterOptions) -> str:
             "  # (each needs its `id`), keeps SCP slots free there for Control Tower's controls, and exempts its",
             "  # roles (AWSControlTowerExecution, aws-controltower-*) from its own denies like the deployment roles.",
             "  control_tower:",
-            "    managed_units: [Security]        # the foundational OU Control Tower created; add Sandbox if it manages it",
+            "    managed_units: [Security]        # the OU Control Tower created; add Sandbox if it manages that too",
             "    reserved_scps: 3                 # count Control Tower's SCPs on the OU in the Organizations console",
         ]
     lines += [
@@ -149,7 +149,7 @@ def _unit_lines(o: StarterOptions) -> list[str]:
         extra = []
         if path == "Security" and o.control_tower:
             extra = [f"{pad}  id: {PLACEHOLDER_TOWER_OU_ID}          # REPLACE: the Security OU's id (ou-…)",
-                     f"{pad}  # Control Tower created the Log Archive and Audit accounts here. Add them with their ids:",
+                     f"{pad}  # Control Tower created the Log Archive and Audit accounts here. Add them with ids:",
                      f"{pad}  #   guardrails account add log-archive --ou Security --email ADDRESS --id ID --no-build",
                      f"{pad}  #   guardrails account add audit --ou Security --email ADDRESS --id ID --no-build",
                      f"{pad}  # and mark each `existing: true` (they must be imported, never created)."]
@@ -174,8 +174,8 @@ def _unit_lines(o: StarterOptions) -> list[str]:
 def identity_text(o: StarterOptions) -> str:
     """identity.yaml: password policy, MFA enforcement and the job functions (built-ins from the library)."""
     lines = [
-        "# Who may do what: job functions say what people do; groups, roles"
-        + (" and Identity Center permission sets" if o.identity == "identity-center" else " and IAM groups"),
+        "# Who may do what: job functions say what people do; "
+        + ("Identity Center permission sets and roles" if o.identity == "identity-center" else "IAM groups and roles"),
         f"# carry them ({DOCS}blueprint.md#job_functions, `guardrails library` for the built-ins).",
         "password_policy: cis                 # length 14, reuse 24, all character classes, max age 90 days",
         "",
@@ -341,7 +341,7 @@ def _security_text(o: StarterOptions) -> str:
         lines += [
             f"    bucket: aws-controltower-logs-{PLACEHOLDER_ACCOUNT_ID}-{o.home_region}   # REPLACE: Control Tower's "
             "log bucket",
-            "    existing: true                   # Control Tower made the bucket and its key: referenced, never created",
+            "    existing: true                   # Control Tower made the bucket and key: referenced, never created",
         ]
     else:
         lines += [f"    bucket: {o.name}-org-logs-{PLACEHOLDER_ACCOUNT_ID}   # REPLACE: a globally unique name, e.g. "

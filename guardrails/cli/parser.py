@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--management-email", metavar="ADDRESS",
                       help="the management account's root email; member accounts get ADDRESS+NAME (default: "
                       "aws+management@example.com, placeholders to replace)")
-    init.add_argument("--home-region", metavar="REGION", help="IAM stacks and global Config recording (default: us-east-1)")
+    init.add_argument("--home-region", metavar="REGION",
+                      help="IAM stacks and global Config recording (default: us-east-1)")
     init.add_argument("--regions", metavar="R1,R2", help="allowed regions, comma-separated; the home region is always "
                       "allowed (default: the home region only)")
     init.add_argument("--layout", choices=("recommended", "minimal"),
