@@ -137,8 +137,15 @@ def test_a_non_empty_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     assert "is a file" in capsys.readouterr().err
 
 
-def test_an_empty_folder_is_used(tmp_path: Path) -> None:
+def test_an_empty_folder_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "blueprints"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    _write(Path("."))  # the working directory itself
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".yaml") == [
+        "identity-center.yaml", "identity.yaml", "organization.yaml", "tests.yaml"]
+    assert not [p for p in tmp_path.iterdir() if ".init-" in p.name]
+    folder = tmp_path / "other"
     folder.mkdir()
     _write(folder)
     assert (folder / "organization.yaml").is_file()
@@ -169,7 +176,7 @@ def _args(**given: object) -> argparse.Namespace:
 
 def test_answers_fill_what_the_flags_leave_out() -> None:
     asked: list[str] = []
-    answers = iter(["", "o-abcdefghij", "r-ab12", "123456789012", "eu-west-1", "eu-west-1, eu-central-1",
+    answers = iter(["", "o-x", "o-abcdefghij", "r-ab12", "123456789012", "eu-west-1", "eu-west-1, eu-central-1",
                     "min", "maybe", "y", "iam"])
 
     def ask(prompt: str) -> str:
@@ -184,6 +191,7 @@ def test_answers_fill_what_the_flags_leave_out() -> None:
     assert asked[0] == "Organization short name (lowercase, digits, dashes) [my-org]: "
     assert "Home region [us-east-1]: " in asked and not any("root email" in a for a in asked)  # the flag won
     assert asked.count("Does AWS Control Tower govern the organization? (yes/no) [no]: ") == 2  # "maybe" re-asked
+    assert asked.count("Organization id (o-…), or `new` for one still to be created [new]: ") == 2  # "o-x" too
     assert starter_files(gather(_args(), None)) == _default_files()  # no terminal: the defaults, never a prompt
     assert starter_files(gather(_args(), lambda prompt: "")) == _default_files()  # Enter: the defaults shown
 

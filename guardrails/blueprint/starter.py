@@ -139,9 +139,7 @@ def write_starter(directory: Path, files: dict[str, str], *, force: bool = False
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8", newline="\n")
-        if not directory.exists() or not any(directory.iterdir()):
-            if directory.exists():
-                directory.rmdir()
+        if not directory.exists():
             os.replace(staging, directory)
         else:
             for relative in sorted(files):

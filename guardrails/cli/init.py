@@ -13,6 +13,7 @@ from guardrails.blueprint.starter import (
     IDENTITIES,
     LAYOUTS,
     PHASE_2,
+    StarterError,
     StarterOptions,
     placeholders,
     starter_files,
@@ -50,16 +51,20 @@ def run_init(args: argparse.Namespace, out: Console, *, ask: Ask | None = None) 
 def gather(args: argparse.Namespace, ask: Ask | None) -> StarterOptions:
     """Flags win; without a flag, ``ask`` (when there is one) with the default shown, else the default."""
 
-    def value(given: str | None, question: str, default: str) -> str:
+    def value(given: str | None, question: str, default: str, field: str | None = None) -> str:
+        """The flag, else the answer (asked again while ``field`` of :class:`StarterOptions` refuses it)."""
         if given is not None:
             return given
-        if ask is None:
-            return default
-        try:
-            answer = ask(f"{question} [{default}]: ").strip()
-        except EOFError:
-            return default
-        return answer or default
+        while ask is not None:
+            try:
+                answer = ask(f"{question} [{default}]: ").strip() or default
+            except EOFError:
+                return default
+            problem = _problem(field, answer, default) if field else None
+            if problem is None:
+                return answer
+            sys.stderr.write(problem + "\n")
+        return default
 
     def choice(given: str | None, question: str, choices: tuple[str, ...], default: str) -> str:
         while True:
@@ -77,16 +82,18 @@ def gather(args: argparse.Namespace, ask: Ask | None) -> StarterOptions:
                 return answer.startswith("y")
             sys.stderr.write("answer yes or no\n")
 
-    name = value(args.name, "Organization short name (lowercase, digits, dashes)", DEFAULTS.name)
+    name = value(args.name, "Organization short name (lowercase, digits, dashes)", DEFAULTS.name, "name")
     organization_id = value(args.organization_id, "Organization id (o-…), or `new` for one still to be created",
-                            "new")
+                            "new", "organization_id")
     existing = organization_id.lower() != "new"
-    root_id = value(args.root_id, "Root id (r-…)", "unknown") if existing else args.root_id
-    management_id = value(args.management_account_id, "Management account id (12 digits)", "unknown")
+    root_id = value(args.root_id, "Root id (r-…)", "unknown", "root_id") if existing else args.root_id
+    management_id = value(args.management_account_id, "Management account id (12 digits)", "unknown",
+                          "management_account_id")
     email = value(args.management_email, "Management account root email (members get its +NAME addresses)",
-                  DEFAULTS.management_email)
-    home = value(args.home_region, "Home region", DEFAULTS.home_region)
-    regions = value(args.regions, "Allowed regions, comma-separated (the home region is always allowed)", home)
+                  DEFAULTS.management_email, "management_email")
+    home = value(args.home_region, "Home region", DEFAULTS.home_region, "home_region")
+    regions = value(args.regions, "Allowed regions, comma-separated (the home region is always allowed)", home,
+                    "regions")
     layout = choice(args.layout, "OU layout", LAYOUTS, DEFAULTS.layout)
     tower = yes_no(args.control_tower, "Does AWS Control Tower govern the organization?", DEFAULTS.control_tower)
     identity = choice(args.identity, "How people sign in", IDENTITIES, DEFAULTS.identity)
@@ -96,3 +103,15 @@ def gather(args: argparse.Namespace, ask: Ask | None) -> StarterOptions:
         management_account_id=None if management_id == "unknown" else management_id, management_email=email,
         home_region=home, regions=tuple(r.strip() for r in regions.split(",") if r.strip()), layout=layout,
         control_tower=tower, identity=identity)
+
+
+def _problem(field: str, answer: str, default: str) -> str | None:
+    """What :meth:`StarterOptions.check` says about ``answer`` as ``field`` (the defaults `new` and `unknown` pass)."""
+    if answer == default and default in ("new", "unknown"):
+        return None
+    value: object = tuple(r.strip() for r in answer.split(",") if r.strip()) if field == "regions" else answer
+    try:
+        StarterOptions(**{field: value}).check()
+    except StarterError as exc:
+        return str(exc).removeprefix("guardrails init cannot use these options: ")
+    return None
