@@ -52,12 +52,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="a new or empty folder (default: blueprints)")
     init.add_argument("--name", help="the organization's short name (default: my-org)")
     init.add_argument("--organization-id", metavar="o-ID",
-                      help="the id of an existing organization (default, or `new`: placeholders to replace)")
+                      help="the organization's id; leave it out (or `new`) for one still to be created: a placeholder "
+                      "to replace")
     init.add_argument("--root-id", metavar="r-ID", help="the organization's root id (`aws organizations list-roots`)")
     init.add_argument("--management-account-id", metavar="ID", type=_account_id,
                       help="the management account's 12-digit id (default: a placeholder to replace)")
     init.add_argument("--management-email", metavar="ADDRESS",
-                      help="the management account's root email; member accounts get ADDRESS+NAME (default: "
+                      help="the management account's root email; member accounts get LOCAL+NAME@DOMAIN (default: "
                       "aws+management@example.com, placeholders to replace)")
     init.add_argument("--home-region", metavar="REGION",
                       help="IAM stacks and global Config recording (default: us-east-1)")
