@@ -14,7 +14,7 @@ import traceback
 from rich.console import Console
 
 from guardrails.cli.codes import EXIT_BLUEPRINT, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, EXIT_VALIDATION
-from guardrails.cli.commands import _account, _audit, _diff, _explain, _run_tests, _with_sarif
+from guardrails.cli.commands import _account, _audit, _diff, _explain, _init, _run_tests, _with_sarif
 from guardrails.cli.output import (
     _line,
     _print_catalog,
@@ -32,7 +32,7 @@ from guardrails.diagnostics import BlueprintError, GuardrailsError, Severity, Va
 __all__ = ["EXIT_BLUEPRINT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXIT_VALIDATION", "_parser",
            "_print_markdown", "main"]
 # Commands whose standard output only says how the run went: `-q` silences it (errors and warnings still print).
-STATUS_COMMANDS = frozenset({"build", "validate", "check", "rollout", "account", "test"})
+STATUS_COMMANDS = frozenset({"build", "validate", "check", "rollout", "account", "test", "init"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +81,8 @@ def console() -> None:
 def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command in ("schema", "library", "catalog"):
         return _reference(args, out)
+    if args.command == "init":
+        return _init(args, out)
     from guardrails import pipeline  # here: the commands that only print package data never compile
 
     if args.command == "build" and args.check:

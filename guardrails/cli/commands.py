@@ -263,3 +263,10 @@ def _account(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _edit_diagnostics(result: object) -> list:
     return list(getattr(result, "diagnostics", None) or getattr(result, "warnings", []))
+
+
+def _init(args: argparse.Namespace, out: Console) -> int:
+    """``guardrails init``: a commented starter blueprint (guardrails.blueprint.starter), prompting on a terminal."""
+    from guardrails.cli.init import run_init
+
+    return run_init(args, out)

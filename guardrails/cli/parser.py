@@ -45,6 +45,37 @@ def _parser() -> argparse.ArgumentParser:
                        help="also write blueprint errors and validation findings as SARIF 2.1.0 (for GitHub code "
                        "scanning), whether the run passes or fails; not written on a tool error")
 
+    init = sub.add_parser("init", help="write a commented starter blueprint into DIR (default: blueprints) that "
+                          "builds and validates as written; asks for what the options leave out when standard input "
+                          "is a terminal, else uses the defaults")
+    init.add_argument("directory", nargs="?", default=Path("blueprints"), type=Path, metavar="DIR",
+                      help="a new or empty folder (default: blueprints)")
+    init.add_argument("--name", help="the organization's short name (default: my-org)")
+    init.add_argument("--organization-id", metavar="o-ID",
+                      help="the organization's id; leave it out (or `new`) for one still to be created: a placeholder "
+                      "to replace")
+    init.add_argument("--root-id", metavar="r-ID", help="the organization's root id (`aws organizations list-roots`)")
+    init.add_argument("--management-account-id", metavar="ID", type=_account_id,
+                      help="the management account's 12-digit id (default: a placeholder to replace)")
+    init.add_argument("--management-email", metavar="ADDRESS",
+                      help="the management account's root email; member accounts get LOCAL+NAME@DOMAIN (default: "
+                      "aws+management@example.com, placeholders to replace)")
+    init.add_argument("--home-region", metavar="REGION",
+                      help="IAM stacks and global Config recording (default: us-east-1)")
+    init.add_argument("--regions", metavar="R1,R2", help="allowed regions, comma-separated; the home region is always "
+                      "allowed (default: the home region only)")
+    init.add_argument("--layout", choices=("recommended", "minimal"),
+                      help="recommended (default): AWS's multi-account OUs, Security, Infrastructure, Workloads/Prod "
+                      "and NonProd, Sandbox, Quarantine; minimal: Security, Workloads, Quarantine")
+    init.add_argument("--control-tower", action=argparse.BooleanOptionalAction, default=None,
+                      help="AWS Control Tower governs the organization (its Security OU and accounts are left alone; "
+                      "default: no)")
+    init.add_argument("--identity", choices=("identity-center", "iam-users"),
+                      help="how people sign in: IAM Identity Center permission sets (default) or IAM users in groups")
+    init.add_argument("--no-input", action="store_true", help="never ask, even on a terminal: defaults for the rest")
+    init.add_argument("--force", action="store_true",
+                      help="write into a non-empty DIR, replacing only the starter's own files")
+
     build = sub.add_parser("build", help="compile the blueprint into the output directory and validate it")
     blueprint_args(build)
     validator_args(build)

@@ -20,6 +20,10 @@ PARLIAMENT_SEVERITIES = frozenset({"HIGH", "CRITICAL"})
 CLOUDSPLAINING_RISKS = ("PrivilegeEscalation", "ResourceExposure", "CredentialsExposure", "DataExfiltration")
 TOOLS = ("parliament", "cloudsplaining")
 FIELDS = frozenset({"tool", "finding", "subject", "documents", "reason"})
+# Optional: the actions without which the finding cannot arise. An entry whose documents pattern covers every
+# blueprint's policies (guardrails-*.json) is stale only on a document that grants one of them, so a blueprint
+# without such a grant is not told to edit the package's data.
+OPTIONAL_FIELDS = frozenset({"requires"})
 
 
 class ExternalFindingsError(ValueError):
@@ -45,9 +49,15 @@ class KnownFalsePositive:
     documents: str
     reason: str
     line: int = 0  # in DATA_FILE, for the stale warning
+    requires: tuple[str, ...] = ()  # action names; lowercase
 
     def applies_to(self, tool: str, path: str) -> bool:
         return tool == self.tool and fnmatch.fnmatchcase(path, self.documents)
+
+    def could_arise(self, granted: frozenset[str]) -> bool:
+        """Whether a document granting these action patterns (lowercase) can produce the finding at all."""
+        return not self.requires or any(fnmatch.fnmatchcase(action, pattern)
+                                        for action in self.requires for pattern in granted)
 
     def matches(self, finding: RawFinding) -> bool:
         return (self.applies_to(finding.tool, finding.path) and finding.finding == self.finding
@@ -70,11 +80,15 @@ def _entry(node: yaml.Node) -> KnownFalsePositive:
     line = node.start_mark.line + 1
     raw = yaml.safe_load(yaml.serialize(node))
     where = f"{DATA_FILE}:{line}"
-    if not isinstance(raw, dict) or set(raw) != FIELDS:
+    if not isinstance(raw, dict) or set(raw) - OPTIONAL_FIELDS != FIELDS:
         got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
-        raise ExternalFindingsError(f"{where}: an entry has exactly the keys {sorted(FIELDS)}, not {got}")
+        raise ExternalFindingsError(f"{where}: an entry has exactly the keys {sorted(FIELDS)} (and optionally "
+                                    f"{', '.join(sorted(OPTIONAL_FIELDS))}), not {got}")
+    requires = raw.pop("requires", [])
     if not all(isinstance(value, str) and value.strip() for value in raw.values()):
         raise ExternalFindingsError(f"{where}: every value is a non-empty string")
+    if not (isinstance(requires, list) and all(isinstance(a, str) and ":" in a for a in requires)):
+        raise ExternalFindingsError(f"{where}: requires is a list of action names (service:Action)")
     if raw["tool"] not in TOOLS:
         raise ExternalFindingsError(f"{where}: tool is one of {', '.join(TOOLS)}, not {raw['tool']!r}")
     if raw["tool"] == "cloudsplaining" and raw["finding"] not in CLOUDSPLAINING_RISKS:
@@ -83,4 +97,4 @@ def _entry(node: yaml.Node) -> KnownFalsePositive:
     if not raw["documents"].startswith("policies/"):
         raise ExternalFindingsError(f"{where}: documents is a pattern on the output path, starting with policies/")
     return KnownFalsePositive(raw["tool"], raw["finding"], raw["subject"], raw["documents"],
-                              " ".join(raw["reason"].split()), line)
+                              " ".join(raw["reason"].split()), line, tuple(a.lower() for a in requires))

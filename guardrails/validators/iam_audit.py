@@ -202,6 +202,7 @@ class _Collector:
     entries: tuple[KnownFalsePositive, ...]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     audited: list[str] = field(default_factory=list)
+    granted: dict[str, frozenset[str]] = field(default_factory=dict)  # per audited document: its Allow actions
     used: set[KnownFalsePositive] = field(default_factory=set)
     known: int = 0
 
@@ -221,6 +222,7 @@ class _Collector:
                 self.known += 1
         if not unaudited:  # a tool that crashed or stopped early proves nothing about an entry either way
             self.audited.append(document.path)
+            self.granted[document.path] = _allowed_actions(text)
         code = "GR801" if self.tool == "parliament" else "GR802"
         for finding_id, group in sorted(open_findings.items()):
             subjects = sorted({f.subject for f in group})
@@ -234,9 +236,24 @@ class _Collector:
         stale = [Diagnostic.of("GR803", f"{e.tool} {e.finding} on {e.subject} in {e.documents} matches no finding "
                                "any more: the false positive it explains is gone", Location(DATA_FILE, e.line))
                  for e in self.entries if e.tool == self.tool and e not in self.used
-                 and any(e.applies_to(self.tool, path) for path in self.audited)]
+                 and any(e.applies_to(self.tool, path) and e.could_arise(self.granted[path])
+                         for path in self.audited)]
         return ToolRun(name, tuple([*extra, *self.diagnostics, *stale]),
                        {"documents": len(self.audited), "known false positives": self.known, **counts}, seconds)
+
+
+def _allowed_actions(text: str) -> frozenset[str]:
+    """The action patterns (lowercase) the document's Allow statements name; empty when it is not policy JSON."""
+    try:
+        statements = json.loads(text).get("Statement", [])
+    except (ValueError, AttributeError):
+        return frozenset()
+    found: set[str] = set()
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if isinstance(statement, dict) and statement.get("Effect") == "Allow":
+            actions = statement.get("Action", [])
+            found.update(a.lower() for a in ([actions] if isinstance(actions, str) else actions) if isinstance(a, str))
+    return frozenset(found)
 
 
 def _parliament_findings(document: GeneratedDocument, result: dict[str, Any]) -> Iterator[RawFinding | Diagnostic]:
