@@ -6,6 +6,8 @@ VENV := .venv
 CHECKOV_VENV := .venv-checkov
 BIN := $(VENV)/bin
 CHECKOV := $(abspath $(CHECKOV_VENV))/bin/checkov
+# The one list of checkov's exact versions; it ships in the package for `guardrails setup checkov` too.
+CHECKOV_LOCK := guardrails/data/checkov.lock
 BLUEPRINT ?= blueprints
 OUTPUT ?= output
 export GUARDRAILS_CHECKOV := $(CHECKOV)
@@ -30,9 +32,9 @@ $(VENV)/.installed: pyproject.toml .ci/main.lock
 	$(BIN)/python -c "import aws_cdk, cdk_nag"
 	@touch $@
 
-$(CHECKOV_VENV)/.installed: .ci/checkov.lock
+$(CHECKOV_VENV)/.installed: $(CHECKOV_LOCK)
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r .ci/checkov.lock
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(CHECKOV_LOCK)
 	@touch $@
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed chromium ## create both virtual environments (and Chromium)

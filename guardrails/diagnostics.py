@@ -17,6 +17,8 @@ import yaml
 
 
 class Severity(enum.Enum):
+    """An error stops the run (nothing is written); a warning is printed and the run goes on."""
+
     ERROR = "error"
     WARNING = "warning"
 

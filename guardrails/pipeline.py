@@ -47,6 +47,7 @@ from guardrails.policies.identity_center import console_user_warnings
 from guardrails.policies.security import root_session_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
+from guardrails.progress import step
 
 if TYPE_CHECKING:  # imported where used: `test` and `explain` run neither the proofs nor the escalation analysis
     from guardrails.blueprint.edit import Edit  # ruamel (round-trip YAML): imported by the commands that edit
@@ -120,17 +121,19 @@ def _fewer_collections() -> Iterator[None]:
 def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: date | None, run_tests: bool,
              reports: bool = True) -> Compiled:
     started = time.perf_counter()
-    model = build_model(load_blueprint(directory))
-    owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
-    plan = synthesize(model, comparisons=reports)
-    _check_scale(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
-    warnings, notes = _check_risks(model, plan, today or date.today())
-    warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
-    warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
-    files = emit(plan)
+    with step("compile"):
+        model = build_model(load_blueprint(directory))
+        owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
+        plan = synthesize(model, comparisons=reports)
+        _check_scale(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
+        warnings, notes = _check_risks(model, plan, today or date.today())
+        warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is for people
+        warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
+        files = emit(plan)
     compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
     if run_tests and plan.tests:
-        compiled.test_results = run_access_tests(compiled)
+        with step("access tests"):
+            compiled.test_results = run_access_tests(compiled)
         failures = failure_diagnostics(compiled.test_results)
         if failures:
             raise BlueprintError(failures)
@@ -138,10 +141,11 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     if run_tests:
         from guardrails.evaluation.outside_trusts import outside_trust_denials
 
-        lockouts = prove_lockout_safety(compiled, model)
-        lockouts += outside_trust_denials(compiled.organization, [  # GR404: trusts to outside accounts an RCP denies
-            (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
-            for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
+        with step("lockout proof"):
+            lockouts = prove_lockout_safety(compiled, model)
+            lockouts += outside_trust_denials(compiled.organization, [  # GR404: outside trusts an RCP denies
+                (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
+                for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
         if lockouts:
             raise BlueprintError(lockouts)
         compiled.seconds = time.perf_counter() - started
@@ -151,8 +155,9 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
         return compiled
     from guardrails.escalation import analyze_escalation
 
-    escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
-                                    owners=owners, today=today or date.today())
+    with step("escalation analysis"):
+        escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
+                                        owners=owners, today=today or date.today())
     compiled.files.update(escalation.reports)
     if reports:
         from guardrails.html_index import html_index

@@ -27,12 +27,13 @@ from guardrails.cli.output import (
     make_console,
 )
 from guardrails.cli.parser import REPORTS, _parser
+from guardrails.cli.progress import reporting
 from guardrails.diagnostics import BlueprintError, GuardrailsError, Severity, ValidationFailed
 
 __all__ = ["EXIT_BLUEPRINT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "EXIT_VALIDATION", "_parser",
            "_print_markdown", "main"]
 # Commands whose standard output only says how the run went: `-q` silences it (errors and warnings still print).
-STATUS_COMMANDS = frozenset({"build", "validate", "check", "rollout", "account", "test", "init"})
+STATUS_COMMANDS = frozenset({"build", "validate", "check", "rollout", "account", "test", "init", "setup"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out, err = make_console(quiet=args.quiet and args.command in STATUS_COMMANDS), make_console(stderr=True)
     try:
-        return _dispatch(args, out, err)
+        with reporting(err, quiet=args.quiet):  # long steps on stderr (guardrails.cli.progress)
+            return _dispatch(args, out, err)
     except BlueprintError as exc:
         _print_diagnostics(err, exc.diagnostics)
         advice = ("the blueprint was not changed; check the command's arguments against the blueprint"
@@ -83,6 +85,10 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _reference(args, out)
     if args.command == "init":
         return _init(args, out)
+    if args.command == "setup":
+        from guardrails.cli.setup import setup
+
+        return setup(args, out)
     from guardrails import pipeline  # here: the commands that only print package data never compile
 
     if args.command == "build" and args.check:

@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def validator_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--checkov", metavar="PATH",
-                       help="checkov executable (else $GUARDRAILS_CHECKOV, .venv-checkov/bin/checkov, or PATH)")
+                       help="checkov executable (else $GUARDRAILS_CHECKOV, the one `guardrails setup checkov` "
+                       "installed, .venv-checkov/bin/checkov, or PATH)")
         p.add_argument("--skip-external", action="store_true",
                        help="run only guardrails' own checks (no cfn-lint, checkov, parliament or cloudsplaining)")
         p.add_argument("--sarif", metavar="FILE", type=Path,
@@ -219,6 +220,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="text (default), json, or markdown (with --organization)")
     audit.add_argument("--unused-days", type=int, default=90, metavar="N",
                        help="suggest removing services a role has not used for N days (default 90)")
+    setup = sub.add_parser("setup", help="install checkov, pinned by the lock guardrails ships, into a virtual "
+                           "environment of its own, where validate and build find it")
+    setup.add_argument("tool", choices=["checkov"])
+    setup.add_argument("--dir", type=Path, metavar="DIR", help="where to create it (default: "
+                       "$XDG_DATA_HOME/guardrails/checkov-VERSION, found without --checkov)")
+    setup.add_argument("--python", metavar="PATH", help="the Python that creates it (default: guardrails' own)")
+    setup.add_argument("--force", action="store_true", help="reinstall even when it is already set up")
     _everywhere(parser)
     return parser
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from guardrails.diagnostics import Diagnostic, Severity
 from guardrails.policies.ir import Plan
+from guardrails.progress import step
 from guardrails.validators._common import guarded, unique
 from guardrails.validators._documents import generated_documents
 from guardrails.validators.cfn_lint import lint_templates
@@ -149,7 +150,8 @@ def read_templates(output_dir: Path) -> dict[str, str]:
 def _timed(name: str, run: Callable[[], Sequence[Diagnostic]], counts: dict[str, int],
            scope: str = "") -> ValidatorRun:
     start = time.perf_counter()
-    diagnostics = tuple(run())
+    with step(name):
+        diagnostics = tuple(run())
     return ValidatorRun(name, diagnostics, counts, time.perf_counter() - start, scope=scope)
 
 
@@ -160,7 +162,9 @@ def _checkov_run(executable: str, staged: Path, coverage: Coverage, plan: Plan) 
     if not directories:
         return ValidatorRun("checkov", skipped="no terraform/ or cloudformation/ in the output")
     start = time.perf_counter()
-    result: CheckovResult = run_checkov(executable, directories, relative_to=staged, accept_hint=accept_hint(plan))
+    with step("checkov"):
+        result: CheckovResult = run_checkov(executable, directories, relative_to=staged,
+                                            accept_hint=accept_hint(plan))
     counts = {"passed": result.passed, "failed": result.failed, "skipped": result.skipped}
     return ValidatorRun(f"checkov {result.version}".strip(), tuple(coverage.expand(result.diagnostics)), counts,
                         time.perf_counter() - start, scope=describe(coverage))
@@ -170,6 +174,7 @@ def _iam_audit_runs(plan: Plan, output_dir: Path) -> list[ValidatorRun]:
     if not (output_dir / "policies").is_dir():
         skipped = f"no policies/ in {output_dir}"
         return [ValidatorRun(name, skipped=skipped) for name in ("parliament", "cloudsplaining")]
-    result = audit(plan, read_documents(plan, output_dir))
+    with step("parliament and cloudsplaining"):
+        result = audit(plan, read_documents(plan, output_dir))
     return [ValidatorRun(tool.name, tool.diagnostics, tool.counts, tool.seconds)
             for tool in (result.parliament, result.cloudsplaining)]

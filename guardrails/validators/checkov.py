@@ -1,8 +1,9 @@
 """checkov over the generated Terraform and CloudFormation (codes GR701–GR703).
 
 checkov pins libraries that clash with ours (``bc-python-hcl2`` overwrites ``python-hcl2``'s
-``hcl2`` package), so it lives in its own virtual environment (``.venv-checkov``, made by
-``make build``) and runs as a CLI: once for all directories, JSON written to a temporary folder.
+``hcl2`` package), so it lives in its own virtual environment (made by ``guardrails setup checkov``,
+or ``.venv-checkov`` by ``make build`` in the repository, both from ``guardrails/data/checkov.lock``)
+and runs as a CLI: once for all directories, JSON written to a temporary folder.
 It runs offline, with the user's checkov settings (``CKV_*``/``BC_*`` variables, ``~/.checkov.yaml``)
 kept out so the result is the same on every machine. Anything but a clean report, a crash, a
 timeout, unreadable output, a file checkov could not parse, raises or reports: never a pass.
@@ -28,8 +29,9 @@ VENV_EXECUTABLE = Path(".venv-checkov") / "bin" / "checkov"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FRAMEWORKS = ("terraform", "cloudformation")
 DEFAULT_TIMEOUT = 900.0  # seconds; checkov spends ~0.75 s per "*"-action CloudFormation document
-INSTALL_HINT = ("run `make build` (it creates .venv-checkov with checkov), set GUARDRAILS_CHECKOV to the checkov "
-                "executable, or pass its path explicitly")
+INSTALL_HINT = ("run `guardrails setup checkov` (it installs the pinned checkov into a virtual environment of its "
+                "own; in the guardrails repository `make build` creates .venv-checkov), set GUARDRAILS_CHECKOV to "
+                "a checkov executable, or pass --checkov PATH")
 # (check id, resource) → the hint of its GR701: where the blueprint can accept it.
 AcceptHint = Callable[[str, str], str]
 # What checkov writes for a skip comment without a reason (`#checkov:skip=CKV_AWS_1`).
@@ -58,14 +60,21 @@ class CheckovResult:
 def find_checkov(explicit: str | None, *, venv_roots: Sequence[Path] | None = None) -> str:
     """Locate the checkov executable.
 
-    Precedence: ``explicit``, $GUARDRAILS_CHECKOV, ``.venv-checkov`` in the working directory or the
-    repository, ``checkov`` on PATH. Raises :class:`ToolError` when none exists, or when the explicit or environment value does not exist.
+    Precedence: ``explicit`` (``--checkov``), $GUARDRAILS_CHECKOV, the environment ``guardrails setup checkov``
+    made in its default place (:mod:`guardrails.validators.checkov_setup`), ``.venv-checkov`` in the working
+    directory or the repository (``make build``), ``checkov`` on PATH. Raises :class:`ToolError` when none exists,
+    or when the explicit or environment value does not exist.
     """
     if explicit:
         return _existing(explicit, "the checkov option")
     from_env = os.environ.get(ENV_VARIABLE)
     if from_env:
         return _existing(from_env, f"${ENV_VARIABLE}")
+    from guardrails.validators.checkov_setup import installed_executable
+
+    set_up = installed_executable()
+    if set_up is not None:
+        return str(set_up)
     roots = venv_roots if venv_roots is not None else (Path.cwd(), REPO_ROOT)
     for root in roots:
         candidate = root / VENV_EXECUTABLE
@@ -74,7 +83,8 @@ def find_checkov(explicit: str | None, *, venv_roots: Sequence[Path] | None = No
     on_path = shutil.which("checkov")
     if on_path:
         return os.path.abspath(on_path)
-    raise ToolError(f"checkov not found (no {ENV_VARIABLE}, no .venv-checkov, none on PATH): {INSTALL_HINT}")
+    raise ToolError(f"checkov not found (no --checkov, no ${ENV_VARIABLE}, no `guardrails setup checkov` "
+                    f"environment, no .venv-checkov, none on PATH): {INSTALL_HINT}")
 
 
 def _existing(value: str, source: str) -> str:
