@@ -93,14 +93,20 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
     return _compile(directory, emit_all, today=today, run_tests=run_tests)
 
 
-def compile_policy_tree(directory: Path, *, today: date | None = None, run_tests: bool = True) -> Compiled:
+def compile_policy_tree(directory: Path, *, today: date | None = None, run_tests: bool = True,
+                        own_checks: bool = False) -> Compiled:
     """:func:`compile_blueprint` emitting only ``policies/`` (guardrails.emitters.policy_tree): the same
     diagnostics, test results, lockout proof and escalation findings; no reports without ``run_tests``, and job
     reports without the AWS-counterpart comparison (the least-privilege report's). For ``check``, ``test`` and
-    ``explain``, never for a build."""
+    ``explain``, never for a build.
+
+    ``own_checks`` (``check``) also runs the validators' own checks on the plan (GR501–GR507,
+    :func:`guardrails.validators.own_checks.check_plan`), the part of ``build``'s validation that needs no rendered
+    template: ``check`` fails whenever ``build --skip-external`` would (template quotas aside: docs/validation.md)."""
     from guardrails.emitters.policy_tree import emit_policy_tree
 
-    return _compile(directory, emit_policy_tree, today=today, run_tests=run_tests, reports=False)
+    return _compile(directory, emit_policy_tree, today=today, run_tests=run_tests, reports=False,
+                    own_checks=own_checks)
 
 
 @contextmanager
@@ -118,56 +124,58 @@ def _fewer_collections() -> Iterator[None]:
 
 @_fewer_collections()
 def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: date | None, run_tests: bool,
-             reports: bool = True) -> Compiled:
+             reports: bool = True, own_checks: bool = False) -> Compiled:
+    """The stages after the model report their errors without stopping each other: scale, risks, the own checks,
+    the access tests, the lockout proof and the escalation analysis read the same plan, so one run names every
+    problem (issue 18). Only the blueprint and model stages stop the run (there is no plan to read without them)."""
     started = time.perf_counter()
     model = build_model(load_blueprint(directory))
     owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
     plan = synthesize(model, comparisons=reports)
-    _check_scale(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
-    warnings, notes = _check_risks(model, plan, today or date.today())
+    errors = _scale_errors(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
+    warnings, notes, risk_errors = _check_risks(model, plan, today or date.today())
+    errors += risk_errors
+    if own_checks:  # the validators' checks on the plan (no emitter, no file): what build's validation adds
+        from guardrails.validators.own_checks import check_plan
+
+        found = check_plan(plan)
+        errors += _errors(found)
+        warnings += [d for d in found if d.severity is not Severity.ERROR]
     warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
     warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
     files = emit(plan)
     compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
     if run_tests and plan.tests:
         compiled.test_results = run_access_tests(compiled)
-        failures = failure_diagnostics(compiled.test_results)
-        if failures:
-            raise BlueprintError(failures)
-        compiled.seconds = time.perf_counter() - started
+        errors += failure_diagnostics(compiled.test_results)
     if run_tests:
         from guardrails.evaluation.outside_trusts import outside_trust_denials
 
-        lockouts = prove_lockout_safety(compiled, model)
-        lockouts += outside_trust_denials(compiled.organization, [  # GR404: trusts to outside accounts an RCP denies
+        errors += prove_lockout_safety(compiled, model)
+        errors += outside_trust_denials(compiled.organization, [  # GR404: trusts to outside accounts an RCP denies
             (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
             for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
-        if lockouts:
-            raise BlueprintError(lockouts)
-        compiled.seconds = time.perf_counter() - started
     # Escalation and tamper analysis (GR405/GR406, reports/escalation*.md): the reports always, the findings with the
     # proofs (an escalation or tampering path is an error, like a lockout).
-    if not (run_tests or reports):
-        return compiled
-    from guardrails.escalation import analyze_escalation
+    if run_tests or reports:
+        from guardrails.escalation import analyze_escalation
 
-    escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
-                                    owners=owners, today=today or date.today())
-    compiled.files.update(escalation.reports)
-    if run_tests:
-        compiled.warnings += escalation.warnings
-        if escalation.errors:
-            raise BlueprintError(escalation.errors)
+        escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
+                                        owners=owners, today=today or date.today())
+        compiled.files.update(escalation.reports)
+        if run_tests:
+            compiled.warnings += escalation.warnings
+            errors += escalation.errors
+    if errors:
+        raise BlueprintError(errors)
     compiled.seconds = time.perf_counter() - started
     return compiled
 
 
-def _check_scale(model: Model, plan: Plan) -> None:
+def _scale_errors(model: Model, plan: Plan) -> list[Diagnostic]:
     from guardrails.scale import scale_diagnostics
 
-    problems = scale_diagnostics(model, plan)
-    if problems:
-        raise BlueprintError(problems)
+    return list(scale_diagnostics(model, plan))
 
 
 def control_owners(model: Model) -> list[Owner]:
@@ -211,10 +219,11 @@ def run_access_tests(compiled: Compiled) -> list[CaseResult]:
     return run_tests(organization, compiled.plan.tests)
 
 
-def _check_risks(model: Model, plan: Plan, today: date) -> tuple[list[Diagnostic], list[str]]:
+def _check_risks(model: Model, plan: Plan, today: date
+                 ) -> tuple[list[Diagnostic], list[str], list[Diagnostic]]:
     """Risky grants must be mitigated by scope or conditions, or declared by their job function.
 
-    Every document that grants is analysed (risks.analyze_plan): job functions' policies, inline role policies,
+    Returns (warnings, the accepted-risk summary, errors). Every document that grants is analysed (risks.analyze_plan): job functions' policies, inline role policies,
     permission sets' inline policies and resource policies. A job function's ``accept_risks`` covers its managed
     policies and the permission sets whose inline policy is compiled from them; resource policies take none.
     """
@@ -223,10 +232,8 @@ def _check_risks(model: Model, plan: Plan, today: date) -> tuple[list[Diagnostic
     problems = risks.declaration_diagnostics(by_job)  # per job function: each declaration is checked once
     errors, accepted, expired = risks.unaccepted(risks.analyze_plan(plan), declared, today)
     found = problems + risks.risk_diagnostics(errors, expired)
-    blocking = [d for d in found if d.severity is Severity.ERROR]
-    if blocking:
-        raise BlueprintError(blocking)
-    return [d for d in found if d.severity is not Severity.ERROR], _accepted_summary(accepted)
+    return ([d for d in found if d.severity is not Severity.ERROR], _accepted_summary(accepted),
+            [d for d in found if d.severity is Severity.ERROR])
 
 
 def _risk_declarations(model: Model) -> dict[str, list[risks.AcceptedRisk]]:

@@ -117,7 +117,8 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
                             "`guardrails build`"))
         return EXIT_VALIDATION if any(d.severity is Severity.ERROR for d in result.diagnostics) else EXIT_OK
     if args.command == "check":
-        compiled = pipeline.compile_policy_tree(args.blueprint)  # the checks need only the policy tree
+        # The policy tree and the own checks on the plan: build minus the external validators and the writing.
+        compiled = pipeline.compile_policy_tree(args.blueprint, own_checks=True)
         _print_diagnostics(err, compiled.warnings)
         out.print(f"blueprint {compiled.plan.blueprint} is valid: {len(compiled.plan.accounts)} accounts, "
                   f"{len(compiled.plan.classes)} baseline classes, {len(compiled.plan.scps)} SCPs, "
