@@ -129,11 +129,12 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     the access tests, the lockout proof and the escalation analysis read the same plan, so one run names every
     problem (issue 18). Only the blueprint and model stages stop the run (there is no plan to read without them)."""
     started = time.perf_counter()
-    model = build_model(load_blueprint(directory))
+    model = build_model(load_blueprint(directory, partial=True))
     owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
     plan = synthesize(model, comparisons=reports)
     errors = _scale_errors(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
     warnings, notes, risk_errors = _check_risks(model, plan, today or date.today())
+    warnings = [*model.warnings, *warnings]
     errors += risk_errors
     if own_checks:  # the validators' checks on the plan (no emitter, no file): what build's validation adds
         from guardrails.validators.own_checks import check_plan

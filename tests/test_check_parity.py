@@ -135,3 +135,63 @@ def test_the_stages_after_the_model_report_together(tmp_path: Path) -> None:
     found = {(d.code, str(d.location)) for d in raised.value.diagnostics}
     where = f"{display_path(blueprint)}/x.yaml:4:9"
     assert {("GR315", where), ("GR504", where)} <= found
+
+
+# ----------------------------------------------------------------------------- all stages' errors in one run
+
+SCHEMA_AND_REFERENCE = {
+    "roles.yaml": """\
+roles:
+  ops:
+    job_functions: [viewer]
+    trust: {services: [ec2.amazonaws.com]}
+    deploy_to: {accounts: [workload]}
+    max_session_duration: lots
+  ci:
+    job_functions: [viewr]
+    trust: {services: [ec2.amazonaws.com]}
+    deploy_to: {accounts: [workload]}
+""",
+    "people.yaml": """\
+groups:
+  operators:
+    job_functions: [viewer]
+    members: [carol]
+    deploy_to: {all: true}
+users:
+  carol:
+    deploy_to: {all: true}
+    consol: true
+""",
+}
+
+
+def test_a_schema_error_does_not_hide_a_reference_error_in_another_file(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """roles.ops and users.carol fail the schema; roles.ci names an unknown job function: all three in one run, each
+    at its line, and no "unknown user 'carol'" for the group that lists the user left out."""
+    blueprint = tmp_path / "bp"
+    shutil.copytree(MINIMAL, blueprint)
+    for name, text in SCHEMA_AND_REFERENCE.items():
+        (blueprint / name).write_text(text, encoding="utf-8")
+    assert main(["check", str(blueprint)]) == 1
+    err = capsys.readouterr().err
+    shown = display_path(blueprint)
+    assert f"{shown}/roles.yaml:6:27: error GR203: roles.ops.max_session_duration" in err
+    assert f"{shown}/people.yaml:9:5: error GR201: unknown key 'consol' in users.carol" in err
+    assert f"{shown}/roles.yaml:8:21: error GR301: unknown job function 'viewr'" in err
+    assert "carol'" not in err.replace("users.carol", "")  # no cascade from the entry left out
+    assert "3 blueprint error(s)" in err
+
+
+def test_errors_outside_named_entries_are_reported_alone(tmp_path: Path) -> None:
+    """A schema error in `organization` leaves nothing to resolve references against: the loader's errors alone."""
+    blueprint = tmp_path / "bp"
+    shutil.copytree(MINIMAL, blueprint)
+    (blueprint / "roles.yaml").write_text(SCHEMA_AND_REFERENCE["roles.yaml"], encoding="utf-8")
+    organization = blueprint / "organization.yaml"
+    organization.write_text(organization.read_text(encoding="utf-8").replace("  home_region: us-east-1\n",
+                                                                            "  home_region: 5\n"), encoding="utf-8")
+    with pytest.raises(BlueprintError) as raised:
+        compile_policy_tree(blueprint, own_checks=True)
+    assert {d.code for d in raised.value.diagnostics} == {"GR203"}

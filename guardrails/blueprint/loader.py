@@ -6,6 +6,7 @@ a stable code and a hint.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import types
@@ -34,6 +35,10 @@ class LoadedBlueprint:
     display_name: str
     value_locations: dict[YamlPath, Location]
     key_locations: dict[YamlPath, Location]
+    # With ``load_blueprint(..., partial=True)``: the schema errors of the named entries left out (``dropped``),
+    # for the model stage to report with its own. Empty otherwise: a blueprint with errors raises.
+    errors: tuple[Diagnostic, ...] = ()
+    dropped: frozenset[tuple[str, str]] = frozenset()  # (section, name) of the entries left out
 
     def where(self, *path: str | int) -> Location:
         """Best location for a path: the value itself, or the nearest enclosing value."""
@@ -64,8 +69,13 @@ def yaml_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_blueprint(directory: Path) -> LoadedBlueprint:
-    """Load, merge and validate; raises :class:`BlueprintError` with every problem found."""
+def load_blueprint(directory: Path, *, partial: bool = False) -> LoadedBlueprint:
+    """Load, merge and validate; raises :class:`BlueprintError` with every problem found.
+
+    With ``partial``, schema errors confined to named entries of the mergeable sections (a job function, a role, a
+    test…) do not raise: those entries are left out, the rest is validated again and returned with the errors in
+    ``errors`` (:func:`guardrails.model.build_model` reports them with the reference errors of the rest, so one run
+    names both; issue 18). Errors anywhere else (``organization``, ``security``) still raise here."""
     diagnostics: list[Diagnostic] = []
     shown_dir = display_path(directory)
     if not directory.is_dir():
@@ -112,19 +122,41 @@ def load_blueprint(directory: Path) -> LoadedBlueprint:
         # would mostly be consequences. Report the reading errors alone.
         raise BlueprintError(diagnostics)
     blueprint = None
+    dropped: frozenset[tuple[str, str]] = frozenset()
     try:
         blueprint = Blueprint.model_validate(merged)
     except pydantic.ValidationError as exc:
         diagnostics.extend(_convert_errors(exc, values, keys))
-    if diagnostics or blueprint is None:
+        if partial:
+            blueprint, dropped = _without_failed_entries(merged, exc)
+    if blueprint is None:
         raise BlueprintError(diagnostics)
     loaded = LoadedBlueprint(blueprint, directory, shown_dir, values, keys)
     problems = _empty_optional_lists(loaded)
     problems += text.placeholder_problems(blueprint, lambda path: loaded.where(*path),
                                           lambda path: loaded.where_key(*path))
-    if problems:
-        raise BlueprintError(problems)
-    return loaded
+    if (diagnostics or problems) and not partial:
+        raise BlueprintError([*diagnostics, *problems])
+    return dataclasses.replace(loaded, errors=(*diagnostics, *problems), dropped=dropped)
+
+
+def _without_failed_entries(merged: dict[str, Any], exc: pydantic.ValidationError
+                            ) -> tuple[Blueprint | None, frozenset[tuple[str, str]]]:
+    """The blueprint without the named entries the errors are in, when every error is inside one and the rest
+    validates; (None, ∅) otherwise (the errors are then reported alone, as the rest cannot be read)."""
+    failed: set[tuple[str, str]] = set()
+    for error in exc.errors(include_url=False):
+        loc = _data_path(error["loc"])
+        if len(loc) < 2 or loc[0] not in MERGEABLE_SECTIONS or not isinstance(merged.get(loc[0]), dict):
+            return None, frozenset()
+        failed.add((str(loc[0]), str(loc[1])))
+    rest = {section: ({name: entry for name, entry in content.items() if (section, name) not in failed}
+                      if section in MERGEABLE_SECTIONS and isinstance(content, dict) else content)
+            for section, content in merged.items()}
+    try:
+        return Blueprint.model_validate(rest), frozenset(failed)
+    except pydantic.ValidationError:
+        return None, frozenset()
 
 
 def _empty_optional_lists(loaded: LoadedBlueprint) -> list[Diagnostic]:
