@@ -40,6 +40,7 @@ from guardrails.emitters.write import (
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
 from guardrails.evaluation.organization import Organization
 from guardrails.model import Model, build_model
+from guardrails.model.accepted import Acceptance, apply_acceptances
 from guardrails.model.library import effective_job
 from guardrails.policies import risks
 from guardrails.policies.class_lock import LOCK_FILE, seed_lock, stale_lock, write_lock
@@ -63,6 +64,10 @@ class Compiled:
     notes: list[str] = field(default_factory=list)  # accepted risks, for the build summary
     test_results: list[CaseResult] = field(default_factory=list)  # the blueprint's access tests, when run
     lockout: Coverage | None = None  # what the lockout proof covered, when it ran
+    # The blueprint's accepted_warnings (guardrails.model.accepted) and one line per finding they took, for the
+    # summaries: accepted findings are listed with their reasons, never dropped silently.
+    acceptances: tuple[Acceptance, ...] = ()
+    accepted: list[str] = field(default_factory=list)
 
     @cached_property
     def organization(self) -> Organization:
@@ -169,8 +174,21 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
             errors += escalation.errors
     if errors:
         raise BlueprintError(errors)
+    # Accepted guardrails warnings; stale ones only when every stage that warns has run (not for `show`/`explain`).
+    taken = apply_acceptances(model.acceptances, compiled.warnings, cfn_lint=False)
+    compiled.warnings = taken.kept + (taken.stale if run_tests else [])
+    compiled.acceptances, compiled.accepted = model.acceptances, taken.lines
     compiled.seconds = time.perf_counter() - started
     return compiled
+
+
+def _accept_validator_findings(compiled: Compiled, found: list[Diagnostic], *, cfn_lint_ran: bool
+                               ) -> list[Diagnostic]:
+    """The validators' findings minus the cfn-lint findings the blueprint accepts (listed in ``compiled.accepted``);
+    GR322 for an acceptance cfn-lint ran for and matched nothing."""
+    taken = apply_acceptances(compiled.acceptances, found, cfn_lint=True)
+    compiled.accepted = sorted({*compiled.accepted, *taken.lines})
+    return taken.kept + (taken.stale if cfn_lint_ran else [])
 
 
 def _scale_errors(model: Model, plan: Plan) -> list[Diagnostic]:
@@ -224,7 +242,8 @@ def _check_risks(model: Model, plan: Plan, today: date
                  ) -> tuple[list[Diagnostic], list[str], list[Diagnostic]]:
     """Risky grants must be mitigated by scope or conditions, or declared by their job function.
 
-    Returns (warnings, the accepted-risk summary, errors). Every document that grants is analysed (risks.analyze_plan): job functions' policies, inline role policies,
+    Returns (warnings, the accepted-risk summary, errors). Every document that grants is analysed
+    (risks.analyze_plan): job functions' policies, inline role policies,
     permission sets' inline policies and resource policies. A job function's ``accept_risks`` covers its managed
     policies and the permission sets whose inline policy is compiled from them; resource policies take none.
     """
@@ -304,7 +323,8 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
             from guardrails.validators import validate as run_validators
 
             report = run_validators(compiled.plan, staging, checkov=checkov, run_external=external)
-            result.diagnostics = [*compiled.warnings, *report.diagnostics]
+            result.diagnostics = [*compiled.warnings, *_accept_validator_findings(compiled, report.diagnostics,
+                                                                                  cfn_lint_ran=external)]
             result.validator_summary = report.summary()
             if _errors(result.diagnostics):
                 raise ValidationFailed(result.diagnostics, rejected=keep_rejected(staging, output))
@@ -346,7 +366,8 @@ def validate_output(directory: Path, output: Path, *, external: bool = True, che
         copy = Path(scratch) / "output"
         write_output(readable, copy)
         report = run_validators(compiled.plan, copy, checkov=checkov, run_external=external)
-    result.diagnostics = [*compiled.warnings, *drift_diagnostics(drift, output), *report.diagnostics]
+    result.diagnostics = [*compiled.warnings, *drift_diagnostics(drift, output),
+                          *_accept_validator_findings(compiled, report.diagnostics, cfn_lint_ran=external)]
     result.validator_summary = report.summary()
     return result
 

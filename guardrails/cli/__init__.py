@@ -124,6 +124,8 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
                   f"{len(compiled.plan.classes)} baseline classes, {len(compiled.plan.scps)} SCPs, "
                   f"{len(compiled.plan.rcps)} RCP(s); {len(compiled.plan.tests)} access tests and the lockout proof "
                   "pass", markup=False)
+        for line in compiled.accepted:  # listed, never hidden (accepted_warnings, docs/validation.md)
+            out.print(f"accepted {line}", markup=False)
         return EXIT_OK
     if args.command == "report":
         compiled = pipeline.compile_blueprint(args.blueprint)

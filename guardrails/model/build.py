@@ -14,6 +14,7 @@ from guardrails.blueprint.schema import OrgUnit
 from guardrails.diagnostics import BlueprintError, Diagnostic, Severity
 from guardrails.iam import root_tasks
 from guardrails.model import library
+from guardrails.model.accepted import resolve_acceptances
 from guardrails.model.limits import check_limit_overrides
 from guardrails.model.references import (
     _check_guardrail_refs,
@@ -74,6 +75,7 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _check_identity_center(model, problems)
     _check_intended_denials(model, problems)
     _load_rollout(model, problems)
+    model.acceptances = resolve_acceptances(model, problems)
     if loaded.dropped:  # no "unknown reference" to an entry whose own errors are reported
         problems = [d for d in problems if not _names_dropped(d, loaded.dropped)]
     errors = [*loaded.errors, *(d for d in problems if d.severity is Severity.ERROR)]

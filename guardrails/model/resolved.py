@@ -76,6 +76,7 @@ class Model:
     # Every well-formed catalog attachment of the tree (root, OUs, accounts), parsed once by the model stage.
     attachments: tuple[CatalogAttachment, ...] = ()
     warnings: list[Diagnostic] = field(default_factory=list)  # the model stage's warnings (GR320), for the summary
+    acceptances: tuple[Any, ...] = ()  # the blueprint's accepted_warnings, resolved (guardrails.model.accepted)
     _units_of: tuple[int, dict[str, list[str]]] | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -109,7 +109,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                 Condition("NumericLessThan", "aws:MultiFactorAuthAge", (str(bg.mfa_max_age),)),
             ]))),)),
         policies=(PolicyRef("aws", "AdministratorAccess"),), max_session_duration=bg.max_session_duration,
-        tags=(("guardrails:purpose", "break-glass"),), origin=str(model.source.where_key("organization", "break_glass"))))
+        tags=(("guardrails:purpose", "break-glass"),),
+        origin=str(model.source.where_key("organization", "break_glass"))))
 
     placed_users = [name for name in bp.users if account in model.placements[("users", name)]]
     if account == bg.account:

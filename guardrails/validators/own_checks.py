@@ -164,7 +164,8 @@ def check_policies_per_identity(plan: Plan) -> Iterator[Diagnostic]:
         for role in cls.baseline.roles:
             if len(role.policies) > role_limit.value:
                 yield Diagnostic.of("GR505", f"role {role.name} has {len(role.policies)} managed policies attached; "
-                                    f"the limit is {role_limit.value} ({role_limit.source})", _declared(plan, role.origin),
+                                    f"the limit is {role_limit.value} ({role_limit.source})",
+                                    _declared(plan, role.origin),
                                     "give the role fewer job functions, or raise the quota in Service Quotas and set "
                                     "`limits: {managed_policies_per_role: N}` in the blueprint")
         for group in cls.baseline.groups:
