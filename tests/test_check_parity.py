@@ -195,3 +195,14 @@ def test_errors_outside_named_entries_are_reported_alone(tmp_path: Path) -> None
     with pytest.raises(BlueprintError) as raised:
         compile_policy_tree(blueprint, own_checks=True)
     assert {d.code for d in raised.value.diagnostics} == {"GR203"}
+
+
+def test_escalation_findings_of_an_aws_managed_policy_name_the_role(tmp_path: Path) -> None:
+    """Without the control-owner declaration the escalation analysis reports the role too (GR406); its grant has no
+    statement in the blueprint (AdministratorAccess), so it is located at the role, like GR504, not at the folder."""
+    blueprint = _blueprint(tmp_path, ADMIN_ROLE.partition("security:")[0])
+    with pytest.raises(BlueprintError) as raised:
+        compile_policy_tree(blueprint, own_checks=True)
+    found = {(d.code, str(d.location)) for d in raised.value.diagnostics}
+    where = f"{display_path(blueprint)}/x.yaml:5:3"
+    assert found == {("GR406", where), ("GR504", where)}
