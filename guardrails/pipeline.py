@@ -64,16 +64,21 @@ class Compiled:
     notes: list[str] = field(default_factory=list)  # accepted risks, for the build summary
     test_results: list[CaseResult] = field(default_factory=list)  # the blueprint's access tests, when run
     lockout: Coverage | None = None  # what the lockout proof covered, when it ran
-    # The blueprint's accepted_warnings (guardrails.model.accepted) and one line per finding they took, for the
-    # summaries: accepted findings are listed with their reasons, never dropped silently.
+    # The blueprint's accepted_warnings (guardrails.model.accepted) and the findings they took, for the summaries
+    # and SARIF: accepted findings are listed with their reasons, never dropped silently.
     acceptances: tuple[Acceptance, ...] = ()
-    accepted: list[str] = field(default_factory=list)
+    accepted: list[tuple[Diagnostic, Acceptance]] = field(default_factory=list)
 
     @cached_property
     def organization(self) -> Organization:
         """The emitted policy tree, indexed for the evaluator (built once; the access tests, the lockout proof,
         explain and audit share it)."""
         return Organization({p: t for p, t in self.files.items() if p.startswith("policies/")})
+
+    @property
+    def accepted_lines(self) -> list[str]:
+        """One summary line per accepted finding: where, what, the reason and where it is accepted."""
+        return sorted({acceptance.describe(diagnostic) for diagnostic, acceptance in self.accepted})
 
 
 @dataclass
@@ -177,17 +182,17 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     # Accepted guardrails warnings; stale ones only when every stage that warns has run (not for `show`/`explain`).
     taken = apply_acceptances(model.acceptances, compiled.warnings, cfn_lint=False)
     compiled.warnings = taken.kept + (taken.stale if run_tests else [])
-    compiled.acceptances, compiled.accepted = model.acceptances, taken.lines
+    compiled.acceptances, compiled.accepted = model.acceptances, taken.taken
     compiled.seconds = time.perf_counter() - started
     return compiled
 
 
 def _accept_validator_findings(compiled: Compiled, found: list[Diagnostic], *, cfn_lint_ran: bool
                                ) -> list[Diagnostic]:
-    """The validators' findings minus the cfn-lint findings the blueprint accepts (listed in ``compiled.accepted``);
+    """The validators' findings minus the cfn-lint findings the blueprint accepts (kept in ``compiled.accepted``);
     GR322 for an acceptance cfn-lint ran for and matched nothing."""
     taken = apply_acceptances(compiled.acceptances, found, cfn_lint=True)
-    compiled.accepted = sorted({*compiled.accepted, *taken.lines})
+    compiled.accepted += taken.taken
     return taken.kept + (taken.stale if cfn_lint_ran else [])
 
 

@@ -4,6 +4,7 @@ never."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from guardrails.pipeline import _accept_validator_findings, build, compile_polic
 from guardrails.validators.cfn_lint import lint_templates
 
 from .conftest import ROOT
+from .sarif_rules import check_sarif_structure
 
 MINIMAL = ROOT / "tests" / "cases" / "minimal" / "blueprint"
 PEOPLE = """\
@@ -71,10 +73,18 @@ def test_the_build_summary_lists_it_too(tmp_path: Path, capsys: pytest.CaptureFi
     blueprint = _blueprint(tmp_path, CAROL)
     result = build(blueprint, tmp_path / "out", external=False)
     assert [d.message for d in result.diagnostics if d.code == "GR320"] == ["IAM user 'dave' signs in to the console"]
-    [line] = result.compiled.accepted
+    [line] = result.compiled.accepted_lines
     assert line.startswith("GR320 at ") and "Carol is the one contractor" in line
-    assert main(["build", str(blueprint), "-o", str(tmp_path / "out2"), "--skip-external"]) == 0
+    sarif = tmp_path / "guardrails.sarif"
+    assert main(["build", str(blueprint), "-o", str(tmp_path / "out2"), "--skip-external", "--sarif", str(sarif)]) == 0
     assert "accepted warnings" in capsys.readouterr().out
+    log = json.loads(sarif.read_text(encoding="utf-8"))
+    check_sarif_structure(log)
+    results = [r for r in log["runs"][0]["results"] if r["ruleId"] == "GR320"]
+    assert [(r["message"]["text"].split("\n")[0], r.get("suppressions")) for r in results] == [
+        ("IAM user 'carol' signs in to the console", [{"kind": "external", "status": "accepted", "justification":
+         "Carol is the one contractor without an Identity Center account until March."}]),
+        ("IAM user 'dave' signs in to the console", None)]
 
 
 def test_a_stale_acceptance_is_a_warning(tmp_path: Path) -> None:
@@ -88,7 +98,7 @@ def test_a_stale_acceptance_is_a_warning(tmp_path: Path) -> None:
     [stale] = [d for d in compiled.warnings if d.code == "GR322"]
     assert stale.severity is Severity.WARNING and "GR320 at 'users.carol' matches no finding" in stale.message
     assert stale.location is not None and stale.location.file.endswith("people.yaml") and stale.location.line == 13
-    assert compiled.accepted == []
+    assert compiled.accepted == [] and compiled.accepted_lines == []
 
 
 @pytest.mark.parametrize(("entry", "code", "message"), [
@@ -134,8 +144,8 @@ def test_cfn_lint_warnings_are_accepted_on_templates_by_rule_and_path(tmp_path: 
     kept = _accept_validator_findings(compiled, found, cfn_lint_ran=True)
     assert [(d.code, d.location.file) for d in kept if d.location] == [
         ("GR602", "cloudformation/organization.yaml"), ("GR322", str(compiled.acceptances[1].declared.file))]
-    assert [line.split(":")[0] for line in compiled.accepted] == ["GR602 at cloudformation/baseline-a.yaml"]
-    assert "read by the deployment pipeline" in compiled.accepted[0]
+    assert [line.split(":")[0] for line in compiled.accepted_lines] == ["GR602 at cloudformation/baseline-a.yaml"]
+    assert "read by the deployment pipeline" in compiled.accepted_lines[0]
     assert _accept_validator_findings(compiled, [], cfn_lint_ran=False) == []  # --skip-external: nothing judged
 
 

@@ -130,7 +130,7 @@ class Accepted:
     """What the acceptances did to a list of diagnostics."""
 
     kept: list[Diagnostic]  # everything no acceptance matched
-    lines: list[str]  # one summary line per accepted finding
+    taken: list[tuple[Diagnostic, Acceptance]]  # each accepted finding with the acceptance that took it
     stale: list[Diagnostic]  # GR322 for each acceptance judged that matched nothing
 
 
@@ -141,15 +141,15 @@ def apply_acceptances(acceptances: Iterable[Acceptance], diagnostics: Iterable[D
     judged = [a for a in acceptances if a.cfn_lint == cfn_lint]
     used: set[Acceptance] = set()
     kept: list[Diagnostic] = []
-    lines: list[str] = []
+    taken: list[tuple[Diagnostic, Acceptance]] = []
     for diagnostic in diagnostics:
         taker = next((a for a in judged if a.matches(diagnostic)), None)
         if taker is None:
             kept.append(diagnostic)
             continue
         used.add(taker)
-        lines.append(taker.describe(diagnostic))
+        taken.append((diagnostic, taker))
     stale = [Diagnostic.of("GR322", f"accepted_warnings: {a.finding} at {a.at!r} matches no finding any more",
                            a.declared, "remove the entry, or correct `finding` or `at`")
              for a in judged if a not in used]
-    return Accepted(kept, sorted(set(lines)), stale)
+    return Accepted(kept, taken, stale)
