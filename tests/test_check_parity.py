@@ -206,3 +206,28 @@ def test_escalation_findings_of_an_aws_managed_policy_name_the_role(tmp_path: Pa
     found = {(d.code, str(d.location)) for d in raised.value.diagnostics}
     where = f"{display_path(blueprint)}/x.yaml:5:3"
     assert found == {("GR406", where), ("GR504", where)}
+
+
+def test_a_permission_set_with_a_schema_error_is_left_out_without_cascades(tmp_path: Path) -> None:
+    """Nested named entries too: the permission set Viewer fails the schema, Reader names an unknown job function,
+    and the assignment of Viewer does not add "unknown permission set"."""
+    blueprint = _blueprint(tmp_path, """\
+identity_center:
+  instance_arn: arn:aws:sso:::instance/ssoins-7223a1b2c3d4e5f6
+  identity_store_id: d-93670c1a2b
+  permission_sets:
+    Viewer:
+      job_functions: [viewer]
+      session_duration: four hours
+    Reader:
+      job_functions: [report-readr]
+  assignments:
+    - group: viewers
+      group_id: 9067c2d4a1-1b2c3d4e-5f60-4182-93a4-b5c6d7e8f901
+      permission_set: Viewer
+      deploy_to: {all: true}
+""")
+    with pytest.raises(BlueprintError) as raised:
+        compile_policy_tree(blueprint, own_checks=True)
+    found = sorted((d.code, d.location.line if d.location else 0) for d in raised.value.diagnostics)
+    assert found == [("GR203", 7), ("GR301", 9)]

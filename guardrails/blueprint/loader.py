@@ -6,6 +6,7 @@ a stable code and a hint.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import os
@@ -72,8 +73,8 @@ def yaml_files(directory: Path) -> list[Path]:
 def load_blueprint(directory: Path, *, partial: bool = False) -> LoadedBlueprint:
     """Load, merge and validate; raises :class:`BlueprintError` with every problem found.
 
-    With ``partial``, schema errors confined to named entries of the mergeable sections (a job function, a role, a
-    test…) do not raise: those entries are left out, the rest is validated again and returned with the errors in
+    With ``partial``, schema errors confined to named entries (a job function, a role, a test, a permission set…,
+    ``NAMED_ENTRIES``) do not raise: those entries are left out, the rest is validated again and returned with the errors in
     ``errors`` (:func:`guardrails.model.build_model` reports them with the reference errors of the rest, so one run
     names both; issue 18). Errors anywhere else (``organization``, ``security``) still raise here."""
     diagnostics: list[Diagnostic] = []
@@ -140,23 +141,44 @@ def load_blueprint(directory: Path, *, partial: bool = False) -> LoadedBlueprint
     return dataclasses.replace(loaded, errors=(*diagnostics, *problems), dropped=dropped)
 
 
+# Mappings of named entries whose entries can be left out when their own schema errors are reported: the mergeable
+# sections, Identity Center's permission sets and the identity providers.
+NAMED_ENTRIES: tuple[YamlPath, ...] = (*((section,) for section in MERGEABLE_SECTIONS),
+                                       ("identity_center", "permission_sets"), ("identity_providers", "oidc"),
+                                       ("identity_providers", "saml"))
+
+
 def _without_failed_entries(merged: dict[str, Any], exc: pydantic.ValidationError
                             ) -> tuple[Blueprint | None, frozenset[tuple[str, str]]]:
     """The blueprint without the named entries the errors are in, when every error is inside one and the rest
-    validates; (None, ∅) otherwise (the errors are then reported alone, as the rest cannot be read)."""
-    failed: set[tuple[str, str]] = set()
+    validates; (None, ∅) otherwise (the errors are then reported alone, as the rest cannot be read). Entries are
+    named (dotted mapping, name): ``("roles", "ci")``, ``("identity_center.permission_sets", "Admin")``."""
+    failed: set[tuple[YamlPath, str]] = set()
     for error in exc.errors(include_url=False):
         loc = _data_path(error["loc"])
-        if len(loc) < 2 or loc[0] not in MERGEABLE_SECTIONS or not isinstance(merged.get(loc[0]), dict):
+        owner = next((p for p in NAMED_ENTRIES if len(loc) > len(p) and loc[:len(p)] == p), None)
+        if owner is None or not isinstance(_at(merged, owner), dict):
             return None, frozenset()
-        failed.add((str(loc[0]), str(loc[1])))
-    rest = {section: ({name: entry for name, entry in content.items() if (section, name) not in failed}
-                      if section in MERGEABLE_SECTIONS and isinstance(content, dict) else content)
-            for section, content in merged.items()}
+        failed.add((owner, str(loc[len(owner)])))
+    rest = copy.copy(merged)
+    for owner, name in failed:
+        parent = rest
+        for part in owner[:-1]:  # copy the mappings on the way, so the merged data stays as read
+            parent[part] = copy.copy(parent[part])
+            parent = parent[part]
+        parent[owner[-1]] = {key: value for key, value in parent[owner[-1]].items() if key != name}
     try:
-        return Blueprint.model_validate(rest), frozenset(failed)
+        return Blueprint.model_validate(rest), frozenset((".".join(map(str, o)), n) for o, n in failed)
     except pydantic.ValidationError:
         return None, frozenset()
+
+
+def _at(data: Any, path: YamlPath) -> Any:
+    for part in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
 
 
 def _empty_optional_lists(loaded: LoadedBlueprint) -> list[Diagnostic]:
