@@ -137,12 +137,14 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
              reports: bool = True, own_checks: bool = False) -> Compiled:
     """The stages after the model report their errors without stopping each other: scale, risks, the own checks,
     the access tests, the lockout proof and the escalation analysis read the same plan, so one run names every
-    problem (issue 18). Only the blueprint and model stages stop the run (there is no plan to read without them)."""
+    problem (issue 18). The blueprint and model stages stop the run (there is no plan to read without them), and a
+    scale error stops it before emitting (the emitters cannot render past a CloudFormation quota)."""
     started = time.perf_counter()
     model = build_model(load_blueprint(directory, partial=True))
     owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
     plan = synthesize(model, comparisons=reports)
-    errors = _scale_errors(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
+    scale = _scale_errors(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
+    errors = list(scale)
     warnings, notes, risk_errors = _check_risks(model, plan, today or date.today())
     warnings = [*model.warnings, *warnings]
     errors += risk_errors
@@ -154,6 +156,8 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
         warnings += [d for d in found if d.severity is not Severity.ERROR]
     warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
     warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
+    if scale:  # the emitters cannot render past these quotas: stop here, with what the plan stages found
+        raise BlueprintError(errors)
     files = emit(plan)
     compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
     if run_tests and plan.tests:

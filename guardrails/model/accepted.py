@@ -106,9 +106,10 @@ def resolve_acceptances(model: Model, problems: list[Diagnostic]) -> tuple[Accep
 
 def _entry_spans(keys: dict[tuple[str | int, ...], Location], values: dict[tuple[str | int, ...], Location]
                  ) -> dict[str, tuple[str, int, int]]:
-    """Dotted path of every mapping key of the blueprint → (file, its line, the last line of anything under it)."""
+    """Dotted path of every entry of the blueprint (a mapping key, or a list item such as
+    ``organization.units.Core.accounts[0]``) → (file, its first line, the last line of anything under it)."""
     spans: dict[str, tuple[str, int, int]] = {}
-    for path, location in keys.items():
+    for path, location in (*values.items(), *keys.items()):  # a key's line wins over its value's
         spans[_dotted(path)] = (location.file, location.line, location.line)
     for path, location in (*keys.items(), *values.items()):
         for end in range(1, len(path) + 1):
