@@ -114,6 +114,10 @@ def test_a_stale_acceptance_is_a_warning(tmp_path: Path) -> None:
      "a cfn-lint finding is accepted on generated templates"),
     ("{finding: E3012, at: cloudformation/x.yaml, reason: cfn-lint errors are never accepted anywhere.}", "GR203",
      "accepted_warnings[0].finding: String should match pattern"),
+    ("{finding: GR602, at: cloudformation/x.yaml, reason: cfn-lint findings are named by their rule id.}", "GR203",
+     "accept a cfn-lint finding by its rule id, not by GR602"),
+    ("{finding: GR320, at: nothing.here, reason: An entry path far from every entry of the blueprint.}", "GR301",
+     "accepted_warnings[0].at names no blueprint entry: 'nothing.here'"),
 ])
 def test_what_cannot_be_accepted_is_a_located_error(entry: str, code: str, message: str, tmp_path: Path) -> None:
     blueprint = _blueprint(tmp_path, f"  - {entry}\n")

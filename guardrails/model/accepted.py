@@ -14,6 +14,7 @@ tool ran is stale (GR322, a warning), like a cfn-lint or checkov suppression tha
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from collections.abc import Iterable, Sequence
@@ -82,6 +83,12 @@ def resolve_acceptances(model: Model, problems: list[Diagnostic]) -> tuple[Accep
             found.append(Acceptance(entry.finding, entry.at, reason, where))
             continue
         info = catalog.get(entry.finding)
+        if entry.finding in CFN_LINT_CODES.values():
+            problems.append(Diagnostic.of(
+                "GR203", f"accepted_warnings[{index}].finding: accept a cfn-lint finding by its rule id, not by "
+                f"{entry.finding}", source.where("accepted_warnings", index, "finding"),
+                "the rule id leads the finding's message, e.g. `finding: W3005` (cfn-lint errors, E…, never)"))
+            continue
         if info is None or not info.acceptable:
             what = ("is no guardrails diagnostic code" if info is None else
                     "is an error: errors are fixed, not accepted" if info.severity is Severity.ERROR else
@@ -97,8 +104,8 @@ def resolve_acceptances(model: Model, problems: list[Diagnostic]) -> tuple[Accep
             problems.append(Diagnostic.of(
                 "GR301", f"accepted_warnings[{index}].at names no blueprint entry: {entry.at!r}",
                 source.where("accepted_warnings", index, "at"),
-                _suggest(entry.at, set(spans)) or "write the entry's dotted path, e.g. `users.carol` or "
-                "`organization.units.Sandbox`"))
+                _suggest(entry.at, set(spans)) if difflib.get_close_matches(entry.at, spans, n=1, cutoff=0.6)
+                else "write the entry's dotted path, e.g. `users.carol` or `organization.units.Sandbox`"))
             continue
         found.append(Acceptance(entry.finding, entry.at, reason, where, span))
     return tuple(found)
