@@ -54,6 +54,7 @@ class CodeInfo:
     title: str
     severity: Severity
     hint: str = ""  # what to do, when the finding itself brings no more specific hint
+    acceptable: bool = False  # the blueprint's `accepted_warnings` may take it, with a reason (docs/validation.md)
 
 
 @cache
@@ -63,7 +64,7 @@ def code_catalog() -> dict[str, CodeInfo]:
     raw = yaml.safe_load(text)
     return {
         code: CodeInfo(code=code, title=entry["title"], severity=Severity(entry["severity"]),
-                       hint=entry.get("hint", ""))
+                       hint=entry.get("hint", ""), acceptable=bool(entry.get("acceptable", False)))
         for code, entry in raw.items()
     }
 

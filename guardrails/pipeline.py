@@ -40,6 +40,7 @@ from guardrails.emitters.write import (
 from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, run_tests
 from guardrails.evaluation.organization import Organization
 from guardrails.model import Model, build_model
+from guardrails.model.accepted import Acceptance, apply_acceptances
 from guardrails.model.library import effective_job
 from guardrails.policies import risks
 from guardrails.policies.class_lock import LOCK_FILE, seed_lock, stale_lock, write_lock
@@ -64,12 +65,21 @@ class Compiled:
     notes: list[str] = field(default_factory=list)  # accepted risks, for the build summary
     test_results: list[CaseResult] = field(default_factory=list)  # the blueprint's access tests, when run
     lockout: Coverage | None = None  # what the lockout proof covered, when it ran
+    # The blueprint's accepted_warnings (guardrails.model.accepted) and the findings they took, for the summaries
+    # and SARIF: accepted findings are listed with their reasons, never dropped silently.
+    acceptances: tuple[Acceptance, ...] = ()
+    accepted: list[tuple[Diagnostic, Acceptance]] = field(default_factory=list)
 
     @cached_property
     def organization(self) -> Organization:
         """The emitted policy tree, indexed for the evaluator (built once; the access tests, the lockout proof,
         explain and audit share it)."""
         return Organization({p: t for p, t in self.files.items() if p.startswith("policies/")})
+
+    @property
+    def accepted_lines(self) -> list[str]:
+        """One summary line per accepted finding: where, what, the reason and where it is accepted."""
+        return sorted({acceptance.describe(diagnostic) for diagnostic, acceptance in self.accepted})
 
 
 @dataclass
@@ -94,14 +104,20 @@ def compile_blueprint(directory: Path, *, today: date | None = None, run_tests: 
     return _compile(directory, emit_all, today=today, run_tests=run_tests)
 
 
-def compile_policy_tree(directory: Path, *, today: date | None = None, run_tests: bool = True) -> Compiled:
+def compile_policy_tree(directory: Path, *, today: date | None = None, run_tests: bool = True,
+                        own_checks: bool = False) -> Compiled:
     """:func:`compile_blueprint` emitting only ``policies/`` (guardrails.emitters.policy_tree): the same
     diagnostics, test results, lockout proof and escalation findings; no reports without ``run_tests``, and job
     reports without the AWS-counterpart comparison (the least-privilege report's). For ``check``, ``test`` and
-    ``explain``, never for a build."""
+    ``explain``, never for a build.
+
+    ``own_checks`` (``check``) also runs the validators' own checks on the plan (GR501–GR507,
+    :func:`guardrails.validators.own_checks.check_plan`), the part of ``build``'s validation that needs no rendered
+    template: ``check`` fails whenever ``build --skip-external`` would (template quotas aside: docs/validation.md)."""
     from guardrails.emitters.policy_tree import emit_policy_tree
 
-    return _compile(directory, emit_policy_tree, today=today, run_tests=run_tests, reports=False)
+    return _compile(directory, emit_policy_tree, today=today, run_tests=run_tests, reports=False,
+                    own_checks=own_checks)
 
 
 @contextmanager
@@ -119,64 +135,84 @@ def _fewer_collections() -> Iterator[None]:
 
 @_fewer_collections()
 def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: date | None, run_tests: bool,
-             reports: bool = True) -> Compiled:
+             reports: bool = True, own_checks: bool = False) -> Compiled:
+    """The stages after the model report their errors without stopping each other: scale, risks, the own checks,
+    the access tests, the lockout proof and the escalation analysis read the same plan, so one run names every
+    problem (issue 18). The blueprint and model stages stop the run (there is no plan to read without them), and a
+    scale error stops it before emitting (the emitters cannot render past a CloudFormation quota)."""
     started = time.perf_counter()
     with step("compile"):
-        model = build_model(load_blueprint(directory))
+        model = build_model(load_blueprint(directory, partial=True))
         owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
         plan = synthesize(model, comparisons=reports)
-        _check_scale(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
-        warnings, notes = _check_risks(model, plan, today or date.today())
+        scale = _scale_errors(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
+        errors = list(scale)
+        warnings, notes, risk_errors = _check_risks(model, plan, today or date.today())
+        warnings = [*model.warnings, *warnings]
+        errors += risk_errors
+        if own_checks:  # the validators' checks on the plan (no emitter, no file): what build's validation adds
+            from guardrails.validators.own_checks import check_plan
+
+            found = check_plan(plan)
+            errors += _errors(found)
+            warnings += [d for d in found if d.severity is not Severity.ERROR]
         warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is for people
         warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
+        if scale:  # the emitters cannot render past these quotas: stop here, with what the plan stages found
+            raise BlueprintError(errors)
         files = emit(plan)
     compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
     if run_tests and plan.tests:
         with step("access tests"):
             compiled.test_results = run_access_tests(compiled)
-        failures = failure_diagnostics(compiled.test_results)
-        if failures:
-            raise BlueprintError(failures)
-        compiled.seconds = time.perf_counter() - started
+        errors += failure_diagnostics(compiled.test_results)
     if run_tests:
         from guardrails.evaluation.outside_trusts import outside_trust_denials
 
         with step("lockout proof"):
-            lockouts = prove_lockout_safety(compiled, model)
-            lockouts += outside_trust_denials(compiled.organization, [  # GR404: outside trusts an RCP denies
+            errors += prove_lockout_safety(compiled, model)
+            errors += outside_trust_denials(compiled.organization, [  # GR404: outside trusts an RCP denies
                 (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
                 for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
-        if lockouts:
-            raise BlueprintError(lockouts)
-        compiled.seconds = time.perf_counter() - started
     # Escalation and tamper analysis (GR405/GR406, reports/escalation*.md): the reports always, the findings with the
     # proofs (an escalation or tampering path is an error, like a lockout).
-    if not (run_tests or reports):
-        return compiled
-    from guardrails.escalation import analyze_escalation
+    if run_tests or reports:
+        from guardrails.escalation import analyze_escalation
 
-    with step("escalation analysis"):
-        escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
-                                        owners=owners, today=today or date.today())
-    compiled.files.update(escalation.reports)
-    if reports:
-        from guardrails.html_index import html_index
+        with step("escalation analysis"):
+            escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
+                                            owners=owners, today=today or date.today())
+        compiled.files.update(escalation.reports)
+        if reports and not errors:  # the page describes a plan that passed; a failed run raises below
+            from guardrails.html_index import html_index
 
-        compiled.files["reports/index.html"] = html_index(compiled, escalation.analysis)
-    if run_tests:
-        compiled.warnings += escalation.warnings
-        if escalation.errors:
-            raise BlueprintError(escalation.errors)
+            compiled.files["reports/index.html"] = html_index(compiled, escalation.analysis)
+        if run_tests:
+            compiled.warnings += escalation.warnings
+            errors += escalation.errors
+    if errors:
+        raise BlueprintError(errors)
+    # Accepted guardrails warnings; stale ones only when every stage that warns has run (not for `show`/`explain`).
+    taken = apply_acceptances(model.acceptances, compiled.warnings, cfn_lint=False)
+    compiled.warnings = taken.kept + (taken.stale if run_tests else [])
+    compiled.acceptances, compiled.accepted = model.acceptances, taken.taken
     compiled.seconds = time.perf_counter() - started
     return compiled
 
 
-def _check_scale(model: Model, plan: Plan) -> None:
+def _accept_validator_findings(compiled: Compiled, found: list[Diagnostic], *, cfn_lint_ran: bool
+                               ) -> list[Diagnostic]:
+    """The validators' findings minus the cfn-lint findings the blueprint accepts (kept in ``compiled.accepted``);
+    GR322 for an acceptance cfn-lint ran for and matched nothing."""
+    taken = apply_acceptances(compiled.acceptances, found, cfn_lint=True)
+    compiled.accepted += taken.taken
+    return taken.kept + (taken.stale if cfn_lint_ran else [])
+
+
+def _scale_errors(model: Model, plan: Plan) -> list[Diagnostic]:
     from guardrails.scale import scale_diagnostics
 
-    problems = scale_diagnostics(model, plan)
-    if problems:
-        raise BlueprintError(problems)
+    return list(scale_diagnostics(model, plan))
 
 
 def control_owners(model: Model) -> list[Owner]:
@@ -220,10 +256,12 @@ def run_access_tests(compiled: Compiled) -> list[CaseResult]:
     return run_tests(organization, compiled.plan.tests)
 
 
-def _check_risks(model: Model, plan: Plan, today: date) -> tuple[list[Diagnostic], list[str]]:
+def _check_risks(model: Model, plan: Plan, today: date
+                 ) -> tuple[list[Diagnostic], list[str], list[Diagnostic]]:
     """Risky grants must be mitigated by scope or conditions, or declared by their job function.
 
-    Every document that grants is analysed (risks.analyze_plan): job functions' policies, inline role policies,
+    Returns (warnings, the accepted-risk summary, errors). Every document that grants is analysed
+    (risks.analyze_plan): job functions' policies, inline role policies,
     permission sets' inline policies and resource policies. A job function's ``accept_risks`` covers its managed
     policies and the permission sets whose inline policy is compiled from them; resource policies take none.
     """
@@ -232,10 +270,8 @@ def _check_risks(model: Model, plan: Plan, today: date) -> tuple[list[Diagnostic
     problems = risks.declaration_diagnostics(by_job)  # per job function: each declaration is checked once
     errors, accepted, expired = risks.unaccepted(risks.analyze_plan(plan), declared, today)
     found = problems + risks.risk_diagnostics(errors, expired)
-    blocking = [d for d in found if d.severity is Severity.ERROR]
-    if blocking:
-        raise BlueprintError(blocking)
-    return [d for d in found if d.severity is not Severity.ERROR], _accepted_summary(accepted)
+    return ([d for d in found if d.severity is not Severity.ERROR], _accepted_summary(accepted),
+            [d for d in found if d.severity is Severity.ERROR])
 
 
 def _risk_declarations(model: Model) -> dict[str, list[risks.AcceptedRisk]]:
@@ -305,7 +341,8 @@ def build(directory: Path, output: Path, *, validate: bool = True, external: boo
             from guardrails.validators import validate as run_validators
 
             report = run_validators(compiled.plan, staging, checkov=checkov, run_external=external)
-            result.diagnostics = [*compiled.warnings, *report.diagnostics]
+            result.diagnostics = [*compiled.warnings, *_accept_validator_findings(compiled, report.diagnostics,
+                                                                                  cfn_lint_ran=external)]
             result.validator_summary = report.summary()
             if _errors(result.diagnostics):
                 raise ValidationFailed(result.diagnostics, rejected=keep_rejected(staging, output))
@@ -347,7 +384,8 @@ def validate_output(directory: Path, output: Path, *, external: bool = True, che
         copy = Path(scratch) / "output"
         write_output(readable, copy)
         report = run_validators(compiled.plan, copy, checkov=checkov, run_external=external)
-    result.diagnostics = [*compiled.warnings, *drift_diagnostics(drift, output), *report.diagnostics]
+    result.diagnostics = [*compiled.warnings, *drift_diagnostics(drift, output),
+                          *_accept_validator_findings(compiled, report.diagnostics, cfn_lint_ran=external)]
     result.validator_summary = report.summary()
     return result
 

@@ -45,20 +45,22 @@ FAMILIES = {
 
 
 def to_sarif(diagnostics: Iterable[Diagnostic], *, tool_version: str, root: Path, output: Path | None = None,
-             anchor: Path | None = None) -> dict[str, Any]:
+             anchor: Path | None = None, suppressed: Iterable[tuple[Diagnostic, str]] = ()) -> dict[str, Any]:
     """The SARIF log of one run.
 
     ``root`` is the repository root URIs are relative to; ``output`` the directory validator paths are relative
     to. A diagnostic without a file has no location unless ``anchor`` (a file) is given: GitHub code scanning
     rejects a whole SARIF file in which one result has no location, so the command line anchors those at the
-    blueprint.
+    blueprint. ``suppressed`` are the findings the blueprint accepts (``accepted_warnings``) with the reason: results
+    with an accepted external suppression (SARIF 3.35), which code scanning shows as dismissed, not as open.
     """
     root = root.resolve()
     catalog = code_catalog()
-    located = [(_location(d, root, output, anchor), d) for d in diagnostics]
-    codes = sorted(set(catalog) | {d.code for _, d in located})
+    located = [(_location(d, root, output, anchor), d, None) for d in diagnostics]
+    located += [(_location(d, root, output, anchor), d, reason) for d, reason in suppressed]
+    codes = sorted(set(catalog) | {d.code for _, d, _ in located})
     index = {code: i for i, code in enumerate(codes)}
-    results = [_result(d, where, index[d.code]) for where, d in located]
+    results = [_result(d, where, index[d.code], reason) for where, d, reason in located]
     results.sort(key=_result_key)
     driver = {"name": "guardrails", "informationUri": INFORMATION_URI, "version": tool_version,
               "semanticVersion": tool_version, "rules": [_rule(code) for code in codes]}
@@ -67,9 +69,11 @@ def to_sarif(diagnostics: Iterable[Diagnostic], *, tool_version: str, root: Path
 
 
 def write_sarif(path: Path, diagnostics: Iterable[Diagnostic], *, tool_version: str, root: Path,
-                output: Path | None = None, anchor: Path | None = None) -> None:
+                output: Path | None = None, anchor: Path | None = None,
+                suppressed: Iterable[tuple[Diagnostic, str]] = ()) -> None:
     """Write :func:`to_sarif` as indented JSON with a final newline."""
-    log = to_sarif(diagnostics, tool_version=tool_version, root=root, output=output, anchor=anchor)
+    log = to_sarif(diagnostics, tool_version=tool_version, root=root, output=output, anchor=anchor,
+                   suppressed=suppressed)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(log, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -109,12 +113,15 @@ def _tags(*tags: str) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def _result(diagnostic: Diagnostic, where: dict[str, Any] | None, rule_index: int) -> dict[str, Any]:
+def _result(diagnostic: Diagnostic, where: dict[str, Any] | None, rule_index: int,
+            accepted: str | None = None) -> dict[str, Any]:
     text = diagnostic.message + (f"\nhint: {diagnostic.hint}" if diagnostic.hint else "")
     result: dict[str, Any] = {"ruleId": diagnostic.code, "ruleIndex": rule_index,
                               "level": LEVELS.get(diagnostic.severity, "note"), "message": {"text": text}}
     if where is not None:
         result["locations"] = [{"physicalLocation": where}]
+    if accepted is not None:  # declared in the blueprint, not in the analysed file: an external suppression
+        result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": accepted}]
     return result
 
 

@@ -69,6 +69,11 @@ SCHEMA: dict[str, Any] = {
                 "locations": {"type": "array", "uniqueItems": True, "items": {
                     "type": "object", "additionalProperties": False,
                     "properties": {"physicalLocation": {"$ref": "#/$defs/physicalLocation"}}}},
+                "suppressions": {"type": "array", "uniqueItems": True, "items": {  # 3.35
+                    "type": "object", "required": ["kind"], "additionalProperties": False,
+                    "properties": {"kind": {"enum": ["inSource", "external"]},
+                                   "status": {"enum": ["accepted", "underReview", "rejected"]},
+                                   "justification": {"type": "string"}}}},
             },
         },
         "physicalLocation": {

@@ -6,6 +6,8 @@ a stable code and a hint.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import difflib
 import os
 import types
@@ -34,6 +36,10 @@ class LoadedBlueprint:
     display_name: str
     value_locations: dict[YamlPath, Location]
     key_locations: dict[YamlPath, Location]
+    # With ``load_blueprint(..., partial=True)``: the schema errors of the named entries left out (``dropped``),
+    # for the model stage to report with its own. Empty otherwise: a blueprint with errors raises.
+    errors: tuple[Diagnostic, ...] = ()
+    dropped: frozenset[tuple[str, str]] = frozenset()  # (section, name) of the entries left out
 
     def where(self, *path: str | int) -> Location:
         """Best location for a path: the value itself, or the nearest enclosing value."""
@@ -64,8 +70,13 @@ def yaml_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_blueprint(directory: Path) -> LoadedBlueprint:
-    """Load, merge and validate; raises :class:`BlueprintError` with every problem found."""
+def load_blueprint(directory: Path, *, partial: bool = False) -> LoadedBlueprint:
+    """Load, merge and validate; raises :class:`BlueprintError` with every problem found.
+
+    With ``partial``, schema errors confined to named entries (a job function, a role, a test, a permission set…,
+    ``NAMED_ENTRIES``) do not raise: those entries are left out, the rest is validated again and returned with the errors in
+    ``errors`` (:func:`guardrails.model.build_model` reports them with the reference errors of the rest, so one run
+    names both; issue 18). Errors anywhere else (``organization``, ``security``) still raise here."""
     diagnostics: list[Diagnostic] = []
     shown_dir = display_path(directory)
     if not directory.is_dir():
@@ -112,19 +123,62 @@ def load_blueprint(directory: Path) -> LoadedBlueprint:
         # would mostly be consequences. Report the reading errors alone.
         raise BlueprintError(diagnostics)
     blueprint = None
+    dropped: frozenset[tuple[str, str]] = frozenset()
     try:
         blueprint = Blueprint.model_validate(merged)
     except pydantic.ValidationError as exc:
         diagnostics.extend(_convert_errors(exc, values, keys))
-    if diagnostics or blueprint is None:
+        if partial:
+            blueprint, dropped = _without_failed_entries(merged, exc)
+    if blueprint is None:
         raise BlueprintError(diagnostics)
     loaded = LoadedBlueprint(blueprint, directory, shown_dir, values, keys)
     problems = _empty_optional_lists(loaded)
     problems += text.placeholder_problems(blueprint, lambda path: loaded.where(*path),
                                           lambda path: loaded.where_key(*path))
-    if problems:
-        raise BlueprintError(problems)
-    return loaded
+    if (diagnostics or problems) and not partial:
+        raise BlueprintError([*diagnostics, *problems])
+    return dataclasses.replace(loaded, errors=(*diagnostics, *problems), dropped=dropped)
+
+
+# Mappings of named entries whose entries can be left out when their own schema errors are reported: the mergeable
+# sections, Identity Center's permission sets and the identity providers.
+NAMED_ENTRIES: tuple[YamlPath, ...] = (*((section,) for section in MERGEABLE_SECTIONS),
+                                       ("identity_center", "permission_sets"), ("identity_providers", "oidc"),
+                                       ("identity_providers", "saml"))
+
+
+def _without_failed_entries(merged: dict[str, Any], exc: pydantic.ValidationError
+                            ) -> tuple[Blueprint | None, frozenset[tuple[str, str]]]:
+    """The blueprint without the named entries the errors are in, when every error is inside one and the rest
+    validates; (None, ∅) otherwise (the errors are then reported alone, as the rest cannot be read). Entries are
+    named (dotted mapping, name): ``("roles", "ci")``, ``("identity_center.permission_sets", "Admin")``."""
+    failed: set[tuple[YamlPath, str]] = set()
+    for error in exc.errors(include_url=False):
+        loc = _data_path(error["loc"])
+        owner = next((p for p in NAMED_ENTRIES if len(loc) > len(p) and loc[:len(p)] == p), None)
+        if owner is None or not isinstance(_at(merged, owner), dict):
+            return None, frozenset()
+        failed.add((owner, str(loc[len(owner)])))
+    rest = copy.copy(merged)
+    for owner, name in failed:
+        parent = rest
+        for part in owner[:-1]:  # copy the mappings on the way, so the merged data stays as read
+            parent[part] = copy.copy(parent[part])
+            parent = parent[part]
+        parent[owner[-1]] = {key: value for key, value in parent[owner[-1]].items() if key != name}
+    try:
+        return Blueprint.model_validate(rest), frozenset((".".join(map(str, o)), n) for o, n in failed)
+    except pydantic.ValidationError:
+        return None, frozenset()
+
+
+def _at(data: Any, path: YamlPath) -> Any:
+    for part in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
 
 
 def _empty_optional_lists(loaded: LoadedBlueprint) -> list[Diagnostic]:

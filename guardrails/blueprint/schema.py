@@ -254,6 +254,21 @@ class AcceptedFinding(Strict):
     )
 
 
+class AcceptedWarning(Strict):
+    """A warning kept on purpose: a guardrails warning about one blueprint entry, or a cfn-lint warning or
+    informational finding on generated templates, with the reason a reviewer reads. Errors cannot be accepted."""
+
+    finding: Annotated[str, StringConstraints(pattern=r"^(GR\d{3}|[WI]\d{4})$")] = Field(
+        description="A guardrails code marked acceptable (GR320), or a cfn-lint rule id of a warning (W…) or "
+        "informational finding (I…); cfn-lint errors (E…) cannot be accepted.")
+    at: Annotated[str, StringConstraints(min_length=1, max_length=300)] = Field(
+        description="For a guardrails warning, the blueprint entry it is about as a dotted path (`users.carol`, "
+        "`roles.ci`, `organization.units.Sandbox`); for a cfn-lint finding, a pattern on the template's path in the "
+        "output (`cloudformation/baseline-*.yaml`).")
+    reason: Annotated[str, StringConstraints(min_length=20, max_length=400)] = Field(
+        description="Why the finding is acceptable here (listed with it in the check and build summaries).")
+
+
 AccessLevel = Literal["list", "read", "write", "tagging", "permissions-management"]
 
 
@@ -581,6 +596,10 @@ class Blueprint(Strict):
     identity_center: IdentityCenter | None = Field(
         None, description="IAM Identity Center permission sets and group assignments (docs/identity-center.md)."
     )
+    accepted_warnings: list[AcceptedWarning] = Field(
+        default_factory=list, description="Warnings kept on purpose, each with a reason: guardrails warnings marked "
+        "acceptable (GR320) and cfn-lint warnings and informational findings (docs/validation.md). checkov findings "
+        "are accepted on their entry (`accepted_findings`), risky grants in `accept_risks`.")
 
     @field_validator("password_policy", mode="after")
     @classmethod

@@ -99,7 +99,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "build":
         result = _with_sarif(args, lambda: pipeline.build(args.blueprint, args.output, validate=not args.no_validate,
                                                           external=not args.skip_external, checkov=args.checkov),
-                             lambda built: built.diagnostics)
+                             lambda built: built.diagnostics, lambda built: built.compiled.accepted)
         _print_diagnostics(err, result.diagnostics)
         _print_summary(out, result, args.output)
         return EXIT_OK
@@ -107,7 +107,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         result = _with_sarif(args, lambda: pipeline.validate_output(args.blueprint, args.output,
                                                                     external=not args.skip_external,
                                                                     checkov=args.checkov),
-                             lambda validated: validated.diagnostics)
+                             lambda validated: validated.diagnostics, lambda validated: validated.compiled.accepted)
         _print_diagnostics(err, result.diagnostics)
         _print_summary(out, result, args.output)
         from guardrails.emitters.write import override_files
@@ -125,12 +125,15 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
                             "`guardrails build`"))
         return EXIT_VALIDATION if any(d.severity is Severity.ERROR for d in result.diagnostics) else EXIT_OK
     if args.command == "check":
-        compiled = pipeline.compile_policy_tree(args.blueprint)  # the checks need only the policy tree
+        # The policy tree and the own checks on the plan: build minus the external validators and the writing.
+        compiled = pipeline.compile_policy_tree(args.blueprint, own_checks=True)
         _print_diagnostics(err, compiled.warnings)
         out.print(f"blueprint {compiled.plan.blueprint} is valid: {len(compiled.plan.accounts)} accounts, "
                   f"{len(compiled.plan.classes)} baseline classes, {len(compiled.plan.scps)} SCPs, "
                   f"{len(compiled.plan.rcps)} RCP(s); {len(compiled.plan.tests)} access tests and the lockout proof "
                   "pass", markup=False)
+        for line in compiled.accepted_lines:  # listed, never hidden (accepted_warnings, docs/validation.md)
+            out.print(f"accepted {line}", markup=False)
         return EXIT_OK
     if args.command == "report":
         compiled = pipeline.compile_blueprint(args.blueprint)

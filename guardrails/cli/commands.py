@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 
@@ -190,8 +190,10 @@ def _explain(args: argparse.Namespace, out: Console) -> int:
 _T = TypeVar("_T")
 
 
-def _with_sarif(args: argparse.Namespace, run: Callable[[], _T], findings: Callable[[_T], list[Diagnostic]]) -> _T:
-    """Run a build or validation; with ``--sarif``, write its findings before returning or raising.
+def _with_sarif(args: argparse.Namespace, run: Callable[[], _T], findings: Callable[[_T], list[Diagnostic]],
+                accepted: Callable[[_T], Sequence[tuple[Diagnostic, Any]]] | None = None) -> _T:
+    """Run a build or validation; with ``--sarif``, write its findings before returning or raising; the findings the
+    blueprint accepts (``accepted``: diagnostic and acceptance) are written as suppressed results, with the reason.
 
     The report matters most when the run fails, so blueprint errors and validation failures are written here,
     before the error boundary in :func:`main` prints them. A tool error leaves no report: an empty one would tell
@@ -201,11 +203,12 @@ def _with_sarif(args: argparse.Namespace, run: Callable[[], _T], findings: Calla
         return run()
     from guardrails import sarif
 
-    def write(diagnostics: list[Diagnostic]) -> None:
+    def write(diagnostics: list[Diagnostic], suppressed: Sequence[tuple[Diagnostic, Any]] = ()) -> None:
         try:
             sarif.write_sarif(args.sarif, diagnostics, tool_version=__version__,
                               root=sarif.repository_root(Path.cwd()), output=args.output,
-                              anchor=sarif.anchor_file(args.blueprint))
+                              anchor=sarif.anchor_file(args.blueprint),
+                              suppressed=[(d, a.reason) for d, a in suppressed])
         except OSError as exc:
             raise ToolError(f"cannot write the SARIF report {args.sarif}: {exc.strerror or exc}") from exc
 
@@ -217,7 +220,7 @@ def _with_sarif(args: argparse.Namespace, run: Callable[[], _T], findings: Calla
     except (BlueprintError, ValidationFailed) as exc:
         write(exc.diagnostics)
         raise
-    write(findings(result))
+    write(findings(result), accepted(result) if accepted else ())
     return result
 
 

@@ -184,6 +184,7 @@ def _print_summary(console: Console, result: object, output: Path) -> None:
     if result.compiled.lockout is not None:
         rows.append(("lockout proof", result.compiled.lockout.summary()))
     rows += [("accepted risks" if index == 0 else "", note) for index, note in enumerate(result.compiled.notes)]
+    rows += [("accepted warnings" if index == 0 else "", line) for index, line in enumerate(result.compiled.accepted_lines)]
     rows += [tuple(line.partition(": ")[::2]) for line in result.validator_summary]
     for name, value in rows:
         table.add_row(Text(name), Text(value))  # Text: names and paths from the blueprint are never markup

@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     blueprint_args(validate)
     validator_args(validate)
 
-    check = sub.add_parser("check", help="check the blueprint only (load, resolve, plan); writes nothing")
+    check = sub.add_parser("check", help="every check of build but the external validators (load, resolve, plan, own "
+                           "checks, access tests, proofs); writes nothing")
     check.add_argument("blueprint", nargs="?", default="blueprints", type=Path)
 
     schema = sub.add_parser("schema", help="print (or write) the blueprint JSON Schema")

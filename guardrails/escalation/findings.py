@@ -3,7 +3,7 @@ that can change a control it does not own, GR321 for an accepted escalation past
 
 Findings of accounts analysed together (one group) and of groups with the same text are merged, their accounts
 listed. Each is located at the blueprint statement that allowed the first undeclared hop (or the tampering request),
-found through the plan's statement origins; else at the permission set, else at the blueprint.
+found through the plan's statement origins; else at the permission set, role or group, else at the blueprint.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ def diagnostics(analysis: Analysis, plan: Plan | None, manifest: Manifest, today
     origins = statement_origins(plan, manifest) if plan is not None else {}
     center = plan.identity_center if plan is not None else None
     sets = {ps.name: ps.origin for ps in (center.permission_sets if center else ())}
+    # A grant with no statement origin (an AWS managed policy such as AdministratorAccess): the entry of the role or
+    # group that holds it, as the own checks locate GR504.
+    holders = {f"{kind}/{entity.name}": entity.origin for cls in (plan.classes if plan is not None else ())
+               for kind, entities in (("role", cls.baseline.roles), ("group", cls.baseline.groups))
+               for entity in entities if entity.origin}
     default = Location(plan.blueprint if plan is not None else MANIFEST)
     merged: dict[tuple[str, str, str, str], tuple[Location, list[str]]] = {}
     for group in analysis.groups:
@@ -53,6 +58,8 @@ def diagnostics(analysis: Analysis, plan: Plan | None, manifest: Manifest, today
                 location = Location.parse(origins.get(grant, "")) if grant else None
                 if location is None and result.node.kind == "permission-set":
                     location = Location.parse(sets.get(result.node.base.split("/", 1)[1], ""))
+                if location is None:
+                    location = Location.parse(holders.get(result.node.base, ""))
                 key = (code, result.label, message, hint)
                 merged.setdefault(key, (location or default, []))[1].extend(group.accounts)
     out = []

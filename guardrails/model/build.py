@@ -11,9 +11,10 @@ import re
 
 from guardrails.blueprint.loader import LoadedBlueprint
 from guardrails.blueprint.schema import OrgUnit
-from guardrails.diagnostics import BlueprintError, Diagnostic
+from guardrails.diagnostics import BlueprintError, Diagnostic, Severity
 from guardrails.iam import root_tasks
 from guardrails.model import library
+from guardrails.model.accepted import resolve_acceptances
 from guardrails.model.limits import check_limit_overrides
 from guardrails.model.references import (
     _check_guardrail_refs,
@@ -53,7 +54,9 @@ __all__ = ["MAX_OU_DEPTH", "ROLLOUT_LOCK", "SUBSTITUTIONS", "AccountInfo", "Cata
 
 
 def build_model(loaded: LoadedBlueprint) -> Model:
-    """Resolve and check; raises :class:`BlueprintError` listing every problem."""
+    """Resolve and check; raises :class:`BlueprintError` listing every problem, the loader's schema errors of a
+    partial load (``load_blueprint(partial=True)``) included. Warnings (GR320) do not raise: they are kept in
+    ``model.warnings`` for the build summary."""
     model = Model(source=loaded)
     problems: list[Diagnostic] = []
     _resolve_tree(model, problems)
@@ -72,9 +75,19 @@ def build_model(loaded: LoadedBlueprint) -> Model:
     _check_identity_center(model, problems)
     _check_intended_denials(model, problems)
     _load_rollout(model, problems)
-    if problems:
-        raise BlueprintError(problems)
+    model.acceptances = resolve_acceptances(model, problems)
+    if loaded.dropped:  # no "unknown reference" to an entry whose own errors are reported
+        problems = [d for d in problems if not _names_dropped(d, loaded.dropped)]
+    errors = [*loaded.errors, *(d for d in problems if d.severity is Severity.ERROR)]
+    if errors:
+        raise BlueprintError(errors)
+    model.warnings = [d for d in problems if d.severity is not Severity.ERROR]
     return model
+
+
+def _names_dropped(diagnostic: Diagnostic, dropped: frozenset[tuple[str, str]]) -> bool:
+    """A reference error (GR301) that names an entry left out for its schema errors: a consequence, not a finding."""
+    return diagnostic.code == "GR301" and any(f"{name!r}" in diagnostic.message for _, name in dropped)
 
 
 def _check_access_tests(model: Model, problems: list[Diagnostic]) -> None:

@@ -75,6 +75,8 @@ class Model:
     jobs: dict[str, library.EffectiveJob] = field(default_factory=dict)
     # Every well-formed catalog attachment of the tree (root, OUs, accounts), parsed once by the model stage.
     attachments: tuple[CatalogAttachment, ...] = ()
+    warnings: list[Diagnostic] = field(default_factory=list)  # the model stage's warnings (GR320), for the summary
+    acceptances: tuple[Any, ...] = ()  # the blueprint's accepted_warnings, resolved (guardrails.model.accepted)
     _units_of: tuple[int, dict[str, list[str]]] | None = field(default=None, repr=False, compare=False)
 
     @property

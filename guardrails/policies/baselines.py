@@ -109,7 +109,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                 Condition("NumericLessThan", "aws:MultiFactorAuthAge", (str(bg.mfa_max_age),)),
             ]))),)),
         policies=(PolicyRef("aws", "AdministratorAccess"),), max_session_duration=bg.max_session_duration,
-        tags=(("guardrails:purpose", "break-glass"),)))
+        tags=(("guardrails:purpose", "break-glass"),),
+        origin=str(model.source.where_key("organization", "break_glass"))))
 
     placed_users = [name for name in bp.users if account in model.placements[("users", name)]]
     if account == bg.account:
@@ -119,9 +120,11 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             document=PolicyDocument((Statement(
                 "AssumeBreakGlassRoleWithMfa", "Allow", actions=("sts:AssumeRole",),
                 resources=(role_arn(info.partition, "*", bg.role),),
-                conditions=(Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)),)),)))
+                conditions=(Condition("Bool", "aws:MultiFactorAuthPresent", ("true",)),)),)),
+            origin=str(model.source.where_key("organization", "break_glass")))
         policies[assume.key] = assume
-        groups.append(Group("break_glass", BREAK_GLASS_GROUP, "/", (PolicyRef("local", assume.key),)))
+        groups.append(Group("break_glass", BREAK_GLASS_GROUP, "/", (PolicyRef("local", assume.key),),
+                            origin=assume.origin))
         users.extend(User(f"user_{ident(u)}", u, "/", ("break_glass",), (("guardrails:purpose", "break-glass"),))
                      for u in bg.users)
 
@@ -129,7 +132,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
         if account in model.placements[("groups", name)]:
             groups.append(Group(f"group_{ident(name)}", name, spec.path,
                                 refs_for(model, spec.job_functions, compiled, policies),
-                                moved_from=_former("group", spec.moved_from)))
+                                moved_from=_former("group", spec.moved_from),
+                                origin=str(model.source.where_key("groups", name))))
     for name in placed_users:
         spec = bp.users[name]
         member_of = tuple(f"group_{ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
@@ -146,7 +150,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                                        password_expires=bp.password_policy.max_age > 0
                                        and not bp.password_policy.hard_expiry)
         force = ManagedPolicy("force_mfa", mfa.policy_name, POLICY_PATH,
-                              "Denies everything but MFA enrollment until the user signs in with MFA.", document)
+                              "Denies everything but MFA enrollment until the user signs in with MFA.", document,
+                              origin=str(model.source.where_key("mfa_enforcement")))
         policies[force.key] = force
         with_members = {g for u in users for g in u.groups}
         groups = [replace(g, policies=(*g.policies, PolicyRef("local", force.key)))
@@ -165,7 +170,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             boundary = ManagedPolicy(f"boundary_{ident(spec.boundary)}", b.name or spec.boundary, POLICY_PATH,
                                      b.description or f"Permission boundary {spec.boundary}",
                                      PolicyDocument(statements), "boundary",
-                                     moved_from=_former("boundary", b.moved_from))
+                                     moved_from=_former("boundary", b.moved_from),
+                                     origin=str(model.source.where_key("permission_boundaries", spec.boundary)))
             policies[boundary.key] = boundary
             boundary_ref = PolicyRef("local", boundary.key)
         if spec.trust.github_oidc:
@@ -180,7 +186,7 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             boundary=boundary_ref, max_session_duration=spec.max_session_duration,
             instance_profile=spec.instance_profile,
             tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings),
-            moved_from=_former("role", spec.moved_from)))
+            moved_from=_former("role", spec.moved_from), origin=str(model.source.where_key("roles", key))))
 
     password = password_policy(model)
     idp = bp.identity_providers

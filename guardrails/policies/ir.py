@@ -141,6 +141,8 @@ class ManagedPolicy:
     allowed_unknown_actions: tuple[str, ...] = ()
     # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
     moved_from: tuple[str, ...] = ()
+    # Where the entry behind the policy is declared ("file:line:col"), for diagnostics only.
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ class Role:
     accepted_findings: tuple[tuple[str, str], ...] = ()
     # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
     moved_from: tuple[str, ...] = ()
+    # Where the role is declared in the blueprint ("file:line:col"; "" for break-glass's own), for diagnostics only.
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,7 @@ class Group:
     policies: tuple[PolicyRef, ...]
     # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
     moved_from: tuple[str, ...] = ()
+    origin: str = field(default="", compare=False)  # where the group is declared ("file:line:col"), for diagnostics
 
 
 @dataclass(frozen=True)
@@ -274,6 +279,8 @@ class ServiceControlPolicy:
     # Sids of Deny statements that deny the break-glass role on purpose (e.g. a size cap for everyone): the lockout
     # proof (guardrails.evaluation.lockout) accepts them instead of reporting GR403.
     intended_denials: tuple[str, ...] = ()
+    # Where the target's attachment is declared in the blueprint ("file:line:col"), for diagnostics only.
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic], *, com
                                   description=" ".join((spec.description or f"Job function {job}").split()),
                                   document=PolicyDocument(tuple(statements)),
                                   accepted_findings=accepted_checks(spec.accepted_findings),
-                                  allowed_unknown_actions=tuple(sorted(a.action for a in spec.unknown_actions_allowed)))
+                                  allowed_unknown_actions=tuple(sorted(a.action for a in spec.unknown_actions_allowed)),
+                                  origin=str(model.source.where_key("job_functions", job)))
             policies = _fit_job_policy(model, job, whole, problems)
         compacted = tuple(sorted({sid for p in policies for sid in p.compacted}))
         granted, on_star = _granted_actions(statements, db)

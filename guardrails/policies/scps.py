@@ -96,7 +96,8 @@ def service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnos
                     name=f"{prefix}{slug}{suffix}",
                     description=f"Guardrails from the catalog attached to {target}: {', '.join(ids)}",
                     document=document, target=target, guardrails=ids, policy_type=policy_type,
-                    merged=packed.merged, intended_denials=intended))
+                    merged=packed.merged, intended_denials=intended,
+                    origin=str(model.source.where_key(*yaml_path, "guardrails"))))
         for index, scp in enumerate(explicit):
             where = (*yaml_path, "scps", index)
             if scp.name in names or scp.name.startswith("guardrails-"):
@@ -117,7 +118,8 @@ def service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnos
             scps.append(ServiceControlPolicy(key=re.sub(r"\W", "_", scp.name), name=scp.name,
                                              description=scp.description or f"SCP {scp.name}",
                                              document=PolicyDocument(stmts), target=target,
-                                             intended_denials=tuple(sorted(scp.intended_denials))))
+                                             intended_denials=tuple(sorted(scp.intended_denials)),
+                                             origin=str(model.source.where_key(*where))))
 
     attach("root", "root", org.scps, ("organization",))
     for unit in model.units.values():

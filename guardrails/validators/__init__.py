@@ -18,26 +18,24 @@ Validators read the plan and the files on disk; they never import the emitters.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guardrails.diagnostics import Diagnostic, Severity
 from guardrails.policies.ir import Plan
 from guardrails.progress import step
 from guardrails.validators._common import guarded, unique
-from guardrails.validators._documents import generated_documents
-from guardrails.validators.cfn_lint import lint_templates
-from guardrails.validators.cfn_templates import check_templates
-from guardrails.validators.checkov import CheckovResult, find_checkov, run_checkov
-from guardrails.validators.checkov_hints import accept_hint
-from guardrails.validators.iam_audit import audit, check_installed, read_documents
-from guardrails.validators.own_checks import check_plan
-from guardrails.validators.shapes import Coverage, describe, plan_coverage, stage
+
+if TYPE_CHECKING:
+    from guardrails.validators.checkov import CheckovResult
+    from guardrails.validators.shapes import Coverage
+
+# The external validators' modules are imported where they run: `check` imports this package for the own checks
+# (guardrails.validators.own_checks) and pays for nothing else.
 
 __all__ = ["ValidationReport", "ValidatorRun", "read_templates", "run_own_checks", "validate"]
 
@@ -86,6 +84,15 @@ def validate(plan: Plan, output_dir: Path, *, checkov: str | None = None,
 
     Raises :class:`~guardrails.diagnostics.ToolError` when an external tool is missing, crashes or times out.
     """
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from guardrails.validators._documents import generated_documents
+    from guardrails.validators.cfn_lint import lint_templates
+    from guardrails.validators.checkov import find_checkov
+    from guardrails.validators.iam_audit import check_installed
+    from guardrails.validators.shapes import plan_coverage, stage
+
     executable = find_checkov(checkov) if run_external else ""  # fail fast, before the slower work
     if run_external:
         check_installed()
@@ -134,6 +141,9 @@ def _template_scope(coverage: Coverage, total: int) -> str:
 
 def run_own_checks(plan: Plan, templates: dict[str, str]) -> list[Diagnostic]:
     """The checks on the plan's documents plus the CloudFormation template quotas."""
+    from guardrails.validators.cfn_templates import check_templates
+    from guardrails.validators.own_checks import check_plan
+
     return [*check_plan(plan), *guarded("CloudFormation template limits",
                                         partial(check_templates, templates, plan.limits))]
 
@@ -158,6 +168,10 @@ def _timed(name: str, run: Callable[[], Sequence[Diagnostic]], counts: dict[str,
 def _checkov_run(executable: str, staged: Path, coverage: Coverage, plan: Plan) -> ValidatorRun:
     """checkov on the staged distinct tree; its paths are the output's, so findings map back unchanged. Each
     finding's hint names the blueprint entry whose ``accepted_findings`` takes it."""
+    from guardrails.validators.checkov import run_checkov
+    from guardrails.validators.checkov_hints import accept_hint
+    from guardrails.validators.shapes import describe
+
     directories = [d for d in (staged / "terraform", staged / "cloudformation") if d.is_dir()]
     if not directories:
         return ValidatorRun("checkov", skipped="no terraform/ or cloudformation/ in the output")
@@ -171,6 +185,8 @@ def _checkov_run(executable: str, staged: Path, coverage: Coverage, plan: Plan) 
 
 
 def _iam_audit_runs(plan: Plan, output_dir: Path) -> list[ValidatorRun]:
+    from guardrails.validators.iam_audit import audit, read_documents
+
     if not (output_dir / "policies").is_dir():
         skipped = f"no policies/ in {output_dir}"
         return [ValidatorRun(name, skipped=skipped) for name in ("parliament", "cloudsplaining")]

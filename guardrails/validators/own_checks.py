@@ -74,13 +74,23 @@ def check_plan(plan: Plan, checks: Sequence[Check] | None = None) -> list[Diagno
 # ----------------------------------------------------------------------------- where
 
 
+def _declared(plan: Plan, *origins: str) -> Location:
+    """The first blueprint location among ``origins`` (an entry's declaration), else the blueprint directory."""
+    for origin in origins:
+        location = location_from_origin(origin)
+        if location is not None:
+            return location
+    return Location(plan.blueprint)
+
+
 def _where(doc: GeneratedDocument, statements: Iterable[Statement]) -> Location:
-    """The blueprint line a statement came from, else the generated policy file."""
+    """The blueprint line a statement came from, else where the entry behind the document is declared, else the
+    generated policy file (a document of the security baseline)."""
     for statement in statements:
         location = location_from_origin(statement.origin)
         if location is not None:
             return location
-    return Location(doc.path)
+    return location_from_origin(doc.origin) or Location(doc.path)
 
 
 # ----------------------------------------------------------------------------- sizes (GR501)
@@ -133,12 +143,16 @@ def check_scps_per_target(plan: Plan) -> Iterator[Diagnostic]:
                                    (plan.rcps, "rcps_per_target", "RCPFullAWSAccess")):
         limit = plan.limits[key]
         kind = "SCPs" if key.startswith("scp") else "RCPs"
+        origins: dict[str, list[str]] = {}
+        for policy in policies:
+            origins.setdefault(policy.target, []).append(policy.origin)
         for target, count in sorted(Counter(p.target for p in policies).items()):
             # The default full-access policy stays attached (a target needs at least one), so it takes a slot
             # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
             if count + 1 > limit.value:
                 yield Diagnostic.of("GR505", f"{target} gets {count} {kind} plus {default} = {count + 1} attached "
-                                    f"directly; the limit is {limit.value} ({limit.source})", Location(plan.blueprint),
+                                    f"directly; the limit is {limit.value} ({limit.source})",
+                                    _declared(plan, *origins[target]),
                                     "attach guardrails once on a parent OU instead of on each child, or merge "
                                     "explicit SCPs")
 
@@ -150,14 +164,15 @@ def check_policies_per_identity(plan: Plan) -> Iterator[Diagnostic]:
         for role in cls.baseline.roles:
             if len(role.policies) > role_limit.value:
                 yield Diagnostic.of("GR505", f"role {role.name} has {len(role.policies)} managed policies attached; "
-                                    f"the limit is {role_limit.value} ({role_limit.source})", Location(plan.blueprint),
+                                    f"the limit is {role_limit.value} ({role_limit.source})",
+                                    _declared(plan, role.origin),
                                     "give the role fewer job functions, or raise the quota in Service Quotas and set "
                                     "`limits: {managed_policies_per_role: N}` in the blueprint")
         for group in cls.baseline.groups:
             if len(group.policies) > group_limit.value:
                 yield Diagnostic.of("GR505", f"group {group.name} has {len(group.policies)} managed policies attached "
                                     f"(including the MFA policy for groups with users); the limit is "
-                                    f"{group_limit.value} ({group_limit.source})", Location(plan.blueprint),
+                                    f"{group_limit.value} ({group_limit.source})", _declared(plan, group.origin),
                                     "give the group fewer job functions, or split it into two groups")
 
 
@@ -335,20 +350,20 @@ def check_full_grants(plan: Plan) -> Iterator[Diagnostic]:
     for cls in plan.classes:
         base = f"policies/accounts/{cls.key}"
         policies = {policy.key: policy for policy in cls.baseline.managed_policies}
-        holders = [(f"role {r.name}", r.policies) for r in cls.baseline.roles if r.name != break_glass]
-        holders += [(f"group {g.name}", g.policies) for g in cls.baseline.groups]
-        for holder, refs in holders:
+        holders = [(f"role {r.name}", r.policies, r.origin) for r in cls.baseline.roles if r.name != break_glass]
+        holders += [(f"group {g.name}", g.policies, g.origin) for g in cls.baseline.groups]
+        for holder, refs, origin in holders:
             for ref in refs:
                 if ref.kind == "aws" and ref.name.strip("/") == ADMINISTRATOR_ACCESS:
                     yield Diagnostic.of(
                         "GR504", f"{holder} has the AWS managed policy {ADMINISTRATOR_ACCESS} ('*' on '*'); only the "
-                        f"break-glass role {break_glass} may have full access", Location(plan.blueprint),
+                        f"break-glass role {break_glass} may have full access", _declared(plan, origin),
                         "give it a narrower job function (for example PowerUserAccess, or statements for the "
                         "services it runs)")
                 elif ref.kind == "local":
                     policy = policies[ref.name]
                     doc = GeneratedDocument("managed", policy.name, f"{base}/{policy.kind}/{policy.name}.json",
-                                            policy.document, cls.key)
+                                            policy.document, cls.key, origin=policy.origin)
                     yield from _full_grant_findings(doc, holder, break_glass)
         for role in cls.baseline.roles:
             if role.name != break_glass:
