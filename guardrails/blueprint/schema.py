@@ -440,6 +440,10 @@ class PermissionBoundary(Strict):
     name: PolicyName | None = None
     description: str = ""
     statements: list[Statement] = Field(min_length=1)
+    deploy_to: Placement | None = Field(
+        None, description="Where the boundary policy is created even if no role of the blueprint uses it there: "
+        "the accounts where people or CI create roles with it (`iam:PermissionsBoundary`). It is created wherever a "
+        "role or permission set uses it anyway.")
     moved_from: MovedFrom
 
 
