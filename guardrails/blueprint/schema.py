@@ -391,11 +391,26 @@ class Trust(Strict):
         "applied to the sessions of `accounts[].permission_sets`.",
     )
     external_id: Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")] | None = None
+    source_accounts: list[str] = Field(
+        default_factory=list, description="Only with `services`: the accounts on whose behalf the service may assume "
+        "the role (aws:SourceAccount, confused-deputy protection): account names, 12-digit ids, or `self` for the "
+        "account the role is in.")
+    source_arns: list[str] = Field(
+        default_factory=list, description="Only with `services`: the resources on whose behalf the service may assume "
+        "the role (aws:SourceArn), e.g. `arn:${partition}:sagemaker:*:${account_id}:training-job/app-*`.")
+    conditions: dict[str, dict[str, StringOrList | bool | int]] | None = Field(
+        None, description="More conditions on every statement of the trust, `{Operator: {key: value or [values]}}` "
+        "as in IAM JSON (ANDed with the ones guardrails writes). Operators, keys (global, AWS STS, SAML and the "
+        "trusted OIDC providers' claims) and values are checked; `${partition}`, `${account_id}`, `${org_id}` are "
+        "substituted, and account names are accepted for account-id keys.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Trust:
         if not (self.services or self.accounts or self.organization or self.github_oidc or self.oidc or self.saml):
             raise ValueError("a trust needs at least one principal source")
+        if (self.source_accounts or self.source_arns) and not self.services:
+            raise ValueError("`source_accounts` and `source_arns` narrow a service trust (aws:SourceAccount, "
+                             "aws:SourceArn): name `services`, or write the condition in `conditions`")
         return self
 
 
