@@ -41,26 +41,32 @@ roles:
 """
 
 
-def blueprint(tmp_path: Path, extra: str) -> Path:
+def blueprint(tmp_path: Path, extra: str, provider: str = "") -> Path:
+    """The example with the roles of ``extra`` (a file of its own) and an OIDC ``provider`` entry added."""
     target = tmp_path / "blueprints"
     shutil.copytree(ROOT / "blueprints", target)
     (target / "extra.yaml").write_text(extra, encoding="utf-8")
+    if provider:
+        identity = target / "identity.yaml"
+        text = identity.read_text(encoding="utf-8")
+        assert "\n  oidc:\n" in text
+        identity.write_text(text.replace("\n  oidc:\n", f"\n  oidc:\n    {provider}\n", 1), encoding="utf-8")
     return target
 
 
-def compiled(tmp_path: Path, extra: str) -> Compiled:
-    return compile_blueprint(blueprint(tmp_path, extra), today=EXAMPLE_TODAY, run_tests=False)
+def compiled(tmp_path: Path, extra: str, provider: str = "") -> Compiled:
+    return compile_blueprint(blueprint(tmp_path, extra, provider), today=EXAMPLE_TODAY, run_tests=False)
 
 
-def errors(tmp_path: Path, extra: str) -> list[Diagnostic]:
+def errors(tmp_path: Path, extra: str, provider: str = "") -> list[Diagnostic]:
     with pytest.raises(BlueprintError) as raised:
-        compiled(tmp_path, extra)
+        compiled(tmp_path, extra, provider)
     return raised.value.diagnostics
 
 
-def trust_of(result: Compiled, name: str) -> dict:  # type: ignore[type-arg]
+def trust_of(result: Compiled, name: str, account: str = "app-dev") -> dict:  # type: ignore[type-arg]
     org = result.organization
-    role = org.role(org.account("app-dev"), name)
+    role = org.role(org.account(account), name)
     return json.loads(result.files[role.trust])
 
 
@@ -200,3 +206,100 @@ def test_source_keys_need_a_service_trust() -> None:
 
     with pytest.raises(ValidationError, match="narrow a service trust"):
         Trust(accounts=[{"account": "audit"}], source_accounts=["self"])  # type: ignore[list-item]
+
+
+# ----------------------------------------------------------------------------- GitHub ids, GitLab CI
+
+GH = "token.actions.githubusercontent.com"
+GITLAB = 'gitlab: {url: "https://gitlab.com", audiences: [https://gitlab.com]}'
+CI = """\
+roles:
+  gitlab-deployer:
+    name: GitLabDeployer
+    trust:
+      gitlab_oidc:
+        project_path: example-group/platform/workloads
+        branches: [main]
+        tags: ["v*"]
+        protected_refs_only: true
+        project_id: 4242
+    deploy_to: {accounts: [network]}  # outside Workloads, whose RCP trusts GitHub only
+  github-pinned:
+    name: GitHubPinned
+    trust:
+      github_oidc:
+        repository: example-org/workloads
+        refs: [refs/heads/main]
+        repository_id: 123456
+        repository_owner_id: 987
+    deploy_to: {accounts: [app-dev]}
+"""
+
+
+@pytest.fixture(scope="module")
+def ci(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
+    return compiled(tmp_path_factory.mktemp("ci"), CI, GITLAB)
+
+
+def test_github_ids_are_pinned_with_their_claims(ci: Compiled) -> None:
+    [statement] = trust_of(ci, "GitHubPinned")["Statement"]
+    assert statement["Condition"] == {"StringEquals": {
+        f"{GH}:aud": "sts.amazonaws.com", f"{GH}:sub": "repo:example-org/workloads:ref:refs/heads/main",
+        f"{GH}:repository_id": "123456", f"{GH}:repository_owner_id": "987"}}
+    org = ci.organization
+    role = f"arn:aws:iam::{org.account('app-dev').id}:role/GitHubPinned"
+
+    def assume(owner: str) -> bool:
+        claims = {f"{GH}:aud": ["sts.amazonaws.com"], f"{GH}:sub": ["repo:example-org/workloads:ref:refs/heads/main"],
+                  f"{GH}:repository_id": ["123456"], f"{GH}:repository_owner_id": [owner]}
+        return org.evaluate(f"federated/{GH}", "app-dev", "sts:AssumeRoleWithWebIdentity", role, claims).allowed
+
+    assert assume("987")
+    assert not assume("555")  # an owner who took over the name after a rename
+
+
+def test_gitlab_pins_project_and_refs_in_sub_and_the_ids_in_their_keys(ci: Compiled) -> None:
+    [statement] = trust_of(ci, "GitLabDeployer", "network")["Statement"]
+    assert statement["Sid"] == "TrustGitLabCi"
+    assert statement["Principal"] == {"Federated": "arn:aws:iam::${account_id}:oidc-provider/gitlab.com"}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {
+        "StringEquals": {"gitlab.com:aud": "https://gitlab.com", "gitlab.com:project_id": "4242",
+                         "gitlab.com:ref_protected": "true"},
+        "StringLike": {"gitlab.com:sub": [
+            "project_path:example-group/platform/workloads:ref_type:branch:ref:main",
+            "project_path:example-group/platform/workloads:ref_type:tag:ref:v*"]}}
+    org = ci.organization
+    role = f"arn:aws:iam::{org.account('network').id}:role/GitLabDeployer"
+    path = "example-group/platform/workloads"
+
+    def assume(sub: str, protected: str = "true", project: str = "4242") -> bool:
+        claims = {"gitlab.com:aud": ["https://gitlab.com"], "gitlab.com:sub": [sub],
+                  "gitlab.com:ref_protected": [protected], "gitlab.com:project_id": [project]}
+        return org.evaluate("federated/gitlab.com", "network", "sts:AssumeRoleWithWebIdentity", role, claims).allowed
+
+    assert assume(f"project_path:{path}:ref_type:branch:ref:main")
+    assert assume(f"project_path:{path}:ref_type:tag:ref:v1.2.0")
+    assert not assume(f"project_path:{path}:ref_type:branch:ref:feature")
+    assert not assume(f"project_path:{path}:ref_type:branch:ref:v1")  # a branch named like a tag
+    assert not assume(f"project_path:{path}:ref_type:branch:ref:main", protected="false")
+    assert not assume(f"project_path:{path}:ref_type:branch:ref:main", project="1")
+
+
+def test_gitlab_refuses_what_aws_cannot_check() -> None:
+    from pydantic import ValidationError
+
+    from guardrails.blueprint.schema_gitlab import GitLabOidc
+
+    with pytest.raises(ValidationError, match="not offer as a condition key"):
+        GitLabOidc.model_validate({"project_path": "g/p", "branches": ["main"], "environment": "production"})
+    with pytest.raises(ValidationError, match="at least one of `branches` or `tags`"):
+        GitLabOidc(project_path="g/p")
+    with pytest.raises(ValidationError):
+        GitLabOidc(project_path="g/*", branches=["main"])  # a wildcard in the project would match other projects
+
+
+def test_gitlab_claim_keys_need_gitlab_com(tmp_path: Path) -> None:
+    provider = GITLAB.replace('url: "https://gitlab.com"', 'url: "https://gitlab.example.com"')
+    [problem] = [d for d in errors(tmp_path, CI, provider) if d.code == "GR311"]
+    assert "protected_refs_only, project_id can be checked only for tokens of gitlab.com" in problem.message

@@ -35,6 +35,7 @@ MovedFrom = Annotated[list[IamName], BeforeValidator(lambda v: [v] if isinstance
     "of the oldest key. Keep them while any deployment may still have an old key.")]
 # The section models live in their own modules; they are re-exported here as part of the blueprint API.
 from guardrails.blueprint.schema_github import GitHubOidc
+from guardrails.blueprint.schema_gitlab import GitLabOidc
 from guardrails.blueprint.schema_identity_center import (
     FullAdminDeclaration,
     IdentityCenter,
@@ -382,6 +383,7 @@ class Trust(Strict):
     accounts: list[AccountTrust] = Field(default_factory=list)
     organization: bool = Field(False, description="Any principal of the organization (aws:PrincipalOrgID).")
     github_oidc: GitHubOidc | None = None
+    gitlab_oidc: GitLabOidc | None = None
     oidc: OidcTrust | None = None
     saml: SamlTrust | None = None
     require_mfa: bool = Field(
@@ -406,7 +408,8 @@ class Trust(Strict):
 
     @model_validator(mode="after")
     def _not_empty(self) -> Trust:
-        if not (self.services or self.accounts or self.organization or self.github_oidc or self.oidc or self.saml):
+        if not (self.services or self.accounts or self.organization or self.github_oidc or self.gitlab_oidc
+                or self.oidc or self.saml):
             raise ValueError("a trust needs at least one principal source")
         if (self.source_accounts or self.source_arns) and not self.services:
             raise ValueError("`source_accounts` and `source_arns` narrow a service trust (aws:SourceAccount, "

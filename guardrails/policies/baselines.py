@@ -173,6 +173,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             boundary_ref = PolicyRef("local", boundary.key)
         if spec.trust.github_oidc:
             oidc_used.add(spec.trust.github_oidc.provider)
+        if spec.trust.gitlab_oidc:
+            oidc_used.add(spec.trust.gitlab_oidc.provider)
         if spec.trust.oidc:
             oidc_used.add(spec.trust.oidc.provider)
         if spec.trust.saml:

@@ -8,6 +8,7 @@ from guardrails.model.build import Model
 from guardrails.policies.ir import ACCOUNT_ID, Condition, OrgInfo, PolicyDocument, Principal, Statement
 from guardrails.policies.trust_conditions import extra_conditions, source_conditions, with_conditions
 from guardrails.policies.trust_github import github_statements
+from guardrails.policies.trust_gitlab import gitlab_statement
 
 # SAML sign-in endpoint per partition: the audience a SAML assertion for the console carries.
 SAML_AUDIENCE = {
@@ -84,6 +85,10 @@ def trust_statements(model: Model, key: str, spec: RoleSpec, info: OrgInfo) -> l
         gh = trust.github_oidc
         host = providers.oidc[gh.provider].url.removeprefix("https://").rstrip("/")
         statements += github_statements(gh, host, providers.oidc[gh.provider].audiences, info, origin)
+    if trust.gitlab_oidc:
+        gl = trust.gitlab_oidc
+        host = providers.oidc[gl.provider].url.removeprefix("https://").rstrip("/")
+        statements.append(gitlab_statement(gl, host, providers.oidc[gl.provider].audiences, info, origin))
     if trust.oidc:
         host = providers.oidc[trust.oidc.provider].url.removeprefix("https://").rstrip("/")
         statements.append(_oidc_statement("TrustOidc", host, providers.oidc[trust.oidc.provider].audiences,
