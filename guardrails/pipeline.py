@@ -45,6 +45,7 @@ from guardrails.policies import risks
 from guardrails.policies.class_lock import LOCK_FILE, seed_lock, stale_lock, write_lock
 from guardrails.policies.identity_center import console_user_warnings
 from guardrails.policies.security import root_session_warnings
+from guardrails.policies.trust_conditions import confused_deputy_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 
@@ -127,6 +128,7 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     warnings, notes = _check_risks(model, plan, today or date.today())
     warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
     warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
+    warnings += confused_deputy_warnings(model)  # a service trust its service's documentation asks to narrow
     files = emit(plan)
     compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
     if run_tests and plan.tests:

@@ -303,3 +303,33 @@ def test_gitlab_claim_keys_need_gitlab_com(tmp_path: Path) -> None:
     provider = GITLAB.replace('url: "https://gitlab.com"', 'url: "https://gitlab.example.com"')
     [problem] = [d for d in errors(tmp_path, CI, provider) if d.code == "GR311"]
     assert "protected_refs_only, project_id can be checked only for tokens of gitlab.com" in problem.message
+
+
+# ----------------------------------------------------------------------------- confused-deputy warning
+
+PERSONALIZE = """\
+roles:
+  personalize-open:
+    name: PersonalizeOpen
+    trust: {services: [personalize.amazonaws.com]}
+    deploy_to: {accounts: [app-dev]}
+  personalize-narrowed:
+    name: PersonalizeNarrowed
+    trust:
+      services: [personalize.amazonaws.com]
+      conditions: {StringEquals: {aws:SourceAccount: app-dev}}
+    deploy_to: {accounts: [app-dev]}
+"""
+
+
+def test_a_documented_service_trust_without_source_keys_is_warned_about(tmp_path: Path,
+                                                                         example_compiled: Compiled) -> None:
+    result = compiled(tmp_path, PERSONALIZE)
+    [warning] = [w for w in result.warnings if "confused deputy" in w.message]
+    assert warning.code == "GR320" and "'personalize-open'" in warning.message
+    assert warning.location is not None and warning.location.file.endswith("extra.yaml")
+    assert "source_accounts: [self]" in warning.hint
+    # An account name of the blueprint is written as its id for account-id keys.
+    [statement] = trust_of(result, "PersonalizeNarrowed")["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": result.organization.account("app-dev").id}}
+    assert not [w for w in example_compiled.warnings if "confused deputy" in w.message]  # the example: EC2 only

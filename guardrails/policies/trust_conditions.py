@@ -20,8 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from guardrails.data.fast_yaml import safe_load
 from guardrails.diagnostics import Diagnostic
 from guardrails.model.build import Model
 from guardrails.policies.ir import ACCOUNT_ID, Condition, Statement
@@ -211,3 +214,28 @@ def _global_spec(lowered: str) -> dict[str, Any] | None:
         if "${" in name and lowered.startswith(name.split("${", 1)[0].lower()):
             return spec
     return None
+
+
+def confused_deputy_warnings(model: Model) -> list[Diagnostic]:
+    """GR320 for a role trusted by a service whose documentation asks for aws:SourceAccount or aws:SourceArn in the
+    trust (guardrails/data/confused_deputy_services.yaml) when the trust names neither."""
+    documented = _documented_services()
+    found: list[Diagnostic] = []
+    for key, role in model.blueprint.roles.items():
+        trust = role.trust
+        named = {k.lower() for block in (trust.conditions or {}).values() for k in block}
+        if trust.source_accounts or trust.source_arns or named & SOURCE_KEYS:
+            continue
+        for service in sorted(s for s in trust.services if s in documented):
+            found.append(Diagnostic.of(
+                "GR320", f"role {key!r} trusts {service} without aws:SourceAccount or aws:SourceArn: a resource of "
+                "another account could make the service act as this role (confused deputy)",
+                model.source.where("roles", key, "trust", "services"),
+                f"add `source_accounts: [self]` and/or `source_arns` to the trust ({documented[service]})"))
+    return found
+
+
+@cache
+def _documented_services() -> dict[str, str]:
+    raw = safe_load(resources.files("guardrails.data").joinpath("confused_deputy_services.yaml").read_text("utf-8"))
+    return dict(raw["services"])
