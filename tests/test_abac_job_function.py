@@ -23,6 +23,18 @@ TAGGED = '    parameters: {name_prefix: "${aws:PrincipalTag/team}-"}\n'
 PLAIN = "  developer:\n    library: workload-developer\n    parameters: {name_prefix: app-}\n"
 
 
+# A team's role: its tag is the principal tag of its sessions.
+SHOP_ROLE = """\
+roles:
+  shop-developer:
+    name: ShopDeveloper
+    trust: {accounts: [{account: audit}], require_mfa: true}
+    job_functions: [developer]
+    tags: {team: shop}
+    deploy_to: {accounts: [app-dev]}
+"""
+
+
 @pytest.fixture(scope="module")
 def abac(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
     """The example with the developer job function named by the caller's `team` tag (its tests left out: they
@@ -34,6 +46,7 @@ def abac(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
     assert PLAIN in text, "the example's developer job function changed: update this test"
     identity.write_text(text.replace(PLAIN, "  developer:\n    library: workload-developer\n" + TAGGED, 1),
                         encoding="utf-8")
+    (target / "extra.yaml").write_text(SHOP_ROLE, encoding="utf-8")
     return compile_blueprint(target, today=EXAMPLE_TODAY, run_tests=False)
 
 
@@ -70,6 +83,18 @@ def test_each_caller_reaches_the_names_of_its_own_tag(abac: Compiled) -> None:
     assert get("pay-data", team="pay") == "allow"
     assert get("pay-data", team="shop") == "implicit-deny"   # another team's bucket
     assert get("shop-data") == "implicit-deny"               # no tag: the variable matches nothing
+
+
+def test_a_roles_tag_is_the_principal_tag_of_its_sessions(abac: Compiled) -> None:
+    org = abac.organization
+
+    def get(bucket: str, context: dict[str, list[str]] | None = None) -> str:
+        return org.evaluate("role/ShopDeveloper", "app-dev", "s3:GetObject", f"arn:aws:s3:::{bucket}/x",
+                            context).outcome
+
+    assert get("shop-data") == "allow"
+    assert get("pay-data") == "implicit-deny"
+    assert get("pay-data", {"aws:PrincipalTag/team": ["pay"]}) == "allow"  # a session tag overrides the role's
 
 
 @pytest.mark.parametrize("action", ["iam:TagRole", "iam:TagUser", "iam:UntagRole", "iam:UntagUser",
