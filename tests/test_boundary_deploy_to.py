@@ -101,3 +101,20 @@ def test_a_boundary_only_deploy_to_needs_no_role_and_a_bad_placement_is_located(
     assert problem.code == "GR301" and "identity.yaml" in str(problem.location) and "network" in problem.hint
     org = organization(example_copy(tmp_path / "b", "    deploy_to: {accounts: [network]}\n"))
     assert has_boundary(org, "network") and has_boundary(org, "app-prod") and not has_boundary(org, "sandbox-1")
+
+
+def test_a_permission_set_bounded_by_it_may_be_assigned_where_only_deploy_to_puts_it(tmp_path: Path) -> None:
+    """GR308 asked for a role (or an empty group) using the boundary in every account of the assignment; the
+    boundary's own deploy_to is enough now."""
+    from .conftest import bounded_developer_example
+
+    target = tmp_path / "blueprints"
+    shutil.copytree(bounded_developer_example(), target)
+    center = target / "identity-center.yaml"
+    text = center.read_text(encoding="utf-8")
+    assert "deploy_to: {units: [Workloads/Dev]}" in text
+    center.write_text(text.replace("deploy_to: {units: [Workloads/Dev]}",
+                                   "deploy_to: {units: [Workloads/Dev, Sandbox]}", 1), encoding="utf-8")
+    org = compile_blueprint(target, today=EXAMPLE_TODAY, run_tests=False).organization
+    assert "sandbox-1" in org.permission_sets["Developer"].accounts
+    assert has_boundary(org, "sandbox-1")
