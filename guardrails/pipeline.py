@@ -46,6 +46,7 @@ from guardrails.policies import risks
 from guardrails.policies.class_lock import LOCK_FILE, seed_lock, stale_lock, write_lock
 from guardrails.policies.identity_center import console_user_warnings
 from guardrails.policies.security import root_session_warnings
+from guardrails.policies.trust_conditions import confused_deputy_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 from guardrails.progress import step
@@ -158,6 +159,7 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
             warnings += [d for d in found if d.severity is not Severity.ERROR]
         warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is for people
         warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
+        warnings += confused_deputy_warnings(model)  # a service trust its service's documentation asks to narrow
         if scale:  # the emitters cannot render past these quotas: stop here, with what the plan stages found
             raise BlueprintError(errors)
         files = emit(plan)

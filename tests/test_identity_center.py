@@ -140,10 +140,17 @@ def test_customer_managed_policies_must_exist_in_every_assigned_account(tmp_path
 
 
 def test_customer_managed_boundary_must_exist_too(tmp_path: Path) -> None:
-    # The workload boundary exists where the AppInstance role is (Workloads), not in Sandbox.
+    # Without its own deploy_to the workload boundary exists only where the AppInstance role is (Workloads), not in
+    # Sandbox.
     text = example_text().replace("deploy_to: {units: [Workloads/Dev]}", "deploy_to: {units: [Workloads/Dev, Sandbox]}")
-    [error] = errors_of(blueprint_with(tmp_path, text))
+    directory = blueprint_with(tmp_path, text)
+    identity = directory / "identity.yaml"
+    placed = "    deploy_to: {units: [Workloads, Sandbox]}\n"
+    assert placed in identity.read_text(encoding="utf-8")
+    identity.write_text(identity.read_text(encoding="utf-8").replace(placed, "", 1), encoding="utf-8")
+    [error] = errors_of(directory)
     assert error.code == "GR308" and "GuardrailsWorkloadBoundary" in error.message and "sandbox-1" in error.message
+    assert "permission_boundaries.workload-boundary.deploy_to" in error.hint
     assert error.location is not None and error.location.line == line_of(text, "boundary: workload-boundary")
 
 

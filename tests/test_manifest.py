@@ -26,6 +26,7 @@ OPTIONAL = {"OrganizationInfo": {"deployment_role", "management_deployment_role"
             "OrgPolicyEntry": {"intended_denials"}, "PermissionSetBoundary": {"arn", "customer_managed"},
             # written only for entries the blueprint renamed (moved_from); the example renames none
             **{entry: {"moved_from"} for entry in ("ManagedPolicyEntry", "RoleEntry", "GroupEntry", "UserEntry")}}
+OPTIONAL["RoleEntry"] = {"moved_from", "tags"}  # written only for roles with tags
 RENAMES = {"class_key": "class"}
 
 

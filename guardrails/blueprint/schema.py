@@ -35,6 +35,7 @@ MovedFrom = Annotated[list[IamName], BeforeValidator(lambda v: [v] if isinstance
     "of the oldest key. Keep them while any deployment may still have an old key.")]
 # The section models live in their own modules; they are re-exported here as part of the blueprint API.
 from guardrails.blueprint.schema_github import GitHubOidc
+from guardrails.blueprint.schema_gitlab import GitLabOidc
 from guardrails.blueprint.schema_identity_center import (
     FullAdminDeclaration,
     IdentityCenter,
@@ -397,6 +398,7 @@ class Trust(Strict):
     accounts: list[AccountTrust] = Field(default_factory=list)
     organization: bool = Field(False, description="Any principal of the organization (aws:PrincipalOrgID).")
     github_oidc: GitHubOidc | None = None
+    gitlab_oidc: GitLabOidc | None = None
     oidc: OidcTrust | None = None
     saml: SamlTrust | None = None
     require_mfa: bool = Field(
@@ -406,11 +408,27 @@ class Trust(Strict):
         "applied to the sessions of `accounts[].permission_sets`.",
     )
     external_id: Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")] | None = None
+    source_accounts: list[str] = Field(
+        default_factory=list, description="Only with `services`: the accounts on whose behalf the service may assume "
+        "the role (aws:SourceAccount, confused-deputy protection): account names, 12-digit ids, or `self` for the "
+        "account the role is in.")
+    source_arns: list[str] = Field(
+        default_factory=list, description="Only with `services`: the resources on whose behalf the service may assume "
+        "the role (aws:SourceArn), e.g. `arn:${partition}:sagemaker:*:${account_id}:training-job/app-*`.")
+    conditions: dict[str, dict[str, StringOrList | bool | int]] | None = Field(
+        None, description="More conditions on every statement of the trust, `{Operator: {key: value or [values]}}` "
+        "as in IAM JSON (ANDed with the ones guardrails writes). Operators, keys (global, AWS STS, SAML and the "
+        "trusted OIDC providers' claims) and values are checked; `${partition}`, `${account_id}`, `${org_id}` are "
+        "substituted, and account names are accepted for account-id keys.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Trust:
-        if not (self.services or self.accounts or self.organization or self.github_oidc or self.oidc or self.saml):
+        if not (self.services or self.accounts or self.organization or self.github_oidc or self.gitlab_oidc
+                or self.oidc or self.saml):
             raise ValueError("a trust needs at least one principal source")
+        if (self.source_accounts or self.source_arns) and not self.services:
+            raise ValueError("`source_accounts` and `source_arns` narrow a service trust (aws:SourceAccount, "
+                             "aws:SourceArn): name `services`, or write the condition in `conditions`")
         return self
 
 
@@ -455,6 +473,10 @@ class PermissionBoundary(Strict):
     name: PolicyName | None = None
     description: str = ""
     statements: list[Statement] = Field(min_length=1)
+    deploy_to: Placement | None = Field(
+        None, description="Where the boundary policy is created even if no role of the blueprint uses it there: "
+        "the accounts where people or CI create roles with it (`iam:PermissionsBoundary`). It is created wherever a "
+        "role or permission set uses it anyway.")
     moved_from: MovedFrom
 
 

@@ -79,6 +79,12 @@ class GitHubOidc(Strict):
                                 "`refs` pin environments or `workflows` are named).")
     workflows: list[WorkflowText] = Field(default_factory=list, description=(
         f"The workflow files allowed (the `job_workflow_ref` claim): {WORKFLOW_FORMS}. Wildcards only in the ref."))
+    repository_id: int | None = Field(None, ge=1, description=(
+        "The repository's numeric id (the `repository_id` claim): a repository created again under the same name "
+        "after a rename or deletion has another, so its jobs are refused."))
+    repository_owner_id: int | None = Field(None, ge=1, description=(
+        "The owner's numeric id (the `repository_owner_id` claim): an organization or user that takes over the "
+        "owner's name after a rename has another."))
     provider: str = Field("github", description="Name of the OIDC identity provider entry.")
 
     @model_validator(mode="after")

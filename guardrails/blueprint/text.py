@@ -131,6 +131,7 @@ POLICY_TEXT: frozenset[tuple[type[BaseModel], str]] = frozenset({
     (schema.Statement, "resources"), (schema.Statement, "not_resources"), (schema.Statement, "conditions"),
     (schema.Grant, "resources"), (schema.GrantConditions, "principal_tags"), (schema.GrantConditions, "resource_tags"),
     (schema.AccessTest, "resource"), (schema.AccessTest, "context"),
+    (schema.Trust, "source_arns"), (schema.Trust, "conditions"),  # trust policy text
     (schema.JobFunction, "parameters"),  # built-ins' parameters end up in their policy text
     (schema.Organization, "guardrails"), (schema.OrgUnit, "guardrails"), (schema.Account, "guardrails"),
 })

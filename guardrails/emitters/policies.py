@@ -191,7 +191,8 @@ def _class(cls: BaselineClass, partition: str) -> dict[str, Any]:
                    "policies": [arn(ref) for ref in r.policies],
                    "inline_policies": [f"{base}/inline/{r.name}-{name}.json" for name, _ in r.inline_policies],
                    "boundary": arn(r.boundary) if r.boundary else None,
-                   "max_session_duration": r.max_session_duration}
+                   "max_session_duration": r.max_session_duration,
+                   **({"tags": dict(r.tags)} if r.tags else {})}
                   for r in cls.baseline.roles],
         "groups": [{"name": g.name, "path": g.path, "logical_name": g.key, **_moved(g.moved_from),
                     "policies": [arn(ref) for ref in g.policies]} for g in cls.baseline.groups],

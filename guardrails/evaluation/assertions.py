@@ -108,6 +108,9 @@ def failure_diagnostics(results: Sequence[CaseResult]) -> list[Diagnostic]:
 def _unknown_hint(decision: Decision) -> str:
     """What to change in a test whose decision guardrails cannot know."""
     unknown = [step for step in decision.steps if step.outcome == "unknown"]
+    if any(step.stage == "requested boundary" for step in unknown):
+        return ("deploy the boundary policy to that account (`permission_boundaries.NAME.deploy_to`), or test an "
+                "account where it is deployed")
     if any(step.stage == "documented exception" for step in unknown):
         return ("AWS documents that this request needs no permission but not whether the Deny that applies stops it; "
                 "test a request the documentation settles")

@@ -109,6 +109,12 @@ def defaults(org: Organization, caller: Caller, spec: PrincipalSpec, account: Ac
         if spec.kind == "user":
             for key, value in org.user(account, spec.name).tags:
                 defaults[f"aws:PrincipalTag/{key}"] = value
+    if spec.kind == "role":
+        # A role session carries the role's tags as principal tags (session tags, which a test gives in its context,
+        # override them): https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html
+        role = org.class_entry(account).role(spec.name)  # None: a role the plan does not deploy (its tags unknown)
+        for key, value in role.tags if role is not None else ():
+            defaults[f"aws:PrincipalTag/{key}"] = value
     if caller.kind == "service":
         defaults["aws:PrincipalIsAWSService"] = "true"
         defaults["aws:PrincipalServiceName"] = caller.service

@@ -114,6 +114,9 @@ class PolicySet:
     exemptions: tuple[Exemption, ...] = ()
     rcp_exempt_reason: str = ""  # why RCPs do not apply (a documented exception)
     caller_unknown: str = ""
+    # Why the permissions boundary the request names (iam:PermissionsBoundary) may not exist where it is set: IAM
+    # authorizes the request, but it succeeds only if the policy exists, so an allow is ``unknown``.
+    boundary_unknown: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +440,10 @@ def _unless_unmodeled(decision: Decision, policies: PolicySet) -> Decision:
     if policies.resource_unknown:
         step = Step("unknown resource policy", "unknown", "the caller's side allows it, so it depends on the "
                     f"resource's own policy: {policies.resource_unknown}")
+        return Decision("unknown", (*decision.steps, step), decision.deciding)
+    if policies.boundary_unknown:
+        step = Step("requested boundary", "unknown", "the policies allow it, but "
+                    f"{policies.boundary_unknown}")
         return Decision("unknown", (*decision.steps, step), decision.deciding)
     if not policies.unmodeled:
         return decision

@@ -22,6 +22,7 @@ from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.resources import ResourceSide, resolve_resource
 from guardrails.evaluation.unconditional import Exemption
 from guardrails.iam.arns import SSO_ROLE_PATH, arn_account
+from guardrails.iam.manifest import ACCOUNT_PLACEHOLDER
 
 if TYPE_CHECKING:
     from guardrails.evaluation.organization import Account, Organization, PrincipalSpec
@@ -114,7 +115,8 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
                          resource=resource_policy, resource_required=required,
                          identity_implicit=caller.kind == "root" and not outside, unmodeled=unmodeled,
                          key_policy=side.key_policy, resource_unknown=unknown, notes=notes, task_policy=task_policy,
-                         caller_unknown=external.unknown_side(caller) if outside else "")
+                         caller_unknown=external.unknown_side(caller) if outside else "",
+                         boundary_unknown=_missing_boundary(org, given, target))
     # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
     # and resources, service-linked roles, calls that need no permission.
     return Side(caller, given, resource_account, target,
@@ -156,3 +158,27 @@ def _trust_policy(org: Organization, resource: str, target: Account | None) -> t
         raise EvaluationError(f"{resource} is not a role guardrails deploys in account {target.name} "
                               f"(roles there: {known}); its trust policy is unknown")
     return None, False
+
+
+def _missing_boundary(org: Organization, given: Mapping[str, tuple[str, ...]], target: Account | None) -> str:
+    """Why a boundary the request names (``iam:PermissionsBoundary``: the one CreateRole, CreateUser and
+    Put*PermissionsBoundary set, or the one the changed role carries) may not exist: a customer managed policy of
+    the resource's account that the plan does not deploy there. IAM authorizes such a request, then fails it with
+    NoSuchEntity (a boundary must be an existing managed policy,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html); "" when every one is deployed
+    (or is not the plan's to know: AWS managed, or another account's)."""
+    if target is None:
+        return ""
+    values = next((v for k, v in given.items() if k.lower() == "iam:permissionsboundary"), ())
+    missing = []
+    for value in values:
+        if arn_account(value) != target.id or ":policy/" not in value:
+            continue
+        written = value.replace(f"::{target.id}:", f"::{ACCOUNT_PLACEHOLDER}:", 1)
+        if org.class_entry(target).managed_policy(written) is None:
+            missing.append(value)
+    if not missing:
+        return ""
+    return (f"the permissions boundary {', '.join(missing)} is not deployed in account {target.name}: the request "
+            "fails unless that policy was created outside guardrails (name the account in the boundary's "
+            "`deploy_to`)")

@@ -204,6 +204,7 @@ class RoleEntry:
     max_session_duration: int
     logical_name: str = ""  # module.baseline.aws_iam_role.NAME; "" in trees written before the manifest had it
     moved_from: tuple[str, ...] = ()  # former logical names (blueprint moved_from), oldest first
+    tags: tuple[tuple[str, str], ...] = ()  # sorted (key, value) pairs: its sessions' aws:PrincipalTag values
 
 
 @dataclass(frozen=True)
@@ -428,12 +429,18 @@ def _class(key: str, at: JsonObject) -> AccountClass:
     roles = at.objects("roles", lambda r: RoleEntry(
         r.text("name"), r.text("path"), r.text("trust"), r.texts("policies"), r.texts("inline_policies"),
         r.text("boundary", null=True), r.number("max_session_duration"),
-        r.text("logical_name", default=""), r.texts("moved_from", default=[])))
+        r.text("logical_name", default=""), r.texts("moved_from", default=[]), _tags(r)))
     groups = at.objects("groups", lambda g: GroupEntry(g.text("name"), g.text("path"), g.texts("policies"),
                                                        g.text("logical_name", default=""),
                                                        g.texts("moved_from", default=[])))
     users = at.objects("users", _user)
     return AccountClass(key, at.texts("accounts"), managed, roles, groups, users)
+
+
+def _tags(at: JsonObject) -> tuple[tuple[str, str], ...]:
+    """A role's tags, sorted (absent in trees written before roles had them, and for roles without tags)."""
+    tags = at.object("tags", default=None)
+    return tuple(sorted((k, tags.text(k)) for k in tags.raw)) if tags is not None else ()
 
 
 def _user(at: JsonObject) -> UserEntry:

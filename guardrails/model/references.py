@@ -161,7 +161,7 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
             problems.append(Diagnostic.of("GR301", f"unknown permission boundary {role.boundary!r}",
                                           src.where("roles", key, "boundary"), _suggest(role.boundary, boundaries)))
         trust = role.trust
-        federated = bool(trust.github_oidc or trust.oidc or trust.saml)
+        federated = bool(trust.github_oidc or trust.gitlab_oidc or trust.oidc or trust.saml)
         if trust.require_mfa and not (trust.accounts or trust.organization):
             problems.append(Diagnostic.of(
                 "GR307", f"role {key!r} requires MFA but is trusted only by {'federated identities' if federated else 'AWS services'}",
@@ -172,6 +172,17 @@ def _check_references(model: Model, problems: list[Diagnostic]) -> None:
             problems.append(Diagnostic.of("GR301", f"unknown OIDC provider {trust.github_oidc.provider!r}",
                                           src.where("roles", key, "trust", "github_oidc"),
                                           "declare it under identity_providers.oidc (url https://token.actions.githubusercontent.com)"))
+        if trust.gitlab_oidc and trust.gitlab_oidc.provider not in providers_oidc:
+            problems.append(Diagnostic.of("GR301", f"unknown OIDC provider {trust.gitlab_oidc.provider!r}",
+                                          src.where("roles", key, "trust", "gitlab_oidc"),
+                                          "declare it under identity_providers.oidc (url https://gitlab.com)"))
+        elif trust.gitlab_oidc and _gitlab_claims(trust.gitlab_oidc) and \
+                bp.identity_providers.oidc[trust.gitlab_oidc.provider].url.rstrip("/") != "https://gitlab.com":
+            problems.append(Diagnostic.of(
+                "GR311", f"{', '.join(_gitlab_claims(trust.gitlab_oidc))} can be checked only for tokens of gitlab.com",
+                src.where("roles", key, "trust", "gitlab_oidc"),
+                "AWS offers the GitLab claims as condition keys for https://gitlab.com only; for a self-managed "
+                "instance pin `branches`/`tags` (the `sub` claim) and drop them"))
         if trust.oidc and trust.oidc.provider not in providers_oidc:
             problems.append(Diagnostic.of("GR301", f"unknown OIDC provider {trust.oidc.provider!r}",
                                           src.where("roles", key, "trust", "oidc", "provider"), _suggest(trust.oidc.provider, providers_oidc)))
@@ -441,3 +452,8 @@ def _unit_yaml(path: str) -> list[str]:
             out.append("units")
         out.append(part)
     return out
+
+
+def _gitlab_claims(gl: object) -> list[str]:
+    """The `gitlab_oidc` fields that become condition keys of their own (not `sub`)."""
+    return [name for name in ("protected_refs_only", "project_id", "namespace_id") if getattr(gl, name)]

@@ -83,6 +83,18 @@ def _former(prefix: str, keys: list[str]) -> tuple[str, ...]:
     return tuple(f"{prefix}_{ident(k)}" for k in keys)
 
 
+def boundary_policy(model: Model, name: str, info: OrgInfo) -> ManagedPolicy:
+    """The managed policy of the `permission_boundaries` entry ``name``."""
+    b = model.blueprint.permission_boundaries[name]
+    where = ("permission_boundaries", name, "statements")
+    statements = tuple(convert_statement(s, f"{camel(name)}{i + 1}", info, str(model.source.where(*where, i)))
+                       for i, s in enumerate(b.statements))
+    return ManagedPolicy(f"boundary_{ident(name)}", b.name or name, POLICY_PATH,
+                         b.description or f"Permission boundary {name}", PolicyDocument(statements), "boundary",
+                         moved_from=_former("boundary", b.moved_from),
+                         origin=str(model.source.where_key("permission_boundaries", name)))
+
+
 def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, JobCompilation]) -> Baseline:
     bp = model.blueprint
     org = bp.organization
@@ -162,20 +174,13 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             continue
         boundary_ref = None
         if spec.boundary:
-            b = bp.permission_boundaries[spec.boundary]
-            where = ("permission_boundaries", spec.boundary, "statements")
-            statements = tuple(convert_statement(s, f"{camel(spec.boundary)}{i + 1}", info,
-                                                 str(model.source.where(*where, i)))
-                               for i, s in enumerate(b.statements))
-            boundary = ManagedPolicy(f"boundary_{ident(spec.boundary)}", b.name or spec.boundary, POLICY_PATH,
-                                     b.description or f"Permission boundary {spec.boundary}",
-                                     PolicyDocument(statements), "boundary",
-                                     moved_from=_former("boundary", b.moved_from),
-                                     origin=str(model.source.where_key("permission_boundaries", spec.boundary)))
+            boundary = boundary_policy(model, spec.boundary, info)
             policies[boundary.key] = boundary
             boundary_ref = PolicyRef("local", boundary.key)
         if spec.trust.github_oidc:
             oidc_used.add(spec.trust.github_oidc.provider)
+        if spec.trust.gitlab_oidc:
+            oidc_used.add(spec.trust.gitlab_oidc.provider)
         if spec.trust.oidc:
             oidc_used.add(spec.trust.oidc.provider)
         if spec.trust.saml:
@@ -187,6 +192,13 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             instance_profile=spec.instance_profile,
             tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings),
             moved_from=_former("role", spec.moved_from), origin=str(model.source.where_key("roles", key))))
+
+    # Boundaries placed by their own `deploy_to`: where roles are created with them (the delegation pattern), which
+    # no role of the blueprint may use there.
+    for name in bp.permission_boundaries:
+        if account in model.placements.get(("permission_boundaries", name), ()):
+            boundary = boundary_policy(model, name, info)
+            policies.setdefault(boundary.key, boundary)
 
     password = password_policy(model)
     idp = bp.identity_providers

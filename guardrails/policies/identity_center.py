@@ -96,8 +96,9 @@ def identity_center_plan(model: Model, info: OrgInfo, jobs: Mapping[str, Any],
                     model.source.where(*where, "boundary" if what == "boundary" else "policy"),
                     "Identity Center cannot provision a permission set into an account that lacks the policy: place "
                     "a group or role using it in those accounts, narrow the assignments, or use `policy: inline`"
-                    if what == "policy" else "place a role with this boundary in those accounts, or use an AWS "
-                    "managed boundary"))
+                    if what == "policy" else "name those accounts in the boundary's `deploy_to` "
+                    f"(permission_boundaries.{_boundary_key(model, reference)}.deploy_to), or use an AWS managed "
+                    "boundary"))
     if problems:
         raise BlueprintError(problems)
     admin = center.delegated_admin or next(a.name for a in model.accounts.values() if a.management)
@@ -112,6 +113,12 @@ def identity_center_plan(model: Model, info: OrgInfo, jobs: Mapping[str, Any],
 
 def permission_set_key(name: str) -> str:
     return "ps_" + re.sub(r"\W", "_", name.lower())
+
+
+def _boundary_key(model: Model, reference: CustomerPolicyReference) -> str:
+    """The `permission_boundaries` key of the policy a reference names (its name when none: cannot happen)."""
+    return next((key for key, b in model.blueprint.permission_boundaries.items()
+                 if (b.name or key) == reference.name), reference.name)
 
 
 def _holds(cls: BaselineClass | None, reference: CustomerPolicyReference) -> bool:

@@ -25,7 +25,8 @@ from guardrails.policies.rollout import canary_rollout
 from guardrails.policies.scps import privileged_role_names, service_control_policies
 from guardrails.policies.security import security_plan
 from guardrails.policies.statements import POLICY_PATH, camel, convert_statement, ident, slug, substitute
-from guardrails.policies.trust import SAML_AUDIENCE, role_trust
+from guardrails.policies.trust import SAML_AUDIENCE, role_trust, trust_statements
+from guardrails.policies.trust_conditions import trust_condition_problems
 
 __all__ = [
     "BREAK_GLASS_GROUP", "POLICY_PATH", "SAML_AUDIENCE", "JobCompilation", "baseline_classes", "baseline_for",
@@ -52,7 +53,12 @@ def synthesize(model: Model, *, comparisons: bool = True) -> Plan:
                                                    *(org.control_tower.roles if org.control_tower else ())))),
         break_glass_role=org.break_glass.role, break_glass_account=org.break_glass.account,
         retain_stacks=org.retain_stacks_on_account_removal)
-    problems: list[Diagnostic] = []
+    problems: list[Diagnostic] = [
+        problem for key, role in bp.roles.items() if role.trust.conditions or role.trust.source_accounts
+        or role.trust.source_arns
+        for problem in trust_condition_problems(model, key, trust_statements(model, key, role, info))]
+    if problems:
+        raise BlueprintError(problems)
     scps, rcps = service_control_policies(model, info, problems)
     if model.released is not None and org.rollout is not None:
         scps, rcps = canary_rollout(model, scps, rcps)

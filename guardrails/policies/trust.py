@@ -6,7 +6,9 @@ from guardrails.blueprint.schema import Role as RoleSpec
 from guardrails.iam.arns import oidc_provider_arn, role_arn, root_arn, saml_provider_arn, sso_role_arn, user_arn
 from guardrails.model.build import Model
 from guardrails.policies.ir import ACCOUNT_ID, Condition, OrgInfo, PolicyDocument, Principal, Statement
+from guardrails.policies.trust_conditions import extra_conditions, source_conditions, with_conditions
 from guardrails.policies.trust_github import github_statements
+from guardrails.policies.trust_gitlab import gitlab_statement
 
 # SAML sign-in endpoint per partition: the audience a SAML assertion for the console carries.
 SAML_AUDIENCE = {
@@ -20,12 +22,20 @@ SSO_SUFFIX_PATTERN = "?" * 16
 
 
 def role_trust(model: Model, key: str, spec: RoleSpec, info: OrgInfo) -> PolicyDocument:
+    """The trust policy: a statement per kind of principal, each with `trust.conditions` ANDed in."""
+    extra = extra_conditions(model, spec.trust, info)
+    return PolicyDocument(tuple(with_conditions(s, extra) for s in trust_statements(model, key, spec, info)))
+
+
+def trust_statements(model: Model, key: str, spec: RoleSpec, info: OrgInfo) -> list[Statement]:
+    """The trust's statements without `trust.conditions`."""
     trust = spec.trust
     statements: list[Statement] = []
     origin = str(model.source.where("roles", key, "trust"))
     if trust.services:
         statements.append(Statement("TrustAwsServices", "Allow", actions=("sts:AssumeRole",),
-                                    principals=(Principal("Service", tuple(sorted(trust.services))),), origin=origin))
+                                    principals=(Principal("Service", tuple(sorted(trust.services))),),
+                                    conditions=source_conditions(model, trust, info), origin=origin))
     extra: list[Condition] = []
     if trust.external_id:
         extra.append(Condition("StringEquals", "sts:ExternalId", (trust.external_id,)))
@@ -75,6 +85,10 @@ def role_trust(model: Model, key: str, spec: RoleSpec, info: OrgInfo) -> PolicyD
         gh = trust.github_oidc
         host = providers.oidc[gh.provider].url.removeprefix("https://").rstrip("/")
         statements += github_statements(gh, host, providers.oidc[gh.provider].audiences, info, origin)
+    if trust.gitlab_oidc:
+        gl = trust.gitlab_oidc
+        host = providers.oidc[gl.provider].url.removeprefix("https://").rstrip("/")
+        statements.append(gitlab_statement(gl, host, providers.oidc[gl.provider].audiences, info, origin))
     if trust.oidc:
         host = providers.oidc[trust.oidc.provider].url.removeprefix("https://").rstrip("/")
         statements.append(_oidc_statement("TrustOidc", host, providers.oidc[trust.oidc.provider].audiences,
@@ -84,7 +98,7 @@ def role_trust(model: Model, key: str, spec: RoleSpec, info: OrgInfo) -> PolicyD
             "TrustSaml", "Allow", actions=("sts:AssumeRoleWithSAML",),
             principals=(Principal("Federated", (saml_provider_arn(info.partition, ACCOUNT_ID, trust.saml.provider),)),),
             conditions=(Condition("StringEquals", "SAML:aud", (SAML_AUDIENCE[info.partition],)),), origin=origin))
-    return PolicyDocument(tuple(statements))
+    return statements
 
 
 def _permission_set_roles(model: Model, info: OrgInfo, account_id: str, names: list[str]) -> set[str]:

@@ -2,8 +2,8 @@
 
 `sub` is `repo:OWNER/REPO:environment:NAME` for a job in an environment (then it names no ref),
 `repo:OWNER/REPO:ref:REF` otherwise, `repo:OWNER/REPO:pull_request` for pull-request events
-(https://docs.github.com/en/actions/reference/security/oidc). AWS STS also checks the token's `ref` and
-`job_workflow_ref` claims as condition keys `<provider host>:ref` and `<provider host>:job_workflow_ref`
+(https://docs.github.com/en/actions/reference/security/oidc). AWS STS also checks the token's `ref`,
+`job_workflow_ref`, `repository_id` and `repository_owner_id` claims as condition keys `<provider host>:<claim>`
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif,
 GitHub tab): the environment's ref and the workflow file are pinned with them. A missing claim never matches
 StringEquals or StringLike, so a token without it is refused.
@@ -39,13 +39,13 @@ def github_statements(gh: GitHubOidc, host: str, audiences: list[str], info: Org
             claims["job_workflow_ref"] = _workflow_refs(gh, gh.refs)
         if gh.pull_requests and not separate:
             claims["sub"].append(pull_request)
-        statements.append(_statement("TrustGitHubActions", host, audiences, claims, info, origin))
+        statements.append(_statement("TrustGitHubActions", host, audiences, claims, info, origin, gh))
     if gh.pull_requests and (separate or not subjects):
         claims = {"sub": [pull_request]}
         if gh.workflows:
             claims["job_workflow_ref"] = _workflow_refs(gh, [PULL_REQUEST_REF])
         statements.append(_statement("TrustGitHubPullRequests" if separate else "TrustGitHubActions", host,
-                                     audiences, claims, info, origin))
+                                     audiences, claims, info, origin, gh))
     return statements
 
 
@@ -62,8 +62,13 @@ def _workflow_refs(gh: GitHubOidc, refs: list[str]) -> list[str]:
 
 
 def _statement(sid: str, host: str, audiences: list[str], claims: dict[str, list[str]], info: OrgInfo,
-               origin: str) -> Statement:
+               origin: str, gh: GitHubOidc | None = None) -> Statement:
     conditions = [Condition("StringEquals", f"{host}:aud", tuple(sorted(audiences)))]
+    if gh is not None:
+        # The ids survive no rename: a repository or owner created again under the trusted name has other ones.
+        for claim in ("repository_id", "repository_owner_id"):
+            if getattr(gh, claim) is not None:
+                conditions.append(Condition("StringEquals", f"{host}:{claim}", (str(getattr(gh, claim)),)))
     for claim, values in claims.items():
         # StringLike only where a value holds a wildcard, so an exact value cannot be read as a pattern.
         wildcard = any(ch in value for value in values for ch in "*?")
