@@ -121,6 +121,9 @@ CatalogRef = Union[str, dict[str, dict[str, Any]]]
 
 class ExplicitScp(Strict):
     name: PolicyName
+    id: Annotated[str, StringConstraints(pattern=r"^p-[0-9a-z]{8,128}$")] | None = Field(
+        None, description="Existing policy id (`guardrails import` records it): Terraform imports the policy and "
+        "its attachment here instead of creating them.")
     description: str = ""
     statements: list[Statement]
     intended_denials: list[str] = Field(

@@ -274,6 +274,7 @@ class ServiceControlPolicy:
     # Sids of Deny statements that deny the break-glass role on purpose (e.g. a size cap for everyone): the lockout
     # proof (guardrails.evaluation.lockout) accepts them instead of reporting GR403.
     intended_denials: tuple[str, ...] = ()
+    existing_id: str | None = None  # an existing policy (blueprint `id`): imported, not created
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,8 @@ def service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnos
             scps.append(ServiceControlPolicy(key=re.sub(r"\W", "_", scp.name), name=scp.name,
                                              description=scp.description or f"SCP {scp.name}",
                                              document=PolicyDocument(stmts), target=target,
-                                             intended_denials=tuple(sorted(scp.intended_denials))))
+                                             intended_denials=tuple(sorted(scp.intended_denials)),
+                                             existing_id=scp.id))
 
     attach("root", "root", org.scps, ("organization",))
     for unit in model.units.values():

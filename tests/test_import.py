@@ -1,0 +1,239 @@
+"""``guardrails import`` against moto in server mode: an organization seeded with OUs, accounts, SCPs (one equal to
+a catalog guardrail, one custom), an RCP, a delegated administrator, an Identity Center permission set and
+assignment, and in one member account a role with a boundary, a group, a customer managed policy and a password
+policy; then import → build → the import lists → audit.
+
+moto 5.2.5 notes (each where it matters): sts:AssumeRole always succeeds; created accounts get random ids; the
+management account's email is master@example.com; sso-admin answers ListInstances with one instance whose
+identity store id is not of AWS's ``d-`` + 10 hex form (moto's own), so the seed rewrites nothing and the test
+checks what the blueprint's schema accepts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("moto.server")
+boto3 = pytest.importorskip("boto3")
+
+from guardrails.audit.importer import ReadOnlyGuard, read_organization  # noqa: E402
+from guardrails.cli import main  # noqa: E402
+
+from .deploy.emulator import reset  # noqa: E402
+
+REGION = "us-east-1"
+CUSTOM_SCP = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "DenyBucketDeletion", "Effect": "Deny", "Action": ["s3:DeleteBucket"], "Resource": "*"}]}
+CATALOG_SCP = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "DenyLeaveOrganization", "Effect": "Deny", "Action": "organizations:LeaveOrganization",
+     "Resource": "*"}]}
+APP_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "ReadReports", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::reports/*"}]}
+BOUNDARY = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "Ceiling", "Effect": "Allow", "Action": ["s3:*"], "Resource": "*"}]}
+TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
+class Seeded:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ids: dict[str, str] = {}
+        self.units: dict[str, str] = {}
+        self.policies: dict[str, str] = {}
+        self.group = ""
+
+
+def _client(url: str, service: str, creds: dict[str, str] | None = None) -> Any:
+    extra = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
+             "aws_session_token": creds["SessionToken"]} if creds else {}
+    return boto3.client(service, endpoint_url=url, region_name=REGION, **extra)
+
+
+@pytest.fixture(scope="module")
+def seeded(moto_url: str) -> Iterator[Seeded]:
+    reset(moto_url)
+    patch = pytest.MonkeyPatch()
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        patch.delenv(name, raising=False)
+    patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    patch.setenv("AWS_DEFAULT_REGION", REGION)
+    out = Seeded(moto_url)
+    orgs = _client(moto_url, "organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    root = orgs.list_roots()["Roots"][0]["Id"]
+    orgs.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    orgs.enable_policy_type(RootId=root, PolicyType="RESOURCE_CONTROL_POLICY")
+    out.units["Workloads"] = orgs.create_organizational_unit(ParentId=root, Name="Workloads")[
+        "OrganizationalUnit"]["Id"]
+    out.units["Workloads/Prod"] = orgs.create_organizational_unit(ParentId=out.units["Workloads"], Name="Prod")[
+        "OrganizationalUnit"]["Id"]
+    out.units["Security"] = orgs.create_organizational_unit(ParentId=root, Name="Security")[
+        "OrganizationalUnit"]["Id"]
+    for name, unit in (("app-prod", "Workloads/Prod"), ("audit", "Security")):
+        created = orgs.create_account(Email=f"aws+{name}@example.com", AccountName=name)[
+            "CreateAccountStatus"]["AccountId"]
+        orgs.move_account(AccountId=created, SourceParentId=root, DestinationParentId=out.units[unit])
+        out.ids[name] = created
+    for name, doc, target, kind in (("deny-leave", CATALOG_SCP, root, "SERVICE_CONTROL_POLICY"),
+                                    ("keep-buckets", CUSTOM_SCP, out.units["Workloads"], "SERVICE_CONTROL_POLICY")):
+        policy = orgs.create_policy(Name=name, Description=f"seeded {name}", Type=kind, Content=json.dumps(doc))[
+            "Policy"]["PolicySummary"]["Id"]
+        orgs.attach_policy(PolicyId=policy, TargetId=target)
+        out.policies[name] = policy
+    orgs.register_delegated_administrator(AccountId=out.ids["audit"], ServicePrincipal="access-analyzer.amazonaws.com")
+    creds = _client(moto_url, "sts").assume_role(
+        RoleArn=f"arn:aws:iam::{out.ids['app-prod']}:role/OrganizationAccountAccessRole",
+        RoleSessionName="seed")["Credentials"]
+    iam = _client(moto_url, "iam", creds)
+    boundary = iam.create_policy(PolicyName="AppBoundary", PolicyDocument=json.dumps(BOUNDARY))["Policy"]["Arn"]
+    app = iam.create_policy(PolicyName="AppReports", PolicyDocument=json.dumps(APP_POLICY))["Policy"]["Arn"]
+    iam.create_role(RoleName="AppRole", AssumeRolePolicyDocument=json.dumps(TRUST), PermissionsBoundary=boundary)
+    iam.attach_role_policy(RoleName="AppRole", PolicyArn=app)
+    iam.create_group(GroupName="readers")
+    iam.attach_group_policy(GroupName="readers", PolicyArn=app)
+    store = _client(moto_url, "sso-admin").list_instances()["Instances"][0]
+    group = _client(moto_url, "identitystore").create_group(IdentityStoreId=store["IdentityStoreId"],
+                                                            DisplayName="developers")["GroupId"]
+    sso = _client(moto_url, "sso-admin")
+    permission_set = sso.create_permission_set(Name="Developer", InstanceArn=store["InstanceArn"],
+                                               SessionDuration="PT4H")["PermissionSet"]["PermissionSetArn"]
+    sso.put_inline_policy_to_permission_set(InstanceArn=store["InstanceArn"], PermissionSetArn=permission_set,
+                                            InlinePolicy=json.dumps(APP_POLICY))
+    sso.create_account_assignment(InstanceArn=store["InstanceArn"], TargetId=out.ids["app-prod"],
+                                  TargetType="AWS_ACCOUNT", PermissionSetArn=permission_set, PrincipalType="GROUP",
+                                  PrincipalId=group)
+    out.group = group
+    iam.update_account_password_policy(MinimumPasswordLength=16, RequireSymbols=True, RequireNumbers=True,
+                                       RequireUppercaseCharacters=True, RequireLowercaseCharacters=True,
+                                       AllowUsersToChangePassword=True, MaxPasswordAge=60, PasswordReusePrevention=12)
+    yield out
+    patch.undo()
+
+
+def _import(seeded: Seeded, target: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = main(["import", "--endpoint-url", seeded.url, "--region", REGION, "-o", str(target),
+                 "--accounts", seeded.ids["app-prod"], *extra])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_reads_only(seeded: Seeded) -> None:
+    guard = ReadOnlyGuard()
+    org = read_organization(profile=None, region=REGION, endpoint_url=seeded.url, accounts=(seeded.ids["app-prod"],),
+                            guard=guard)
+    assert guard.operations, "the guard saw no calls"
+    writes = [op for op in guard.operations if not op.split(":", 1)[1].startswith(("List", "Describe", "Get"))]
+    assert set(writes) <= {"sts:AssumeRole"}, writes
+    assert {u.path for u in org.units} == {"Workloads", "Workloads/Prod", "Security"}
+    assert {p.name for p in org.policies} >= {"deny-leave", "keep-buckets"}
+    assert (seeded.ids["audit"], "access-analyzer.amazonaws.com") in org.delegated_admins
+    assert org.identity_center is not None
+    assert [(s.name, s.session_duration, s.inline is not None) for s in org.identity_center.permission_sets] == [
+        ("Developer", "PT4H", True)]
+    assert [(a.permission_set, a.account_id, a.principal_id, a.principal_name)
+            for a in org.identity_center.assignments] == [("Developer", seeded.ids["app-prod"], seeded.group,
+                                                           "developers")]
+    (iam,) = org.iam
+    assert [r.name for r in iam.roles if r.name == "AppRole"] and iam.password_policy is not None
+
+
+@pytest.fixture(scope="module")
+def imported(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    target = tmp_path_factory.mktemp("import") / "blueprint"
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["import", "--endpoint-url", seeded.url, "--region", REGION, "-o", str(target),
+                     "--accounts", seeded.ids["app-prod"]])
+    assert code == 0, out.getvalue() + err.getvalue()
+    return target, out.getvalue() + err.getvalue()
+
+
+def test_written_blueprint(seeded: Seeded, imported: tuple[Path, str]) -> None:
+    target, text = imported
+    organization = (target / "organization.yaml").read_text()
+    assert f'id: "{seeded.policies["keep-buckets"]}"' in organization
+    assert "equals catalog guardrail deny-leave-organization" in organization
+    for unit in seeded.units.values():
+        assert f'id: "{unit}"' in organization
+    # Never silently dropped: what the schema cannot say is a warning line (and a comment in the file).
+    assert "warning: account audit: delegated administrator for access-analyzer.amazonaws.com" in text
+    assert "delegated administrator for access-analyzer.amazonaws.com" in organization
+    assert "warning: identity_center:" in text  # moto's identity store id is not AWS's d-<10 hex>
+    identity_center = (target / "identity-center.yaml").read_text()
+    assert "#   permission_sets:" in identity_center and "#     Developer:" in identity_center
+    assert f"#       group_id: \"{seeded.group}\"" in identity_center
+    identity = (target / "identity.yaml").read_text()
+    assert "AppRole:" in identity and "boundary: \"appboundary\"" in identity and "readers:" in identity
+    assert "minimum_length: 16" in identity and "existing: true" in identity
+
+
+def test_refuses_a_non_empty_directory(seeded: Seeded, imported: tuple[Path, str],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    target, _ = imported
+    assert main(["import", "--endpoint-url", seeded.url, "-o", str(target)]) == 3
+    assert "--force" in capsys.readouterr().err
+
+
+def test_deterministic(seeded: Seeded, imported: tuple[Path, str], tmp_path: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    target, _ = imported
+    again = tmp_path / "again"
+    assert main(["import", "--endpoint-url", seeded.url, "--region", REGION, "-o", str(again),
+                 "--accounts", seeded.ids["app-prod"]]) == 0
+    capsys.readouterr()
+    assert {p.name: p.read_bytes() for p in target.glob("*.yaml")} == {p.name: p.read_bytes()
+                                                                        for p in again.glob("*.yaml")}
+
+
+def test_round_trip_build_and_import_lists(seeded: Seeded, imported: tuple[Path, str], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    target, _ = imported
+    output = tmp_path / "output"
+    code = main(["build", str(target), "-o", str(output), "--skip-external"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    terraform = "\n".join(p.read_text() for p in (output / "terraform" / "organization").glob("*.tf"))
+    expected = [*(f'id = "{u}"' for u in seeded.units.values()),
+                *(f'id = "{i}' for i in seeded.ids.values()),  # accounts: "<id>" or "<id>_<role>"
+                f'id = "{seeded.policies["keep-buckets"]}"', f'id = "{seeded.policies["deny-leave"]}"',
+                f'id = "{seeded.units["Workloads"]}:{seeded.policies["keep-buckets"]}"']
+    missing = [e for e in expected if e not in terraform]
+    assert not missing, missing
+    cloudformation = "\n".join(p.read_text() for p in (output / "cloudformation").glob("*-import.*"))
+    missing = [i for i in (*seeded.units.values(), *seeded.ids.values()) if i not in cloudformation]
+    assert not missing, missing
+    # Left for later (docs/importing.md): CloudFormation imports of SCPs, and IAM resources (roles, groups,
+    # policies) in both: the per-account baselines create them under guardrails' names.
+
+
+def test_audit_of_the_round_trip(seeded: Seeded, imported: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+                                 ) -> None:
+    target, _ = imported
+    code = main(["audit", str(target), "--organization", "--endpoint-url", seeded.url, "--format", "json",
+                 "--role", "OrganizationAccountAccessRole"])
+    report = json.loads(capsys.readouterr().out)
+    drift = sorted((f["code"], f["subject"]) for account in report["accounts"]
+                   for f in (account.get("findings") or []) if f["code"].startswith("drift/"))
+    drift += sorted((f["code"], f["subject"]) for f in report.get("findings", []) if f["code"].startswith("drift/"))
+    assert code in (0, 2), report
+    # The organization reproduces exactly: no SCP, account or placement drift.
+    assert not [d for d in drift if "scp" in d[0] or "account" in d[0] or "placement" in d[0]], drift
+    # Not yet zero (docs/importing.md, "What is not reproduced yet"): guardrails adds break-glass (its role in
+    # every account, its group, user and policies in the break-glass account) and deploys the imported IAM
+    # policies under its own names (guardrails-<job>, /guardrails/), so the imported account shows them as
+    # missing / extra. Listed exactly so that any other drift fails the test.
+    allowed = {"drift/group-missing", "drift/group-policy-attached", "drift/group-policy-detached",
+               "drift/policy-missing", "drift/role-boundary-changed", "drift/role-missing",
+               "drift/role-policy-attached", "drift/role-policy-detached", "drift/role-trust-changed",
+               "drift/user-missing"}
+    assert {d[0] for d in drift} <= allowed, drift
