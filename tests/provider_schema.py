@@ -72,6 +72,18 @@ IMPORT_IDS: dict[str, dict[str, str]] = {
         "source": _DOCS + "organizations_policy_attachment#import",
         "pattern_source": _ORGS_API + "API_AttachPolicy.html",
     },
+    "aws_iam_role": {
+        "format": "the role name", "example": "developer",
+        "pattern": r"^[\w+=,.@-]{1,64}$",
+        "source": _DOCS + "iam_role#import",
+        "pattern_source": "https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html",
+    },
+    "aws_iam_group": {
+        "format": "the group name", "example": "developers",
+        "pattern": r"^[\w+=,.@-]{1,128}$",
+        "source": _DOCS + "iam_group#import",
+        "pattern_source": "https://docs.aws.amazon.com/IAM/latest/APIReference/API_Group.html",
+    },
     "aws_iam_account_password_policy": {
         "format": "the word iam-account-password-policy", "example": "iam-account-password-policy",
         "pattern": r"^iam-account-password-policy$",

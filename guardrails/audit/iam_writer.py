@@ -108,10 +108,13 @@ def identity_sections(writer: _Writer, jobs: dict[str, Map]) -> Map:
                 notes.append(writer.warn(where, f"policy {policy.arn}: {problem}: not imported"))
                 continue
             if policy.arn in boundary_arns:
-                boundaries[_slug(policy.name)] = Map().add("name", policy.name).add(
+                # IAM policy names are unique in an account whatever their path: a new name beside the live one.
+                boundaries[_slug(policy.name)] = Map().add("name", f"guardrails-{_slug(policy.name)}").add(
                     "description", f"imported from {policy.arn}").add("statements", statements)
                 notes.append(writer.warn(where, f"boundary {policy.arn} becomes permission_boundaries."
-                                         f"{_slug(policy.name)} (guardrails deploys it under /guardrails/)"))
+                                         f"{_slug(policy.name)}, deployed as /guardrails/guardrails-"
+                                         f"{_slug(policy.name)} (the live policy is not imported: delete it once "
+                                         "no role uses it)"))
             if any(policy.arn in r.attached for r in iam.roles) or any(policy.arn in g.attached for g in iam.groups) \
                     or policy.arn not in boundary_arns:
                 job = f"{_slug(policy.name)}-{account}"
@@ -157,6 +160,7 @@ def identity_sections(writer: _Writer, jobs: dict[str, Map]) -> Map:
             if group.path != "/":
                 entry.add("path", group.path)
             entry.add("deploy_to", Map().add("accounts", [account]))
+            entry.add("existing", True)
             groups.add(group.name if group.name not in dict((k, 0) for k, _, _ in groups.items) else
                        f"{group.name}-{account}", entry)
         for user in iam.users:
@@ -206,6 +210,7 @@ def _role(writer: _Writer, roles: Map, role: LiveRole, account: str, where: str,
     if role.max_session_duration != 3600:
         entry.add("max_session_duration", role.max_session_duration)
     entry.add("deploy_to", Map().add("accounts", [account]))
+    entry.add("existing", True)
     roles.add(key, entry)
 
 

@@ -408,6 +408,8 @@ class Group(Strict):
     path: IamPath = "/"
     deploy_to: Placement
     moved_from: MovedFrom
+    existing: bool = Field(False, description="The group exists in every account of `deploy_to` (`guardrails "
+                           "import` says so): Terraform imports it instead of creating it.")
 
 
 class User(Strict):
@@ -437,6 +439,8 @@ class Role(Strict):
     accepted_findings: list[AcceptedFinding] = Field(
         default_factory=list, description="checkov findings accepted on this role (e.g. CKV_AWS_60), with a reason."
     )
+    existing: bool = Field(False, description="The role exists in every account of `deploy_to` (`guardrails "
+                           "import` says so): Terraform imports it instead of creating it.")
 
 
 class PermissionBoundary(Strict):

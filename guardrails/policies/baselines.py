@@ -129,7 +129,7 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
         if account in model.placements[("groups", name)]:
             groups.append(Group(f"group_{ident(name)}", name, spec.path,
                                 refs_for(model, spec.job_functions, compiled, policies),
-                                moved_from=_former("group", spec.moved_from)))
+                                moved_from=_former("group", spec.moved_from), existing=spec.existing))
     for name in placed_users:
         spec = bp.users[name]
         member_of = tuple(f"group_{ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
@@ -180,7 +180,7 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             boundary=boundary_ref, max_session_duration=spec.max_session_duration,
             instance_profile=spec.instance_profile,
             tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings),
-            moved_from=_former("role", spec.moved_from)))
+            moved_from=_former("role", spec.moved_from), existing=spec.existing))
 
     password = password_policy(model)
     idp = bp.identity_providers
