@@ -131,13 +131,6 @@ def seeded(moto_url: str) -> Iterator[Seeded]:
     patch.undo()
 
 
-def _import(seeded: Seeded, target: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
-    code = main(["import", "--endpoint-url", seeded.url, "--region", REGION, "-o", str(target),
-                 "--accounts", seeded.ids["app-prod"], *extra])
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
 def test_reads_only(seeded: Seeded) -> None:
     guard = ReadOnlyGuard()
     org = read_organization(profile=None, region=REGION, endpoint_url=seeded.url, accounts=(seeded.ids["app-prod"],),
@@ -238,13 +231,22 @@ def test_refuses_a_non_empty_directory(seeded: Seeded, imported: tuple[Path, str
 
 def test_deterministic(seeded: Seeded, imported: tuple[Path, str], tmp_path: Path,
                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Byte-identical in this process and in another one with a different hash seed."""
+    import os
+    import subprocess
+    import sys
+
     target, _ = imported
-    again = tmp_path / "again"
+    again, other = tmp_path / "again", tmp_path / "other"
     assert main(["import", "--endpoint-url", seeded.url, "--region", REGION, "-o", str(again),
                  "--accounts", seeded.ids["app-prod"]]) == 0
     capsys.readouterr()
-    assert {p.name: p.read_bytes() for p in target.glob("*.yaml")} == {p.name: p.read_bytes()
-                                                                        for p in again.glob("*.yaml")}
+    subprocess.run([sys.executable, "-m", "guardrails", "import", "--endpoint-url", seeded.url, "--region", REGION,
+                    "-o", str(other), "--accounts", seeded.ids["app-prod"]], check=True, capture_output=True,
+                   env={**os.environ, "PYTHONHASHSEED": "12345"})
+    first = {p.name: p.read_bytes() for p in target.glob("*.yaml")}
+    assert first == {p.name: p.read_bytes() for p in again.glob("*.yaml")}
+    assert first == {p.name: p.read_bytes() for p in other.glob("*.yaml")}
 
 
 def test_round_trip_build_and_import_lists(seeded: Seeded, imported: tuple[Path, str], tmp_path: Path,
@@ -303,3 +305,25 @@ def test_audit_of_the_round_trip(seeded: Seeded, imported: tuple[Path, str], cap
                "drift/role-policy-attached", "drift/role-policy-detached", "drift/role-trust-changed",
                "drift/user-missing"}
     assert {d[0] for d in drift if d not in organization} <= allowed, drift
+
+
+def test_unknown_account_is_a_clear_error(seeded: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "--endpoint-url", seeded.url, "-o", str(tmp_path / "x"), "--accounts", "999999999999"]) == 3
+    assert "--accounts 999999999999: not in organization" in capsys.readouterr().err
+    assert main(["import", "--endpoint-url", seeded.url, "-o", str(tmp_path / "y"), "--accounts", "12ab"]) == 3
+    assert "give 12-digit account ids" in capsys.readouterr().err
+
+
+def test_yaml_text_reads_back_as_written() -> None:
+    """Values that YAML would reinterpret unquoted (yes, on, 0123, a colon key, unicode) read back unchanged."""
+    import yaml
+
+    from guardrails.audit.yaml_text import Commented, Map, render
+
+    value = Map().add("on", "yes", "a comment\nover two lines").add("aws:PrincipalArn", ["0123", "naïve", "a: b"])
+    value.add("list", [Commented(Map().add("x", 1).add("y", {"z": True}), ("item comment",)), "plain"])
+    value.add("empty", {}).add("none", [])
+    text = render(value, ("header",))
+    assert text.startswith("# header\n# a comment\n# over two lines\n")
+    assert yaml.safe_load(text) == {"on": "yes", "aws:PrincipalArn": ["0123", "naïve", "a: b"],
+                                    "list": [{"x": 1, "y": {"z": True}}, "plain"], "empty": {}, "none": []}

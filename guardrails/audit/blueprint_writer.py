@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails.audit.compare import same_document
-from guardrails.audit.importer import AccountIam, ImportedOrganization, ImportedOrgPolicy
+from guardrails.audit.importer import ImportedOrganization, ImportedOrgPolicy
 from guardrails.audit.yaml_text import Commented, Map, render
 from guardrails.policies.statements import camel
 
@@ -195,7 +195,10 @@ class _Writer:
             out.add("units", units)
         for account in org.accounts:
             if account.parent_id == org.root_id and account.id != org.management_account_id:
-                out.add(f"# {self.warn(f'account {self.names[account.id]}', f'{account.id} ({account.email}) sits at the root; the blueprint places member accounts in OUs: not imported, move it to an OU first')}", None)
+                note = self.warn(f"account {self.names[account.id]}",
+                                 f"{account.id} ({account.email}) sits at the root; the blueprint places member "
+                                 "accounts in OUs: not imported, move it to an OU first")
+                out.add(f"# {note}", None)
         return out
 
     def units(self, parent: str) -> Map:
@@ -250,9 +253,14 @@ class _Writer:
             if managed:
                 entry.add("managed_policies", managed)
             for ref in ps.customer_managed:
-                entry.add(f"# {self.warn(f'permission set {ps.name}', f'customer managed policy reference {ref} is not expressible (the blueprint references its own job functions policies): not imported')}", None)
+                note = self.warn(f"permission set {ps.name}", f"customer managed policy reference {ref} is not "
+                                 "expressible (the blueprint references its own job functions' policies): not "
+                                 "imported")
+                entry.add(f"# {note}", None)
             if ps.boundary:
-                entry.add(f"# {self.warn(f'permission set {ps.name}', f'boundary {ps.boundary} not imported: give it as `boundary` if it is an AWS managed policy or a permission_boundaries entry')}", None)
+                note = self.warn(f"permission set {ps.name}", f"boundary {ps.boundary} not imported: give it as "
+                                 "`boundary` if it is an AWS managed policy or a permission_boundaries entry")
+                entry.add(f"# {note}", None)
             entry.add("session_duration", ps.session_duration)
             if ps.relay_state:
                 entry.add("relay_state", ps.relay_state)
@@ -263,7 +271,8 @@ class _Writer:
         grouped: dict[tuple[str, str, str | None], list[str]] = {}
         for a in sso.assignments:
             if a.principal_type != "GROUP":
-                self.warn(f"permission set {a.permission_set}", f"assignment to user {a.principal_name or a.principal_id} "
+                self.warn(f"permission set {a.permission_set}",
+                          f"assignment to user {a.principal_name or a.principal_id} "
                           f"in {self.names.get(a.account_id, a.account_id)}: the blueprint assigns groups only, not "
                           "imported")
                 continue
@@ -314,7 +323,8 @@ def write_blueprint(org: ImportedOrganization, *, catalog: Mapping[str, tuple[st
     sso, jobs = writer.identity_center()
     identity = writer.identity(jobs)
     if identity.items:
-        files["identity.yaml"] = render(_comments_only(identity), ("Imported IAM of the accounts given with --accounts.",))
+        files["identity.yaml"] = render(_comments_only(identity),
+                                        ("Imported IAM of the accounts given with --accounts.",))
     if sso is not None and org.identity_center is not None:
         text = render(_comments_only(Map().add("identity_center", sso)),
                       ("Imported IAM Identity Center permission sets and assignments.",))
@@ -346,7 +356,3 @@ def _comments_only(node: Any) -> Any:
     if pending:
         out.items.append(("__comments__", None, tuple(pending)))
     return out
-
-
-def iam_by_account(org: ImportedOrganization) -> dict[str, AccountIam]:
-    return {a.account_id: a for a in org.iam}

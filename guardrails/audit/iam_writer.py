@@ -28,6 +28,10 @@ _PASSWORD = (("MinimumPasswordLength", "minimum_length", 6), ("RequireSymbols", 
              ("PasswordReusePrevention", "reuse_prevention", 0), ("HardExpiry", "hard_expiry", False))
 
 
+# An AWS principal of a trust policy: an account id, its root, or one of its roles or users (path ignored).
+_AWS_PRINCIPAL = re.compile(r"(?:arn:aws[\w-]*:iam::)?(\d{12})(?::(root|role/(?:.*/)?([^/]+)|user/(?:.*/)?([^/]+)))?")
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "x"
 
@@ -63,8 +67,7 @@ def trust_map(doc: Any, names: dict[str, str]) -> tuple[Map | None, str | None]:
                          "blueprint's identity providers)"
         services.update(map(str, _list(principal.get("Service", []))))
         for arn in map(str, _list(principal.get("AWS", []))):
-            match = re.fullmatch(r"(?:arn:aws[\w-]*:iam::)?(\d{12})(?::(root|role/(?:.*/)?([^/]+)|user/(?:.*/)?([^/]+)))?",
-                                 arn)
+            match = _AWS_PRINCIPAL.fullmatch(arn)
             if not match:
                 return None, f"trust principal {arn}"
             entry = accounts.setdefault(names.get(match.group(1), match.group(1)), {"roles": set(), "users": set()})
@@ -78,8 +81,8 @@ def trust_map(doc: Any, names: dict[str, str]) -> tuple[Map | None, str | None]:
     if services:
         out.add("services", sorted(services))
     if accounts:
-        out.add("accounts", [Map().add("account", name).add("roles", sorted(v["roles"])).add("users", sorted(v["users"]))
-                             for name, v in sorted(accounts.items())])
+        out.add("accounts", [Map().add("account", name).add("roles", sorted(v["roles"]))
+                             .add("users", sorted(v["users"])) for name, v in sorted(accounts.items())])
     if not out.items:
         return None, "a trust policy with no principal"
     if mfa:
