@@ -84,6 +84,12 @@ IMPORT_IDS: dict[str, dict[str, str]] = {
         "source": _DOCS + "iam_group#import",
         "pattern_source": "https://docs.aws.amazon.com/IAM/latest/APIReference/API_Group.html",
     },
+    "aws_iam_user": {
+        "format": "the user name", "example": "alice",
+        "pattern": r"^[\w+=,.@-]{1,64}$",
+        "source": _DOCS + "iam_user#import",
+        "pattern_source": "https://docs.aws.amazon.com/IAM/latest/APIReference/API_User.html",
+    },
     "aws_iam_account_password_policy": {
         "format": "the word iam-account-password-policy", "example": "iam-account-password-policy",
         "pattern": r"^iam-account-password-policy$",

@@ -112,6 +112,22 @@ def seeded(moto_url: str) -> Iterator[Seeded]:
     iam.attach_role_policy(RoleName="AppRole", PolicyArn=app)
     iam.create_group(GroupName="readers")
     iam.attach_group_policy(GroupName="readers", PolicyArn=app)
+    iam.create_user(UserName="alice")
+    iam.add_user_to_group(GroupName="readers", UserName="alice")
+    # A role the audit account's principals assume with MFA, with an inline policy; and a role whose trust the
+    # blueprint cannot say (a web identity provider condition), which the import names in a warning.
+    iam.create_role(RoleName="CrossAccountRead", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{out.ids['audit']}:root"},
+            "Action": "sts:AssumeRole", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}),
+        MaxSessionDuration=7200)
+    iam.put_role_policy(RoleName="CrossAccountRead", PolicyName="read-logs", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:GetLogEvents",
+                                                "Resource": "arn:aws:logs:*:*:log-group:app-*"}]}))
+    iam.create_role(RoleName="WebIdentity", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+            "Action": "sts:AssumeRoleWithWebIdentity"}]}))
     store = _client(moto_url, "sso-admin").list_instances()["Instances"][0]
     group = _client(moto_url, "identitystore").create_group(IdentityStoreId=store["IdentityStoreId"],
                                                             DisplayName="developers")["GroupId"]
@@ -186,6 +202,10 @@ def test_written_blueprint(seeded: Seeded, imported: tuple[Path, str]) -> None:
     assert f"#       group_id: \"{seeded.group}\"" in identity_center
     identity = (target / "identity.yaml").read_text()
     assert "AppRole:" in identity and "boundary: \"appboundary\"" in identity and "readers:" in identity
+    assert 'members: ["alice"]' in identity and "alice:" in identity
+    assert 'account: "audit"' in identity and "require_mfa: true" in identity and "max_session_duration: 7200" \
+        in identity and "role-crossaccountread-read-logs-app-prod:" in identity
+    assert "warning: account app-prod: role WebIdentity: trust actions" in text and "WebIdentity" in identity
     assert "minimum_length: 16" in identity and "existing: true" in identity
 
 
@@ -265,6 +285,7 @@ def test_round_trip_build_and_import_lists(seeded: Seeded, imported: tuple[Path,
     assert not missing, missing
     account = (output / "terraform" / "accounts" / "app-prod" / "main.tf").read_text()
     for to, name in (("aws_iam_role.role_approle", "AppRole"), ("aws_iam_group.group_readers", "readers"),
+                     ("aws_iam_user.user_alice", "alice"),
                      ("aws_iam_account_password_policy.this", "iam-account-password-policy")):
         assert f"to = module.baseline.{to}\n  id = \"{name}\"" in account, account
     # Every import block resolves and its id has the provider's documented format (tests/provider_schema.py).
@@ -298,11 +319,13 @@ def test_audit_of_the_round_trip(seeded: Seeded, imported: tuple[Path, str], cap
                             ("drift/rcp-extra", "root")}, organization
     # Not yet zero (docs/importing.md, "What is not reproduced yet"): guardrails adds break-glass (its role in
     # every account, its group, user and policies in the break-glass account) and deploys the imported IAM
-    # policies under its own names (guardrails-<job>, /guardrails/), so the imported account shows them as
-    # missing / extra. Listed exactly so that any other drift fails the test.
+    # policies under its own names (guardrails-<job>, /guardrails/; a role's inline policy as a managed one), so
+    # the imported account shows them as missing / extra; a trust without Sids differs from guardrails' (which
+    # writes Sids). Listed exactly so that any other drift fails the test.
     allowed = {"drift/group-missing", "drift/group-policy-attached", "drift/group-policy-detached",
                "drift/policy-missing", "drift/role-boundary-changed", "drift/role-missing",
                "drift/role-policy-attached", "drift/role-policy-detached", "drift/role-trust-changed",
+               "drift/role-inline-extra",
                "drift/user-missing"}
     assert {d[0] for d in drift if d not in organization} <= allowed, drift
 

@@ -81,8 +81,14 @@ def trust_map(doc: Any, names: dict[str, str]) -> tuple[Map | None, str | None]:
     if services:
         out.add("services", sorted(services))
     if accounts:
-        out.add("accounts", [Map().add("account", name).add("roles", sorted(v["roles"]))
-                             .add("users", sorted(v["users"])) for name, v in sorted(accounts.items())])
+        entries = []
+        for name, principals in sorted(accounts.items()):
+            entry = Map().add("account", name)
+            for kind in ("roles", "users"):
+                if principals[kind]:
+                    entry.add(kind, sorted(principals[kind]))
+            entries.append(entry)
+        out.add("accounts", entries)
     if not out.items:
         return None, "a trust policy with no principal"
     if mfa:
@@ -174,6 +180,7 @@ def identity_sections(writer: _Writer, jobs: dict[str, Map]) -> Map:
             if user.attached or user.inline or user.boundary:
                 notes.append(writer.warn(where, f"user {user.name}: its own policies or boundary are not imported "
                                          "(the blueprint grants users through groups, CIS 1.15)"))
+            entry.add("existing", True)
             users.add(user.name, entry)
         passwords.append((account, iam.password_policy))
     out = Map()

@@ -422,6 +422,8 @@ class User(Strict):
     accepted_findings: list[AcceptedFinding] = Field(
         default_factory=list, description="checkov findings accepted on this user (e.g. CKV_AWS_273), with a reason."
     )
+    existing: bool = Field(False, description="The user exists in every account of `deploy_to` (`guardrails "
+                           "import` says so): Terraform imports it instead of creating it.")
 
 
 class Role(Strict):

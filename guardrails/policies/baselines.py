@@ -134,7 +134,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
         spec = bp.users[name]
         member_of = tuple(f"group_{ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
         users.append(User(f"user_{ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items())),
-                          accepted_checks(spec.accepted_findings), _former("user", spec.moved_from)))
+                          accepted_checks(spec.accepted_findings), _former("user", spec.moved_from),
+                          existing=spec.existing))
 
     # MFA enforcement: attached to every group that has IAM users in this account.
     mfa = bp.mfa_enforcement

@@ -183,6 +183,7 @@ class User:
     accepted_findings: tuple[tuple[str, str], ...] = ()
     # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
     moved_from: tuple[str, ...] = ()
+    existing: bool = False  # exists in the accounts already (blueprint `existing`): Terraform imports it
 
 
 @dataclass(frozen=True)
