@@ -239,7 +239,8 @@ def test_identity_center_section_compiles(seeded: Seeded, tmp_path: Path, capsys
     assert "\nidentity_center:\n" in text and "\n    Developer:\n" in text
     for name, body in written.files.items():
         (tmp_path / name).write_text(body)
-    assert main(["check", str(tmp_path)]) == 0, capsys.readouterr()
+    code = main(["check", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
 
 
 def test_refuses_a_non_empty_directory(seeded: Seeded, imported: tuple[Path, str],
@@ -350,3 +351,32 @@ def test_yaml_text_reads_back_as_written() -> None:
     assert text.startswith("# header\n# a comment\n# over two lines\n")
     assert yaml.safe_load(text) == {"on": "yes", "aws:PrincipalArn": ["0123", "naïve", "a: b"],
                                     "list": [{"x": 1, "y": {"z": True}}, "plain"], "empty": {}, "none": []}
+
+
+def test_catalog_rcp_is_recognised(seeded: Seeded, imported: tuple[Path, str], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """An RCP equal to a catalog guardrail's rendering (as the imported blueprint compiles it) is written as that
+    guardrail. The policy is added to what was read from moto (the seeded organization's other tests expect its
+    RCPs as they are), with the document guardrails renders for enforce-secure-transport."""
+    from dataclasses import replace
+
+    from guardrails.audit.blueprint_writer import write_blueprint
+    from guardrails.audit.importer import ImportedOrgPolicy
+    from guardrails.cli.import_command import catalog_renderings
+
+    target, _ = imported
+    catalog = catalog_renderings((target / "organization.yaml").read_text())
+    assert catalog["deny-leave-organization"][0] == "scp" and catalog["enforce-secure-transport"][0] == "rcp"
+    org = read_organization(profile=None, region=REGION, endpoint_url=seeded.url, accounts=())
+    rendered = ImportedOrgPolicy("p-tlsonly0001", "tls-only", "", "RESOURCE_CONTROL_POLICY", False,
+                                 catalog["enforce-secure-transport"][1], (org.root_id,))
+    written = write_blueprint(replace(org, policies=(*org.policies, rendered)), catalog=catalog)
+    organization = written.files["organization.yaml"]
+    assert '    - "enforce-secure-transport"' in organization
+    assert '  intended_denials:\n    enforce-secure-transport: "Imported: the live RCP p-tlsonly0001' in organization
+    assert any("RCP p-tlsonly0001 (tls-only) equals catalog guardrail enforce-secure-transport" in w
+               for w in written.warnings)
+    for name, body in written.files.items():
+        (tmp_path / name).write_text(body)
+    code = main(["check", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err

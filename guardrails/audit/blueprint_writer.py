@@ -96,6 +96,7 @@ class _Writer:
         self.targets.update({a.id: f"account {self.names[a.id]}" for a in org.accounts})
         # Each policy is written at its first target (root, OUs by path, accounts by id); elsewhere a comment.
         self.placed: dict[str, str] = {}
+        self.intended: dict[str, str] = {}  # catalog guardrails recognised that deny break-glass
         order = [org.root_id, *(u.id for u in org.units), *(a.id for a in org.accounts)]
         for policy in org.policies:
             first = next((t for t in order if t in policy.targets), None)
@@ -110,7 +111,7 @@ class _Writer:
 
     def catalog_match(self, policy: ImportedOrgPolicy) -> str | None:
         kind = "scp" if policy.kind == "SERVICE_CONTROL_POLICY" else "rcp"
-        for guardrail, (gkind, doc) in sorted(self.catalog.items()):
+        for guardrail, (gkind, doc, *_) in sorted(self.catalog.items()):
             if gkind == kind and same_document(doc, policy.document):
                 return guardrail
         return None
@@ -136,6 +137,9 @@ class _Writer:
                 self.warn(where, f"{label} equals catalog guardrail {match}: written as the guardrail, which "
                           "guardrails creates as a packed policy of its own (the live policy is replaced, not "
                           "imported)")
+                if self.catalog[match][2]:  # it denies break-glass today; the lockout proof needs it declared
+                    self.intended[match] = (f"Imported: the live {label} denies the break-glass role this way "
+                                            "today. Review before the first apply.")
                 continue
             if policy.kind == "RESOURCE_CONTROL_POLICY":
                 notes.append(self.warn(where, f"{label} is not a catalog guardrail and the blueprint has no explicit "
@@ -193,6 +197,10 @@ class _Writer:
         units = self.units(org.root_id)
         if units.items:
             out.add("units", units)
+        if self.intended:
+            out.add("intended_denials", dict(sorted(self.intended.items())),
+                    "review: these recognised catalog guardrails deny the break-glass role, as the live policies "
+                    "do; the lockout proof accepts it because they are listed here")
         for account in org.accounts:
             if account.parent_id == org.root_id and account.id != org.management_account_id:
                 note = self.warn(f"account {self.names[account.id]}",
@@ -308,10 +316,11 @@ class _Writer:
         return identity_sections(self, jobs)
 
 
-def write_blueprint(org: ImportedOrganization, *, catalog: Mapping[str, tuple[str, Any]] | None = None,
+def write_blueprint(org: ImportedOrganization, *, catalog: Mapping[str, tuple[str, Any, bool]] | None = None,
                     use_catalog: bool = False, name: str | None = None) -> Written:
-    """The blueprint files (name → text) and the warnings; ``catalog``: guardrail id → (kind, rendered document)
-    as the imported blueprint would compile it (the CLI renders them), to recognise catalog guardrails."""
+    """The blueprint files (name → text) and the warnings; ``catalog``: guardrail id → (kind, rendered document,
+    denies break-glass) as the imported blueprint would compile it (the CLI renders them), to recognise catalog
+    guardrails."""
     slug = name or re.sub(r"[^a-z0-9-]+", "-", org.id.lower()).strip("-")[:49]
     writer = _Writer(org, catalog or {}, use_catalog, slug)
     header = (f"Imported by `guardrails import` from organization {org.id} (read-only calls).",

@@ -14,9 +14,9 @@ from guardrails.cli.codes import EXIT_OK
 from guardrails.diagnostics import GuardrailsError, ToolError
 
 
-def catalog_renderings(organization_yaml: str) -> dict[str, tuple[str, Any]]:
+def catalog_renderings(organization_yaml: str) -> dict[str, tuple[str, Any, bool]]:
     """Each catalog guardrail (default parameters) as the imported blueprint compiles it: guardrail id → (kind,
-    document). One small compile per guardrail, in a scratch directory, with the imported organization settings
+    document, whether it denies break-glass without the catalog saying that is intended). One small compile per guardrail, in a scratch directory, with the imported organization settings
     (partition, break-glass role, deployment principals), because the rendering depends on them. A guardrail that
     needs parameters without defaults does not compile alone and is not recognised."""
     import yaml
@@ -27,7 +27,7 @@ def catalog_renderings(organization_yaml: str) -> dict[str, tuple[str, Any]]:
     org = yaml.safe_load(organization_yaml)["organization"]
     for key in ("units", "scps", "guardrails"):
         org.pop(key, None)
-    out: dict[str, tuple[str, Any]] = {}
+    out: dict[str, tuple[str, Any, bool]] = {}
     for guardrail_id, guardrail in sorted(load_catalog().items()):
         with tempfile.TemporaryDirectory(prefix="guardrails-import-") as scratch:
             probe = {**org, "guardrails": [guardrail_id]}
@@ -38,7 +38,8 @@ def catalog_renderings(organization_yaml: str) -> dict[str, tuple[str, Any]]:
                 continue
         found = [p for p in (*plan.scps, *plan.rcps) if p.guardrails == (guardrail_id,) and p.target == "root"]
         if found:
-            out[guardrail_id] = (guardrail.kind, found[0].document.to_json())
+            out[guardrail_id] = (guardrail.kind, found[0].document.to_json(),
+                                 not guardrail.exempt_privileged and not guardrail.locks_break_glass)
     return out
 
 
