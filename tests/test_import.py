@@ -4,9 +4,12 @@ assignment, and in one member account a role with a boundary, a group, a custome
 policy; then import → build → the import lists → audit.
 
 moto 5.2.5 notes (each where it matters): sts:AssumeRole always succeeds; created accounts get random ids; the
-management account's email is master@example.com; sso-admin answers ListInstances with one instance whose
-identity store id is not of AWS's ``d-`` + 10 hex form (moto's own), so the seed rewrites nothing and the test
-checks what the blueprint's schema accepts.
+management account's email is master@example.com; RegisterDelegatedAdministrator accepts only a few services
+(access-analyzer here, not config); sso-admin has one instance whose identity store id is not of AWS's ``d-`` + 10
+hex form, so the imported Identity Center section is written commented out (test_identity_center_section_compiles
+shows it compiles with ids of AWS's form); GetPermissionsBoundaryForPermissionSet and ListTagsForResource are not
+implemented (the import notes it and invents nothing); the reset emulator has no AWS managed policies, so the seed
+attaches none.
 """
 
 from __future__ import annotations

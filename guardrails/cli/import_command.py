@@ -16,8 +16,9 @@ from guardrails.diagnostics import GuardrailsError, ToolError
 
 def catalog_renderings(organization_yaml: str) -> dict[str, tuple[str, Any, bool]]:
     """Each catalog guardrail (default parameters) as the imported blueprint compiles it: guardrail id → (kind,
-    document, whether it denies break-glass without the catalog saying that is intended). One small compile per guardrail, in a scratch directory, with the imported organization settings
-    (partition, break-glass role, deployment principals), because the rendering depends on them. A guardrail that
+    document, whether it denies break-glass without the catalog saying that is intended). One small compile per
+    guardrail, in a scratch directory, with the imported organization settings (partition, break-glass role,
+    deployment principals), because the rendering depends on them. A guardrail that
     needs parameters without defaults does not compile alone and is not recognised."""
     import yaml
 
