@@ -251,6 +251,15 @@ def test_refuses_a_non_empty_directory(seeded: Seeded, imported: tuple[Path, str
     target, _ = imported
     assert main(["import", "--endpoint-url", seeded.url, "-o", str(target)]) == 3
     assert "--force" in capsys.readouterr().err
+    # --force without --accounts: identity.yaml of the first import (its IAM) does not stay behind.
+    forced = target.parent / "forced"
+    forced.mkdir()
+    for p in target.glob("*.yaml"):
+        (forced / p.name).write_text(p.read_text())
+    (forced / "mine.yaml").write_text("tests: {}\n")
+    assert main(["import", "--endpoint-url", seeded.url, "-o", str(forced), "--force"]) == 0
+    assert "other YAML files (mine.yaml)" in capsys.readouterr().err
+    assert "AppRole" not in (forced / "identity.yaml").read_text()
 
 
 def test_deterministic(seeded: Seeded, imported: tuple[Path, str], tmp_path: Path,

@@ -180,7 +180,10 @@ class _Writer:
         org = self.org
         management = next((a for a in org.accounts if a.id == org.management_account_id), None)
         mgmt_name = self.names.get(org.management_account_id, "management")
-        out = Map().add("name", self.name).add("id", org.id).add("root_id", org.root_id)
+        out = Map().add("name", self.name)
+        if org.partition != "aws":
+            out.add("partition", org.partition)
+        out.add("id", org.id).add("root_id", org.root_id)
         out.add("existing", True)
         out.add("management_account", Map().add("name", mgmt_name).add("id", org.management_account_id)
                 .add("email", management.email if management else "unknown@example.com"))

@@ -132,6 +132,7 @@ class ImportedOrganization:
     management_account_id: str
     region: str
     endpoint: str
+    partition: str
     units: tuple[ImportedUnit, ...]  # parents before children, sorted by path
     accounts: tuple[ImportedAccount, ...]  # sorted by id
     policies: tuple[ImportedOrgPolicy, ...]  # sorted by kind, name
@@ -170,14 +171,15 @@ def read_organization(*, profile: str | None, region: str, endpoint_url: str | N
     policies = [*_org_policies(orgs, "SERVICE_CONTROL_POLICY", notes),
                 *_org_policies(orgs, "RESOURCE_CONTROL_POLICY", notes)]
     management = str(described["MasterAccountId"])
+    partition = str(described.get("Arn", "arn:aws:")).split(":")[1] or "aws"
     caller = str(sts.call("get_caller_identity")["Account"])
     iam = []
     for account_id in sorted(accounts):
         if account_id == caller:
             on = session
         else:
-            arn = f"arn:aws:iam::{account_id}:role/{role.strip('/')}" if not role.startswith("arn:") else \
-                role.replace("${account_id}", account_id)
+            arn = f"arn:{partition}:iam::{account_id}:role/{role.strip('/')}" if not role.startswith("arn:") \
+                else role.replace("${account_id}", account_id)
             credentials = sts.call("assume_role", RoleArn=arn, RoleSessionName=SESSION_NAME)["Credentials"]
             import boto3
 
@@ -187,7 +189,7 @@ def read_organization(*, profile: str | None, region: str, endpoint_url: str | N
         iam.append(_account_iam(client("iam", on), account_id))
     return ImportedOrganization(
         id=str(described["Id"]), root_id=root_id, management_account_id=management, region=region,
-        endpoint=orgs.endpoint, units=tuple(units), accounts=tuple(members),
+        endpoint=orgs.endpoint, partition=partition, units=tuple(units), accounts=tuple(members),
         policies=tuple(sorted(policies, key=lambda p: (p.kind, p.name, p.id))),
         delegated_admins=_delegated(orgs, notes), identity_center=_identity_center(client, members, notes),
         iam=tuple(iam), notes=tuple(notes))

@@ -14,6 +14,9 @@ from guardrails.cli.codes import EXIT_OK
 from guardrails.diagnostics import GuardrailsError, ToolError
 
 
+BLUEPRINT_FILES = frozenset({"organization.yaml", "identity.yaml", "identity-center.yaml"})
+
+
 def catalog_renderings(organization_yaml: str) -> dict[str, tuple[str, Any, bool]]:
     """Each catalog guardrail (default parameters) as the imported blueprint compiles it: guardrail id → (kind,
     document, whether it denies break-glass without the catalog saying that is intended). One small compile per
@@ -65,8 +68,14 @@ def import_organization(args: argparse.Namespace, out: Console, err: Console) ->
     catalog = catalog_renderings(first.files["organization.yaml"])
     written = write_blueprint(org, catalog=catalog, use_catalog=args.use_catalog, name=args.name)
     target.mkdir(parents=True, exist_ok=True)
+    for name in BLUEPRINT_FILES - set(written.files):  # --force: no file of an earlier import stays behind
+        (target / name).unlink(missing_ok=True)
     for name, text in sorted(written.files.items()):
         (target / name).write_text(text, encoding="utf-8")
+    others = sorted(p.name for p in target.glob("*.y*ml") if p.name not in written.files)
+    if others:
+        err.print(f"warning: {target} holds other YAML files ({', '.join(others)}): every YAML file of the "
+                  "directory is part of the blueprint", markup=False)
     for note in org.notes:
         err.print(f"note: {note}", markup=False)
     for warning in written.warnings:
