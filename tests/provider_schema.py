@@ -60,6 +60,36 @@ IMPORT_IDS: dict[str, dict[str, str]] = {
         "source": _DOCS + "organizations_account#import",
         "pattern_source": _ORGS_API + "API_Account.html",
     },
+    "aws_organizations_policy": {
+        "format": "the policy id", "example": "p-12345678",
+        "pattern": r"^p-[0-9a-zA-Z_]{8,128}$",
+        "source": _DOCS + "organizations_policy#import",
+        "pattern_source": _ORGS_API + "API_Policy.html",
+    },
+    "aws_organizations_policy_attachment": {
+        "format": "the target id and the policy id, joined by a colon", "example": "123456789012:p-12345678",
+        "pattern": r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|[0-9]{12}):p-[0-9a-zA-Z_]{8,128}$",
+        "source": _DOCS + "organizations_policy_attachment#import",
+        "pattern_source": _ORGS_API + "API_AttachPolicy.html",
+    },
+    "aws_iam_role": {
+        "format": "the role name", "example": "developer",
+        "pattern": r"^[\w+=,.@-]{1,64}$",
+        "source": _DOCS + "iam_role#import",
+        "pattern_source": "https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html",
+    },
+    "aws_iam_group": {
+        "format": "the group name", "example": "developers",
+        "pattern": r"^[\w+=,.@-]{1,128}$",
+        "source": _DOCS + "iam_group#import",
+        "pattern_source": "https://docs.aws.amazon.com/IAM/latest/APIReference/API_Group.html",
+    },
+    "aws_iam_user": {
+        "format": "the user name", "example": "alice",
+        "pattern": r"^[\w+=,.@-]{1,64}$",
+        "source": _DOCS + "iam_user#import",
+        "pattern_source": "https://docs.aws.amazon.com/IAM/latest/APIReference/API_User.html",
+    },
     "aws_iam_account_password_policy": {
         "format": "the word iam-account-password-policy", "example": "iam-account-password-policy",
         "pattern": r"^iam-account-password-policy$",

@@ -122,6 +122,9 @@ CatalogRef = Union[str, dict[str, dict[str, Any]]]
 
 class ExplicitScp(Strict):
     name: PolicyName
+    id: Annotated[str, StringConstraints(pattern=r"^p-[0-9a-z]{8,128}$")] | None = Field(
+        None, description="Existing policy id (`guardrails import` records it): Terraform imports the policy and "
+        "its attachment here instead of creating them.")
     description: str = ""
     statements: list[Statement]
     intended_denials: list[str] = Field(
@@ -438,6 +441,8 @@ class Group(Strict):
     path: IamPath = "/"
     deploy_to: Placement
     moved_from: MovedFrom
+    existing: bool = Field(False, description="The group exists in every account of `deploy_to` (`guardrails "
+                           "import` says so): Terraform imports it instead of creating it.")
 
 
 class User(Strict):
@@ -450,6 +455,8 @@ class User(Strict):
     accepted_findings: list[AcceptedFinding] = Field(
         default_factory=list, description="checkov findings accepted on this user (e.g. CKV_AWS_273), with a reason."
     )
+    existing: bool = Field(False, description="The user exists in every account of `deploy_to` (`guardrails "
+                           "import` says so): Terraform imports it instead of creating it.")
 
 
 class Role(Strict):
@@ -467,6 +474,8 @@ class Role(Strict):
     accepted_findings: list[AcceptedFinding] = Field(
         default_factory=list, description="checkov findings accepted on this role (e.g. CKV_AWS_60), with a reason."
     )
+    existing: bool = Field(False, description="The role exists in every account of `deploy_to` (`guardrails "
+                           "import` says so): Terraform imports it instead of creating it.")
 
 
 class PermissionBoundary(Strict):

@@ -173,6 +173,10 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         return _explain(args, out)
     if args.command == "diff":
         return _diff(args, out)
+    if args.command == "import":
+        from guardrails.cli.import_command import import_organization
+
+        return import_organization(args, out, err)
     if args.command == "audit":
         return _audit(args, out, err)
     raise AssertionError(args.command)

@@ -228,6 +228,23 @@ def _parser() -> argparse.ArgumentParser:
                        "$XDG_DATA_HOME/guardrails/checkov-VERSION, found without --checkov)")
     setup.add_argument("--python", metavar="PATH", help="the Python that creates it (default: guardrails' own)")
     setup.add_argument("--force", action="store_true", help="reinstall even when it is already set up")
+    imp = sub.add_parser("import", help="read an existing organization (read-only AWS calls) and write a blueprint "
+                         "that reproduces it, with import ids for what exists (docs/importing.md)")
+    imp.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                     help="the blueprint directory to write (new or empty unless --force)")
+    imp.add_argument("--force", action="store_true", help="overwrite the blueprint files in a non-empty DIR")
+    imp.add_argument("--profile", help="AWS profile of the management account (default: the usual credential chain)")
+    imp.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint (an emulator such as moto)")
+    imp.add_argument("--region", default="us-east-1", help="the home region (default us-east-1)")
+    imp.add_argument("--accounts", metavar="ID[,ID]", help="member accounts whose IAM (roles, groups, users, customer "
+                     "managed policies, password policy) is imported too")
+    imp.add_argument("--role", default="OrganizationAccountAccessRole", metavar="NAME",
+                     help="the role assumed in each of --accounts (a name or an ARN with ${account_id}; default "
+                     "OrganizationAccountAccessRole); the management account is read with the caller's credentials")
+    imp.add_argument("--name", help="the blueprint's organization name (default: from the organization id)")
+    imp.add_argument("--use-catalog", action="store_true",
+                     help="write an SCP that equals a catalog guardrail as that guardrail (guardrails then replaces "
+                     "the live policy with its packed one) instead of importing it unchanged")
     _everywhere(parser)
     return parser
 

@@ -144,13 +144,14 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
         if account in model.placements[("groups", name)]:
             groups.append(Group(f"group_{ident(name)}", name, spec.path,
                                 refs_for(model, spec.job_functions, compiled, policies),
-                                moved_from=_former("group", spec.moved_from),
+                                moved_from=_former("group", spec.moved_from), existing=spec.existing,
                                 origin=str(model.source.where_key("groups", name))))
     for name in placed_users:
         spec = bp.users[name]
         member_of = tuple(f"group_{ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
         users.append(User(f"user_{ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items())),
-                          accepted_checks(spec.accepted_findings), _former("user", spec.moved_from)))
+                          accepted_checks(spec.accepted_findings), _former("user", spec.moved_from),
+                          existing=spec.existing))
 
     # MFA enforcement: attached to every group that has IAM users in this account.
     mfa = bp.mfa_enforcement
@@ -191,7 +192,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             boundary=boundary_ref, max_session_duration=spec.max_session_duration,
             instance_profile=spec.instance_profile,
             tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings),
-            moved_from=_former("role", spec.moved_from), origin=str(model.source.where_key("roles", key))))
+            moved_from=_former("role", spec.moved_from), existing=spec.existing,
+            origin=str(model.source.where_key("roles", key))))
 
     # Boundaries placed by their own `deploy_to`: where roles are created with them (the delegation pattern), which
     # no role of the blueprint may use there.

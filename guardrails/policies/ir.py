@@ -161,6 +161,7 @@ class Role:
     accepted_findings: tuple[tuple[str, str], ...] = ()
     # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
     moved_from: tuple[str, ...] = ()
+    existing: bool = False  # exists in the accounts already (blueprint `existing`): Terraform imports it
     # Where the role is declared in the blueprint ("file:line:col"; "" for break-glass's own), for diagnostics only.
     origin: str = field(default="", compare=False)
 
@@ -173,6 +174,7 @@ class Group:
     policies: tuple[PolicyRef, ...]
     # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
     moved_from: tuple[str, ...] = ()
+    existing: bool = False  # exists in the accounts already (blueprint `existing`): Terraform imports it
     origin: str = field(default="", compare=False)  # where the group is declared ("file:line:col"), for diagnostics
 
 
@@ -186,6 +188,7 @@ class User:
     accepted_findings: tuple[tuple[str, str], ...] = ()
     # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
     moved_from: tuple[str, ...] = ()
+    existing: bool = False  # exists in the accounts already (blueprint `existing`): Terraform imports it
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,7 @@ class ServiceControlPolicy:
     # Sids of Deny statements that deny the break-glass role on purpose (e.g. a size cap for everyone): the lockout
     # proof (guardrails.evaluation.lockout) accepts them instead of reporting GR403.
     intended_denials: tuple[str, ...] = ()
+    existing_id: str | None = None  # an existing policy (blueprint `id`): imported, not created
     # Where the target's attachment is declared in the blueprint ("file:line:col"), for diagnostics only.
     origin: str = field(default="", compare=False)
 

@@ -119,7 +119,7 @@ def service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnos
                                              description=scp.description or f"SCP {scp.name}",
                                              document=PolicyDocument(stmts), target=target,
                                              intended_denials=tuple(sorted(scp.intended_denials)),
-                                             origin=str(model.source.where_key(*where))))
+                                             existing_id=scp.id, origin=str(model.source.where_key(*where))))
 
     attach("root", "root", org.scps, ("organization",))
     for unit in model.units.values():

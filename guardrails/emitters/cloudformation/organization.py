@@ -43,6 +43,7 @@ from guardrails.emitters.cloudformation.organization_ids import (
 from guardrails.emitters.cloudformation.organization_import import (
     accounts_import,
     existing_accounts,
+    existing_unit_policies,
     existing_units,
     organization_import,
 )
@@ -98,7 +99,8 @@ def render(plan: Plan) -> dict[str, str]:
             "the organization stack (OUs and the SCPs attached to the root and to OUs)",
             "Attach fewer SCPs to OUs (guardrails on a parent OU cover every OU below it) or use fewer OUs, or "
             "deploy the organization with Terraform.")
-        if set(existing_units(plan)) & set(part.units):
+        imported = part if ous > 1 else None
+        if set(existing_units(plan)) & set(part.units) or existing_unit_policies(plan, ids, imported):
             files.update(_import_files(plan, part.stem, organization_import(plan, ids, part if ous > 1 else None)))
 
     for chunk in accounts:

@@ -7,13 +7,14 @@ from typing import Any
 
 from guardrails.emitters.cloudformation.organization_accounts import Chunk
 from guardrails.emitters.cloudformation.organization_ids import Ids, accounts_are_resources, member, unit
-from guardrails.emitters.cloudformation.organization_ous import OuPart
+from guardrails.emitters.cloudformation.organization_ous import OuPart, unit_policies
 from guardrails.emitters.cloudformation.organization_resources import (
     account_resource,
     organization_template,
+    scp_resource,
     unit_resource,
 )
-from guardrails.policies.ir import Plan
+from guardrails.policies.ir import Plan, ServiceControlPolicy
 
 
 def existing_units(plan: Plan) -> list[str]:
@@ -23,6 +24,31 @@ def existing_units(plan: Plan) -> list[str]:
 def existing_accounts(plan: Plan, chunk: Chunk) -> list[str]:
     return [n for n in chunk.accounts if accounts_are_resources(plan) and not member(plan, n).management
             and member(plan, n).existing]
+
+
+def existing_unit_policies(plan: Plan, ids: Ids, part: OuPart | None) -> list[ServiceControlPolicy]:
+    """The SCPs that exist already (blueprint ``id``) held by this organization stack, on a target that exists too
+    (the root of an existing organization, an existing OU): imported with it."""
+    policies = unit_policies(plan, ids)
+    units = set(existing_units(plan))
+    here = set(part.units) if part is not None else None
+    held = [*(policies.first if part is None or part.part == 1 else ()),
+            *(s for path, scps in sorted(policies.on_unit.items()) if here is None or path in here for s in scps)]
+    out = []
+    for scp in held:
+        kind, _, name = scp.target.partition(":")
+        if scp.existing_id and ((kind == "root" and plan.org.existing) or (kind == "ou" and name in units)):
+            out.append(scp)
+    return out
+
+
+def _policy_import(plan: Plan, ids: Ids, scp: ServiceControlPolicy, resources: dict[str, Any],
+                   to_import: list[dict[str, Any]]) -> None:
+    # An imported resource needs a DeletionPolicy in the import template; Retain, like the OUs and accounts.
+    resources[ids.scps[scp.key]] = {**scp_resource(plan, ids, scp), "DeletionPolicy": "Retain",
+                                    "UpdateReplacePolicy": "Retain"}
+    to_import.append({"ResourceType": "AWS::Organizations::Policy", "LogicalResourceId": ids.scps[scp.key],
+                      "ResourceIdentifier": {"Id": scp.existing_id}})
 
 
 def organization_import(plan: Plan, ids: Ids, part: OuPart | None = None
@@ -45,6 +71,8 @@ def organization_import(plan: Plan, ids: Ids, part: OuPart | None = None
         resources[ids.units[path]] = unit_resource(plan, ids, path, here)
         to_import.append({"ResourceType": "AWS::Organizations::OrganizationalUnit",
                           "LogicalResourceId": ids.units[path], "ResourceIdentifier": {"Id": ou.existing_id}})
+    for scp in existing_unit_policies(plan, ids, part):
+        _policy_import(plan, ids, scp, resources, to_import)
     return organization_template(plan, "import of the existing organizational units", resources), to_import
 
 
@@ -59,4 +87,7 @@ def accounts_import(plan: Plan, ids: Ids, chunk: Chunk) -> tuple[dict[str, Any],
         resources[ids.accounts[name]] = account_resource(plan, ids, name, parent_known=parent == "" or parent in units)
         to_import.append({"ResourceType": "AWS::Organizations::Account", "LogicalResourceId": ids.accounts[name],
                           "ResourceIdentifier": {"AccountId": member(plan, name).id}})
+        for scp in (*plan.scps, *plan.rcps):
+            if scp.existing_id and scp.target == f"account:{name}":
+                _policy_import(plan, ids, scp, resources, to_import)
     return organization_template(plan, "import of the existing accounts", resources), to_import

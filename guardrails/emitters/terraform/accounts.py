@@ -35,6 +35,11 @@ def account_root(plan: Plan, account: Account) -> dict[str, str]:
     imports: list[tuple[str, str]] = []  # (address inside module.baseline, import id)
     if baseline.password_policy is not None and baseline.password_policy.existing:
         imports.append(("aws_iam_account_password_policy.this", PASSWORD_POLICY_IMPORT_ID))
+    # Roles and groups that exist already (blueprint `existing`, written by `guardrails import`): by name.
+    imports += [(f"aws_iam_role.{r.key}", r.name) for r in baseline.roles if r.existing]
+    imports += [(f"aws_iam_group.{g.key}", g.name) for g in baseline.groups if g.existing]
+    # Group memberships need no import: AddUserToGroup succeeds for a member already.
+    imports += [(f"aws_iam_user.{u.key}", u.name) for u in baseline.users if u.existing]
     prefix = f"arn:{plan.org.partition}:iam::{account.id}:"
     imports += [(f"aws_iam_openid_connect_provider.{p.key}", f"{prefix}oidc-provider/{p.host}")
                 for p in baseline.oidc_providers if p.existing]

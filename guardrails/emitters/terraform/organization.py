@@ -58,9 +58,21 @@ def organization_files(plan: Plan) -> dict[str, str]:
         trusted_services=list(plan.security.trusted_services) if plan.security else [])
     policies = (*plan.scps, *plan.rcps)
     scp_names = unique({s.key: tf_name(s.key) for s in policies}, "SCPs and RCPs")
-    files[f"{DIRECTORY}/scps.tf"] = render(plan, "scps.tf.j2", scps=policies, scp_names=scp_names, target=target)
+    files[f"{DIRECTORY}/scps.tf"] = render(plan, "scps.tf.j2", scps=policies, scp_names=scp_names, target=target,
+                                           target_id=lambda t: _target_id(plan, t))
     files[f"{DIRECTORY}/outputs.tf"] = render(plan, "organization_outputs.tf.j2", units=units, accounts=members,
                                               unit_names=unit_names, account_names=account_names)
     if plan.security is not None:
         files.update(security_files(plan, account_names))
     return files
+
+
+def _target_id(plan: Plan, scp_target: str) -> str | None:
+    """The live id of an SCP's target when it exists already (for the attachment's import id), else None."""
+    kind, _, name = scp_target.partition(":")
+    if kind == "root":
+        return plan.org.root_id if plan.org.existing else None
+    if kind == "ou":
+        return next((u.existing_id for u in plan.units if u.path == name), None)
+    account = plan.account(name)
+    return account.id if account.management or account.existing else None
