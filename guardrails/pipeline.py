@@ -47,6 +47,7 @@ from guardrails.policies.identity_center import console_user_warnings
 from guardrails.policies.security import root_session_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
+from guardrails.workers import start, worker_count
 
 if TYPE_CHECKING:  # imported where used: `test` and `explain` run neither the proofs nor the escalation analysis
     from guardrails.blueprint.edit import Edit  # ruamel (round-trip YAML): imported by the commands that edit
@@ -127,39 +128,82 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     warnings, notes = _check_risks(model, plan, today or date.today())
     warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
     warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
-    files = emit(plan)
-    compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
+    prove = partial(_prove, model=model, owners=owners, today=today or date.today(), run_tests=run_tests,
+                    reports=reports)
+    if emit is emit_all and (run_tests or reports) and worker_count() == 2:
+        # The proofs read only policies/ and the templates' custom-resource functions (the policy tree and its
+        # stubs, guardrails/emitters/policy_tree.py): a forked child proves them while this process renders the
+        # rest; tests/test_workers.py checks that output, diagnostics and reports equal the one-process run's.
+        from guardrails.emitters.policy_tree import emit_policy_tree
+
+        tree = emit_policy_tree(plan)
+        job = start(partial(prove, Compiled(plan, tree, 0.0)))
+        try:
+            files = emit_all(plan, emitted={p: t for p, t in tree.items() if p.startswith("policies/")})
+        except BaseException:
+            job.cancel()
+            raise
+        proofs = job.result()
+        compiled = Compiled(plan, files, 0.0, warnings, notes)
+    else:
+        compiled = Compiled(plan, emit(plan), 0.0, warnings, notes)
+        proofs = prove(compiled)
+    compiled.test_results, compiled.lockout = proofs.test_results, proofs.lockout
+    if proofs.errors:
+        raise BlueprintError(proofs.errors)
+    compiled.files.update(proofs.reports)
+    compiled.warnings += proofs.warnings
+    compiled.seconds = time.perf_counter() - started
+    return compiled
+
+
+@dataclass
+class _Proofs:
+    """What the access tests, the lockout proof and the escalation analysis decided (picklable: a worker sends it)."""
+
+    test_results: list[CaseResult] = field(default_factory=list)
+    lockout: Coverage | None = None
+    errors: list[Diagnostic] = field(default_factory=list)  # the first failing stage's; nothing after it ran
+    warnings: list[Diagnostic] = field(default_factory=list)
+    reports: dict[str, str] = field(default_factory=dict)
+
+
+def _prove(compiled: Compiled, *, model: Model, owners: list[Owner], today: date, run_tests: bool,
+           reports: bool) -> _Proofs:
+    """The access tests, the lockout proof (GR403, GR404) and the escalation analysis of ``compiled``'s policy tree,
+    in that order, stopping at the first that fails: a failure is a blueprint error (the blueprint does not do
+    what it says it does), so nothing is written."""
+    proofs = _Proofs()
+    plan = compiled.plan
     if run_tests and plan.tests:
-        compiled.test_results = run_access_tests(compiled)
-        failures = failure_diagnostics(compiled.test_results)
-        if failures:
-            raise BlueprintError(failures)
-        compiled.seconds = time.perf_counter() - started
+        proofs.test_results = run_access_tests(compiled)
+        proofs.errors = failure_diagnostics(proofs.test_results)
+        if proofs.errors:
+            return proofs
     if run_tests:
         from guardrails.evaluation.outside_trusts import outside_trust_denials
 
         lockouts = prove_lockout_safety(compiled, model)
+        proofs.lockout = compiled.lockout
         lockouts += outside_trust_denials(compiled.organization, [  # GR404: trusts to outside accounts an RCP denies
             (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
             for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
         if lockouts:
-            raise BlueprintError(lockouts)
-        compiled.seconds = time.perf_counter() - started
+            proofs.errors = lockouts
+            return proofs
     # Escalation and tamper analysis (GR405/GR406, reports/escalation*.md): the reports always, the findings with the
     # proofs (an escalation or tampering path is an error, like a lockout).
     if not (run_tests or reports):
-        return compiled
+        return proofs
     from guardrails.escalation import analyze_escalation
 
     escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
-                                    owners=owners, today=today or date.today())
-    compiled.files.update(escalation.reports)
+                                    owners=owners, today=today)
+    proofs.reports = escalation.reports
     if run_tests:
-        compiled.warnings += escalation.warnings
-        if escalation.errors:
-            raise BlueprintError(escalation.errors)
-    compiled.seconds = time.perf_counter() - started
-    return compiled
+        proofs.warnings = escalation.warnings
+        proofs.errors = escalation.errors
+    return proofs
 
 
 def _check_scale(model: Model, plan: Plan) -> None:
