@@ -128,82 +128,72 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     warnings, notes = _check_risks(model, plan, today or date.today())
     warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is the path for people
     warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
-    prove = partial(_prove, model=model, owners=owners, today=today or date.today(), run_tests=run_tests,
-                    reports=reports)
-    if emit is emit_all and (run_tests or reports) and worker_count() == 2:
-        # The proofs read only policies/ and the templates' custom-resource functions (the policy tree and its
-        # stubs, guardrails/emitters/policy_tree.py): a forked child proves them while this process renders the
-        # rest; tests/test_workers.py checks that output, diagnostics and reports equal the one-process run's.
+    today = today or date.today()
+    compiled = Compiled(plan, {}, 0.0, warnings, notes)
+    escalate = partial(_escalate, model=model, owners=owners, today=today, findings=run_tests)
+    if (run_tests or reports) and worker_count() == 2:
+        # The escalation analysis reads only policies/ and the templates' custom-resource functions (the policy tree
+        # and its stubs, guardrails/emitters/policy_tree.py): a forked child runs it while this process renders the
+        # rest and runs the access tests and the lockout proof. Failures count in the one-process order (tests,
+        # lockout, escalation); tests/test_workers.py checks that output, diagnostics and reports are the same.
         from guardrails.emitters.policy_tree import emit_policy_tree
 
         tree = emit_policy_tree(plan)
-        job = start(partial(prove, Compiled(plan, tree, 0.0)))
+        job = start(partial(escalate, Compiled(plan, tree, 0.0)))
         try:
-            files = emit_all(plan, emitted={p: t for p, t in tree.items() if p.startswith("policies/")})
+            compiled.files = tree if emit is not emit_all else emit_all(
+                plan, emitted={p: t for p, t in tree.items() if p.startswith("policies/")})
+            errors = _prove(compiled, model) if run_tests else []
         except BaseException:
             job.cancel()
             raise
-        proofs = job.result()
-        compiled = Compiled(plan, files, 0.0, warnings, notes)
+        if errors:
+            job.cancel()
+            raise BlueprintError(errors)
+        escalation = job.result()
     else:
-        compiled = Compiled(plan, emit(plan), 0.0, warnings, notes)
-        proofs = prove(compiled)
-    compiled.test_results, compiled.lockout = proofs.test_results, proofs.lockout
-    if proofs.errors:
-        raise BlueprintError(proofs.errors)
-    compiled.files.update(proofs.reports)
-    compiled.warnings += proofs.warnings
+        compiled.files = emit(plan)
+        errors = _prove(compiled, model) if run_tests else []
+        if errors:
+            raise BlueprintError(errors)
+        escalation = escalate(compiled) if run_tests or reports else None
+    if escalation is not None:
+        reports_found, escalation_warnings, escalation_errors = escalation
+        compiled.files.update(reports_found)
+        compiled.warnings += escalation_warnings
+        if escalation_errors:
+            raise BlueprintError(escalation_errors)
     compiled.seconds = time.perf_counter() - started
     return compiled
 
 
-@dataclass
-class _Proofs:
-    """What the access tests, the lockout proof and the escalation analysis decided (picklable: a worker sends it)."""
+def _prove(compiled: Compiled, model: Model) -> list[Diagnostic]:
+    """The access tests, then the lockout proof (GR403, GR404) of ``compiled``'s policy tree; the first that fails
+    gives the errors: the blueprint does not do what it says it does, so nothing is written."""
+    if compiled.plan.tests:
+        compiled.test_results = run_access_tests(compiled)
+        failures = failure_diagnostics(compiled.test_results)
+        if failures:
+            return failures
+    from guardrails.evaluation.outside_trusts import outside_trust_denials
 
-    test_results: list[CaseResult] = field(default_factory=list)
-    lockout: Coverage | None = None
-    errors: list[Diagnostic] = field(default_factory=list)  # the first failing stage's; nothing after it ran
-    warnings: list[Diagnostic] = field(default_factory=list)
-    reports: dict[str, str] = field(default_factory=dict)
+    lockouts = prove_lockout_safety(compiled, model)
+    lockouts += outside_trust_denials(compiled.organization, [  # GR404: trusts to outside accounts an RCP denies
+        (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
+        for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
+    return lockouts
 
 
-def _prove(compiled: Compiled, *, model: Model, owners: list[Owner], today: date, run_tests: bool,
-           reports: bool) -> _Proofs:
-    """The access tests, the lockout proof (GR403, GR404) and the escalation analysis of ``compiled``'s policy tree,
-    in that order, stopping at the first that fails: a failure is a blueprint error (the blueprint does not do
-    what it says it does), so nothing is written."""
-    proofs = _Proofs()
-    plan = compiled.plan
-    if run_tests and plan.tests:
-        proofs.test_results = run_access_tests(compiled)
-        proofs.errors = failure_diagnostics(proofs.test_results)
-        if proofs.errors:
-            return proofs
-    if run_tests:
-        from guardrails.evaluation.outside_trusts import outside_trust_denials
-
-        lockouts = prove_lockout_safety(compiled, model)
-        proofs.lockout = compiled.lockout
-        lockouts += outside_trust_denials(compiled.organization, [  # GR404: trusts to outside accounts an RCP denies
-            (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
-            for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
-        if lockouts:
-            proofs.errors = lockouts
-            return proofs
-    # Escalation and tamper analysis (GR405/GR406, reports/escalation*.md): the reports always, the findings with the
-    # proofs (an escalation or tampering path is an error, like a lockout).
-    if not (run_tests or reports):
-        return proofs
+def _escalate(compiled: Compiled, *, model: Model, owners: list[Owner], today: date, findings: bool
+              ) -> tuple[dict[str, str], list[Diagnostic], list[Diagnostic]]:
+    """Escalation and tamper analysis (GR405/GR406): its reports (reports/escalation*.md) always, with ``findings``
+    its warnings and errors (an escalation or tampering path is an error, like a lockout). Picklable: the second
+    worker sends it back."""
     from guardrails.escalation import analyze_escalation
 
-    escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
+    escalation = analyze_escalation(compiled, declared=_declarations_by_policy(compiled.plan, _risk_declarations(model)),
                                     owners=owners, today=today)
-    proofs.reports = escalation.reports
-    if run_tests:
-        proofs.warnings = escalation.warnings
-        proofs.errors = escalation.errors
-    return proofs
+    return escalation.reports, escalation.warnings if findings else [], escalation.errors if findings else []
 
 
 def _check_scale(model: Model, plan: Plan) -> None:

@@ -89,10 +89,15 @@ class PolicyDocument:
         return {"Version": "2012-10-17", "Statement": [s.to_json() for s in self.statements]}
 
     def render(self, *, minified: bool = False) -> str:
-        """Stable JSON text (sorted statement order is the IR's; keys in AWS order)."""
-        if minified:
-            return json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        """Stable JSON text (sorted statement order is the IR's; keys in AWS order); rendered once per document (the
+        emitters and checks ask for the same document many times; the fields are frozen)."""
+        rendered = self.__dict__.setdefault("_rendered", {})  # not a field: equality and hashing ignore it
+        if minified not in rendered:
+            if minified:
+                rendered[minified] = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
+            else:
+                rendered[minified] = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        return rendered[minified]
 
 
 def document_from_json(raw: dict[str, Any]) -> PolicyDocument:
