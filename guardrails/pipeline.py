@@ -191,8 +191,8 @@ def _escalate(compiled: Compiled, *, model: Model, owners: list[Owner], today: d
     worker sends it back."""
     from guardrails.escalation import analyze_escalation
 
-    escalation = analyze_escalation(compiled, declared=_declarations_by_policy(compiled.plan, _risk_declarations(model)),
-                                    owners=owners, today=today)
+    declared = _declarations_by_policy(compiled.plan, _risk_declarations(model))
+    escalation = analyze_escalation(compiled, declared=declared, owners=owners, today=today)
     return escalation.reports, escalation.warnings if findings else [], escalation.errors if findings else []
 
 

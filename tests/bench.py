@@ -115,8 +115,10 @@ CHILD = textwrap.dedent("""
         floors.append(write_floor(compiled.files, floor))
         shutil.rmtree(floor)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the forked proof worker (GUARDRAILS_WORKERS)
-    print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "floor_seconds": min(f[0] for f in floors),
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the forked proof worker (GUARDRAILS_WORKERS)
+    worker, worker_cpu = children.ru_maxrss, children.ru_utime + children.ru_stime
+    print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "worker_cpu_seconds": worker_cpu,
+                      "floor_seconds": min(f[0] for f in floors),
                       "floor_cpu_seconds": min(f[1] for f in floors), "peak_mib": own / 1024,
                       "worker_peak_mib": worker / 1024, "files": len(compiled.files),
                       "bytes": sum(len(t.encode()) for t in compiled.files.values()),
@@ -368,39 +370,57 @@ def fast_command_figures(blueprint: Path, cwd: Path) -> dict[str, float]:
     return figures
 
 
+def compile_figures(tmp: Path, sizes: tuple[int, ...]) -> list[tuple[int, dict]]:
+    """Each size compiled in a fresh child process (CHILD), printed as it finishes; [] when one fails."""
+    rows: list[tuple[int, dict]] = []
+    for size in sizes:
+        blueprint = write_blueprint(tmp / f"bp-{size}", size)
+        out = tmp / f"out-{size}"
+        done = subprocess.run([sys.executable, "-c", CHILD, str(blueprint), str(out)], capture_output=True, text=True,
+                              check=False, cwd=tmp)
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            return []
+        result = json.loads(done.stdout)
+        rows.append((size, result))
+        print(f"{size:>5} accounts: compile {result['seconds']:6.2f} s (CPU {result['cpu_seconds']:.2f} s, worker "
+              f"{result['worker_cpu_seconds']:.2f} s), write floor {result['floor_seconds']:.3f} s (CPU "
+              f"{result['floor_cpu_seconds']:.3f} s), ratio "
+              f"{result['seconds'] / result['floor_seconds']:.1f}×; peak RSS {result['peak_mib']:.0f} MiB (worker "
+              f"{result['worker_peak_mib']:.0f} MiB); {result['files']} files, {result['bytes'] / 1e6:.1f} MB, "
+              f"{result['classes']} baseline classes", flush=True)
+    return rows
+
+
+def ratios(by_size: dict[int, dict]) -> tuple[float, float]:
+    """(marginal, total) ratio of compile time to the write floor at LARGE accounts, printed."""
+    small, large = by_size[SIZES[0]], by_size[LARGE]
+    marginal = (large["seconds"] - small["seconds"]) / (large["floor_seconds"] - small["floor_seconds"])
+    total = large["seconds"] / large["floor_seconds"]
+    print(f"compile against the write floor at {LARGE} accounts: {total:.1f}× in total, {marginal:.1f}× on the "
+          f"marginal cost ({LARGE} minus {SIZES[0]} accounts: {large['seconds'] - small['seconds']:.2f} s against "
+          f"{large['floor_seconds'] - small['floor_seconds']:.3f} s)", flush=True)
+    return marginal, total
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--validation"]:
         with tempfile.TemporaryDirectory(prefix="guardrails-bench-") as tmp:
             for size in map(int, sys.argv[2:] or VALIDATION_SIZES):
                 print_validation(validation_figures(Path(tmp), size))
         return 0
-    rows = []
+    if sys.argv[1:2] == ["--compile"]:  # the compile rows and ratios alone: `python tests/bench.py --compile 10 1000`
+        with tempfile.TemporaryDirectory(prefix="guardrails-bench-") as tmp:
+            rows = compile_figures(Path(tmp), tuple(map(int, sys.argv[2:])) or SIZES)
+        if SIZES[0] in dict(rows) and LARGE in dict(rows):
+            ratios(dict(rows))
+        return 0 if rows else 1
     with tempfile.TemporaryDirectory(prefix="guardrails-bench-") as tmp:
-        for size in SIZES:
-            blueprint = Path(tmp) / f"bp-{size}"
-            blueprint.mkdir()
-            for name, content in synthetic_blueprint(size).items():
-                (blueprint / name).write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
-            out = Path(tmp) / f"out-{size}"
-            done = subprocess.run([sys.executable, "-c", CHILD, str(blueprint), str(out)], capture_output=True, text=True,
-                                  check=False, cwd=tmp)
-            if done.returncode != 0:
-                print(done.stderr, file=sys.stderr)
-                return 1
-            result = json.loads(done.stdout)
-            rows.append((size, result))
-            print(f"{size:>5} accounts: compile {result['seconds']:6.2f} s ({result['cpu_seconds']:.2f} s CPU in the "
-                  f"parent), write floor {result['floor_seconds']:.3f} s, ratio {result['seconds'] / result['floor_seconds']:.1f}×; "
-                  f"peak RSS {result['peak_mib']:.0f} MiB (worker {result['worker_peak_mib']:.0f} MiB); "
-                  f"{result['files']} files, {result['bytes'] / 1e6:.1f} MB, {result['classes']} baseline classes",
-                  flush=True)
+        rows = compile_figures(Path(tmp), SIZES)
+        if not rows:
+            return 1
         by_size = dict(rows)
-        small, large = by_size[SIZES[0]], by_size[LARGE]
-        marginal = (large["seconds"] - small["seconds"]) / (large["floor_seconds"] - small["floor_seconds"])
-        total = large["seconds"] / large["floor_seconds"]
-        print(f"compile against the write floor at {LARGE} accounts: {total:.1f}× in total, {marginal:.1f}× on the "
-              f"marginal cost ({LARGE} minus {SIZES[0]} accounts: {large['seconds'] - small['seconds']:.2f} s against "
-              f"{large['floor_seconds'] - small['floor_seconds']:.3f} s)", flush=True)
+        marginal, total = ratios(by_size)
         validations = [validation_figures(Path(tmp), size) for size in VALIDATION_SIZES]
         for figures in validations:
             print_validation(figures)

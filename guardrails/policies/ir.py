@@ -553,7 +553,14 @@ class Plan:
         return next(p for p in self.resource_policies if p.key == key)
 
     def account(self, name: str) -> Account:
-        return next(a for a in self.accounts if a.name == name)
+        index = self.__dict__.get("_accounts")  # built on first use (emitters ask once per account: 5,000 × 5,000)
+        if index is None:
+            index = self.__dict__["_accounts"] = {}
+            for account in self.accounts:
+                index.setdefault(account.name, account)  # the first, as the scan it replaces returned
+        if name not in index:
+            raise StopIteration  # what the scan raised: callers may rely on it
+        return index[name]
 
     @property
     def management_account(self) -> Account:
