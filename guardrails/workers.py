@@ -79,7 +79,12 @@ class Job(Generic[T]):
 def start(work: Callable[[], T]) -> Job[T]:
     """Fork; the child runs ``work()`` and sends back its (picklable) result or its traceback."""
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError as exc:  # out of processes or memory: say how to run without the worker
+        os.close(read_end)
+        os.close(write_end)
+        raise ToolError(f"cannot start the second worker process ({exc.strerror or exc}); run with {ENV}=1") from exc
     if pid == 0:  # the child: never returns into the caller's code
         code = 0
         try:
