@@ -1,4 +1,4 @@
-"""A second worker process for independent work of a compile (the proofs while the parent emits).
+"""A second worker process for independent work of a compile (the escalation analysis while the parent emits).
 
 ``GUARDRAILS_WORKERS`` chooses: ``1`` runs everything in this process, ``2`` forks one child for the work given
 to :func:`start`; unset, 2 where this process may use at least two CPUs and ``os.fork`` exists (not on Windows),
@@ -32,7 +32,8 @@ def worker_count() -> int:
     configured = os.environ.get(ENV, "").strip()
     if configured:
         if configured not in ("1", "2"):
-            raise ToolError(f"{ENV}={configured!r}: give 1 (one process) or 2 (the proofs in a second process)")
+            raise ToolError(f"{ENV}={configured!r}: give 1 (one process) or 2 (the escalation analysis in a second "
+                            "process)")
         wanted = int(configured)
     else:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -57,14 +58,14 @@ class Job(Generic[T]):
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
             how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
-            raise WorkerFailed(f"the proof worker (pid {self._pid}) {how} before sending its result; "
+            raise WorkerFailed(f"the escalation worker (pid {self._pid}) {how} before sending its result; "
                                f"run with {ENV}=1 to see the failure in one process")
         try:
             kind, value = pickle.loads(b"".join(chunks))
         except Exception as exc:  # truncated or unreadable: the child died while writing
-            raise WorkerFailed(f"the proof worker (pid {self._pid}) sent no readable result ({exc})") from exc
+            raise WorkerFailed(f"the escalation worker (pid {self._pid}) sent no readable result ({exc})") from exc
         if kind != "ok":
-            raise WorkerFailed(f"the proof worker failed:\n{value}")
+            raise WorkerFailed(f"the escalation worker failed:\n{value}")
         return value
 
     def cancel(self) -> None:

@@ -118,9 +118,10 @@ CHILD = textwrap.dedent("""
         floors.append(write_floor(compiled.files, floor))
         shutil.rmtree(floor)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the forked proof worker (GUARDRAILS_WORKERS)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the forked escalation worker (GUARDRAILS_WORKERS)
     worker, worker_cpu = children.ru_maxrss, children.ru_utime + children.ru_stime
-    print(json.dumps({"seconds": elapsed, "in_memory_seconds": in_memory, "cpu_seconds": cpu, "worker_cpu_seconds": worker_cpu,
+    print(json.dumps({"seconds": elapsed, "in_memory_seconds": in_memory, "cpu_seconds": cpu,
+                      "worker_cpu_seconds": worker_cpu,
                       "floor_seconds": min(f[0] for f in floors),
                       "floor_cpu_seconds": min(f[1] for f in floors), "peak_mib": own / 1024,
                       "worker_peak_mib": worker / 1024, "files": len(compiled.files),
