@@ -98,7 +98,8 @@ def align(text: str) -> str:
         if match and _net_brackets(match.group(3)) == 0:
             chain.append((match.group(1) + match.group(2), match.group(3)))
             continue
-        flush()
+        if chain:
+            flush()
         if line == "" and (not out or out[-1] == "" or out[-1].endswith("{")):
             continue  # no leading, doubled or block-opening blank lines
         if line.strip() == "}" and out and out[-1] == "":
