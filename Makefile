@@ -75,7 +75,7 @@ schema: $(VENV)/.installed ## write docs/blueprint.schema.json and docs/job-func
 provider-schema: $(VENV)/.installed ## download the pinned AWS provider schema (npm) into tests/data/
 	$(BIN)/python tests/provider_schema.py -o tests/data/terraform_provider_schema.json
 
-bench: install ## compile synthetic organizations of 10, 100 and 1,000 accounts; print time and memory
+bench: install ## compile synthetic organizations of 10 to 5,000 accounts; print time, the write floor and memory
 	$(BIN)/python tests/bench.py
 
 clean: ## remove the virtual environments and caches (not output/)

@@ -9,22 +9,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from guardrails.escalation.analysis import Analysis
     from guardrails.pipeline import Compiled
 
 
-def html_index(compiled: Compiled, analysis: Analysis) -> str:
-    """reports/index.html: the plan, with the access matrix, escalation summary and lockout coverage the evaluator
-    decided on this compilation's policy tree (guardrails.emitters.html_report renders; nothing is decided there)."""
+def html_index(compiled: Compiled, escalation_rows: tuple[tuple[str, tuple[str, ...], int, int, int], ...]) -> str:
+    """reports/index.html: the plan, with the access matrix, escalation summary (``escalation_rows``, from
+    :func:`guardrails.escalation.report.class_rows`) and lockout coverage the evaluator decided on this
+    compilation's policy tree (guardrails.emitters.html_report renders; nothing is decided there)."""
     from guardrails.emitters.html_report import Evaluated, EscalationRow, LockoutRow, report_page
-    from guardrails.escalation.report import by_class, class_summary
     from guardrails.evaluation.access_matrix import OUTCOMES, access_matrix
     from guardrails.evaluation.lockout.coverage import check_name
     from guardrails.evaluation.lockout.findings import CHECK_ORDER
 
-    escalation = tuple(EscalationRow(key, tuple(accounts), principals, escalations, tamper)
-                       for key, groups in sorted(by_class(analysis).items())
-                       for accounts, principals, escalations, tamper in [class_summary(groups)])
+    escalation = tuple(EscalationRow(*row) for row in escalation_rows)  # escalation.report.class_rows
     coverage = compiled.lockout
     lockout = None if coverage is None else tuple(
         LockoutRow(check_name(c), coverage.groups.get(c, 0), coverage.combinations[c])

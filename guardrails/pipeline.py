@@ -50,6 +50,7 @@ from guardrails.policies.trust_conditions import confused_deputy_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 from guardrails.progress import step
+from guardrails.workers import start, worker_count
 
 if TYPE_CHECKING:  # imported where used: `test` and `explain` run neither the proofs nor the escalation analysis
     from guardrails.blueprint.edit import Edit  # ruamel (round-trip YAML): imported by the commands that edit
@@ -142,13 +143,15 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     problem (issue 18). The blueprint and model stages stop the run (there is no plan to read without them), and a
     scale error stops it before emitting (the emitters cannot render past a CloudFormation quota)."""
     started = time.perf_counter()
+    started = time.perf_counter()
+    today = today or date.today()
     with step("compile"):
         model = build_model(load_blueprint(directory, partial=True))
         owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
         plan = synthesize(model, comparisons=reports)
         scale = _scale_errors(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
         errors = list(scale)
-        warnings, notes, risk_errors = _check_risks(model, plan, today or date.today())
+        warnings, notes, risk_errors = _check_risks(model, plan, today)
         warnings = [*model.warnings, *warnings]
         errors += risk_errors
         if own_checks:  # the validators' checks on the plan (no emitter, no file): what build's validation adds
@@ -162,36 +165,44 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
         warnings += confused_deputy_warnings(model)  # a service trust its service's documentation asks to narrow
         if scale:  # the emitters cannot render past these quotas: stop here, with what the plan stages found
             raise BlueprintError(errors)
-        files = emit(plan)
-    compiled = Compiled(plan, files, time.perf_counter() - started, warnings, notes)
-    if run_tests and plan.tests:
-        with step("access tests"):
-            compiled.test_results = run_access_tests(compiled)
-        errors += failure_diagnostics(compiled.test_results)
-    if run_tests:
-        from guardrails.evaluation.outside_trusts import outside_trust_denials
+    compiled = Compiled(plan, {}, 0.0, warnings, notes)
+    escalate = partial(_escalate, model=model, owners=owners, today=today, findings=run_tests)
+    job = None
+    if (run_tests or reports) and worker_count() == 2:
+        # The escalation analysis reads only policies/ and the templates' custom-resource functions (the policy tree
+        # and its stubs, guardrails/emitters/policy_tree.py): a forked child runs it while this process renders the
+        # rest and runs the access tests and the lockout proof. Errors keep the one-process order (tests, lockout,
+        # escalation); tests/test_workers.py checks that output, diagnostics and reports are the same.
+        from guardrails.emitters.policy_tree import emit_policy_tree
 
-        with step("lockout proof"):
-            errors += prove_lockout_safety(compiled, model)
-            errors += outside_trust_denials(compiled.organization, [  # GR404: outside trusts an RCP denies
-                (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
-                for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
-    # Escalation and tamper analysis (GR405/GR406, reports/escalation*.md): the reports always, the findings with the
-    # proofs (an escalation or tampering path is an error, like a lockout).
-    if run_tests or reports:
-        from guardrails.escalation import analyze_escalation
-
+        tree = emit_policy_tree(plan)
+        job = start(partial(escalate, Compiled(plan, tree, 0.0)))
+    try:
+        with step("emit"):
+            if job is None:
+                compiled.files = emit(plan)
+            else:
+                compiled.files = tree if emit is not emit_all else emit_all(
+                    plan, emitted={p: t for p, t in tree.items() if p.startswith("policies/")})
+        if run_tests:
+            errors += _prove(compiled, model)
+    except BaseException:
+        if job is not None:
+            job.cancel()
+        raise
+    escalation = None
+    if job is not None or run_tests or reports:
         with step("escalation analysis"):
-            escalation = analyze_escalation(compiled, declared=_declarations_by_policy(plan, _risk_declarations(model)),
-                                            owners=owners, today=today or date.today())
-        compiled.files.update(escalation.reports)
+            escalation = job.result() if job is not None else escalate(compiled)
+    if escalation is not None:
+        reports_found, escalation_warnings, escalation_errors, escalation_rows = escalation
+        compiled.files.update(reports_found)
+        compiled.warnings += escalation_warnings
+        errors += escalation_errors
         if reports and not errors:  # the page describes a plan that passed; a failed run raises below
             from guardrails.html_index import html_index
 
-            compiled.files["reports/index.html"] = html_index(compiled, escalation.analysis)
-        if run_tests:
-            compiled.warnings += escalation.warnings
-            errors += escalation.errors
+            compiled.files["reports/index.html"] = html_index(compiled, escalation_rows)
     if errors:
         raise BlueprintError(errors)
     # Accepted guardrails warnings; stale ones only when every stage that warns has run (not for `show`/`explain`).
@@ -200,6 +211,41 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     compiled.acceptances, compiled.accepted = model.acceptances, taken.taken
     compiled.seconds = time.perf_counter() - started
     return compiled
+
+
+def _prove(compiled: Compiled, model: Model) -> list[Diagnostic]:
+    """The access tests, then the lockout proof (GR403, GR404) of ``compiled``'s policy tree: their errors together
+    (the blueprint does not do what it says it does, so nothing is written)."""
+    errors: list[Diagnostic] = []
+    if compiled.plan.tests:
+        with step("access tests"):
+            compiled.test_results = run_access_tests(compiled)
+        errors += failure_diagnostics(compiled.test_results)
+    from guardrails.evaluation.outside_trusts import outside_trust_denials
+
+    with step("lockout proof"):
+        errors += prove_lockout_safety(compiled, model)
+        errors += outside_trust_denials(compiled.organization, [  # GR404: trusts to outside accounts an RCP denies
+            (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
+            for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
+    return errors
+
+
+EscalationRows = tuple[tuple[str, tuple[str, ...], int, int, int], ...]
+
+
+def _escalate(compiled: Compiled, *, model: Model, owners: list[Owner], today: date, findings: bool
+              ) -> tuple[dict[str, str], list[Diagnostic], list[Diagnostic], EscalationRows]:
+    """Escalation and tamper analysis (GR405/GR406): its reports (reports/escalation*.md) and per-class summary
+    rows (the HTML report's) always, with ``findings`` its warnings and errors (an escalation or tampering path is
+    an error, like a lockout). Picklable: the second worker sends it back."""
+    from guardrails.escalation import analyze_escalation
+    from guardrails.escalation.report import class_rows
+
+    declared = _declarations_by_policy(compiled.plan, _risk_declarations(model))
+    escalation = analyze_escalation(compiled, declared=declared, owners=owners, today=today)
+    return (escalation.reports, escalation.warnings if findings else [], escalation.errors if findings else [],
+            class_rows(escalation.analysis))
 
 
 def _accept_validator_findings(compiled: Compiled, found: list[Diagnostic], *, cfn_lint_ran: bool

@@ -90,10 +90,13 @@ def stage_output(files: dict[str, str], output: Path) -> Path:
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
+        made: set[str] = set()  # each folder created once (thousands of files share a few hundred folders)
         for rel, text in files.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "w", encoding="utf-8", newline="\n") as handle:
+            folder = os.path.dirname(rel)
+            if folder not in made:
+                os.makedirs(staging / folder, exist_ok=True)
+                made.add(folder)
+            with open(staging / rel, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
     except OSError as exc:
         if staging is not None:

@@ -29,6 +29,14 @@ def class_summary(groups: list[GroupResult]) -> tuple[list[str], int, int, int]:
             sum(1 for g in groups for p in g.principals if p.tamper))
 
 
+def class_rows(analysis: Analysis) -> tuple[tuple[str, tuple[str, ...], int, int, int], ...]:
+    """Per baseline class: its key, accounts, principals analysed, that escalate, that tamper (plain values: the
+    HTML report's rows, sent back from a second worker)."""
+    return tuple((key, tuple(accounts), principals, escalations, tamper)
+                 for key, groups in sorted(by_class(analysis).items())
+                 for accounts, principals, escalations, tamper in [class_summary(groups)])
+
+
 def reports(analysis: Analysis, blueprint: str) -> dict[str, str]:
     """The index and one file per baseline class."""
     by_class_ = by_class(analysis)

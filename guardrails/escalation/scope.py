@@ -42,6 +42,7 @@ class Scope:
     hops: dict[Node, list[Hop]] = field(default_factory=dict)  # computed once per node (guardrails.escalation.edges)
     _trusting: dict[str, list[Node]] = field(default_factory=dict)
     _arns: dict[str, str] = field(default_factory=dict)
+    _names: dict[tuple[str, Caller], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         org = self.view.org
@@ -124,11 +125,17 @@ class Scope:
     def names(self, role: Node, caller: Caller) -> str:
         """How an Allow statement of the role's trust names the caller: "direct" or "session" (itself), "account"
         (its account: the caller's own policies must allow too), or "" (not at all)."""
-        trust = self.view.org.document(self.entries[role.base].trust, self.account)
-        statements = trust.get("Statement") or []
-        found = {principal_match(s, caller) for s in ([statements] if isinstance(statements, Mapping) else statements)
-                 if s.get("Effect") == "Allow"} - {""}
-        return "account" if found == {"account"} else (next(iter(sorted(found))) if found else "")
+        path = self.entries[role.base].trust
+        # Many roles of a class carry the same trust text (a large organization: hundreds): decided once per text
+        # and caller in this account (the document is that text with this account's values).
+        key = (self.view.org.files.get(path, path), caller)
+        if key not in self._names:
+            trust = self.view.org.document(path, self.account)
+            statements = trust.get("Statement") or []
+            found = {principal_match(s, caller) for s in ([statements] if isinstance(statements, Mapping)
+                                                          else statements) if s.get("Effect") == "Allow"} - {""}
+            self._names[key] = "account" if found == {"account"} else (next(iter(sorted(found))) if found else "")
+        return self._names[key]
 
     # -- the methods' requests ----------------------------------------------------------------------
 

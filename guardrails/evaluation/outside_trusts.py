@@ -11,6 +11,9 @@ explicit Deny from an RCP — or an SCP, should one apply — and reports each a
 
 from __future__ import annotations
 
+import json
+import re
+
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +68,8 @@ def outside_trust_denials(org: Organization, entries: Iterable[TrustEntry] = ())
 
 def _denials(org: Organization, account: Account) -> Iterable[_Finding]:
     for role in org.class_entry(account).roles:
+        if not org.memo((CODE, role.trust), lambda: _may_trust_outside(org, role.trust)):
+            continue  # the same for every account of the class: no principal outside the organization
         document = org.document(role.trust, account)
         target = role_arn(org.partition, account.id, f"{role.path}{role.name}")
         for statement in _allows(document):
@@ -78,6 +83,26 @@ def _denials(org: Organization, account: Account) -> Iterable[_Finding]:
                     if denier.policy.kind in ("rcp", "scp"):
                         yield _Finding(role.name, role_arn(org.partition, "${account_id}", f"{role.path}{role.name}"),
                                        trusted, _account_of(trusted), denier)
+
+
+# An AWS principal naming the deploying account itself: ``${account_id}`` as the whole value or as an ARN's account.
+_OWN_ACCOUNT = re.compile(r"\$\{account_id\}|arn:[^:${}]+:iam::\$\{account_id\}:[^${}]*")
+
+
+def _may_trust_outside(org: Organization, path: str) -> bool:
+    """Can the trust policy at ``path`` name a principal outside the organization in some account? Decided once
+    from its text before the account's values go in: a literal principal names the same account everywhere, and
+    one that is the deploying account (``_OWN_ACCOUNT``) is inside it; any other placeholder is asked per account."""
+    for statement in _allows(json.loads(org.files[path])):
+        principal = statement.get("Principal")
+        if not isinstance(principal, Mapping):
+            continue
+        for value in as_tuple(principal.get("AWS")):
+            if "${" in value and not _OWN_ACCOUNT.fullmatch(value):
+                return True
+        if _outside_principals(org, statement):  # the literal ones (the deploying account's parse to none)
+            return True
+    return False
 
 
 def _allows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:

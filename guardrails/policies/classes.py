@@ -27,16 +27,24 @@ def baseline_classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompila
         for account in accounts:
             placed_in[account].add(identity)
     computed: dict[tuple[bool, frozenset[tuple[str, str]]], Baseline] = {}
+    # Equal baselines of different signatures become one object, so accounts group by that object (hashing a
+    # Baseline walks all of it; once per signature, not once per account: 5,000 accounts, 30 s).
+    canonical: dict[Baseline, Baseline] = {}
+    by_object: dict[int, list[str]] = defaultdict(list)
     for name, account in sorted(model.accounts.items()):
         signature = (name == model.blueprint.organization.break_glass.account, frozenset(placed_in[name]))
         if signature not in computed:
-            computed[signature] = baseline_for(model, name, info, compiled)
+            fresh = baseline_for(model, name, info, compiled)
+            computed[signature] = canonical.setdefault(fresh, fresh)
         baseline = computed[signature]
         if account.management:
             # StackSets never deploy to the management account: it always gets a class (and stack) of its own.
             management.append(BaselineClass(name, (name,), baseline))
         else:
-            by_content[baseline].append(name)
+            by_object[id(baseline)].append(name)
+    for baseline in canonical.values():
+        if id(baseline) in by_object:
+            by_content[baseline] = by_object[id(baseline)]
     members = sorted(by_content.items(), key=lambda item: item[1])
     groups = [c.accounts for c in management] + [accounts for _, accounts in members]
     names = assign_names(groups, read_lock(model.source.directory, model.source.display_name),

@@ -89,10 +89,15 @@ class PolicyDocument:
         return {"Version": "2012-10-17", "Statement": [s.to_json() for s in self.statements]}
 
     def render(self, *, minified: bool = False) -> str:
-        """Stable JSON text (sorted statement order is the IR's; keys in AWS order)."""
-        if minified:
-            return json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        """Stable JSON text (sorted statement order is the IR's; keys in AWS order); rendered once per document (the
+        emitters and checks ask for the same document many times; the fields are frozen)."""
+        rendered = self.__dict__.setdefault("_rendered", {})  # not a field: equality and hashing ignore it
+        if minified not in rendered:
+            if minified:
+                rendered[minified] = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
+            else:
+                rendered[minified] = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        return rendered[minified]
 
 
 def document_from_json(raw: dict[str, Any]) -> PolicyDocument:
@@ -559,7 +564,14 @@ class Plan:
         return next(p for p in self.resource_policies if p.key == key)
 
     def account(self, name: str) -> Account:
-        return next(a for a in self.accounts if a.name == name)
+        index = self.__dict__.get("_accounts")  # built on first use (emitters ask once per account: 5,000 × 5,000)
+        if index is None:
+            index = self.__dict__["_accounts"] = {}
+            for account in self.accounts:
+                index.setdefault(account.name, account)  # the first, as the scan it replaces returned
+        if name not in index:
+            raise StopIteration  # what the scan raised: callers may rely on it
+        return index[name]
 
     @property
     def management_account(self) -> Account:

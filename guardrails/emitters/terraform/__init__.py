@@ -23,7 +23,7 @@ nothing here assembles one. SCPs and RCPs use the data source's ``minified_json`
 
 from __future__ import annotations
 
-from guardrails.emitters.terraform.accounts import account_root
+from guardrails.emitters.terraform.accounts import account_roots
 from guardrails.emitters.terraform.baseline import baseline_module
 from guardrails.emitters.terraform.hcl import Hcl, check_documents, ident, quote, ref, tf_name
 from guardrails.emitters.terraform.identity_center import emit as emit_identity_center
@@ -44,8 +44,7 @@ def emit(plan: Plan) -> dict[str, str]:
     files.update(organization_files(plan))
     for cls in plan.classes:
         files.update(baseline_module(plan, cls))
-    for account in sorted(plan.accounts, key=lambda a: a.name):
-        files.update(account_root(plan, account))
+    files.update(account_roots(plan))
     return dict(sorted(files.items()))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jinja2
 
@@ -44,8 +45,14 @@ def _expect(value: object, kind: type, what: str) -> None:
         raise TypeError(f"expected {what}, got {value!r}")
 
 
+# Text without any of these is its own escape (the loop below changes nothing, and no template sequence appears).
+_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f]|\$\{|%\{')
+
+
 def _escape_literal(text: str) -> str:
     """Escape literal text for the inside of an HCL quoted template string."""
+    if not _NEEDS_ESCAPE.search(text):
+        return text
     out = []
     for ch in text:
         if ch in _SIMPLE_ESCAPES:
@@ -61,6 +68,11 @@ def _escape_literal(text: str) -> str:
 def quote(value: str) -> Hcl:
     """An HCL string for ``value``: escaped, with the IR placeholders turned into variable references."""
     _expect(value, str, "a string")
+    return _quote(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _quote(value: str) -> Hcl:  # the same ARNs, actions and names recur in every module of a large organization
     if value in _PLACEHOLDERS:
         return Hcl(_PLACEHOLDERS[value])  # a lone interpolation: `terraform fmt` unwraps "${x}" to x
     pieces = _PLACEHOLDER_SPLIT.split(value)  # literal, placeholder, literal, …

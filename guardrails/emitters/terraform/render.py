@@ -71,8 +71,13 @@ _ASSIGN = re.compile(r'( *)([A-Za-z_][A-Za-z0-9_-]*|"(?:[^"\\]|\\.)*") += (.*)')
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
+_BRACKET = re.compile(r"[][{}()]")
+
+
 def _net_brackets(expression: str) -> int:
     # Inside our strings the only template sequences are complete "${var.x}" interpolations (net zero).
+    if not _BRACKET.search(expression):
+        return 0
     bare = _STRING.sub('""', expression)
     return sum(bare.count(c) for c in "{[(") - sum(bare.count(c) for c in "}])")
 
@@ -89,11 +94,12 @@ def align(text: str) -> str:
         chain.clear()
 
     for line in lines:
-        match = _ASSIGN.fullmatch(line)
+        match = _ASSIGN.fullmatch(line) if " = " in line else None  # every match has " = "
         if match and _net_brackets(match.group(3)) == 0:
             chain.append((match.group(1) + match.group(2), match.group(3)))
             continue
-        flush()
+        if chain:
+            flush()
         if line == "" and (not out or out[-1] == "" or out[-1].endswith("{")):
             continue  # no leading, doubled or block-opening blank lines
         if line.strip() == "}" and out and out[-1] == "":
