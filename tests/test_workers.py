@@ -68,9 +68,12 @@ def test_escalation_errors_same_with_one_and_two_workers(monkeypatch: pytest.Mon
     assert _errors(monkeypatch, 2, directory) == one
 
 
-def test_failing_access_test_wins_over_the_worker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A failing access test is the error in both modes, even when the escalation worker fails as well."""
+def test_failing_access_tests_and_the_worker_report_together(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Failing access tests are reported with the escalation analysis's outcome in both modes (one run names every
+    problem, issue 18); a worker that crashes meanwhile is not hidden behind them: the run fails with WorkerFailed."""
     import shutil
+
+    from guardrails.workers import WorkerFailed
 
     directory = tmp_path / "blueprints"
     shutil.copytree(ROOT / "blueprints", directory)
@@ -81,10 +84,12 @@ def test_failing_access_test_wins_over_the_worker(monkeypatch: pytest.MonkeyPatc
     assert flipped != text
     tests.write_text(flipped, encoding="utf-8")
     one = _errors(monkeypatch, 1, directory)
+    assert one and _errors(monkeypatch, 2, directory) == one
     import guardrails.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "_escalate", lambda *a, **k: os._exit(3))
-    assert _errors(monkeypatch, 2, directory) == one
+    with pytest.raises(WorkerFailed):
+        _with_workers(monkeypatch, 2, compile_blueprint, directory, today=TODAY)
 
 
 @pytest.mark.parametrize("crash", ["exception", "exit", "signal"])
