@@ -138,3 +138,13 @@ def test_expand_is_the_expression_over_the_database() -> None:
         expected = sorted(f"{db.services_by_prefix[prefix].prefix}:{db.services_by_prefix[prefix].actions[key].name}"
                           for prefix, key in keys if _reference(pattern, f"{prefix}:{key}"))
         assert [a.full_name for a in db.expand(pattern)] == expected, pattern
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(_ALPHABET, min_size=1, max_size=6), max_size=5),
+       st.lists(st.text(st.sampled_from(list("abks:-*?")), max_size=6), max_size=12))
+def test_action_matcher_among_is_each_key_asked(patterns: list[str], keys: list[str]) -> None:
+    """The set-and-range answer the risk analysis uses equals asking the matcher key by key."""
+    matcher = action_matcher(tuple(patterns))
+    ordered = tuple(sorted(set(keys)))
+    assert matcher.among(ordered, frozenset(ordered)) == {k for k in ordered if matcher(k)}
