@@ -143,12 +143,18 @@ class Universe:
             key = (("Action", element(statement, "Action", where=where)), excluded, resource_dependent)
         if key not in self._classes:
             skip = action_matcher(excluded) if excluded else None
+            # Excluded literals only (the usual case: the federation calls, a guardrail's intended actions): the
+            # database's names they match, looked up once; a name of the database is ASCII and its lowercase is
+            # its row's key, so this is what asking the matcher answers.
+            skipped = None if skip is None or skip.prefixes or skip.regex is not None else \
+                {self._rows[k][0] for k in skip.literal if k in self._rows}
             keys, variant = self._keys, 0 if resource_dependent else 1
             out: dict[ClassKey, list[str]] = {}
             for name in named:
-                if skip is not None and skip(name):
-                    continue
                 both = keys.get(name)
+                if skip is not None and (name in skipped if skipped is not None and both is not None else
+                                         skip(name)):
+                    continue
                 if both is not None:
                     cls = both[variant]
                 else:  # a literal the database does not know
