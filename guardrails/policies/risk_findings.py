@@ -8,12 +8,12 @@ and again when it checks the plan, and both get the same memoised answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from guardrails.diagnostics import Location
-from guardrails.iam.actions import action_matcher, wildcard_matches
+from guardrails.iam.actions import ActionMatcher, action_matcher, wildcard_matches
 from guardrails.policies.ir import PolicyDocument, Statement
 from guardrails.policies.risk_grantees import grantee_mitigation, principal_labels
 from guardrails.policies.risk_mitigation import (mitigation_hint, positive_condition, role_path_only,
@@ -84,9 +84,17 @@ def _analyze(document: PolicyDocument, rules: tuple[RiskRule, ...], own_accounts
                 findings.extend(_combination_findings(rule, doc))
             continue
         universe = rule_actions(rule)
+        keys, keyset, names = _rule_index(rule)
         for statement in doc.allows:
             negated, matches = doc.matcher(statement)  # asked of every action of the rule: looked up once
-            matched = [] if matches is None else [name for key, name in universe if negated != matches(key)]
+            if matches is None:
+                matched = []
+            elif names is None:  # a key that is not ASCII: each key asked
+                matched = [name for key, name in universe if negated != matches(key)]
+            else:  # by set and range (ActionMatcher.among), in the universe's (sorted) order
+                hits = matches.among(keys, keyset)
+                matched = [name for key, name in universe if key not in hits] if negated else \
+                    [names[key] for key in sorted(hits)]
             if not matched:
                 continue
             denied = {name: sid for name in matched if (sid := doc.denied_by(statement, name.lower()))}
@@ -112,6 +120,15 @@ def _analyze(document: PolicyDocument, rules: tuple[RiskRule, ...], own_accounts
     return sorted(findings, key=lambda f: (position.get(f.sid, 0), rule_order[f.rule], f.actions))
 
 
+@lru_cache(maxsize=256)
+def _rule_index(rule: RiskRule) -> tuple[tuple[str, ...], frozenset[str], dict[str, str] | None]:
+    """A rule's lowercased actions sorted, as a set, and to their spelling (None when one is not ASCII, which
+    :meth:`~guardrails.iam.actions.ActionMatcher.among` does not take)."""
+    universe = rule_actions(rule)
+    keys = tuple(key for key, _ in universe)
+    return keys, frozenset(keys), dict(universe) if all(k.isascii() for k in keys) else None
+
+
 class _Document:
     """One policy document with its statements' action matchers and its unconditional Denies."""
 
@@ -123,14 +140,14 @@ class _Document:
                        if s.effect == "Deny" and not s.conditions and s.resources and not s.not_resources]
         # id of a statement of the document (alive with it) → NotAction?, the matcher of its Action or NotAction
         # patterns: every rule asks each statement about each of its actions
-        self._matchers: dict[int, tuple[bool, Callable[[str], bool] | None]] = {}
+        self._matchers: dict[int, tuple[bool, ActionMatcher | None]] = {}
 
     def grants(self, statement: Statement, action: str) -> bool:
         """Does the statement's Action (or NotAction: everything not listed) cover the action (lowercased)?"""
         negated, matches = self.matcher(statement)
         return matches is not None and negated != matches(action)
 
-    def matcher(self, statement: Statement) -> tuple[bool, Callable[[str], bool] | None]:
+    def matcher(self, statement: Statement) -> tuple[bool, ActionMatcher | None]:
         """(NotAction?, the matcher of its patterns; None when it lists none)."""
         found = self._matchers.get(id(statement))
         if found is None:

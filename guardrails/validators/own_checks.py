@@ -182,7 +182,7 @@ def check_policies_per_identity(plan: Plan) -> Iterator[Diagnostic]:
 def check_grammar(plan: Plan) -> Iterator[Diagnostic]:
     """Every rendered document follows the IAM policy grammar for its kind."""
     for doc in generated_documents(plan):
-        policy = json.loads(doc.document.render())
+        policy = json.loads(doc.document.render(minified=True))  # the same JSON value; C's encoder, not indent's
         for index, problem in grammar_problems(policy, trust=doc.kind == "trust", rcp=doc.kind == "rcp",
                                                resource=doc.kind == "resource"):
             statements = doc.document.statements[index:index + 1] if index is not None else ()

@@ -53,36 +53,13 @@ class ActionFacts:
 class Universe:
     """The database's actions with their facts; statements' action sets and classes, cached."""
 
-    def __init__(self, db: IamDatabase) -> None:
+    def __init__(self, db: IamDatabase, tables: Tables | None = None) -> None:
         self.db = db
-        east = us_east_1_services()
-        specials = _special_patterns()
-        special = glob_regex(specials) if specials else None
-        # Lowercased name → the fields of its ActionFacts (name, pinned, formats, special); the ActionFacts are made
-        # when asked for (the searches ask for few).
-        rows: dict[str, tuple[str, bool, tuple[str, ...], bool]] = {}
-        for prefix in db.services():
-            service = db.service(prefix)
-            assert service is not None
-            pinned = prefix in east
-            arns = {k: t.arn for k, t in service.resource_types.items()}
-            by_types: dict[tuple[str, ...], tuple[str, ...]] = {}  # actions of a service share their types
-            for info in service.actions.values():
-                types = info.resource_types
-                formats = by_types.get(types)
-                if formats is None:
-                    formats = by_types[types] = tuple(sorted({arns[k.lower()] for k in types if k.lower() in arns}))
-                name = info.full_name
-                rows[name.lower()] = (name, pinned, formats, special is not None and special.match(name) is not None)
-        self._rows = rows
-        # AWS's spelling → its class key with the resource formats, and without them: built once, since a Deny of
-        # "*" or a NotAction classifies nearly every action.
-        self._keys: dict[str, tuple[ClassKey, ClassKey]] = {}
-        for name, pinned, formats, special_case in rows.values():
-            own = name if special_case else ""
-            self._keys[name] = ((pinned, formats, bool(formats), own), (pinned, None, bool(formats), own))
+        # Lowercased name → the fields of its ActionFacts (name, pinned, formats, special), AWS's spelling → its
+        # class keys, the names sorted (see _tables); the ActionFacts are made when asked for (the searches ask for
+        # few).
+        self._rows, self._keys, self.names = tables or _tables(db, us_east_1_services(), _special_patterns())
         self._facts: dict[str, ActionFacts] = {}
-        self.names: tuple[str, ...] = tuple(sorted(self._keys))
         self._sets: dict[tuple, tuple[str, ...]] = {}
         self._lowered: dict[tuple, frozenset[str]] = {}
         # statement id → (the statement, kept alive so that the id stays its own, its actions lowercased)
@@ -166,12 +143,18 @@ class Universe:
             key = (("Action", element(statement, "Action", where=where)), excluded, resource_dependent)
         if key not in self._classes:
             skip = action_matcher(excluded) if excluded else None
+            # Excluded literals only (the usual case: the federation calls, a guardrail's intended actions): the
+            # database's names they match, looked up once; a name of the database is ASCII and its lowercase is
+            # its row's key, so this is what asking the matcher answers.
+            skipped = None if skip is None or skip.prefixes or skip.regex is not None else \
+                {self._rows[k][0] for k in skip.literal if k in self._rows}
             keys, variant = self._keys, 0 if resource_dependent else 1
             out: dict[ClassKey, list[str]] = {}
             for name in named:
-                if skip is not None and skip(name):
-                    continue
                 both = keys.get(name)
+                if skip is not None and (name in skipped if skipped is not None and both is not None else
+                                         skip(name)):
+                    continue
                 if both is not None:
                     cls = both[variant]
                 else:  # a literal the database does not know
@@ -195,10 +178,63 @@ def element(statement: Mapping[str, Any], name: str, *, where: str = "") -> tupl
         raise EvaluationError(f"{exc}; the lockout proof cannot read this statement") from exc
 
 
+# The universe's tables: lowercased name → (name, pinned, formats, special); name → its class keys with the
+# resource formats and without them; every name, sorted.
+Tables = tuple[dict[str, tuple[str, bool, tuple[str, ...], bool]], dict[str, tuple[ClassKey, ClassKey]],
+               tuple[str, ...]]
+_TABLES_FORMAT = 1
+
+
+def _tables(db: IamDatabase, east: frozenset[str], specials: tuple[str, ...]) -> Tables:
+    special = glob_regex(specials) if specials else None
+    rows: dict[str, tuple[str, bool, tuple[str, ...], bool]] = {}
+    for prefix in db.services():
+        service = db.service(prefix)
+        assert service is not None
+        pinned = prefix in east
+        arns = {k: t.arn for k, t in service.resource_types.items()}
+        by_types: dict[tuple[str, ...], tuple[str, ...]] = {}  # actions of a service share their types
+        for info in service.actions.values():
+            types = info.resource_types
+            formats = by_types.get(types)
+            if formats is None:
+                formats = by_types[types] = tuple(sorted({arns[k.lower()] for k in types if k.lower() in arns}))
+            name = info.full_name
+            rows[name.lower()] = (name, pinned, formats, special is not None and special.match(name) is not None)
+    # Class keys built once, since a Deny of "*" or a NotAction classifies nearly every action.
+    keys: dict[str, tuple[ClassKey, ClassKey]] = {}
+    for name, pinned, formats, special_case in rows.values():
+        own = name if special_case else ""
+        keys[name] = ((pinned, formats, bool(formats), own), (pinned, None, bool(formats), own))
+    return rows, keys, tuple(sorted(keys))
+
+
+def _unflat_tables(flat: Any) -> Tables:
+    version, rows, keys, names = flat
+    if version != _TABLES_FORMAT or not (isinstance(rows, dict) and isinstance(keys, dict)
+                                         and isinstance(names, tuple) and len(rows) == len(keys) == len(names)):
+        raise ValueError("not the universe's tables")
+    return rows, keys, names
+
+
 @cache
 def universe() -> Universe:
-    """The pinned database's universe, built once per process."""
-    return Universe(iam_database())
+    """The pinned database's universe, built once per process. Its tables (20,000 actions classified) are kept
+    between runs beside the database's (guardrails.iam.database_cache), keyed by the database's key, this module's
+    text and the data they are computed from (the us-east-1 services, the special cases' patterns)."""
+    from guardrails.iam.database_cache import cached, source_key
+
+    db = iam_database()
+    east, specials = us_east_1_services(), _special_patterns()
+
+    def build() -> Tables:
+        return _tables(db, east, specials)
+
+    key = db.source_key and source_key(db.source_key, repr(sorted(east)), repr(specials), modules=(__file__,))
+    if not key:
+        return Universe(db, build())
+    tables = cached("lockout-universe", key, build, lambda t: (_TABLES_FORMAT, *t), _unflat_tables)
+    return Universe(db, tables)
 
 
 @cache
