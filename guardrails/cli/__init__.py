@@ -80,6 +80,11 @@ def console() -> None:
     sys.exit(code)
 
 
+def _counted(count: int, noun: str) -> str:
+    """``1 account``, ``2 accounts``, ``3 baseline classes``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}{'es' if noun.endswith('ss') else 's'}"
+
+
 def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command in ("schema", "library", "catalog"):
         return _reference(args, out)
@@ -128,10 +133,11 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         # The policy tree and the own checks on the plan: build minus the external validators and the writing.
         compiled = pipeline.compile_policy_tree(args.blueprint, own_checks=True)
         _print_diagnostics(err, compiled.warnings)
-        out.print(f"blueprint {compiled.plan.blueprint} is valid: {len(compiled.plan.accounts)} accounts, "
-                  f"{len(compiled.plan.classes)} baseline classes, {len(compiled.plan.scps)} SCPs, "
-                  f"{len(compiled.plan.rcps)} RCP(s); {len(compiled.plan.tests)} access tests and the lockout proof "
-                  "pass", markup=False)
+        plan = compiled.plan
+        counts = ", ".join(_counted(len(things), what) for things, what in (
+            (plan.accounts, "account"), (plan.classes, "baseline class"), (plan.scps, "SCP"), (plan.rcps, "RCP")))
+        out.print(f"blueprint {plan.blueprint} is valid: {counts}; {_counted(len(plan.tests), 'access test')} and "
+                  "the lockout proof pass", markup=False)
         for line in compiled.accepted_lines:  # listed, never hidden (accepted_warnings, docs/validation.md)
             out.print(f"accepted {line}", markup=False)
         return EXIT_OK

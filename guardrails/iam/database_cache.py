@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from guardrails.iam.actions import Service
 
 FORMAT = 2  # of the files below: the SHA-256 of the marshalled value, then the value
-KEEP = 4  # cache files of one kind kept in the folder
+KEEP = 8  # cache files of one kind kept in the folder (several checkouts of different versions share it)
 _T = TypeVar("_T")
 
 
