@@ -2,6 +2,215 @@
 
 # Customer managed policies (job functions, permission boundaries, MFA enforcement).
 
+data "aws_iam_policy_document" "boundary_workload_boundary" {
+  #checkov:skip=CKV_AWS_107:Permissions boundary, not a grant: it only caps what identity policies allow, so a broad Allow here exposes no credentials by itself; the identity policies that grant access are checked.
+  #checkov:skip=CKV_AWS_108:Permissions boundary, not a grant: it only caps what identity policies allow, so a broad Allow here enables no data exfiltration by itself; the identity policies that grant access are checked.
+  #checkov:skip=CKV_AWS_109:Permissions boundary, not a grant: it only caps what identity policies allow, so it grants no permissions management by itself; the identity policies that grant access are checked.
+  #checkov:skip=CKV_AWS_110:Permissions boundary, not a grant: it only caps what identity policies allow, so it enables no privilege escalation by itself (boundaries are the tool that prevents it); the identity policies are checked.
+  #checkov:skip=CKV_AWS_111:Permissions boundary, not a grant: it only caps what identity policies allow, so a broad write Allow here grants no write access by itself; the identity policies that grant access are checked.
+  #checkov:skip=CKV_AWS_356:Permissions boundary, not a grant: a ceiling on "*" resources lets the role's identity policies decide which resources; the identity policies that grant access are checked.
+
+  statement {
+    sid     = "WorkloadBuckets"
+    effect  = "Allow"
+    actions = ["s3:*"]
+    resources = [
+      "arn:aws:s3:::app-*",
+      "arn:aws:s3:::app-*/*",
+    ]
+  }
+
+  statement {
+    sid       = "WorkloadTables"
+    effect    = "Allow"
+    actions   = ["dynamodb:*"]
+    resources = ["arn:aws:dynamodb:*:${var.account_id}:table/app-*"]
+  }
+
+  statement {
+    sid     = "WorkloadFunctions"
+    effect  = "Allow"
+    actions = ["lambda:*"]
+    resources = [
+      "arn:aws:lambda:*:${var.account_id}:function:app-*",
+      "arn:aws:lambda:*:${var.account_id}:layer:app-*",
+    ]
+  }
+
+  statement {
+    sid    = "WorkloadMessaging"
+    effect = "Allow"
+    actions = [
+      "sns:*",
+      "sqs:*",
+    ]
+    resources = [
+      "arn:aws:sns:*:${var.account_id}:app-*",
+      "arn:aws:sqs:*:${var.account_id}:app-*",
+    ]
+  }
+
+  statement {
+    sid     = "WorkloadStateMachines"
+    effect  = "Allow"
+    actions = ["states:*"]
+    resources = [
+      "arn:aws:states:*:${var.account_id}:activity:app-*",
+      "arn:aws:states:*:${var.account_id}:execution:app-*",
+      "arn:aws:states:*:${var.account_id}:express:app-*",
+      "arn:aws:states:*:${var.account_id}:stateMachine:app-*",
+    ]
+  }
+
+  statement {
+    sid     = "WorkloadEvents"
+    effect  = "Allow"
+    actions = ["events:*"]
+    resources = [
+      "arn:aws:events:*:${var.account_id}:event-bus/app-*",
+      "arn:aws:events:*:${var.account_id}:rule/app-*",
+    ]
+  }
+
+  statement {
+    sid       = "WorkloadImages"
+    effect    = "Allow"
+    actions   = ["ecr:*"]
+    resources = ["arn:aws:ecr:*:${var.account_id}:repository/app-*"]
+  }
+
+  statement {
+    sid     = "WorkloadLogs"
+    effect  = "Allow"
+    actions = ["logs:*"]
+    resources = [
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/lambda/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:/aws/vendedlogs/states/app-*",
+      "arn:aws:logs:*:${var.account_id}:log-group:app-*",
+    ]
+  }
+
+  statement {
+    sid     = "WorkloadAlarms"
+    effect  = "Allow"
+    actions = ["cloudwatch:*"]
+    resources = [
+      "arn:aws:cloudwatch:*:${var.account_id}:alarm:app-*",
+      "arn:aws:cloudwatch::${var.account_id}:dashboard/app-*",
+    ]
+  }
+
+  statement {
+    sid    = "WorkloadConfiguration"
+    effect = "Allow"
+    actions = [
+      "secretsmanager:GetSecretValue",
+      "ssm:GetParameter",
+      "ssm:GetParameters",
+    ]
+    resources = [
+      "arn:aws:secretsmanager:*:${var.account_id}:secret:app-*",
+      "arn:aws:ssm:*:${var.account_id}:parameter/app-*",
+    ]
+  }
+
+  statement {
+    sid    = "KeysThroughWorkloadServices"
+    effect = "Allow"
+    actions = [
+      "kms:Decrypt",
+      "kms:Encrypt",
+      "kms:GenerateDataKey",
+    ]
+    resources = ["arn:aws:kms:*:${var.account_id}:key/*"]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values = [
+        "dynamodb.*.amazonaws.com",
+        "logs.*.amazonaws.com",
+        "s3.*.amazonaws.com",
+        "secretsmanager.*.amazonaws.com",
+        "sns.*.amazonaws.com",
+        "sqs.*.amazonaws.com",
+        "ssm.*.amazonaws.com",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ActionsWithoutResources"
+    effect = "Allow"
+    actions = [
+      "cloudwatch:PutMetricData",
+      "ec2:Describe*",
+      "ecr:GetAuthorizationToken",
+      "xray:PutTelemetryRecords",
+      "xray:PutTraceSegments",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "InstanceAgents"
+    effect = "Allow"
+    actions = [
+      "ec2messages:AcknowledgeMessage",
+      "ec2messages:DeleteMessage",
+      "ec2messages:FailMessage",
+      "ec2messages:GetEndpoint",
+      "ec2messages:GetMessages",
+      "ec2messages:SendReply",
+      "ssm:DescribeAssociation",
+      "ssm:DescribeDocument",
+      "ssm:GetDeployablePatchSnapshotForInstance",
+      "ssm:GetDocument",
+      "ssm:GetManifest",
+      "ssm:ListAssociations",
+      "ssm:ListInstanceAssociations",
+      "ssm:PutComplianceItems",
+      "ssm:PutConfigurePackageResult",
+      "ssm:PutInventory",
+      "ssm:UpdateAssociationStatus",
+      "ssm:UpdateInstanceAssociationStatus",
+      "ssm:UpdateInstanceInformation",
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "AgentConfiguration"
+    effect    = "Allow"
+    actions   = ["ssm:GetParameter"]
+    resources = ["arn:aws:ssm:*:${var.account_id}:parameter/AmazonCloudWatch-*"]
+  }
+
+  statement {
+    sid    = "DenyBoundaryChanges"
+    effect = "Deny"
+    actions = [
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy",
+      "iam:DeletePolicyVersion",
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:SetDefaultPolicyVersion",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "boundary_workload_boundary" {
+  name        = "GuardrailsWorkloadBoundary"
+  path        = "/guardrails/"
+  description = "Ceiling for the roles workloads run as (created by CI or workload admins): the workload's own resources (named app-*), no IAM, no organization or account settings, no other data in the account."
+  policy      = data.aws_iam_policy_document.boundary_workload_boundary.json
+}
+
 data "aws_iam_policy_document" "job_developer_1" {
   statement {
     sid    = "DeveloperS3G1S1"

@@ -20,5 +20,6 @@ output "policy_arns" {
     "guardrails-workload-admin-1" = aws_iam_policy.job_workload_admin_1.arn
     "guardrails-workload-admin-2" = aws_iam_policy.job_workload_admin_2.arn
     "guardrails-workload-admin-3" = aws_iam_policy.job_workload_admin_3.arn
+    "GuardrailsWorkloadBoundary"  = aws_iam_policy.boundary_workload_boundary.arn
   }
 }
