@@ -296,7 +296,7 @@ def test_workflow_triggers_permissions_and_setup() -> None:
         if "uses" in step:
             assert re.fullmatch(r"[\w./-]+@v\d+", step["uses"]), step["uses"]  # pinned by major version
     install = "\n".join(step.get("run", "") for step in steps())
-    assert "checkov==" in install and "GUARDRAILS_CHECKOV" in install
+    assert "guardrails\" setup checkov --dir" in install and "GUARDRAILS_CHECKOV" in install  # the shipped lock
 
 
 def test_workflow_runs_the_required_commands() -> None:
