@@ -16,7 +16,8 @@ from guardrails.blueprint import edit as blueprint_edit
 from guardrails.cli import main
 from guardrails.diagnostics import BlueprintError, ToolError
 from guardrails.emitters.write import is_guardrails_output, read_tree, write_output
-from guardrails.pipeline import apply_blueprint_edit, build, compile_blueprint, drift_diagnostics, output_drift
+from guardrails.pipeline import build, compile_blueprint, drift_diagnostics, output_drift
+from guardrails.workflows import apply_blueprint_edit
 
 from .conftest import ROOT
 

@@ -35,7 +35,7 @@ ALLOWED = {
 
 
 # The top of the stack: they may import every stage. cdk is a library for users' CDK apps, so not the cli either.
-TOP_FORBIDS = {"pipeline": {"cdk", "cli"}, "cdk": {"cli"}}
+TOP_FORBIDS = {"pipeline": {"cdk", "cli", "workflows"}, "workflows": {"cdk", "cli"}, "cdk": {"cli"}}
 CDK_DISTRIBUTIONS = {"aws_cdk", "constructs", "cdk_nag", "jsii"}  # guardrails[cdk]; cdk-nag for the checks
 
 

@@ -163,13 +163,15 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.command == "account":
         return _account(args, out, err)
     if args.command == "rollout":
+        from guardrails import workflows
+
         if args.step == "start":
-            lock = pipeline.rollout_start(args.blueprint, args.output)
+            lock = workflows.rollout_start(args.blueprint, args.output)
             out.print(f"rollout started: {lock} records the released SCPs and RCPs; change the guardrails, run "
                       "`guardrails build`, apply, watch the canary OUs, then `guardrails rollout promote`",
                       markup=False)
         else:
-            lock = pipeline.rollout_promote(args.blueprint)
+            lock = workflows.rollout_promote(args.blueprint)
             out.print(f"rollout promoted: {lock} removed; `guardrails build` now releases the new versions "
                       "everywhere", markup=False)
         return EXIT_OK

@@ -226,14 +226,14 @@ def _with_sarif(args: argparse.Namespace, run: Callable[[], _T], findings: Calla
 
 def _account(args: argparse.Namespace, out: Console, err: Console) -> int:
     """``guardrails account add|set-id|move``: one round-trip edit of the blueprint, then a validated build."""
-    from guardrails import pipeline
+    from guardrails import pipeline, workflows
     from guardrails.blueprint import edit
 
     name = args.name
     if args.account_command == "add":
         unit, note = args.ou, None
         if args.quarantine:
-            unit = pipeline.quarantine_unit(args.blueprint)
+            unit = workflows.quarantine_unit(args.blueprint)
             note = f"quarantined: `guardrails account move {name} --ou {args.ou}` once its baseline is applied"
         change = edit.add_account(args.blueprint, name=name, unit=unit, email=args.email, account_id=args.account_id,
                                   note=note)
@@ -241,7 +241,7 @@ def _account(args: argparse.Namespace, out: Console, err: Console) -> int:
         change = edit.set_account_id(args.blueprint, name=name, account_id=args.account_id)
     else:
         change = edit.move_account(args.blueprint, name=name, unit=args.ou)
-    result = _with_sarif(args, lambda: pipeline.apply_blueprint_edit(
+    result = _with_sarif(args, lambda: workflows.apply_blueprint_edit(
         change, args.blueprint, args.output, build_output=not args.no_build, validate=True,
         external=not args.skip_external, checkov=args.checkov), _edit_diagnostics)
     import difflib
