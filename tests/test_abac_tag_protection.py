@@ -25,7 +25,7 @@ TAGGING = """\
         resources: ["arn:${partition}:ec2:*:${account_id}:instance/*"]
 """
 INSTANCE = "arn:aws:ec2:eu-west-1:${account_id}:instance/i-0123456789abcdef0"
-SIDS = {"DenyChangingPrincipalTags", "DenyOtherTagValues", "DenyRetaggingOthersResources"}
+SIDS = {"DenyChangingPrincipalTags", "DenyOtherTagValues", "DenyRetaggingOthersResources", "DenyTagKeyWithoutOwnTag"}
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,16 @@ def test_a_team_cannot_tag_for_or_take_over_another_team(tagging: Compiled, case
              **{_key(k): [v] for k, v in case.items()}})
         assert decision.outcome == "explicit-deny", action
         assert sid in {m.sid for m in decision.deciding}
+
+
+def test_a_caller_without_the_tag_may_not_set_it(tagging: Compiled) -> None:
+    """The Denies above compare with ${aws:PrincipalTag/team}, which an untagged caller leaves unresolved (AWS
+    may skip such a statement): a Deny without the variable stops the untagged caller on its own."""
+    decision = tagging.organization.evaluate("group/developers", "app-dev", "ec2:CreateTags", INSTANCE,
+                                             {"aws:TagKeys": ["team"], "aws:RequestTag/team": ["pay"]})
+    assert decision.outcome == "explicit-deny"
+    assert "DenyTagKeyWithoutOwnTag" in {m.sid for m in decision.deciding}
+    assert _tag(tagging, "ec2:CreateTags", aws_TagKeys=["Name"], aws_RequestTag__Name="web") == "allow"
 
 
 def test_another_teams_instance_takes_no_tag_at_all(tagging: Compiled) -> None:

@@ -118,6 +118,13 @@ def protect_access_tags(tags: AccessTags, db: IamDatabase | None = None) -> tupl
             sid=f"DenyRetaggingOthersResources{suffix}", effect="Deny", actions=actions, resources=["*"],
             conditions={"Null": {f"aws:ResourceTag/{key}": "false"},
                         "StringNotEquals": {f"aws:ResourceTag/{key}": own}}))
+        # A caller without the tag leaves the variable above unresolved, and AWS may then skip the statement
+        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-no-value):
+        # such a caller may not set or remove the key at all.
+        out.append(Statement(
+            sid=f"DenyTagKeyWithoutOwnTag{suffix}", effect="Deny", actions=actions, resources=["*"],
+            conditions={"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": [key]},
+                        "Null": {f"aws:PrincipalTag/{key}": "true"}}))
     fixed = {k: v for k, v in tags.fixed.items() if k not in tags.own}
     actions = _tagging_actions({s for services in fixed.values() for s in services}, db)
     if fixed and actions:
