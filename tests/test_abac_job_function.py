@@ -106,7 +106,7 @@ def test_the_job_function_denies_changing_the_tag(abac: Compiled, action: str) -
     decision = org.evaluate("group/developers", "app-dev", action, resource,
                             {"aws:TagKeys": ["Team"], "aws:PrincipalTag/team": ["shop"]})
     assert decision.outcome == "explicit-deny"
-    assert "DenyChangingTheNameTags" in {m.sid for m in decision.deciding}
+    assert "DenyChangingPrincipalTags" in {m.sid for m in decision.deciding}
 
 
 def test_the_protection_follows_any_tag_named_resource_and_only_those() -> None:
@@ -114,8 +114,9 @@ def test_the_protection_follows_any_tag_named_resource_and_only_those() -> None:
                                             resources=["arn:${partition}:sqs:*:*:${aws:PrincipalTag/cost-center}-*"])])
     [deny] = [s for s in effective_job(own).statements if s.effect == "Deny"]
     assert deny.conditions == {"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": ["cost-center"]}}
-    plain = JobFunction(library="workload-developer", parameters={"name_prefix": "app-"})
-    assert not [s for s in effective_job(plain).statements if s.sid == "DenyChangingTheNameTags"]
+    # workload-developer's EC2 access follows the team tag (tests/test_abac_tag_protection.py); the viewer's nothing.
+    plain = JobFunction(library="viewer")
+    assert not [s for s in effective_job(plain).statements if s.sid == "DenyChangingPrincipalTags"]
     # A Deny that names the tag is no grant that follows it.
     assert name_tags([Grant(service="s3", access=["read"])],
                      [Statement(effect="Deny", actions=["s3:*"], resources=["${aws:PrincipalTag/x}"])]) == []

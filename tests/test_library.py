@@ -159,8 +159,12 @@ def test_the_developer_cannot_unsubscribe_from_any_topic(all_builtins: Compiled)
 
 
 def test_the_developer_reaches_ec2_only_through_the_team_tag(all_builtins: Compiled) -> None:
-    [statement] = [s for s in _statements(all_builtins, "workload-developer") if any(a.startswith("ec2:") for a in s.actions)]
+    [statement] = [s for s in _statements(all_builtins, "workload-developer")
+                   if s.effect == "Allow" and any(a.startswith("ec2:") for a in s.actions)]
     assert [(c.key, c.values) for c in statement.conditions] == [("aws:ResourceTag/team", ("${aws:PrincipalTag/team}",))]
+    # The tag it reaches them by is protected (tests/test_abac_tag_protection.py).
+    denies = {s.sid for s in _statements(all_builtins, "workload-developer") if s.effect == "Deny"}
+    assert {"DenyChangingPrincipalTags", "DenyOtherTagValues", "DenyRetaggingOthersResources"} <= denies
 
 
 # ----------------------------------------------------------------------------- using and extending

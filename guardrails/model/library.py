@@ -35,7 +35,7 @@ from guardrails.blueprint.schema import (
 )
 from guardrails.data.fast_yaml import safe_load
 from guardrails.diagnostics import GuardrailsError
-from guardrails.model.abac import name_tags, protect_name_tags
+from guardrails.model.abac import access_tags, protect_access_tags
 from guardrails.model.catalog import ParameterError
 
 YamlPath = tuple[str | int, ...]
@@ -337,8 +337,9 @@ def effective_job(spec: JobFunction, library: Mapping[str, BuiltinJob] | None = 
         base = expand_builtin(builtin, spec.parameters)
         description, counterpart = description or builtin.description, builtin.aws_counterpart
     own_findings = {f.check for f in spec.accepted_findings}
-    # Names that follow a principal tag: the tag is what the job reaches, so it may not be changed (model.abac).
-    protect = protect_name_tags(name_tags((*base.grants, *spec.grants), (*base.statements, *spec.statements)))
+    # Grants that follow a tag (names or conditions): the tag is what the job reaches, so it may not be changed
+    # (model.abac).
+    protect = protect_access_tags(access_tags((*base.grants, *spec.grants), (*base.statements, *spec.statements)))
     base = replace(base, statements=(*base.statements, *protect))
     return EffectiveJob(
         library=spec.library,
