@@ -1029,6 +1029,93 @@ data "aws_iam_policy_document" "job_developer_3" {
     ]
     resources = ["arn:aws:iam::${var.account_id}:role/workload/*"]
   }
+
+  statement {
+    sid    = "DenyChangingPrincipalTags"
+    effect = "Deny"
+    actions = [
+      "iam:CreateRole",
+      "iam:CreateUser",
+      "iam:TagRole",
+      "iam:TagUser",
+      "iam:UntagRole",
+      "iam:UntagUser",
+      "sts:TagSession",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
+      variable = "aws:TagKeys"
+      values   = ["team"]
+    }
+  }
+
+  statement {
+    sid    = "DenyOtherTagValues"
+    effect = "Deny"
+    actions = [
+      "ec2:CreateTags",
+      "ec2:DeleteTags",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
+      variable = "aws:TagKeys"
+      values   = ["team"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:RequestTag/team"
+      values   = ["$${aws:PrincipalTag/team}"]
+    }
+  }
+
+  statement {
+    sid    = "DenyRetaggingOthersResources"
+    effect = "Deny"
+    actions = [
+      "ec2:CreateTags",
+      "ec2:DeleteTags",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/team"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceTag/team"
+      values   = ["$${aws:PrincipalTag/team}"]
+    }
+  }
+
+  statement {
+    sid    = "DenyTagKeyWithoutOwnTag"
+    effect = "Deny"
+    actions = [
+      "ec2:CreateTags",
+      "ec2:DeleteTags",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
+      variable = "aws:TagKeys"
+      values   = ["team"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:PrincipalTag/team"
+      values   = ["true"]
+    }
+  }
 }
 
 resource "aws_iam_policy" "job_developer_3" {
@@ -2643,6 +2730,93 @@ data "aws_iam_policy_document" "job_workload_admin_3" {
       test     = "StringEquals"
       variable = "aws:ResourceTag/team"
       values   = ["$${aws:PrincipalTag/team}"]
+    }
+  }
+
+  statement {
+    sid    = "DenyChangingPrincipalTags"
+    effect = "Deny"
+    actions = [
+      "iam:CreateRole",
+      "iam:CreateUser",
+      "iam:TagRole",
+      "iam:TagUser",
+      "iam:UntagRole",
+      "iam:UntagUser",
+      "sts:TagSession",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
+      variable = "aws:TagKeys"
+      values   = ["team"]
+    }
+  }
+
+  statement {
+    sid    = "DenyOtherTagValues"
+    effect = "Deny"
+    actions = [
+      "ec2:CreateTags",
+      "ec2:DeleteTags",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
+      variable = "aws:TagKeys"
+      values   = ["team"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:RequestTag/team"
+      values   = ["$${aws:PrincipalTag/team}"]
+    }
+  }
+
+  statement {
+    sid    = "DenyRetaggingOthersResources"
+    effect = "Deny"
+    actions = [
+      "ec2:CreateTags",
+      "ec2:DeleteTags",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/team"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceTag/team"
+      values   = ["$${aws:PrincipalTag/team}"]
+    }
+  }
+
+  statement {
+    sid    = "DenyTagKeyWithoutOwnTag"
+    effect = "Deny"
+    actions = [
+      "ec2:CreateTags",
+      "ec2:DeleteTags",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "ForAnyValue:StringEqualsIgnoreCase"
+      variable = "aws:TagKeys"
+      values   = ["team"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:PrincipalTag/team"
+      values   = ["true"]
     }
   }
 
