@@ -120,7 +120,8 @@ def test_cloudformation_renders_the_inline_policy(compiled) -> None:  # type: ig
     assert policy["PolicyName"] == "read-logs"
     assert policy["PolicyDocument"]["Statement"][0]["Action"] == "logs:GetLogEvents"
     (managed,) = [r for r in template["Resources"].values()
-                  if r["Type"] == "AWS::IAM::ManagedPolicy" and r["Properties"].get("ManagedPolicyName") == "AppReports"]
+                  if r["Type"] == "AWS::IAM::ManagedPolicy"
+                  and r["Properties"].get("ManagedPolicyName") == "AppReports"]
     assert managed["Properties"]["Path"] == "/"
 
 

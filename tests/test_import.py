@@ -339,7 +339,8 @@ def test_audit_of_the_round_trip(seeded: Seeded, imported: tuple[Path, str], cap
     drift = sorted((names.get(account.get("account_id"), account["account"]), f["code"], f["subject"], f["detail"])
                    for account in report["accounts"] for f in (account.get("findings") or [])
                    if f["code"].startswith("drift/"))
-    organization = sorted((f["code"], f["subject"]) for f in report.get("findings", []) if f["code"].startswith("drift/"))
+    organization = sorted((f["code"], f["subject"]) for f in report.get("findings", [])
+                          if f["code"].startswith("drift/"))
     # The organization reproduces exactly, but for what the import warned it could not write: the second
     # attachment of deny-leave (on Security), the account at the root, the custom RCP (not an explicit RCP in
     # the blueprint; moto reports the RCPs on the path of each audited account).
