@@ -111,7 +111,8 @@ def seeded(moto_url: str) -> Iterator[Seeded]:
     iam = _client(moto_url, "iam", creds)
     boundary = iam.create_policy(PolicyName="AppBoundary", PolicyDocument=json.dumps(BOUNDARY))["Policy"]["Arn"]
     app = iam.create_policy(PolicyName="AppReports", PolicyDocument=json.dumps(APP_POLICY))["Policy"]["Arn"]
-    iam.create_role(RoleName="AppRole", AssumeRolePolicyDocument=json.dumps(TRUST), PermissionsBoundary=boundary)
+    iam.create_role(RoleName="AppRole", AssumeRolePolicyDocument=json.dumps(TRUST), PermissionsBoundary=boundary,
+                    Description="Runs the reports app", Tags=[{"Key": "team", "Value": "reports"}])
     iam.attach_role_policy(RoleName="AppRole", PolicyArn=app)
     iam.create_group(GroupName="readers")
     iam.attach_group_policy(GroupName="readers", PolicyArn=app)
@@ -214,6 +215,9 @@ def test_written_blueprint(seeded: Seeded, imported: tuple[Path, str]) -> None:
     assert 'policy_name: "AppReports"\n    policy_path: "/"\n    existing: true\n' in identity
     assert '    name: "AppBoundary"\n    path: "/"\n    existing: true\n' in identity
     assert "    inline_policies:\n      read-logs:\n        statements:\n" in identity
+    # A role's description and tags as they are (Terraform would otherwise change them in place).
+    assert '  AppRole:\n    description: "Runs the reports app"\n' in identity
+    assert '    tags:\n      team: "reports"\n    existing: true\n' in identity
     assert "guardrails-" not in identity and "crossaccountread" not in identity
     assert "warning: account app-prod: role WebIdentity: trust actions" in text and "WebIdentity" in identity
     assert "minimum_length: 16" in identity and "existing: true" in identity

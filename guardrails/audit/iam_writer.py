@@ -222,6 +222,8 @@ def _role(writer: _Writer, roles: Map, role: LiveRole, account: str, where: str,
     entry = Map()
     if key != role.name:
         entry.add("name", role.name)
+    if role.description:
+        entry.add("description", role.description)
     if role.path != "/":
         entry.add("path", role.path)
     entry.add("trust", trust)
@@ -244,6 +246,8 @@ def _role(writer: _Writer, roles: Map, role: LiveRole, account: str, where: str,
     if role.max_session_duration != 3600:
         entry.add("max_session_duration", role.max_session_duration)
     entry.add("deploy_to", Map().add("accounts", [account]))
+    if role.tags:
+        entry.add("tags", Map(items=[(k, v, ()) for k, v in role.tags]))
     entry.add("existing", True)
     roles.add(key, entry)
 
