@@ -90,6 +90,18 @@ IMPORT_IDS: dict[str, dict[str, str]] = {
         "source": _DOCS + "iam_user#import",
         "pattern_source": "https://docs.aws.amazon.com/IAM/latest/APIReference/API_User.html",
     },
+    "aws_iam_policy": {
+        "format": "the policy ARN", "example": "arn:aws:iam::123456789012:policy/UsersManageOwnCredentials",
+        "pattern": r"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:policy/([\x21-\x2e\x30-\x7e]+/)*[\w+=,.@-]{1,128}$",
+        "source": _DOCS + "iam_policy#import",
+        "pattern_source": _IAM_ARNS,
+    },
+    "aws_iam_role_policy": {
+        "format": "the role name and the policy name, joined by a colon", "example": "test_role:mypolicy",
+        "pattern": r"^[\w+=,.@-]{1,64}:[\w+=,.@-]{1,128}$",
+        "source": _DOCS + "iam_role_policy#import",
+        "pattern_source": "https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePolicy.html",
+    },
     "aws_iam_account_password_policy": {
         "format": "the word iam-account-password-policy", "example": "iam-account-password-policy",
         "pattern": r"^iam-account-password-policy$",

@@ -111,7 +111,8 @@ def seeded(moto_url: str) -> Iterator[Seeded]:
     iam = _client(moto_url, "iam", creds)
     boundary = iam.create_policy(PolicyName="AppBoundary", PolicyDocument=json.dumps(BOUNDARY))["Policy"]["Arn"]
     app = iam.create_policy(PolicyName="AppReports", PolicyDocument=json.dumps(APP_POLICY))["Policy"]["Arn"]
-    iam.create_role(RoleName="AppRole", AssumeRolePolicyDocument=json.dumps(TRUST), PermissionsBoundary=boundary)
+    iam.create_role(RoleName="AppRole", AssumeRolePolicyDocument=json.dumps(TRUST), PermissionsBoundary=boundary,
+                    Description="Runs the reports app", Tags=[{"Key": "team", "Value": "reports"}])
     iam.attach_role_policy(RoleName="AppRole", PolicyArn=app)
     iam.create_group(GroupName="readers")
     iam.attach_group_policy(GroupName="readers", PolicyArn=app)
@@ -207,7 +208,17 @@ def test_written_blueprint(seeded: Seeded, imported: tuple[Path, str]) -> None:
     assert "AppRole:" in identity and "boundary: \"appboundary\"" in identity and "readers:" in identity
     assert 'members: ["alice"]' in identity and "alice:" in identity
     assert 'account: "audit"' in identity and "require_mfa: true" in identity and "max_session_duration: 7200" \
-        in identity and "role-crossaccountread-read-logs-app-prod:" in identity
+        in identity
+    # The live policies keep their names, paths and descriptions (imported by ARN); a role's inline policy stays
+    # inline.
+    assert '  appreports-app-prod:\n    # imported unchanged from arn:aws:iam::' in identity
+    assert 'policy_name: "AppReports"\n    policy_path: "/"\n    existing: true\n' in identity
+    assert '    name: "AppBoundary"\n    path: "/"\n    existing: true\n' in identity
+    assert "    inline_policies:\n      read-logs:\n        statements:\n" in identity
+    # A role's description and tags as they are (Terraform would otherwise change them in place).
+    assert '  AppRole:\n    description: "Runs the reports app"\n' in identity
+    assert '    tags:\n      team: "reports"\n    existing: true\n' in identity
+    assert "guardrails-" not in identity and "crossaccountread" not in identity
     assert "warning: account app-prod: role WebIdentity: trust actions" in text and "WebIdentity" in identity
     assert "minimum_length: 16" in identity and "existing: true" in identity
 
@@ -301,6 +312,12 @@ def test_round_trip_build_and_import_lists(seeded: Seeded, imported: tuple[Path,
                      ("aws_iam_user.user_alice", "alice"),
                      ("aws_iam_account_password_policy.this", "iam-account-password-policy")):
         assert f"to = module.baseline.{to}\n  id = \"{name}\"" in account, account
+    # The live customer managed policies and the boundary by ARN, the role's inline policy by role:name.
+    arn = f"arn:aws:iam::{seeded.ids['app-prod']}:policy/"
+    for to, name in (("aws_iam_policy.job_appreports_app_prod", f"{arn}AppReports"),
+                     ("aws_iam_policy.boundary_appboundary", f"{arn}AppBoundary"),
+                     ("aws_iam_role_policy.role_crossaccountread_inline_read_logs", "CrossAccountRead:read-logs")):
+        assert f"to = module.baseline.{to}\n  id = \"{name}\"" in account, account
     # Every import block resolves and its id has the provider's documented format (tests/provider_schema.py).
     files = {str(p.relative_to(output)): p.read_text() for p in (output / "terraform").rglob("*.tf")}
     assert not schema_problems(files)
@@ -310,37 +327,73 @@ def test_round_trip_build_and_import_lists(seeded: Seeded, imported: tuple[Path,
               *(("AWS::Organizations::Account", i) for i in seeded.ids.values()),
               *(("AWS::Organizations::Policy", p) for n, p in seeded.policies.items() if n != "custom-rcp")}
     assert wanted <= identifiers, sorted(wanted - identifiers)
-    # Not yet (docs/importing.md): IAM in CloudFormation (the baselines are StackSets); the imported customer
-    # managed policies and boundaries are deployed anew under guardrails' names, not imported.
+    # Not yet (docs/importing.md): IAM in CloudFormation (the baselines are StackSets).
 
 
 def test_audit_of_the_round_trip(seeded: Seeded, imported: tuple[Path, str], capsys: pytest.CaptureFixture[str]
                                  ) -> None:
+    """Zero drift for every imported resource. What remains is exactly what guardrails adds on purpose (break-glass,
+    MFA enforcement; docs/importing.md) and what the import warned it could not write, each by subject."""
     target, _ = imported
     code = main(["audit", str(target), "--organization", "--endpoint-url", seeded.url, "--format", "json",
                  "--role", "OrganizationAccountAccessRole"])
     report = json.loads(capsys.readouterr().out)
-    drift = sorted((f["code"], f["subject"]) for account in report["accounts"]
-                   for f in (account.get("findings") or []) if f["code"].startswith("drift/"))
-    drift += sorted((f["code"], f["subject"]) for f in report.get("findings", []) if f["code"].startswith("drift/"))
     assert code in (0, 2), report
+    names = {i: n for n, i in seeded.ids.items()}
+    drift = sorted((names.get(account.get("account_id"), account["account"]), f["code"], f["subject"], f["detail"])
+                   for account in report["accounts"] for f in (account.get("findings") or [])
+                   if f["code"].startswith("drift/"))
+    organization = sorted((f["code"], f["subject"]) for f in report.get("findings", [])
+                          if f["code"].startswith("drift/"))
     # The organization reproduces exactly, but for what the import warned it could not write: the second
     # attachment of deny-leave (on Security), the account at the root, the custom RCP (not an explicit RCP in
     # the blueprint; moto reports the RCPs on the path of each audited account).
-    organization = {d for d in drift if "scp" in d[0] or "rcp" in d[0] or "account" in d[0] or "placement" in d[0]}
-    assert organization == {("drift/scp-extra", "ou:Security"), ("drift/account-unknown", f"account/{seeded.stray}"),
-                            ("drift/rcp-extra", "root")}, organization
-    # Not yet zero (docs/importing.md, "What is not reproduced yet"): guardrails adds break-glass (its role in
-    # every account, its group, user and policies in the break-glass account) and deploys the imported IAM
-    # policies under its own names (guardrails-<job>, /guardrails/; a role's inline policy as a managed one), so
-    # the imported account shows them as missing / extra; a trust without Sids differs from guardrails' (which
-    # writes Sids). Listed exactly so that any other drift fails the test.
-    allowed = {"drift/group-missing", "drift/group-policy-attached", "drift/group-policy-detached",
-               "drift/policy-missing", "drift/role-boundary-changed", "drift/role-missing",
-               "drift/role-policy-attached", "drift/role-policy-detached", "drift/role-trust-changed",
-               "drift/role-inline-extra",
-               "drift/user-missing"}
-    assert {d[0] for d in drift if d not in organization} <= allowed, drift
+    assert organization == [("drift/account-unknown", f"account/{seeded.stray}")], organization
+    at_levels = {(c, s) for _, c, s, _ in drift if c.startswith(("drift/scp", "drift/rcp"))}
+    assert at_levels == {("drift/scp-extra", "ou:Security"), ("drift/rcp-extra", "root")}, at_levels
+    iam = [(a, c, s, d) for a, c, s, d in drift if not c.startswith(("drift/scp", "drift/rcp"))]
+    management = next(a["account"] for a in report["accounts"] if a["account"] not in seeded.ids)
+    # guardrails' additions, by subject: the break-glass role in every audited account, and in the break-glass
+    # account (the import's placeholder: the management account) its group, user and assume policy; MFA
+    # enforcement (GuardrailsForceMFA) on every group with IAM users: readers in app-prod, break-glass.
+    expected = sorted([
+        *((a, "drift/role-missing", "role/BreakGlass") for a in (management, "app-prod", "audit")),
+        (management, "drift/group-missing", "group/break-glass"),
+        (management, "drift/user-missing", "user/break-glass-1"),
+        (management, "drift/policy-missing", "policy/guardrails/guardrails-break-glass-assume"),
+        (management, "drift/policy-missing", "policy/guardrails/GuardrailsForceMFA"),
+        ("app-prod", "drift/policy-missing", "policy/guardrails/GuardrailsForceMFA"),
+        ("app-prod", "drift/group-policy-detached", "group/readers")])
+    assert sorted((a, c, s) for a, c, s, _ in iam) == expected, iam
+    detached = next(d for a, c, s, d in iam if c == "drift/group-policy-detached")
+    assert detached.endswith(":policy/guardrails/GuardrailsForceMFA is not attached"), detached
+
+
+def test_audit_compares_documents_as_iam_does() -> None:
+    """Sid, value order, statement order and a one-element list do not change what a policy grants; an action,
+    a resource, an effect or a condition does, and stays drift."""
+    from guardrails.audit.compare import document_difference, same_document
+
+    live = {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                   "Action": "sts:AssumeRole"}}
+    ours = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "TrustEc2", "Effect": "Allow", "Principal": {"Service": ["ec2.amazonaws.com"]},
+         "Action": ["sts:AssumeRole"]}]}
+    assert same_document(live, ours)
+    two = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "A", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"},
+        {"Sid": "B", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}
+    reordered = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": ["s3:DeleteBucket"], "Resource": ["*"]},
+        {"Sid": "Other", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"}]}
+    assert same_document(two, reordered)
+    for change in ({"Action": ["s3:GetObject"]}, {"Resource": "arn:aws:s3:::b/*"}, {"Effect": "Deny"},
+                   {"Condition": {"Bool": {"aws:SecureTransport": "true"}}}):
+        changed = {**two, "Statement": [{**two["Statement"][0], **change}, two["Statement"][1]]}
+        assert not same_document(two, changed), change
+        assert document_difference(two, changed).startswith("statement(s) changed: A"), change
+    assert not same_document(two, {**two, "Statement": two["Statement"][:1]})
+    assert "statement(s) missing: B" in document_difference(two, {**two, "Statement": two["Statement"][:1]})
 
 
 def test_unknown_account_is_a_clear_error(seeded: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

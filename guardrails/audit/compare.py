@@ -121,8 +121,22 @@ def normalize(value: Any) -> Any:
     return value
 
 
+def _without_sid(statement: Any) -> Any:
+    """A statement without its Sid: an identifier only, it never changes what the policy grants or denies
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_sid.html)."""
+    return {k: v for k, v in statement.items() if k != "Sid"} if isinstance(statement, dict) else statement
+
+
+def canonical(doc: Any) -> Any:
+    """The document as IAM evaluates it: Sids dropped, then :func:`normalize` (statement and value order, a
+    one-element list and its element alike)."""
+    if isinstance(doc, dict) and "Statement" in doc:
+        doc = {**doc, "Statement": [_without_sid(s) for s in _statements(doc)]}
+    return normalize(doc)
+
+
 def same_document(a: Any, b: Any) -> bool:
-    return normalize(a) == normalize(b)
+    return canonical(a) == canonical(b)
 
 
 def _statements(doc: Any) -> list[Any]:
@@ -137,8 +151,8 @@ def document_difference(expected: Any, live: Any) -> str:
             return str(statement["Sid"])
         return json.dumps(normalize(statement), sort_keys=True)[:160]
 
-    want = {json.dumps(normalize(s), sort_keys=True): s for s in _statements(expected)}
-    have = {json.dumps(normalize(s), sort_keys=True): s for s in _statements(live)}
+    want = {json.dumps(normalize(_without_sid(s)), sort_keys=True): s for s in _statements(expected)}
+    have = {json.dumps(normalize(_without_sid(s)), sort_keys=True): s for s in _statements(live)}
     missing = {label(want[k]) for k in want.keys() - have.keys()}
     extra = {label(have[k]) for k in have.keys() - want.keys()}
     changed = sorted(missing & extra)

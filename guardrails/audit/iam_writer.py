@@ -1,9 +1,9 @@
 """``guardrails import``: the IAM of the accounts given with ``--accounts`` → the blueprint's identity sections.
 
-Roles, groups, users, customer managed policies (as job functions), boundaries and the password policy. What the
-blueprint cannot say (a trust it has no words for, a user's own policies, a service-linked role) is a comment and a
-warning. guardrails deploys job-function policies under its own names (``guardrails-<job>`` under /guardrails/):
-a live customer managed policy becomes such a job function, and the warning says so.
+Roles (with their inline policies), groups, users, customer managed policies (as job functions that keep the live
+policy's name, path and description, ``existing``), boundaries (likewise) and the password policy. What the
+blueprint cannot say (a trust it has no words for, a user's own policies, a group's inline policy kept inline, a
+service-linked role) is a comment and a warning.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _list(value: Any) -> list[Any]:
 def trust_map(doc: Any, names: dict[str, str]) -> tuple[Map | None, str | None]:
     """A live trust policy → the blueprint's ``trust``, or why it cannot be one."""
     services: set[str] = set()
-    accounts: dict[str, dict[str, set[str]]] = {}
+    accounts: dict[str, tuple[set[str], set[str]]] = {}  # account → (role names, user names)
     external: set[str] = set()
     mfa = False
     for statement in _list(doc.get("Statement", []) if isinstance(doc, dict) else []):
@@ -70,11 +70,11 @@ def trust_map(doc: Any, names: dict[str, str]) -> tuple[Map | None, str | None]:
             match = _AWS_PRINCIPAL.fullmatch(arn)
             if not match:
                 return None, f"trust principal {arn}"
-            entry = accounts.setdefault(names.get(match.group(1), match.group(1)), {"roles": set(), "users": set()})
+            role_names, user_names = accounts.setdefault(names.get(match.group(1), match.group(1)), (set(), set()))
             if match.group(3):
-                entry["roles"].add(match.group(3))
+                role_names.add(match.group(3))
             if match.group(4):
-                entry["users"].add(match.group(4))
+                user_names.add(match.group(4))
     if len(external) > 1:
         return None, "several external ids"
     out = Map()
@@ -84,9 +84,9 @@ def trust_map(doc: Any, names: dict[str, str]) -> tuple[Map | None, str | None]:
         entries = []
         for name, principals in sorted(accounts.items()):
             entry = Map().add("account", name)
-            for kind in ("roles", "users"):
-                if principals[kind]:
-                    entry.add(kind, sorted(principals[kind]))
+            for kind, principal_names in zip(("roles", "users"), principals, strict=True):
+                if principal_names:
+                    entry.add(kind, sorted(principal_names))
             entries.append(entry)
         out.add("accounts", entries)
     if not out.items:
@@ -111,31 +111,41 @@ def identity_sections(writer: _Writer, jobs: dict[str, Map]) -> Map:
         policy_docs = {p.arn: p for p in iam.policies}
         boundary_arns = {r.boundary for r in iam.roles if r.boundary} | {u.boundary for u in iam.users if u.boundary}
         policy_jobs: dict[str, str] = {}
+        descriptions = dict(iam.descriptions)
         for policy in iam.policies:
             statements, problem = _statements(policy.document, camel(policy.name))
             if problem:
                 notes.append(writer.warn(where, f"policy {policy.arn}: {problem}: not imported"))
                 continue
+            # The live policy's own name, path and description (none can change in place): Terraform imports it
+            # by ARN, and its document is the live one's statements, checked like any of the blueprint's.
+            description = descriptions.get(policy.arn, "")
             if policy.arn in boundary_arns:
-                # IAM policy names are unique in an account whatever their path: a new name beside the live one.
-                boundaries[_slug(policy.name)] = Map().add("name", f"guardrails-{_slug(policy.name)}").add(
-                    "description", f"imported from {policy.arn}").add("statements", statements)
-                notes.append(writer.warn(where, f"boundary {policy.arn} becomes permission_boundaries."
-                                         f"{_slug(policy.name)}, deployed as /guardrails/guardrails-"
-                                         f"{_slug(policy.name)} (the live policy is not imported: delete it once "
-                                         "no role uses it)"))
+                entry = Map().add("name", policy.name)
+                if policy.path != "/guardrails/":
+                    entry.add("path", policy.path)
+                boundaries[_slug(policy.name)] = entry.add("existing", True).add(
+                    "description", description, f"imported from {policy.arn}").add("statements", statements)
             if any(policy.arn in r.attached for r in iam.roles) or any(policy.arn in g.attached for g in iam.groups) \
                     or policy.arn not in boundary_arns:
                 job = f"{_slug(policy.name)}-{account}"
-                jobs[job] = Map().add("description", f"Imported unchanged from customer managed policy {policy.arn} "
-                                      f"(path {policy.path})").add("statements", statements)
+                entry = Map().add("description", description, f"imported unchanged from {policy.arn}")
+                if policy.arn in boundary_arns:
+                    # One IAM policy cannot be two entries: the job function gets a policy of its own.
+                    notes.append(writer.warn(where, f"customer managed policy {policy.arn} is a boundary and "
+                                             f"attached: job function {job} is deployed as guardrails-{job} under "
+                                             "/guardrails/ beside it"))
+                else:
+                    entry.add("policy_name", policy.name)
+                    if policy.path != "/guardrails/":
+                        entry.add("policy_path", policy.path)
+                    entry.add("existing", True)
+                jobs[job] = entry.add("statements", statements)
                 policy_jobs[policy.arn] = job
-                notes.append(writer.warn(where, f"customer managed policy {policy.arn} becomes job function {job}, "
-                                         f"deployed as guardrails-{job} under /guardrails/ (the live policy is "
-                                         "not imported: detach and delete it after the first apply)"))
 
         def job_functions(kind: str, name: str, attached: tuple[str, ...], inline: tuple[tuple[str, Any], ...],
                           ) -> list[str]:
+            """The job functions of an identity's attached policies, and (for groups) of its inline ones."""
             out = []
             managed = sorted(a.split(":policy/", 1)[1] for a in attached if ":iam::aws:policy/" in a)
             if managed:
@@ -154,6 +164,9 @@ def identity_sections(writer: _Writer, jobs: dict[str, Map]) -> Map:
                 jobs[job] = Map().add("description", f"Inline policy {policy_name} of {kind} {name} in {account}, "
                                       "imported unchanged (guardrails deploys it as a managed policy)").add(
                     "statements", statements)
+                notes.append(writer.warn(where, f"{kind} {name}: inline policy {policy_name} becomes job function "
+                                         f"{job}, a managed policy (only roles keep inline policies): delete the "
+                                         "inline policy after the first apply"))
                 out.append(job)
             return out
 
@@ -199,6 +212,8 @@ def identity_sections(writer: _Writer, jobs: dict[str, Map]) -> Map:
 
 def _role(writer: _Writer, roles: Map, role: LiveRole, account: str, where: str, notes: list[str], job_functions: Any,
           policy_docs: dict[str, Any]) -> None:
+    from guardrails.audit.blueprint_writer import _statements
+
     trust, problem = trust_map(role.trust, writer.names)
     if trust is None:
         notes.append(writer.warn(where, f"role {role.name}: {problem}: not imported"))
@@ -207,10 +222,21 @@ def _role(writer: _Writer, roles: Map, role: LiveRole, account: str, where: str,
     entry = Map()
     if key != role.name:
         entry.add("name", role.name)
+    if role.description:
+        entry.add("description", role.description)
     if role.path != "/":
         entry.add("path", role.path)
     entry.add("trust", trust)
-    entry.add("job_functions", job_functions("role", role.name, role.attached, role.inline))
+    entry.add("job_functions", job_functions("role", role.name, role.attached, ()))
+    inline = Map()
+    for policy_name, document in role.inline:
+        statements, problem = _statements(document, camel(policy_name))
+        if problem:
+            notes.append(writer.warn(where, f"role {role.name}: inline policy {policy_name}: {problem}: not imported"))
+            continue
+        inline.add(policy_name, Map().add("statements", statements))
+    if inline.items:
+        entry.add("inline_policies", inline)
     if role.boundary:
         if role.boundary in policy_docs:
             entry.add("boundary", _slug(policy_docs[role.boundary].name))
@@ -220,6 +246,8 @@ def _role(writer: _Writer, roles: Map, role: LiveRole, account: str, where: str,
     if role.max_session_duration != 3600:
         entry.add("max_session_duration", role.max_session_duration)
     entry.add("deploy_to", Map().add("accounts", [account]))
+    if role.tags:
+        entry.add("tags", Map(items=[(k, v, ()) for k, v in role.tags]))
     entry.add("existing", True)
     roles.add(key, entry)
 

@@ -123,6 +123,9 @@ class AccountIam:
     users: tuple[LiveUser, ...]
     policies: tuple[LivePolicy, ...]
     password_policy: dict[str, Any] | None
+    # (policy ARN, description) of the customer managed policies (GetPolicy): a policy's description cannot
+    # change in place (CreatePolicy only), so an imported policy keeps it or Terraform would replace it.
+    descriptions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -343,4 +346,8 @@ def _principal_name(identity: AwsClient, store: str, kind: str, principal: str, 
 
 
 def _account_iam(iam: AwsClient, account_id: str) -> AccountIam:
-    return AccountIam(account_id, _roles(iam), _groups(iam), _users(iam), _policies(iam), _password_policy(iam))
+    policies = _policies(iam)
+    descriptions = tuple((p.arn, str(iam.call("get_policy", PolicyArn=p.arn)["Policy"].get("Description", "")))
+                         for p in policies)
+    return AccountIam(account_id, _roles(iam), _groups(iam), _users(iam), policies, _password_policy(iam),
+                      descriptions)

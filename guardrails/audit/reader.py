@@ -44,6 +44,9 @@ class LiveRole:
     inline: tuple[tuple[str, Any], ...]  # (name, document), sorted by name
     boundary: str | None
     max_session_duration: int
+    # GetRole's; the import writes them so that the first apply leaves them as they are (the audit ignores them).
+    description: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,8 @@ def _roles(iam: AwsClient) -> tuple[LiveRole, ...]:
         boundary = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
         roles.append(LiveRole(name, role["Path"], role["Arn"], document(role["AssumeRolePolicyDocument"]),
                               _attached(iam, "role", name), _inline(iam, "role", name), boundary,
-                              int(role.get("MaxSessionDuration", 3600))))
+                              int(role.get("MaxSessionDuration", 3600)), str(role.get("Description", "")),
+                              tuple(sorted((str(t["Key"]), str(t.get("Value", ""))) for t in role.get("Tags", [])))))
     return tuple(sorted(roles, key=lambda r: r.name))
 
 

@@ -368,6 +368,24 @@ class JobFunction(Strict):
     managed_policies: list[str] = Field(
         default_factory=list, description="AWS managed policies by name or path/name, e.g. `job-function/ViewOnlyAccess`."
     )
+    policy_name: PolicyName | None = Field(
+        None, description="Name of the job function's managed policy (default `guardrails-<job>`), e.g. the name of "
+        "a customer managed policy that exists already (`guardrails import` writes it). The policy must fit in one.")
+    policy_path: IamPath | None = Field(None, description="Path of the managed policy (default `/guardrails/`).")
+    existing: bool = Field(False, description="The policy `policy_name` under `policy_path` exists in every account "
+                           "where the job function is used (`guardrails import` says so): Terraform imports it by ARN.")
+
+    @model_validator(mode="after")
+    def _existing_needs_name(self) -> JobFunction:
+        if self.existing and (self.policy_name is None or not (self.statements or self.grants or self.library)):
+            raise ValueError("an existing job-function policy needs its `policy_name` and the statements it holds")
+        return self
+
+
+class InlinePolicy(Strict):
+    """A role's inline policy (as `guardrails import` keeps a live one): explicit statements, checked like any."""
+
+    statements: list[Statement] = Field(min_length=1)
 
 
 class OidcTrust(Strict):
@@ -466,6 +484,9 @@ class Role(Strict):
     trust: Trust
     job_functions: list[str] = Field(default_factory=list)
     boundary: str | None = Field(None, description="Name of an entry in `permission_boundaries`.")
+    inline_policies: dict[PolicyName, InlinePolicy] = Field(
+        default_factory=dict, description="Inline policies by name (a live role's, kept inline by `guardrails "
+        "import`); prefer job functions, which are managed policies that can be reviewed and reused.")
     max_session_duration: int = Field(3600, ge=3600, le=43200, description="Seconds (AWS range 3600–43200).")
     instance_profile: bool = False
     deploy_to: Placement
@@ -480,6 +501,9 @@ class Role(Strict):
 
 class PermissionBoundary(Strict):
     name: PolicyName | None = None
+    path: IamPath | None = Field(None, description="Path of the boundary policy (default `/guardrails/`).")
+    existing: bool = Field(False, description="The policy `name` under `path` exists in every account where it is "
+                           "created (`guardrails import` says so): Terraform imports it by ARN.")
     description: str = ""
     statements: list[Statement] = Field(min_length=1)
     deploy_to: Placement | None = Field(

@@ -366,8 +366,9 @@ def _check_guardrail_refs(model: Model, problems: list[Diagnostic]) -> None:
     # The same context values synthesize passes (catalog.CONTEXT_KEYS), as far as the checks here need them.
     context = {"allowed_regions": tuple(org.allowed_regions), "privileged_roles": (org.break_glass.role,),
                "org_id": (org.id,),
-               "boundary_policies": tuple(sorted(policy_arn("${partition}", "*", "/guardrails/", b.name or key)
-                                                 for key, b in bp.permission_boundaries.items()))}
+               "boundary_policies": tuple(sorted(
+                   policy_arn("${partition}", "*", b.path or "/guardrails/", b.name or key)
+                   for key, b in bp.permission_boundaries.items()))}
     regions = set(region_facts()["records_global_iam"]) | set(region_facts()["launched_later"])
     accounts = {name: info.id for name, info in model.accounts.items() if info.id}
     model.attachments = tuple(catalog_attachments(bp))

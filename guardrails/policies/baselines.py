@@ -3,12 +3,16 @@ identity providers and the password policy."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
+
+from guardrails.diagnostics import Diagnostic
 
 from guardrails.iam.arns import iam_arn, role_arn, root_arn, user_arn
 from guardrails.model.build import Model
 from guardrails.policies.ir import (
     Baseline,
+    BaselineClass,
     Condition,
     Group,
     ManagedPolicy,
@@ -89,9 +93,11 @@ def boundary_policy(model: Model, name: str, info: OrgInfo) -> ManagedPolicy:
     where = ("permission_boundaries", name, "statements")
     statements = tuple(convert_statement(s, f"{camel(name)}{i + 1}", info, str(model.source.where(*where, i)))
                        for i, s in enumerate(b.statements))
-    return ManagedPolicy(f"boundary_{ident(name)}", b.name or name, POLICY_PATH,
-                         b.description or f"Permission boundary {name}", PolicyDocument(statements), "boundary",
-                         moved_from=_former("boundary", b.moved_from),
+    return ManagedPolicy(f"boundary_{ident(name)}", b.name or name, b.path or POLICY_PATH,
+                         # An existing policy's description cannot change in place: kept as written.
+                         b.description if b.existing else b.description or f"Permission boundary {name}",
+                         PolicyDocument(statements), "boundary",
+                         moved_from=_former("boundary", b.moved_from), existing=b.existing,
                          origin=str(model.source.where_key("permission_boundaries", name)))
 
 
@@ -190,6 +196,10 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             key=f"role_{ident(key)}", name=spec.name or key, path=spec.path, description=spec.description,
             trust=role_trust(model, key, spec, info), policies=refs_for(model, spec.job_functions, compiled, policies),
             boundary=boundary_ref, max_session_duration=spec.max_session_duration,
+            inline_policies=tuple((name, PolicyDocument(tuple(
+                convert_statement(s, f"{camel(key)}{camel(name)}{i + 1}", info,
+                                  str(model.source.where("roles", key, "inline_policies", name, "statements", i)))
+                for i, s in enumerate(inline.statements)))) for name, inline in sorted(spec.inline_policies.items())),
             instance_profile=spec.instance_profile,
             tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings),
             moved_from=_former("role", spec.moved_from), existing=spec.existing,
@@ -224,3 +234,32 @@ def password_policy(model: Model) -> PasswordPolicy:
                           pp.require_lowercase, pp.allow_users_to_change, pp.max_age, pp.reuse_prevention,
                           pp.hard_expiry, pp.existing)
 
+
+
+def policy_name_clashes(model: Model, classes: Iterable[BaselineClass]) -> list[Diagnostic]:
+    """Two managed policies of one account with one name: IAM policy names are unique in an account whatever the
+    path (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html#reference_iam-quotas-names),
+    so the second CreatePolicy would fail. Named policies (`policy_name`, a boundary's `name`) can clash."""
+    problems: list[Diagnostic] = []
+    seen: set[tuple[str, str]] = set()
+    for cls in classes:
+        by_name: dict[str, list[ManagedPolicy]] = {}
+        for policy in cls.baseline.managed_policies:
+            by_name.setdefault(policy.name, []).append(policy)
+        for name, same in sorted(by_name.items()):
+            if len(same) > 1 and (cls.key, name) not in seen:
+                seen.add((cls.key, name))
+                keys = ", ".join(p.key for p in same)
+                problems.append(Diagnostic.of(
+                    "GR302", f"managed policy name {name!r} is used by {keys} in account(s) "
+                    f"{', '.join(cls.accounts)}: IAM policy names are unique in an account, whatever the path",
+                    model.source.where_key(*_origin_path(model, same[-1].key)), "rename one (`policy_name`, a "
+                    "boundary's `name`), or deploy them to different accounts"))
+    return problems
+
+
+def _origin_path(model: Model, key: str) -> tuple[str, ...]:
+    """The blueprint entry behind a policy key (``job_<job>``, ``boundary_<name>``); () for guardrails' own."""
+    entries = {**{f"job_{ident(j)}": ("job_functions", j) for j in model.blueprint.job_functions},
+               **{f"boundary_{ident(b)}": ("permission_boundaries", b) for b in model.blueprint.permission_boundaries}}
+    return entries.get(key, ())

@@ -46,6 +46,7 @@ from guardrails.policies.ir import (
 )
 from guardrails.policies.limits import effective_limits
 from guardrails.policies.sizes import counted_length
+from guardrails.policies.statements import POLICY_PATH
 
 # The policy variables the per-account placeholders become in a permission set's inline policy.
 POLICY_VARIABLES = {ACCOUNT_ID: "${aws:PrincipalAccount}", REGION: "${aws:RequestedRegion}"}
@@ -163,7 +164,7 @@ def _permission_set(model: Model, info: OrgInfo, name: str, jobs: Mapping[str, A
     boundary: PolicyRef | CustomerPolicyReference | None = None
     if spec.boundary in bp.permission_boundaries:
         entry = bp.permission_boundaries[spec.boundary]
-        boundary = CustomerPolicyReference(entry.name or spec.boundary, "/guardrails/")
+        boundary = CustomerPolicyReference(entry.name or spec.boundary, entry.path or POLICY_PATH)
     elif spec.boundary is not None and spec.boundary in aws_managed_policy_names():
         boundary = PolicyRef("aws", spec.boundary)
     findings = tuple(dict.fromkeys(f for p in own for f in p.accepted_findings)) if inline else ()

@@ -146,6 +146,7 @@ class ManagedPolicy:
     allowed_unknown_actions: tuple[str, ...] = ()
     # Former keys, oldest first (blueprint `moved_from`): Terraform moves them, CloudFormation keeps the oldest's id.
     moved_from: tuple[str, ...] = ()
+    existing: bool = False  # exists in the accounts already (blueprint `existing`): Terraform imports it by ARN
     # Where the entry behind the policy is declared ("file:line:col"), for diagnostics only.
     origin: str = field(default="", compare=False)
 

@@ -46,13 +46,22 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic], *, com
             for i, s in enumerate(spec.statements))
         policies: tuple[ManagedPolicy, ...] = ()
         if statements:
-            whole = ManagedPolicy(key=f"job_{ident(job)}", name=f"guardrails-{job}", path=POLICY_PATH,
-                                  description=" ".join((spec.description or f"Job function {job}").split()),
+            whole = ManagedPolicy(key=f"job_{ident(job)}", name=blueprint_spec.policy_name or f"guardrails-{job}",
+                                  path=blueprint_spec.policy_path or POLICY_PATH, existing=blueprint_spec.existing,
+                                  # An existing policy's description cannot change in place: kept as written.
+                                  description=blueprint_spec.description if blueprint_spec.existing else
+                                  " ".join((spec.description or f"Job function {job}").split()),
                                   document=PolicyDocument(tuple(statements)),
                                   accepted_findings=accepted_checks(spec.accepted_findings),
                                   allowed_unknown_actions=tuple(sorted(a.action for a in spec.unknown_actions_allowed)),
                                   origin=str(model.source.where_key("job_functions", job)))
             policies = _fit_job_policy(model, job, whole, problems)
+            if len(policies) > 1 and blueprint_spec.policy_name is not None:
+                # Parts are named <name>-1, <name>-2…: a policy named on purpose (an existing one) must stay one.
+                problems.append(Diagnostic.of(
+                    "GR304", f"job function {job}: its policy {whole.name} needs {len(policies)} managed policies "
+                    "(the size limit), but `policy_name` names one", model.source.where_key("job_functions", job),
+                    "drop `policy_name` (guardrails then splits it into parts) or split the job function"))
         compacted = tuple(sorted({sid for p in policies for sid in p.compacted}))
         granted, on_star = _granted_actions(statements, db)
         report = JobReport(job=job, description=" ".join(spec.description.split()),

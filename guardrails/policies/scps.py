@@ -135,6 +135,6 @@ def service_control_policies(model: Model, info: OrgInfo, problems: list[Diagnos
 
 def _boundary_policy_arns(model: Model, info: OrgInfo) -> tuple[str, ...]:
     """ARN patterns (any account) of the blueprint's permission-boundary policies, for protect-boundaries."""
-    return tuple(sorted(policy_arn(info.partition, "*", POLICY_PATH, b.name or key)
+    return tuple(sorted(policy_arn(info.partition, "*", b.path or POLICY_PATH, b.name or key)
                         for key, b in model.blueprint.permission_boundaries.items()))
 

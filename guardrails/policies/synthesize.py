@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from guardrails.diagnostics import BlueprintError, Diagnostic
 from guardrails.model.build import Model
-from guardrails.policies.baselines import BREAK_GLASS_GROUP, baseline_for, mfa_policy_document, password_policy
+from guardrails.policies.baselines import (
+    BREAK_GLASS_GROUP,
+    baseline_for,
+    mfa_policy_document,
+    password_policy,
+    policy_name_clashes,
+)
 from guardrails.policies.classes import baseline_classes
 from guardrails.policies.identity_center import identity_center_plan
 from guardrails.policies.ir import AccessTest, Account, OrgInfo, OrgUnit, Plan
@@ -70,6 +76,9 @@ def synthesize(model: Model, *, comparisons: bool = True) -> Plan:
                   for u in model.units.values())
     accounts = tuple(Account(a.name, a.id, a.email, a.unit, a.existing, a.management) for a in model.accounts.values())
     classes = baseline_classes(model, info, jobs)
+    problems += policy_name_clashes(model, classes)
+    if problems:
+        raise BlueprintError(problems)
     return with_resource_policies(Plan(
         blueprint=model.source.display_name, blueprint_name=model.source.directory.resolve().name, org=info, units=units, accounts=accounts, scps=scps, classes=classes,
         limits=effective_limits(bp.limits), job_reports=tuple(jobs[name].report for name in sorted(jobs)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from guardrails.emitters.terraform.hcl import comment, path_segment, quote
+from guardrails.emitters.terraform.hcl import comment, path_segment, quote, tf_name
 from guardrails.emitters.terraform.render import ROOT, render, root_files
 from guardrails.emitters.terraform.security import account_security_files, provider_aliases
 from guardrails.policies.ir import Account, BaselineClass, Plan
@@ -109,6 +109,12 @@ def _render(plan: Plan, account: Account, cls: BaselineClass | None) -> dict[str
     # Group memberships need no import: AddUserToGroup succeeds for a member already.
     imports += [(f"aws_iam_user.{u.key}", u.name) for u in baseline.users if u.existing]
     prefix = f"arn:{plan.org.partition}:iam::{account.id}:"
+    # Customer managed policies that exist already (job functions and boundaries with `existing`): by ARN.
+    imports += [(f"aws_iam_policy.{p.key}", f"{prefix}policy{p.path}{p.name}")
+                for p in baseline.managed_policies if p.existing]
+    # A role's inline policies when the role exists: "<role name>:<policy name>" (PutRolePolicy would overwrite).
+    imports += [(f"aws_iam_role_policy.{r.key}_inline_{tf_name(n)}", f"{r.name}:{n}")
+                for r in baseline.roles if r.existing for n, _ in r.inline_policies]
     imports += [(f"aws_iam_openid_connect_provider.{p.key}", f"{prefix}oidc-provider/{p.host}")
                 for p in baseline.oidc_providers if p.existing]
     imports += [(f"aws_iam_saml_provider.{p.key}", f"{prefix}saml-provider/{p.name}")
