@@ -46,8 +46,8 @@ install: $(VENV)/.installed $(CHECKOV_VENV)/.installed chromium ## create both v
 chromium:
 	@[ -n "$$GUARDRAILS_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get install -y --no-install-recommends chromium || \
-	      { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium || \
+	      { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }; \
 	  else echo "Chromium is missing: install it (Debian: sudo apt-get install chromium) or set GUARDRAILS_CHROMIUM" \
 	    "to its path; tests/test_html_report.py needs it" >&2; fi
 
