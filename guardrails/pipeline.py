@@ -9,13 +9,14 @@ import gc
 import json
 import shutil
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guardrails.blueprint import load_blueprint
 from guardrails.diagnostics import (
@@ -50,7 +51,7 @@ from guardrails.policies.trust_conditions import confused_deputy_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 from guardrails.progress import step
-from guardrails.workers import start, worker_count
+from guardrails.workers import WorkerFailed, start, worker_count
 
 if TYPE_CHECKING:  # imported where used: `test` and `explain` run neither the proofs nor the escalation analysis
     from guardrails.blueprint.edit import Edit  # ruamel (round-trip YAML): imported by the commands that edit
@@ -176,7 +177,7 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
         from guardrails.emitters.policy_tree import emit_policy_tree
 
         tree = emit_policy_tree(plan)
-        job = start(partial(escalate, Compiled(plan, tree, 0.0)))
+        job = start(partial(_in_worker, Compiled(plan, tree, 0.0), escalate, matrix=reports))
     try:
         with step("emit"):
             if job is None:
@@ -186,14 +187,19 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
                     plan, emitted={p: t for p, t in tree.items() if p.startswith("policies/")})
         if run_tests:
             errors += _prove(compiled, model)
+        # The parent's part of the HTML report's access matrix while the worker finishes (not for a failing run).
+        own_part = _matrix_part(compiled.organization, worker=False) if job and reports and not errors else None
     except BaseException:
         if job is not None:
             job.cancel()
         raise
-    escalation = None
+    escalation = worker_part = None
     if job is not None or run_tests or reports:
         with step("escalation analysis"):
-            escalation = job.result() if job is not None else escalate(compiled)
+            if job is not None:
+                escalation, worker_part = job.result()
+            else:
+                escalation = escalate(compiled)
     if escalation is not None:
         reports_found, escalation_warnings, escalation_errors, escalation_rows = escalation
         compiled.files.update(reports_found)
@@ -202,7 +208,8 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
         if reports and not errors:  # the page describes a plan that passed; a failed run raises below
             from guardrails.html_index import html_index
 
-            compiled.files["reports/index.html"] = html_index(compiled, escalation_rows)
+            matrix = _matrix([worker_part, own_part])  # both workers' parts; None: html_index computes it
+            compiled.files["reports/index.html"] = html_index(compiled, escalation_rows, matrix)
     if errors:
         raise BlueprintError(errors)
     # Accepted guardrails warnings; stale ones only when every stage that warns has run (not for `show`/`explain`).
@@ -232,6 +239,49 @@ def _prove(compiled: Compiled, model: Model) -> list[Diagnostic]:
 
 
 EscalationRows = tuple[tuple[str, tuple[str, ...], int, int, int], ...]
+
+
+# The worker's share of the access matrix: it starts its part after the escalation analysis (about 0.35 s of CPU at
+# 1,000 accounts), the parent after its emit and lockout proof (about 0.5 s), so the worker takes more of it.
+WORKER_MATRIX_SHARE = 0.6
+
+
+def _in_worker(tree: Compiled, escalate: Callable[[Compiled], Any], *, matrix: bool) -> tuple[Any, Any]:
+    """The second worker's part: the escalation analysis of ``tree`` (the policy tree and its stubs) and, for the
+    HTML report, its share of the access matrix of the same policies (``("ok", part)`` or ``("error", traceback)``:
+    the parent needs it only when the run passes, and fails the run then). The matrix was 0.6 s of the parent's
+    1.9 s at 1,000 accounts; it reads only ``policies/``, which the parent writes unchanged (``emit_all(emitted=)``)."""
+    escalation = escalate(tree)
+    if not matrix:
+        return escalation, None
+    return escalation, _matrix_part(tree.organization, worker=True)
+
+
+def _matrix_part(organization: Organization, *, worker: bool) -> tuple[str, Any]:
+    """One process's part of the access matrix: ``("ok", part)``, or its failure raised only if the page is written
+    (a run that fails anyway reports its own errors, as with one worker): the worker's traceback (``"error"``,
+    WorkerFailed then), this process's exception itself (``"raise"``)."""
+    from guardrails.evaluation.access_matrix import access_matrix, split
+
+    try:
+        cut = split(organization, WORKER_MATRIX_SHARE)
+        return "ok", access_matrix(organization, share=slice(0, cut) if worker else slice(cut, None))
+    except Exception as exc:  # noqa: BLE001 — see the docstring
+        return ("error", traceback.format_exc()) if worker else ("raise", exc)
+
+
+def _matrix(parts: list[tuple[str, Any] | None]) -> Any:
+    """The access matrix from both workers' parts; None without a worker (html_index computes it whole)."""
+    if any(part is None for part in parts):
+        return None
+    from guardrails.evaluation.access_matrix import merged
+
+    for kind, value in parts:
+        if kind == "raise":
+            raise value
+        if kind != "ok":
+            raise WorkerFailed(f"the escalation worker failed computing the access matrix:\n{value}")
+    return merged([value for _, value in parts])
 
 
 def _escalate(compiled: Compiled, *, model: Model, owners: list[Owner], today: date, findings: bool
