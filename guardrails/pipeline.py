@@ -9,7 +9,6 @@ import gc
 import json
 import shutil
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ from guardrails.policies.trust_conditions import confused_deputy_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
 from guardrails.progress import step
-from guardrails.workers import WorkerFailed, start, worker_count
+from guardrails.workers import start, worker_count
 
 if TYPE_CHECKING:  # imported where used: `test` and `explain` run neither the proofs nor the escalation analysis
     from guardrails.blueprint.edit import Edit  # ruamel (round-trip YAML): imported by the commands that edit
@@ -168,7 +167,7 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
             raise BlueprintError(errors)
     compiled = Compiled(plan, {}, 0.0, warnings, notes)
     escalate = partial(_escalate, model=model, owners=owners, today=today, findings=run_tests)
-    job = None
+    job = own_part = None
     if (run_tests or reports) and worker_count() == 2:
         # The escalation analysis reads only policies/ and the templates' custom-resource functions (the policy tree
         # and its stubs, guardrails/emitters/policy_tree.py): a forked child runs it while this process renders the
@@ -188,7 +187,10 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
         if run_tests:
             errors += _prove(compiled, model)
         # The parent's part of the HTML report's access matrix while the worker finishes (not for a failing run).
-        own_part = _matrix_part(compiled.organization, worker=False) if job and reports and not errors else None
+        if job is not None and reports and not errors:
+            from guardrails.html_index import matrix_part
+
+            own_part = matrix_part(compiled.organization, worker=False)
     except BaseException:
         if job is not None:
             job.cancel()
@@ -206,9 +208,9 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
         compiled.warnings += escalation_warnings
         errors += escalation_errors
         if reports and not errors:  # the page describes a plan that passed; a failed run raises below
-            from guardrails.html_index import html_index
+            from guardrails.html_index import html_index, joined
 
-            matrix = _matrix([worker_part, own_part])  # both workers' parts; None: html_index computes it
+            matrix = joined([worker_part, own_part])  # both workers' parts; None: html_index computes it
             compiled.files["reports/index.html"] = html_index(compiled, escalation_rows, matrix)
     if errors:
         raise BlueprintError(errors)
@@ -241,11 +243,6 @@ def _prove(compiled: Compiled, model: Model) -> list[Diagnostic]:
 EscalationRows = tuple[tuple[str, tuple[str, ...], int, int, int], ...]
 
 
-# The worker's share of the access matrix: it starts its part after the escalation analysis (about 0.35 s of CPU at
-# 1,000 accounts), the parent after its emit and lockout proof (about 0.5 s), so the worker takes more of it.
-WORKER_MATRIX_SHARE = 0.6
-
-
 def _in_worker(tree: Compiled, escalate: Callable[[Compiled], Any], *, matrix: bool) -> tuple[Any, Any]:
     """The second worker's part: the escalation analysis of ``tree`` (the policy tree and its stubs) and, for the
     HTML report, its share of the access matrix of the same policies (``("ok", part)`` or ``("error", traceback)``:
@@ -254,34 +251,9 @@ def _in_worker(tree: Compiled, escalate: Callable[[Compiled], Any], *, matrix: b
     escalation = escalate(tree)
     if not matrix:
         return escalation, None
-    return escalation, _matrix_part(tree.organization, worker=True)
+    from guardrails.html_index import matrix_part
 
-
-def _matrix_part(organization: Organization, *, worker: bool) -> tuple[str, Any]:
-    """One process's part of the access matrix: ``("ok", part)``, or its failure raised only if the page is written
-    (a run that fails anyway reports its own errors, as with one worker): the worker's traceback (``"error"``,
-    WorkerFailed then), this process's exception itself (``"raise"``)."""
-    from guardrails.evaluation.access_matrix import access_matrix, split
-
-    try:
-        cut = split(organization, WORKER_MATRIX_SHARE)
-        return "ok", access_matrix(organization, share=slice(0, cut) if worker else slice(cut, None))
-    except Exception as exc:  # noqa: BLE001 — see the docstring
-        return ("error", traceback.format_exc()) if worker else ("raise", exc)
-
-
-def _matrix(parts: list[tuple[str, Any] | None]) -> Any:
-    """The access matrix from both workers' parts; None without a worker (html_index computes it whole)."""
-    if any(part is None for part in parts):
-        return None
-    from guardrails.evaluation.access_matrix import merged
-
-    for kind, value in parts:
-        if kind == "raise":
-            raise value
-        if kind != "ok":
-            raise WorkerFailed(f"the escalation worker failed computing the access matrix:\n{value}")
-    return merged([value for _, value in parts])
+    return escalation, matrix_part(tree.organization, worker=True)
 
 
 def _escalate(compiled: Compiled, *, model: Model, owners: list[Owner], today: date, findings: bool
