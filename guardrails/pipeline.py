@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guardrails.blueprint import load_blueprint
 from guardrails.diagnostics import (
@@ -165,7 +165,7 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
             raise BlueprintError(errors)
     compiled = Compiled(plan, {}, 0.0, warnings, notes)
     escalate = partial(_escalate, model=model, owners=owners, today=today, findings=run_tests)
-    job = None
+    job = own_part = None
     if (run_tests or reports) and worker_count() == 2:
         # The escalation analysis reads only policies/ and the templates' custom-resource functions (the policy tree
         # and its stubs, guardrails/emitters/policy_tree.py): a forked child runs it while this process renders the
@@ -174,7 +174,7 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
         from guardrails.emitters.policy_tree import emit_policy_tree
 
         tree = emit_policy_tree(plan)
-        job = start(partial(escalate, Compiled(plan, tree, 0.0)))
+        job = start(partial(_in_worker, Compiled(plan, tree, 0.0), escalate, matrix=reports))
     try:
         with step("emit"):
             if job is None:
@@ -184,23 +184,32 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
                     plan, emitted={p: t for p, t in tree.items() if p.startswith("policies/")})
         if run_tests:
             errors += _prove(compiled, model)
+        # The parent's part of the HTML report's access matrix while the worker finishes (not for a failing run).
+        if job is not None and reports and not errors:
+            from guardrails.html_index import matrix_part
+
+            own_part = matrix_part(compiled.organization, worker=False)
     except BaseException:
         if job is not None:
             job.cancel()
         raise
-    escalation = None
+    escalation = worker_part = None
     if job is not None or run_tests or reports:
         with step("escalation analysis"):
-            escalation = job.result() if job is not None else escalate(compiled)
+            if job is not None:
+                escalation, worker_part = job.result()
+            else:
+                escalation = escalate(compiled)
     if escalation is not None:
         reports_found, escalation_warnings, escalation_errors, escalation_rows = escalation
         compiled.files.update(reports_found)
         compiled.warnings += escalation_warnings
         errors += escalation_errors
         if reports and not errors:  # the page describes a plan that passed; a failed run raises below
-            from guardrails.html_index import html_index
+            from guardrails.html_index import html_index, joined
 
-            compiled.files["reports/index.html"] = html_index(compiled, escalation_rows)
+            matrix = joined([worker_part, own_part])  # both workers' parts; None: html_index computes it
+            compiled.files["reports/index.html"] = html_index(compiled, escalation_rows, matrix)
     if errors:
         raise BlueprintError(errors)
     # Accepted guardrails warnings; stale ones only when every stage that warns has run (not for `show`/`explain`).
@@ -230,6 +239,19 @@ def _prove(compiled: Compiled, model: Model) -> list[Diagnostic]:
 
 
 EscalationRows = tuple[tuple[str, tuple[str, ...], int, int, int], ...]
+
+
+def _in_worker(tree: Compiled, escalate: Callable[[Compiled], Any], *, matrix: bool) -> tuple[Any, Any]:
+    """The second worker's part: the escalation analysis of ``tree`` (the policy tree and its stubs) and, for the
+    HTML report, its share of the access matrix of the same policies (``("ok", part)`` or ``("error", traceback)``:
+    the parent needs it only when the run passes, and fails the run then). The matrix was 0.6 s of the parent's
+    1.9 s at 1,000 accounts; it reads only ``policies/``, which the parent writes unchanged (``emit_all(emitted=)``)."""
+    escalation = escalate(tree)
+    if not matrix:
+        return escalation, None
+    from guardrails.html_index import matrix_part
+
+    return escalation, matrix_part(tree.organization, worker=True)
 
 
 def _escalate(compiled: Compiled, *, model: Model, owners: list[Owner], today: date, findings: bool

@@ -145,3 +145,35 @@ def test_same_bytes_across_hash_seeds_and_workers() -> None:
                               text=True, check=True, env=env, cwd=ROOT)
         digests.add(done.stdout.strip())
     assert len(digests) == 1, digests
+
+
+def test_access_matrix_parts_make_the_whole(tmp_path: Path) -> None:
+    """The HTML report's access matrix split between the two workers (guardrails.pipeline) joins to the one-process
+    matrix whatever the share: every group once, in the same order."""
+    from guardrails.evaluation.access_matrix import access_matrix, merged, split
+
+    organization = compile_policy_tree(write_blueprint(tmp_path / "bp-100", 100), today=EXAMPLE_TODAY).organization
+    whole = access_matrix(organization)
+    assert len(whole.groups) > 2
+    for share in (0.0, 0.3, 0.6, 1.0):
+        cut = split(organization, share)
+        parts = [access_matrix(organization, share=slice(0, cut)), access_matrix(organization, share=slice(cut, None))]
+        assert merged(parts) == whole
+    assert split(organization, 0.0) == 0 and split(organization, 1.0) == len(whole.groups)
+
+
+@pytest.mark.parametrize("where", ["worker", "parent"])
+def test_a_failing_access_matrix_fails_the_run(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """The matrix's part in the worker failing is WorkerFailed; the parent's part raises its own exception."""
+    import guardrails.evaluation.access_matrix as matrix
+
+    parent, whole = os.getpid(), matrix.access_matrix
+
+    def broken(*args: object, **kwargs: object) -> object:
+        if (os.getpid() == parent) == (where == "parent"):
+            raise RuntimeError("the matrix broke")
+        return whole(*args, **kwargs)
+
+    monkeypatch.setattr(matrix, "access_matrix", broken)
+    with pytest.raises(WorkerFailed if where == "worker" else RuntimeError, match="the matrix broke"):
+        _with_workers(monkeypatch, 2, compile_blueprint, ROOT / "tests/cases/minimal/blueprint")

@@ -122,14 +122,37 @@ def _cell(organization: Organization, principal: str, account: str, probe: Probe
     return Cell(layer, "" if plain else decision.summary)
 
 
-def access_matrix(organization: Organization, probes: tuple[Probe, ...] = PROBES) -> AccessMatrix:
+def access_matrix(organization: Organization, probes: tuple[Probe, ...] = PROBES, *, share: slice | None = None
+                  ) -> AccessMatrix:
     """Every principal of every group (roles, users, a member of each group, the root user, the permission sets
-    assigned there) asked every probe, in the group's first account."""
+    assigned there) asked every probe, in the group's first account. ``share``: only these groups of the
+    organization's order (two processes split the work, guardrails.pipeline; :func:`merged` joins the parts)."""
     groups = []
-    for path, accounts in PathGroups(organization).groups(by_class=True):
+    for path, accounts in PathGroups(organization).groups(by_class=True)[share or slice(None)]:
         rep = path.account
         rows = tuple((str(spec), tuple(_cell(organization, str(spec), rep.name, p) for p in probes))
                      for spec in organization.principals(rep))
         groups.append(Group(rep.class_key or "", tuple(a.name for a in accounts), rep.name,
                             tuple(organization.path_of(rep)), rows))
-    return AccessMatrix(probes, tuple(sorted(groups, key=lambda g: (g.class_key, g.representative))))
+    return AccessMatrix(probes, tuple(sorted(groups, key=_order)))
+
+
+def _order(group: Group) -> tuple[str, str]:
+    return group.class_key, group.representative
+
+
+def split(organization: Organization, worker_share: float) -> int:
+    """Where to cut the organization's groups so the first part holds about ``worker_share`` of the evaluations
+    (a group costs its principals × the probes)."""
+    weights = [len(organization.principals(path.account)) for path, _ in PathGroups(organization).groups(by_class=True)]
+    total, running = sum(weights), 0
+    for index, weight in enumerate(weights):
+        if running + weight / 2 > total * worker_share:
+            return index
+        running += weight
+    return len(weights)
+
+
+def merged(parts: list[AccessMatrix]) -> AccessMatrix:
+    """The matrix of all groups from the parts :func:`access_matrix` computed with ``share``, in its order."""
+    return AccessMatrix(parts[0].probes, tuple(sorted((g for part in parts for g in part.groups), key=_order)))
