@@ -115,13 +115,16 @@ def test_quarantine_places_the_account_in_the_quarantine_ou_with_a_note(blueprin
     assert _account(["add", "fresh", "--quarantine", "--ou", "Workloads/Prod", "--email", "aws+fresh@example.com",
                      "--id", "600000000001"], blueprint, out, "--skip-external") == 0
     after = path.read_text()
-    assert ("- {name: fresh, id: \"600000000001\", email: aws+fresh@example.com}  # quarantined: `guardrails account "
-            "move fresh --ou Workloads/Prod` once its baseline is applied") in after
+    # With --id the account exists already: `existing: true`, so Terraform imports it instead of creating it.
+    assert ("- {name: fresh, id: \"600000000001\", email: aws+fresh@example.com, existing: true}  # quarantined: "
+            "`guardrails account move fresh --ou Workloads/Prod` once its baseline is applied") in after
     files = read_tree(out)
     assert "guardrails account move fresh --ou OU" in files["reports/accounts/fresh.md"]
+    imports = "".join(t for p, t in files.items() if p.startswith("terraform/organization/"))
+    assert 'to = aws_organizations_account.fresh\n  id = "600000000001"' in imports  # imported, not created
     manifest = files["policies/manifest.json"]
     assert '"quarantine"' in manifest
     assert _account(["move", "fresh", "--ou", "Workloads/Prod"], blueprint, out, "--skip-external") == 0
     moved = path.read_text()
     assert "quarantined:" not in moved
-    assert "- {name: fresh, id: \"600000000001\", email: aws+fresh@example.com}" in moved
+    assert "- {name: fresh, id: \"600000000001\", email: aws+fresh@example.com, existing: true}" in moved

@@ -278,6 +278,10 @@ def _new_entry(siblings: CommentedSeq, name: str, email: str, account_id: str | 
     if account_id is not None:
         entry["id"] = DoubleQuotedScalarString(account_id)  # a quoted string, never a number with lost zeros
     entry["email"] = email
+    if account_id is not None:
+        # An account with an id exists already: Terraform imports it (an aws_organizations_account created again
+        # would fail on its email, which AWS allows once), CloudFormation lists it for an IMPORT change set.
+        entry["existing"] = True
     flow = all(isinstance(s, CommentedMap) and s.fa.flow_style() for s in siblings) if siblings else True
     if flow:
         entry.fa.set_flow_style()
@@ -286,8 +290,9 @@ def _new_entry(siblings: CommentedSeq, name: str, email: str, account_id: str | 
 
 def add_account(directory: Path, *, name: str, unit: str, email: str, account_id: str | None = None,
                 note: str | None = None) -> Edit:
-    """Append an account to the OU ``unit`` (its ``accounts`` list is created when missing); ``note`` becomes an
-    end-of-line comment on the new entry (e.g. where a quarantined account goes next)."""
+    """Append an account to the OU ``unit`` (its ``accounts`` list is created when missing); with ``account_id``
+    the account exists already and is written ``existing: true``; ``note`` becomes an end-of-line comment on the
+    new entry (e.g. where a quarantined account goes next)."""
     document = _read(directory)
     existing = _find_account(document.organization, name)
     if existing is not None:

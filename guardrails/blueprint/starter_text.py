@@ -152,7 +152,7 @@ def _unit_lines(o: StarterOptions) -> list[str]:
                      f"{pad}  # Control Tower created the Log Archive and Audit accounts here. Add them with ids:",
                      f"{pad}  #   guardrails account add log-archive --ou Security --email ADDRESS --id ID --no-build",
                      f"{pad}  #   guardrails account add audit --ou Security --email ADDRESS --id ID --no-build",
-                     f"{pad}  # and mark each `existing: true` (they must be imported, never created)."]
+                     f"{pad}  # (`--id` writes them `existing: true`: imported, never created)."]
         if path == "Workloads":
             extra = [f"{pad}  guardrails: [require-imdsv2, require-mfa-for-sensitive-actions]"]
         if path == "Quarantine":
@@ -306,7 +306,8 @@ def _phase_two_readme(o: StarterOptions) -> str:
     if o.control_tower:
         record = ["guardrails account add log-archive --ou Security --email ADDRESS --id ID --no-build",
                   "guardrails account add audit --ou Security --email ADDRESS --id ID --no-build",
-                  "# then mark both `existing: true` in organization.yaml: Control Tower created them", *record]
+                  "# (with --id they are written `existing: true`: Control Tower created them, guardrails imports them)",
+                  *record]
     return "\n".join([
         "# Phase 2 of the starter blueprint",
         "",
