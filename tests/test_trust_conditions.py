@@ -333,3 +333,20 @@ def test_a_documented_service_trust_without_source_keys_is_warned_about(tmp_path
     [statement] = trust_of(result, "PersonalizeNarrowed")["Statement"]
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": result.organization.account("app-dev").id}}
     assert not [w for w in example_compiled.warnings if "confused deputy" in w.message]  # the example: EC2 only
+
+
+def test_a_key_of_two_types_takes_either_family(tmp_path: Path) -> None:
+    """aws:EpochTime is "Date or Numeric" (global_condition_keys.yaml): Date* and Numeric* both compare it."""
+    extra = SAGEMAKER.split("  platform-admin:")[0] + """\
+  epoch-admin:
+    name: EpochAdmin
+    trust:
+      accounts: [{account: audit}]
+      conditions:
+        DateLessThan: {aws:EpochTime: "2030-01-01T00:00:00Z"}
+        NumericLessThan: {aws:EpochTime: 1893456000}
+    job_functions: [read-only]
+    deploy_to: {accounts: [app-dev]}
+"""
+    conditions = trust_of(compiled(tmp_path, extra), "EpochAdmin")["Statement"][0]["Condition"]
+    assert {"DateLessThan", "NumericLessThan"} <= set(conditions)

@@ -14,10 +14,10 @@ from typing import Any
 
 from guardrails.audit.compare import same_document
 from guardrails.audit.importer import ImportedOrganization, ImportedOrgPolicy
+from guardrails.audit.org_reader import AWS_DEFAULT_POLICIES
 from guardrails.audit.yaml_text import Commented, Map, render
 from guardrails.policies.statements import camel
 
-AWS_DEFAULT_POLICIES = frozenset({"FullAWSAccess", "RCPFullAWSAccess"})
 _SID = re.compile(r"^[A-Za-z0-9]+$")
 _POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 _STATEMENT_KEYS = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
@@ -330,15 +330,15 @@ def write_blueprint(org: ImportedOrganization, *, catalog: Mapping[str, tuple[st
               "Read every `review:` comment before the first apply; docs/importing.md says what is imported.")
     organization = writer.organization()
     delegated = writer.delegated_comments()
-    files = {"organization.yaml": render(_comments_only(Map().add("organization", organization)),
+    files = {"organization.yaml": render(Map().add("organization", organization),
                                          header + tuple(delegated))}
     sso, jobs = writer.identity_center()
     identity = writer.identity(jobs)
     if identity.items:
-        files["identity.yaml"] = render(_comments_only(identity),
+        files["identity.yaml"] = render(identity,
                                         ("Imported IAM of the accounts given with --accounts.",))
     if sso is not None and org.identity_center is not None:
-        text = render(_comments_only(Map().add("identity_center", sso)),
+        text = render(Map().add("identity_center", sso),
                       ("Imported IAM Identity Center permission sets and assignments.",))
         ic = org.identity_center
         if not (_INSTANCE.match(ic.instance_arn) and _STORE.match(ic.identity_store_id)):
@@ -348,23 +348,3 @@ def write_blueprint(org: ImportedOrganization, *, catalog: Mapping[str, tuple[st
         files["identity-center.yaml"] = text
     return Written(files, writer.warnings)
 
-
-def _comments_only(node: Any) -> Any:
-    """Entries added as ``("# text", None)`` become comments on the entry after them (or trailing comments)."""
-    if isinstance(node, Commented):
-        return Commented(_comments_only(node.value), node.comments)
-    if isinstance(node, list):
-        return [_comments_only(v) for v in node]
-    if not isinstance(node, Map):
-        return node
-    out = Map()
-    pending: list[str] = []
-    for key, value, comments in node.items:
-        if key.startswith("# ") and value is None:
-            pending.append(key[2:])
-            continue
-        out.items.append((key, _comments_only(value), (*pending, *comments)))
-        pending = []
-    if pending:
-        out.items.append(("__comments__", None, tuple(pending)))
-    return out

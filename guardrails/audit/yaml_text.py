@@ -11,7 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+from yaml.nodes import ScalarNode
+
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# What PyYAML (YAML 1.1, the blueprint loader) reads a plain key as: `True`, `Off`, `NULL` … are not strings.
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass
@@ -38,8 +44,8 @@ def _scalar(value: Any) -> str:
 
 
 def _key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) and key not in ("true", "false", "null", "yes", "no", "on", "off") \
-        else _scalar(key)
+    plain = _PLAIN_KEY.match(key) and _RESOLVER.resolve(ScalarNode, key, (True, False)) == _STR_TAG
+    return key if plain else _scalar(key)
 
 
 def _simple(value: Any) -> bool:
@@ -74,10 +80,11 @@ def _block(value: Any, depth: int) -> list[str]:
         if not value.items:
             return [indent + "{}"]
         for key, item, comments in value.items:
+            if key.startswith("# ") and item is None:  # Map.note: a comment line where it stands, no entry
+                lines += _comment_lines((key[2:],), indent)
+                continue
             item = _as_map(item)
             lines += _comment_lines(comments, indent)
-            if key == "__comments__":  # trailing comments of the mapping, no entry
-                continue
             if _simple(item):
                 lines.append(f"{indent}{_key(key)}: {_scalar(item)}")
             elif isinstance(item, Map) and not item.items:

@@ -50,6 +50,8 @@ def catalog_renderings(organization_yaml: str) -> dict[str, tuple[str, Any, bool
 def import_organization(args: argparse.Namespace, out: Console, err: Console) -> int:
     from guardrails.audit.blueprint_writer import write_blueprint
     from guardrails.audit.importer import read_organization
+    from guardrails.audit.org_reader import AWS_DEFAULT_POLICIES
+    from guardrails.blueprint.edit import write_atomically
     from guardrails.cli.commands import _check_endpoint
 
     target: Path = args.output
@@ -71,7 +73,7 @@ def import_organization(args: argparse.Namespace, out: Console, err: Console) ->
     for name in BLUEPRINT_FILES - set(written.files):  # --force: no file of an earlier import stays behind
         (target / name).unlink(missing_ok=True)
     for name, text in sorted(written.files.items()):
-        (target / name).write_text(text, encoding="utf-8")
+        write_atomically(target / name, text)  # --force replaces files: a crash leaves each whole
     others = sorted(p.name for p in target.glob("*.y*ml") if p.name not in written.files)
     if others:
         err.print(f"warning: {target} holds other YAML files ({', '.join(others)}): every YAML file of the "
@@ -82,7 +84,7 @@ def import_organization(args: argparse.Namespace, out: Console, err: Console) ->
         err.print(f"warning: {warning}", markup=False)
     if not args.quiet:
         out.print(f"imported organization {org.id}: {len(org.units)} OU(s), {len(org.accounts)} account(s), "
-                  f"{sum(p.name not in ('FullAWSAccess', 'RCPFullAWSAccess') for p in org.policies)} SCP/RCP(s), "
+                  f"{sum(p.name not in AWS_DEFAULT_POLICIES for p in org.policies)} SCP/RCP(s), "
                   f"IAM of {len(org.iam)} account(s) → {', '.join(str(target / n) for n in sorted(written.files))}; "
                   f"{len(written.warnings)} warning(s)", markup=False)
     return EXIT_OK

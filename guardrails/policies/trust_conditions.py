@@ -172,7 +172,7 @@ def _key_problems(model: Model, operator: str, key: str, statements: list[Statem
         family = next((t for prefix, t in _OPERATOR_TYPES.items() if base.startswith(prefix)), None)
         kind = spec.get("type")
         # String operators compare any key's text; ARN keys take the Arn* and String* operators.
-        if family is not None and kind and family != kind and family != "String":
+        if family is not None and kind and family not in kind.split(" or ") and family != "String":  # "Date or Numeric"
             found.append(Diagnostic.of("GR316", f"{operator} compares {family} values, but {key!r} is of type "
                                        f"{kind}", where, "use an operator of the key's type (String* works for any)"))
     return found
