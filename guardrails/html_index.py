@@ -14,10 +14,11 @@ from guardrails.workers import WorkerFailed
 if TYPE_CHECKING:
     from guardrails.evaluation.organization import Organization
     from guardrails.evaluation.access_matrix import AccessMatrix
+    from guardrails.escalation.report import EscalationRows
     from guardrails.pipeline import Compiled
 
 
-def html_index(compiled: Compiled, escalation_rows: tuple[tuple[str, tuple[str, ...], int, int, int], ...],
+def html_index(compiled: Compiled, escalation_rows: EscalationRows,
                matrix: AccessMatrix | None = None) -> str:
     """reports/index.html: the plan, with the access matrix, escalation summary (``escalation_rows``, from
     :func:`guardrails.escalation.report.class_rows`) and lockout coverage the evaluator decided on this

@@ -40,7 +40,6 @@ from guardrails.evaluation.assertions import CaseResult, failure_diagnostics, ru
 from guardrails.evaluation.organization import Organization
 from guardrails.model import Model, build_model
 from guardrails.model.accepted import Acceptance, apply_acceptances
-from guardrails.model.library import effective_job
 from guardrails.policies import risks
 from guardrails.policies.class_lock import LOCK_FILE, seed_lock, stale_lock, write_lock
 from guardrails.policies.identity_center import console_user_warnings
@@ -53,6 +52,7 @@ from guardrails.workers import start, worker_count
 
 if TYPE_CHECKING:  # imported where used: `test` and `explain` run neither the proofs nor the escalation analysis
     from guardrails.escalation import Owner
+    from guardrails.escalation.report import EscalationRows
     from guardrails.evaluation.lockout import Coverage
 
 
@@ -140,7 +140,6 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     the access tests, the lockout proof and the escalation analysis read the same plan, so one run names every
     problem (issue 18). The blueprint and model stages stop the run (there is no plan to read without them), and a
     scale error stops it before emitting (the emitters cannot render past a CloudFormation quota)."""
-    started = time.perf_counter()
     started = time.perf_counter()
     today = today or date.today()
     with step("compile"):
@@ -236,9 +235,6 @@ def _prove(compiled: Compiled, model: Model) -> list[Diagnostic]:
             (role.name or key, entry.account, model.source.where("roles", key, "trust", "accounts", index))
             for key, role in model.blueprint.roles.items() for index, entry in enumerate(role.trust.accounts)])
     return errors
-
-
-EscalationRows = tuple[tuple[str, tuple[str, ...], int, int, int], ...]
 
 
 def _in_worker(tree: Compiled, escalate: Callable[[Compiled], Any], *, matrix: bool) -> tuple[Any, Any]:
@@ -345,8 +341,7 @@ def _check_risks(model: Model, plan: Plan, today: date
 def _risk_declarations(model: Model) -> dict[str, list[risks.AcceptedRisk]]:
     """Job function → its ``accept_risks`` entries, located in the blueprint (a built-in's come with its grants)."""
     by_job: dict[str, list[risks.AcceptedRisk]] = {}
-    for job, blueprint_spec in model.blueprint.job_functions.items():
-        spec = effective_job(blueprint_spec)
+    for job, spec in model.jobs.items():
         by_job[job] = [risks.AcceptedRisk(a.risk, " ".join(a.reason.split()), a.owner, a.review_by,
                                           str(model.source.where("job_functions", job, *spec.accept_risk_paths[i])))
                        for i, a in enumerate(spec.accept_risks)]

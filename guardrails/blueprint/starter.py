@@ -38,7 +38,6 @@ ORG_ID_PATTERN = re.compile(r"^o-[a-z0-9]{10,32}$")
 ROOT_ID_PATTERN = re.compile(r"^r-[0-9a-z]{4,32}$")
 ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s+]+(\+[^@\s]*)?@[^@\s]+\.[^@\s]+$")
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 class StarterError(GuardrailsError):

@@ -29,7 +29,11 @@ def class_summary(groups: list[GroupResult]) -> tuple[list[str], int, int, int]:
             sum(1 for g in groups for p in g.principals if p.tamper))
 
 
-def class_rows(analysis: Analysis) -> tuple[tuple[str, tuple[str, ...], int, int, int], ...]:
+# Per baseline class: its key, accounts, principals analysed, that escalate, that tamper.
+EscalationRows = tuple[tuple[str, tuple[str, ...], int, int, int], ...]
+
+
+def class_rows(analysis: Analysis) -> EscalationRows:
     """Per baseline class: its key, accounts, principals analysed, that escalate, that tamper (plain values: the
     HTML report's rows, sent back from a second worker)."""
     return tuple((key, tuple(accounts), principals, escalations, tamper)

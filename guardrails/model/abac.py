@@ -132,8 +132,3 @@ def protect_access_tags(tags: AccessTags, db: IamDatabase | None = None) -> tupl
             sid="DenyChangingResourceAccessTags", effect="Deny", actions=actions, resources=["*"],
             conditions={"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": sorted(fixed, key=str.lower)}}))
     return tuple(out)
-
-
-def protect_name_tags(keys: list[str]) -> tuple[Statement, ...]:
-    """One Deny: no principal of the job function sets or removes these principal tag keys anywhere."""
-    return protect_access_tags(AccessTags(principal=list(keys)))

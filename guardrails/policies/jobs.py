@@ -9,7 +9,6 @@ from typing import Any
 from guardrails.diagnostics import Diagnostic
 from guardrails.iam.actions import iam_database
 from guardrails.model.build import Model
-from guardrails.model.library import effective_job
 from guardrails.policies import compare
 from guardrails.policies.compaction import CompactionError, fit_policy
 from guardrails.policies.intent import GrantError, compile_grant
@@ -26,7 +25,7 @@ def compile_jobs(model: Model, info: OrgInfo, problems: list[Diagnostic], *, com
     db = iam_database()
     compiled: dict[str, JobCompilation] = {}
     for job, blueprint_spec in model.blueprint.job_functions.items():
-        spec = effective_job(blueprint_spec)  # the built-in it names (if any), extended by its own entries
+        spec = model.jobs[job]  # the built-in it names (if any), extended by its own entries (model stage)
         statements: list[Statement] = []
         not_granted: list[tuple[str, str]] = []
         for index, grant in enumerate(spec.grants):
@@ -82,7 +81,7 @@ def _fit_job_policy(model: Model, job: str, policy: ManagedPolicy, problems: lis
     expand to exactly the intended actions, then several policies within the attachment limit."""
     limits = effective_limits(model.blueprint.limits)
     attachments = limits["managed_policies_per_role"]
-    spec = effective_job(model.blueprint.job_functions[job])
+    spec = model.jobs[job]
     room = attachments.value - len(spec.managed_policies) - 1  # leave a slot for a boundary-free extra (MFA)
     try:
         result = fit_policy(policy, limits["managed_policy_chars"], max(1, room), job_function=job,
@@ -124,7 +123,7 @@ def refs_for(model: Model, jobs: list[str], compiled: dict[str, JobCompilation],
               policies: dict[str, ManagedPolicy]) -> tuple[PolicyRef, ...]:
     refs: list[PolicyRef] = []
     for job in jobs:
-        spec = effective_job(model.blueprint.job_functions[job])
+        spec = model.jobs[job]
         refs.extend(PolicyRef("aws", name) for name in spec.managed_policies)
         for local in compiled[job].policies:
             policies[local.key] = local

@@ -13,6 +13,8 @@ from importlib import resources
 
 import yaml
 
+from guardrails.iam.actions import action_matcher
+
 DATA_FILE = "guardrails/data/external_findings.yaml"
 # What counts as high (docs/validation.md): parliament's own HIGH and CRITICAL severities; of cloudsplaining's risk
 # categories the three it rates high (ISSUE_SEVERITY) plus DataExfiltration, which its --high-priority-only adds.
@@ -56,8 +58,7 @@ class KnownFalsePositive:
 
     def could_arise(self, granted: frozenset[str]) -> bool:
         """Whether a document granting these action patterns (lowercase) can produce the finding at all."""
-        return not self.requires or any(fnmatch.fnmatchcase(action, pattern)
-                                        for action in self.requires for pattern in granted)
+        return not self.requires or any(map(action_matcher(tuple(sorted(granted))), self.requires))
 
     def matches(self, finding: RawFinding) -> bool:
         return (self.applies_to(finding.tool, finding.path) and finding.finding == self.finding

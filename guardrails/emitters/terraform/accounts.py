@@ -15,6 +15,7 @@ from dataclasses import replace
 from guardrails.emitters.terraform.hcl import comment, path_segment, quote, tf_name
 from guardrails.emitters.terraform.render import ROOT, render, root_files
 from guardrails.emitters.terraform.security import account_security_files, provider_aliases
+from guardrails.iam.arns import policy_arn
 from guardrails.policies.ir import Account, BaselineClass, Plan
 
 PASSWORD_POLICY_IMPORT_ID = "iam-account-password-policy"  # the fixed id the provider imports it by
@@ -110,7 +111,7 @@ def _render(plan: Plan, account: Account, cls: BaselineClass | None) -> dict[str
     imports += [(f"aws_iam_user.{u.key}", u.name) for u in baseline.users if u.existing]
     prefix = f"arn:{plan.org.partition}:iam::{account.id}:"
     # Customer managed policies that exist already (job functions and boundaries with `existing`): by ARN.
-    imports += [(f"aws_iam_policy.{p.key}", f"{prefix}policy{p.path}{p.name}")
+    imports += [(f"aws_iam_policy.{p.key}", policy_arn(plan.org.partition, account.id, p.path, p.name))
                 for p in baseline.managed_policies if p.existing]
     # A role's inline policies when the role exists: "<role name>:<policy name>" (PutRolePolicy would overwrite).
     imports += [(f"aws_iam_role_policy.{r.key}_inline_{tf_name(n)}", f"{r.name}:{n}")
