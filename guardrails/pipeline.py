@@ -123,14 +123,17 @@ def compile_policy_tree(directory: Path, *, today: date | None = None, run_tests
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """A compilation makes a few hundred thousand objects that live until it ends (the IAM database, the plan, the
-    proofs' caches) and hardly any cyclic garbage: at the collector's default threshold (700 allocations) it
-    traversed them again and again, about 0.2 s of a 1.5 s ``check``. A higher first threshold while it runs."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
+    proofs' caches) and hardly any cyclic garbage: the collector only traversed them again and again (0.2 s of a
+    1.5 s ``check`` at its default threshold; with a raised one still 4% of a 1,000-account compile and 7% of a
+    5,000-account one). No automatic collection while it runs; what little cyclic garbage it leaves (measured: 4 MiB
+    of peak memory at 1,000 accounts, 60 MiB at 5,000) is collected afterwards as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
+        if enabled:
+            gc.enable()
 
 
 @_fewer_collections()

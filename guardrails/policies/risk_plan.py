@@ -20,7 +20,7 @@ from typing import Literal
 
 from guardrails.diagnostics import Location
 from guardrails.iam.arns import parse_arn
-from guardrails.policies.ir import ACCOUNT_ID, Plan, PolicyDocument, ResourcePolicy
+from guardrails.policies.ir import ACCOUNT_ID, Baseline, Plan, PolicyDocument, ResourcePolicy
 from guardrails.policies.risk_findings import RiskFinding, analyze, analyze_resource_policy
 from guardrails.policies.risk_rules import RiskRule
 
@@ -76,13 +76,11 @@ def analyze_plan(plan: Plan, rules: Sequence[RiskRule] | None = None) -> list[Pl
     by_reference = _customer_managed_holders(plan)
     for cls in plan.classes:
         baseline = cls.baseline
+        local = _local_holders(baseline)
         for policy in baseline.managed_policies:
             if policy.kind != "managed":
                 continue  # a boundary is a ceiling, not a grant
-            holders = [f"group {g.name}" for g in baseline.groups if any(
-                ref.kind == "local" and ref.name == policy.key for ref in g.policies)]
-            holders += [f"role {r.name}" for r in baseline.roles if any(
-                ref.kind == "local" and ref.name == policy.key for ref in r.policies)]
+            holders = list(local.get(policy.key, ()))
             holders += [f"permission set {name}" for name, accounts in by_reference.get((policy.path, policy.name), ())
                         if accounts & set(cls.accounts)]
             add(policy.key, analyze(policy.document, rules), policy.name, cls.key, holders)
@@ -102,6 +100,18 @@ def analyze_plan(plan: Plan, rules: Sequence[RiskRule] | None = None) -> list[Pl
             resource=policy.resource)
     return [PlanRisk(found[k]["finding"], k[0], found[k]["name"], tuple(found[k]["classes"]),
                      tuple(sorted(found[k]["holders"])), **found[k]["extra"]) for k in order]
+
+
+def _local_holders(baseline: Baseline) -> dict[str, list[str]]:
+    """Key of a policy of the baseline → its holders (``group NAME`` first, then ``role NAME``, each in the
+    baseline's order, once): one pass over the baseline instead of one per policy (50 policies × 150 holders per
+    class in a large organization)."""
+    out: dict[str, list[str]] = {}
+    for kind, owners in (("group", baseline.groups), ("role", baseline.roles)):
+        for owner in owners:
+            for key in dict.fromkeys(ref.name for ref in owner.policies if ref.kind == "local"):
+                out.setdefault(key, []).append(f"{kind} {owner.name}")
+    return out
 
 
 def assigned_accounts(plan: Plan) -> dict[str, tuple[str, ...]]:
