@@ -31,10 +31,11 @@ def baseline_classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompila
     # Baseline walks all of it; once per signature, not once per account: 5,000 accounts, 30 s).
     canonical: dict[Baseline, Baseline] = {}
     by_object: dict[int, list[str]] = defaultdict(list)
+    shared: dict[tuple[str, str], object] = {}  # what every class's baseline_for builds alike (trusts, boundaries)
     for name, account in sorted(model.accounts.items()):
         signature = (name == model.blueprint.organization.break_glass.account, frozenset(placed_in[name]))
         if signature not in computed:
-            fresh = baseline_for(model, name, info, compiled)
+            fresh = baseline_for(model, name, info, compiled, shared)
             computed[signature] = canonical.setdefault(fresh, fresh)
         baseline = computed[signature]
         if account.management:
