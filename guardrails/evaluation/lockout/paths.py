@@ -35,6 +35,7 @@ class PathGroups:
         entries = (*manifest.service_control_policies, *manifest.resource_control_policies)
         self._dependent = {e.name: self._account_dependent(e) for e in entries}
         self._paths: dict[tuple, Path] = {}
+        self._keys: dict[str, tuple] = {}  # account name → its path key: the proofs group the accounts five times
 
     def _attachments_by_target(self) -> dict[str, dict[str, list[str]]]:
         out: dict[str, dict[str, list[str]]] = {"scp": {}, "rcp": {}}
@@ -54,6 +55,12 @@ class PathGroups:
                                    "aws:username", "${account_id}"))
 
     def _path_key(self, account: Account) -> tuple:
+        key = self._keys.get(account.name)
+        if key is None:
+            key = self._keys[account.name] = self._compute_key(account)
+        return key
+
+    def _compute_key(self, account: Account) -> tuple:
         names = {kind: tuple(n for t in self.org.path_of(account) for n in self._attachments[kind].get(t, []))
                  for kind in ("scp", "rcp")}
         dependent = any(self._dependent.get(n) for kind in names for n in names[kind])
