@@ -1,9 +1,9 @@
 """``reports/index.html`` and ``guardrails diff --format html``: self-contained HTML pages (docs/html-report.md).
 
-Rendered with Jinja2 (autoescape on) from values that already exist: the plan (OU tree, policies, sizes, slots,
-accounts), and what the pipeline's evaluator runs decided (the access matrix, the escalation summary, the lockout
-proof's coverage), passed in as data. Inline CSS only, no script, font or URL outside the page; the same inputs
-give the same bytes.
+Rendered with Jinja2 (autoescape on; the long repeated parts by html_rows, escaped the same way) from values that
+already exist: the plan (OU tree, policies, sizes, slots, accounts), and what the pipeline's evaluator runs decided
+(the access matrix, the escalation summary, the lockout proof's coverage), passed in as data. Inline CSS only, no
+script, font or URL outside the page; the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import jinja2
 
 from guardrails.emitters import header_text, html_rows
 from guardrails.iam.organization import policy_targets
-from guardrails.policies.ir import Plan, ServiceControlPolicy
+from guardrails.policies.ir import Account, OrgUnit, Plan, ServiceControlPolicy
 
 MAX_DETAIL = 240  # characters of the evaluator's summary kept in a matrix cell's title
 
@@ -97,9 +97,9 @@ class _Index:
 
     scps: Mapping[str, list[ServiceControlPolicy]]  # target → policies attached there
     rcps: Mapping[str, list[ServiceControlPolicy]]
-    units: Mapping[str, list[Any]]  # parent path → OUs
-    accounts: Mapping[str, list[Any]]  # OU path → accounts
-    pending: Mapping[str, list[Any]]
+    units: Mapping[str, list[OrgUnit]]  # parent path → OUs
+    accounts: Mapping[str, list[Account]]  # OU path → accounts
+    pending: Mapping[str, list[Account]]
     class_of: Mapping[str, str]  # account → baseline class key
 
     @classmethod
@@ -150,19 +150,21 @@ def _tree(plan: Plan, index: _Index) -> dict[str, Any]:
     return node("", "Root")
 
 
+def _names(attached: Mapping[str, list[ServiceControlPolicy]], targets: Sequence[str]) -> list[str]:
+    return [p.name for t in targets for p in attached.get(t, ())]
+
+
 def _accounts(plan: Plan, index: _Index, group_of: Mapping[str, tuple[str, str]]) -> list[dict[str, Any]]:
     rows = []
     inherited: dict[str, tuple[list[str], list[str]]] = {}  # OU → SCP and RCP names root → OU, for all its accounts
     for account in sorted(plan.accounts, key=lambda a: (a.unit, a.name)):
         *above, own = policy_targets(account.unit, account.name)
         if account.unit not in inherited:
-            inherited[account.unit] = tuple([p.name for t in above for p in by.get(t, ())]  # type: ignore[assignment]
-                                            for by in (index.scps, index.rcps))
+            inherited[account.unit] = (_names(index.scps, above), _names(index.rcps, above))
         scps, rcps = inherited[account.unit]
         rows.append({"name": account.name, "id": account.id, "unit": account.unit or "(root)",
                      "management": account.management, "class": index.class_of.get(account.name, "—"),
-                     "scps": scps + [p.name for p in index.scps.get(own, ())],
-                     "rcps": rcps + [p.name for p in index.rcps.get(own, ())],
+                     "scps": scps + _names(index.scps, [own]), "rcps": rcps + _names(index.rcps, [own]),
                      "group": group_of.get(account.name)})
     return rows
 
