@@ -95,13 +95,13 @@ def matrix_rows(rows: Iterable[tuple[str, Iterable[Any]]], slug: Callable[[str],
     """One matrix group's rows (access_matrix.Group.rows: principal, one Cell per probe) → a ``<tr>`` per principal.
 
     Each distinct (outcome, detail) is rendered once: a cell's markup is a pure function of those two strings, and
-    the cells repeat (27 distinct among ~8,000 at 1,000 accounts)."""
+    the cells repeat (27 distinct among the ~8,000 of a 1,000-account page)."""
     cells: dict[tuple[str, str], str] = {}
-    out, esc = [], _Escaped()
+    out = []
     for principal, row in rows:
         tds = []
         for c in row:
             key = (c.outcome, c.detail)
             tds.append(cells[key] if key in cells else cells.setdefault(key, _cell(*key, slug, max_detail)))
-        out.append(f'<tr><th scope="row">{esc[principal]}</th>{"".join(tds)}</tr>\n')
+        out.append(f'<tr><th scope="row">{escape(principal)}</th>{"".join(tds)}</tr>\n')
     return Markup("".join(out))
