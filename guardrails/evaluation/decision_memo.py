@@ -27,8 +27,8 @@ signature: such a request is always evaluated.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from guardrails.evaluation.conditions import evaluate_conditions
 from guardrails.evaluation.engine import Policy, PolicySet, Request
@@ -39,31 +39,35 @@ _Answer = TypeVar("_Answer")
 Levels = tuple[tuple[str, tuple[Policy, ...]], ...]
 
 
-class _Conditions:
-    """The Condition blocks of a document's statements that fit an action. Compared by identity (one object per
-    document and action): the statement ids beside it in a projection already tell documents apart."""
+class _Read(NamedTuple):
+    """What the engine reads of some policies for one action."""
 
-    __slots__ = ("blocks",)
-
-    def __init__(self, blocks: tuple[Mapping[str, Any], ...]) -> None:
-        self.blocks = blocks
-
-
-# What the engine reads of a document's statements that fit an action: (index, statement id) of each, their
-# Condition blocks, whether a Resource/NotResource pattern holds a policy variable (it reads the context).
-_Fitting = tuple[tuple[tuple[int, int], ...], _Conditions, bool]
+    key: tuple[Any, ...]  # kind, name, source and (index, statement id) of the fitting statements, per policy
+    conditions: tuple[Mapping[str, Any], ...]  # the fitting statements' Condition blocks, in order
+    context: bool  # a fitting Resource/NotResource pattern holds a policy variable
+    caller: bool  # a resource-based policy has a fitting statement (its Principal is compared with the caller)
 
 
-def _fitting(document: Mapping[str, Any], policy: Policy, action: str) -> _Fitting | None:
-    """The statements of ``policy`` that fit ``action`` (either effect) and what of the context they read; None for
-    a malformed document."""
+_NOTHING = _Read((), (), False, False)
+
+
+def _joined(reads: Sequence[_Read], key: tuple[Any, ...] | None = None) -> _Read:
+    return _Read(tuple(r.key for r in reads) if key is None else key,
+                 tuple(block for r in reads for block in r.conditions),
+                 any(r.context for r in reads), any(r.caller for r in reads))
+
+
+def _fitting(policy: Policy, action: str) -> _Read | None:
+    """What the engine reads of the document of ``policy`` for ``action`` (the key: (index, statement id) of the
+    fitting statements); None for a malformed document."""
     allow = statements_for(policy, "Allow", action)
     deny = statements_for(policy, "Deny", action)
     if allow is None or deny is None:
         return None
     fitting = (*allow, *deny)
-    blocks = _Conditions(tuple(st["Condition"] for _, st in fitting if st.get("Condition")))
-    return tuple((i, id(st)) for i, st in fitting), blocks, not all(static_resources(st) for _, st in fitting)
+    return _Read(tuple((i, id(st)) for i, st in fitting), tuple(st["Condition"] for _, st in fitting
+                                                               if st.get("Condition")),
+                 not all(static_resources(st) for _, st in fitting), False)
 
 
 class DecisionMemo:
@@ -72,8 +76,8 @@ class DecisionMemo:
     def __init__(self) -> None:
         self._answers: dict[tuple[Any, ...], Any] = {}
         self._kept: list[tuple[Request, PolicySet]] = []  # every keyed object stays alive: ids are not reused
-        self._documents: dict[tuple[int, str], tuple[Mapping[str, Any], _Fitting | None]] = {}
-        self._levels: dict[tuple[int, str], tuple[Levels, tuple[Any, ...] | None]] = {}
+        self._documents: dict[tuple[int, str], tuple[Mapping[str, Any], _Read | None]] = {}
+        self._levels: dict[tuple[int, str], tuple[Levels, _Read | None]] = {}
 
     def answer(self, request: Request, policies: PolicySet, compute: Callable[[], _Answer]) -> _Answer:
         """``compute()`` (a function of ``engine.evaluate(request, policies)`` only), once per signature."""
@@ -86,35 +90,32 @@ class DecisionMemo:
         self._kept.append((request, policies))
         return answer
 
-    def _projection(self, policy: Policy | None, action: str) -> tuple[Any, ...] | None:
-        """What the engine reads of ``policy`` for ``action``: kind, name, source, the fitting statements, their
-        conditions, whether their resources read the context, whether a Principal element is asked; () for no policy,
-        None for a malformed one."""
+    def _read(self, policy: Policy | None, action: str) -> _Read | None:
+        """What the engine reads of ``policy`` for ``action``: its kind, name and source, and its document's
+        :func:`_fitting` (once per document and action: policies of many principals share a document)."""
         if policy is None:
-            return ()
+            return _NOTHING
         document = policy.document
         key = (id(document), action)
         kept = self._documents.get(key)
         if kept is None or kept[0] is not document:
-            kept = self._documents[key] = (document, _fitting(document, policy, action))  # the document is kept
-        fitting = kept[1]
-        if fitting is None:
+            kept = self._documents[key] = (document, _fitting(policy, action))  # the document is kept: no id reuse
+        found = kept[1]
+        if found is None:
             return None
-        return (policy.kind, policy.name, policy.source, *fitting, policy.kind == "resource" and bool(fitting[0]))
+        return _Read((policy.kind, policy.name, policy.source, found.key), found.conditions, found.context,
+                     policy.kind == "resource" and bool(found.key))
 
-    def _levels_projection(self, levels: Levels, action: str) -> tuple[Any, ...] | None:
-        """A level path's projections, once per path object (every principal of an account shares its paths)."""
+    def _levels_read(self, levels: Levels, action: str) -> _Read | None:
+        """What the engine reads of a level path, once per path object (an account's principals share its paths)."""
         key = (id(levels), action)
         kept = self._levels.get(key)
         if kept is not None and kept[0] is levels:
             return kept[1]
-        found: tuple[Any, ...] | None = ()
-        for level, attached in levels:
-            parts = tuple(self._projection(p, action) for p in attached)
-            if any(part is None for part in parts):
-                found = None
-                break
-            found += ((level, parts),)
+        reads = [(level, [self._read(p, action) for p in attached]) for level, attached in levels]
+        found = None if any(r is None for _, at_level in reads for r in at_level) else _joined(
+            [r for _, at_level in reads for r in at_level],  # type: ignore[misc]
+            tuple((level, tuple(r.key for r in at_level)) for level, at_level in reads))  # type: ignore[union-attr]
         self._levels[key] = (levels, found)  # the path object is kept: its id is not reused
         return found
 
@@ -122,25 +123,23 @@ class DecisionMemo:
         """What ``engine.evaluate`` reads of the request and the policies (see the module docstring); None when a
         policy or a condition is malformed (the engine raises the error it meets first)."""
         action = request.action
-        scp = self._levels_projection(policies.scp_levels, action)
-        rcp = self._levels_projection(policies.rcp_levels, action)
-        own = tuple(self._projection(p, action) for p in (policies.resource, policies.boundary, policies.session,
-                                                           policies.task_policy))
-        identity = tuple(self._projection(p, action) for p in policies.identity)
+        scp = self._levels_read(policies.scp_levels, action)
+        rcp = self._levels_read(policies.rcp_levels, action)
+        own = [self._read(p, action) for p in (policies.resource, policies.boundary, policies.session,
+                                                policies.task_policy)]
+        identity = [self._read(p, action) for p in policies.identity]
         if scp is None or rcp is None or None in own or None in identity:
             return None
-        identity = tuple(p for p in identity if p[3])  # type: ignore[index]  # the others add no match
-        parts = [p for levels in (scp, rcp) for _, level in levels for p in level if p]
-        parts += [p for p in (*own, *identity) if p]
+        # An identity policy without a fitting statement adds no match; the engine lists it only in Step.policies.
+        read = _joined([scp, rcp, *own, *(r for r in identity if r.key[3])])  # type: ignore[misc]
         context = request.context
         try:
-            held = tuple(evaluate_conditions(block, context)[0] for p in parts for block in p[4].blocks)
-            read = frozenset(context.items()) if any(p[5] for p in parts) else None
+            held = tuple(evaluate_conditions(block, context)[0] for block in read.conditions)
+            whole = frozenset(context.items()) if read.context else None
         except (EvaluationError, TypeError):  # malformed, or a context value that is not hashable
             return None
         return (action, request.resource, request.resource_types, request.resource_account, request.caller.kind,
-                request.caller.account, request.caller if any(p[6] for p in parts) else None, held, read,
-                scp, rcp, own, identity,
+                request.caller.account, request.caller if read.caller else None, held, whole, read.key,
                 policies.resource_required, policies.identity_implicit, policies.scp_exempt_reason,
                 policies.unmodeled, policies.key_policy, policies.resource_unknown, policies.notes,
                 policies.exemptions, policies.rcp_exempt_reason, policies.caller_unknown, policies.boundary_unknown)
