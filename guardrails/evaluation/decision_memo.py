@@ -20,8 +20,9 @@ answer computed from the decision must not read those):
   keeps those values (``ClauseResult.request_values`` and its note), so an answer computed from it must not read
   the clauses of its matches either.
 
-Statements and shared policy levels are keyed by identity: :class:`DecisionMemo` keeps the inputs of every answer it
-holds, so no id is reused while the memo lives. A malformed document (``statements_for`` says None) has no
+Statements are keyed by identity: :class:`DecisionMemo` keeps every document and level path it read, so no id is
+reused while the memo lives. What a level path or a document reads is turned into a small number once (equal reads,
+equal numbers), so a request's signature is a short tuple to hash. A malformed document (``statements_for`` says None) has no
 signature: such a request is always evaluated.
 """
 
@@ -42,32 +43,32 @@ Levels = tuple[tuple[str, tuple[Policy, ...]], ...]
 class _Read(NamedTuple):
     """What the engine reads of some policies for one action."""
 
-    key: tuple[Any, ...]  # kind, name, source and (index, statement id) of the fitting statements, per policy
+    key: Any  # hashable: kind, name, source and the fitting statements of each policy (or a number standing for it)
     conditions: tuple[Mapping[str, Any], ...]  # the fitting statements' Condition blocks, in order
     context: bool  # a fitting Resource/NotResource pattern holds a policy variable
     caller: bool  # a resource-based policy has a fitting statement (its Principal is compared with the caller)
+    fits: bool  # some statement fits
 
 
-_NOTHING = _Read((), (), False, False)
+_NOTHING = _Read((), (), False, False, False)
 
 
-def _joined(reads: Sequence[_Read], key: tuple[Any, ...] | None = None) -> _Read:
-    return _Read(tuple(r.key for r in reads) if key is None else key,
-                 tuple(block for r in reads for block in r.conditions),
-                 any(r.context for r in reads), any(r.caller for r in reads))
+def _joined(reads: Sequence[_Read], key: Any) -> _Read:
+    return _Read(key, tuple(block for r in reads for block in r.conditions), any(r.context for r in reads),
+                 any(r.caller for r in reads), any(r.fits for r in reads))
 
 
-def _fitting(policy: Policy, action: str) -> _Read | None:
-    """What the engine reads of the document of ``policy`` for ``action`` (the key: (index, statement id) of the
-    fitting statements); None for a malformed document."""
+def _fitting(policy: Policy, action: str) -> tuple[tuple[tuple[int, int], ...], _Read] | None:
+    """The (index, statement id) of the statements of the document of ``policy`` that fit ``action`` (either effect),
+    and what they read; None for a malformed document."""
     allow = statements_for(policy, "Allow", action)
     deny = statements_for(policy, "Deny", action)
     if allow is None or deny is None:
         return None
     fitting = (*allow, *deny)
-    return _Read(tuple((i, id(st)) for i, st in fitting), tuple(st["Condition"] for _, st in fitting
-                                                               if st.get("Condition")),
-                 not all(static_resources(st) for _, st in fitting), False)
+    return tuple((i, id(st)) for i, st in fitting), _Read(
+        None, tuple(st["Condition"] for _, st in fitting if st.get("Condition")),
+        not all(static_resources(st) for _, st in fitting), False, bool(fitting))
 
 
 class DecisionMemo:
@@ -75,7 +76,7 @@ class DecisionMemo:
 
     def __init__(self) -> None:
         self._answers: dict[tuple[Any, ...], Any] = {}
-        self._kept: list[tuple[Request, PolicySet]] = []  # every keyed object stays alive: ids are not reused
+        self._numbers: dict[Any, int] = {}  # a read's key → its number
         self._documents: dict[tuple[int, str], tuple[Mapping[str, Any], _Read | None]] = {}
         self._levels: dict[tuple[int, str], tuple[Levels, _Read | None]] = {}
 
@@ -87,24 +88,28 @@ class DecisionMemo:
         if key in self._answers:
             return self._answers[key]  # type: ignore[no-any-return]
         answer = self._answers[key] = compute()  # an error raised is not kept: the next request raises it again
-        self._kept.append((request, policies))
         return answer
 
+    def _number(self, key: Any) -> int:
+        return self._numbers.setdefault(key, len(self._numbers))
+
     def _read(self, policy: Policy | None, action: str) -> _Read | None:
-        """What the engine reads of ``policy`` for ``action``: its kind, name and source, and its document's
-        :func:`_fitting` (once per document and action: policies of many principals share a document)."""
+        """What the engine reads of ``policy`` for ``action``: its kind, name and source, and its document's fitting
+        statements (found once per document and action: policies of many principals share a document)."""
         if policy is None:
             return _NOTHING
         document = policy.document
         key = (id(document), action)
         kept = self._documents.get(key)
         if kept is None or kept[0] is not document:
-            kept = self._documents[key] = (document, _fitting(policy, action))  # the document is kept: no id reuse
-        found = kept[1]
-        if found is None:
+            found = _fitting(policy, action)
+            read = None if found is None else found[1]._replace(key=self._number(found[0]))
+            kept = self._documents[key] = (document, read)  # the document is kept: its statements' ids not reused
+        read = kept[1]
+        if read is None:
             return None
-        return _Read((policy.kind, policy.name, policy.source, found.key), found.conditions, found.context,
-                     policy.kind == "resource" and bool(found.key))
+        return _Read((policy.kind, policy.name, policy.source, read.key), read.conditions, read.context,
+                     policy.kind == "resource" and read.fits, read.fits)
 
     def _levels_read(self, levels: Levels, action: str) -> _Read | None:
         """What the engine reads of a level path, once per path object (an account's principals share its paths)."""
@@ -113,9 +118,11 @@ class DecisionMemo:
         if kept is not None and kept[0] is levels:
             return kept[1]
         reads = [(level, [self._read(p, action) for p in attached]) for level, attached in levels]
-        found = None if any(r is None for _, at_level in reads for r in at_level) else _joined(
-            [r for _, at_level in reads for r in at_level],  # type: ignore[misc]
-            tuple((level, tuple(r.key for r in at_level)) for level, at_level in reads))  # type: ignore[union-attr]
+        found = None
+        if not any(r is None for _, at_level in reads for r in at_level):
+            found = _joined([r for _, at_level in reads for r in at_level],  # type: ignore[misc]
+                            self._number(tuple((level, tuple(r.key for r in at_level))  # type: ignore[union-attr]
+                                               for level, at_level in reads)))
         self._levels[key] = (levels, found)  # the path object is kept: its id is not reused
         return found
 
@@ -131,7 +138,8 @@ class DecisionMemo:
         if scp is None or rcp is None or None in own or None in identity:
             return None
         # An identity policy without a fitting statement adds no match; the engine lists it only in Step.policies.
-        read = _joined([scp, rcp, *own, *(r for r in identity if r.key[3])])  # type: ignore[misc]
+        reads = [scp, rcp, *own, *(r for r in identity if r.fits)]  # type: ignore[union-attr]
+        read = _joined(reads, tuple(r.key for r in reads))  # type: ignore[union-attr]
         context = request.context
         try:
             held = tuple(evaluate_conditions(block, context)[0] for block in read.conditions)
