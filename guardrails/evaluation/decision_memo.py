@@ -113,21 +113,20 @@ class DecisionMemo:
 
     def _read(self, policy: Policy | None, request: Request) -> _Read | None:
         """What the engine reads of ``policy`` for the request: its kind, name and source, and its document's fitting
-        statements (found once per document and request target: policies of many principals share a document)."""
+        statements (found once per document, policy and request target: principals' policies share documents)."""
         if policy is None:
             return _NOTHING
         document = policy.document
-        key = (id(document), policy.kind, request.action, request.resource, request.resource_types)
+        key = (id(document), policy.kind, policy.name, policy.source, request.action, request.resource,
+               request.resource_types)
         kept = self._documents.get(key)
         if kept is None or kept[0] is not document:
             found = _fitting(policy, request)
-            read = None if found is None else found[1]._replace(key=self._number(found[0]))
+            read = None if found is None else found[1]._replace(
+                key=(policy.kind, policy.name, policy.source, self._number(found[0])),
+                caller=policy.kind == "resource" and found[1].fits)
             kept = self._documents[key] = (document, read)  # the document is kept: its statements' ids not reused
-        read = kept[1]
-        if read is None:
-            return None
-        return _Read((policy.kind, policy.name, policy.source, read.key), read.conditions, read.context,
-                     policy.kind == "resource" and read.fits, read.fits)
+        return kept[1]
 
     def _levels_read(self, levels: Levels, request: Request) -> _Read | None:
         """What the engine reads of a level path, once per path object (an account's principals share its paths)."""
@@ -155,16 +154,16 @@ class DecisionMemo:
         if scp is None or rcp is None or None in own or None in identity:
             return None
         # An identity policy without a fitting statement adds no match; the engine lists it only in Step.policies.
-        reads = [scp, rcp, *own, *(r for r in identity if r.fits)]  # type: ignore[union-attr]
-        read = _joined(reads, tuple(r.key for r in reads))  # type: ignore[union-attr]
+        reads = [r for r in (scp, rcp, *own, *identity) if r.fits]  # type: ignore[union-attr]
         context = request.context
         try:
-            held = tuple(evaluate_conditions(block, context)[0] for block in read.conditions)
-            whole = frozenset(context.items()) if read.context else None
+            held = tuple(evaluate_conditions(block, context)[0] for r in reads for block in r.conditions)
+            whole = frozenset(context.items()) if any(r.context for r in reads) else None
         except (EvaluationError, TypeError):  # malformed, or a context value that is not hashable
             return None
         return (request.action, request.resource, request.resource_types, request.resource_account, request.caller.kind,
-                request.caller.account, request.caller if read.caller else None, held, whole, read.key,
+                request.caller.account, request.caller if any(r.caller for r in reads) else None, held, whole,
+                scp.key, rcp.key, tuple(r.key for r in own), tuple(r.key for r in identity if r.fits),  # type: ignore
                 policies.resource_required, policies.identity_implicit, policies.scp_exempt_reason,
                 policies.unmodeled, policies.key_policy, policies.resource_unknown, policies.notes,
                 policies.exemptions, policies.rcp_exempt_reason, policies.caller_unknown, policies.boundary_unknown)
