@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from guardrails.evaluation.engine import Decision
+from guardrails.evaluation.decision_memo import DecisionMemo
+from guardrails.evaluation.engine import Decision, evaluate
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.lockout.paths import PathGroups
-from guardrails.evaluation.organization import Organization
+from guardrails.evaluation.organization import Organization, parse_principal
 
 
 @dataclass(frozen=True)
@@ -110,12 +111,30 @@ def _layer(decision: Decision) -> str:
 _NO_IDENTITY_ALLOW = "implicit-deny: identity: no identity policy allows it"
 
 
-def _cell(organization: Organization, principal: str, account: str, probe: Probe) -> Cell:
+def plain_cell(organization: Organization, principal: str, account: str, probe: Probe) -> Cell:
+    """One cell, asked through ``Organization.evaluate`` (what :func:`access_matrix` answers, without its memo)."""
     try:
         rep = organization.account(account)
         decision = organization.evaluate(principal, account, probe.action, organization.expand(probe.resource, rep))
     except EvaluationError as exc:
         return Cell(UNKNOWN, str(exc))
+    return _decided(decision)
+
+
+def _cell(organization: Organization, memo: DecisionMemo, principal: str, account: str, probe: Probe) -> Cell:
+    """:func:`plain_cell`, the engine asked once per signature of its inputs (``decision_memo``): most principals of a
+    group have no statement that fits a probe's action, and their requests differ only in who asks."""
+    try:
+        rep = organization.account(account)
+        request, policies = organization.prepare(parse_principal(principal), account, probe.action,
+                                                 organization.expand(probe.resource, rep))
+        # _decided reads the decision's outcome, deciding statements, steps and summary, not Step.policies.
+        return memo.answer(request, policies, lambda: _decided(evaluate(request, policies)))
+    except EvaluationError as exc:
+        return Cell(UNKNOWN, str(exc))
+
+
+def _decided(decision: Decision) -> Cell:
     layer = _layer(decision)
     # The commonest answer by far, worded like its legend: 1,000 accounts' page would carry it thousands of times.
     plain = layer == IDENTITY and decision.summary == _NO_IDENTITY_ALLOW
@@ -127,10 +146,10 @@ def access_matrix(organization: Organization, probes: tuple[Probe, ...] = PROBES
     """Every principal of every group (roles, users, a member of each group, the root user, the permission sets
     assigned there) asked every probe, in the group's first account. ``share``: only these groups of the
     organization's order (two processes split the work, guardrails.pipeline; :func:`merged` joins the parts)."""
-    groups = []
+    groups, memo = [], DecisionMemo()
     for path, accounts in PathGroups(organization).groups(by_class=True)[share or slice(None)]:
         rep = path.account
-        rows = tuple((str(spec), tuple(_cell(organization, str(spec), rep.name, p) for p in probes))
+        rows = tuple((str(spec), tuple(_cell(organization, memo, str(spec), rep.name, p) for p in probes))
                      for spec in organization.principals(rep))
         groups.append(Group(rep.class_key or "", tuple(a.name for a in accounts), rep.name,
                             tuple(organization.path_of(rep)), rows))

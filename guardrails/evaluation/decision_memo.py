@@ -1,0 +1,169 @@
+"""One answer for requests the engine cannot tell apart: the access matrix asks ~40 principals of a group the same
+nine requests, and most of them differ only in who they are, not in any statement that fits the request.
+
+:func:`signature` reduces the engine's inputs (``engine.evaluate(request, policies)``) to what the engine reads of
+them for this request, so two requests with the same signature get the same decision — outcome, deciding
+statements, steps and summary — but for the names a no-allow ``identity`` step lists in ``Step.policies`` (an
+answer computed from the decision must not read those):
+
+* of every policy (of the identity policies, those with a fitting statement: the others are only listed in
+  ``Step.policies``): its kind, name and source (step details and summaries name them) and the statements whose
+  Effect and Action fit the request's action (``statements.statements_for``; the engine asks no other statement:
+  ``engine._split`` starts from them, ``_some_resource_step`` reads the fitting ones again), by identity, but those
+  whose Resource/NotResource (without policy variables: no context changes the answer) does not name the request's
+  resource — ``_split`` skips them before reading anything else of them;
+* every scalar field of the policy set and of the request but the context and the caller (action, resource, resource
+  types, resource account, the caller's kind and account);
+* the caller itself only when a resource-based policy has a fitting statement (``statements.principal_match`` reads
+  it); of the context, whether each fitting statement's Condition holds (``evaluate_conditions``, the engine's
+  own call), and the whole context when a fitting statement has a policy variable in its Resource/NotResource.
+  Those are the only places the engine reads the context (``evaluate_conditions``, ``resource_applies``,
+  ``some_resource.could_apply``). A condition's answer, not the values it read, is in the signature: the decision
+  keeps those values (``ClauseResult.request_values`` and its note), so an answer computed from it must not read
+  the clauses of its matches either.
+
+Statements are keyed by identity: :class:`DecisionMemo` keeps every document and level path it read, so no id is
+reused while the memo lives. What a level path or a document reads is turned into a small number once (equal reads,
+equal numbers), so a request's signature is a short tuple to hash. A malformed document or condition has no
+signature: such a request is always evaluated (the engine raises the error it meets first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
+
+from guardrails.evaluation import some_resource
+from guardrails.evaluation.conditions import evaluate_conditions
+from guardrails.evaluation.engine import Policy, PolicySet, Request
+from guardrails.evaluation.errors import EvaluationError
+from guardrails.evaluation.statements import resource_applies, static_resources, statements_for
+
+_Answer = TypeVar("_Answer")
+Levels = tuple[tuple[str, tuple[Policy, ...]], ...]
+
+
+class _Read(NamedTuple):
+    """What the engine reads of some policies for one action."""
+
+    key: Any  # hashable: kind, name, source and the fitting statements of each policy (or a number standing for it)
+    conditions: tuple[Mapping[str, Any], ...]  # the fitting statements' Condition blocks, in order
+    context: bool  # a fitting Resource/NotResource pattern holds a policy variable
+    caller: bool  # a resource-based policy has a fitting statement (its Principal is compared with the caller)
+    fits: bool  # some statement fits
+
+
+_NOTHING = _Read((), (), False, False, False)
+
+
+def _joined(reads: Sequence[_Read], key: Any) -> _Read:
+    return _Read(key, tuple(block for r in reads for block in r.conditions), any(r.context for r in reads),
+                 any(r.caller for r in reads), any(r.fits for r in reads))
+
+
+def _fitting(policy: Policy, request: Request) -> tuple[tuple[tuple[int, int], ...], _Read] | None:
+    """The (index, statement id) of the statements of ``policy`` that fit the request's action (either effect) and
+    may fit its resource, and what they read; None for a malformed document."""
+    allow = statements_for(policy, "Allow", request.action)
+    deny = statements_for(policy, "Deny", request.action)
+    if allow is None or deny is None:
+        return None
+    try:
+        fitting = tuple((i, st) for effect, found in (("Allow", allow), ("Deny", deny)) for i, st in found
+                        if not static_resources(st) or _names_resource(policy, st, effect, request))
+    except EvaluationError:
+        return None  # the engine raises it where it meets it
+    return tuple((i, id(st)) for i, st in fitting), _Read(
+        None, tuple(st["Condition"] for _, st in fitting if st.get("Condition")),
+        not all(static_resources(st) for _, st in fitting), False, bool(fitting))
+
+
+def _names_resource(policy: Policy, statement: Mapping[str, Any], effect: str, request: Request) -> bool:
+    """``engine._split``'s resource test of a statement whose patterns hold no policy variable (so no context changes
+    it): a statement it fails is skipped there before its Principal or Condition is read, and adds nothing."""
+    if effect == "Deny" and request.resource_types and request.resource == "*":
+        return some_resource.could_apply(statement, request.resource_types, request.context,
+                                         trust=policy.kind == "resource")
+    return resource_applies(statement, request.resource, request.context, policy.kind)
+
+
+class DecisionMemo:
+    """Answers by :meth:`signature`, for one policy tree's requests (kept only as long as the memo)."""
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[Any, ...], Any] = {}
+        self._numbers: dict[Any, int] = {}  # a read's key → its number
+        # (document or path id, policy kind, action, resource, resource types) → the document or path (kept: its id is
+        # not reused) and what the engine reads of it
+        self._documents: dict[tuple[Any, ...], tuple[Mapping[str, Any], _Read | None]] = {}
+        self._levels: dict[tuple[Any, ...], tuple[Levels, _Read | None]] = {}
+
+    def answer(self, request: Request, policies: PolicySet, compute: Callable[[], _Answer]) -> _Answer:
+        """``compute()`` (a function of ``engine.evaluate(request, policies)`` only), once per signature."""
+        key = self.signature(request, policies)
+        if key is None:
+            return compute()
+        if key in self._answers:
+            return self._answers[key]  # type: ignore[no-any-return]
+        answer = self._answers[key] = compute()  # an error raised is not kept: the next request raises it again
+        return answer
+
+    def _number(self, key: Any) -> int:
+        return self._numbers.setdefault(key, len(self._numbers))
+
+    def _read(self, policy: Policy | None, request: Request) -> _Read | None:
+        """What the engine reads of ``policy`` for the request: its kind, name and source, and its document's fitting
+        statements (found once per document, policy and request target: principals' policies share documents)."""
+        if policy is None:
+            return _NOTHING
+        document = policy.document
+        key = (id(document), policy.kind, policy.name, policy.source, request.action, request.resource,
+               request.resource_types)
+        kept = self._documents.get(key)
+        if kept is None or kept[0] is not document:
+            found = _fitting(policy, request)
+            read = None if found is None else found[1]._replace(
+                key=(policy.kind, policy.name, policy.source, self._number(found[0])),
+                caller=policy.kind == "resource" and found[1].fits)
+            kept = self._documents[key] = (document, read)  # the document is kept: its statements' ids not reused
+        return kept[1]
+
+    def _levels_read(self, levels: Levels, request: Request) -> _Read | None:
+        """What the engine reads of a level path, once per path object (an account's principals share its paths)."""
+        key = (id(levels), request.action, request.resource, request.resource_types)
+        kept = self._levels.get(key)
+        if kept is not None and kept[0] is levels:
+            return kept[1]
+        reads = [(level, [self._read(p, request) for p in attached]) for level, attached in levels]
+        found = None
+        if not any(r is None for _, at_level in reads for r in at_level):
+            found = _joined([r for _, at_level in reads for r in at_level],  # type: ignore[misc]
+                            self._number(tuple((level, tuple(r.key for r in at_level))  # type: ignore[union-attr]
+                                               for level, at_level in reads)))
+        self._levels[key] = (levels, found)  # the path object is kept: its id is not reused
+        return found
+
+    def signature(self, request: Request, policies: PolicySet) -> tuple[Any, ...] | None:
+        """What ``engine.evaluate`` reads of the request and the policies (see the module docstring); None when a
+        policy or a condition is malformed (the engine raises the error it meets first)."""
+        scp = self._levels_read(policies.scp_levels, request)
+        rcp = self._levels_read(policies.rcp_levels, request)
+        own = [self._read(p, request) for p in (policies.resource, policies.boundary, policies.session,
+                                                 policies.task_policy)]
+        identity = [self._read(p, request) for p in policies.identity]
+        if scp is None or rcp is None or None in own or None in identity:
+            return None
+        # An identity policy without a fitting statement adds no match; the engine lists it only in Step.policies.
+        reads = [r for r in (scp, rcp, *own, *identity) if r.fits]  # type: ignore[union-attr]
+        context = request.context
+        try:
+            held = tuple(evaluate_conditions(block, context)[0] for r in reads for block in r.conditions)
+            whole = frozenset(context.items()) if any(r.context for r in reads) else None
+        except (EvaluationError, TypeError):  # malformed, or a context value that is not hashable
+            return None
+        return (request.action, request.resource, request.resource_types, request.resource_account, request.caller.kind,
+                request.caller.account, request.caller if any(r.caller for r in reads) else None, held, whole,
+                scp.key, rcp.key, tuple(r.key for r in own), tuple(r.key for r in identity if r.fits),  # type: ignore
+                policies.resource_required, policies.identity_implicit, policies.scp_exempt_reason,
+                policies.unmodeled, policies.key_policy, policies.resource_unknown, policies.notes,
+                policies.exemptions, policies.rcp_exempt_reason, policies.caller_unknown, policies.boundary_unknown)

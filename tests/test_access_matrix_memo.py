@@ -1,0 +1,44 @@
+"""The access matrix's memo (guardrails.evaluation.decision_memo) answers exactly what Organization.evaluate answers,
+cell by cell, on the example and on a synthetic organization (tests/bench.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from guardrails.evaluation.access_matrix import access_matrix, plain_cell
+from guardrails.evaluation.decision_memo import DecisionMemo
+from guardrails.evaluation.organization import Organization
+from guardrails.pipeline import Compiled, compile_policy_tree
+
+from .bench import write_blueprint
+
+
+def _assert_same_as_plain(files: dict[str, str]) -> int:
+    fast = access_matrix(Organization(files))
+    plain_org = Organization(files)  # its own memos: nothing the fast path kept is read
+    for group in fast.groups:
+        for principal, cells in group.rows:
+            for probe, cell in zip(fast.probes, cells, strict=True):
+                assert cell == plain_cell(plain_org, principal, group.representative, probe), (
+                    group.representative, principal, probe.id)
+    return fast.evaluations
+
+
+def test_the_example_matrix_is_the_plain_evaluation(example_compiled: Compiled) -> None:
+    assert _assert_same_as_plain(dict(example_compiled.files)) > 0
+
+
+def test_a_synthetic_matrix_is_the_plain_evaluation(tmp_path: Path) -> None:
+    files = compile_policy_tree(write_blueprint(tmp_path / "bp", 200), run_tests=False).files
+    assert _assert_same_as_plain(dict(files)) > 500  # six groups of ~40 principals
+
+
+def test_the_memo_shares_answers_across_principals(example_compiled: Compiled) -> None:
+    """Most principals of a group have no statement fitting a probe: their requests have one signature."""
+    organization = Organization(dict(example_compiled.files))
+    account = next(a for a in organization.accounts.values() if not a.management)
+    memo, signatures = DecisionMemo(), set()
+    for spec in organization.principals(account):
+        request, policies = organization.prepare(spec, account.name, "cloudtrail:StopLogging", "*")
+        signatures.add(memo.signature(request, policies))
+    assert None not in signatures and len(signatures) < len(organization.principals(account))
