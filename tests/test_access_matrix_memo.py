@@ -42,3 +42,23 @@ def test_the_memo_shares_answers_across_principals(example_compiled: Compiled) -
         request, policies = organization.prepare(spec, account.name, "cloudtrail:StopLogging", "*")
         signatures.add(memo.signature(request, policies))
     assert None not in signatures and len(signatures) < len(organization.principals(account))
+
+
+def test_the_signature_covers_every_input_field_the_engine_has() -> None:
+    """The signature lists what engine.evaluate reads field by field: a field added to PolicySet, Request or Caller
+    must be weighed there (decision_memo's docstring) before this list is extended, or two requests the engine tells
+    apart could share an answer."""
+    from dataclasses import fields
+
+    from guardrails.evaluation.engine import Caller, PolicySet, Request
+
+    assert {f.name for f in fields(PolicySet)} == {
+        "scp_levels", "rcp_levels", "identity", "boundary", "session", "resource", "resource_required",
+        "identity_implicit", "scp_exempt_reason", "unmodeled", "key_policy", "resource_unknown", "notes",
+        "task_policy", "exemptions", "rcp_exempt_reason", "caller_unknown", "boundary_unknown"}
+    # context: through the conditions it decides and the policy variables; context_origin: explanations only.
+    assert {f.name for f in fields(Request)} == {
+        "caller", "action", "resource", "resource_account", "context", "context_origin", "resource_types"}
+    # kind and account always; the whole caller when a resource policy's Principal is compared with it.
+    assert {f.name for f in fields(Caller)} == {
+        "kind", "principal_arn", "account", "arn", "federated_provider", "service"}
