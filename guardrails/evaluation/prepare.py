@@ -93,11 +93,13 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
         stated = org.account(stated).id
         given = {k: ((stated,) if k.lower() == "aws:resourceaccount" else v) for k, v in given.items()}
     # An external caller's request goes to the named account: a bucket ARN (no account in it) is taken to be there.
-    side = ResourceSide() if trust else resolve_resource(org, resource, caller.account, stated,
-                                                         default_account=account.id if outside else None)
-    # A bucket of the plan is in the account the plan puts it in, whoever asks.
-    resource_account = side.account_id or arn_account(resource) or stated or account.id
-    target = org.account_by_id(resource_account)
+    default_account = account.id if outside else None
+    # The resource half depends on the resource and the caller's account, not on who in that account asks: kept
+    # once for the principals of an account (an error is raised again, never kept: Organization.memo).
+    side, resource_account, target = org.memo(
+        ("resource side", resource, trust, caller.account, stated, default_account, account.id),
+        lambda: _resource_side(org, resource, trust, caller.account, stated, default_account, account.id),
+        transient=True)
     identity, boundary, unmodeled, notes, task_policy = org.memo(("identity", spec.kind, spec.name, account.name),
                                                                  lambda: _identity(org, spec, account))
     # SCPs bind the organization's principals; an outside principal's SCPs (if any) are unknown.
@@ -126,6 +128,16 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
                                                target is not None and target.management), policies,
                 org.memo(("context", caller, spec, account.name, resource_account),
                          lambda: defaults(org, caller, spec, account, resource_account)))
+
+
+def _resource_side(org: Organization, resource: str, trust: bool, caller_account: str | None, stated: str | None,
+                   default_account: str | None, account_id: str) -> tuple[ResourceSide, str, Account | None]:
+    """The resource's own policy, its account (id) and that account when it is in the organization."""
+    side = ResourceSide() if trust else resolve_resource(org, resource, caller_account, stated,
+                                                         default_account=default_account)
+    # A bucket of the plan is in the account the plan puts it in, whoever asks.
+    resource_account = side.account_id or arn_account(resource) or stated or account_id
+    return side, resource_account, org.account_by_id(resource_account)
 
 
 def _identity(org: Organization, spec: PrincipalSpec, account: Account) -> tuple[
