@@ -105,10 +105,16 @@ class View:
         self._mfa: dict[tuple[str, str], bool] = {}
         self._unmodeled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._flags: dict[tuple[str, str, str], bool] = {}
-        self._may: dict[tuple[Node, str, str], tuple[Any, Any, bool]] = {}  # (granted, bounded, for any resource)
-        # Allow statements' action patterns per document (the filter's only input): (document, patterns, action →
-        # the Resource elements of the statements naming it).
-        self._patterns: dict[int, tuple[Mapping[str, Any], tuple[Any, ...], dict[str, tuple[Any, ...]]]] = {}
+        self._may: dict[tuple[Node, str, str], bool] = {}  # (node, account, action) → for any resource
+        self._granted: dict[tuple[Node, str, str], tuple[Any, Any]] = {}  # … → (granted, bounded) Resource elements
+        self._keys: dict[tuple[Node, str], tuple[tuple[int, ...], int | None]] = {}  # the node's action signatures
+        self._anywhere: dict[tuple[tuple[int, ...], int | None, str], bool] = {}
+        # Per document (by identity; the document is kept, so its id is not reused): its Allow statements' action
+        # signature (interned, see _signature) and their Resource elements.
+        self._documents: dict[int, tuple[Mapping[str, Any], int, tuple[tuple[bool, tuple[str, ...]], ...]]] = {}
+        self._signatures: dict[tuple[tuple[bool, tuple[str, ...]], ...], int] = {}
+        self._matching: dict[tuple[int, str], tuple[int, ...]] = {}  # (signature, action) → statements naming it
+        self._by_number: list[tuple[tuple[bool, tuple[str, ...]], ...]] = []  # the signatures by number
 
     # -- the principals ---------------------------------------------------------------------------
 
@@ -164,16 +170,21 @@ class View:
         identity policies and, when it has one, in the boundary? A cheap filter before the evaluator (conditions
         and Denies are the evaluator's); resource policies are asked separately."""
         key = (node, account.name, action)
-        known = self._may.get(key)
-        if known is None:
-            identity, boundary = self.identity(node, account)
-            granted = tuple(r for p in identity for r in self._resources(p, action))
-            bounded = None if boundary is None else self._resources(boundary, action)
-            anywhere = _names(granted, None) and (bounded is None or _names(bounded, None))
-            known = self._may[key] = (granted, bounded, anywhere)
-        granted, bounded, anywhere = known
+        anywhere = self._may.get(key)
+        if anywhere is None:
+            identity, boundary = self._action_keys(node, account)
+            # Whether a statement names the action depends on its Effect, Action and NotAction only: documents with
+            # the same signature (the same file in every account of a class, the same policy in many classes) give
+            # the same answer, so it is decided once per signature pair and action.
+            found = (identity, boundary, action)
+            anywhere = self._anywhere.get(found)
+            if anywhere is None:
+                anywhere = self._anywhere[found] = any(self._naming(sig, action) for sig in identity) and (
+                    boundary is None or bool(self._naming(boundary, action)))
+            self._may[key] = anywhere
         if resource is None or resource == "*" or not anywhere:
             return anywhere  # what _names answers for any resource; and no resource where none is granted
+        granted, bounded = self._grants(node, account, action)
         return _names(granted, resource) and (bounded is None or _names(bounded, resource))
 
     def is_administrator(self, node: Node, account: Account) -> bool:
@@ -204,28 +215,60 @@ class View:
             self._mfa[key] = found
         return self._mfa[key]
 
-    def _resources(self, policy: Policy, action: str) -> tuple[tuple[bool, tuple[str, ...]], ...]:
-        """The (NotResource?, patterns) of the policy's Allow statements that name the action; one compiled pattern
-        set per statement's actions of the action's service."""
-        document = policy.document
-        cached = self._patterns.get(id(document))
-        if cached is None or cached[0] is not document:
-            found = []
-            for statement in statements_of(policy):
-                if statement["Effect"] == "Allow":
-                    negated, patterns = _element(statement, "Action")
-                    found.append(((negated, _by_service(patterns)), _element(statement, "Resource")))
-            cached = (document, tuple(found), {})
-            self._patterns[id(document)] = cached
-        known = cached[2].get(action)  # a managed policy is asked the same action for every node that has it
+    def _grants(self, node: Node, account: Account, action: str) -> tuple[Any, Any]:
+        """The Resource elements of the node's Allow statements that name the action: (identity, boundary or None)."""
+        key = (node, account.name, action)
+        known = self._granted.get(key)
         if known is None:
+            identity, boundary = self.identity(node, account)
+            granted = tuple(r for p in identity for r in self._resources(p, action))
+            known = self._granted[key] = (granted, None if boundary is None else self._resources(boundary, action))
+        return known
+
+    def _action_keys(self, node: Node, account: Account) -> tuple[tuple[int, ...], int | None]:
+        """The signatures of the node's identity policies and boundary (after the escalation's change)."""
+        key = (node, account.name)
+        known = self._keys.get(key)
+        if known is None:
+            identity, boundary = self.identity(node, account)
+            known = self._keys[key] = (tuple(self._document(p)[1] for p in identity),
+                                       None if boundary is None else self._document(boundary)[1])
+        return known
+
+    def _resources(self, policy: Policy, action: str) -> tuple[tuple[bool, tuple[str, ...]], ...]:
+        """The (NotResource?, patterns) of the policy's Allow statements that name the action."""
+        _, signature, resources = self._document(policy)
+        return tuple(resources[i] for i in self._naming(signature, action))
+
+    def _document(self, policy: Policy) -> tuple[Mapping[str, Any], int, tuple[tuple[bool, tuple[str, ...]], ...]]:
+        document = policy.document
+        cached = self._documents.get(id(document))
+        if cached is None or cached[0] is not document:
+            allows = [s for s in statements_of(policy) if s["Effect"] == "Allow"]
+            signature = tuple(_element(s, "Action") for s in allows)
+            # Interned by value: equal signatures get one number, so _naming's answers are shared between them.
+            number = self._signatures.get(signature)
+            if number is None:
+                number = self._signatures[signature] = len(self._by_number)
+                self._by_number.append(signature)
+            cached = self._documents[id(document)] = (document, number, tuple(_element(s, "Resource") for s in allows))
+        return cached
+
+    def _naming(self, signature: int, action: str) -> tuple[int, ...]:
+        """The indices of a signature's (Allow) statements whose Action or NotAction names the action; one compiled
+        pattern set per statement's actions of the action's service."""
+        key = (signature, action)
+        known = self._matching.get(key)
+        if known is None:
+            statements = self._by_number[signature]
             service = action.split(":", 1)[0].lower()
             out = []
-            for (negated, by_service), resources in cached[1]:
+            for index, (negated, patterns) in enumerate(statements):
+                by_service = _by_service(patterns)
                 candidates = (*by_service.get(service, ()), *by_service.get("*", ()))
                 if negated != bool(candidates and action_matcher(candidates)(action)):
-                    out.append(resources)
-            known = cached[2][action] = tuple(out)
+                    out.append(index)
+            known = self._matching[key] = tuple(out)
         return known
 
     # -- requests ---------------------------------------------------------------------------------
