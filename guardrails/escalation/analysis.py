@@ -102,12 +102,14 @@ def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...
     reach_cache: dict[Node, dict[str, Gain]] = {}
     tamper_cache: dict[Node, list[Gain]] = {}
 
+    # The reach probes' requests in this account (the same for every node).
+    probes = [(probe, _fill(probe.resource, scope), {k: (_fill(v, scope),) for k, v in probe.context})
+              for probe in catalog().reach]
+
     def reach_of(node: Node) -> dict[str, Gain]:
         if node not in reach_cache:
             found = {}
-            for probe in catalog().reach:
-                resource = _fill(probe.resource, scope)
-                context = {k: (_fill(v, scope),) for k, v in probe.context}
+            for probe, resource, context in probes:
                 if scope.decide(node, probe.action, resource, context) is not None:
                     found[probe.id] = Gain(probe.id, probe.title, f"{probe.action} on {resource}", Reached(node, ()))
             reach_cache[node] = found

@@ -42,7 +42,8 @@ class Scope:
     hops: dict[Node, list[Hop]] = field(default_factory=dict)  # computed once per node (guardrails.escalation.edges)
     _trusting: dict[str, list[Node]] = field(default_factory=dict)
     _arns: dict[str, str] = field(default_factory=dict)
-    _names: dict[tuple[str, Caller], str] = field(default_factory=dict)
+    _names: dict[Caller, dict[str, str]] = field(default_factory=dict)  # caller → trust text → how it is named
+    _possible: dict[tuple[object, tuple[str, ...], tuple[str, ...]], bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         org = self.view.org
@@ -127,23 +128,35 @@ class Scope:
         (its account: the caller's own policies must allow too), or "" (not at all)."""
         path = self.entries[role.base].trust
         # Many roles of a class carry the same trust text (a large organization: hundreds): decided once per text
-        # and caller in this account (the document is that text with this account's values).
-        key = (self.view.org.files.get(path, path), caller)
-        if key not in self._names:
+        # and caller in this account (the document is that text with this account's values). By caller first:
+        # a node asks about every role with one caller, and a caller is dearer to hash than a text.
+        by_text = self._names.get(caller)
+        if by_text is None:
+            by_text = self._names[caller] = {}
+        text = self.view.org.files.get(path, path)
+        found = by_text.get(text)
+        if found is None:
             trust = self.view.org.document(path, self.account)
             statements = trust.get("Statement") or []
-            found = {principal_match(s, caller) for s in ([statements] if isinstance(statements, Mapping)
+            named = {principal_match(s, caller) for s in ([statements] if isinstance(statements, Mapping)
                                                           else statements) if s.get("Effect") == "Allow"} - {""}
-            self._names[key] = "account" if found == {"account"} else (next(iter(sorted(found))) if found else "")
-        return self._names[key]
+            found = by_text[text] = "account" if named == {"account"} else (
+                next(iter(sorted(named))) if named else "")
+        return found
 
     # -- the methods' requests ----------------------------------------------------------------------
 
     def possible(self, node: Node, method: Method) -> bool:
         """Could the node's own policies grant the method's actions at all (whatever the resource)?"""
-        may = self.view.may_allow
-        return all(may(node, self.account, a) for a in method.all_of) and (
-            not method.any_of or any(may(node, self.account, a) for a in method.any_of))
+        # View.may_allow without a resource answers from the node's action signatures alone (View.action_keys):
+        # nodes with the same signatures get the same answer, so it is decided once per signatures and method.
+        key = (self.view.action_keys(node, self.account), method.all_of, method.any_of)
+        found = self._possible.get(key)
+        if found is None:
+            may = self.view.may_allow
+            found = self._possible[key] = all(may(node, self.account, a) for a in method.all_of) and (
+                not method.any_of or any(may(node, self.account, a) for a in method.any_of))
+        return found
 
     def run(self, node: Node, method: Method, resource: str, target_context: Mapping[str, Iterable[str]],
             ) -> tuple[tuple[str, ...], tuple[str, int] | None] | None:

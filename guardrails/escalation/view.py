@@ -172,7 +172,7 @@ class View:
         key = (node, account.name, action)
         anywhere = self._may.get(key)
         if anywhere is None:
-            identity, boundary = self._action_keys(node, account)
+            identity, boundary = self.action_keys(node, account)
             # Whether a statement names the action depends on its Effect, Action and NotAction only: documents with
             # the same signature (the same file in every account of a class, the same policy in many classes) give
             # the same answer, so it is decided once per signature pair and action.
@@ -225,8 +225,9 @@ class View:
             known = self._granted[key] = (granted, None if boundary is None else self._resources(boundary, action))
         return known
 
-    def _action_keys(self, node: Node, account: Account) -> tuple[tuple[int, ...], int | None]:
-        """The signatures of the node's identity policies and boundary (after the escalation's change)."""
+    def action_keys(self, node: Node, account: Account) -> tuple[tuple[int, ...], int | None]:
+        """The action signatures of the node's identity policies and boundary (after the escalation's change): all
+        that :meth:`may_allow` without a resource reads."""
         key = (node, account.name)
         known = self._keys.get(key)
         if known is None:
