@@ -78,12 +78,13 @@ Declarations = Mapping[str, Sequence[Any]]  # policy key or name → accept_risk
 
 
 def analyze(files: Mapping[str, str], plan: Plan | None = None, *, owners: Iterable[str | Owner] = (),
-            declared: Declarations | None = None) -> Analysis:
+            declared: Declarations | None = None, view: View | None = None) -> Analysis:
     """Every group of accounts, analysed. Without the plan (a policy tree on its own) the security baseline's
     controls (trail, Config, alert rules) are not known and not checked. ``owners``: more owners, of every control
-    (a pattern, or an :class:`Owner` without controls) or of the controls an :class:`Owner` lists."""
+    (a pattern, or an :class:`Owner` without controls) or of the controls an :class:`Owner` lists. ``view``: the
+    files' :class:`View`, when the caller made it (it reads its manifest too)."""
     started = time.perf_counter()
-    view = View(files)
+    view = view or View(files)
     named = tuple(as_owner(o) for o in owners)
     groups = []
     for path, accounts in PathGroups(view.org).groups(by_class=True):

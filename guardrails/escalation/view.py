@@ -29,7 +29,7 @@ from guardrails.evaluation.statements import action_applies, statements_of
 from guardrails.evaluation.matching import glob_matches
 from guardrails.iam.actions import action_matcher, glob_regex
 from guardrails.iam.arns import aws_managed_policy_arn
-from guardrails.iam.manifest import MANIFEST
+from guardrails.iam.manifest import MANIFEST, Manifest
 
 OWN = ""  # Node.boundary: the principal's own boundary (if any)
 NONE = "-"  # Node.boundary: no boundary at all
@@ -71,9 +71,11 @@ class View:
 
     def __init__(self, files: Mapping[str, str]) -> None:
         policy_files = {p: t for p, t in files.items() if p.startswith("policies/")}
-        base = Organization(policy_files)
-        self.partition = base.partition
-        self.functions = functions(files, base.partition)
+        # The compiled tree's own manifest (what the diagnostics read); its errors are an Organization's. Parsed
+        # into frozen values before the decoded copy below gets the analysis's roles.
+        self.manifest = Manifest.from_files(policy_files)
+        self.partition = self.manifest.organization.partition
+        self.functions = functions(files, self.partition)
         self.probes: dict[str, tuple[Probe, ...]] = {}
         extended = dict(policy_files)
         manifest = json.loads(policy_files[MANIFEST])
@@ -91,7 +93,7 @@ class View:
                 trust = f"policies/escalation/{key}/functions/{fn.role_name}-trust.json"
                 extended[trust] = fn.trust
                 roles.append(_role(fn.role_name, fn.role_path, trust, inline))
-            probes = _probes(base, cls, extended)
+            probes = _probes(self.manifest, cls, extended)
             self.probes[key] = probes
             trust = f"policies/escalation/{key}/probe-trust.json"
             extended[trust] = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -345,13 +347,13 @@ def _role(name: str, path: str, trust: str, inline: list[str]) -> dict[str, Any]
             "max_session_duration": 3600}
 
 
-def _probes(org: Organization, cls: Mapping[str, Any], files: Mapping[str, str]) -> tuple[Probe, ...]:
+def _probes(tree: Manifest, cls: Mapping[str, Any], files: Mapping[str, str]) -> tuple[Probe, ...]:
     """Where the class's policies let someone create roles: a probe under each path their iam:CreateRole grants
     name (``role/workload/*`` → ``/workload/``), and ``/`` for grants on ``*``."""
     patterns: set[str] = set()
     documents = [entry["file"] for entry in cls["managed_policies"].values()]
     documents += [p for role in cls["roles"] for p in role["inline_policies"]]
-    documents += [entry.file for entry in org.manifest.permission_sets if entry.file]
+    documents += [entry.file for entry in tree.permission_sets if entry.file]
     for path in dict.fromkeys(documents):
         for statement in statements_of(Policy(path, "identity", json.loads(files[path]))):
             if statement["Effect"] != "Allow" or not action_applies(statement, "iam:CreateRole"):
