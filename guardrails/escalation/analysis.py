@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import time
+from itertools import groupby
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from guardrails.escalation.catalog import catalog
-from guardrails.escalation.controls import is_owner, owned, owner_patterns, tamper_requests
+from guardrails.escalation.controls import TamperRequest, is_owner, owned, owner_patterns, tamper_requests
 from guardrails.escalation.edges import hops
 from guardrails.escalation.scope import Scope, grant_of
 from guardrails.escalation.graph import Reached, closure, reached
@@ -116,23 +117,28 @@ def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...
             reach_cache[node] = found
         return reach_cache[node]
 
+    blocks = _request_blocks(requests)
+
     def tamper_of(node: Node) -> list[Gain]:
         """The first allowed request of each (control, action): one is enough to show the control is open."""
         if node not in tamper_cache:
             found: dict[tuple[str, str], Gain] = {}
             may: dict[str, bool] = {}  # action → may_allow (the requests repeat actions over many resources)
-            for r in requests:
-                if (r.control.id, r.action) in found:
+            for key, action, by_policy, block in blocks:
+                if key in found:
                     continue
-                if not r.resource_policy:
-                    if r.action not in may:
-                        may[r.action] = view.may_allow(node, account, r.action)
-                    if not may[r.action]:
+                if action not in may:
+                    may[action] = view.may_allow(node, account, action)
+                if not may[action] and not by_policy:
+                    continue  # every request of the block would be skipped below
+                for r in block:
+                    if not r.resource_policy and not may[action]:
                         continue
-                decision = scope.decide(node, r.action, r.resource, filtered=not r.resource_policy)
-                if decision is not None:
-                    found[(r.control.id, r.action)] = Gain(r.control.id, r.control.title, r.label, Reached(node, ()),
-                                                           grant_of(decision))
+                    decision = scope.decide(node, r.action, r.resource, filtered=not r.resource_policy)
+                    if decision is not None:
+                        found[key] = Gain(r.control.id, r.control.title, r.label, Reached(node, ()),
+                                          grant_of(decision))
+                        break  # the block's other requests have the same key: they were skipped once found
             tamper_cache[node] = list(found.values())
         return tamper_cache[node]
 
@@ -186,6 +192,14 @@ def _principal(view: View, scope: Scope, account: Any, node: Node, owners: tuple
                     result.tamper.append(Gain(gain.what, gain.title, gain.request, via))
     _accept(result, scope, declared)
     return result
+
+
+def _request_blocks(requests: Sequence[TamperRequest]) -> list[tuple[tuple[str, str], str, bool,
+                                                                     list[TamperRequest]]]:
+    """The requests in runs of one (control, action), in order: (that key, the action, whether a request of the
+    run may be granted by a resource policy, the run)."""
+    runs = groupby(requests, key=lambda r: (r.control.id, r.action))
+    return [(key, key[1], any(r.resource_policy for r in run), run) for key, run in ((k, list(g)) for k, g in runs)]
 
 
 def _fill(text: str, scope: Scope) -> str:

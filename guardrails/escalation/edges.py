@@ -48,12 +48,13 @@ def _boundary_context(scope: Scope, node: Node) -> dict[str, tuple[str, ...]]:
 def _roles(scope: Scope, node: Node, method: Method) -> list[Hop]:
     out: list[Hop] = []
     caller = scope.view.org.caller(PrincipalSpec(*node.base.split("/", 1)), scope.account)  # type: ignore[arg-type]
+    names = scope.naming(caller)
     for role in scope.role_targets:
         if role.base == node.base:
             continue
         arn = scope.arn_of(role)
         if method.kind == "assume-role":
-            named = scope.names(role, caller)
+            named = names(role)
             if not named or named == "account" and not scope.view.may_allow(node, scope.account, "sts:AssumeRole", arn):
                 continue  # the trust names neither the caller nor its account, or the caller's policies do not allow
             decision = scope.decide(node, "sts:AssumeRole", arn, filtered=False)

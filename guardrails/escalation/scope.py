@@ -3,7 +3,7 @@ evaluator behind every hop, with a cheap filter on the caller's own policies fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from guardrails.escalation.catalog import Method
@@ -44,6 +44,7 @@ class Scope:
     _arns: dict[str, str] = field(default_factory=dict)
     _names: dict[Caller, dict[str, str]] = field(default_factory=dict)  # caller → trust text → how it is named
     _possible: dict[tuple[object, tuple[str, ...], tuple[str, ...]], bool] = field(default_factory=dict)
+    owners: dict[tuple[str, tuple[str, ...]], bool] = field(default_factory=dict)  # controls.is_owner's
 
     def __post_init__(self) -> None:
         org = self.view.org
@@ -126,23 +127,33 @@ class Scope:
     def names(self, role: Node, caller: Caller) -> str:
         """How an Allow statement of the role's trust names the caller: "direct" or "session" (itself), "account"
         (its account: the caller's own policies must allow too), or "" (not at all)."""
-        path = self.entries[role.base].trust
+        return self.naming(caller)(role)
+
+    def naming(self, caller: Caller) -> Callable[[Node], str]:
+        """:meth:`names` for one caller (a node asks about every role with its one caller)."""
         # Many roles of a class carry the same trust text (a large organization: hundreds): decided once per text
-        # and caller in this account (the document is that text with this account's values). By caller first:
-        # a node asks about every role with one caller, and a caller is dearer to hash than a text.
+        # and caller in this account (the document is that text with this account's values).
         by_text = self._names.get(caller)
         if by_text is None:
             by_text = self._names[caller] = {}
-        text = self.view.org.files.get(path, path)
-        found = by_text.get(text)
-        if found is None:
-            trust = self.view.org.document(path, self.account)
-            statements = trust.get("Statement") or []
-            named = {principal_match(s, caller) for s in ([statements] if isinstance(statements, Mapping)
-                                                          else statements) if s.get("Effect") == "Allow"} - {""}
-            found = by_text[text] = "account" if named == {"account"} else (
-                next(iter(sorted(named))) if named else "")
-        return found
+        files = self.view.org.files
+
+        def named(role: Node) -> str:
+            path = self.entries[role.base].trust
+            text = files.get(path, path)
+            found = by_text.get(text)
+            if found is None:
+                found = by_text[text] = self._named(path, caller)
+            return found
+
+        return named
+
+    def _named(self, path: str, caller: Caller) -> str:
+        trust = self.view.org.document(path, self.account)
+        statements = trust.get("Statement") or []
+        found = {principal_match(s, caller) for s in ([statements] if isinstance(statements, Mapping)
+                                                      else statements) if s.get("Effect") == "Allow"} - {""}
+        return "account" if found == {"account"} else (next(iter(sorted(found))) if found else "")
 
     # -- the methods' requests ----------------------------------------------------------------------
 
