@@ -3,10 +3,10 @@ evaluator behind every hop, with a cheap filter on the caller's own policies fir
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from guardrails.escalation.catalog import Method
+from guardrails.escalation.catalog import Method, catalog
 from guardrails.escalation.targets import own_resources
 from guardrails.escalation.view import Node, View
 from guardrails.evaluation.engine import Caller, Decision
@@ -44,6 +44,8 @@ class Scope:
     _arns: dict[str, str] = field(default_factory=dict)
     _names: dict[Caller, dict[str, str]] = field(default_factory=dict)  # caller → trust text → how it is named
     _possible: dict[tuple[object, tuple[str, ...], tuple[str, ...]], bool] = field(default_factory=dict)
+    _by_trust: dict[str, list[tuple[int, Node, str]]] | None = None  # trust text → (index, role target, file)
+    _candidates: dict[object, tuple[Method, ...]] = field(default_factory=dict)
     owners: dict[tuple[str, tuple[str, ...]], bool] = field(default_factory=dict)  # controls.is_owner's
 
     def __post_init__(self) -> None:
@@ -127,26 +129,37 @@ class Scope:
     def names(self, role: Node, caller: Caller) -> str:
         """How an Allow statement of the role's trust names the caller: "direct" or "session" (itself), "account"
         (its account: the caller's own policies must allow too), or "" (not at all)."""
-        return self.naming(caller)(role)
+        path = self.entries[role.base].trust
+        return self._naming(caller, self.view.org.files.get(path, path), path)
 
-    def naming(self, caller: Caller) -> Callable[[Node], str]:
-        """:meth:`names` for one caller (a node asks about every role with its one caller)."""
+    def named_targets(self, caller: Caller, but: str) -> list[tuple[Node, str]]:
+        """The role targets (but the one whose base is ``but``) whose trust names the caller, in order, with
+        :meth:`names`' answer: each trust text is read once for the caller, not once per role."""
+        if self._by_trust is None:
+            by_trust: dict[str, list[tuple[int, Node, str]]] = {}
+            for index, role in enumerate(self.role_targets):
+                path = self.entries[role.base].trust
+                by_trust.setdefault(self.view.org.files.get(path, path), []).append((index, role, path))
+            self._by_trust = by_trust
+        found: list[tuple[int, Node, str]] = []
+        for text, roles in self._by_trust.items():
+            others = [r for r in roles if r[1].base != but]
+            if others:
+                how = self._naming(caller, text, others[0][2])
+                if how:
+                    found += [(index, role, how) for index, role, _ in others]
+        return [(role, how) for _, role, how in sorted(found, key=lambda f: f[0])]
+
+    def _naming(self, caller: Caller, text: str, path: str) -> str:
         # Many roles of a class carry the same trust text (a large organization: hundreds): decided once per text
         # and caller in this account (the document is that text with this account's values).
         by_text = self._names.get(caller)
         if by_text is None:
             by_text = self._names[caller] = {}
-        files = self.view.org.files
-
-        def named(role: Node) -> str:
-            path = self.entries[role.base].trust
-            text = files.get(path, path)
-            found = by_text.get(text)
-            if found is None:
-                found = by_text[text] = self._named(path, caller)
-            return found
-
-        return named
+        found = by_text.get(text)
+        if found is None:
+            found = by_text[text] = self._named(path, caller)
+        return found
 
     def _named(self, path: str, caller: Caller) -> str:
         trust = self.view.org.document(path, self.account)
@@ -167,6 +180,17 @@ class Scope:
             may = self.view.may_allow
             found = self._possible[key] = all(may(node, self.account, a) for a in method.all_of) and (
                 not method.any_of or any(may(node, self.account, a) for a in method.any_of))
+        return found
+
+    def candidate_methods(self, node: Node) -> tuple[Method, ...]:
+        """The catalog's methods whose hops out of the node are worth looking for, in order: every assume-role
+        method (it needs no identity grant when the trust names the caller itself) and those :meth:`possible`."""
+        # possible() reads only the node's action signatures: the choice is made once per signatures.
+        key = self.view.action_keys(node, self.account)
+        found = self._candidates.get(key)
+        if found is None:
+            found = self._candidates[key] = tuple(
+                m for m in catalog().methods if m.kind == "assume-role" or self.possible(node, m))
         return found
 
     def run(self, node: Node, method: Method, resource: str, target_context: Mapping[str, Iterable[str]],
