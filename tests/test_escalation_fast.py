@@ -5,6 +5,7 @@ tampering requests skipped by run, and the templates' resource blocks found by s
 
 from __future__ import annotations
 
+import json
 import re
 import pytest
 
@@ -19,7 +20,7 @@ from guardrails.evaluation.lockout.paths import PathGroups
 from guardrails.evaluation.organization import Account, PrincipalSpec
 from guardrails.evaluation.statements import statements_of
 from guardrails.iam.actions import any_action_matches
-from guardrails.iam.manifest import Manifest
+from guardrails.iam.manifest import MANIFEST, Manifest
 from guardrails.pipeline import Compiled, compile_blueprint
 from .bench import write_blueprint
 
@@ -150,3 +151,18 @@ def test_the_view_keeps_the_trees_own_manifest(compiled: Compiled) -> None:
     view = View(compiled.files)
     assert view.manifest == Manifest.from_files(compiled.files)
     assert view.org.manifest != view.manifest  # the function and probe roles are the extended one's only
+
+
+def test_the_extended_manifest_is_what_parsing_it_written_out_gives(compiled: Compiled) -> None:
+    """The View gives its Organization the tree's manifest with the function and probe roles as values; written
+    into the manifest's JSON (as the analysis once did) and parsed, the same roles give the same manifest."""
+    view = View(compiled.files)
+    written = json.loads(compiled.files[MANIFEST])
+    for base, extended in zip(view.manifest.classes, view.org.manifest.classes, strict=True):
+        added = extended.roles[len(base.roles):]
+        assert extended.roles[:len(base.roles)] == base.roles and added
+        written["classes"][base.key]["roles"] += [
+            {"name": r.name, "path": r.path, "trust": r.trust, "policies": [],
+             "inline_policies": list(r.inline_policies), "boundary": None, "max_session_duration": 3600}
+            for r in added]
+    assert view.org.manifest == Manifest.from_json(json.dumps(written))

@@ -29,7 +29,7 @@ from guardrails.evaluation.statements import action_applies, statements_of
 from guardrails.evaluation.matching import glob_matches
 from guardrails.iam.actions import action_matcher, glob_regex
 from guardrails.iam.arns import aws_managed_policy_arn
-from guardrails.iam.manifest import MANIFEST, Manifest
+from guardrails.iam.manifest import AccountClass, Manifest, RoleEntry
 
 OWN = ""  # Node.boundary: the principal's own boundary (if any)
 NONE = "-"  # Node.boundary: no boundary at all
@@ -71,17 +71,17 @@ class View:
 
     def __init__(self, files: Mapping[str, str]) -> None:
         policy_files = {p: t for p, t in files.items() if p.startswith("policies/")}
-        # The compiled tree's own manifest (what the diagnostics read); its errors are an Organization's. Parsed
-        # into frozen values before the decoded copy below gets the analysis's roles.
+        # The compiled tree's own manifest (what the diagnostics read); its errors are an Organization's.
         self.manifest = Manifest.from_files(policy_files)
         self.partition = self.manifest.organization.partition
         self.functions = functions(files, self.partition)
         self.probes: dict[str, tuple[Probe, ...]] = {}
         extended = dict(policy_files)
-        manifest = json.loads(policy_files[MANIFEST])
-        management = {a["class"] for a in manifest["accounts"] if a["management"]}
-        for key, cls in manifest["classes"].items():
-            roles = cls["roles"]
+        management = {a.class_key for a in self.manifest.accounts if a.management}
+        classes = []
+        for cls in self.manifest.classes:
+            key = cls.key
+            roles = list(cls.roles)
             for fn in self.functions:
                 if not fn.deployed_in(key, key in management):
                     continue
@@ -93,14 +93,17 @@ class View:
                 trust = f"policies/escalation/{key}/functions/{fn.role_name}-trust.json"
                 extended[trust] = fn.trust
                 roles.append(_role(fn.role_name, fn.role_path, trust, inline))
-            probes = _probes(self.manifest, cls, extended)
+            probes = _probes(self.manifest, cls, roles, extended)
             self.probes[key] = probes
             trust = f"policies/escalation/{key}/probe-trust.json"
             extended[trust] = json.dumps({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": list(catalog().services)}, "Action": "sts:AssumeRole"}]})
             roles.extend(_role(p.name, p.path, trust, []) for p in probes)
-        extended[MANIFEST] = json.dumps(manifest)
-        self.org = Organization(extended)
+            classes.append(replace(cls, roles=tuple(roles)))
+        # The tree's manifest with these roles, given as values (what parsing it written out with them gives,
+        # tests/test_escalation_fast.py): the large file is not written out and parsed again. ``extended`` keeps
+        # the tree's manifest text; nothing reads an Organization's manifest text but its manifest.
+        self.org = Organization(extended, replace(self.manifest, classes=tuple(classes)))
         self._decisions: dict[tuple[Any, ...], Decision] = {}
         self._identity: dict[tuple[str, str], tuple[tuple[Policy, ...], Policy | None]] = {}
         self._admin: dict[str, Policy] = {}
@@ -342,17 +345,19 @@ def _by_service(patterns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _role(name: str, path: str, trust: str, inline: list[str]) -> dict[str, Any]:
-    return {"name": name, "path": path, "trust": trust, "policies": [], "inline_policies": inline, "boundary": None,
-            "max_session_duration": 3600}
+def _role(name: str, path: str, trust: str, inline: list[str]) -> RoleEntry:
+    """A role the analysis adds, as the manifest reader reads one without policies, boundary, name or tags."""
+    return RoleEntry(name, path, trust, (), tuple(inline), None, 3600)
 
 
-def _probes(tree: Manifest, cls: Mapping[str, Any], files: Mapping[str, str]) -> tuple[Probe, ...]:
-    """Where the class's policies let someone create roles: a probe under each path their iam:CreateRole grants
-    name (``role/workload/*`` → ``/workload/``), and ``/`` for grants on ``*``."""
+def _probes(tree: Manifest, cls: AccountClass, roles: list[RoleEntry], files: Mapping[str, str]
+            ) -> tuple[Probe, ...]:
+    """Where the class's policies (its ``roles``: the function roles too) let someone create roles: a probe under
+    each path their iam:CreateRole grants name (``role/workload/*`` → ``/workload/``), and ``/`` for grants on
+    ``*``."""
     patterns: set[str] = set()
-    documents = [entry["file"] for entry in cls["managed_policies"].values()]
-    documents += [p for role in cls["roles"] for p in role["inline_policies"]]
+    documents = [entry.file for entry in cls.managed_policies]
+    documents += [p for role in roles for p in role.inline_policies]
     documents += [entry.file for entry in tree.permission_sets if entry.file]
     for path in dict.fromkeys(documents):
         for statement in statements_of(Policy(path, "identity", json.loads(files[path]))):
@@ -360,7 +365,7 @@ def _probes(tree: Manifest, cls: Mapping[str, Any], files: Mapping[str, str]) ->
                 continue
             for pattern in _as_list(statement.get("Resource", "*")):
                 patterns.add(pattern)
-    taken = {role["name"] for role in cls["roles"]}
+    taken = {role.name for role in roles}
     probes = [Probe("/", PROBE_NAME)]
     for pattern in sorted(patterns):
         tail = pattern.split(":role/", 1)[1] if ":role/" in pattern else ""
