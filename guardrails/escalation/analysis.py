@@ -108,10 +108,19 @@ def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...
     probes = [(probe, _fill(probe.resource, scope), {k: (_fill(v, scope),) for k, v in probe.context})
               for probe in catalog().reach]
 
+    # View.may_allow without a resource reads only the node's action signatures (View.action_keys), and with one
+    # it is false wherever it is false without: scope.decide skips those requests. So the probes and actions
+    # worth asking are chosen once per signatures, not once per node.
+    worth: dict[object, list[tuple[Any, str, dict[str, tuple[str, ...]]]]] = {}
+    may_by_keys: dict[object, dict[str, bool]] = {}
+
     def reach_of(node: Node) -> dict[str, Gain]:
         if node not in reach_cache:
             found = {}
-            for probe, resource, context in probes:
+            keys = view.action_keys(node, account)
+            if keys not in worth:
+                worth[keys] = [p for p in probes if view.may_allow(node, account, p[0].action)]
+            for probe, resource, context in worth[keys]:
                 if scope.decide(node, probe.action, resource, context) is not None:
                     found[probe.id] = Gain(probe.id, probe.title, f"{probe.action} on {resource}", Reached(node, ()))
             reach_cache[node] = found
@@ -123,7 +132,8 @@ def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...
         """The first allowed request of each (control, action): one is enough to show the control is open."""
         if node not in tamper_cache:
             found: dict[tuple[str, str], Gain] = {}
-            may: dict[str, bool] = {}  # action → may_allow (the requests repeat actions over many resources)
+            # action → may_allow (the requests repeat actions over many resources), per signatures (above)
+            may = may_by_keys.setdefault(view.action_keys(node, account), {})
             for key, action, by_policy, block in blocks:
                 if key in found:
                     continue
