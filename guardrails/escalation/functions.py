@@ -62,6 +62,15 @@ class Function:
 def functions(files: Mapping[str, str], partition: str = "aws") -> tuple[Function, ...]:
     """Every function of the emitted CloudFormation templates whose role is defined next to it, sorted."""
     found: list[Function] = []
+    # Block text → its YAML: every class's baseline template repeats the same function and role blocks. The values
+    # are only read here (_resolved builds new documents), so one parse serves every template.
+    parsed: dict[str, dict[str, Any]] = {}
+
+    def load(text: str) -> dict[str, Any]:
+        if text not in parsed:
+            parsed[text] = _load(text)
+        return parsed[text]
+
     for path in sorted(files):
         if not (path.startswith("cloudformation/") and path.endswith(".yaml")):
             continue
@@ -75,11 +84,11 @@ def functions(files: Mapping[str, str], partition: str = "aws") -> tuple[Functio
         # Stack instances of a StackSet are named StackSet-<set>-<id>; the management account's are plain stacks.
         stack = stack if placement == "management" else f"StackSet-{stack}"
         for logical in sorted(k for k, kind in kinds.items() if kind == "AWS::Lambda::Function"):
-            body = _load(blocks[logical][1]).get(logical) or {}
+            body = load(blocks[logical][1]).get(logical) or {}
             role_id = _get_att((body.get("Properties") or {}).get("Role"))
             if not role_id or kinds.get(role_id) != "AWS::IAM::Role":
                 continue
-            props = (_load(blocks[role_id][1]).get(role_id) or {}).get("Properties") or {}
+            props = (load(blocks[role_id][1]).get(role_id) or {}).get("Properties") or {}
             policies = tuple((str(p.get("PolicyName", f"policy{i + 1}")),
                               json.dumps(_resolved(p.get("PolicyDocument") or {}, kinds, stack, partition),
                                          sort_keys=True))
