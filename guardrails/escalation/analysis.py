@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import time
-from itertools import groupby
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from guardrails.escalation.catalog import catalog

@@ -115,7 +115,7 @@ class View:
         self._keys: dict[tuple[Node, str], tuple[tuple[int, ...], int | None]] = {}  # the node's action signatures
         self._anywhere: dict[tuple[tuple[int, ...], int | None, str], bool] = {}
         # Per document (by identity; the document is kept, so its id is not reused): its Allow statements' action
-        # signature (interned, see _signature) and their Resource elements.
+        # signature (interned by value, see _document) and their Resource elements.
         self._documents: dict[int, tuple[Mapping[str, Any], int, tuple[tuple[bool, tuple[str, ...]], ...]]] = {}
         self._signatures: dict[tuple[tuple[bool, tuple[str, ...]], ...], int] = {}
         self._matching: dict[tuple[int, str], tuple[int, ...]] = {}  # (signature, action) → statements naming it
