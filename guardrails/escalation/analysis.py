@@ -262,9 +262,11 @@ def _labeller(scope: Scope) -> Callable[[Node], str]:
 def _entry_points(scope: Scope, label: Callable[[Node], str]) -> list[tuple[str, str]]:
     """Who each role's trust names (services, identity providers, accounts), with the keys its conditions test."""
     out = []
+    parsed: dict[str, Any] = {}  # trust text → its JSON, only read below: most roles of a class share a few texts
     for role in scope.role_targets:
         entry = scope.entries[role.base]
-        document = json.loads(scope.view.org.files.get(entry.trust, '{"Statement": []}'))
+        text = scope.view.org.files.get(entry.trust, '{"Statement": []}')
+        document = parsed[text] if text in parsed else parsed.setdefault(text, json.loads(text))
         statements = document.get("Statement", [])
         for statement in [statements] if isinstance(statements, dict) else statements:
             if statement.get("Effect") != "Allow":
