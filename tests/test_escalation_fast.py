@@ -97,7 +97,7 @@ def test_the_roles_named_are_those_whose_trust_names_the_caller(compiled: Compil
             caller = scope.view.org.caller(spec, scope.account)
             plain = [(r, scope._named(scope.entries[r.base].trust, caller)) for r in scope.role_targets
                      if r.base != node.base]
-            assert scope.named_targets(caller, node.base) == [(r, how) for r, how in plain if how], node
+            assert list(scope.named_targets(caller, node.base)) == [(r, how) for r, how in plain if how], node
 
 
 def test_the_request_runs_keep_every_request_in_order(compiled: Compiled) -> None:

@@ -3,7 +3,7 @@ evaluator behind every hop, with a cheap filter on the caller's own policies fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from guardrails.escalation.catalog import Method, catalog
@@ -44,7 +44,7 @@ class Scope:
     _arns: dict[str, str] = field(default_factory=dict)
     _names: dict[Caller, dict[str, str]] = field(default_factory=dict)  # caller → trust text → how it is named
     _possible: dict[tuple[object, tuple[str, ...], tuple[str, ...]], bool] = field(default_factory=dict)
-    _by_trust: dict[str, list[tuple[int, Node, str]]] | None = None  # trust text → (index, role target, file)
+    _trusts: list[tuple[Node, str, str]] | None = None  # (role target, its trust text, the trust file)
     _candidates: dict[object, tuple[Method, ...]] = field(default_factory=dict)
     owners: dict[tuple[str, tuple[str, ...]], bool] = field(default_factory=dict)  # controls.is_owner's
 
@@ -132,30 +132,28 @@ class Scope:
         path = self.entries[role.base].trust
         return self._naming(caller, self.view.org.files.get(path, path), path)
 
-    def named_targets(self, caller: Caller, but: str) -> list[tuple[Node, str]]:
+    def named_targets(self, caller: Caller, but: str) -> Iterator[tuple[Node, str]]:
         """The role targets (but the one whose base is ``but``) whose trust names the caller, in order, with
-        :meth:`names`' answer: each trust text is read once for the caller, not once per role."""
-        if self._by_trust is None:
-            by_trust: dict[str, list[tuple[int, Node, str]]] = {}
-            for index, role in enumerate(self.role_targets):
-                path = self.entries[role.base].trust
-                by_trust.setdefault(self.view.org.files.get(path, path), []).append((index, role, path))
-            self._by_trust = by_trust
-        found: list[tuple[int, Node, str]] = []
-        for text, roles in self._by_trust.items():
-            others = [r for r in roles if r[1].base != but]
-            if others:
-                how = self._naming(caller, text, others[0][2])
-                if how:
-                    found += [(index, role, how) for index, role, _ in others]
-        return [(role, how) for _, role, how in sorted(found, key=lambda f: f[0])]
+        :meth:`names`' answer; lazily, role by role as a loop asking :meth:`names` would (a trust the evaluator
+        refuses raises at the same role), but with each trust text read once for the caller."""
+        if self._trusts is None:
+            files = self.view.org.files
+            self._trusts = [(role, files.get(path, path), path) for role in self.role_targets
+                            for path in (self.entries[role.base].trust,)]
+        by_text = self._names.setdefault(caller, {})
+        for role, text, path in self._trusts:
+            if role.base == but:
+                continue
+            how = by_text.get(text)
+            if how is None:
+                how = by_text[text] = self._named(path, caller)
+            if how:
+                yield role, how
 
     def _naming(self, caller: Caller, text: str, path: str) -> str:
         # Many roles of a class carry the same trust text (a large organization: hundreds): decided once per text
         # and caller in this account (the document is that text with this account's values).
-        by_text = self._names.get(caller)
-        if by_text is None:
-            by_text = self._names[caller] = {}
+        by_text = self._names.setdefault(caller, {})
         found = by_text.get(text)
         if found is None:
             found = by_text[text] = self._named(path, caller)
