@@ -26,7 +26,7 @@ from guardrails.escalation.analysis import Analysis, analyze
 from guardrails.escalation.findings import diagnostics
 from guardrails.escalation.owners import Owner
 from guardrails.escalation.report import reports
-from guardrails.iam.manifest import Manifest
+from guardrails.escalation.view import View
 from guardrails.policies.ir import Plan
 
 
@@ -60,9 +60,10 @@ def analyze_escalation(compiled: CompiledTree, *, declared: Mapping[str, Sequenc
     entries (as the build's risk analysis maps them); ``owners``: principals that own the controls besides
     break-glass and the deployment principals — ``role/NAME`` patterns (every control) or :class:`Owner` entries
     (the blueprint's ``security.control_owners``: every control, or the ones listed)."""
-    analysis = analyze(compiled.files, compiled.plan, owners=owners, declared=declared)
-    manifest = Manifest.from_files(compiled.files)
-    found = diagnostics(analysis, compiled.plan, manifest, today or date.today())
+    # One View for both: it parses the tree's manifest once (a large file at 1,000 accounts).
+    view = View(compiled.files)
+    analysis = analyze(compiled.files, compiled.plan, owners=owners, declared=declared, view=view)
+    found = diagnostics(analysis, compiled.plan, view.manifest, today or date.today())
     return Escalation(analysis, found, reports(analysis, compiled.plan.source_name))
 
 

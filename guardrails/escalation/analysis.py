@@ -10,10 +10,11 @@ import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from guardrails.escalation.catalog import catalog
-from guardrails.escalation.controls import is_owner, owned, owner_patterns, tamper_requests
+from guardrails.escalation.controls import TamperRequest, is_owner, owned, owner_patterns, tamper_requests
 from guardrails.escalation.edges import hops
 from guardrails.escalation.scope import Scope, grant_of
 from guardrails.escalation.graph import Reached, closure, reached
@@ -78,12 +79,13 @@ Declarations = Mapping[str, Sequence[Any]]  # policy key or name → accept_risk
 
 
 def analyze(files: Mapping[str, str], plan: Plan | None = None, *, owners: Iterable[str | Owner] = (),
-            declared: Declarations | None = None) -> Analysis:
+            declared: Declarations | None = None, view: View | None = None) -> Analysis:
     """Every group of accounts, analysed. Without the plan (a policy tree on its own) the security baseline's
     controls (trail, Config, alert rules) are not known and not checked. ``owners``: more owners, of every control
-    (a pattern, or an :class:`Owner` without controls) or of the controls an :class:`Owner` lists."""
+    (a pattern, or an :class:`Owner` without controls) or of the controls an :class:`Owner` lists. ``view``: the
+    files' :class:`View`, when the caller made it (it reads its manifest too)."""
     started = time.perf_counter()
-    view = View(files)
+    view = view or View(files)
     named = tuple(as_owner(o) for o in owners)
     groups = []
     for path, accounts in PathGroups(view.org).groups(by_class=True):
@@ -102,34 +104,51 @@ def _group(view: View, plan: Plan | None, account: Any, accounts: tuple[str, ...
     reach_cache: dict[Node, dict[str, Gain]] = {}
     tamper_cache: dict[Node, list[Gain]] = {}
 
+    # The reach probes' requests in this account (the same for every node).
+    probes = [(probe, _fill(probe.resource, scope), {k: (_fill(v, scope),) for k, v in probe.context})
+              for probe in catalog().reach]
+
+    # View.may_allow without a resource reads only the node's action signatures (View.action_keys), and with one
+    # it is false wherever it is false without: scope.decide skips those requests. So the probes and actions
+    # worth asking are chosen once per signatures, not once per node.
+    worth: dict[object, list[tuple[Any, str, dict[str, tuple[str, ...]]]]] = {}
+    may_by_keys: dict[object, dict[str, bool]] = {}
+
     def reach_of(node: Node) -> dict[str, Gain]:
         if node not in reach_cache:
             found = {}
-            for probe in catalog().reach:
-                resource = _fill(probe.resource, scope)
-                context = {k: (_fill(v, scope),) for k, v in probe.context}
+            keys = view.action_keys(node, account)
+            if keys not in worth:
+                worth[keys] = [p for p in probes if view.may_allow(node, account, p[0].action)]
+            for probe, resource, context in worth[keys]:
                 if scope.decide(node, probe.action, resource, context) is not None:
                     found[probe.id] = Gain(probe.id, probe.title, f"{probe.action} on {resource}", Reached(node, ()))
             reach_cache[node] = found
         return reach_cache[node]
 
+    blocks = _request_blocks(requests)
+
     def tamper_of(node: Node) -> list[Gain]:
         """The first allowed request of each (control, action): one is enough to show the control is open."""
         if node not in tamper_cache:
             found: dict[tuple[str, str], Gain] = {}
-            may: dict[str, bool] = {}  # action → may_allow (the requests repeat actions over many resources)
-            for r in requests:
-                if (r.control.id, r.action) in found:
+            # action → may_allow (the requests repeat actions over many resources), per signatures (above)
+            may = may_by_keys.setdefault(view.action_keys(node, account), {})
+            for key, action, by_policy, block in blocks:
+                if key in found:
                     continue
-                if not r.resource_policy:
-                    if r.action not in may:
-                        may[r.action] = view.may_allow(node, account, r.action)
-                    if not may[r.action]:
+                if action not in may:
+                    may[action] = view.may_allow(node, account, action)
+                if not may[action] and not by_policy:
+                    continue  # every request of the block would be skipped below
+                for r in block:
+                    if not r.resource_policy and not may[action]:
                         continue
-                decision = scope.decide(node, r.action, r.resource, filtered=not r.resource_policy)
-                if decision is not None:
-                    found[(r.control.id, r.action)] = Gain(r.control.id, r.control.title, r.label, Reached(node, ()),
-                                                           grant_of(decision))
+                    decision = scope.decide(node, r.action, r.resource, filtered=not r.resource_policy)
+                    if decision is not None:
+                        found[key] = Gain(r.control.id, r.control.title, r.label, Reached(node, ()),
+                                          grant_of(decision))
+                        break  # the block's other requests have the same key: they were skipped once found
             tamper_cache[node] = list(found.values())
         return tamper_cache[node]
 
@@ -185,6 +204,14 @@ def _principal(view: View, scope: Scope, account: Any, node: Node, owners: tuple
     return result
 
 
+def _request_blocks(requests: Sequence[TamperRequest]) -> list[tuple[tuple[str, str], str, bool,
+                                                                     list[TamperRequest]]]:
+    """The requests in runs of one (control, action), in order: (that key, the action, whether a request of the
+    run may be granted by a resource policy, the run)."""
+    runs = groupby(requests, key=lambda r: (r.control.id, r.action))
+    return [(key, key[1], any(r.resource_policy for r in run), run) for key, run in ((k, list(g)) for k, g in runs)]
+
+
 def _fill(text: str, scope: Scope) -> str:
     return (text.replace("${partition}", scope.view.partition).replace("${account_id}", scope.account.id)
             .replace("${region}", scope.region))
@@ -235,9 +262,11 @@ def _labeller(scope: Scope) -> Callable[[Node], str]:
 def _entry_points(scope: Scope, label: Callable[[Node], str]) -> list[tuple[str, str]]:
     """Who each role's trust names (services, identity providers, accounts), with the keys its conditions test."""
     out = []
+    parsed: dict[str, Any] = {}  # trust text → its JSON, only read below: most roles of a class share a few texts
     for role in scope.role_targets:
         entry = scope.entries[role.base]
-        document = json.loads(scope.view.org.files.get(entry.trust, '{"Statement": []}'))
+        text = scope.view.org.files.get(entry.trust, '{"Statement": []}')
+        document = parsed[text] if text in parsed else parsed.setdefault(text, json.loads(text))
         statements = document.get("Statement", [])
         for statement in [statements] if isinstance(statements, dict) else statements:
             if statement.get("Effect") != "Allow":

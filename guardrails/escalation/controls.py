@@ -62,6 +62,17 @@ def is_owner(node: Node, owners: Iterable[str], scope: Scope) -> bool:
     """A principal named by an owner pattern (by name, or by path and name), whatever an escalation did to it."""
     if node.synthetic == "new-role":
         return False
+    # The rest reads only the node's kind and name (its base), its role's path in the scope and the patterns:
+    # kept per scope (the closure asks it of every node it reaches).
+    owners = tuple(owners)
+    key = (node.base, owners)
+    known = scope.owners.get(key)
+    if known is None:
+        known = scope.owners[key] = _is_owner(node, owners, scope)
+    return known
+
+
+def _is_owner(node: Node, owners: tuple[str, ...], scope: Scope) -> bool:
     name = node.base.split("/", 1)[1]
     path = ""
     if node.kind == "role":

@@ -25,10 +25,8 @@ def hops(scope: Scope, node: Node) -> list[Hop]:
     """Every hop out of the node (computed once per scope)."""
     if node not in scope.hops:
         found: list[Hop] = []
-        for method in catalog().methods:
-            # assume-role needs no identity grant when the trust names the caller itself
-            if method.kind == "assume-role" or scope.possible(node, method):
-                found += _METHODS[method.target](scope, node, method)
+        for method in scope.candidate_methods(node):
+            found += _METHODS[method.target](scope, node, method)
         scope.hops[node] = found
     return scope.hops[node]
 
@@ -46,21 +44,13 @@ def _boundary_context(scope: Scope, node: Node) -> dict[str, tuple[str, ...]]:
 
 
 def _roles(scope: Scope, node: Node, method: Method) -> list[Hop]:
+    if method.kind == "assume-role":
+        return _assumed_roles(scope, node, method)
     out: list[Hop] = []
-    caller = scope.view.org.caller(PrincipalSpec(*node.base.split("/", 1)), scope.account)  # type: ignore[arg-type]
     for role in scope.role_targets:
         if role.base == node.base:
             continue
         arn = scope.arn_of(role)
-        if method.kind == "assume-role":
-            named = scope.names(role, caller)
-            if not named or named == "account" and not scope.view.may_allow(node, scope.account, "sts:AssumeRole", arn):
-                continue  # the trust names neither the caller nor its account, or the caller's policies do not allow
-            decision = scope.decide(node, "sts:AssumeRole", arn, filtered=False)
-            if decision is not None:
-                out.append(Hop(node, method.id, role, ("sts:AssumeRole",), f"on {arn}", grant_of(decision),
-                               declared=method.declared))
-            continue
         result = scope.run(node, method, arn, _boundary_context(scope, role))
         if result is None:
             continue
@@ -68,6 +58,21 @@ def _roles(scope: Scope, node: Node, method: Method) -> list[Hop]:
         if scope.decide(node, "sts:AssumeRole", arn, trust=True, filtered=False) is None:
             continue
         out.append(Hop(node, method.id, role, (*result[0], "sts:AssumeRole"), f"on {arn}", result[1]))
+    return out
+
+
+def _assumed_roles(scope: Scope, node: Node, method: Method) -> list[Hop]:
+    out: list[Hop] = []
+    caller = scope.view.org.caller(PrincipalSpec(*node.base.split("/", 1)), scope.account)  # type: ignore[arg-type]
+    # Only the roles whose trust names the caller or its account (the others cannot be assumed by it).
+    for role, named in scope.named_targets(caller, node.base):
+        arn = scope.arn_of(role)
+        if named == "account" and not scope.view.may_allow(node, scope.account, "sts:AssumeRole", arn):
+            continue  # the trust names the caller's account only, and the caller's policies do not allow
+        decision = scope.decide(node, "sts:AssumeRole", arn, filtered=False)
+        if decision is not None:
+            out.append(Hop(node, method.id, role, ("sts:AssumeRole",), f"on {arn}", grant_of(decision),
+                           declared=method.declared))
     return out
 
 

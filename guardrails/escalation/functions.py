@@ -62,6 +62,15 @@ class Function:
 def functions(files: Mapping[str, str], partition: str = "aws") -> tuple[Function, ...]:
     """Every function of the emitted CloudFormation templates whose role is defined next to it, sorted."""
     found: list[Function] = []
+    # Block text → its YAML: every class's baseline template repeats the same function and role blocks. The values
+    # are only read here (_resolved builds new documents), so one parse serves every template.
+    parsed: dict[str, dict[str, Any]] = {}
+
+    def load(text: str) -> dict[str, Any]:
+        if text not in parsed:
+            parsed[text] = _load(text)
+        return parsed[text]
+
     for path in sorted(files):
         if not (path.startswith("cloudformation/") and path.endswith(".yaml")):
             continue
@@ -75,11 +84,11 @@ def functions(files: Mapping[str, str], partition: str = "aws") -> tuple[Functio
         # Stack instances of a StackSet are named StackSet-<set>-<id>; the management account's are plain stacks.
         stack = stack if placement == "management" else f"StackSet-{stack}"
         for logical in sorted(k for k, kind in kinds.items() if kind == "AWS::Lambda::Function"):
-            body = _load(blocks[logical][1]).get(logical) or {}
+            body = load(blocks[logical][1]).get(logical) or {}
             role_id = _get_att((body.get("Properties") or {}).get("Role"))
             if not role_id or kinds.get(role_id) != "AWS::IAM::Role":
                 continue
-            props = (_load(blocks[role_id][1]).get(role_id) or {}).get("Properties") or {}
+            props = (load(blocks[role_id][1]).get(role_id) or {}).get("Properties") or {}
             policies = tuple((str(p.get("PolicyName", f"policy{i + 1}")),
                               json.dumps(_resolved(p.get("PolicyDocument") or {}, kinds, stack, partition),
                                          sort_keys=True))
@@ -99,18 +108,19 @@ def _blocks(text: str) -> dict[str, tuple[str | None, str]]:
     body = ("\n" + text).split("\nResources:\n", 1)
     if len(body) != 2:
         return {}
-    blocks: list[list[str]] = []
-    for line in body[1].split("\n"):
-        if line and not line.startswith((" ", "#")):
-            break  # the next top-level section (Outputs)
-        if _RESOURCE.match(line):
-            blocks.append([line])
-        elif blocks:
-            blocks[-1].append(line)
+    section = "\n" + body[1]  # every line starts after a line break (the searches below look for them)
+    # The section's lines end before the next top-level one (Outputs); the lines before it, joined.
+    end = _TOP_LEVEL.search(section)
+    if end is not None:
+        section = section[:end.start()]
+    # Each resource: its key line to the line before the next key line (lines before the first key are not one).
+    starts = [m.start() + 1 for m in _RESOURCE_LINE.finditer(section)]
     out: dict[str, tuple[str | None, str]] = {}
-    for block in blocks:
-        kind = next((m.group(1) for m in map(_TYPE.match, block[1:3]) if m), None)
-        out[block[0].strip().rstrip(":")] = (kind, "\n".join(block))
+    for index, start in enumerate(starts):
+        block = section[start:starts[index + 1] - 1] if index + 1 < len(starts) else section[start:]
+        lines = block.split("\n", 3)
+        kind = next((m.group(1) for m in map(_TYPE.match, lines[1:3]) if m), None)
+        out[lines[0].strip().rstrip(":")] = (kind, block)
     return out
 
 
@@ -119,7 +129,10 @@ def _load(text: str) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-_RESOURCE = re.compile(r"^  [A-Za-z0-9]+:\s*$")
+# A resource's key line (two spaces, the logical id, a colon), found in the whole text at once: a loop over the
+# lines of the large baseline templates cost more than the rest of the function search. And a top-level line.
+_RESOURCE_LINE = re.compile(r"\n  [A-Za-z0-9]+:[^\S\n]*(?=\n|\Z)")
+_TOP_LEVEL = re.compile(r"\n[^ #\n]")
 _TYPE = re.compile(r"^    Type: (\S+)\s*$")
 
 

@@ -3,10 +3,10 @@ evaluator behind every hop, with a cheap filter on the caller's own policies fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from guardrails.escalation.catalog import Method
+from guardrails.escalation.catalog import Method, catalog
 from guardrails.escalation.targets import own_resources
 from guardrails.escalation.view import Node, View
 from guardrails.evaluation.engine import Caller, Decision
@@ -42,7 +42,11 @@ class Scope:
     hops: dict[Node, list[Hop]] = field(default_factory=dict)  # computed once per node (guardrails.escalation.edges)
     _trusting: dict[str, list[Node]] = field(default_factory=dict)
     _arns: dict[str, str] = field(default_factory=dict)
-    _names: dict[tuple[str, Caller], str] = field(default_factory=dict)
+    _names: dict[Caller, dict[str, str]] = field(default_factory=dict)  # caller → trust text → how it is named
+    _possible: dict[tuple[object, tuple[str, ...], tuple[str, ...]], bool] = field(default_factory=dict)
+    _trusts: list[tuple[Node, str, str]] | None = None  # (role target, its trust text, the trust file)
+    _candidates: dict[object, tuple[Method, ...]] = field(default_factory=dict)
+    owners: dict[tuple[str, tuple[str, ...]], bool] = field(default_factory=dict)  # controls.is_owner's
 
     def __post_init__(self) -> None:
         org = self.view.org
@@ -126,24 +130,66 @@ class Scope:
         """How an Allow statement of the role's trust names the caller: "direct" or "session" (itself), "account"
         (its account: the caller's own policies must allow too), or "" (not at all)."""
         path = self.entries[role.base].trust
+        return self._naming(caller, self.view.org.files.get(path, path), path)
+
+    def named_targets(self, caller: Caller, but: str) -> Iterator[tuple[Node, str]]:
+        """The role targets (but the one whose base is ``but``) whose trust names the caller, in order, with
+        :meth:`names`' answer; lazily, role by role as a loop asking :meth:`names` would (a trust the evaluator
+        refuses raises at the same role), but with each trust text read once for the caller."""
+        if self._trusts is None:
+            files = self.view.org.files
+            self._trusts = [(role, files.get(path, path), path) for role in self.role_targets
+                            for path in (self.entries[role.base].trust,)]
+        by_text = self._names.setdefault(caller, {})
+        for role, text, path in self._trusts:
+            if role.base == but:
+                continue
+            how = by_text.get(text)
+            if how is None:
+                how = by_text[text] = self._named(path, caller)
+            if how:
+                yield role, how
+
+    def _naming(self, caller: Caller, text: str, path: str) -> str:
         # Many roles of a class carry the same trust text (a large organization: hundreds): decided once per text
         # and caller in this account (the document is that text with this account's values).
-        key = (self.view.org.files.get(path, path), caller)
-        if key not in self._names:
-            trust = self.view.org.document(path, self.account)
-            statements = trust.get("Statement") or []
-            found = {principal_match(s, caller) for s in ([statements] if isinstance(statements, Mapping)
-                                                          else statements) if s.get("Effect") == "Allow"} - {""}
-            self._names[key] = "account" if found == {"account"} else (next(iter(sorted(found))) if found else "")
-        return self._names[key]
+        by_text = self._names.setdefault(caller, {})
+        found = by_text.get(text)
+        if found is None:
+            found = by_text[text] = self._named(path, caller)
+        return found
+
+    def _named(self, path: str, caller: Caller) -> str:
+        trust = self.view.org.document(path, self.account)
+        statements = trust.get("Statement") or []
+        found = {principal_match(s, caller) for s in ([statements] if isinstance(statements, Mapping)
+                                                      else statements) if s.get("Effect") == "Allow"} - {""}
+        return "account" if found == {"account"} else (next(iter(sorted(found))) if found else "")
 
     # -- the methods' requests ----------------------------------------------------------------------
 
     def possible(self, node: Node, method: Method) -> bool:
         """Could the node's own policies grant the method's actions at all (whatever the resource)?"""
-        may = self.view.may_allow
-        return all(may(node, self.account, a) for a in method.all_of) and (
-            not method.any_of or any(may(node, self.account, a) for a in method.any_of))
+        # View.may_allow without a resource answers from the node's action signatures alone (View.action_keys):
+        # nodes with the same signatures get the same answer, so it is decided once per signatures and method.
+        key = (self.view.action_keys(node, self.account), method.all_of, method.any_of)
+        found = self._possible.get(key)
+        if found is None:
+            may = self.view.may_allow
+            found = self._possible[key] = all(may(node, self.account, a) for a in method.all_of) and (
+                not method.any_of or any(may(node, self.account, a) for a in method.any_of))
+        return found
+
+    def candidate_methods(self, node: Node) -> tuple[Method, ...]:
+        """The catalog's methods whose hops out of the node are worth looking for, in order: every assume-role
+        method (it needs no identity grant when the trust names the caller itself) and those :meth:`possible`."""
+        # possible() reads only the node's action signatures: the choice is made once per signatures.
+        key = self.view.action_keys(node, self.account)
+        found = self._candidates.get(key)
+        if found is None:
+            found = self._candidates[key] = tuple(
+                m for m in catalog().methods if m.kind == "assume-role" or self.possible(node, m))
+        return found
 
     def run(self, node: Node, method: Method, resource: str, target_context: Mapping[str, Iterable[str]],
             ) -> tuple[tuple[str, ...], tuple[str, int] | None] | None:

@@ -29,7 +29,7 @@ from guardrails.evaluation.statements import action_applies, statements_of
 from guardrails.evaluation.matching import glob_matches
 from guardrails.iam.actions import action_matcher, glob_regex
 from guardrails.iam.arns import aws_managed_policy_arn
-from guardrails.iam.manifest import MANIFEST
+from guardrails.iam.manifest import AccountClass, Manifest, RoleEntry
 
 OWN = ""  # Node.boundary: the principal's own boundary (if any)
 NONE = "-"  # Node.boundary: no boundary at all
@@ -71,15 +71,17 @@ class View:
 
     def __init__(self, files: Mapping[str, str]) -> None:
         policy_files = {p: t for p, t in files.items() if p.startswith("policies/")}
-        base = Organization(policy_files)
-        self.partition = base.partition
-        self.functions = functions(files, base.partition)
+        # The compiled tree's own manifest (what the diagnostics read); its errors are an Organization's.
+        self.manifest = Manifest.from_files(policy_files)
+        self.partition = self.manifest.organization.partition
+        self.functions = functions(files, self.partition)
         self.probes: dict[str, tuple[Probe, ...]] = {}
         extended = dict(policy_files)
-        manifest = json.loads(policy_files[MANIFEST])
-        management = {a["class"] for a in manifest["accounts"] if a["management"]}
-        for key, cls in manifest["classes"].items():
-            roles = cls["roles"]
+        management = {a.class_key for a in self.manifest.accounts if a.management}
+        classes = []
+        for cls in self.manifest.classes:
+            key = cls.key
+            roles = list(cls.roles)
             for fn in self.functions:
                 if not fn.deployed_in(key, key in management):
                     continue
@@ -91,24 +93,33 @@ class View:
                 trust = f"policies/escalation/{key}/functions/{fn.role_name}-trust.json"
                 extended[trust] = fn.trust
                 roles.append(_role(fn.role_name, fn.role_path, trust, inline))
-            probes = _probes(base, cls, extended)
+            probes = _probes(self.manifest, cls, roles, extended)
             self.probes[key] = probes
             trust = f"policies/escalation/{key}/probe-trust.json"
             extended[trust] = json.dumps({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": list(catalog().services)}, "Action": "sts:AssumeRole"}]})
             roles.extend(_role(p.name, p.path, trust, []) for p in probes)
-        extended[MANIFEST] = json.dumps(manifest)
-        self.org = Organization(extended)
+            classes.append(replace(cls, roles=tuple(roles)))
+        # The tree's manifest with these roles, given as values (what parsing it written out with them gives,
+        # tests/test_escalation_fast.py): the large file is not written out and parsed again. ``extended`` keeps
+        # the tree's manifest text; nothing reads an Organization's manifest text but its manifest.
+        self.org = Organization(extended, replace(self.manifest, classes=tuple(classes)))
         self._decisions: dict[tuple[Any, ...], Decision] = {}
         self._identity: dict[tuple[str, str], tuple[tuple[Policy, ...], Policy | None]] = {}
         self._admin: dict[str, Policy] = {}
         self._mfa: dict[tuple[str, str], bool] = {}
         self._unmodeled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._flags: dict[tuple[str, str, str], bool] = {}
-        self._may: dict[tuple[Node, str, str], tuple[Any, Any, bool]] = {}  # (granted, bounded, for any resource)
-        # Allow statements' action patterns per document (the filter's only input): (document, patterns, action →
-        # the Resource elements of the statements naming it).
-        self._patterns: dict[int, tuple[Mapping[str, Any], tuple[Any, ...], dict[str, tuple[Any, ...]]]] = {}
+        self._may: dict[tuple[Node, str, str], bool] = {}  # (node, account, action) → for any resource
+        self._granted: dict[tuple[Node, str, str], tuple[Any, Any]] = {}  # … → (granted, bounded) Resource elements
+        self._keys: dict[tuple[Node, str], tuple[tuple[int, ...], int | None]] = {}  # the node's action signatures
+        self._anywhere: dict[tuple[tuple[int, ...], int | None, str], bool] = {}
+        # Per document (by identity; the document is kept, so its id is not reused): its Allow statements' action
+        # signature (interned by value, see _document) and their Resource elements.
+        self._documents: dict[int, tuple[Mapping[str, Any], int, tuple[tuple[bool, tuple[str, ...]], ...]]] = {}
+        self._signatures: dict[tuple[tuple[bool, tuple[str, ...]], ...], int] = {}
+        self._matching: dict[tuple[int, str], tuple[int, ...]] = {}  # (signature, action) → statements naming it
+        self._by_number: list[tuple[tuple[bool, tuple[str, ...]], ...]] = []  # the signatures by number
 
     # -- the principals ---------------------------------------------------------------------------
 
@@ -164,16 +175,21 @@ class View:
         identity policies and, when it has one, in the boundary? A cheap filter before the evaluator (conditions
         and Denies are the evaluator's); resource policies are asked separately."""
         key = (node, account.name, action)
-        known = self._may.get(key)
-        if known is None:
-            identity, boundary = self.identity(node, account)
-            granted = tuple(r for p in identity for r in self._resources(p, action))
-            bounded = None if boundary is None else self._resources(boundary, action)
-            anywhere = _names(granted, None) and (bounded is None or _names(bounded, None))
-            known = self._may[key] = (granted, bounded, anywhere)
-        granted, bounded, anywhere = known
+        anywhere = self._may.get(key)
+        if anywhere is None:
+            identity, boundary = self.action_keys(node, account)
+            # Whether a statement names the action depends on its Effect, Action and NotAction only: documents with
+            # the same signature (the same file in every account of a class, the same policy in many classes) give
+            # the same answer, so it is decided once per signature pair and action.
+            found = (identity, boundary, action)
+            anywhere = self._anywhere.get(found)
+            if anywhere is None:
+                anywhere = self._anywhere[found] = any(self._naming(sig, action) for sig in identity) and (
+                    boundary is None or bool(self._naming(boundary, action)))
+            self._may[key] = anywhere
         if resource is None or resource == "*" or not anywhere:
             return anywhere  # what _names answers for any resource; and no resource where none is granted
+        granted, bounded = self._grants(node, account, action)
         return _names(granted, resource) and (bounded is None or _names(bounded, resource))
 
     def is_administrator(self, node: Node, account: Account) -> bool:
@@ -204,28 +220,61 @@ class View:
             self._mfa[key] = found
         return self._mfa[key]
 
-    def _resources(self, policy: Policy, action: str) -> tuple[tuple[bool, tuple[str, ...]], ...]:
-        """The (NotResource?, patterns) of the policy's Allow statements that name the action; one compiled pattern
-        set per statement's actions of the action's service."""
-        document = policy.document
-        cached = self._patterns.get(id(document))
-        if cached is None or cached[0] is not document:
-            found = []
-            for statement in statements_of(policy):
-                if statement["Effect"] == "Allow":
-                    negated, patterns = _element(statement, "Action")
-                    found.append(((negated, _by_service(patterns)), _element(statement, "Resource")))
-            cached = (document, tuple(found), {})
-            self._patterns[id(document)] = cached
-        known = cached[2].get(action)  # a managed policy is asked the same action for every node that has it
+    def _grants(self, node: Node, account: Account, action: str) -> tuple[Any, Any]:
+        """The Resource elements of the node's Allow statements that name the action: (identity, boundary or None)."""
+        key = (node, account.name, action)
+        known = self._granted.get(key)
         if known is None:
+            identity, boundary = self.identity(node, account)
+            granted = tuple(r for p in identity for r in self._resources(p, action))
+            known = self._granted[key] = (granted, None if boundary is None else self._resources(boundary, action))
+        return known
+
+    def action_keys(self, node: Node, account: Account) -> tuple[tuple[int, ...], int | None]:
+        """The action signatures of the node's identity policies and boundary (after the escalation's change): all
+        that :meth:`may_allow` without a resource reads."""
+        key = (node, account.name)
+        known = self._keys.get(key)
+        if known is None:
+            identity, boundary = self.identity(node, account)
+            known = self._keys[key] = (tuple(self._document(p)[1] for p in identity),
+                                       None if boundary is None else self._document(boundary)[1])
+        return known
+
+    def _resources(self, policy: Policy, action: str) -> tuple[tuple[bool, tuple[str, ...]], ...]:
+        """The (NotResource?, patterns) of the policy's Allow statements that name the action."""
+        _, signature, resources = self._document(policy)
+        return tuple(resources[i] for i in self._naming(signature, action))
+
+    def _document(self, policy: Policy) -> tuple[Mapping[str, Any], int, tuple[tuple[bool, tuple[str, ...]], ...]]:
+        document = policy.document
+        cached = self._documents.get(id(document))
+        if cached is None or cached[0] is not document:
+            allows = [s for s in statements_of(policy) if s["Effect"] == "Allow"]
+            signature = tuple(_element(s, "Action") for s in allows)
+            # Interned by value: equal signatures get one number, so _naming's answers are shared between them.
+            number = self._signatures.get(signature)
+            if number is None:
+                number = self._signatures[signature] = len(self._by_number)
+                self._by_number.append(signature)
+            cached = self._documents[id(document)] = (document, number, tuple(_element(s, "Resource") for s in allows))
+        return cached
+
+    def _naming(self, signature: int, action: str) -> tuple[int, ...]:
+        """The indices of a signature's (Allow) statements whose Action or NotAction names the action; one compiled
+        pattern set per statement's actions of the action's service."""
+        key = (signature, action)
+        known = self._matching.get(key)
+        if known is None:
+            statements = self._by_number[signature]
             service = action.split(":", 1)[0].lower()
             out = []
-            for (negated, by_service), resources in cached[1]:
+            for index, (negated, patterns) in enumerate(statements):
+                by_service = _by_service(patterns)
                 candidates = (*by_service.get(service, ()), *by_service.get("*", ()))
                 if negated != bool(candidates and action_matcher(candidates)(action)):
-                    out.append(resources)
-            known = cached[2][action] = tuple(out)
+                    out.append(index)
+            known = self._matching[key] = tuple(out)
         return known
 
     # -- requests ---------------------------------------------------------------------------------
@@ -296,25 +345,27 @@ def _by_service(patterns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _role(name: str, path: str, trust: str, inline: list[str]) -> dict[str, Any]:
-    return {"name": name, "path": path, "trust": trust, "policies": [], "inline_policies": inline, "boundary": None,
-            "max_session_duration": 3600}
+def _role(name: str, path: str, trust: str, inline: list[str]) -> RoleEntry:
+    """A role the analysis adds, as the manifest reader reads one without policies, boundary, name or tags."""
+    return RoleEntry(name, path, trust, (), tuple(inline), None, 3600)
 
 
-def _probes(org: Organization, cls: Mapping[str, Any], files: Mapping[str, str]) -> tuple[Probe, ...]:
-    """Where the class's policies let someone create roles: a probe under each path their iam:CreateRole grants
-    name (``role/workload/*`` → ``/workload/``), and ``/`` for grants on ``*``."""
+def _probes(tree: Manifest, cls: AccountClass, roles: list[RoleEntry], files: Mapping[str, str]
+            ) -> tuple[Probe, ...]:
+    """Where the class's policies (its ``roles``: the function roles too) let someone create roles: a probe under
+    each path their iam:CreateRole grants name (``role/workload/*`` → ``/workload/``), and ``/`` for grants on
+    ``*``."""
     patterns: set[str] = set()
-    documents = [entry["file"] for entry in cls["managed_policies"].values()]
-    documents += [p for role in cls["roles"] for p in role["inline_policies"]]
-    documents += [entry.file for entry in org.manifest.permission_sets if entry.file]
+    documents = [entry.file for entry in cls.managed_policies]
+    documents += [p for role in roles for p in role.inline_policies]
+    documents += [entry.file for entry in tree.permission_sets if entry.file]
     for path in dict.fromkeys(documents):
         for statement in statements_of(Policy(path, "identity", json.loads(files[path]))):
             if statement["Effect"] != "Allow" or not action_applies(statement, "iam:CreateRole"):
                 continue
             for pattern in _as_list(statement.get("Resource", "*")):
                 patterns.add(pattern)
-    taken = {role["name"] for role in cls["roles"]}
+    taken = {role.name for role in roles}
     probes = [Probe("/", PROBE_NAME)]
     for pattern in sorted(patterns):
         tail = pattern.split(":role/", 1)[1] if ":role/" in pattern else ""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -97,6 +97,8 @@ class Organization:
     ``manifest`` is its typed manifest (a malformed one raises :class:`~guardrails.iam.manifest.ManifestError`)."""
 
     files: Mapping[str, str]
+    # The files' manifest when the caller holds it already (the escalation analysis's, with the roles it adds).
+    parsed: InitVar[Manifest | None] = None
     manifest: Manifest = field(init=False, repr=False)
     # Parsed documents by (file, account id, region): every request of every test reads the same few documents.
     _parsed: dict[tuple[str, str, str], dict[str, Any]] = field(init=False, default_factory=dict, repr=False)
@@ -107,8 +109,8 @@ class Organization:
     _memo: dict[tuple[Any, ...], Any] = field(init=False, default_factory=dict, repr=False)
     _transient: dict[tuple[Any, ...], Any] = field(init=False, default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
-        self.manifest = Manifest.from_files(self.files)
+    def __post_init__(self, parsed: Manifest | None) -> None:
+        self.manifest = parsed if parsed is not None else Manifest.from_files(self.files)
 
     @classmethod
     def from_directory(cls, output_dir: Path) -> Organization:
