@@ -133,10 +133,13 @@ def ref_list(values: Iterable[str], level: int) -> Hcl:
     return _hcl_list([ref(v) for v in values], level)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def comment(text: str) -> Hcl:
     """Text for a ``#`` comment line: one line, no control characters."""
     _expect(text, str, "comment text")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+    if _CONTROL.search(text):
         raise ValueError(f"not a one-line comment: {text!r}")
     return Hcl(text)
 
