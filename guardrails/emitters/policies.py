@@ -71,9 +71,9 @@ def wildcards(documents: dict[str, str]) -> dict[str, Any]:
     """
     database = iam_database()
     patterns: set[str] = set()
-    for path, text in documents.items():
-        if path == MANIFEST or not path.endswith(".json"):
-            continue
+    # Each distinct text parsed once: a class's documents repeat in every class (the patterns are the text's).
+    texts = {text for path, text in documents.items() if path != MANIFEST and path.endswith(".json")}
+    for text in texts:
         for statement in json.loads(text)["Statement"]:
             for element in ("Action", "NotAction"):
                 patterns.update(p for p in as_tuple(statement.get(element)) if has_wildcard(p))
@@ -91,6 +91,10 @@ def manifest(plan: Plan) -> dict[str, Any]:
     """What is attached where, with every document named by its file under the output directory."""
     org = plan.org
     management = next((a.name for a in plan.accounts if a.management), None)
+    classes: dict[str, str] = {}  # plan.class_of (the first class that holds the account), indexed once
+    for cls in plan.classes:
+        for name in cls.accounts:
+            classes.setdefault(name, cls.key)
 
     def _intended(policy: Any) -> dict[str, Any]:
         # Sids whose denial of break-glass is by design (for the lockout proof); only when set, so that manifests
@@ -108,7 +112,7 @@ def manifest(plan: Plan) -> dict[str, Any]:
         },
         "units": [{"path": u.path, "parent": u.parent} for u in plan.units],
         "accounts": [{"name": a.name, "id": a.id, "unit": a.unit, "management": a.management,
-                      "class": (plan.class_of(a.name).key if plan.class_of(a.name) else None)}
+                      "class": classes.get(a.name)}
                      for a in plan.accounts],
         "service_control_policies": [{"name": s.name, "target": s.target, "file": f"policies/scp/{s.name}.json",
                                       "guardrails": list(s.guardrails), **_intended(s)} for s in plan.scps],
