@@ -43,7 +43,7 @@ def render_baseline(plan: Plan, cls: BaselineClass, *, management: bool, memo: E
     path = baseline_path(cls, management=management)
     head, parts = _parts(plan, cls, management=management, memo=memo)
     template = _template(head, parts)
-    body = _body(head, parts, template, memo)
+    body = _body(head, parts, template)
     notes = _usage(plan, cls, management=management)
     text = with_header(plan, notes, body)
     extra = check_limits(
@@ -88,11 +88,11 @@ def _first_key(entry: ManagedPolicy | Role | Group | User) -> str:
     return entry.moved_from[0] if entry.moved_from else entry.key
 
 
-Part = tuple["tuple[object, ...] | None", dict[str, Any]]
-"""Resources of one principal (or of the identity providers, the password policy: key None), in template order,
-with the memo key they were built from."""
 Entries = dict[tuple[object, ...], list[Any]]
 """Memo of :func:`_entry`: key → [resources, their YAML text under ``Resources:`` (None until dumped)]."""
+Part = tuple["list[Any] | None", dict[str, Any]]
+"""Resources of one principal in template order, with their memo entry (None: not memoized, such as the identity
+providers and the password policy, or without a memo)."""
 
 
 def build_template(plan: Plan, cls: BaselineClass, *, management: bool) -> dict[str, Any]:
@@ -111,24 +111,27 @@ def _entry(memo: Entries | None, build: Callable[..., dict[str, Any]], *args: An
     gives it (logical ids, partition): ``build`` is a pure function of them, so equal arguments give equal
     resources, and the same principal in 22 classes is built and dumped once. The resources are shared between
     templates: nothing changes a template after it is built."""
-    key = (build.__name__, *args)
     if memo is None:
-        return key, build(*args)
-    if key not in memo:
-        memo[key] = [build(*args), None]
-    return key, memo[key][0]
+        return None, build(*args)
+    key = (build.__name__, *args)
+    cell = memo.get(key)  # one lookup: hashing a principal walks its documents
+    if cell is None:
+        cell = memo[key] = [build(*args), None]
+    return cell, cell[0]
 
 
-def _body(head: dict[str, Any], parts: list[Part], template: dict[str, Any], memo: Entries | None) -> str:
+def _body(head: dict[str, Any], parts: list[Part], template: dict[str, Any]) -> str:
     """``dump(template)``, from each part's YAML dumped once: the writer writes the entries of ``Resources`` one
     after the other, so their texts concatenate (yaml_writer.entries). Where the writer would hand anything to
     PyYAML, or there are no resources, the whole template is dumped."""
     texts = [yaml_writer.entries(head, "")]
-    for key, resources in parts:
-        cached = memo.get(key) if memo is not None and key is not None else None
-        if cached is not None and cached[1] is None:
-            cached[1] = yaml_writer.entries(resources, "  ")
-        texts.append(cached[1] if cached is not None else yaml_writer.entries(resources, "  "))
+    for cell, resources in parts:
+        if cell is None:
+            texts.append(yaml_writer.entries(resources, "  "))
+            continue
+        if cell[1] is None:
+            cell[1] = yaml_writer.entries(resources, "  ")
+        texts.append(cell[1])
     if not template["Resources"] or any(text is None for text in texts):
         return dump(template)
     head_text, *resource_texts = texts

@@ -19,8 +19,8 @@ checkov kinds: ``role``, ``role_trust``, ``role_policy_attachment``, ``role_inli
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from guardrails.emitters import header_text
 from guardrails.emitters.terraform.hcl import Hcl, path_segment, quote, ref, tf_name, unique
@@ -42,7 +42,9 @@ class Attachment:
     policy_arn: Hcl
 
 
-def _attachments(owner: str, refs: Iterable[PolicyRef], partition: str) -> list[Attachment]:
+@lru_cache(maxsize=1 << 14)
+def _attachments(owner: str, refs: tuple[PolicyRef, ...], partition: str) -> tuple[Attachment, ...]:
+    """The attachments of one role or group; cached, a pure function of its arguments (every class asks again)."""
     out = []
     for policy in refs:
         if policy.kind == "local":
@@ -50,7 +52,7 @@ def _attachments(owner: str, refs: Iterable[PolicyRef], partition: str) -> list[
         else:
             out.append(Attachment(f"{owner}__aws_{tf_name(policy.name)}", quote(policy.aws_arn(partition))))
     unique({a.name: a.name for a in out}, "attachments")
-    return out
+    return tuple(out)
 
 
 def _trusted_providers(role: Role, baseline: Baseline, partition: str) -> list[str]:
@@ -89,8 +91,8 @@ def _chain(moved_from: tuple[str, ...], key: str) -> list[tuple[str, str]]:
     return list(zip(keys, keys[1:]))
 
 
-def moves(baseline: Baseline, role_attachments: dict[str, list[Attachment]],
-          group_attachments: dict[str, list[Attachment]]) -> list[tuple[str, str]]:
+def moves(baseline: Baseline, role_attachments: dict[str, tuple[Attachment, ...]],
+          group_attachments: dict[str, tuple[Attachment, ...]]) -> list[tuple[str, str]]:
     """(from, to) addresses of every resource of a renamed role, group, user or policy (``moved_from``), one
     step per rename. Resource names begin with their owner's key (``<owner>__<policy>``, ``<role>_inline_<name>``):
     only the owner part moves, since attached policies are job-function policies, which have no ``moved_from``."""
@@ -125,14 +127,14 @@ def inline_document(role_key: str, name: str) -> str:
     return f"{role_key}_inline_{tf_name(name)}"
 
 
-def principal_files(plan: Plan, cls: BaselineClass, role_attachments: dict[str, list[Attachment]],
-                    group_attachments: dict[str, list[Attachment]]) -> dict[str, tuple[str, list[Block]]]:
+def principal_files(plan: Plan, cls: BaselineClass, role_attachments: dict[str, tuple[Attachment, ...]],
+                    group_attachments: dict[str, tuple[Attachment, ...]]) -> dict[str, tuple[str, list[Block]]]:
     """roles.tf, iam_policies.tf and groups.tf (the last two when the class has some) as their heading template
     and one block per principal, for :func:`render_blocks`: every context is made of plan values alone."""
     baseline = cls.baseline
     partition = plan.org.partition
     files = {"roles.tf": ("roles.tf.j2", [
-        ("role.tf.j2", {"role": r, "attachments": tuple(role_attachments[r.key]),
+        ("role.tf.j2", {"role": r, "attachments": role_attachments[r.key],
                         "depends_on": tuple(_trusted_providers(r, baseline, partition)),
                         "inline_names": tuple(inline_document(r.key, name) for name, _ in r.inline_policies)})
         for r in baseline.roles])}
@@ -141,7 +143,7 @@ def principal_files(plan: Plan, cls: BaselineClass, role_attachments: dict[str, 
             ("managed_policy.tf.j2", {"policy": p}) for p in baseline.managed_policies])
     if baseline.groups:
         files["groups.tf"] = ("groups.tf.j2", [
-            ("group.tf.j2", {"group": g, "attachments": tuple(group_attachments[g.key])}) for g in baseline.groups])
+            ("group.tf.j2", {"group": g, "attachments": group_attachments[g.key]}) for g in baseline.groups])
     return files
 
 

@@ -116,8 +116,18 @@ def align(text: str) -> str:
 
 def render(plan: Plan, template: str, **context: object) -> str:
     """One template as a file: the provenance header, the body, aligned."""
+    if not context:
+        return _static(header_text(plan), template)
     body = environment().get_template(template).render(**context)
     return align(f"# {comment(header_text(plan)).text}\n\n{body}")
+
+
+@cache
+def _static(header: str, template: str) -> str:
+    # A template without context (variables.tf, the headings of roles.tf...) is the same text in every module
+    # that has it (22 modules at 1,000 accounts): rendered once per header.
+    body = environment().get_template(template).render()
+    return align(f"# {comment(header).text}\n\n{body}")
 
 
 Blocks = dict[tuple[object, ...], str]
@@ -134,11 +144,11 @@ def block(memo: Blocks | None, template: str, **context: object) -> str:
     filters and ``suppressions`` read only their arguments and the packaged suppressions), so an equal key gives
     the same text. ``memo`` None renders every time (the plain path tests/test_terraform_blocks.py compares)."""
     key = (template, *context.items())  # keyword order is the call site's: at worst a miss, never a wrong hit
-    if memo is not None and key in memo:
-        return memo[key]
-    text = align(environment().get_template(template).render(**context))
-    if memo is not None:
-        memo[key] = text
+    text = memo.get(key) if memo is not None else None  # one lookup: hashing a principal walks its documents
+    if text is None:
+        text = align(environment().get_template(template).render(**context))
+        if memo is not None:
+            memo[key] = text
     return text
 
 
