@@ -20,13 +20,14 @@ def emit(plan: Plan) -> dict[str, str]:
     for cls in plan.classes:
         for name in cls.accounts:
             classes.setdefault(name, cls)
+    # The class's cells (key, roles, groups, users) are the same in every row of its accounts: joined once.
+    cells = {cls.key: f"{cls.key} | {', '.join(r.name for r in cls.baseline.roles)} | "
+                      f"{', '.join(g.name for g in cls.baseline.groups)} | "
+                      f"{', '.join(u.name for u in cls.baseline.users) or '—'} |" for cls in plan.classes}
     for account in sorted(plan.accounts, key=lambda a: (a.unit, a.name)):
         cls = classes.get(account.name)
         assert cls is not None
-        b = cls.baseline
-        lines.append(f"| {account.name} | {account.id} | {account.unit or '(root)'} | {cls.key} | "
-                     f"{', '.join(r.name for r in b.roles)} | {', '.join(g.name for g in b.groups)} | "
-                     f"{', '.join(u.name for u in b.users) or '—'} |")
+        lines.append(f"| {account.name} | {account.id} | {account.unit or '(root)'} | {cells[cls.key]}")
     lines += ["", "## Service control policies", "", "| policy | target | characters (minified) | guardrails |", "|---|---|---|---|"]
     for scp in plan.scps:
         lines.append(f"| {scp.name} | {scp.target} | {len(scp.document.render(minified=True))} | "

@@ -161,8 +161,9 @@ def file_name(path: str) -> Hcl:
 
 def check_documents(documents: Iterable[PolicyDocument]) -> None:
     """aws_iam_policy_document turns every ``&{`` into ``${`` (its old policy-variable syntax), so a literal
-    ``&{`` cannot be expressed through it; refuse rather than grant something else."""
-    for document in documents:
+    ``&{`` cannot be expressed through it; refuse rather than grant something else. Each distinct document once
+    (equal documents render equal text; a class's documents repeat in every class)."""
+    for document in dict.fromkeys(documents):
         if "&{" in document.render():
             raise ValueError(f"a policy document contains '&{{', which aws_iam_policy_document would turn into "
                              f"'${{': {document.render(minified=True)[:200]}")
