@@ -109,7 +109,8 @@ def _entry(memo: Entries | None, build: Callable[..., dict[str, Any]], *args: An
 
     The arguments are plan values (the principal, compared by value, never by id) and the strings the template
     gives it (logical ids, partition): ``build`` is a pure function of them, so equal arguments give equal
-    resources, and the same principal in 22 classes is built and dumped once. The resources are shared between
+    resources, and the same principal in 22 classes is built and dumped once (the only fields equality ignores,
+    ``origin``, are diagnostics that no template writes). The resources are shared between
     templates: nothing changes a template after it is built."""
     if memo is None:
         return None, build(*args)

@@ -138,11 +138,11 @@ def block(memo: Blocks | None, template: str, **context: object) -> str:
     """One template rendered without header, aligned: the blocks of one principal (a role with its trust and
     attachments, a group, a managed policy), for :func:`assemble`.
 
-    The same principal is in many classes (41 principals x 22 classes at 1,000 accounts, ~150 distinct), so it is
+    The same principal is in many classes (41 principals x 22 classes at 1,000 accounts, ~200 distinct), so it is
     rendered once per distinct context. The memo key is the template and its whole context, plan values compared by
     value (frozen dataclasses, tuples, strings), never by id: a template is a pure function of its context (its
     filters and ``suppressions`` read only their arguments and the packaged suppressions), so an equal key gives
-    the same text. ``memo`` None renders every time (the plain path tests/test_terraform_blocks.py compares)."""
+    the same text. The only fields equality ignores (``origin``) are diagnostics that no template writes. ``memo`` None renders every time (the plain path tests/test_terraform_blocks.py compares)."""
     key = (template, *context.items())  # keyword order is the call site's: at worst a miss, never a wrong hit
     text = memo.get(key) if memo is not None else None  # one lookup: hashing a principal walks its documents
     if text is None:
