@@ -21,7 +21,15 @@ from typing import Any
 from guardrails.iam.actions import has_wildcard, iam_database
 from guardrails.iam.arns import policy_arn
 from guardrails.iam.documents import as_tuple
-from guardrails.policies.ir import ACCOUNT_ID, BaselineClass, CustomerPolicyReference, PermissionSet, Plan, PolicyRef
+from guardrails.policies.ir import (
+    ACCOUNT_ID,
+    BaselineClass,
+    CustomerPolicyReference,
+    PermissionSet,
+    Plan,
+    PolicyDocument,
+    PolicyRef,
+)
 
 MANIFEST = "policies/manifest.json"
 MANIFEST_FORMAT = "guardrails-policies/1"
@@ -30,24 +38,34 @@ WILDCARDS = "policies/wildcards.json"
 
 def emit(plan: Plan) -> dict[str, str]:
     files: dict[str, str] = {}
+    texts: dict[PolicyDocument, str] = {}
+
+    def render(document: PolicyDocument) -> str:
+        # Once per distinct document, by value: the classes hold equal copies (857 objects, 54 values at 1,000
+        # accounts), each of which would render its own JSON, and equal documents render equal text.
+        text = texts.get(document)
+        if text is None:
+            text = texts[document] = document.render()
+        return text
+
     for scp in plan.scps:
-        files[f"policies/scp/{scp.name}.json"] = scp.document.render()
+        files[f"policies/scp/{scp.name}.json"] = render(scp.document)
     for rcp in plan.rcps:
-        files[f"policies/rcp/{rcp.name}.json"] = rcp.document.render()
+        files[f"policies/rcp/{rcp.name}.json"] = render(rcp.document)
     for cls in plan.classes:
         base = f"policies/accounts/{cls.key}"
         for policy in cls.baseline.managed_policies:
-            files[f"{base}/{policy.kind}/{policy.name}.json"] = policy.document.render()
+            files[f"{base}/{policy.kind}/{policy.name}.json"] = render(policy.document)
         for role in cls.baseline.roles:
-            files[f"{base}/trust/{role.name}.json"] = role.trust.render()
+            files[f"{base}/trust/{role.name}.json"] = render(role.trust)
             for name, document in role.inline_policies:
-                files[f"{base}/inline/{role.name}-{name}.json"] = document.render()
+                files[f"{base}/inline/{role.name}-{name}.json"] = render(document)
     for policy in plan.resource_policies:
-        files[resource_policy_file(policy.key)] = policy.document.render()
+        files[resource_policy_file(policy.key)] = render(policy.document)
     if plan.identity_center is not None:
         for ps in plan.identity_center.permission_sets:
             if ps.inline_policy is not None:
-                files[permission_set_file(ps.name)] = ps.inline_policy.render()
+                files[permission_set_file(ps.name)] = render(ps.inline_policy)
     files[MANIFEST] = json.dumps(manifest(plan), indent=2, ensure_ascii=False) + "\n"
     files[WILDCARDS] = json.dumps(wildcards(files), indent=2, ensure_ascii=False) + "\n"
     return files
@@ -71,9 +89,9 @@ def wildcards(documents: dict[str, str]) -> dict[str, Any]:
     """
     database = iam_database()
     patterns: set[str] = set()
-    for path, text in documents.items():
-        if path == MANIFEST or not path.endswith(".json"):
-            continue
+    # Each distinct text parsed once: a class's documents repeat in every class (the patterns are the text's).
+    texts = {text for path, text in documents.items() if path != MANIFEST and path.endswith(".json")}
+    for text in texts:
         for statement in json.loads(text)["Statement"]:
             for element in ("Action", "NotAction"):
                 patterns.update(p for p in as_tuple(statement.get(element)) if has_wildcard(p))
@@ -91,6 +109,10 @@ def manifest(plan: Plan) -> dict[str, Any]:
     """What is attached where, with every document named by its file under the output directory."""
     org = plan.org
     management = next((a.name for a in plan.accounts if a.management), None)
+    classes: dict[str, str] = {}  # plan.class_of (the first class that holds the account), indexed once
+    for cls in plan.classes:
+        for name in cls.accounts:
+            classes.setdefault(name, cls.key)
 
     def _intended(policy: Any) -> dict[str, Any]:
         # Sids whose denial of break-glass is by design (for the lockout proof); only when set, so that manifests
@@ -108,7 +130,7 @@ def manifest(plan: Plan) -> dict[str, Any]:
         },
         "units": [{"path": u.path, "parent": u.parent} for u in plan.units],
         "accounts": [{"name": a.name, "id": a.id, "unit": a.unit, "management": a.management,
-                      "class": (plan.class_of(a.name).key if plan.class_of(a.name) else None)}
+                      "class": classes.get(a.name)}
                      for a in plan.accounts],
         "service_control_policies": [{"name": s.name, "target": s.target, "file": f"policies/scp/{s.name}.json",
                                       "guardrails": list(s.guardrails), **_intended(s)} for s in plan.scps],

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 
 from guardrails.emitters import header_text
 from guardrails.iam.organization import in_any_unit, policy_targets
 from guardrails.policies.intent import LEFT_OUT_UNSCOPED
-from guardrails.policies.ir import Account, Plan
+from guardrails.policies.ir import Account, BaselineClass, Plan, ServiceControlPolicy
 
 REPORT_WIDTH = 120  # Markdown source lines of long action lists
 
@@ -15,13 +16,18 @@ REPORT_WIDTH = 120  # Markdown source lines of long action lists
 def emit(plan: Plan) -> dict[str, str]:
     lines = [f"<!-- {header_text(plan)} -->", "", f"# Organization {plan.org.name}: accounts and their baselines", "",
              "| account | id | OU | baseline class | roles | groups | users |", "|---|---|---|---|---|---|---|"]
+    classes: dict[str, BaselineClass] = {}  # plan.class_of (the first class that holds the account), indexed once
+    for cls in plan.classes:
+        for name in cls.accounts:
+            classes.setdefault(name, cls)
+    # The class's cells (key, roles, groups, users) are the same in every row of its accounts: joined once.
+    cells = {cls.key: f"{cls.key} | {', '.join(r.name for r in cls.baseline.roles)} | "
+                      f"{', '.join(g.name for g in cls.baseline.groups)} | "
+                      f"{', '.join(u.name for u in cls.baseline.users) or '—'} |" for cls in plan.classes}
     for account in sorted(plan.accounts, key=lambda a: (a.unit, a.name)):
-        cls = plan.class_of(account.name)
+        cls = classes.get(account.name)
         assert cls is not None
-        b = cls.baseline
-        lines.append(f"| {account.name} | {account.id} | {account.unit or '(root)'} | {cls.key} | "
-                     f"{', '.join(r.name for r in b.roles)} | {', '.join(g.name for g in b.groups)} | "
-                     f"{', '.join(u.name for u in b.users) or '—'} |")
+        lines.append(f"| {account.name} | {account.id} | {account.unit or '(root)'} | {cells[cls.key]}")
     lines += ["", "## Service control policies", "", "| policy | target | characters (minified) | guardrails |", "|---|---|---|---|"]
     for scp in plan.scps:
         lines.append(f"| {scp.name} | {scp.target} | {len(scp.document.render(minified=True))} | "
@@ -37,8 +43,9 @@ def emit(plan: Plan) -> dict[str, str]:
                   "the id.", "", "| account | OU | email |", "|---|---|---|"]
         lines += [f"| {a.name} | {a.unit or '(root)'} | {a.email} |" for a in plan.pending_accounts]
     files = {"reports/summary.md": "\n".join(lines) + "\n", "reports/least-privilege.md": least_privilege(plan)}
-    files.update({f"reports/accounts/{a.name}.md": effective_guardrails(plan, a.name) + "\n" + bootstrap_checklist(plan, a)
-                  for a in plan.accounts})
+    levels: Levels = {}  # the root's and each OU's rows, shared by every account under them
+    files.update({f"reports/accounts/{a.name}.md": effective_guardrails(plan, a.name, levels) + "\n"
+                  + bootstrap_checklist(plan, a) for a in plan.accounts})
     files.update({f"reports/accounts/{a.name}.md": pending_checklist(plan, a) for a in plan.pending_accounts})
     return files
 
@@ -122,7 +129,11 @@ def scp_path(plan: Plan, account_name: str) -> list[str]:
     return policy_targets(account.unit, account.name)
 
 
-def effective_guardrails(plan: Plan, account_name: str) -> str:
+Levels = dict[tuple[str, str], list[str]]
+"""Rows of :func:`effective_guardrails` by (policy type, level), for one plan."""
+
+
+def effective_guardrails(plan: Plan, account_name: str, levels: Levels | None = None) -> str:
     """The SCPs and RCPs that apply to one account, inherited root → OUs → account, with sizes and slot use.
 
     Inherited policies do not count towards a target's slots; every level must allow a request and a Deny at any
@@ -142,15 +153,27 @@ def effective_guardrails(plan: Plan, account_name: str) -> str:
                   f"{chars:,} characters per policy, {slots} policies attached per target.", "",
                   "| level | policy | characters | guardrails |", "|---|---|---:|---|"]
         for level in scp_path(plan, account.name):
-            attached = [p for p in policies if p.target == level]
-            lines.append(f"| {level} | {default} (AWS managed, default) | — | allows everything |")
-            for policy in attached:
-                size = len(policy.document.render(minified=True))
-                what = ", ".join(policy.guardrails) or "explicit: " + ", ".join(s.sid for s in policy.document.statements)
-                lines.append(f"| {level} | {policy.name}{' (merged statements)' if policy.merged else ''} | "
-                             f"{size:,} ({size * 100 // chars}%) | {what} |")
-            lines.append(f"| {level} | *slots used* | {1 + len(attached)} of {slots} | |")
+            # A level's rows depend only on the plan's policies and the level: ``levels`` (for this plan) keeps them.
+            rows = levels.get((default, level)) if levels is not None else None
+            if rows is None:
+                rows = _level_rows(policies, default, chars, slots, level)
+                if levels is not None:
+                    levels[(default, level)] = rows
+            lines += rows
     return "\n".join(lines) + "\n"
+
+
+def _level_rows(policies: Sequence[ServiceControlPolicy], default: str, chars: int, slots: int, level: str) -> list[str]:
+    """The table rows of one level: the default policy, the attached ones with their sizes, the slots used."""
+    attached = [p for p in policies if p.target == level]
+    lines = [f"| {level} | {default} (AWS managed, default) | — | allows everything |"]
+    for policy in attached:
+        size = len(policy.document.render(minified=True))
+        what = ", ".join(policy.guardrails) or "explicit: " + ", ".join(s.sid for s in policy.document.statements)
+        lines.append(f"| {level} | {policy.name}{' (merged statements)' if policy.merged else ''} | "
+                     f"{size:,} ({size * 100 // chars}%) | {what} |")
+    lines.append(f"| {level} | *slots used* | {1 + len(attached)} of {slots} | |")
+    return lines
 
 
 def least_privilege(plan: Plan) -> str:

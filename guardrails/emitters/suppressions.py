@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from guardrails.data.fast_yaml import safe_load
@@ -27,5 +27,11 @@ def all_suppressions() -> tuple[Suppression, ...]:
 
 def suppressions_for(output_format: str, kind: str, key: str) -> list[Suppression]:
     """Suppressions that apply to one generated resource, in file order."""
-    return [s for s in all_suppressions()
-            if s.format in (output_format, "both") and s.kind == kind and fnmatch.fnmatchcase(key, s.key)]
+    return list(_matching(output_format, kind, key))
+
+
+@lru_cache(maxsize=1 << 14)
+def _matching(output_format: str, kind: str, key: str) -> tuple[Suppression, ...]:
+    # A pure function of its arguments and the packaged file: every class and account asks again for its resources.
+    return tuple(s for s in all_suppressions()
+                 if s.format in (output_format, "both") and s.kind == kind and fnmatch.fnmatchcase(key, s.key))

@@ -43,17 +43,18 @@ def emit(plan: Plan) -> dict[str, str]:
 
     Raises :class:`CloudFormationLimitError` (a ValueError) when a template would exceed a CloudFormation quota.
     """
-    from guardrails.emitters.cloudformation.baseline import baseline_path, render_baseline
+    from guardrails.emitters.cloudformation.baseline import Entries, baseline_path, render_baseline
     from guardrails.emitters.cloudformation.organization import render as render_organization
     from guardrails.emitters.cloudformation.security import render as render_security
 
     files = render_organization(plan)
+    memo: Entries = {}  # a principal in many classes is built and dumped once (baseline._entry)
     for cls in plan.classes:
         management = any(plan.account(a).management for a in cls.accounts)
         path = baseline_path(cls, management=management)
         if path in files:
             raise ValueError(f"two account classes render to {path}")
-        files[path] = render_baseline(plan, cls, management=management)
+        files[path] = render_baseline(plan, cls, management=management, memo=memo)
     for path, text in render_security(plan).items():
         if path in files:
             raise ValueError(f"the security baseline and an account class both render to {path}")

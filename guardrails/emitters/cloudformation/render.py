@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from guardrails.emitters import header_text
@@ -111,6 +112,19 @@ def skip_metadata(kind: str, key: str, accepted: tuple[tuple[str, str], ...] = (
 # ----------------------------------------------------------------------------- logical ids
 
 
+@lru_cache(maxsize=1 << 16)
+def _logical_id(prefix: str, key: str) -> str:
+    """The id of ``key``, before collisions (a pure function of the two strings: the same principal in many
+    templates asks again)."""
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", key) if w]
+    # Drop a leading word that repeats the prefix: role_auditor → RoleAuditor, not RoleRoleAuditor;
+    # oidc_github → OidcProviderGithub.
+    first = re.match(r"[A-Z][a-z0-9]*", prefix)
+    if len(words) > 1 and words[0].lower() in {prefix.lower(), first.group().lower() if first else ""}:
+        words = words[1:]
+    return (prefix + "".join(w[:1].upper() + w[1:] for w in words))[:200]
+
+
 class LogicalIds:
     """Stable, unique, alphanumeric logical ids derived from IR keys (``role_ci_deployer`` → ``RoleCiDeployer``)."""
 
@@ -118,13 +132,7 @@ class LogicalIds:
         self._taken: dict[str, tuple[str, str]] = {}
 
     def __call__(self, prefix: str, key: str) -> str:
-        words = [w for w in re.split(r"[^A-Za-z0-9]+", key) if w]
-        # Drop a leading word that repeats the prefix: role_auditor → RoleAuditor, not RoleRoleAuditor;
-        # oidc_github → OidcProviderGithub.
-        first = re.match(r"[A-Z][a-z0-9]*", prefix)
-        if len(words) > 1 and words[0].lower() in {prefix.lower(), first.group().lower() if first else ""}:
-            words = words[1:]
-        candidate = (prefix + "".join(w[:1].upper() + w[1:] for w in words))[:200]
+        candidate = _logical_id(prefix, key)
         if candidate in self._taken and self._taken[candidate] != (prefix, key):
             # Two keys that differ only in punctuation: keep both apart with a stable hash of the key.
             candidate += hashlib.sha256(f"{prefix}:{key}".encode()).hexdigest()[:8].upper()

@@ -229,13 +229,33 @@ def dump(data: dict[str, Any]) -> str:
     if len(_VALUES) > _CACHE_LIMIT or len(_KEYS) > _CACHE_LIMIT:
         _VALUES.clear()
         _KEYS.clear()
+    text = entries(data, "")
+    return pyyaml_dump(data) if text is None else text + document_end(data)
+
+
+def entries(mapping: dict[str, Any], pad: str) -> str | None:
+    """The lines :func:`dump` writes for the entries of ``mapping`` nested at ``pad`` (``""`` for the top level,
+    ``"  "`` under a top-level key), or None where it hands the document to PyYAML. The writer writes a mapping's
+    entries one after the other, each from its own key and value alone, so the text of a mapping is the
+    concatenation of its entries' texts (baseline.py renders the resources of a principal once this way)."""
     writer = _Writer()
     try:
-        writer.mapping(data, "")
+        writer.mapping(mapping, pad)
     except (_Unsupported, RecursionError, ValueError):  # ValueError: an int too long for str()
-        return pyyaml_dump(data)
-    last = _last_scalar(data)
-    tail = _VALUES.get(last) if type(last) is str else None
-    if isinstance(tail, _Literal) and tail.keep:
-        writer.out.append("...\n")  # a kept final line break leaves the document open-ended: PyYAML closes it
+        return None
     return "".join(writer.out)
+
+
+def key_line(key: str) -> str:
+    """``key:`` alone on its line, as :func:`dump` writes a key whose value is a non-empty mapping."""
+    return _key(key) + "\n"
+
+
+def document_end(data: dict[str, Any]) -> str:
+    """``...`` where PyYAML closes the document: its last scalar is a block literal that keeps its final line break
+    (the document would be left open-ended)."""
+    last = _last_scalar(data)
+    if type(last) is not str:
+        return ""
+    tail = _VALUES.get(last) or _value(last)
+    return "...\n" if isinstance(tail, _Literal) and tail.keep else ""

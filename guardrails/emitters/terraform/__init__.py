@@ -28,7 +28,7 @@ from guardrails.emitters.terraform.baseline import baseline_module
 from guardrails.emitters.terraform.hcl import Hcl, check_documents, ident, quote, ref, tf_name
 from guardrails.emitters.terraform.identity_center import emit as emit_identity_center
 from guardrails.emitters.terraform.organization import organization_files
-from guardrails.emitters.terraform.render import align, environment
+from guardrails.emitters.terraform.render import Blocks, align, environment
 from guardrails.policies.ir import Plan
 
 
@@ -42,8 +42,9 @@ def emit(plan: Plan) -> dict[str, str]:
     check_documents(documents)
     files: dict[str, str] = {}
     files.update(organization_files(plan))
+    memo: Blocks = {}  # a principal in many classes is rendered once (render.block)
     for cls in plan.classes:
-        files.update(baseline_module(plan, cls))
+        files.update(baseline_module(plan, cls, memo))
     files.update(account_roots(plan))
     return dict(sorted(files.items()))
 

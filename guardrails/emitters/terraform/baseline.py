@@ -19,12 +19,12 @@ checkov kinds: ``role``, ``role_trust``, ``role_policy_attachment``, ``role_inli
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from guardrails.emitters import header_text
 from guardrails.emitters.terraform.hcl import Hcl, path_segment, quote, ref, tf_name, unique
-from guardrails.emitters.terraform.render import ROOT, render, versions
+from guardrails.emitters.terraform.render import ROOT, Block, Blocks, render, render_blocks, versions
 from guardrails.policies.ir import ACCOUNT_ID, Baseline, BaselineClass, Plan, PolicyRef, Role, User
 
 BREAK_GLASS_TAG = ("guardrails:purpose", "break-glass")
@@ -42,7 +42,9 @@ class Attachment:
     policy_arn: Hcl
 
 
-def _attachments(owner: str, refs: Iterable[PolicyRef], partition: str) -> list[Attachment]:
+@lru_cache(maxsize=1 << 14)
+def _attachments(owner: str, refs: tuple[PolicyRef, ...], partition: str) -> tuple[Attachment, ...]:
+    """The attachments of one role or group; cached, a pure function of its arguments (every class asks again)."""
     out = []
     for policy in refs:
         if policy.kind == "local":
@@ -50,7 +52,7 @@ def _attachments(owner: str, refs: Iterable[PolicyRef], partition: str) -> list[
         else:
             out.append(Attachment(f"{owner}__aws_{tf_name(policy.name)}", quote(policy.aws_arn(partition))))
     unique({a.name: a.name for a in out}, "attachments")
-    return out
+    return tuple(out)
 
 
 def _trusted_providers(role: Role, baseline: Baseline, partition: str) -> list[str]:
@@ -89,8 +91,8 @@ def _chain(moved_from: tuple[str, ...], key: str) -> list[tuple[str, str]]:
     return list(zip(keys, keys[1:]))
 
 
-def moves(baseline: Baseline, role_attachments: dict[str, list[Attachment]],
-          group_attachments: dict[str, list[Attachment]]) -> list[tuple[str, str]]:
+def moves(baseline: Baseline, role_attachments: dict[str, tuple[Attachment, ...]],
+          group_attachments: dict[str, tuple[Attachment, ...]]) -> list[tuple[str, str]]:
     """(from, to) addresses of every resource of a renamed role, group, user or policy (``moved_from``), one
     step per rename. Resource names begin with their owner's key (``<owner>__<policy>``, ``<role>_inline_<name>``):
     only the owner part moves, since attached policies are job-function policies, which have no ``moved_from``."""
@@ -120,8 +122,33 @@ def moves(baseline: Baseline, role_attachments: dict[str, list[Attachment]],
     return out
 
 
-def baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
-    """``{path: text}`` of the class's module."""
+def inline_document(role_key: str, name: str) -> str:
+    """Data source name of a role's inline policy document."""
+    return f"{role_key}_inline_{tf_name(name)}"
+
+
+def principal_files(plan: Plan, cls: BaselineClass, role_attachments: dict[str, tuple[Attachment, ...]],
+                    group_attachments: dict[str, tuple[Attachment, ...]]) -> dict[str, tuple[str, list[Block]]]:
+    """roles.tf, iam_policies.tf and groups.tf (the last two when the class has some) as their heading template
+    and one block per principal, for :func:`render_blocks`: every context is made of plan values alone."""
+    baseline = cls.baseline
+    partition = plan.org.partition
+    files = {"roles.tf": ("roles.tf.j2", [
+        ("role.tf.j2", {"role": r, "attachments": role_attachments[r.key],
+                        "depends_on": tuple(_trusted_providers(r, baseline, partition)),
+                        "inline_names": tuple(inline_document(r.key, name) for name, _ in r.inline_policies)})
+        for r in baseline.roles])}
+    if baseline.managed_policies:
+        files["iam_policies.tf"] = ("iam_policies.tf.j2", [
+            ("managed_policy.tf.j2", {"policy": p}) for p in baseline.managed_policies])
+    if baseline.groups:
+        files["groups.tf"] = ("groups.tf.j2", [
+            ("group.tf.j2", {"group": g, "attachments": group_attachments[g.key]}) for g in baseline.groups])
+    return files
+
+
+def baseline_module(plan: Plan, cls: BaselineClass, memo: Blocks | None = None) -> dict[str, str]:
+    """``{path: text}`` of the class's module. ``memo``: rendered principals shared across classes (:func:`block`)."""
     directory = module_directory(cls)
     baseline = cls.baseline
     partition = plan.org.partition
@@ -130,26 +157,23 @@ def baseline_module(plan: Plan, cls: BaselineClass) -> dict[str, str]:
     for role in baseline.roles:
         documents[f"trust {role.key}"] = f"trust_{role.key}"
         for name, _ in role.inline_policies:
-            documents[f"inline {role.key} {name}"] = f"{role.key}_inline_{tf_name(name)}"
+            documents[f"inline {role.key} {name}"] = inline_document(role.key, name)
     unique(documents, "policy documents")
     role_attachments = {r.key: _attachments(r.key, r.policies, partition) for r in baseline.roles}
     group_attachments = {g.key: _attachments(g.key, g.policies, partition) for g in baseline.groups}
     context: dict[str, object] = {
-        "baseline": baseline, "cls": cls, "role_attachments": role_attachments, "group_attachments": group_attachments,
-        "depends_on": {r.key: _trusted_providers(r, baseline, partition) for r in baseline.roles},
-        "user_groups": {u.key: [f"aws_iam_group.{g}.name" for g in u.groups] for u in baseline.users},
-        "inline_name": lambda role, name: documents[f"inline {role.key} {name}"],
+        "baseline": baseline, "cls": cls, "user_groups": {u.key: [f"aws_iam_group.{g}.name" for g in u.groups]
+                                                          for u in baseline.users},
         "saml_file": saml_metadata_file, "user_kind": user_kind}
     moved = moves(baseline, role_attachments, group_attachments)
     files = {
         f"{directory}/versions.tf": versions(plan, root=False),
         f"{directory}/variables.tf": render(plan, "variables.tf.j2"),
         f"{directory}/outputs.tf": render(plan, "module_outputs.tf.j2", **context),
-        f"{directory}/roles.tf": render(plan, "roles.tf.j2", **context),
     }
+    for name, (heading, blocks) in principal_files(plan, cls, role_attachments, group_attachments).items():
+        files[f"{directory}/{name}"] = render_blocks(plan, heading, blocks, memo)
     optional = {
-        "iam_policies.tf": baseline.managed_policies,
-        "groups.tf": baseline.groups,
         "users.tf": baseline.users,
         "password_policy.tf": baseline.password_policy,
         "identity_providers.tf": baseline.oidc_providers or baseline.saml_providers,

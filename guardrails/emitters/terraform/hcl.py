@@ -133,10 +133,13 @@ def ref_list(values: Iterable[str], level: int) -> Hcl:
     return _hcl_list([ref(v) for v in values], level)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def comment(text: str) -> Hcl:
     """Text for a ``#`` comment line: one line, no control characters."""
     _expect(text, str, "comment text")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+    if _CONTROL.search(text):
         raise ValueError(f"not a one-line comment: {text!r}")
     return Hcl(text)
 
@@ -158,8 +161,9 @@ def file_name(path: str) -> Hcl:
 
 def check_documents(documents: Iterable[PolicyDocument]) -> None:
     """aws_iam_policy_document turns every ``&{`` into ``${`` (its old policy-variable syntax), so a literal
-    ``&{`` cannot be expressed through it; refuse rather than grant something else."""
-    for document in documents:
+    ``&{`` cannot be expressed through it; refuse rather than grant something else. Each distinct document once
+    (equal documents render equal text; a class's documents repeat in every class)."""
+    for document in dict.fromkeys(documents):
         if "&{" in document.render():
             raise ValueError(f"a policy document contains '&{{', which aws_iam_policy_document would turn into "
                              f"'${{': {document.render(minified=True)[:200]}")

@@ -13,16 +13,19 @@ checkov kind ``scp`` (key: the SCP's or RCP's key) for the policy documents of s
 
 from __future__ import annotations
 
-from guardrails.emitters.terraform.hcl import Hcl, quote, ref, tf_name, unique
-from guardrails.emitters.terraform.render import ROOT, render, root_files
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from guardrails.emitters.terraform.hcl import Hcl, ident, quote, ref, tf_name, unique
+from guardrails.emitters.terraform.render import ROOT, assemble, block, render, root_files
 from guardrails.emitters.terraform.security import security_files
-from guardrails.policies.ir import Plan
+from guardrails.policies.ir import Account, Plan
 
 DIRECTORY = f"{ROOT}/organization"
 
 
-def organization_files(plan: Plan) -> dict[str, str]:
-    """``{path: text}`` of the organization root module."""
+def organization_files(plan: Plan, *, shaped: bool = True) -> dict[str, str]:
+    """``{path: text}`` of the organization root module (``shaped``: see :func:`account_blocks`)."""
     management = plan.management_account
     units = sorted(plan.units, key=lambda u: u.path)
     members = sorted(plan.organization_members, key=lambda a: (a.unit, a.name))
@@ -51,11 +54,12 @@ def organization_files(plan: Plan) -> dict[str, str]:
 
     files = root_files(plan, DIRECTORY, "guardrails/organization.tfstate", management.id,
                        plan.org.management_deployment_role)
-    files[f"{DIRECTORY}/organization.tf"] = render(
+    head = render(
         plan, "organization.tf.j2", org=plan.org, units=units, accounts=members, unit_names=unit_names,
-        account_names=account_names, parent=parent,
-        policy_types=["SERVICE_CONTROL_POLICY", *(["RESOURCE_CONTROL_POLICY"] if plan.rcps else [])],
+        parent=parent, policy_types=["SERVICE_CONTROL_POLICY", *(["RESOURCE_CONTROL_POLICY"] if plan.rcps else [])],
         trusted_services=list(plan.security.trusted_services) if plan.security else [])
+    files[f"{DIRECTORY}/organization.tf"] = assemble(head, account_blocks(
+        plan, members, account_names, parent, shaped=shaped))
     policies = (*plan.scps, *plan.rcps)
     scp_names = unique({s.key: tf_name(s.key) for s in policies}, "SCPs and RCPs")
     files[f"{DIRECTORY}/scps.tf"] = render(plan, "scps.tf.j2", scps=policies, scp_names=scp_names, target=target,
@@ -65,6 +69,70 @@ def organization_files(plan: Plan) -> dict[str, str]:
     if plan.security is not None:
         files.update(security_files(plan, account_names))
     return files
+
+
+Member = tuple[Account, str, Hcl]
+"""A member account, its resource name and its parent's id expression: what its block is rendered from."""
+
+
+def account_blocks(plan: Plan, members: Sequence[Account], account_names: dict[str, str],
+                   parent: Callable[[str], Hcl], *, shaped: bool = True) -> list[str]:
+    """The aligned block of every member account (for :func:`assemble`), each from its shape (:func:`_shape`),
+    or with ``shaped=False`` each rendered on its own (the plain path tests/test_terraform_blocks.py compares)."""
+    shapes: dict[bool, str | None] = {}
+    out = []
+    for account in members:
+        member = (account, account_names[account.name], parent(account.unit))
+        if shaped and account.existing not in shapes:
+            shapes[account.existing] = _shape(plan, member)
+        shape = shapes.get(account.existing) if shaped else None
+        out.append(_render_member(plan, member) if shape is None else _fill(shape, member))
+    return out
+
+
+def _render_member(plan: Plan, member: Member) -> str:
+    account, resource, parent_id = member
+    return block(None, "organization_account.tf.j2", account=account, resource=resource, parent_id=parent_id,
+                 org=plan.org)
+
+
+# Stand-ins of a shape: identifiers that the filters write unchanged (ident, quote) and no template text holds.
+_STAND_INS = {"resource": "grStandInResource", "name": "grStandInName", "email": "grStandInEmail",
+              "parent_id": "grStandInParent", "id": "grStandInId"}
+
+
+def _values(member: Member) -> dict[str, str]:
+    """What the template writes for each stand-in: the filters' output for this account."""
+    account, resource, parent_id = member
+    return {"resource": ident(resource).text, "name": quote(account.name).text, "email": quote(account.email).text,
+            "parent_id": parent_id.text, "id": quote(account.id).text}
+
+
+def _fill(shape: str, member: Member) -> str:
+    for field, value in _values(member).items():
+        shape = shape.replace("\0" + field + "\0", value)
+    return shape
+
+
+def _shape(plan: Plan, member: Member) -> str | None:
+    """The block of an account with a NUL-marked hole for each value, or None where that cannot be trusted.
+
+    The accounts of one ``existing`` flag differ only in the values the block writes, each the output of a filter
+    at the end of an ``attribute = value`` line: ``align`` pads only the attribute names of a chain (a value has no
+    line break, and its brackets balance: quoted strings, and references that ``ref`` checked), so the values can
+    go in after aligning. The shape is rendered with two sets of stand-ins and kept only if both give the same text
+    once the stand-ins are taken out: no stand-in coincided with template text."""
+    account, _, _ = member
+    renders = []
+    for suffix in "AB":
+        stand_in = {field: token + suffix for field, token in _STAND_INS.items()}
+        fake = replace(account, name=stand_in["name"], email=stand_in["email"], id=stand_in["id"])
+        values = _values((fake, stand_in["resource"], Hcl(stand_in["parent_id"])))
+        text = _render_member(plan, (fake, stand_in["resource"], Hcl(stand_in["parent_id"])))
+        for field, value in values.items():
+            text = text.replace(value, "\0" + field + "\0")
+        renders.append(text)
+    return renders[0] if renders[0] == renders[1] else None
 
 
 def _target_id(plan: Plan, scp_target: str) -> str | None:

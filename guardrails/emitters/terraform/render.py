@@ -12,7 +12,7 @@ checkov: entries of ``guardrails/data/suppressions.yaml`` with format terraform 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 import jinja2
@@ -116,8 +116,57 @@ def align(text: str) -> str:
 
 def render(plan: Plan, template: str, **context: object) -> str:
     """One template as a file: the provenance header, the body, aligned."""
+    if not context:
+        return _static(header_text(plan), template)
     body = environment().get_template(template).render(**context)
     return align(f"# {comment(header_text(plan)).text}\n\n{body}")
+
+
+@cache
+def _static(header: str, template: str) -> str:
+    # A template without context (variables.tf, the headings of roles.tf...) is the same text in every module
+    # that has it (22 modules at 1,000 accounts): rendered once per header.
+    body = environment().get_template(template).render()
+    return align(f"# {comment(header).text}\n\n{body}")
+
+
+Blocks = dict[tuple[object, ...], str]
+"""Memo of :func:`block`: (template, context items) → aligned text; one per emit, shared by every module."""
+
+
+def block(memo: Blocks | None, template: str, **context: object) -> str:
+    """One template rendered without header, aligned: the blocks of one principal (a role with its trust and
+    attachments, a group, a managed policy), for :func:`assemble`.
+
+    The same principal is in many classes (41 principals x 22 classes at 1,000 accounts, ~200 distinct), so it is
+    rendered once per distinct context. The memo key is the template and its whole context, plan values compared by
+    value (frozen dataclasses, tuples, strings), never by id: a template is a pure function of its context (its
+    filters and ``suppressions`` read only their arguments and the packaged suppressions), so an equal key gives
+    the same text. The only fields equality ignores (``origin``) are diagnostics that no template writes. ``memo`` None renders every time (the plain path tests/test_terraform_blocks.py compares)."""
+    key = (template, *context.items())  # keyword order is the call site's: at worst a miss, never a wrong hit
+    text = memo.get(key) if memo is not None else None  # one lookup: hashing a principal walks its documents
+    if text is None:
+        text = align(environment().get_template(template).render(**context))
+        if memo is not None:
+            memo[key] = text
+    return text
+
+
+Block = tuple[str, dict[str, object]]
+"""A template and its context: the blocks of one principal."""
+
+
+def render_blocks(plan: Plan, heading: str, blocks: Iterable[Block], memo: Blocks | None) -> str:
+    """A file of principals: the ``heading`` template with the header, then each block (:func:`block`)."""
+    return assemble(render(plan, heading), (block(memo, template, **context) for template, context in blocks))
+
+
+def assemble(head: str, blocks: Iterable[str]) -> str:
+    """``head`` (an aligned file) and the aligned ``blocks`` after it, one blank line apart: the same text as
+    aligning the whole concatenation once. align's state never crosses a blank line: the chain of ``=`` lines ends
+    at it, and of the blank lines between two pieces it keeps exactly one (``head`` ends with a comment or ``}``,
+    never ``{``, and a block never begins with ``}``)."""
+    return head + "".join("\n" + text for text in blocks if text.strip())
 
 
 def versions(plan: Plan, *, root: bool) -> str:
