@@ -103,7 +103,7 @@ class View:
         # The tree's manifest with these roles, given as values (what parsing it written out with them gives,
         # tests/test_escalation_fast.py): the large file is not written out and parsed again. ``extended`` keeps
         # the tree's manifest text; nothing reads an Organization's manifest text but its manifest.
-        self.org = Organization(extended, replace(self.manifest, classes=tuple(classes)))
+        self.org = Organization(extended, parsed=replace(self.manifest, classes=tuple(classes)))
         self._decisions: dict[tuple[Any, ...], Decision] = {}
         self._identity: dict[tuple[str, str], tuple[tuple[Policy, ...], Policy | None]] = {}
         self._admin: dict[str, Policy] = {}

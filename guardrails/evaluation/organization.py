@@ -98,7 +98,8 @@ class Organization:
 
     files: Mapping[str, str]
     # The files' manifest when the caller holds it already (the escalation analysis's, with the roles it adds).
-    parsed: InitVar[Manifest | None] = None
+    # Keyword-only: subclasses add positional fields (review.sources.SourcedOrganization's label and notes).
+    parsed: InitVar[Manifest | None] = field(default=None, kw_only=True)
     manifest: Manifest = field(init=False, repr=False)
     # Parsed documents by (file, account id, region): every request of every test reads the same few documents.
     _parsed: dict[tuple[str, str, str], dict[str, Any]] = field(init=False, default_factory=dict, repr=False)
