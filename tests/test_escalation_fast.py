@@ -14,10 +14,10 @@ from guardrails.escalation.catalog import catalog
 from guardrails.escalation.controls import owner_patterns, tamper_requests
 from guardrails.escalation.functions import _TYPE, _blocks
 from guardrails.escalation.scope import Scope
-from guardrails.escalation.view import NONE, Node, View, _element, _names
+from guardrails.escalation.view import LISTING, NONE, Node, View, _element, _exceptions_keep_identity, _names
 from guardrails.evaluation.engine import Policy
 from guardrails.evaluation.lockout.paths import PathGroups
-from guardrails.evaluation.organization import Account, PrincipalSpec
+from guardrails.evaluation.organization import Account, PrincipalSpec, parse_principal
 from guardrails.evaluation.statements import statements_of
 from guardrails.iam.actions import any_action_matches
 from guardrails.iam.manifest import MANIFEST, Manifest
@@ -79,6 +79,21 @@ def test_the_filter_answers_what_the_statements_say(compiled: Compiled) -> None:
                 for resource in resources:
                     assert view.may_allow(node, account, action, resource) == _plain_may(
                         view, node, account, action, resource), (node, account.name, action, resource)
+
+
+def test_the_identity_read_from_the_memo_is_what_prepare_gives(compiled: Compiled) -> None:
+    """View.identity reads the evaluator's memo of a principal's policies (no request prepared for it): the same
+    policies, boundary and unmodeled ARNs as the policy set of the request it once prepared, for every principal
+    of every group, the function and probe roles too."""
+    assert _exceptions_keep_identity(LISTING)
+    for scope in _scopes(compiled.files):
+        view, account = scope.view, scope.account
+        probes = [Node(f"role/{p.name}", synthetic="new-role") for p in view.probe_nodes(account)]
+        for node in [*scope.principals, *probes]:
+            _, policies = view.org.prepare(parse_principal(node.base), account.name, LISTING, "*")
+            assert view.identity(node, account) == (policies.identity, policies.boundary), node
+            assert view.unmodeled(node, account) == policies.unmodeled, node
+            assert view.caller(node, account) == view.org.caller(parse_principal(node.base), account)
 
 
 def test_the_methods_looked_at_are_the_possible_ones(compiled: Compiled) -> None:

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from guardrails.escalation.catalog import Method, catalog
 from guardrails.escalation.scope import ANY_USER, Hop, Scope, grant_of
 from guardrails.escalation.view import ADMINISTRATOR, NONE, Node
-from guardrails.evaluation.organization import PrincipalSpec
 from guardrails.iam.arns import aws_managed_policy_arn, iam_arn
 
 __all__ = ["ANY_USER", "Hop", "Scope", "hops"]
@@ -63,7 +62,7 @@ def _roles(scope: Scope, node: Node, method: Method) -> list[Hop]:
 
 def _assumed_roles(scope: Scope, node: Node, method: Method) -> list[Hop]:
     out: list[Hop] = []
-    caller = scope.view.org.caller(PrincipalSpec(*node.base.split("/", 1)), scope.account)  # type: ignore[arg-type]
+    caller = scope.view.caller(node, scope.account)
     # Only the roles whose trust names the caller or its account (the others cannot be assumed by it).
     for role, named in scope.named_targets(caller, node.base):
         arn = scope.arn_of(role)

@@ -23,11 +23,12 @@ from typing import Any
 
 from guardrails.escalation.catalog import catalog
 from guardrails.escalation.functions import Function, functions
-from guardrails.evaluation.engine import Decision, Policy, PolicySet, Request, evaluate
+from guardrails.evaluation import unconditional
+from guardrails.evaluation.engine import Caller, Decision, Policy, PolicySet, Request, evaluate
 from guardrails.evaluation.organization import Account, Organization, PrincipalSpec, parse_principal
 from guardrails.evaluation.statements import action_applies, statements_of
 from guardrails.evaluation.matching import glob_matches
-from guardrails.iam.actions import action_matcher, glob_regex
+from guardrails.iam.actions import action_matcher, action_matches, glob_regex
 from guardrails.iam.arns import aws_managed_policy_arn
 from guardrails.iam.manifest import AccountClass, Manifest, RoleEntry
 
@@ -36,6 +37,7 @@ NONE = "-"  # Node.boundary: no boundary at all
 PROBE_NAME = "guardrails-escalation-probe"
 MAX_PROBES = 4  # paths a class's CreateRole grants name, "/" included
 ADMINISTRATOR = "AdministratorAccess"
+LISTING = "iam:ListRoles"  # the request whose policy set View.identity reads (any action no exception names)
 # Request keys of a person signed in with MFA (users, group members, Identity Center sessions, roles whose trust
 # requires MFA): https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
 MFA = {"aws:MultiFactorAuthPresent": ("true",), "aws:MultiFactorAuthAge": ("300",)}
@@ -107,6 +109,7 @@ class View:
         self._decisions: dict[tuple[Any, ...], Decision] = {}
         self._identity: dict[tuple[str, str], tuple[tuple[Policy, ...], Policy | None]] = {}
         self._admin: dict[str, Policy] = {}
+        self._callers: dict[tuple[str, str], Caller] = {}
         self._mfa: dict[tuple[str, str], bool] = {}
         self._unmodeled: dict[tuple[str, str], tuple[str, ...]] = {}
         self._flags: dict[tuple[str, str, str], bool] = {}
@@ -153,9 +156,20 @@ class View:
         """The node's identity policies and boundary (after the escalation's change)."""
         key = (node.base, account.name)
         if key not in self._identity:
-            _, policies = self.org.prepare(parse_principal(node.base), account.name, "iam:ListRoles", "*")
-            self._identity[key] = (policies.identity, policies.boundary)
-            self._unmodeled[key] = policies.unmodeled
+            spec = parse_principal(node.base)
+            if _exceptions_keep_identity(LISTING):
+                # What ``org.prepare(spec, account, LISTING, "*")`` puts in its policy set: the principal's
+                # identity, boundary and unmodeled ARNs (its memo), less what the documented exceptions applying to
+                # the action leave out, and none of them leaves these out for it (checked above, from the data
+                # file). The caller is what the rest of prepare could refuse for the analysis's principals (the
+                # class's own; tests/test_escalation_fast.py compares both ways): asked first, as prepare asks it.
+                self.caller(node, account)
+                identity, boundary, unmodeled = self.org.identity_policies(spec, account)
+            else:
+                _, policies = self.org.prepare(spec, account.name, LISTING, "*")
+                identity, boundary, unmodeled = policies.identity, policies.boundary, policies.unmodeled
+            self._identity[key] = (identity, boundary)
+            self._unmodeled[key] = unmodeled
         identity, boundary = self._identity[key]
         if node.admin:
             identity = (*identity, self.administrator(account))
@@ -164,6 +178,15 @@ class View:
         elif node.boundary != OWN:
             boundary = self.boundary_policy(node.boundary, account)
         return identity, boundary
+
+    def caller(self, node: Node | str, account: Account) -> Caller:
+        """The evaluator's caller for the node's principal (the same for every change an escalation makes)."""
+        base = node.base if isinstance(node, Node) else node
+        key = (base, account.name)
+        found = self._callers.get(key)
+        if found is None:
+            found = self._callers[key] = self.org.caller(parse_principal(base), account)
+        return found
 
     def unmodeled(self, node: Node, account: Account) -> tuple[str, ...]:
         """AWS managed policies of the node without a document in guardrails' reference data."""
@@ -314,6 +337,14 @@ class View:
     @property
     def evaluations(self) -> int:
         return len(self._decisions)
+
+
+@lru_cache(maxsize=None)
+def _exceptions_keep_identity(action: str) -> bool:
+    """Does no documented exception (guardrails/data/unconditional_requests.yaml) that could apply to the action
+    leave out the identity policies or the boundary? Then a request's policy set for it has the principal's own."""
+    return not any(action_matches(entry.action, action) and {"identity", "boundary"} & set(entry.not_deniable_by)
+                   for entry in unconditional.entries())
 
 
 def _names(statements: tuple[tuple[bool, tuple[str, ...]], ...], resource: str | None) -> bool:

@@ -235,6 +235,13 @@ class Organization:
         value = kept[key] = build()
         return value
 
+    def identity_policies(self, spec: PrincipalSpec, account: Account
+                          ) -> tuple[tuple[Policy, ...], Policy | None, tuple[str, ...]]:
+        """The principal's identity policies, boundary and unmodeled ARNs in the account: what every request it
+        prepares starts from, before the documented exceptions of the request's action (the same memo)."""
+        return self.memo(("identity", spec.kind, spec.name, account.name),
+                         lambda: preparing._identity(self, spec, account))[:3]
+
     def managed_policy(self, arn: str, account: Account) -> Policy | None:
         """A managed policy by ARN as attached in ``account``: ours from the tree, AWS's from reference data."""
         return attachments.managed_policy(self, arn, account)
