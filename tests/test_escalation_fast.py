@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
+from types import SimpleNamespace
+
 import pytest
+
+from guardrails.escalation import _parsed_manifest, analyze_escalation
+from guardrails.escalation.report import class_rows
 
 from guardrails.escalation.analysis import _request_blocks
 from guardrails.escalation.catalog import catalog
@@ -181,3 +187,14 @@ def test_the_extended_manifest_is_what_parsing_it_written_out_gives(compiled: Co
              "inline_policies": list(r.inline_policies), "boundary": None, "max_session_duration": 3600}
             for r in added]
     assert view.org.manifest == Manifest.from_json(json.dumps(written))
+
+
+def test_the_compilations_manifest_gives_the_analysis_parsing_it_gives(compiled: Compiled) -> None:
+    """analyze_escalation takes the manifest of the compilation's Organization (parsed already) instead of
+    parsing the files' manifest again: the reports, diagnostics and rows are those of a View that parses it."""
+    assert _parsed_manifest(compiled) is compiled.organization.manifest
+    plain = analyze_escalation(SimpleNamespace(plan=compiled.plan, files=compiled.files), today=date(2026, 12, 1))
+    assert _parsed_manifest(SimpleNamespace(plan=compiled.plan, files=compiled.files)) is None
+    fast = analyze_escalation(compiled, today=date(2026, 12, 1))
+    assert fast.reports == plain.reports and fast.diagnostics == plain.diagnostics
+    assert class_rows(fast.analysis) == class_rows(plain.analysis)

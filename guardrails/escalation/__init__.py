@@ -27,6 +27,8 @@ from guardrails.escalation.findings import diagnostics
 from guardrails.escalation.owners import Owner
 from guardrails.escalation.report import reports
 from guardrails.escalation.view import View
+from guardrails.evaluation.organization import Organization
+from guardrails.iam.manifest import MANIFEST, Manifest
 from guardrails.policies.ir import Plan
 
 
@@ -60,11 +62,23 @@ def analyze_escalation(compiled: CompiledTree, *, declared: Mapping[str, Sequenc
     entries (as the build's risk analysis maps them); ``owners``: principals that own the controls besides
     break-glass and the deployment principals — ``role/NAME`` patterns (every control) or :class:`Owner` entries
     (the blueprint's ``security.control_owners``: every control, or the ones listed)."""
-    # One View for both: it parses the tree's manifest once (a large file at 1,000 accounts).
-    view = View(compiled.files)
+    # One View for both: it parses the tree's manifest once (a large file at 1,000 accounts), or not at all when the
+    # compilation's Organization holds it (the build's access tests and lockout proof parsed it; the worker's share
+    # of the access matrix reads it next) and was made from the same manifest text.
+    view = View(compiled.files, _parsed_manifest(compiled))
     analysis = analyze(compiled.files, compiled.plan, owners=owners, declared=declared, view=view)
     found = diagnostics(analysis, compiled.plan, view.manifest, today or date.today())
     return Escalation(analysis, found, reports(analysis, compiled.plan.source_name))
+
+
+def _parsed_manifest(compiled: CompiledTree) -> Manifest | None:
+    """The manifest of the compilation's Organization (``guardrails.pipeline.Compiled.organization``), when it has
+    one of these files' manifest text (the same string object in a build: the check costs nothing then)."""
+    organization = getattr(compiled, "organization", None)
+    if not isinstance(organization, Organization):
+        return None
+    text = compiled.files.get(MANIFEST)
+    return organization.manifest if text is not None and organization.files.get(MANIFEST) == text else None
 
 
 __all__ = ["Escalation", "Owner", "analyze_escalation"]

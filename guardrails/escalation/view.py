@@ -71,10 +71,12 @@ class Probe:
 class View:
     """The analysis's organization: the compiled tree, the function roles and the probe roles."""
 
-    def __init__(self, files: Mapping[str, str]) -> None:
+    def __init__(self, files: Mapping[str, str], manifest: Manifest | None = None) -> None:
+        """``manifest``: the files' manifest when the caller has parsed it already (``Manifest.from_files`` of the
+        same files; it is a frozen value, only read)."""
         policy_files = {p: t for p, t in files.items() if p.startswith("policies/")}
         # The compiled tree's own manifest (what the diagnostics read); its errors are an Organization's.
-        self.manifest = Manifest.from_files(policy_files)
+        self.manifest = manifest if manifest is not None else Manifest.from_files(policy_files)
         self.partition = self.manifest.organization.partition
         self.functions = functions(files, self.partition)
         self.probes: dict[str, tuple[Probe, ...]] = {}
