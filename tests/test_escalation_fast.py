@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 from types import SimpleNamespace
 
@@ -17,7 +18,7 @@ from guardrails.escalation.report import class_rows
 
 from guardrails.escalation.analysis import _request_blocks
 from guardrails.escalation.catalog import catalog
-from guardrails.escalation.controls import owner_patterns, tamper_requests
+from guardrails.escalation.controls import is_owner, owner_patterns, tamper_requests
 from guardrails.escalation.functions import _TYPE, _blocks
 from guardrails.escalation.scope import Scope
 from guardrails.escalation.view import LISTING, NONE, Node, View, _element, _exceptions_keep_identity, _names
@@ -25,7 +26,7 @@ from guardrails.evaluation.engine import Policy
 from guardrails.evaluation.lockout.paths import PathGroups
 from guardrails.evaluation.organization import Account, PrincipalSpec, parse_principal
 from guardrails.evaluation.statements import statements_of
-from guardrails.iam.actions import any_action_matches
+from guardrails.iam.actions import any_action_matches, wildcard_matches
 from guardrails.iam.manifest import MANIFEST, Manifest
 from guardrails.pipeline import Compiled, compile_blueprint
 from .bench import write_blueprint
@@ -198,3 +199,43 @@ def test_the_compilations_manifest_gives_the_analysis_parsing_it_gives(compiled:
     fast = analyze_escalation(compiled, today=date(2026, 12, 1))
     assert fast.reports == plain.reports and fast.diagnostics == plain.diagnostics
     assert class_rows(fast.analysis) == class_rows(plain.analysis)
+
+
+def test_owner_patterns_matched_by_strings_are_the_plain_match(compiled: Compiled) -> None:
+    """is_owner matches (kind/name, role path, patterns) once for every class: the answer is the plain match."""
+    for scope in _scopes(compiled.files):
+        patterns = owner_patterns(scope, compiled.plan, ["role/*admin*", "group/*", "role/workload/*", "user/x"])
+        for node in [*scope.principals, *(Node(n.base, True) for n in scope.principals)]:
+            kind, name = node.base.split("/", 1)
+            entry = scope.entries.get(node.base) if kind == "role" else None
+            path = entry.path.lstrip("/") if entry else ""
+            for owners in [patterns, *((p,) for p in patterns)]:
+                plain = any(p.partition("/")[0] == kind and (wildcard_matches(p.partition("/")[2], name) or
+                                                             wildcard_matches(p.partition("/")[2], path + name))
+                            for p in owners)
+                assert is_owner(node, owners, scope) == plain, (node, owners)
+
+
+def test_an_unreadable_trust_raises_where_the_role_by_role_loop_does(synthetic: Compiled) -> None:
+    """named_targets lists the roles naming a caller once per caller; when a trust cannot be read it walks the
+    roles one by one as before: the same roles, or the same error, as a loop asking each role's trust."""
+    scope = _scopes(synthetic.files)[0]
+    victim = scope.role_targets[len(scope.role_targets) // 2]
+    files = dict(synthetic.files)
+    files[scope.entries[victim.base].trust] = "{"
+    scope = Scope(View(files), scope.account)
+
+    def outcome(run: Callable[[], list[tuple[Node, str]]]) -> object:
+        try:
+            return run()
+        except Exception as exc:  # noqa: BLE001 - the error is what is compared
+            return type(exc), str(exc)
+
+    failed = 0
+    for node in [*scope.principals[:4], victim]:
+        caller = scope.view.caller(node, scope.account)
+        plain = outcome(lambda: [(r, how) for r in scope.role_targets if r.base != node.base
+                                 for how in (scope._named(scope.entries[r.base].trust, caller),) if how])
+        assert outcome(lambda: list(scope.named_targets(caller, node.base))) == plain, node
+        failed += isinstance(plain, tuple)
+    assert failed  # the broken trust was met

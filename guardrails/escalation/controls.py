@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from guardrails.escalation.catalog import Control, catalog
@@ -73,14 +73,21 @@ def is_owner(node: Node, owners: Iterable[str], scope: Scope) -> bool:
 
 
 def _is_owner(node: Node, owners: tuple[str, ...], scope: Scope) -> bool:
-    name = node.base.split("/", 1)[1]
     path = ""
     if node.kind == "role":
         entry = scope.entries.get(node.base)
         path = entry.path.lstrip("/") if entry else ""
+    return _named_by(node.base, path, owners)
+
+
+@lru_cache(maxsize=1 << 14)
+def _named_by(base: str, path: str, owners: tuple[str, ...]) -> bool:
+    """Does an owner pattern name the principal ``base`` (``kind/name``, a role under ``path``)? A function of
+    these strings alone: the same role of every class (and each pattern asked alone) is matched once."""
+    kind, name = base.split("/", 1)
     for pattern in owners:
-        kind, _, wanted = pattern.partition("/")
-        if kind == node.kind and (wildcard_matches(wanted, name) or wildcard_matches(wanted, f"{path}{name}")):
+        wanted_kind, _, wanted = pattern.partition("/")
+        if kind == wanted_kind and (wildcard_matches(wanted, name) or wildcard_matches(wanted, f"{path}{name}")):
             return True
     return False
 

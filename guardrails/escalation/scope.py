@@ -45,6 +45,8 @@ class Scope:
     _names: dict[Caller, dict[str, str]] = field(default_factory=dict)  # caller → trust text → how it is named
     _possible: dict[tuple[object, tuple[str, ...], tuple[str, ...]], bool] = field(default_factory=dict)
     _trusts: list[tuple[Node, str, str]] | None = None  # (role target, its trust text, the trust file)
+    _texts: dict[str, str] = field(default_factory=dict)  # trust text → its first file (_trust_list)
+    _named_lists: dict[Caller, list[tuple[Node, str]]] = field(default_factory=dict)  # named_targets' for but=""
     _candidates: dict[object, tuple[Method, ...]] = field(default_factory=dict)
     owners: dict[tuple[str, tuple[str, ...]], bool] = field(default_factory=dict)  # controls.is_owner's
 
@@ -134,14 +136,42 @@ class Scope:
 
     def named_targets(self, caller: Caller, but: str) -> Iterator[tuple[Node, str]]:
         """The role targets (but the one whose base is ``but``) whose trust names the caller, in order, with
-        :meth:`names`' answer; lazily, role by role as a loop asking :meth:`names` would (a trust the evaluator
-        refuses raises at the same role), but with each trust text read once for the caller."""
+        :meth:`names`' answer. Every assume-role method of every node the caller stands for asks it: the roles
+        naming the caller are listed once per caller (:meth:`_named` is a function of the trust text and the
+        caller). When a trust of the class cannot be read for the caller, nothing is kept and the roles are gone
+        through lazily, raising where a loop asking :meth:`names` would (at that role, and not for ``but``'s own)."""
+        named = self._named_lists.get(caller)
+        if named is None:
+            try:
+                named = self._all_named(caller)
+            except Exception:  # noqa: BLE001 - the lazy walk below raises it again, at the role a loop would
+                return self._named_lazily(caller, but)
+            self._named_lists[caller] = named
+        return iter([(role, how) for role, how in named if role.base != but])
+
+    def _all_named(self, caller: Caller) -> list[tuple[Node, str]]:
+        """Every role target whose trust names the caller, in order: each distinct trust text decided once."""
+        trusts = self._trust_list()
+        by_text = self._names.setdefault(caller, {})
+        for text, path in self._texts.items():
+            if text not in by_text:
+                by_text[text] = self._named(path, caller)
+        return [(role, by_text[text]) for role, text, _ in trusts if by_text[text]]
+
+    def _trust_list(self) -> list[tuple[Node, str, str]]:
+        """(role target, its trust text, the trust file), in role order; ``_texts``: each text's first file."""
         if self._trusts is None:
             files = self.view.org.files
             self._trusts = [(role, files.get(path, path), path) for role in self.role_targets
                             for path in (self.entries[role.base].trust,)]
+            for _, text, path in self._trusts:
+                self._texts.setdefault(text, path)
+        return self._trusts
+
+    def _named_lazily(self, caller: Caller, but: str) -> Iterator[tuple[Node, str]]:
+        """:meth:`named_targets`, role by role, each trust text read once for the caller."""
         by_text = self._names.setdefault(caller, {})
-        for role, text, path in self._trusts:
+        for role, text, path in self._trust_list():
             if role.base == but:
                 continue
             how = by_text.get(text)

@@ -83,6 +83,7 @@ class View:
         extended = dict(policy_files)
         management = {a.class_key for a in self.manifest.accounts if a.management}
         classes = []
+        create_role: dict[str, tuple[str, ...]] = {}
         for cls in self.manifest.classes:
             key = cls.key
             roles = list(cls.roles)
@@ -97,7 +98,7 @@ class View:
                 trust = f"policies/escalation/{key}/functions/{fn.role_name}-trust.json"
                 extended[trust] = fn.trust
                 roles.append(_role(fn.role_name, fn.role_path, trust, inline))
-            probes = _probes(self.manifest, cls, roles, extended)
+            probes = _probes(self.manifest, cls, roles, extended, create_role)
             self.probes[key] = probes
             trust = f"policies/escalation/{key}/probe-trust.json"
             extended[trust] = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -383,21 +384,19 @@ def _role(name: str, path: str, trust: str, inline: list[str]) -> RoleEntry:
     return RoleEntry(name, path, trust, (), tuple(inline), None, 3600)
 
 
-def _probes(tree: Manifest, cls: AccountClass, roles: list[RoleEntry], files: Mapping[str, str]
-            ) -> tuple[Probe, ...]:
+def _probes(tree: Manifest, cls: AccountClass, roles: list[RoleEntry], files: Mapping[str, str],
+            known: dict[str, tuple[str, ...]]) -> tuple[Probe, ...]:
     """Where the class's policies (its ``roles``: the function roles too) let someone create roles: a probe under
     each path their iam:CreateRole grants name (``role/workload/*`` → ``/workload/``), and ``/`` for grants on
-    ``*``."""
+    ``*``. ``known``: each document's CreateRole resources, by path (the files do not change)."""
     patterns: set[str] = set()
     documents = [entry.file for entry in cls.managed_policies]
     documents += [p for role in roles for p in role.inline_policies]
     documents += [entry.file for entry in tree.permission_sets if entry.file]
     for path in dict.fromkeys(documents):
-        for statement in statements_of(Policy(path, "identity", json.loads(files[path]))):
-            if statement["Effect"] != "Allow" or not action_applies(statement, "iam:CreateRole"):
-                continue
-            for pattern in _as_list(statement.get("Resource", "*")):
-                patterns.add(pattern)
+        if path not in known:  # the permission sets' documents are every class's: read once
+            known[path] = _create_role_resources(path, files[path])
+        patterns.update(known[path])
     taken = {role.name for role in roles}
     probes = [Probe("/", PROBE_NAME)]
     for pattern in sorted(patterns):
@@ -413,6 +412,13 @@ def _probes(tree: Manifest, cls: AccountClass, roles: list[RoleEntry], files: Ma
         if name not in taken and glob_regex((tail,), ignore_case=False).match(f"{path.lstrip('/')}{name}"):
             probes.append(Probe(path, name))
     return tuple(probes)
+
+
+def _create_role_resources(path: str, text: str) -> tuple[str, ...]:
+    """The Resource patterns of a document's Allow statements that grant iam:CreateRole."""
+    return tuple(pattern for statement in statements_of(Policy(path, "identity", json.loads(text)))
+                 if statement["Effect"] == "Allow" and action_applies(statement, "iam:CreateRole")
+                 for pattern in _as_list(statement.get("Resource", "*")))
 
 
 def _concrete(pattern: str, fill: str) -> str:
