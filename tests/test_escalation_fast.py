@@ -21,7 +21,8 @@ from guardrails.escalation.catalog import catalog
 from guardrails.escalation.controls import is_owner, owner_patterns, tamper_requests
 from guardrails.escalation.functions import _TYPE, _blocks
 from guardrails.escalation.scope import Scope
-from guardrails.escalation.view import LISTING, NONE, Node, View, _element, _exceptions_keep_identity, _names
+from guardrails.escalation.view import (LISTING, NONE, Node, View, _element, _exceptions_keep_identity, _names,
+                                        _probes)
 from guardrails.evaluation.engine import Policy
 from guardrails.evaluation.lockout.paths import PathGroups
 from guardrails.evaluation.organization import Account, PrincipalSpec, parse_principal
@@ -239,3 +240,12 @@ def test_an_unreadable_trust_raises_where_the_role_by_role_loop_does(synthetic: 
         assert outcome(lambda: list(scope.named_targets(caller, node.base))) == plain, node
         failed += isinstance(plain, tuple)
     assert failed  # the broken trust was met
+
+
+def test_the_probes_of_each_class_are_those_read_without_the_shared_texts(compiled: Compiled) -> None:
+    """The View reads each document text's CreateRole grants once for every class: each class's probes are those
+    read from its own documents alone."""
+    view = View(compiled.files)
+    for cls in view.org.manifest.classes:
+        roles = [r for r in cls.roles if r.name not in {p.name for p in view.probes[cls.key]}]
+        assert _probes(view.manifest, cls, roles, view.org.files, {}) == view.probes[cls.key], cls.key

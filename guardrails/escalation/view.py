@@ -388,15 +388,18 @@ def _probes(tree: Manifest, cls: AccountClass, roles: list[RoleEntry], files: Ma
             known: dict[str, tuple[str, ...]]) -> tuple[Probe, ...]:
     """Where the class's policies (its ``roles``: the function roles too) let someone create roles: a probe under
     each path their iam:CreateRole grants name (``role/workload/*`` → ``/workload/``), and ``/`` for grants on
-    ``*``. ``known``: each document's CreateRole resources, by path (the files do not change)."""
+    ``*``. ``known``: the CreateRole resources of each document text read so far."""
     patterns: set[str] = set()
     documents = [entry.file for entry in cls.managed_policies]
     documents += [p for role in roles for p in role.inline_policies]
     documents += [entry.file for entry in tree.permission_sets if entry.file]
     for path in dict.fromkeys(documents):
-        if path not in known:  # the permission sets' documents are every class's: read once
-            known[path] = _create_role_resources(path, files[path])
-        patterns.update(known[path])
+        # By text: the permission sets' documents are every class's, a job function's the same text in each class
+        # (its account placeholders unexpanded): each read once (a malformed one still raises at its first path).
+        text = files[path]
+        if text not in known:
+            known[text] = _create_role_resources(path, text)
+        patterns.update(known[text])
     taken = {role.name for role in roles}
     probes = [Probe("/", PROBE_NAME)]
     for pattern in sorted(patterns):
