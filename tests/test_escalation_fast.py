@@ -1,7 +1,9 @@
 """The escalation analysis's shortcuts against the plain computations they replace, on real compiled trees (the
 example blueprint and a synthetic organization of tests/bench.py): the filter decided once per action signature
 (guardrails/escalation/view.py), the methods chosen once per signatures, the roles whose trust names a caller, the
-tampering requests skipped by run, and the templates' resource blocks found by search (functions.py)."""
+tampering requests skipped by run, the templates' resource blocks found by search (functions.py), the identity read
+from the evaluator's memo, the compilation's parsed manifest, the roles naming a caller listed once per caller, owner
+patterns matched once across classes and the probes' CreateRole grants read once per document text."""
 
 from __future__ import annotations
 
