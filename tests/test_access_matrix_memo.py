@@ -62,3 +62,19 @@ def test_the_signature_covers_every_input_field_the_engine_has() -> None:
     # kind and account always; the whole caller when a resource policy's Principal is compared with it.
     assert {f.name for f in fields(Caller)} == {
         "kind", "principal_arn", "account", "arn", "federated_provider", "service"}
+
+
+def test_a_probe_that_cannot_be_expanded_is_unknown_in_its_cells_only(example_compiled: Compiled) -> None:
+    """access_matrix expands each probe's resource once per group: a probe it cannot expand (an account the tree does
+    not have) is unknown with plain_cell's message in its own column, and the other probes are still evaluated."""
+    from guardrails.evaluation.access_matrix import PROBES, UNKNOWN, Probe
+
+    files = dict(example_compiled.files)
+    broken = Probe("broken", "read a bucket of no account", "s3:GetObject", "arn:aws:s3:::${account_id:nowhere}/x")
+    probes = (PROBES[0], broken)
+    fast = access_matrix(Organization(files), probes)
+    plain_org = Organization(files)
+    for group in fast.groups:
+        for principal, cells in group.rows:
+            assert cells[1].outcome == UNKNOWN
+            assert list(cells) == [plain_cell(plain_org, principal, group.representative, p) for p in probes]

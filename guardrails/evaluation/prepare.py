@@ -100,10 +100,10 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
         ("resource side", resource, trust, caller.account, stated, default_account, account.id),
         lambda: _resource_side(org, resource, trust, caller.account, stated, default_account, account.id),
         transient=True)
-    identity, boundary, unmodeled, notes, task_policy = org.memo(("identity", spec.kind, spec.name, account.name),
-                                                                 lambda: _identity(org, spec, account))
-    # SCPs bind the organization's principals; an outside principal's SCPs (if any) are unknown.
-    scp_levels: Levels = org.scp_levels(account) if caller.kind in ("user", "role", "root") and not outside else ()
+    # Every resource a principal is asked about shares its identity half: built once per principal and account.
+    (identity, boundary, unmodeled, notes, task_policy), scp_levels, principal_classes = org.memo(
+        ("principal half", spec.kind, spec.name, account.name),
+        lambda: _principal_half(org, spec, account, caller, outside))
     rcp_levels: Levels = org.rcp_levels(target) if target is not None else ()
     resource_policy, required = side.policy, False
     if trust:
@@ -121,13 +121,23 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
                          boundary_unknown=_missing_boundary(org, given, target))
     # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
     # and resources, service-linked roles, calls that need no permission.
-    return Side(caller, given, resource_account, target,
-                unconditional.principal_classes(caller.kind, spec.kind, caller.principal_arn,
-                                                account.management and not outside),
+    return Side(caller, given, resource_account, target, principal_classes,
                 unconditional.resource_classes(resource, resource_account, caller.account,
                                                target is not None and target.management), policies,
                 org.memo(("context", caller, spec, account.name, resource_account),
                          lambda: defaults(org, caller, spec, account, resource_account)))
+
+
+def _principal_half(org: Organization, spec: PrincipalSpec, account: Account, caller: Caller, outside: bool
+                    ) -> tuple[tuple[tuple[Policy, ...], Policy | None, tuple[str, ...], tuple[tuple[str, str], ...],
+                                     Policy | None], Levels, frozenset[str]]:
+    """What :func:`_side` reads of the principal whatever the resource: its policies (:func:`_identity`), its SCP path
+    and the documented exceptions' words for it. Only the first two can raise, in that order, as before."""
+    identity = org.memo(("identity", spec.kind, spec.name, account.name), lambda: _identity(org, spec, account))
+    # SCPs bind the organization's principals; an outside principal's SCPs (if any) are unknown.
+    scp_levels: Levels = org.scp_levels(account) if caller.kind in ("user", "role", "root") and not outside else ()
+    return identity, scp_levels, unconditional.principal_classes(caller.kind, spec.kind, caller.principal_arn,
+                                                                 account.management and not outside)
 
 
 def _resource_side(org: Organization, resource: str, trust: bool, caller_account: str | None, stated: str | None,
