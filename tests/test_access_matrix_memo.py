@@ -78,3 +78,45 @@ def test_a_probe_that_cannot_be_expanded_is_unknown_in_its_cells_only(example_co
         for principal, cells in group.rows:
             assert cells[1].outcome == UNKNOWN
             assert list(cells) == [plain_cell(plain_org, principal, group.representative, p) for p in probes]
+
+
+def _same_inputs_as_one_resource_at_a_time(files: dict[str, str]) -> int:
+    """prepare shares one Side between the resources of a principal that have no resource policy and agree on what
+    the rest of the Side reads of them (guardrails.evaluation.prepare._side): every request it prepares that way
+    equals the one an organization that was never asked about another resource prepares."""
+    from guardrails.evaluation.access_matrix import PROBES
+    from guardrails.evaluation.context import _NOW
+    from guardrails.evaluation.lockout.paths import PathGroups
+
+    shared = Organization(files)
+    reps = [path.account for path, _ in PathGroups(shared).groups(by_class=True)]
+    # The probes in the principal's account, in another account of the tree and in an account outside it.
+    outside = "arn:aws:secretsmanager:us-east-1:999999999999:secret:elsewhere-AbCdEf"
+    asked = [(probe.action, probe.resource, i) for probe in PROBES for i in (0, 1)]
+    asked.append(("secretsmanager:GetSecretValue", outside, 0))
+    alone: dict[str, Organization] = {}  # each asked about one resource only
+    compared = 0
+    for n, rep in enumerate(reps):
+        for spec in shared.principals(rep):
+            for action, written, other in asked:
+                resource = shared.expand(written, reps[(n + other) % len(reps)])
+                fast, fast_policies = shared.prepare(spec, rep.name, action, resource)
+                plain, plain_policies = alone.setdefault(resource, Organization(files)).prepare(
+                    spec, rep.name, action, resource)
+                assert fast_policies == plain_policies, (rep.name, str(spec), action, resource)
+                assert ({k: v for k, v in fast.context.items() if k not in _NOW}
+                        == {k: v for k, v in plain.context.items() if k not in _NOW})
+                assert (fast.caller, fast.action, fast.resource, fast.resource_account, fast.resource_types,
+                        fast.context_origin) == (plain.caller, plain.action, plain.resource, plain.resource_account,
+                                                 plain.resource_types, plain.context_origin), (rep.name, str(spec))
+                compared += 1
+    return compared
+
+
+def test_shared_sides_are_the_plain_ones_on_the_example(example_compiled: Compiled) -> None:
+    assert _same_inputs_as_one_resource_at_a_time(dict(example_compiled.files)) > 0
+
+
+def test_shared_sides_are_the_plain_ones_on_a_synthetic_tree(tmp_path: Path) -> None:
+    files = compile_policy_tree(write_blueprint(tmp_path / "bp", 200), run_tests=False).files
+    assert _same_inputs_as_one_resource_at_a_time(dict(files)) > 500
