@@ -120,3 +120,26 @@ def test_shared_sides_are_the_plain_ones_on_the_example(example_compiled: Compil
 def test_shared_sides_are_the_plain_ones_on_a_synthetic_tree(tmp_path: Path) -> None:
     files = compile_policy_tree(write_blueprint(tmp_path / "bp", 200), run_tests=False).files
     assert _same_inputs_as_one_resource_at_a_time(dict(files)) > 500
+
+
+def test_one_walk_finds_what_statements_for_finds(example_compiled: Compiled) -> None:
+    """decision_memo._naming walks a document once for both effects: the same statements statements_for finds for
+    each, and None for a document statements_for refuses."""
+    from guardrails.evaluation.access_matrix import PROBES
+    from guardrails.evaluation.decision_memo import _naming
+    from guardrails.evaluation.engine import Policy
+    from guardrails.evaluation.statements import statements_for
+
+    organization = Organization(dict(example_compiled.files))
+    account = next(a for a in organization.accounts.values() if not a.management)
+    policies = [p for spec in organization.principals(account)
+                for p in organization.prepare(spec, account.name, "s3:GetObject", "*")[1].identity]
+    policies += [p for _, attached in organization.scp_levels(account) for p in attached]
+    policies.append(Policy("bad", "identity", {"Statement": [{"Effect": "Allow", "Action": 3, "Resource": "*"}]}))
+    actions = [p.action for p in PROBES] + ["iam:PassRole", "sts:AssumeRole"]
+    for policy in policies:
+        for action in actions:
+            allow, deny = statements_for(policy, "Allow", action), statements_for(policy, "Deny", action)
+            expected = None if allow is None or deny is None else (list(allow), list(deny))
+            assert _naming(policy, action) == expected, (policy.name, action)
+    assert _naming(policies[-1], "s3:GetObject") is None
