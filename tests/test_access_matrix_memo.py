@@ -62,3 +62,84 @@ def test_the_signature_covers_every_input_field_the_engine_has() -> None:
     # kind and account always; the whole caller when a resource policy's Principal is compared with it.
     assert {f.name for f in fields(Caller)} == {
         "kind", "principal_arn", "account", "arn", "federated_provider", "service"}
+
+
+def test_a_probe_that_cannot_be_expanded_is_unknown_in_its_cells_only(example_compiled: Compiled) -> None:
+    """access_matrix expands each probe's resource once per group: a probe it cannot expand (an account the tree does
+    not have) is unknown with plain_cell's message in its own column, and the other probes are still evaluated."""
+    from guardrails.evaluation.access_matrix import PROBES, UNKNOWN, Probe
+
+    files = dict(example_compiled.files)
+    broken = Probe("broken", "read a bucket of no account", "s3:GetObject", "arn:aws:s3:::${account_id:nowhere}/x")
+    probes = (PROBES[0], broken)
+    fast = access_matrix(Organization(files), probes)
+    plain_org = Organization(files)
+    for group in fast.groups:
+        for principal, cells in group.rows:
+            assert cells[1].outcome == UNKNOWN
+            assert list(cells) == [plain_cell(plain_org, principal, group.representative, p) for p in probes]
+
+
+def _same_inputs_as_one_resource_at_a_time(files: dict[str, str]) -> int:
+    """prepare shares one Side between the resources of a principal that have no resource policy and agree on what
+    the rest of the Side reads of them (guardrails.evaluation.prepare._side): every request it prepares that way
+    equals the one an organization that was never asked about another resource prepares."""
+    from guardrails.evaluation.access_matrix import PROBES
+    from guardrails.evaluation.context import _NOW
+    from guardrails.evaluation.lockout.paths import PathGroups
+
+    shared = Organization(files)
+    reps = [path.account for path, _ in PathGroups(shared).groups(by_class=True)]
+    # The probes in the principal's account, in another account of the tree and in an account outside it.
+    outside = "arn:aws:secretsmanager:us-east-1:999999999999:secret:elsewhere-AbCdEf"
+    asked = [(probe.action, probe.resource, i) for probe in PROBES for i in (0, 1)]
+    asked.append(("secretsmanager:GetSecretValue", outside, 0))
+    alone: dict[str, Organization] = {}  # each asked about one resource only
+    compared = 0
+    for n, rep in enumerate(reps):
+        for spec in shared.principals(rep):
+            for action, written, other in asked:
+                resource = shared.expand(written, reps[(n + other) % len(reps)])
+                fast, fast_policies = shared.prepare(spec, rep.name, action, resource)
+                plain, plain_policies = alone.setdefault(resource, Organization(files)).prepare(
+                    spec, rep.name, action, resource)
+                assert fast_policies == plain_policies, (rep.name, str(spec), action, resource)
+                assert ({k: v for k, v in fast.context.items() if k not in _NOW}
+                        == {k: v for k, v in plain.context.items() if k not in _NOW})
+                assert (fast.caller, fast.action, fast.resource, fast.resource_account, fast.resource_types,
+                        fast.context_origin) == (plain.caller, plain.action, plain.resource, plain.resource_account,
+                                                 plain.resource_types, plain.context_origin), (rep.name, str(spec))
+                compared += 1
+    return compared
+
+
+def test_shared_sides_are_the_plain_ones_on_the_example(example_compiled: Compiled) -> None:
+    assert _same_inputs_as_one_resource_at_a_time(dict(example_compiled.files)) > 0
+
+
+def test_shared_sides_are_the_plain_ones_on_a_synthetic_tree(tmp_path: Path) -> None:
+    files = compile_policy_tree(write_blueprint(tmp_path / "bp", 200), run_tests=False).files
+    assert _same_inputs_as_one_resource_at_a_time(dict(files)) > 500
+
+
+def test_one_walk_finds_what_statements_for_finds(example_compiled: Compiled) -> None:
+    """decision_memo._naming walks a document once for both effects: the same statements statements_for finds for
+    each, and None for a document statements_for refuses."""
+    from guardrails.evaluation.access_matrix import PROBES
+    from guardrails.evaluation.decision_memo import _naming
+    from guardrails.evaluation.engine import Policy
+    from guardrails.evaluation.statements import statements_for
+
+    organization = Organization(dict(example_compiled.files))
+    account = next(a for a in organization.accounts.values() if not a.management)
+    policies = [p for spec in organization.principals(account)
+                for p in organization.prepare(spec, account.name, "s3:GetObject", "*")[1].identity]
+    policies += [p for _, attached in organization.scp_levels(account) for p in attached]
+    policies.append(Policy("bad", "identity", {"Statement": [{"Effect": "Allow", "Action": 3, "Resource": "*"}]}))
+    actions = [p.action for p in PROBES] + ["iam:PassRole", "sts:AssumeRole"]
+    for policy in policies:
+        for action in actions:
+            allow, deny = statements_for(policy, "Allow", action), statements_for(policy, "Deny", action)
+            expected = None if allow is None or deny is None else (list(allow), list(deny))
+            assert _naming(policy, action) == expected, (policy.name, action)
+    assert _naming(policies[-1], "s3:GetObject") is None

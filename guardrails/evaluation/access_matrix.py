@@ -16,7 +16,7 @@ from guardrails.evaluation.decision_memo import DecisionMemo
 from guardrails.evaluation.engine import Decision, evaluate
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.lockout.paths import PathGroups
-from guardrails.evaluation.organization import Organization, parse_principal
+from guardrails.evaluation.organization import Organization, PrincipalSpec, parse_principal
 
 
 @dataclass(frozen=True)
@@ -121,13 +121,13 @@ def plain_cell(organization: Organization, principal: str, account: str, probe: 
     return _decided(decision)
 
 
-def _cell(organization: Organization, memo: DecisionMemo, principal: str, account: str, probe: Probe) -> Cell:
+def _cell(organization: Organization, memo: DecisionMemo, spec: PrincipalSpec, account: str, probe: Probe,
+          resource: str) -> Cell:
     """:func:`plain_cell`, the engine asked once per signature of its inputs (``decision_memo``): most principals of a
-    group have no statement that fits a probe's action, and their requests differ only in who asks."""
+    group have no statement that fits a probe's action, and their requests differ only in who asks. ``spec``: the
+    principal parsed (``parse_principal``), ``resource``: the probe's resource expanded in the account."""
     try:
-        rep = organization.account(account)
-        request, policies = organization.prepare(parse_principal(principal), account, probe.action,
-                                                 organization.expand(probe.resource, rep))
+        request, policies = organization.prepare(spec, account, probe.action, resource)
         # _decided reads the decision's outcome, deciding statements, steps and summary, not Step.policies.
         return memo.answer(request, policies, lambda: _decided(evaluate(request, policies)))
     except EvaluationError as exc:
@@ -149,11 +149,36 @@ def access_matrix(organization: Organization, probes: tuple[Probe, ...] = PROBES
     groups, memo = [], DecisionMemo()
     for path, accounts in PathGroups(organization).groups(by_class=True)[share or slice(None)]:
         rep = path.account
-        rows = tuple((str(spec), tuple(_cell(organization, memo, str(spec), rep.name, p) for p in probes))
+        # What plain_cell expands in every cell depends only on the probe and the account: expanded once per group.
+        resources = [_expanded(organization, p, rep.name) for p in probes]
+        rows = tuple((str(spec), _row(organization, memo, str(spec), rep.name, probes, resources))
                      for spec in organization.principals(rep))
         groups.append(Group(rep.class_key or "", tuple(a.name for a in accounts), rep.name,
                             tuple(organization.path_of(rep)), rows))
     return AccessMatrix(probes, tuple(sorted(groups, key=_order)))
+
+
+def _expanded(organization: Organization, probe: Probe, account: str) -> str | EvaluationError:
+    """The probe's resource in the account (plain_cell's expansion), or the error that makes its cells unknown."""
+    try:
+        return organization.expand(probe.resource, organization.account(account))
+    except EvaluationError as exc:
+        return exc
+
+
+def _row(organization: Organization, memo: DecisionMemo, principal: str, account: str,
+         probes: tuple[Probe, ...], resources: list[str | EvaluationError]) -> tuple[Cell, ...]:
+    """One principal's cells; the principal parsed once (``Organization.evaluate`` parses it per request, after
+    plain_cell expanded the resource: that error comes first)."""
+    spec: PrincipalSpec | EvaluationError
+    try:
+        spec = parse_principal(principal)
+    except EvaluationError as exc:
+        spec = exc
+    return tuple(Cell(UNKNOWN, str(resource)) if isinstance(resource, EvaluationError) else
+                 Cell(UNKNOWN, str(spec)) if isinstance(spec, EvaluationError) else
+                 _cell(organization, memo, spec, account, probe, resource)
+                 for probe, resource in zip(probes, resources, strict=True))
 
 
 def _order(group: Group) -> tuple[str, str]:

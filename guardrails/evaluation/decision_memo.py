@@ -37,7 +37,7 @@ from guardrails.evaluation import some_resource
 from guardrails.evaluation.conditions import evaluate_conditions
 from guardrails.evaluation.engine import Policy, PolicySet, Request
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.evaluation.statements import resource_applies, static_resources, statements_for
+from guardrails.evaluation.statements import action_applies, resource_applies, static_resources, statements_of
 
 _Answer = TypeVar("_Answer")
 Levels = tuple[tuple[str, tuple[Policy, ...]], ...]
@@ -64,10 +64,10 @@ def _joined(reads: Sequence[_Read], key: Any) -> _Read:
 def _fitting(policy: Policy, request: Request) -> tuple[tuple[tuple[int, int], ...], _Read] | None:
     """The (index, statement id) of the statements of ``policy`` that fit the request's action (either effect) and
     may fit its resource, and what they read; None for a malformed document."""
-    allow = statements_for(policy, "Allow", request.action)
-    deny = statements_for(policy, "Deny", request.action)
-    if allow is None or deny is None:
+    found = _naming(policy, request.action)
+    if found is None:
         return None
+    allow, deny = found
     try:
         fitting = tuple((i, st) for effect, found in (("Allow", allow), ("Deny", deny)) for i, st in found
                         if not static_resources(st) or _names_resource(policy, st, effect, request))
@@ -76,6 +76,22 @@ def _fitting(policy: Policy, request: Request) -> tuple[tuple[tuple[int, int], .
     return tuple((i, id(st)) for i, st in fitting), _Read(
         None, tuple(st["Condition"] for _, st in fitting if st.get("Condition")),
         not all(static_resources(st) for _, st in fitting), False, bool(fitting))
+
+
+def _naming(policy: Policy, action: str) -> tuple[list[tuple[int, Mapping[str, Any]]],
+                                                list[tuple[int, Mapping[str, Any]]]] | None:
+    """``statements_for(policy, "Allow", action)`` and ``statements_for(policy, "Deny", action)`` in one walk of the
+    statements (each statement asked the same: its Effect, then ``action_applies``); None when either is None (a
+    malformed statement: this document is read once per action, and neither answer is worth keeping apart)."""
+    allow: list[tuple[int, Mapping[str, Any]]] = []
+    deny: list[tuple[int, Mapping[str, Any]]] = []
+    try:
+        for i, statement in enumerate(statements_of(policy)):
+            if action_applies(statement, action):  # Effect is Allow or Deny: statements_of checked it
+                (allow if statement["Effect"] == "Allow" else deny).append((i, statement))
+    except EvaluationError:
+        return None
+    return allow, deny
 
 
 def _names_resource(policy: Policy, statement: Mapping[str, Any], effect: str, request: Request) -> bool:

@@ -3,7 +3,8 @@
 Most of it depends on who asks, where, about which resource — not on the action: the caller, its identity
 policies, the SCP and RCP paths, the resource's own policy, what the documented exceptions call the caller and the
 resource. That part (:class:`Side`) is built once per (principal, account, resource, given context, trust or not)
-and kept by the organization; each request adds what its action changes: the request context (region, time), the
+(one for the resources of a principal that have no policy of their own and agree on their account and exception
+words) and kept by the organization; each request adds what its action changes: the request context (region, time), the
 documented exceptions that apply, the resource types of a request on ``*``. A test asks one principal about many
 actions, the review every principal about the same actions in every account.
 """
@@ -100,10 +101,30 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
         ("resource side", resource, trust, caller.account, stated, default_account, account.id),
         lambda: _resource_side(org, resource, trust, caller.account, stated, default_account, account.id),
         transient=True)
-    identity, boundary, unmodeled, notes, task_policy = org.memo(("identity", spec.kind, spec.name, account.name),
-                                                                 lambda: _identity(org, spec, account))
-    # SCPs bind the organization's principals; an outside principal's SCPs (if any) are unknown.
-    scp_levels: Levels = org.scp_levels(account) if caller.kind in ("user", "role", "root") and not outside else ()
+    # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
+    # and resources, service-linked roles, calls that need no permission.
+    classes = unconditional.resource_classes(resource, resource_account, caller.account,
+                                             target is not None and target.management)
+    if trust or side.policy is not None:
+        return _rest(org, spec, account, resource, given, trust, caller, side, resource_account, target, classes)
+    # Without a trust or resource policy, the rest reads of the resource only these values (a Side holds no resource):
+    # the resources a principal is asked about that agree on them share one Side (resource_classes raises nothing,
+    # so computing it first changes no error).
+    return org.memo(("side without a resource policy", spec.kind, spec.name, account.name, tuple(given.items()),
+                     side.key_policy, side.unknown, resource_account, target.name if target else None, classes),
+                    lambda: _rest(org, spec, account, resource, given, trust, caller, side, resource_account, target,
+                                  classes), transient=True)
+
+
+def _rest(org: Organization, spec: PrincipalSpec, account: Account, resource: str, given: dict[str, tuple[str, ...]],
+          trust: bool, caller: Caller, side: ResourceSide, resource_account: str, target: Account | None,
+          resource_classes: frozenset[str]) -> Side:
+    """:func:`_side` once the resource's half is known; ``resource`` is read only for a trust policy."""
+    outside = spec.kind == "external"
+    # Every resource a principal is asked about shares its identity half: built once per principal and account.
+    (identity, boundary, unmodeled, notes, task_policy), scp_levels, principal_classes = org.memo(
+        ("principal half", spec.kind, spec.name, account.name),
+        lambda: _principal_half(org, spec, account, caller, outside))
     rcp_levels: Levels = org.rcp_levels(target) if target is not None else ()
     resource_policy, required = side.policy, False
     if trust:
@@ -119,15 +140,21 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
                          key_policy=side.key_policy, resource_unknown=unknown, notes=notes, task_policy=task_policy,
                          caller_unknown=external.unknown_side(caller) if outside else "",
                          boundary_unknown=_missing_boundary(org, given, target))
-    # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
-    # and resources, service-linked roles, calls that need no permission.
-    return Side(caller, given, resource_account, target,
-                unconditional.principal_classes(caller.kind, spec.kind, caller.principal_arn,
-                                                account.management and not outside),
-                unconditional.resource_classes(resource, resource_account, caller.account,
-                                               target is not None and target.management), policies,
+    return Side(caller, given, resource_account, target, principal_classes, resource_classes, policies,
                 org.memo(("context", caller, spec, account.name, resource_account),
                          lambda: defaults(org, caller, spec, account, resource_account)))
+
+
+def _principal_half(org: Organization, spec: PrincipalSpec, account: Account, caller: Caller, outside: bool
+                    ) -> tuple[tuple[tuple[Policy, ...], Policy | None, tuple[str, ...], tuple[tuple[str, str], ...],
+                                     Policy | None], Levels, frozenset[str]]:
+    """What :func:`_side` reads of the principal whatever the resource: its policies (:func:`_identity`), its SCP path
+    and the documented exceptions' words for it. Only the first two can raise, in that order, as before."""
+    identity = org.memo(("identity", spec.kind, spec.name, account.name), lambda: _identity(org, spec, account))
+    # SCPs bind the organization's principals; an outside principal's SCPs (if any) are unknown.
+    scp_levels: Levels = org.scp_levels(account) if caller.kind in ("user", "role", "root") and not outside else ()
+    return identity, scp_levels, unconditional.principal_classes(caller.kind, spec.kind, caller.principal_arn,
+                                                                 account.management and not outside)
 
 
 def _resource_side(org: Organization, resource: str, trust: bool, caller_account: str | None, stated: str | None,
