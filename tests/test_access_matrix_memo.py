@@ -3,9 +3,10 @@ cell by cell, on the example and on a synthetic organization (tests/bench.py).""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from guardrails.evaluation.access_matrix import access_matrix, plain_cell
+from guardrails.evaluation.access_matrix import PROBES, Probe, access_matrix, plain_cell
 from guardrails.evaluation.decision_memo import DecisionMemo
 from guardrails.evaluation.organization import Organization
 from guardrails.pipeline import Compiled, compile_policy_tree
@@ -13,8 +14,8 @@ from guardrails.pipeline import Compiled, compile_policy_tree
 from .bench import write_blueprint
 
 
-def _assert_same_as_plain(files: dict[str, str]) -> int:
-    fast = access_matrix(Organization(files))
+def _assert_same_as_plain(files: dict[str, str], probes: tuple[Probe, ...] = PROBES) -> int:
+    fast = access_matrix(Organization(files), probes)
     plain_org = Organization(files)  # its own memos: nothing the fast path kept is read
     for group in fast.groups:
         for principal, cells in group.rows:
@@ -31,6 +32,72 @@ def test_the_example_matrix_is_the_plain_evaluation(example_compiled: Compiled) 
 def test_a_synthetic_matrix_is_the_plain_evaluation(tmp_path: Path) -> None:
     files = compile_policy_tree(write_blueprint(tmp_path / "bp", 200), run_tests=False).files
     assert _assert_same_as_plain(dict(files)) > 500  # six groups of ~40 principals
+
+
+# Probes whose requests in one row differ in region (the row's requests share a context per region), one that only a
+# policy variable in a Resource tells apart for two principals (_SCP_EXTRA), and one a malformed Condition fits.
+_ADVERSARIAL_PROBES = (*PROBES,
+                       Probe("ec2-elsewhere", "start an instance in another region", "ec2:StartInstances",
+                             "arn:${partition}:ec2:ap-south-1:${account_id}:instance/i-0" + "0" * 16),
+                       Probe("s3-named", "read the tags of an object named like a user", "s3:GetObjectTagging",
+                             "arn:${partition}:s3:::named/break-glass-alice/object"),
+                       Probe("sqs-broken", "send a message", "sqs:SendMessage",
+                             "arn:${partition}:sqs:${region}:${account_id}:queue"))
+
+# Identity statements whose answer depends on who asks and where, in every managed and inline policy: principals that
+# share a document (break-glass-alice and -bob) differ only in these conditions' answers.
+_IDENTITY_EXTRA = (
+    {"Effect": "Allow", "Action": ["s3:GetObject", "ec2:StartInstances"], "Resource": "*",
+     "Condition": {"ArnLike": {"aws:PrincipalArn": ["arn:aws:iam::*:role/B*", "arn:aws:iam::*:user/*alice"]}}},
+    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:username": "break-glass-bob"}}},
+    {"Effect": "Deny", "Action": "ec2:*", "Resource": "*",
+     "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}}},
+    {"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:PrincipalTag/guardrails:purpose": "break-glass"}}},
+    {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*", "Condition": {"StringEquals": "broken"}},
+)
+# SCP statements every principal of an account reads alike: roles without a fitting identity statement (AWSSupport,
+# GuardrailsAlertForwarding) differ only in these, and so do break-glass-alice and -bob, but for the second one only
+# in a policy variable of its Resource (none of its Conditions tells them apart). The first block is asked in two regions by one row (ec2-read in
+# the home region first, iam-read in us-east-1): an answer kept per block, not per context, would be the first one's.
+_SCP_EXTRA = (
+    {"Effect": "Deny", "Action": ["ec2:DescribeInstances", "iam:ListRoles"], "Resource": "*",
+     "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"},
+                   "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/AWSSupport"}}},
+    {"Effect": "Deny", "Action": "s3:GetObjectTagging", "Resource": "arn:aws:s3:::named/${aws:username}/*"},
+    {"Effect": "Deny", "Action": ["s3:PutObject", "cloudtrail:StopLogging"], "Resource": "*",
+     "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/guardrails/*"}}},
+)
+
+
+def _adversarial(files: dict[str, str]) -> dict[str, str]:
+    """The tree with :data:`_IDENTITY_EXTRA` in every managed and inline identity policy and :data:`_SCP_EXTRA` in
+    every SCP: a memo, Condition answer or context shared too widely answers one principal with another's decision,
+    and a malformed Condition makes every request it fits raise (no answer may be kept for it)."""
+    changed = dict(files)
+    for path, text in files.items():
+        is_identity = path.startswith("policies/accounts/") and ("/managed/" in path or "/inline/" in path)
+        if is_identity or path.startswith("policies/scp/"):
+            document = json.loads(text)
+            statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+            document["Statement"] = [*statements, *(_IDENTITY_EXTRA if is_identity else _SCP_EXTRA)]
+            changed[path] = json.dumps(document)
+    return changed
+
+
+def test_an_adversarial_example_matrix_is_the_plain_evaluation(example_compiled: Compiled) -> None:
+    files = _adversarial(dict(example_compiled.files))
+    assert _assert_same_as_plain(files, _ADVERSARIAL_PROBES) > 0
+    cells = [c for g in access_matrix(Organization(files), _ADVERSARIAL_PROBES).groups for _, row in g.rows
+             for c in row]
+    outcomes = {c.outcome for c in cells}
+    assert {"allowed", "unknown"} <= outcomes and len(outcomes) > 3  # the statements do decide cells
+
+
+def test_an_adversarial_synthetic_matrix_is_the_plain_evaluation(tmp_path: Path) -> None:
+    files = compile_policy_tree(write_blueprint(tmp_path / "bp", 200), run_tests=False).files
+    assert _assert_same_as_plain(_adversarial(dict(files)), _ADVERSARIAL_PROBES) > 500
 
 
 def test_the_memo_shares_answers_across_principals(example_compiled: Compiled) -> None:

@@ -116,7 +116,28 @@ class DecisionMemo:
 
     def answer(self, request: Request, policies: PolicySet, compute: Callable[[], _Answer]) -> _Answer:
         """``compute()`` (a function of ``engine.evaluate(request, policies)`` only), once per signature."""
-        key = self.signature(request, policies)
+        return self._answer(self.signature(request, policies), compute)
+
+    def answers(self, prepared: Sequence[tuple[Request, PolicySet] | EvaluationError],
+                compute: Callable[[Request, PolicySet], _Answer]) -> list[_Answer | EvaluationError]:
+        """:meth:`answer` of each prepared request (``Organization.prepare_many``'s row), or the error it is or
+        ``compute`` raises; a Condition block is decided once per context object (the row's requests of one region
+        share theirs)."""
+        held: dict[tuple[int, int], bool] = {}  # (block id, context id): ``prepared`` keeps both alive, unchanged
+        found: list[_Answer | EvaluationError] = []
+        for item in prepared:
+            if isinstance(item, EvaluationError):
+                found.append(item)
+                continue
+            request, policies = item
+            try:
+                found.append(self._answer(self._signature(request, policies, held),
+                                          lambda: compute(request, policies)))  # noqa: B023 — called right here
+            except EvaluationError as exc:
+                found.append(exc)
+        return found
+
+    def _answer(self, key: tuple[Any, ...] | None, compute: Callable[[], _Answer]) -> _Answer:
         if key is None:
             return compute()
         if key in self._answers:
@@ -162,6 +183,12 @@ class DecisionMemo:
     def signature(self, request: Request, policies: PolicySet) -> tuple[Any, ...] | None:
         """What ``engine.evaluate`` reads of the request and the policies (see the module docstring); None when a
         policy or a condition is malformed (the engine raises the error it meets first)."""
+        return self._signature(request, policies, None)
+
+    def _signature(self, request: Request, policies: PolicySet, held_by: dict[tuple[int, int], bool] | None
+                   ) -> tuple[Any, ...] | None:
+        """:meth:`signature`; ``held_by``: Condition answers by (block id, context id), for contexts it outlives
+        unchanged (:meth:`answers`)."""
         scp = self._levels_read(policies.scp_levels, request)
         rcp = self._levels_read(policies.rcp_levels, request)
         own = [self._read(p, request) for p in (policies.resource, policies.boundary, policies.session,
@@ -173,7 +200,10 @@ class DecisionMemo:
         reads = [r for r in (scp, rcp, *own, *identity) if r.fits]  # type: ignore[union-attr]
         context = request.context
         try:
-            held = tuple(evaluate_conditions(block, context)[0] for r in reads for block in r.conditions)
+            if held_by is None:
+                held = tuple(evaluate_conditions(block, context)[0] for r in reads for block in r.conditions)
+            else:
+                held = tuple(_held(block, context, held_by) for r in reads for block in r.conditions)
             whole = frozenset(context.items()) if any(r.context for r in reads) else None
         except (EvaluationError, TypeError):  # malformed, or a context value that is not hashable
             return None
@@ -183,3 +213,13 @@ class DecisionMemo:
                 policies.resource_required, policies.identity_implicit, policies.scp_exempt_reason,
                 policies.unmodeled, policies.key_policy, policies.resource_unknown, policies.notes,
                 policies.exemptions, policies.rcp_exempt_reason, policies.caller_unknown, policies.boundary_unknown)
+
+
+def _held(block: Mapping[str, Any], context: Mapping[str, Any], held_by: dict[tuple[int, int], bool]) -> bool:
+    """Whether the Condition block holds in the context (``evaluate_conditions``), once per (block, context) object;
+    an error is raised again each time, never kept."""
+    key = (id(block), id(context))
+    found = held_by.get(key)
+    if found is None:
+        found = held_by[key] = evaluate_conditions(block, context)[0]
+    return found

@@ -11,13 +11,13 @@ actions, the review every principal about the same actions in every account.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from guardrails.evaluation import attachments, external, permission_sets, root_sessions, some_resource, unconditional
 from guardrails.evaluation.attachments import Levels
-from guardrails.evaluation.context import Context, Origin, defaults, fill
+from guardrails.evaluation.context import Context, Origin, clock, defaults, fill, requested_region, timed
 from guardrails.evaluation.engine import Caller, Policy, PolicySet, Request
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.resources import ResourceSide, resolve_resource
@@ -62,10 +62,51 @@ def prepare(org: Organization, spec: PrincipalSpec, account_name: str, action: s
         resource = org.expand(resource, account, region)
     elif "${" in resource:
         resource = org.expand(resource, account)
-    trust = action.lower() in TRUST_ACTIONS
-    side = org.memo(("side", spec.kind, spec.name, account.name, resource, trust, tuple(given.items())),
-                    lambda: _side(org, spec, account, resource, given, trust), transient=True)
+    side = _side_of(org, spec, account, resource, given, action.lower() in TRUST_ACTIONS)
     ctx, origin = fill(side.context, org.home_region, action, resource, side.given)
+    return _request(side, action, resource, ctx, origin)
+
+
+def prepare_many(org: Organization, spec: PrincipalSpec, account_name: str, asks: Sequence[tuple[str, str]]
+                 ) -> list[tuple[Request, PolicySet] | EvaluationError]:
+    """:func:`prepare` of each (action, resource) one principal is asked without a given context, or the error it
+    raises, the requests made at one time: the account is found once, each resource's Side once, and the requests
+    of one region share one context dict (the engine and the decision memo only read a request's context)."""
+    try:
+        account = org.account(account_name)
+    except EvaluationError as exc:
+        return [exc] * len(asks)
+    now = clock()
+    sides: dict[tuple[str, bool], Side] = {}
+    contexts: dict[tuple[int, str], Context] = {}  # (id of a Side's context, region): the Sides keep them alive
+    prepared: list[tuple[Request, PolicySet] | EvaluationError] = []
+    for action, resource in asks:
+        try:
+            if "${" in resource:
+                resource = org.expand(resource, account)
+            trust = action.lower() in TRUST_ACTIONS
+            side = sides.get((resource, trust))
+            if side is None:
+                side = sides[resource, trust] = _side_of(org, spec, account, resource, {}, trust)
+            region = requested_region(org.home_region, action, resource)
+            ctx = contexts.get((id(side.context), region))
+            if ctx is None:
+                ctx = contexts[id(side.context), region] = timed(side.context[0], region, now)
+            prepared.append(_request(side, action, resource, ctx, side.context[1]))  # no given context: its origin
+        except EvaluationError as exc:
+            prepared.append(exc)
+    return prepared
+
+
+def _side_of(org: Organization, spec: PrincipalSpec, account: Account, resource: str,
+             given: dict[str, tuple[str, ...]], trust: bool) -> Side:
+    """The principal's Side for the resource, kept by the organization."""
+    return org.memo(("side", spec.kind, spec.name, account.name, resource, trust, tuple(given.items())),
+                    lambda: _side(org, spec, account, resource, given, trust), transient=True)
+
+
+def _request(side: Side, action: str, resource: str, ctx: Context, origin: Origin) -> tuple[Request, PolicySet]:
+    """The request of one action on the Side's resource, with its context, and the policy set it is decided by."""
     exemptions = unconditional.applying(action, side.principal_classes, side.resource_classes)
     policies = side.with_exemptions.get(exemptions)
     if policies is None:
