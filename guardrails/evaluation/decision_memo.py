@@ -22,9 +22,12 @@ answer computed from the decision must not read those):
   keeps those values (``ClauseResult.request_values`` and its note), so an answer computed from it must not read
   the clauses of its matches either.
 
-Statements are keyed by identity: :class:`DecisionMemo` keeps every document and level path it read, so no id is
-reused while the memo lives. What a level path or a document reads is turned into a small number once (equal reads,
-equal numbers), so a request's signature is a short tuple to hash. A malformed document or condition has no
+Statements are keyed by identity: :class:`DecisionMemo` keeps every document, level path and policy set it read, so
+no id is reused while the memo lives. What a level path or a document reads, and a policy set's fields that are
+neither a policy nor a level path, are turned into a small number once (equal reads, equal numbers), so a request's
+signature is a short tuple to hash. :meth:`DecisionMemo.answers` (the access matrix's rows) keeps a Condition block's
+answer per (block, context) object for one row: the row keeps both alive and nothing writes a request's context, and
+``evaluate_conditions`` reads nothing else, so the same two objects give the same answer. A malformed document or condition has no
 signature: such a request is always evaluated (the engine raises the error it meets first).
 """
 
@@ -54,6 +57,7 @@ class _Read(NamedTuple):
 
 
 _NOTHING = _Read((), (), False, False, False)
+_MISSING = object()  # no answer kept yet
 
 
 def _joined(reads: Sequence[_Read], key: Any) -> _Read:
@@ -113,6 +117,7 @@ class DecisionMemo:
         # not reused) and what the engine reads of it
         self._documents: dict[tuple[Any, ...], tuple[Mapping[str, Any], _Read | None]] = {}
         self._levels: dict[tuple[Any, ...], tuple[Levels, _Read | None]] = {}
+        self._sets: dict[int, tuple[PolicySet, int]] = {}  # policy set id → the set (kept) and :meth:`_settings`
 
     def answer(self, request: Request, policies: PolicySet, compute: Callable[[], _Answer]) -> _Answer:
         """``compute()`` (a function of ``engine.evaluate(request, policies)`` only), once per signature."""
@@ -131,8 +136,13 @@ class DecisionMemo:
                 continue
             request, policies = item
             try:
-                found.append(self._answer(self._signature(request, policies, held),
-                                          lambda: compute(request, policies)))  # noqa: B023 — called right here
+                key = self._signature(request, policies, held)
+                answer = self._answers.get(key, _MISSING) if key is not None else _MISSING
+                if answer is _MISSING:
+                    answer = compute(request, policies)  # an error raised is not kept, as in :meth:`answer`
+                    if key is not None:
+                        self._answers[key] = answer
+                found.append(answer)
             except EvaluationError as exc:
                 found.append(exc)
         return found
@@ -191,28 +201,48 @@ class DecisionMemo:
         unchanged (:meth:`answers`)."""
         scp = self._levels_read(policies.scp_levels, request)
         rcp = self._levels_read(policies.rcp_levels, request)
-        own = [self._read(p, request) for p in (policies.resource, policies.boundary, policies.session,
-                                                 policies.task_policy)]
-        identity = [self._read(p, request) for p in policies.identity]
-        if scp is None or rcp is None or None in own or None in identity:
+        if scp is None or rcp is None:
             return None
-        # An identity policy without a fitting statement adds no match; the engine lists it only in Step.policies.
-        reads = [r for r in (scp, rcp, *own, *identity) if r.fits]  # type: ignore[union-attr]
-        context = request.context
+        reads = [r for r in (scp, rcp) if r.fits]  # the fitting reads, in the order of the policies
+        own: list[Any] = []
+        for policy in (policies.resource, policies.boundary, policies.session, policies.task_policy):
+            read = self._read(policy, request) if policy is not None else _NOTHING
+            if read is None:
+                return None
+            own.append(read.key)
+            if read.fits:
+                reads.append(read)
+        identity: list[Any] = []
+        for policy in policies.identity:
+            read = self._read(policy, request)
+            if read is None:
+                return None
+            if read.fits:  # an identity policy without a fitting statement adds no match: only Step.policies names it
+                identity.append(read.key)
+                reads.append(read)
+        context, caller = request.context, request.caller
         try:
             if held_by is None:
-                held = tuple(evaluate_conditions(block, context)[0] for r in reads for block in r.conditions)
+                held = tuple([evaluate_conditions(block, context)[0] for r in reads for block in r.conditions])
             else:
-                held = tuple(_held(block, context, held_by) for r in reads for block in r.conditions)
+                held = tuple([_held(block, context, held_by) for r in reads for block in r.conditions])
             whole = frozenset(context.items()) if any(r.context for r in reads) else None
         except (EvaluationError, TypeError):  # malformed, or a context value that is not hashable
             return None
-        return (request.action, request.resource, request.resource_types, request.resource_account, request.caller.kind,
-                request.caller.account, request.caller if any(r.caller for r in reads) else None, held, whole,
-                scp.key, rcp.key, tuple(r.key for r in own), tuple(r.key for r in identity if r.fits),  # type: ignore
+        return (request.action, request.resource, request.resource_types, request.resource_account, caller.kind,
+                caller.account, caller if any(r.caller for r in reads) else None, held, whole, scp.key, rcp.key,
+                tuple(own), tuple(identity), self._settings(policies))
+
+    def _settings(self, policies: PolicySet) -> int:
+        """The number standing for the policy set's fields that are neither a policy nor a level path (a row's
+        requests share a few policy sets: numbered once per object, which is kept so its id is not reused)."""
+        kept = self._sets.get(id(policies))
+        if kept is None or kept[0] is not policies:
+            kept = self._sets[id(policies)] = (policies, self._number((
                 policies.resource_required, policies.identity_implicit, policies.scp_exempt_reason,
                 policies.unmodeled, policies.key_policy, policies.resource_unknown, policies.notes,
-                policies.exemptions, policies.rcp_exempt_reason, policies.caller_unknown, policies.boundary_unknown)
+                policies.exemptions, policies.rcp_exempt_reason, policies.caller_unknown, policies.boundary_unknown)))
+        return kept[1]
 
 
 def _held(block: Mapping[str, Any], context: Mapping[str, Any], held_by: dict[tuple[int, int], bool]) -> bool:
