@@ -67,19 +67,30 @@ def _joined(reads: Sequence[_Read], key: Any) -> _Read:
 
 def _fitting(policy: Policy, request: Request) -> tuple[tuple[tuple[int, int], ...], _Read] | None:
     """The (index, statement id) of the statements of ``policy`` that fit the request's action (either effect) and
-    may fit its resource, and what they read; None for a malformed document."""
+    may fit its resource, and what they read (``key`` and ``caller`` left to the caller); None for a malformed
+    document."""
     found = _naming(policy, request.action)
     if found is None:
         return None
     allow, deny = found
+    if not allow and not deny:
+        return (), _NOTHING  # most documents name none of a probe's actions
+    ids: list[tuple[int, int]] = []
+    conditions: list[Mapping[str, Any]] = []
+    context = False
     try:
-        fitting = tuple((i, st) for effect, found in (("Allow", allow), ("Deny", deny)) for i, st in found
-                        if not static_resources(st) or _names_resource(policy, st, effect, request))
+        for effect, named in (("Allow", allow), ("Deny", deny)):
+            for i, statement in named:
+                static = static_resources(statement)
+                if static and not _names_resource(policy, statement, effect, request):
+                    continue
+                ids.append((i, id(statement)))
+                context = context or not static
+                if statement.get("Condition"):
+                    conditions.append(statement["Condition"])
     except EvaluationError:
         return None  # the engine raises it where it meets it
-    return tuple((i, id(st)) for i, st in fitting), _Read(
-        None, tuple(st["Condition"] for _, st in fitting if st.get("Condition")),
-        not all(static_resources(st) for _, st in fitting), False, bool(fitting))
+    return tuple(ids), _Read(None, tuple(conditions), context, False, bool(ids))
 
 
 def _naming(policy: Policy, action: str) -> tuple[list[tuple[int, Mapping[str, Any]]],
@@ -169,9 +180,9 @@ class DecisionMemo:
         kept = self._documents.get(key)
         if kept is None or kept[0] is not document:
             found = _fitting(policy, request)
-            read = None if found is None else found[1]._replace(
-                key=(policy.kind, policy.name, policy.source, self._number(found[0])),
-                caller=policy.kind == "resource" and found[1].fits)
+            read = None if found is None else _Read(
+                (policy.kind, policy.name, policy.source, self._number(found[0])), found[1].conditions,
+                found[1].context, policy.kind == "resource" and found[1].fits, found[1].fits)
             kept = self._documents[key] = (document, read)  # the document is kept: its statements' ids not reused
         return kept[1]
 
