@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from guardrails.evaluation import attachments, external, permission_sets, root_sessions, some_resource, unconditional
@@ -84,18 +85,26 @@ def prepare_many(org: Organization, spec: PrincipalSpec, account_name: str, asks
         try:
             if "${" in resource:
                 resource = org.expand(resource, account)
-            trust = action.lower() in TRUST_ACTIONS
+            trust, region, types = _asked(org.home_region, action, resource)
             side = sides.get((resource, trust))
-            if side is None:
-                side = sides[resource, trust] = _side_of(org, spec, account, resource, {}, trust)
-            region = requested_region(org.home_region, action, resource)
+            if side is None:  # a row asks each resource once or twice: kept here, not in the organization's memo
+                side = sides[resource, trust] = _side(org, spec, account, resource, {}, trust)
             ctx = contexts.get((id(side.context), region))
             if ctx is None:
                 ctx = contexts[id(side.context), region] = timed(side.context[0], region, now)
-            prepared.append(_request(side, action, resource, ctx, side.context[1]))  # no given context: its origin
+            # No given context: the request's origin is the defaults'.
+            prepared.append(_request(side, action, resource, ctx, side.context[1], types))
         except EvaluationError as exc:
             prepared.append(exc)
     return prepared
+
+
+@lru_cache(maxsize=1 << 12)
+def _asked(home_region: str, action: str, resource: str) -> tuple[bool, str, some_resource.ResourceTypes]:
+    """What a request's action and resource alone decide: whether a trust policy is asked, aws:RequestedRegion, and
+    the resource types of a request on ``*`` (the access matrix asks each group's probes of every principal)."""
+    return (action.lower() in TRUST_ACTIONS, requested_region(home_region, action, resource),
+            some_resource.resource_types(action) if resource == "*" else ())
 
 
 def _side_of(org: Organization, spec: PrincipalSpec, account: Account, resource: str,
@@ -105,15 +114,18 @@ def _side_of(org: Organization, spec: PrincipalSpec, account: Account, resource:
                     lambda: _side(org, spec, account, resource, given, trust), transient=True)
 
 
-def _request(side: Side, action: str, resource: str, ctx: Context, origin: Origin) -> tuple[Request, PolicySet]:
-    """The request of one action on the Side's resource, with its context, and the policy set it is decided by."""
+def _request(side: Side, action: str, resource: str, ctx: Context, origin: Origin,
+             types: some_resource.ResourceTypes | None = None) -> tuple[Request, PolicySet]:
+    """The request of one action on the Side's resource, with its context, and the policy set it is decided by;
+    ``types``: the action's resource types on ``*`` when the caller has them (:func:`_asked`)."""
     exemptions = unconditional.applying(action, side.principal_classes, side.resource_classes)
     policies = side.with_exemptions.get(exemptions)
     if policies is None:
         # Readers of the policy set (the lockout proof) see what the engine uses; the engine repeats it for its notes.
         policies = side.with_exemptions[exemptions] = unconditional.leave_out(
             _replace(side.policies, exemptions))[0]
-    types = some_resource.resource_types(action) if resource == "*" else ()
+    if types is None:
+        types = some_resource.resource_types(action) if resource == "*" else ()
     return Request(side.caller, action, resource, side.resource_account, ctx, origin, resource_types=types), policies
 
 
@@ -130,7 +142,8 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
     outside = spec.kind == "external"
     # S3 bucket ARNs name no account: the caller's own unless the request says otherwise (aws:ResourceAccount,
     # by id or account name).
-    stated = next((v[0] for k, v in given.items() if k.lower() == "aws:resourceaccount" and v), None)
+    stated = next((v[0] for k, v in given.items() if k.lower() == "aws:resourceaccount" and v), None) \
+        if given else None
     if stated is not None and not stated.isdigit():
         stated = org.account(stated).id
         given = {k: ((stated,) if k.lower() == "aws:resourceaccount" else v) for k, v in given.items()}
@@ -138,14 +151,10 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
     default_account = account.id if outside else None
     # The resource half depends on the resource and the caller's account, not on who in that account asks: kept
     # once for the principals of an account (an error is raised again, never kept: Organization.memo).
-    side, resource_account, target = org.memo(
+    side, resource_account, target, classes = org.memo(
         ("resource side", resource, trust, caller.account, stated, default_account, account.id),
         lambda: _resource_side(org, resource, trust, caller.account, stated, default_account, account.id),
         transient=True)
-    # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
-    # and resources, service-linked roles, calls that need no permission.
-    classes = unconditional.resource_classes(resource, resource_account, caller.account,
-                                             target is not None and target.management)
     if trust or side.policy is not None:
         return _rest(org, spec, account, resource, given, trust, caller, side, resource_account, target, classes)
     # Without a trust or resource policy, the rest reads of the resource only these values (a Side holds no resource):
@@ -199,13 +208,19 @@ def _principal_half(org: Organization, spec: PrincipalSpec, account: Account, ca
 
 
 def _resource_side(org: Organization, resource: str, trust: bool, caller_account: str | None, stated: str | None,
-                   default_account: str | None, account_id: str) -> tuple[ResourceSide, str, Account | None]:
-    """The resource's own policy, its account (id) and that account when it is in the organization."""
+                   default_account: str | None, account_id: str
+                   ) -> tuple[ResourceSide, str, Account | None, frozenset[str]]:
+    """The resource's own policy, its account (id), that account when it is in the organization, and the documented
+    exceptions' words for the resource (they read nothing else)."""
     side = ResourceSide() if trust else resolve_resource(org, resource, caller_account, stated,
                                                          default_account=default_account)
     # A bucket of the plan is in the account the plan puts it in, whoever asks.
     resource_account = side.account_id or arn_account(resource) or stated or account_id
-    return side, resource_account, org.account_by_id(resource_account)
+    target = org.account_by_id(resource_account)
+    # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
+    # and resources, service-linked roles, calls that need no permission (resource_classes raises nothing).
+    return side, resource_account, target, unconditional.resource_classes(
+        resource, resource_account, caller_account, target is not None and target.management)
 
 
 def _identity(org: Organization, spec: PrincipalSpec, account: Account) -> tuple[
