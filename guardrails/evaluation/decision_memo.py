@@ -124,10 +124,10 @@ class DecisionMemo:
     def __init__(self) -> None:
         self._answers: dict[tuple[Any, ...], Any] = {}
         self._numbers: dict[Any, int] = {}  # a read's key → its number
-        # (document or path id, policy kind, action, resource, resource types) → the document or path (kept: its id is
-        # not reused) and what the engine reads of it
-        self._documents: dict[tuple[Any, ...], tuple[Mapping[str, Any], _Read | None]] = {}
-        self._levels: dict[tuple[Any, ...], tuple[Levels, _Read | None]] = {}
+        # (action, resource, resource types) → by (document id, policy kind, name, source) and by level path id: the
+        # document or path (kept: its id is not reused) and what the engine reads of it for requests of that target
+        self._targets: dict[tuple[Any, ...], tuple[dict[tuple[Any, ...], tuple[Mapping[str, Any], _Read | None]],
+                                                   dict[int, tuple[Levels, _Read | None]]]] = {}
         self._sets: dict[int, tuple[PolicySet, int]] = {}  # policy set id → the set (kept) and :meth:`_settings`
 
     def answer(self, request: Request, policies: PolicySet, compute: Callable[[], _Answer]) -> _Answer:
@@ -169,36 +169,35 @@ class DecisionMemo:
     def _number(self, key: Any) -> int:
         return self._numbers.setdefault(key, len(self._numbers))
 
-    def _read(self, policy: Policy | None, request: Request) -> _Read | None:
+    def _read(self, policy: Policy, request: Request, documents: dict[tuple[Any, ...], Any]) -> _Read | None:
         """What the engine reads of ``policy`` for the request: its kind, name and source, and its document's fitting
-        statements (found once per document, policy and request target: principals' policies share documents)."""
-        if policy is None:
-            return _NOTHING
+        statements (found once per document, policy and request target: principals' policies share documents).
+        ``documents``: the reads kept for the request's target."""
         document = policy.document
-        key = (id(document), policy.kind, policy.name, policy.source, request.action, request.resource,
-               request.resource_types)
-        kept = self._documents.get(key)
+        key = (id(document), policy.kind, policy.name, policy.source)
+        kept = documents.get(key)
         if kept is None or kept[0] is not document:
             found = _fitting(policy, request)
             read = None if found is None else _Read(
                 (policy.kind, policy.name, policy.source, self._number(found[0])), found[1].conditions,
                 found[1].context, policy.kind == "resource" and found[1].fits, found[1].fits)
-            kept = self._documents[key] = (document, read)  # the document is kept: its statements' ids not reused
-        return kept[1]
+            kept = documents[key] = (document, read)  # the document is kept: its statements' ids not reused
+        return kept[1]  # type: ignore[no-any-return]
 
-    def _levels_read(self, levels: Levels, request: Request) -> _Read | None:
-        """What the engine reads of a level path, once per path object (an account's principals share its paths)."""
-        key = (id(levels), request.action, request.resource, request.resource_types)
-        kept = self._levels.get(key)
+    def _levels_read(self, levels: Levels, request: Request, documents: dict[tuple[Any, ...], Any],
+                     paths: dict[int, tuple[Levels, _Read | None]]) -> _Read | None:
+        """What the engine reads of a level path, once per path object (an account's principals share its paths);
+        ``documents`` and ``paths``: the reads kept for the request's target."""
+        kept = paths.get(id(levels))
         if kept is not None and kept[0] is levels:
             return kept[1]
-        reads = [(level, [self._read(p, request) for p in attached]) for level, attached in levels]
+        reads = [(level, [self._read(p, request, documents) for p in attached]) for level, attached in levels]
         found = None
         if not any(r is None for _, at_level in reads for r in at_level):
             found = _joined([r for _, at_level in reads for r in at_level],  # type: ignore[misc]
                             self._number(tuple((level, tuple(r.key for r in at_level))  # type: ignore[union-attr]
                                                for level, at_level in reads)))
-        self._levels[key] = (levels, found)  # the path object is kept: its id is not reused
+        paths[id(levels)] = (levels, found)  # the path object is kept: its id is not reused
         return found
 
     def signature(self, request: Request, policies: PolicySet) -> tuple[Any, ...] | None:
@@ -210,39 +209,49 @@ class DecisionMemo:
                    ) -> tuple[Any, ...] | None:
         """:meth:`signature`; ``held_by``: Condition answers by (block id, context id), for contexts it outlives
         unchanged (:meth:`answers`)."""
-        scp = self._levels_read(policies.scp_levels, request)
-        rcp = self._levels_read(policies.rcp_levels, request)
+        target = (request.action, request.resource, request.resource_types)
+        kept = self._targets.get(target)
+        if kept is None:
+            kept = self._targets[target] = ({}, {})
+        documents, paths = kept
+        scp = self._levels_read(policies.scp_levels, request, documents, paths)
+        rcp = self._levels_read(policies.rcp_levels, request, documents, paths)
         if scp is None or rcp is None:
             return None
-        reads = [r for r in (scp, rcp) if r.fits]  # the fitting reads, in the order of the policies
+        # The Condition blocks of the fitting statements in the order of the policies, and whether a fitting statement
+        # has a policy variable in its Resource or is a resource policy's (a read that fits nothing has none of them).
+        blocks = [*scp.conditions, *rcp.conditions]
+        variable, compared = scp.context or rcp.context, scp.caller or rcp.caller
         own: list[Any] = []
         for policy in (policies.resource, policies.boundary, policies.session, policies.task_policy):
-            read = self._read(policy, request) if policy is not None else _NOTHING
+            if policy is None:
+                own.append(_NOTHING.key)
+                continue
+            read = self._read(policy, request, documents)
             if read is None:
                 return None
             own.append(read.key)
-            if read.fits:
-                reads.append(read)
+            blocks += read.conditions
+            variable, compared = variable or read.context, compared or read.caller
         identity: list[Any] = []
         for policy in policies.identity:
-            read = self._read(policy, request)
+            read = self._read(policy, request, documents)
             if read is None:
                 return None
             if read.fits:  # an identity policy without a fitting statement adds no match: only Step.policies names it
                 identity.append(read.key)
-                reads.append(read)
+                blocks += read.conditions
+                variable, compared = variable or read.context, compared or read.caller
         context, caller = request.context, request.caller
         try:
-            if held_by is None:
-                held = tuple([evaluate_conditions(block, context)[0] for r in reads for block in r.conditions])
-            else:
-                held = tuple([_held(block, context, held_by) for r in reads for block in r.conditions])
-            whole = frozenset(context.items()) if any(r.context for r in reads) else None
+            held = tuple([evaluate_conditions(block, context)[0] for block in blocks] if held_by is None else
+                         _held(blocks, context, held_by))
+            whole = frozenset(context.items()) if variable else None
         except (EvaluationError, TypeError):  # malformed, or a context value that is not hashable
             return None
         return (request.action, request.resource, request.resource_types, request.resource_account, caller.kind,
-                caller.account, caller if any(r.caller for r in reads) else None, held, whole, scp.key, rcp.key,
-                tuple(own), tuple(identity), self._settings(policies))
+                caller.account, caller if compared else None, held, whole, scp.key, rcp.key, tuple(own),
+                tuple(identity), self._settings(policies))
 
     def _settings(self, policies: PolicySet) -> int:
         """The number standing for the policy set's fields that are neither a policy nor a level path (a row's
@@ -256,11 +265,16 @@ class DecisionMemo:
         return kept[1]
 
 
-def _held(block: Mapping[str, Any], context: Mapping[str, Any], held_by: dict[tuple[int, int], bool]) -> bool:
-    """Whether the Condition block holds in the context (``evaluate_conditions``), once per (block, context) object;
+def _held(blocks: Sequence[Mapping[str, Any]], context: Mapping[str, Any], held_by: dict[tuple[int, int], bool]
+          ) -> list[bool]:
+    """Whether each Condition block holds in the context (``evaluate_conditions``), once per (block, context) object;
     an error is raised again each time, never kept."""
-    key = (id(block), id(context))
-    found = held_by.get(key)
-    if found is None:
-        found = held_by[key] = evaluate_conditions(block, context)[0]
+    found = []
+    context_id = id(context)
+    for block in blocks:
+        key = (id(block), context_id)
+        held = held_by.get(key)
+        if held is None:
+            held = held_by[key] = evaluate_conditions(block, context)[0]
+        found.append(held)
     return found
