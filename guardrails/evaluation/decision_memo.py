@@ -244,8 +244,9 @@ class DecisionMemo:
                 variable, compared = variable or read.context, compared or read.caller
         context, caller = request.context, request.caller
         try:
-            held = tuple([evaluate_conditions(block, context)[0] for block in blocks] if held_by is None else
-                         _held(blocks, context, held_by))
+            held = () if not blocks else tuple(
+                [evaluate_conditions(block, context)[0] for block in blocks] if held_by is None else
+                _held(blocks, context, held_by))
             whole = frozenset(context.items()) if variable else None
         except (EvaluationError, TypeError):  # malformed, or a context value that is not hashable
             return None

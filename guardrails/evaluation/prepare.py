@@ -78,6 +78,7 @@ def prepare_many(org: Organization, spec: PrincipalSpec, account_name: str, asks
     except EvaluationError as exc:
         return [exc] * len(asks)
     now = clock()
+    caller: Caller | None = None  # found with the first Side (in _side nothing before it raises without a context)
     sides: dict[tuple[str, bool], Side] = {}
     contexts: dict[tuple[int, str], Context] = {}  # (id of a Side's context, region): the Sides keep them alive
     prepared: list[tuple[Request, PolicySet] | EvaluationError] = []
@@ -88,7 +89,9 @@ def prepare_many(org: Organization, spec: PrincipalSpec, account_name: str, asks
             trust, region, types = _asked(org.home_region, action, resource)
             side = sides.get((resource, trust))
             if side is None:  # a row asks each resource once or twice: kept here, not in the organization's memo
-                side = sides[resource, trust] = _side(org, spec, account, resource, {}, trust)
+                if caller is None:  # an error is raised again by the next resource's ask, as prepare would
+                    caller = _caller(org, spec, account)
+                side = sides[resource, trust] = _side_of_caller(org, spec, account, caller, resource, {}, trust)
             ctx = contexts.get((id(side.context), region))
             if ctx is None:
                 ctx = contexts[id(side.context), region] = timed(side.context[0], region, now)
@@ -138,7 +141,17 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
     """Everything of a request but its action, in the order the checks raise their errors."""
     if spec.kind == "root":
         root_sessions.refuse_plain_root(given)
-    caller = org.memo(("caller", spec.kind, spec.name, account.name), lambda: org.caller(spec, account))
+    return _side_of_caller(org, spec, account, _caller(org, spec, account), resource, given, trust)
+
+
+def _caller(org: Organization, spec: PrincipalSpec, account: Account) -> Caller:
+    """The principal as the engine sees it, kept by the organization."""
+    return org.memo(("caller", spec.kind, spec.name, account.name), lambda: org.caller(spec, account))
+
+
+def _side_of_caller(org: Organization, spec: PrincipalSpec, account: Account, caller: Caller, resource: str,
+                    given: dict[str, tuple[str, ...]], trust: bool) -> Side:
+    """:func:`_side` once the caller is known."""
     outside = spec.kind == "external"
     # S3 bucket ARNs name no account: the caller's own unless the request says otherwise (aws:ResourceAccount,
     # by id or account name).
