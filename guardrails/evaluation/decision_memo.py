@@ -124,10 +124,12 @@ class DecisionMemo:
     def __init__(self) -> None:
         self._answers: dict[tuple[Any, ...], Any] = {}
         self._numbers: dict[Any, int] = {}  # a read's key → its number
-        # (action, resource, resource types) → by (document id, policy kind, name, source) and by level path id: the
-        # document or path (kept: its id is not reused) and what the engine reads of it for requests of that target
-        self._targets: dict[tuple[Any, ...], tuple[dict[tuple[Any, ...], tuple[Mapping[str, Any], _Read | None]],
+        # (action, resource, resource types) → what the engine reads for requests of that target: of a document by
+        # (document id, policy kind, name, source), of a level path by its id (with the path: its id is not reused)
+        self._targets: dict[tuple[Any, ...], tuple[dict[tuple[Any, ...], _Read | None],
                                                    dict[int, tuple[Levels, _Read | None]]]] = {}
+        self._documents: dict[int, Mapping[str, Any]] = {}  # every document read, kept so that no id is reused
+        self._unfitting: dict[tuple[str, str, str], _Read] = {}  # (kind, name, source) → the read that fits nothing
         self._sets: dict[int, tuple[PolicySet, int]] = {}  # policy set id → the set (kept) and :meth:`_settings`
 
     def answer(self, request: Request, policies: PolicySet, compute: Callable[[], _Answer]) -> _Answer:
@@ -175,14 +177,21 @@ class DecisionMemo:
         ``documents``: the reads kept for the request's target."""
         document = policy.document
         key = (id(document), policy.kind, policy.name, policy.source)
-        kept = documents.get(key)
-        if kept is None or kept[0] is not document:
-            found = _fitting(policy, request)
-            read = None if found is None else _Read(
-                (policy.kind, policy.name, policy.source, self._number(found[0])), found[1].conditions,
-                found[1].context, policy.kind == "resource" and found[1].fits, found[1].fits)
-            kept = documents[key] = (document, read)  # the document is kept: its statements' ids not reused
-        return kept[1]  # type: ignore[no-any-return]
+        if key in documents:  # the document is kept (self._documents): no other one has its id
+            return documents[key]  # type: ignore[no-any-return]
+        found = _fitting(policy, request)
+        if found is None:
+            read = None
+        elif not found[1].fits:  # most reads: one for every target a policy fits nothing of
+            read = self._unfitting.get(key[1:])
+            if read is None:
+                read = self._unfitting[key[1:]] = _NOTHING._replace(key=(*key[1:], self._number(())))
+        else:
+            read = _Read((policy.kind, policy.name, policy.source, self._number(found[0])), found[1].conditions,
+                         found[1].context, policy.kind == "resource", True)
+        self._documents[id(document)] = document  # its statements' ids are not reused either
+        documents[key] = read
+        return read
 
     def _levels_read(self, levels: Levels, request: Request, documents: dict[tuple[Any, ...], Any],
                      paths: dict[int, tuple[Levels, _Read | None]]) -> _Read | None:
