@@ -1,10 +1,13 @@
-"""The access matrix's memo (guardrails.evaluation.decision_memo) answers exactly what Organization.evaluate answers,
-cell by cell, on the example and on a synthetic organization (tests/bench.py)."""
+"""The access matrix's memo (guardrails.evaluation.decision_memo) and rows (Organization.prepare_many,
+DecisionMemo.answers) answer exactly what Organization.evaluate answers, cell by cell, on the example and on a
+synthetic organization (tests/bench.py), also with statements written to catch a share that is too wide."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import pytest
 
 from guardrails.evaluation.access_matrix import PROBES, Probe, access_matrix, plain_cell
 from guardrails.evaluation.decision_memo import DecisionMemo
@@ -59,8 +62,9 @@ _IDENTITY_EXTRA = (
 )
 # SCP statements every principal of an account reads alike: roles without a fitting identity statement (AWSSupport,
 # GuardrailsAlertForwarding) differ only in these, and so do break-glass-alice and -bob, but for the second one only
-# in a policy variable of its Resource (none of its Conditions tells them apart). The first block is asked in two regions by one row (ec2-read in
-# the home region first, iam-read in us-east-1): an answer kept per block, not per context, would be the first one's.
+# in a policy variable of its Resource (none of its Conditions tells them apart). The first block is asked in two
+# regions by one row (ec2-read in the home region first, iam-read in us-east-1): an answer kept per block, not per
+# context, would be the first one's.
 _SCP_EXTRA = (
     {"Effect": "Deny", "Action": ["ec2:DescribeInstances", "iam:ListRoles"], "Resource": "*",
      "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"},
@@ -178,6 +182,61 @@ def _same_inputs_as_one_resource_at_a_time(files: dict[str, str]) -> int:
                                                  plain.resource_types, plain.context_origin), (rep.name, str(spec))
                 compared += 1
     return compared
+
+
+def _assert_rows_are_single_requests(files: dict[str, str]) -> int:
+    """Organization.prepare_many's row is what prepare answers for each of its asks — the same request (but for the
+    time keys, and a context dict shared by the row's requests of one region) and policy set, or the same error."""
+    from guardrails.evaluation.context import _NOW
+    from guardrails.evaluation.errors import EvaluationError
+    from guardrails.evaluation.lockout.paths import PathGroups
+    from guardrails.evaluation.organization import PrincipalSpec
+
+    organization, plain = Organization(files), Organization(files)  # plain: prepare's own memos only
+    asks = [(p.action, p.resource) for p in _ADVERSARIAL_PROBES]
+    # A role asked about without and with its trust policy (two Sides of one resource), and resources that raise.
+    role = "arn:aws:iam::${account_id}:role/BreakGlass"
+    asks += [("iam:GetRole", role), ("sts:AssumeRole", role), ("s3:GetObject", "${account_id:nowhere}"),
+             ("sts:AssumeRole", "arn:aws:iam::${account_id}:role/NotDeployed")]
+    compared = errors = 0
+    for path, _ in PathGroups(organization).groups(by_class=True):
+        account = path.account.name
+        specs = [*organization.principals(path.account), PrincipalSpec("role", "NotDeployed"),
+                 PrincipalSpec("external", "999999999999/role/Outside")]
+        for spec in specs:
+            row = organization.prepare_many(spec, account, asks)
+            for (action, resource), item in zip(asks, row, strict=True):
+                try:
+                    request, policies = plain.prepare(spec, account, action, resource)
+                except EvaluationError as exc:
+                    assert isinstance(item, EvaluationError) and str(item) == str(exc), (account, str(spec), action)
+                    errors += 1
+                    continue
+                assert not isinstance(item, EvaluationError), (account, str(spec), action, item)
+                fast, fast_policies = item
+                assert fast_policies == policies
+                assert ({k: v for k, v in fast.context.items() if k not in _NOW}
+                        == {k: v for k, v in request.context.items() if k not in _NOW})
+                assert (fast.caller, fast.action, fast.resource, fast.resource_account, fast.resource_types,
+                        fast.context_origin) == (request.caller, request.action, request.resource,
+                                                 request.resource_account, request.resource_types,
+                                                 request.context_origin), (account, str(spec), action)
+                compared += 1
+    with pytest.raises(EvaluationError) as unknown:
+        plain.prepare(PrincipalSpec("root"), "nowhere", *asks[0])
+    assert [str(e) for e in organization.prepare_many(PrincipalSpec("root"), "nowhere", asks[:2])] == [
+        str(unknown.value)] * 2  # an unknown account: prepare's error for every ask
+    assert errors > compared / 10  # a principal, a role or an account the tree does not have
+    return compared
+
+
+def test_a_row_is_its_single_requests_on_the_example(example_compiled: Compiled) -> None:
+    assert _assert_rows_are_single_requests(_adversarial(dict(example_compiled.files))) > 500
+
+
+def test_a_row_is_its_single_requests_on_a_synthetic_tree(tmp_path: Path) -> None:
+    files = compile_policy_tree(write_blueprint(tmp_path / "bp", 100), run_tests=False).files
+    assert _assert_rows_are_single_requests(_adversarial(dict(files))) > 500
 
 
 def test_shared_sides_are_the_plain_ones_on_the_example(example_compiled: Compiled) -> None:

@@ -27,8 +27,8 @@ no id is reused while the memo lives. What a level path or a document reads, and
 neither a policy nor a level path, are turned into a small number once (equal reads, equal numbers), so a request's
 signature is a short tuple to hash. :meth:`DecisionMemo.answers` (the access matrix's rows) keeps a Condition block's
 answer per (block, context) object for one row: the row keeps both alive and nothing writes a request's context, and
-``evaluate_conditions`` reads nothing else, so the same two objects give the same answer. A malformed document or condition has no
-signature: such a request is always evaluated (the engine raises the error it meets first).
+``evaluate_conditions`` reads nothing else, so the same two objects give the same answer. A malformed document or
+condition has no signature: such a request is always evaluated (the engine raises the error it meets first).
 """
 
 from __future__ import annotations

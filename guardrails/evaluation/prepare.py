@@ -7,6 +7,10 @@ resource. That part (:class:`Side`) is built once per (principal, account, resou
 words) and kept by the organization; each request adds what its action changes: the request context (region, time), the
 documented exceptions that apply, the resource types of a request on ``*``. A test asks one principal about many
 actions, the review every principal about the same actions in every account.
+
+:func:`prepare_many` prepares the access matrix's row (one principal, the probes of its group, no given context):
+the row keeps its Sides itself, finds the caller once, and its requests of one region share one context dict made
+at one time (the engine and the decision memo only read a request's context).
 """
 
 from __future__ import annotations
