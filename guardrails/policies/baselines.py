@@ -105,10 +105,14 @@ def boundary_policy(model: Model, name: str, info: OrgInfo) -> ManagedPolicy:
 
 
 def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, JobCompilation],
-                 shared: dict[tuple[str, str], Any] | None = None) -> Baseline:
+                 shared: dict[tuple[str, str], Any] | None = None,
+                 placed: frozenset[tuple[str, str]] | None = None) -> Baseline:
     """The baseline of ``account``. ``shared``: the documents that do not depend on the account (a role's trust, a
-    boundary), kept across the calls of one synthesis: a role deployed to 20 classes is built once, not 20 times."""
+    boundary), kept across the calls of one synthesis: a role deployed to 20 classes is built once, not 20 times.
+    ``placed``: the identities placed in the account (:func:`placed_identities`), when the caller has them."""
     shared = {} if shared is None else shared
+    # Set lookups: `account in model.placements[...]` scanned a tuple of up to every account, per identity.
+    placed = placed_identities(model, account) if placed is None else placed
     bp = model.blueprint
     org = bp.organization
     policies: dict[str, ManagedPolicy] = {}
@@ -137,7 +141,7 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
         tags=(("guardrails:purpose", "break-glass"),),
         origin=str(model.source.where_key("organization", "break_glass"))))
 
-    placed_users = [name for name in bp.users if account in model.placements[("users", name)]]
+    placed_users = [name for name in bp.users if ("users", name) in placed]
     if account == bg.account:
         assume = ManagedPolicy(
             key="break_glass_assume", name="guardrails-break-glass-assume", path=POLICY_PATH,
@@ -154,7 +158,7 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                      for u in bg.users)
 
     for name, spec in bp.groups.items():
-        if account in model.placements[("groups", name)]:
+        if ("groups", name) in placed:
             groups.append(Group(f"group_{ident(name)}", name, spec.path,
                                 refs_for(model, spec.job_functions, compiled, policies),
                                 moved_from=_former("group", spec.moved_from), existing=spec.existing,
@@ -184,7 +188,7 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                   if g.key in with_members else g for g in groups]
 
     for key, spec in bp.roles.items():
-        if account not in model.placements[("roles", key)]:
+        if ("roles", key) not in placed:
             continue
         boundary_ref = None
         if spec.boundary:
@@ -215,7 +219,7 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
     # Boundaries placed by their own `deploy_to`: where roles are created with them (the delegation pattern), which
     # no role of the blueprint may use there.
     for name in bp.permission_boundaries:
-        if account in model.placements.get(("permission_boundaries", name), ()):
+        if ("permission_boundaries", name) in placed:
             boundary = _shared(shared, "boundary", name, lambda: boundary_policy(model, name, info))
             policies.setdefault(boundary.key, boundary)
 
@@ -233,6 +237,11 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                                           (model.source.directory / idp.saml[n].metadata_file).read_text("utf-8"),
                                           idp.saml[n].existing) for n in sorted(saml_used)),
         password_policy=password)
+
+
+def placed_identities(model: Model, account: str) -> frozenset[tuple[str, str]]:
+    """The (section, name) of every identity (and boundary with its own ``deploy_to``) placed in ``account``."""
+    return frozenset(identity for identity, accounts in model.placements.items() if account in accounts)
 
 
 def _shared(shared: dict[tuple[str, str], Any], kind: str, name: str, build: Callable[[], _T]) -> _T:

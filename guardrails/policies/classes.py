@@ -35,7 +35,7 @@ def baseline_classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompila
     for name, account in sorted(model.accounts.items()):
         signature = (name == model.blueprint.organization.break_glass.account, frozenset(placed_in[name]))
         if signature not in computed:
-            fresh = baseline_for(model, name, info, compiled, shared)
+            fresh = baseline_for(model, name, info, compiled, shared, placed=signature[1])
             computed[signature] = canonical.setdefault(fresh, fresh)
         baseline = computed[signature]
         if account.management:
