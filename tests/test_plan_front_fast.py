@@ -1,7 +1,8 @@
 """The serial front of a compile (reading, model, plan) takes shortcuts; each is compared here with the plain path.
 
 * ``baseline_for`` given the account's placed identities (``placed``) and a ``shared`` memo across the accounts of a
-  synthesis builds what it builds alone, for every account.
+  synthesis builds what it builds alone, for every account;
+* the classes' whole OUs and fresh names, computed from one set per OU, are the ones the definitions give.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from guardrails.blueprint import load_blueprint
+from guardrails.iam.organization import outermost
 from guardrails.model import build_model
 from guardrails.model.build import Model
+from guardrails.policies import classes
 from guardrails.policies.baselines import baseline_for, placed_identities
 from guardrails.policies.jobs import compile_jobs
+from guardrails.policies.statements import slug
 from guardrails.policies.synthesize import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,3 +42,17 @@ def test_baseline_for_with_placements_and_a_shared_memo_is_the_plain_baseline(mo
         assert placed_identities(model, account) == placed
         assert baseline_for(model, account, info, compiled, shared, placed=placed) == plain, account
 
+
+def test_whole_units_of_every_class_are_the_definitions(model: Model) -> None:
+    whole = classes._WholeUnits(model)
+    for cls in synthesize(model).classes:
+        accounts = set(cls.accounts)
+        plain = outermost(u for u in model.units if (inside := model.accounts_in_unit(u)) and set(inside) <= accounts)
+        assert whole(cls.accounts) == plain
+        covered = {a for u in plain for a in model.accounts_in_unit(u)}
+        fresh = cls.accounts[0] if len(cls.accounts) == 1 else "-".join(slug(u) for u in plain) if plain and \
+            covered == accounts else "-".join(slug(u) or "root" for u in sorted({model.accounts[a].unit for a in accounts}))
+        assert classes._fresh_name(model, cls.accounts, whole) == fresh
+        if not cls.accounts or any(model.accounts[a].management for a in cls.accounts):
+            continue
+        assert cls.whole_units == tuple(plain)
