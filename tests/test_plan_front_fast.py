@@ -1,7 +1,8 @@
 """The serial front of a compile (reading, model, plan) takes shortcuts; each is compared here with the plain path.
 
 * ``baseline_for`` given the account's placed identities (``placed``) and a ``shared`` memo across the accounts of a
-  synthesis builds what it builds alone, for every account;
+  synthesis (groups, users and roles built once, with the policies they add) builds what it builds alone, for every
+  account;
 * the classes' whole OUs and fresh names, computed from one set per OU, are the ones the definitions give.
 """
 
