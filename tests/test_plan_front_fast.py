@@ -3,16 +3,18 @@
 * ``baseline_for`` given the account's placed identities (``placed``) and a ``shared`` memo across the accounts of a
   synthesis (groups, users and roles built once, with the policies they add) builds what it builds alone, for every
   account;
-* the classes' whole OUs and fresh names, computed from one set per OU, are the ones the definitions give.
+* the classes' whole OUs and fresh names, computed from one set per OU, are the ones the definitions give;
+* libyaml's reading checks what it places differently (and its depth) while converting, as the walk that defines it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
-from guardrails.blueprint import load_blueprint
+from guardrails.blueprint import limits, load_blueprint, yamlmarks
 from guardrails.iam.organization import outermost
 from guardrails.model import build_model
 from guardrails.model.build import Model
@@ -57,3 +59,30 @@ def test_whole_units_of_every_class_are_the_definitions(model: Model) -> None:
         if not cls.accounts or any(model.accounts[a].management for a in cls.accounts):
             continue
         assert cls.whole_units == tuple(plain)
+
+
+# ----------------------------------------------------------------------------- reading
+
+_DEEP_IN_MERGE = "a: {<<: {b: " + "[" * 61 + "x" + "]" * 61 + "}}\n"  # 65 levels as written, 64 once flattened
+_PLACEMENT_CASES = [
+    "{a: }\n", "[a: ]\n", "x: {<<: {a: }}\n", "x:\n  <<: {a: }\n", "x:\n  <<: [{a: }]\n", _DEEP_IN_MERGE,
+    _DEEP_IN_MERGE.replace("[" * 61, "[" * 60).replace("]" * 61, "]" * 60), "[" * 64 + "]" * 64 + "\n",
+    "[" * 65 + "]" * 65 + "\n", "a: " + "{b: " * 63 + "c" + "}" * 63 + "\n", "a: " + "{b: " * 64 + "c" + "}" * 64 + "\n",
+    "a: {b: , <<: {c: 1}}\n", "a: &x {b: 1}\nc: {<<: *x, d: }\n", "a: &x {b: }\nc: [*x]\n", "a:\n  b:\n  <<: {c: 1}\n",
+]
+
+
+@pytest.mark.skipif(yamlmarks.CParser is None, reason="PyYAML is installed without libyaml")
+@pytest.mark.parametrize("source", _PLACEMENT_CASES)
+def test_build_refuses_what_the_placement_walk_refuses(source: str) -> None:
+    """_build(libyaml=True) checks, as it converts, what _placed_differently_or_too_deep checks of the tree as
+    libyaml composed it: libyaml's reading is refused (and the pure-Python one taken) whenever the walk objects."""
+    root = yamlmarks._compose_libyaml(source, limits.Budget())
+    fast = yamlmarks._parse_libyaml(source, "f.yaml", limits.Budget())
+    if yamlmarks._placed_differently_or_too_deep(root):
+        assert fast is None
+    with mock.patch.object(yamlmarks, "CParser", None):
+        slow = yamlmarks.parse_marked(source, "f.yaml", [], limits.Budget())
+    if fast is not None:
+        assert (repr(fast.data), fast.value_locations, fast.key_locations) == \
+            (repr(slow.data), slow.value_locations, slow.key_locations)

@@ -148,9 +148,9 @@ class _Retry(Exception):
 
 def _compose_libyaml(source: str, budget: limits.Budget) -> yaml.Node | None:
     """The root node as libyaml composes it. Every tag starts with `!` and every anchor with `&`: without either,
-    libyaml's own (C) composer has nothing to refuse but depth, checked after; with them, the bounded composer
-    composes libyaml's events. Raises on anything refused or placed differently: the caller then reads the
-    pure-Python way."""
+    libyaml's own (C) composer has nothing to refuse but depth, checked after (by _build, with what libyaml places
+    differently); with them, the bounded composer composes libyaml's events. Raises on anything refused: the caller
+    then reads the pure-Python way."""
     if "!" in source or "&" in source:
         loader: Any = _CBoundedLoader(source, budget)
     else:
@@ -159,16 +159,15 @@ def _compose_libyaml(source: str, budget: limits.Budget) -> yaml.Node | None:
         root = loader.get_single_node()
     finally:
         loader.dispose()
-    if root is not None and _placed_differently_or_too_deep(root):
-        raise _Retry
     return root
 
 
-def _placed_differently_or_too_deep(root: yaml.Node) -> bool:
+def _placed_differently_or_too_deep(root: yaml.Node, depth: int = 1) -> bool:
     """Whether the tree nests more than MAX_DEPTH nodes (the root counting as one, as in _BoundedComposer), or holds
     an empty key or value in a flow mapping (`{a: }`, `[a: ]`): PyYAML places that null right after the colon,
-    libyaml at the next token. Aliases were composed by _BoundedComposer, which bounds them, so sharing is finite."""
-    stack = [(root, 1)]
+    libyaml at the next token. Aliases were composed by _BoundedComposer, which bounds them, so sharing is finite.
+    ``depth``: the root's level. The definition of what _build(libyaml=True) refuses, which it checks as it goes."""
+    stack = [(root, depth)]
     while stack:
         node, depth = stack.pop()
         if depth > limits.MAX_DEPTH:
@@ -211,7 +210,7 @@ def _parse_libyaml(source: str, file: str, budget: limits.Budget) -> MarkedDocum
     try:
         root = _compose_libyaml(source, budget)
         if root is not None:
-            _build(root, file, doc, found)
+            _build(root, file, doc, found, libyaml=True)
         if not found:
             return doc
     except Exception:  # noqa: BLE001 - whatever libyaml or a check refuses, the pure-Python reading reports
@@ -259,11 +258,15 @@ def _parse_python(source: str, file: str, diagnostics: list[Diagnostic], budget:
     return doc
 
 
-def _build(root: yaml.Node, file: str, doc: MarkedDocument, diagnostics: list[Diagnostic]) -> None:
-    """Plain data from a composed tree into ``doc``, with the locations; raises _Refused or a merge-key error."""
+def _build(root: yaml.Node, file: str, doc: MarkedDocument, diagnostics: list[Diagnostic], *,
+           libyaml: bool = False) -> None:
+    """Plain data from a composed tree into ``doc``, with the locations; raises _Refused or a merge-key error. With
+    ``libyaml``, raises _Retry too where libyaml places a value differently or the tree nests too deep
+    (_libyaml_placement): checked in this walk rather than in one of its own."""
     constructor = yaml.SafeLoader("")
+    values, keys = doc.value_locations, doc.key_locations
 
-    def scalar(node: yaml.Node, *, key: bool) -> Any:
+    def scalar(node: yaml.Node, where: Location, *, key: bool) -> Any:
         """A scalar's value; tags were refused, so only YAML's own implicit types (and their bad forms) arrive."""
         # Text is the node's value as is (what SafeConstructor returns for it, without its bookkeeping); a lone `=`
         # (YAML 1.1's value key) is plain text to a blueprint.
@@ -278,25 +281,29 @@ def _build(root: yaml.Node, file: str, doc: MarkedDocument, diagnostics: list[Di
                                f"({getattr(exc, 'problem', None) or exc})",
                                "correct it, or quote it to keep it as text", node.start_mark) from None
         if isinstance(value, str):
-            problem = text.value_problem(value, _loc(file, node), block=node.style in ("|", ">"), key=key)
+            problem = text.value_problem(value, where, block=node.style in ("|", ">"), key=key)
             if problem is not None:
                 diagnostics.append(problem)
         return value
 
-    def convert(node: yaml.Node, path: Path) -> Any:
-        doc.value_locations[path] = _loc(file, node)
+    def convert(node: yaml.Node, path: Path, depth: int) -> Any:
+        mark = node.start_mark
+        where = values[path] = Location(file, mark.line + 1, mark.column + 1)
         if isinstance(node, yaml.MappingNode):
+            if libyaml:
+                _libyaml_placement(node, depth)
             constructor.flatten_mapping(node)  # `<<: *base` merge keys
             result: dict[Any, Any] = {}
             first_seen: dict[Any, Location] = {}
             for key_node, value_node in node.value:
-                key_loc = _loc(file, key_node)
+                mark = key_node.start_mark
+                key_loc = Location(file, mark.line + 1, mark.column + 1)
                 if not isinstance(key_node, yaml.ScalarNode):
                     diagnostics.append(Diagnostic.of("GR102", "mapping keys must be plain scalars", key_loc,
                                                      "write the key as a plain word, e.g. `name:`; a list or mapping "
                                                      "cannot be a key"))
                     continue
-                key = scalar(key_node, key=True)
+                key = scalar(key_node, key_loc, key=True)
                 if not isinstance(key, (str, int, bool)):
                     diagnostics.append(Diagnostic.of(
                         "GR102", f"mapping key {key_node.value!r} reads as a YAML {type(key).__name__}", key_loc,
@@ -314,14 +321,31 @@ def _build(root: yaml.Node, file: str, doc: MarkedDocument, diagnostics: list[Di
                     )
                     continue
                 first_seen[key] = key_loc
-                doc.key_locations[(*path, key)] = key_loc
-                result[key] = convert(value_node, (*path, key))
+                keys[(*path, key)] = key_loc
+                result[key] = convert(value_node, (*path, key), depth + 1)
             return result
+        if libyaml and depth > limits.MAX_DEPTH:
+            raise _Retry
         if isinstance(node, yaml.SequenceNode):
-            return [convert(item, (*path, index)) for index, item in enumerate(node.value)]
-        return scalar(node, key=False)
+            return [convert(item, (*path, index), depth + 1) for index, item in enumerate(node.value)]
+        return scalar(node, where, key=False)
 
-    doc.data = convert(root, ())
+    doc.data = convert(root, (), 1)
+
+
+_MERGE = _CORE + "merge"  # the tag of `<<`, as SafeConstructor.flatten_mapping recognizes it
+
+
+def _libyaml_placement(node: yaml.MappingNode, depth: int) -> None:
+    """_Retry where _placed_differently_or_too_deep finds something in a mapping ``depth`` levels down (the root
+    is 1), before its merge keys are flattened. _build checks every other node's depth as it reaches it; its keys
+    are as deep as their values, and a key _build does not convert is a diagnostic, so a retry anyway. A merge key's
+    values leave the tree when flattened: the whole mapping is checked then, as it was written. (With aliases the
+    bounded composer has bounded the depth of every occurrence, and a mapping met again keeps its flow style.)"""
+    if depth > limits.MAX_DEPTH or (node.flow_style and any(_empty(part) for pair in node.value for part in pair)):
+        raise _Retry
+    if any(key.tag == _MERGE for key, _ in node.value) and _placed_differently_or_too_deep(node, depth):
+        raise _Retry
 
 
 def _mark(file: str, mark: yaml.Mark | None) -> Location:
