@@ -4,7 +4,8 @@
   synthesis (groups, users and roles built once, with the policies they add) builds what it builds alone, for every
   account;
 * the classes' whole OUs and fresh names, computed from one set per OU, are the ones the definitions give;
-* libyaml's reading checks what it places differently (and its depth) while converting, as the walk that defines it.
+* libyaml's reading checks what it places differently (and its depth) while converting, as the walk that defines it;
+* the search for ``${`` outside policy text finds what filtering ``iter_strings`` finds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from unittest import mock
 
 import pytest
 
-from guardrails.blueprint import limits, load_blueprint, yamlmarks
+from guardrails.blueprint import limits, load_blueprint, text, yamlmarks
+from guardrails.diagnostics import BlueprintError
 from guardrails.iam.organization import outermost
 from guardrails.model import build_model
 from guardrails.model.build import Model
@@ -86,3 +88,20 @@ def test_build_refuses_what_the_placement_walk_refuses(source: str) -> None:
     if fast is not None:
         assert (repr(fast.data), fast.value_locations, fast.key_locations) == \
             (repr(slow.data), slow.value_locations, slow.key_locations)
+
+
+_LOADABLE = [*BLUEPRINTS, *sorted((ROOT / "tests" / "errors").glob("*/blueprint"))]
+
+
+@pytest.mark.parametrize("folder", _LOADABLE, ids=lambda p: p.parent.name if p.name == "blueprint" else p.name)
+def test_placeholder_walk_finds_what_iter_strings_finds(folder: Path) -> None:
+    """The one-walk search for ``${`` outside policy text against the plain filter over every string."""
+    try:
+        loaded = load_blueprint(folder, partial=True)
+    except BlueprintError:
+        pytest.skip("does not load")
+    plain = [(path, owner, is_key) for path, owner, value, is_key in text.iter_strings(loaded.blueprint)
+             if "${" in value and (owner not in text.POLICY_TEXT or is_key)]
+    assert text.placeholders_outside_policy_text(loaded.blueprint) == plain
+    if folder.parent.name == "placeholder-outside-policy-text":
+        assert plain

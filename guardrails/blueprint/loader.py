@@ -188,6 +188,7 @@ def _empty_optional_lists(loaded: LoadedBlueprint) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
 
     def walk(value: Any, path: YamlPath) -> None:
+        # Only models, mappings and lists are walked into (a call per string was most of the cost).
         if isinstance(value, BaseModel):
             fields = type(value).model_fields
             for name in value.model_fields_set:
@@ -196,16 +197,22 @@ def _empty_optional_lists(loaded: LoadedBlueprint) -> list[Diagnostic]:
                     problems.append(Diagnostic.of(
                         "GR203", f"{_dotted((*path, name))} is an empty list", loaded.where(*path, name),
                         f"list at least one entry, or leave `{name}` out"))
-                walk(item, (*path, name))
+                if isinstance(item, _CONTAINERS):
+                    walk(item, (*path, name))
         elif isinstance(value, dict):
             for key, item in value.items():
-                walk(item, (*path, key))
+                if isinstance(item, _CONTAINERS):
+                    walk(item, (*path, key))
         elif isinstance(value, (list, tuple)):
             for index, item in enumerate(value):
-                walk(item, (*path, index))
+                if isinstance(item, _CONTAINERS):
+                    walk(item, (*path, index))
 
     walk(loaded.blueprint, ())
     return problems
+
+
+_CONTAINERS = (BaseModel, dict, list, tuple)  # what _empty_optional_lists walks into
 
 
 def _merge_file(doc: MarkedDocument, merged: dict[str, Any], values: dict[YamlPath, Location],
