@@ -5,7 +5,8 @@
   account;
 * the classes' whole OUs and fresh names, computed from one set per OU, are the ones the definitions give;
 * libyaml's reading checks what it places differently (and its depth) while converting, as the walk that defines it;
-* the search for ``${`` outside policy text finds what filtering ``iter_strings`` finds.
+* the search for ``${`` outside policy text finds what filtering ``iter_strings`` finds;
+* placements that deploy alike share one selection of accounts, the plain one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from guardrails.diagnostics import BlueprintError
 from guardrails.iam.organization import outermost
 from guardrails.model import build_model
 from guardrails.model.build import Model
+from guardrails.model.resolved import _placement_accounts
 from guardrails.policies import classes
 from guardrails.policies.baselines import baseline_for, placed_identities
 from guardrails.policies.jobs import compile_jobs
@@ -105,3 +107,20 @@ def test_placeholder_walk_finds_what_iter_strings_finds(folder: Path) -> None:
     assert text.placeholders_outside_policy_text(loaded.blueprint) == plain
     if folder.parent.name == "placeholder-outside-policy-text":
         assert plain
+
+
+def test_placements_shared_by_equal_deploy_to_are_the_plain_selections(model: Model) -> None:
+    """_placement_accounts with the model stage's memo of selections: the same accounts and problems per entry."""
+    chosen: dict = {}
+    bp = model.blueprint
+    entries = [(s, n, e.deploy_to) for s in ("groups", "users", "roles") for n, e in getattr(bp, s).items()]
+    entries += [("permission_boundaries", n, b.deploy_to) for n, b in bp.permission_boundaries.items() if b.deploy_to]
+    for section, name, placement in entries * 2:  # the second round reads the memo only
+        plain_problems: list = []
+        memo_problems: list = []
+        where = (section, name, "deploy_to")
+        plain = _placement_accounts(model, placement, where, plain_problems)
+        assert _placement_accounts(model, placement, where, memo_problems, chosen) == plain
+        assert memo_problems == plain_problems
+        if (section, name) in model.placements:
+            assert model.placements[(section, name)] == plain
