@@ -6,11 +6,13 @@
 * the classes' whole OUs and fresh names, computed from one set per OU, are the ones the definitions give;
 * libyaml's reading checks what it places differently (and its depth) while converting, as the walk that defines it;
 * the search for ``${`` outside policy text finds what filtering ``iter_strings`` finds;
-* placements that deploy alike share one selection of accounts, the plain one.
+* placements that deploy alike share one selection of accounts, the plain one;
+* the risk analysis of a plan whose classes share documents is that of a plan that shares nothing.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from unittest import mock
 
@@ -25,6 +27,7 @@ from guardrails.model.resolved import _placement_accounts
 from guardrails.policies import classes
 from guardrails.policies.baselines import baseline_for, placed_identities
 from guardrails.policies.jobs import compile_jobs
+from guardrails.policies.risk_plan import analyze_plan
 from guardrails.policies.statements import slug
 from guardrails.policies.synthesize import synthesize
 
@@ -124,3 +127,10 @@ def test_placements_shared_by_equal_deploy_to_are_the_plain_selections(model: Mo
         assert memo_problems == plain_problems
         if (section, name) in model.placements:
             assert model.placements[(section, name)] == plain
+
+
+def test_risk_analysis_of_shared_documents_is_that_of_copies(model: Model) -> None:
+    """analyze_plan looks a document or finding met again up by identity: a plan whose classes share nothing
+    (a deep copy, every object distinct) gives the same risks, in the same order."""
+    plan = synthesize(model)
+    assert analyze_plan(copy.deepcopy(plan)) == analyze_plan(plan)
