@@ -6,6 +6,7 @@
 * the classes' whole OUs and fresh names, computed from one set per OU, are the ones the definitions give;
 * libyaml's reading checks what it places differently (and its depth) while converting, as the walk that defines it;
 * the search for ``${`` outside policy text finds what filtering ``iter_strings`` finds;
+* locations, kept as marks, read as a dict of Locations, merged across files in one pass as section by section;
 * placements that deploy alike share one selection of accounts, the plain one;
 * the risk analysis of a plan whose classes share documents is that of a plan that shares nothing.
 """
@@ -19,7 +20,7 @@ from unittest import mock
 import pytest
 
 from guardrails.blueprint import limits, load_blueprint, text, yamlmarks
-from guardrails.diagnostics import BlueprintError
+from guardrails.diagnostics import BlueprintError, Location
 from guardrails.iam.organization import outermost
 from guardrails.model import build_model
 from guardrails.model.build import Model
@@ -134,3 +135,31 @@ def test_risk_analysis_of_shared_documents_is_that_of_copies(model: Model) -> No
     (a deep copy, every object distinct) gives the same risks, in the same order."""
     plan = synthesize(model)
     assert analyze_plan(copy.deepcopy(plan)) == analyze_plan(plan)
+
+
+def test_locations_read_as_a_dict_of_locations() -> None:
+    doc = yamlmarks.parse_marked("a:\n  b: [1, 2]\n", "f.yaml", [])
+    plain = {path: Location(*mark) for path, mark in doc.value_locations.marks.items()}
+    assert dict(doc.value_locations) == plain and doc.value_locations == plain
+    assert doc.value_locations[("a", "b", 1)] == Location("f.yaml", 2, 10)
+    assert doc.value_locations.get(("x",)) is None and ("a", "b") in doc.value_locations
+    assert doc.value_locations.setdefault(("a",), Location("g.yaml", 9, 9)) == Location("f.yaml", 2, 3)
+    assert doc.value_locations.setdefault(("z",), Location("g.yaml", 9, 9)) == Location("g.yaml", 9, 9)
+
+
+@pytest.mark.parametrize("folder", BLUEPRINTS, ids=lambda p: p.parent.name if p.name == "blueprint" else p.name)
+def test_merged_locations_are_those_merged_section_by_section(folder: Path) -> None:
+    """The loader merges the files' locations in one pass; merged a section at a time, in each file's order of
+    sections (every section here is taken), they are the same, in the same order."""
+    values: dict = {}
+    keys: dict = {}
+    for file in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml")):
+        doc = yamlmarks.parse_marked(file.read_text("utf-8"), "f", [])
+        for section in doc.data or {}:
+            values.update((p, m) for p, m in doc.value_locations.marks.items() if p and p[0] == section
+                          and p not in values)
+            keys.update((p, m) for p, m in doc.key_locations.marks.items() if p and p[0] == section and p not in keys)
+    loaded = load_blueprint(folder)
+    shown = {p: m[1:] for p, m in values.items()}
+    assert [(p, m[1:]) for p, m in loaded.value_locations.marks.items() if p] == list(shown.items())
+    assert [(p, m[1:]) for p, m in loaded.key_locations.marks.items()] == [(p, m[1:]) for p, m in keys.items()]

@@ -32,6 +32,9 @@ _REFUSED_IN_FILE = re.compile(f"[{_REFUSED}]")
 # return always and tab or line feed outside block scalars (`|`, `>`), where a reader does not expect them.
 _REFUSED_IN_VALUE = re.compile(f"[{_REFUSED}\r]")
 _REFUSED_IN_FLOW = re.compile(f"[{_REFUSED}\r\t\n]")
+# None: value_problem finds nothing in the text, whatever `block` and `key` (the flow set holds the other). Asked
+# first of each of the thousands of strings a blueprint holds, which a call of value_problem each made slower.
+may_be_refused = _REFUSED_IN_FLOW.search
 _MAX_REPORTED = 20  # per file: enough to find them, short enough to read
 
 _BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
