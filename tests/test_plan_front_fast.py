@@ -163,3 +163,16 @@ def test_merged_locations_are_those_merged_section_by_section(folder: Path) -> N
     shown = {p: m[1:] for p, m in values.items()}
     assert [(p, m[1:]) for p, m in loaded.value_locations.marks.items() if p] == list(shown.items())
     assert [(p, m[1:]) for p, m in loaded.key_locations.marks.items()] == [(p, m[1:]) for p, m in keys.items()]
+
+
+def test_accounts_holding_the_same_identities_share_a_class(model: Model) -> None:
+    """baseline_classes signs an account by the placements it is in (identities deployed alike counted once):
+    accounts signed alike by their identities are in one class."""
+    plan = synthesize(model)
+    class_of = {a: cls for cls in plan.classes for a in cls.accounts}
+    bg = model.blueprint.organization.break_glass.account
+    by_signature: dict = {}
+    for account, info in model.accounts.items():
+        if not info.management:
+            by_signature.setdefault((account == bg, placed_identities(model, account)), set()).add(class_of[account].key)
+    assert all(len(keys) == 1 for keys in by_signature.values())

@@ -22,11 +22,17 @@ def baseline_classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompila
     management: list[BaselineClass] = []
     # A baseline depends only on which identities an account holds (and whether it holds the break-glass
     # users), so accounts with the same placements share one computation: large organizations stay fast.
-    placed_in: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    # Identities deployed alike (one selection of accounts) are one placement here: an account's signature names
+    # the placements it is in, each account visited once per placement rather than once per identity.
+    placements: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
     for identity, accounts in model.placements.items():
+        placements[accounts].append(identity)
+    identities = list(placements.values())
+    placed_in: dict[str, set[int]] = defaultdict(set)
+    for index, accounts in enumerate(placements):
         for account in accounts:
-            placed_in[account].add(identity)
-    computed: dict[tuple[bool, frozenset[tuple[str, str]]], Baseline] = {}
+            placed_in[account].add(index)
+    computed: dict[tuple[bool, frozenset[int]], Baseline] = {}
     # Equal baselines of different signatures become one object, so accounts group by that object (hashing a
     # Baseline walks all of it; once per signature, not once per account: 5,000 accounts, 30 s).
     canonical: dict[Baseline, Baseline] = {}
@@ -35,7 +41,8 @@ def baseline_classes(model: Model, info: OrgInfo, compiled: dict[str, JobCompila
     for name, account in sorted(model.accounts.items()):
         signature = (name == model.blueprint.organization.break_glass.account, frozenset(placed_in[name]))
         if signature not in computed:
-            fresh = baseline_for(model, name, info, compiled, shared, placed=signature[1])
+            placed = frozenset(identity for index in signature[1] for identity in identities[index])
+            fresh = baseline_for(model, name, info, compiled, shared, placed=placed)
             computed[signature] = canonical.setdefault(fresh, fresh)
         baseline = computed[signature]
         if account.management:
