@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from guardrails.evaluation.decision_memo import DecisionMemo
 from guardrails.evaluation.engine import Decision, evaluate
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.evaluation.lockout.paths import PathGroups
+from guardrails.evaluation.lockout.paths import path_groups
 from guardrails.evaluation.organization import Organization, parse_principal
 
 
@@ -134,7 +134,7 @@ def access_matrix(organization: Organization, probes: tuple[Probe, ...] = PROBES
     assigned there) asked every probe, in the group's first account. ``share``: only these groups of the
     organization's order (two processes split the work, guardrails.pipeline; :func:`merged` joins the parts)."""
     groups, memo = [], DecisionMemo()
-    for path, accounts in PathGroups(organization).groups(by_class=True)[share or slice(None)]:
+    for path, accounts in path_groups(organization).groups(by_class=True)[share or slice(None)]:
         rep = path.account
         # What plain_cell expands in every cell depends only on the probe and the account: expanded once per group.
         resources = [_expanded(organization, p, rep.name) for p in probes]
@@ -184,7 +184,7 @@ def _order(group: Group) -> tuple[str, str]:
 def split(organization: Organization, worker_share: float) -> int:
     """Where to cut the organization's groups so the first part holds about ``worker_share`` of the evaluations
     (a group costs its principals × the probes)."""
-    weights = [len(organization.principals(path.account)) for path, _ in PathGroups(organization).groups(by_class=True)]
+    weights = [len(organization.principals(path.account)) for path, _ in path_groups(organization).groups(by_class=True)]
     total, running = sum(weights), 0
     for index, weight in enumerate(weights):
         if running + weight / 2 > total * worker_share:
