@@ -141,11 +141,12 @@ CHILD = textwrap.dedent("""
         floor = Path(sys.argv[2] + f"-floor{attempt}")
         os.sync()
         floors.append(write_floor(compiled.files, floor))
-    # Kept until the bench ends (its temporary folder goes then), not removed between attempts: when ext4 allocates an
-    # inode it skips, one by one, those deleted in the last 5 s, or 305 s while their inode table block is not yet
-    # written back (fs/ext4/ialloc.c, recently_deleted; `perf record` showed it as 60% of the time). Writing 6,791
-    # files minutes after deleting many took 0.5-2.4 s of kernel time instead of 0.1 s: the floor, and the compile's
-    # own write, are only quiet when nothing was deleted in the minutes before (docs/performance.md).
+    # Kept until the bench ends (its temporary folder goes then), not removed between attempts: ext4 without a journal
+    # (this machine's root) skips, one by one, the inodes deleted in the last 60 s when it allocates one, 360 s while
+    # their inode table block is not written back (fs/ext4/ialloc.c, recently_deleted: 60% of the time in `perf
+    # record`). Writing 6,791 files minutes after deleting many took 0.5-2.4 s of kernel time instead of 0.1 s: the
+    # floor, and the compile's own write, are only quiet when nothing was deleted in the minutes before
+    # (docs/performance.md).
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the forked escalation worker (GUARDRAILS_WORKERS)
     worker, worker_cpu = children.ru_maxrss, children.ru_utime + children.ru_stime
