@@ -5,12 +5,10 @@ blueprint (read) → model (resolve, check) → policies (plan) → emitters (te
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from datetime import date
@@ -47,6 +45,7 @@ from guardrails.policies.security import root_session_warnings
 from guardrails.policies.trust_conditions import confused_deputy_warnings
 from guardrails.policies.ir import Plan
 from guardrails.policies.synthesize import synthesize
+from guardrails.gc_policy import fewer_collections
 from guardrails.progress import step
 from guardrails.workers import start, worker_count
 
@@ -120,23 +119,7 @@ def compile_policy_tree(directory: Path, *, today: date | None = None, run_tests
                     own_checks=own_checks)
 
 
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """A compilation makes a few hundred thousand objects that live until it ends (the IAM database, the plan, the
-    proofs' caches) and hardly any cyclic garbage: the collector only traversed them again and again (0.2 s of a
-    1.5 s ``check`` at its default threshold; with a raised one still 4% of a 1,000-account compile and 7% of a
-    5,000-account one). No automatic collection while it runs; what little cyclic garbage it leaves (measured: 4 MiB
-    of peak memory at 1,000 accounts, 60 MiB at 5,000) is collected afterwards as usual."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@_fewer_collections()
+@fewer_collections()
 def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: date | None, run_tests: bool,
              reports: bool = True, own_checks: bool = False) -> Compiled:
     """The stages after the model report their errors without stopping each other: scale, risks, the own checks,
@@ -149,37 +132,27 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
         model = build_model(load_blueprint(directory, partial=True))
         owners = control_owners(model)  # before the plan: a wrong reference is a blueprint error like the model's
         plan = synthesize(model, comparisons=reports)
-        scale = _scale_errors(model, plan)  # CloudFormation quotas the organization's size reaches, before emitting
-        errors = list(scale)
-        warnings, notes, risk_errors = _check_risks(model, plan, today)
-        warnings = [*model.warnings, *warnings]
-        errors += risk_errors
-        if own_checks:  # the validators' checks on the plan (no emitter, no file): what build's validation adds
-            from guardrails.validators.own_checks import check_plan
-
-            found = check_plan(plan)
-            errors += _errors(found)
-            warnings += [d for d in found if d.severity is not Severity.ERROR]
-        warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is for people
-        warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
-        warnings += confused_deputy_warnings(model)  # a service trust its service's documentation asks to narrow
-        if scale:  # the emitters cannot render past these quotas: stop here, with what the plan stages found
-            raise BlueprintError(errors)
-    compiled = Compiled(plan, {}, 0.0, warnings, notes)
     escalate = partial(_escalate, model=model, owners=owners, today=today, findings=run_tests)
-    job = own_part = None
+    job = own_part = tree = None
     if (run_tests or reports) and worker_count() == 2:
         # The escalation analysis reads only policies/ and the templates' custom-resource functions (the policy tree
-        # and its stubs, guardrails/emitters/policy_tree.py): a forked child runs it while this process renders the
-        # rest and runs the access tests and the lockout proof. Errors keep the one-process order (tests, lockout,
-        # escalation); tests/test_workers.py checks that output, diagnostics and reports are the same.
+        # and its stubs, guardrails/emitters/policy_tree.py): a forked child runs it while this process checks the
+        # plan, renders the rest and runs the access tests and the lockout proof. Errors keep the one-process order
+        # (plan checks, tests, lockout, escalation); tests/test_workers.py checks that output, diagnostics and
+        # reports are the same. Forked before the plan's checks: they are the parent's work while the child runs
+        # (a scale error cancels the child below).
         from guardrails.emitters.policy_tree import emit_policy_tree
 
         tree = emit_policy_tree(plan)
         job = start(partial(_in_worker, Compiled(plan, tree, 0.0), escalate, matrix=reports))
     try:
+        with step("plan checks"):
+            warnings, notes, errors, scale = _plan_checks(model, plan, today, own_checks=own_checks)
+        if scale:  # the emitters cannot render past these quotas: stop here, with what the plan stages found
+            raise BlueprintError(errors)
+        compiled = Compiled(plan, {}, 0.0, warnings, notes)
         with step("emit"):
-            if job is None:
+            if tree is None:
                 compiled.files = emit(plan)
             else:
                 compiled.files = tree if emit is not emit_all else emit_all(
@@ -220,6 +193,29 @@ def _compile(directory: Path, emit: Callable[[Plan], dict[str, str]], *, today: 
     compiled.acceptances, compiled.accepted = model.acceptances, taken.taken
     compiled.seconds = time.perf_counter() - started
     return compiled
+
+
+def _plan_checks(model: Model, plan: Plan, today: date, *, own_checks: bool
+                 ) -> tuple[list[Diagnostic], list[str], list[Diagnostic], list[Diagnostic]]:
+    """What the plan stages find, in the order a run reports it: (warnings, accepted-risk notes, errors, scale
+    errors). Scale: CloudFormation quotas the organization's size reaches (the emitters cannot render past them).
+    ``own_checks`` (``check``): the validators' checks on the plan (no emitter, no file), what build's validation
+    adds."""
+    scale = _scale_errors(model, plan)
+    errors = list(scale)
+    warnings, notes, risk_errors = _check_risks(model, plan, today)
+    warnings = [*model.warnings, *warnings]
+    errors += risk_errors
+    if own_checks:
+        from guardrails.validators.own_checks import check_plan
+
+        found = check_plan(plan)
+        errors += _errors(found)
+        warnings += [d for d in found if d.severity is not Severity.ERROR]
+    warnings += console_user_warnings(model)  # IAM users with console access: Identity Center is for people
+    warnings += root_session_warnings(model)  # centralized root access, but deny-root-user denies its sessions
+    warnings += confused_deputy_warnings(model)  # a service trust its service's documentation asks to narrow
+    return warnings, notes, errors, scale
 
 
 def _prove(compiled: Compiled, model: Model) -> list[Diagnostic]:

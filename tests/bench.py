@@ -1,7 +1,8 @@
 """`make bench`: compile synthetic organizations of 10, 100, 1,000 and 5,000 accounts.
 
 Each size runs in a fresh child process so its peak RSS is its own. Prints compile time
-(load → model → plan → emit → write, the proofs and escalation analysis included, imports excluded), the write
+(load → model → plan → emit → write, the proofs and escalation analysis included, imports excluded — the modules
+a compile imports on first use too: LAZY_IMPORTS_CHILD finds them, CHILD imports them first), the write
 floor measured in the same process (the same tree written from memory by a plain loop, staged and renamed like
 guardrails/emitters/write.py; best of three), their ratio, the marginal ratio ((t1000 − t10) / (floor1000 −
 floor10)) and peak memory (the process's and its forked proof worker's) per size, and full validation time
@@ -83,11 +84,35 @@ def synthetic_blueprint(accounts: int) -> dict[str, dict]:
     return {"organization.yaml": org, "identity.yaml": {"job_functions": jobs, "groups": groups, "roles": roles}}
 
 
+# The modules a compile imports on first use (the commands import only what they need: `check` starts fast), found by
+# compiling a small organization in a child of its own; CHILD imports them before its clock starts, so "imports
+# excluded" holds for them too (they cost the same at every size; CHILD reports their time apart).
+LAZY_IMPORTS_CHILD = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from guardrails.pipeline import compile_blueprint
+    before = set(sys.modules)
+    compile_blueprint(Path(sys.argv[1]))
+    print(json.dumps(sorted(set(sys.modules) - before)))
+""")
+
+
+def lazy_imports(blueprint: Path, cwd: Path) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", LAZY_IMPORTS_CHILD, str(blueprint)], capture_output=True, text=True,
+                          check=True, cwd=cwd)
+    return json.loads(done.stdout)
+
+
 CHILD = textwrap.dedent("""
-    import json, os, resource, shutil, sys, tempfile, time
+    import importlib, json, os, resource, sys, tempfile, time
     from pathlib import Path
     from guardrails.pipeline import compile_blueprint
     from guardrails.emitters.write import write_output
+
+    imported = time.perf_counter()
+    for module in json.loads(sys.argv[3]):
+        importlib.import_module(module)
+    imported = time.perf_counter() - imported
 
     def write_floor(files, output):
         # The same tree written from memory by a plain loop, staged in a fresh sibling folder and renamed in, as
@@ -116,11 +141,17 @@ CHILD = textwrap.dedent("""
         floor = Path(sys.argv[2] + f"-floor{attempt}")
         os.sync()
         floors.append(write_floor(compiled.files, floor))
-        shutil.rmtree(floor)
+    # Kept until the bench ends (its temporary folder goes then), not removed between attempts: ext4 without a journal
+    # (this machine's root) skips, one by one, the inodes deleted in the last 60 s when it allocates one, 360 s while
+    # their inode table block is not written back (fs/ext4/ialloc.c, recently_deleted: 60% of the time in `perf
+    # record`). Writing 6,791 files minutes after deleting many took 0.5-2.4 s of kernel time instead of 0.1 s: the
+    # floor, and the compile's own write, are only quiet when nothing was deleted in the minutes before
+    # (docs/performance.md).
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the forked escalation worker (GUARDRAILS_WORKERS)
     worker, worker_cpu = children.ru_maxrss, children.ru_utime + children.ru_stime
     print(json.dumps({"seconds": elapsed, "in_memory_seconds": in_memory, "cpu_seconds": cpu,
+                      "lazy_import_seconds": imported,
                       "worker_cpu_seconds": worker_cpu,
                       "floor_seconds": min(f[0] for f in floors),
                       "floor_cpu_seconds": min(f[1] for f in floors), "peak_mib": own / 1024,
@@ -329,8 +360,8 @@ def validation_figures(tmp: Path, size: int, cap: float = NAIVE_CAP) -> dict:
         write_blueprint(blueprint, size)
     out = tmp / f"out-{size}"
     if not out.is_dir():
-        done = subprocess.run([sys.executable, "-c", CHILD, str(blueprint), str(out)], capture_output=True, text=True,
-                              check=False, cwd=tmp)
+        done = subprocess.run([sys.executable, "-c", CHILD, str(blueprint), str(out), "[]"], capture_output=True,
+                              text=True, check=False, cwd=tmp)
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-3000:])
     took, code, tail = _timed_run([sys.executable, "-m", "guardrails", "validate", str(blueprint), "-o", str(out)],
@@ -377,11 +408,12 @@ def fast_command_figures(blueprint: Path, cwd: Path) -> dict[str, float]:
 def compile_figures(tmp: Path, sizes: tuple[int, ...]) -> list[tuple[int, dict]]:
     """Each size compiled in a fresh child process (CHILD), printed as it finishes; [] when one fails."""
     rows: list[tuple[int, dict]] = []
+    modules = json.dumps(lazy_imports(write_blueprint(tmp / "bp-imports", SIZES[0]), tmp))
     for size in sizes:
         blueprint = write_blueprint(tmp / f"bp-{size}", size)
         out = tmp / f"out-{size}"
-        done = subprocess.run([sys.executable, "-c", CHILD, str(blueprint), str(out)], capture_output=True, text=True,
-                              check=False, cwd=tmp)
+        done = subprocess.run([sys.executable, "-c", CHILD, str(blueprint), str(out), modules], capture_output=True,
+                              text=True, check=False, cwd=tmp)
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)
             return []
@@ -389,7 +421,8 @@ def compile_figures(tmp: Path, sizes: tuple[int, ...]) -> list[tuple[int, dict]]
         rows.append((size, result))
         print(f"{size:>5} accounts: compile {result['seconds']:6.2f} s ({result['in_memory_seconds']:.2f} s before the "
               f"write; CPU {result['cpu_seconds']:.2f} s, worker "
-              f"{result['worker_cpu_seconds']:.2f} s), write floor {result['floor_seconds']:.3f} s (CPU "
+              f"{result['worker_cpu_seconds']:.2f} s; lazy imports before it {result['lazy_import_seconds']:.2f} s), "
+              f"write floor {result['floor_seconds']:.3f} s (CPU "
               f"{result['floor_cpu_seconds']:.3f} s), ratio "
               f"{result['seconds'] / result['floor_seconds']:.1f}×; peak RSS {result['peak_mib']:.0f} MiB (worker "
               f"{result['worker_peak_mib']:.0f} MiB); {result['files']} files, {result['bytes'] / 1e6:.1f} MB, "

@@ -1,11 +1,15 @@
-"""The access matrix's memo (guardrails.evaluation.decision_memo) answers exactly what Organization.evaluate answers,
-cell by cell, on the example and on a synthetic organization (tests/bench.py)."""
+"""The access matrix's memo (guardrails.evaluation.decision_memo) and rows (Organization.prepare_many,
+DecisionMemo.answers) answer exactly what Organization.evaluate answers, cell by cell, on the example and on a
+synthetic organization (tests/bench.py), also with statements written to catch a share that is too wide."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from guardrails.evaluation.access_matrix import access_matrix, plain_cell
+import pytest
+
+from guardrails.evaluation.access_matrix import PROBES, Probe, access_matrix, plain_cell
 from guardrails.evaluation.decision_memo import DecisionMemo
 from guardrails.evaluation.organization import Organization
 from guardrails.pipeline import Compiled, compile_policy_tree
@@ -13,8 +17,8 @@ from guardrails.pipeline import Compiled, compile_policy_tree
 from .bench import write_blueprint
 
 
-def _assert_same_as_plain(files: dict[str, str]) -> int:
-    fast = access_matrix(Organization(files))
+def _assert_same_as_plain(files: dict[str, str], probes: tuple[Probe, ...] = PROBES) -> int:
+    fast = access_matrix(Organization(files), probes)
     plain_org = Organization(files)  # its own memos: nothing the fast path kept is read
     for group in fast.groups:
         for principal, cells in group.rows:
@@ -31,6 +35,73 @@ def test_the_example_matrix_is_the_plain_evaluation(example_compiled: Compiled) 
 def test_a_synthetic_matrix_is_the_plain_evaluation(tmp_path: Path) -> None:
     files = compile_policy_tree(write_blueprint(tmp_path / "bp", 200), run_tests=False).files
     assert _assert_same_as_plain(dict(files)) > 500  # six groups of ~40 principals
+
+
+# Probes whose requests in one row differ in region (the row's requests share a context per region), one that only a
+# policy variable in a Resource tells apart for two principals (_SCP_EXTRA), and one a malformed Condition fits.
+_ADVERSARIAL_PROBES = (*PROBES,
+                       Probe("ec2-elsewhere", "start an instance in another region", "ec2:StartInstances",
+                             "arn:${partition}:ec2:ap-south-1:${account_id}:instance/i-0" + "0" * 16),
+                       Probe("s3-named", "read the tags of an object named like a user", "s3:GetObjectTagging",
+                             "arn:${partition}:s3:::named/break-glass-alice/object"),
+                       Probe("sqs-broken", "send a message", "sqs:SendMessage",
+                             "arn:${partition}:sqs:${region}:${account_id}:queue"))
+
+# Identity statements whose answer depends on who asks and where, in every managed and inline policy: principals that
+# share a document (break-glass-alice and -bob) differ only in these conditions' answers.
+_IDENTITY_EXTRA = (
+    {"Effect": "Allow", "Action": ["s3:GetObject", "ec2:StartInstances"], "Resource": "*",
+     "Condition": {"ArnLike": {"aws:PrincipalArn": ["arn:aws:iam::*:role/B*", "arn:aws:iam::*:user/*alice"]}}},
+    {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:username": "break-glass-bob"}}},
+    {"Effect": "Deny", "Action": "ec2:*", "Resource": "*",
+     "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-west-1", "us-east-1"]}}},
+    {"Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:PrincipalTag/guardrails:purpose": "break-glass"}}},
+    {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*", "Condition": {"StringEquals": "broken"}},
+)
+# SCP statements every principal of an account reads alike: roles without a fitting identity statement (AWSSupport,
+# GuardrailsAlertForwarding) differ only in these, and so do break-glass-alice and -bob, but for the second one only
+# in a policy variable of its Resource (none of its Conditions tells them apart). The first block is asked in two
+# regions by one row (ec2-read in the home region first, iam-read in us-east-1): an answer kept per block, not per
+# context, would be the first one's.
+_SCP_EXTRA = (
+    {"Effect": "Deny", "Action": ["ec2:DescribeInstances", "iam:ListRoles"], "Resource": "*",
+     "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"},
+                   "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/AWSSupport"}}},
+    {"Effect": "Deny", "Action": "s3:GetObjectTagging", "Resource": "arn:aws:s3:::named/${aws:username}/*"},
+    {"Effect": "Deny", "Action": ["s3:PutObject", "cloudtrail:StopLogging"], "Resource": "*",
+     "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/guardrails/*"}}},
+)
+
+
+def _adversarial(files: dict[str, str]) -> dict[str, str]:
+    """The tree with :data:`_IDENTITY_EXTRA` in every managed and inline identity policy and :data:`_SCP_EXTRA` in
+    every SCP: a memo, Condition answer or context shared too widely answers one principal with another's decision,
+    and a malformed Condition makes every request it fits raise (no answer may be kept for it)."""
+    changed = dict(files)
+    for path, text in files.items():
+        is_identity = path.startswith("policies/accounts/") and ("/managed/" in path or "/inline/" in path)
+        if is_identity or path.startswith("policies/scp/"):
+            document = json.loads(text)
+            statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+            document["Statement"] = [*statements, *(_IDENTITY_EXTRA if is_identity else _SCP_EXTRA)]
+            changed[path] = json.dumps(document)
+    return changed
+
+
+def test_an_adversarial_example_matrix_is_the_plain_evaluation(example_compiled: Compiled) -> None:
+    files = _adversarial(dict(example_compiled.files))
+    assert _assert_same_as_plain(files, _ADVERSARIAL_PROBES) > 0
+    cells = [c for g in access_matrix(Organization(files), _ADVERSARIAL_PROBES).groups for _, row in g.rows
+             for c in row]
+    outcomes = {c.outcome for c in cells}
+    assert {"allowed", "unknown"} <= outcomes and len(outcomes) > 3  # the statements do decide cells
+
+
+def test_an_adversarial_synthetic_matrix_is_the_plain_evaluation(tmp_path: Path) -> None:
+    files = compile_policy_tree(write_blueprint(tmp_path / "bp", 200), run_tests=False).files
+    assert _assert_same_as_plain(_adversarial(dict(files)), _ADVERSARIAL_PROBES) > 500
 
 
 def test_the_memo_shares_answers_across_principals(example_compiled: Compiled) -> None:
@@ -111,6 +182,61 @@ def _same_inputs_as_one_resource_at_a_time(files: dict[str, str]) -> int:
                                                  plain.resource_types, plain.context_origin), (rep.name, str(spec))
                 compared += 1
     return compared
+
+
+def _assert_rows_are_single_requests(files: dict[str, str]) -> int:
+    """Organization.prepare_many's row is what prepare answers for each of its asks — the same request (but for the
+    time keys, and a context dict shared by the row's requests of one region) and policy set, or the same error."""
+    from guardrails.evaluation.context import _NOW
+    from guardrails.evaluation.errors import EvaluationError
+    from guardrails.evaluation.lockout.paths import PathGroups
+    from guardrails.evaluation.organization import PrincipalSpec
+
+    organization, plain = Organization(files), Organization(files)  # plain: prepare's own memos only
+    asks = [(p.action, p.resource) for p in _ADVERSARIAL_PROBES]
+    # A role asked about without and with its trust policy (two Sides of one resource), and resources that raise.
+    role = "arn:aws:iam::${account_id}:role/BreakGlass"
+    asks += [("iam:GetRole", role), ("sts:AssumeRole", role), ("s3:GetObject", "${account_id:nowhere}"),
+             ("sts:AssumeRole", "arn:aws:iam::${account_id}:role/NotDeployed")]
+    compared = errors = 0
+    for path, _ in PathGroups(organization).groups(by_class=True):
+        account = path.account.name
+        specs = [*organization.principals(path.account), PrincipalSpec("role", "NotDeployed"),
+                 PrincipalSpec("external", "999999999999/role/Outside")]
+        for spec in specs:
+            row = organization.prepare_many(spec, account, asks)
+            for (action, resource), item in zip(asks, row, strict=True):
+                try:
+                    request, policies = plain.prepare(spec, account, action, resource)
+                except EvaluationError as exc:
+                    assert isinstance(item, EvaluationError) and str(item) == str(exc), (account, str(spec), action)
+                    errors += 1
+                    continue
+                assert not isinstance(item, EvaluationError), (account, str(spec), action, item)
+                fast, fast_policies = item
+                assert fast_policies == policies
+                assert ({k: v for k, v in fast.context.items() if k not in _NOW}
+                        == {k: v for k, v in request.context.items() if k not in _NOW})
+                assert (fast.caller, fast.action, fast.resource, fast.resource_account, fast.resource_types,
+                        fast.context_origin) == (request.caller, request.action, request.resource,
+                                                 request.resource_account, request.resource_types,
+                                                 request.context_origin), (account, str(spec), action)
+                compared += 1
+    with pytest.raises(EvaluationError) as unknown:
+        plain.prepare(PrincipalSpec("root"), "nowhere", *asks[0])
+    assert [str(e) for e in organization.prepare_many(PrincipalSpec("root"), "nowhere", asks[:2])] == [
+        str(unknown.value)] * 2  # an unknown account: prepare's error for every ask
+    assert errors > compared / 10  # a principal, a role or an account the tree does not have
+    return compared
+
+
+def test_a_row_is_its_single_requests_on_the_example(example_compiled: Compiled) -> None:
+    assert _assert_rows_are_single_requests(_adversarial(dict(example_compiled.files))) > 500
+
+
+def test_a_row_is_its_single_requests_on_a_synthetic_tree(tmp_path: Path) -> None:
+    files = compile_policy_tree(write_blueprint(tmp_path / "bp", 100), run_tests=False).files
+    assert _assert_rows_are_single_requests(_adversarial(dict(files))) > 500
 
 
 def test_shared_sides_are_the_plain_ones_on_the_example(example_compiled: Compiled) -> None:

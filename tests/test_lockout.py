@@ -512,3 +512,25 @@ def test_a_deny_of_the_federation_calls_locks_nobody_out(example_files: dict[str
     files = with_scp(example_files, "no-federation", [{
         "Sid": "DenyFederation", "Effect": "Deny", "Action": list(CREDENTIAL_FREE_ACTIONS), "Resource": "*"}])
     assert not [f for f in prove(files) if f.sid == "DenyFederation"]
+
+
+def test_shared_path_groups_are_a_fresh_grouping_in_any_call_order(example_compiled) -> None:
+    """path_groups: one PathGroups per organization, whatever its users asked first (the lockout proof asks
+    members_only, the access matrix and the escalation analysis by_class): the same accounts, representatives and
+    SCP/RCP documents as a PathGroups made for the one call."""
+    from guardrails.evaluation.lockout.paths import PathGroups, path_groups
+    from guardrails.evaluation.organization import Organization
+
+    files = {p: t for p, t in example_compiled.files.items() if p.startswith("policies/")}
+    flags = [dict(members_only=m, by_class=c) for m in (False, True) for c in (False, True)]
+
+    def shown(groups):
+        return [(path.account.name, [a.name for a in accounts],
+                 [(level, [p.document for p in attached]) for level, attached in (*path.scp_levels, *path.rcp_levels)])
+                for path, accounts in groups]
+
+    for order in (flags, flags[::-1]):
+        shared = Organization(files)
+        assert path_groups(shared) is path_groups(shared)
+        for flag in order:
+            assert shown(path_groups(shared).groups(**flag)) == shown(PathGroups(Organization(files)).groups(**flag))

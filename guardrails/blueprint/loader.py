@@ -12,6 +12,7 @@ import difflib
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 
 from guardrails.blueprint import limits, text
 from guardrails.blueprint.schema import MERGEABLE_SECTIONS, Blueprint
-from guardrails.blueprint.yamlmarks import MarkedDocument, parse_marked
+from guardrails.blueprint.yamlmarks import Locations, MarkedDocument, parse_marked
 from guardrails.diagnostics import BlueprintError, Diagnostic, Location
 
 YamlPath = tuple[str | int, ...]
@@ -34,8 +35,8 @@ class LoadedBlueprint:
     blueprint: Blueprint
     directory: Path
     display_name: str
-    value_locations: dict[YamlPath, Location]
-    key_locations: dict[YamlPath, Location]
+    value_locations: Locations  # a Mapping[YamlPath, Location]
+    key_locations: Locations
     # With ``load_blueprint(..., partial=True)``: the schema errors of the named entries left out (``dropped``),
     # for the model stage to report with its own. Empty otherwise: a blueprint with errors raises.
     errors: tuple[Diagnostic, ...] = ()
@@ -57,7 +58,7 @@ def display_path(path: Path) -> str:
     return os.path.relpath(resolved, here).replace(os.sep, "/")
 
 
-def _nearest(locations: dict[YamlPath, Location], path: YamlPath) -> Location | None:
+def _nearest(locations: Mapping[YamlPath, Location], path: YamlPath) -> Location | None:
     for end in range(len(path), -1, -1):
         found = locations.get(path[:end])
         if found is not None:
@@ -95,8 +96,7 @@ def load_blueprint(directory: Path, *, partial: bool = False) -> LoadedBlueprint
     if too_many is not None:
         raise BlueprintError([too_many])
     merged: dict[str, Any] = {}
-    values: dict[YamlPath, Location] = {}
-    keys: dict[YamlPath, Location] = {}
+    values, keys = Locations(), Locations()
     budget = limits.Budget()
     # Every file's size first (bounded reads): a file too large is refused before any file is parsed.
     contents = [(shown, limits.read_limited(file, shown, budget, diagnostics))
@@ -188,6 +188,7 @@ def _empty_optional_lists(loaded: LoadedBlueprint) -> list[Diagnostic]:
     problems: list[Diagnostic] = []
 
     def walk(value: Any, path: YamlPath) -> None:
+        # Only models, mappings and lists are walked into (a call per string was most of the cost).
         if isinstance(value, BaseModel):
             fields = type(value).model_fields
             for name in value.model_fields_set:
@@ -196,20 +197,27 @@ def _empty_optional_lists(loaded: LoadedBlueprint) -> list[Diagnostic]:
                     problems.append(Diagnostic.of(
                         "GR203", f"{_dotted((*path, name))} is an empty list", loaded.where(*path, name),
                         f"list at least one entry, or leave `{name}` out"))
-                walk(item, (*path, name))
+                if isinstance(item, _CONTAINERS):
+                    walk(item, (*path, name))
         elif isinstance(value, dict):
             for key, item in value.items():
-                walk(item, (*path, key))
+                if isinstance(item, _CONTAINERS):
+                    walk(item, (*path, key))
         elif isinstance(value, (list, tuple)):
             for index, item in enumerate(value):
-                walk(item, (*path, index))
+                if isinstance(item, _CONTAINERS):
+                    walk(item, (*path, index))
 
     walk(loaded.blueprint, ())
     return problems
 
 
-def _merge_file(doc: MarkedDocument, merged: dict[str, Any], values: dict[YamlPath, Location],
-                keys: dict[YamlPath, Location], diagnostics: list[Diagnostic]) -> None:
+_CONTAINERS = (BaseModel, dict, list, tuple)  # what _empty_optional_lists walks into
+
+
+def _merge_file(doc: MarkedDocument, merged: dict[str, Any], values: Locations, keys: Locations,
+                diagnostics: list[Diagnostic]) -> None:
+    taken: set[str] = set()  # the sections whose locations are merged (a section defined twice is not)
     for section, content in doc.data.items():
         if section not in merged:
             merged[section] = content
@@ -228,12 +236,13 @@ def _merge_file(doc: MarkedDocument, merged: dict[str, Any], values: dict[YamlPa
                 f"keep `{section}` in one file" + (
                     "" if section not in MERGEABLE_SECTIONS else " or make both mappings of named entries")))
             continue
-        for path, loc in doc.value_locations.items():
-            if path and path[0] == section:
-                values.setdefault(path, loc)
-        for path, loc in doc.key_locations.items():
-            if path and path[0] == section:
-                keys.setdefault(path, loc)
+        taken.add(section)
+    # One pass over the document's locations (a pass per section was most of the merge): a document's paths come
+    # section by section, in the order of its sections, so the merged order is the same.
+    for merged_marks, marks in ((values.marks, doc.value_locations.marks), (keys.marks, doc.key_locations.marks)):
+        for path, mark in marks.items():
+            if path and path[0] in taken:
+                merged_marks.setdefault(path, mark)
 
 
 # ----------------------------------------------------------------------------- error conversion
@@ -243,8 +252,7 @@ _MESSAGES = {
 }
 
 
-def _convert_errors(exc: pydantic.ValidationError, values: dict[YamlPath, Location],
-                    keys: dict[YamlPath, Location]) -> list[Diagnostic]:
+def _convert_errors(exc: pydantic.ValidationError, values: Locations, keys: Locations) -> list[Diagnostic]:
     result: list[Diagnostic] = []
     seen: set[tuple[YamlPath, str]] = set()
     errors = exc.errors(include_url=False)

@@ -19,6 +19,7 @@ tests/test_blueprint_libyaml.py compares both readings.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,17 +40,51 @@ except ImportError:
 Path = tuple[str | int, ...]
 
 
+Mark = tuple[str, int, int]  # file, 1-based line and column: a Location's fields
+
+
+class Locations(Mapping[Path, Location]):
+    """Where each value (or key) of a blueprint was written, by YAML path. Kept as marks, each made a Location
+    when read: a large blueprint has tens of thousands, of which a compile reads a few thousand (making them all
+    was a third of the time spent converting a document)."""
+
+    __slots__ = ("marks",)
+
+    def __init__(self, marks: dict[Path, Mark] | None = None) -> None:
+        self.marks: dict[Path, Mark] = {} if marks is None else marks
+
+    def __getitem__(self, path: Path) -> Location:
+        return Location(*self.marks[path])
+
+    def get(self, path: Path, default: Any = None) -> Any:
+        mark = self.marks.get(path)
+        return default if mark is None else Location(*mark)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.marks
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self.marks)
+
+    def __len__(self) -> int:
+        return len(self.marks)
+
+    def __repr__(self) -> str:
+        return f"Locations({dict(self)!r})"
+
+    def setdefault(self, path: Path, location: Location) -> Location:
+        """The location at ``path``, set to ``location`` if there is none (as dict.setdefault)."""
+        mark = self.marks.setdefault(path, (location.file, location.line, location.column))
+        return Location(*mark)
+
+
 @dataclass
 class MarkedDocument:
     """Plain Python data plus where every value (and every mapping key) came from."""
 
     data: Any
-    value_locations: dict[Path, Location] = field(default_factory=dict)
-    key_locations: dict[Path, Location] = field(default_factory=dict)
-
-
-def _loc(file: str, node: yaml.Node) -> Location:
-    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    value_locations: Locations = field(default_factory=Locations)
+    key_locations: Locations = field(default_factory=Locations)
 
 
 _CORE = "tag:yaml.org,2002:"  # what `!!` abbreviates
@@ -148,9 +183,9 @@ class _Retry(Exception):
 
 def _compose_libyaml(source: str, budget: limits.Budget) -> yaml.Node | None:
     """The root node as libyaml composes it. Every tag starts with `!` and every anchor with `&`: without either,
-    libyaml's own (C) composer has nothing to refuse but depth, checked after; with them, the bounded composer
-    composes libyaml's events. Raises on anything refused or placed differently: the caller then reads the
-    pure-Python way."""
+    libyaml's own (C) composer has nothing to refuse but depth, checked after (by _build, with what libyaml places
+    differently); with them, the bounded composer composes libyaml's events. Raises on anything refused: the caller
+    then reads the pure-Python way."""
     if "!" in source or "&" in source:
         loader: Any = _CBoundedLoader(source, budget)
     else:
@@ -159,16 +194,15 @@ def _compose_libyaml(source: str, budget: limits.Budget) -> yaml.Node | None:
         root = loader.get_single_node()
     finally:
         loader.dispose()
-    if root is not None and _placed_differently_or_too_deep(root):
-        raise _Retry
     return root
 
 
-def _placed_differently_or_too_deep(root: yaml.Node) -> bool:
+def _placed_differently_or_too_deep(root: yaml.Node, depth: int = 1) -> bool:
     """Whether the tree nests more than MAX_DEPTH nodes (the root counting as one, as in _BoundedComposer), or holds
     an empty key or value in a flow mapping (`{a: }`, `[a: ]`): PyYAML places that null right after the colon,
-    libyaml at the next token. Aliases were composed by _BoundedComposer, which bounds them, so sharing is finite."""
-    stack = [(root, 1)]
+    libyaml at the next token. Aliases were composed by _BoundedComposer, which bounds them, so sharing is finite.
+    ``depth``: the root's level. The definition of what _build(libyaml=True) refuses, which it checks as it goes."""
+    stack = [(root, depth)]
     while stack:
         node, depth = stack.pop()
         if depth > limits.MAX_DEPTH:
@@ -211,7 +245,7 @@ def _parse_libyaml(source: str, file: str, budget: limits.Budget) -> MarkedDocum
     try:
         root = _compose_libyaml(source, budget)
         if root is not None:
-            _build(root, file, doc, found)
+            _build(root, file, doc, found, libyaml=True)
         if not found:
             return doc
     except Exception:  # noqa: BLE001 - whatever libyaml or a check refuses, the pure-Python reading reports
@@ -259,11 +293,15 @@ def _parse_python(source: str, file: str, diagnostics: list[Diagnostic], budget:
     return doc
 
 
-def _build(root: yaml.Node, file: str, doc: MarkedDocument, diagnostics: list[Diagnostic]) -> None:
-    """Plain data from a composed tree into ``doc``, with the locations; raises _Refused or a merge-key error."""
+def _build(root: yaml.Node, file: str, doc: MarkedDocument, diagnostics: list[Diagnostic], *,
+           libyaml: bool = False) -> None:
+    """Plain data from a composed tree into ``doc``, with the locations; raises _Refused or a merge-key error. With
+    ``libyaml``, raises _Retry too where libyaml places a value differently or the tree nests too deep
+    (_libyaml_placement): checked in this walk rather than in one of its own."""
     constructor = yaml.SafeLoader("")
+    values, keys = doc.value_locations.marks, doc.key_locations.marks
 
-    def scalar(node: yaml.Node, *, key: bool) -> Any:
+    def scalar(node: yaml.Node, where: Mark, *, key: bool) -> Any:
         """A scalar's value; tags were refused, so only YAML's own implicit types (and their bad forms) arrive."""
         # Text is the node's value as is (what SafeConstructor returns for it, without its bookkeeping); a lone `=`
         # (YAML 1.1's value key) is plain text to a blueprint.
@@ -277,51 +315,72 @@ def _build(root: yaml.Node, file: str, doc: MarkedDocument, diagnostics: list[Di
                 raise _Refused("GR106", f"{node.value!r} reads as a YAML {kind} but is not a valid one "
                                f"({getattr(exc, 'problem', None) or exc})",
                                "correct it, or quote it to keep it as text", node.start_mark) from None
-        if isinstance(value, str):
-            problem = text.value_problem(value, _loc(file, node), block=node.style in ("|", ">"), key=key)
+        if isinstance(value, str) and text.may_be_refused(value) is not None:
+            problem = text.value_problem(value, Location(*where), block=node.style in ("|", ">"), key=key)
             if problem is not None:
                 diagnostics.append(problem)
         return value
 
-    def convert(node: yaml.Node, path: Path) -> Any:
-        doc.value_locations[path] = _loc(file, node)
+    def convert(node: yaml.Node, path: Path, depth: int) -> Any:
+        mark = node.start_mark
+        where = values[path] = (file, mark.line + 1, mark.column + 1)
         if isinstance(node, yaml.MappingNode):
+            if libyaml:
+                _libyaml_placement(node, depth)
             constructor.flatten_mapping(node)  # `<<: *base` merge keys
             result: dict[Any, Any] = {}
-            first_seen: dict[Any, Location] = {}
+            first_seen: dict[Any, Mark] = {}
             for key_node, value_node in node.value:
-                key_loc = _loc(file, key_node)
+                mark = key_node.start_mark
+                key_mark = (file, mark.line + 1, mark.column + 1)
                 if not isinstance(key_node, yaml.ScalarNode):
-                    diagnostics.append(Diagnostic.of("GR102", "mapping keys must be plain scalars", key_loc,
+                    diagnostics.append(Diagnostic.of("GR102", "mapping keys must be plain scalars", Location(*key_mark),
                                                      "write the key as a plain word, e.g. `name:`; a list or mapping "
                                                      "cannot be a key"))
                     continue
-                key = scalar(key_node, key=True)
+                key = scalar(key_node, key_mark, key=True)
                 if not isinstance(key, (str, int, bool)):
                     diagnostics.append(Diagnostic.of(
-                        "GR102", f"mapping key {key_node.value!r} reads as a YAML {type(key).__name__}", key_loc,
-                        "quote the key to make it text"))
+                        "GR102", f"mapping key {key_node.value!r} reads as a YAML {type(key).__name__}",
+                        Location(*key_mark), "quote the key to make it text"))
                     continue
                 key = str(key) if not isinstance(key, str) else key
                 if key in first_seen:
                     diagnostics.append(
                         Diagnostic.of(
                             "GR103",
-                            f"duplicate key {key!r} (first defined at line {first_seen[key].line})",
-                            key_loc,
+                            f"duplicate key {key!r} (first defined at line {first_seen[key][1]})",
+                            Location(*key_mark),
                             "remove one of the two entries; YAML would silently keep only the last",
                         )
                     )
                     continue
-                first_seen[key] = key_loc
-                doc.key_locations[(*path, key)] = key_loc
-                result[key] = convert(value_node, (*path, key))
+                first_seen[key] = key_mark
+                keys[(*path, key)] = key_mark
+                result[key] = convert(value_node, (*path, key), depth + 1)
             return result
+        if libyaml and depth > limits.MAX_DEPTH:
+            raise _Retry
         if isinstance(node, yaml.SequenceNode):
-            return [convert(item, (*path, index)) for index, item in enumerate(node.value)]
-        return scalar(node, key=False)
+            return [convert(item, (*path, index), depth + 1) for index, item in enumerate(node.value)]
+        return scalar(node, where, key=False)
 
-    doc.data = convert(root, ())
+    doc.data = convert(root, (), 1)
+
+
+_MERGE = _CORE + "merge"  # the tag of `<<`, as SafeConstructor.flatten_mapping recognizes it
+
+
+def _libyaml_placement(node: yaml.MappingNode, depth: int) -> None:
+    """_Retry where _placed_differently_or_too_deep finds something in a mapping ``depth`` levels down (the root
+    is 1), before its merge keys are flattened. _build checks every other node's depth as it reaches it; its keys
+    are as deep as their values, and a key _build does not convert is a diagnostic, so a retry anyway. A merge key's
+    values leave the tree when flattened: the whole mapping is checked then, as it was written. (With aliases the
+    bounded composer has bounded the depth of every occurrence, and a mapping met again keeps its flow style.)"""
+    if depth > limits.MAX_DEPTH or (node.flow_style and any(_empty(part) for pair in node.value for part in pair)):
+        raise _Retry
+    if any(key.tag == _MERGE for key, _ in node.value) and _placed_differently_or_too_deep(node, depth):
+        raise _Retry
 
 
 def _mark(file: str, mark: yaml.Mark | None) -> Location:

@@ -18,6 +18,7 @@ import json
 import re
 from typing import Any
 
+from guardrails.emitters.json_text import pretty_json
 from guardrails.iam.actions import has_wildcard, iam_database
 from guardrails.iam.arns import policy_arn
 from guardrails.iam.documents import as_tuple
@@ -66,8 +67,8 @@ def emit(plan: Plan) -> dict[str, str]:
         for ps in plan.identity_center.permission_sets:
             if ps.inline_policy is not None:
                 files[permission_set_file(ps.name)] = render(ps.inline_policy)
-    files[MANIFEST] = json.dumps(manifest(plan), indent=2, ensure_ascii=False) + "\n"
-    files[WILDCARDS] = json.dumps(wildcards(files), indent=2, ensure_ascii=False) + "\n"
+    files[MANIFEST] = pretty_json(manifest(plan)) + "\n"
+    files[WILDCARDS] = pretty_json(wildcards(files)) + "\n"
     return files
 
 

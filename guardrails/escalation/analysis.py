@@ -21,7 +21,7 @@ from guardrails.escalation.graph import Reached, closure, reached
 from guardrails.escalation.owners import Owner, as_owner
 from guardrails.escalation.view import NONE, OWN, Node, View
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.evaluation.lockout.paths import PathGroups
+from guardrails.evaluation.lockout.paths import path_groups
 from guardrails.iam.documents import as_tuple
 from guardrails.policies.ir import Plan
 
@@ -88,7 +88,7 @@ def analyze(files: Mapping[str, str], plan: Plan | None = None, *, owners: Itera
     view = view or View(files)
     named = tuple(as_owner(o) for o in owners)
     groups = []
-    for path, accounts in PathGroups(view.org).groups(by_class=True):
+    for path, accounts in path_groups(view.org).groups(by_class=True):
         groups.append(_group(view, plan, path.account, tuple(a.name for a in accounts), named, declared or {}))
     return Analysis(groups, view.evaluations, time.perf_counter() - started)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from guardrails.evaluation.decision_memo import DecisionMemo
 from guardrails.evaluation.engine import Decision, evaluate
 from guardrails.evaluation.errors import EvaluationError
-from guardrails.evaluation.lockout.paths import PathGroups
-from guardrails.evaluation.organization import Organization, PrincipalSpec, parse_principal
+from guardrails.evaluation.lockout.paths import path_groups
+from guardrails.evaluation.organization import Organization, parse_principal
 
 
 @dataclass(frozen=True)
@@ -121,19 +121,6 @@ def plain_cell(organization: Organization, principal: str, account: str, probe: 
     return _decided(decision)
 
 
-def _cell(organization: Organization, memo: DecisionMemo, spec: PrincipalSpec, account: str, probe: Probe,
-          resource: str) -> Cell:
-    """:func:`plain_cell`, the engine asked once per signature of its inputs (``decision_memo``): most principals of a
-    group have no statement that fits a probe's action, and their requests differ only in who asks. ``spec``: the
-    principal parsed (``parse_principal``), ``resource``: the probe's resource expanded in the account."""
-    try:
-        request, policies = organization.prepare(spec, account, probe.action, resource)
-        # _decided reads the decision's outcome, deciding statements, steps and summary, not Step.policies.
-        return memo.answer(request, policies, lambda: _decided(evaluate(request, policies)))
-    except EvaluationError as exc:
-        return Cell(UNKNOWN, str(exc))
-
-
 def _decided(decision: Decision) -> Cell:
     layer = _layer(decision)
     # The commonest answer by far, worded like its legend: 1,000 accounts' page would carry it thousands of times.
@@ -147,7 +134,7 @@ def access_matrix(organization: Organization, probes: tuple[Probe, ...] = PROBES
     assigned there) asked every probe, in the group's first account. ``share``: only these groups of the
     organization's order (two processes split the work, guardrails.pipeline; :func:`merged` joins the parts)."""
     groups, memo = [], DecisionMemo()
-    for path, accounts in PathGroups(organization).groups(by_class=True)[share or slice(None)]:
+    for path, accounts in path_groups(organization).groups(by_class=True)[share or slice(None)]:
         rep = path.account
         # What plain_cell expands in every cell depends only on the probe and the account: expanded once per group.
         resources = [_expanded(organization, p, rep.name) for p in probes]
@@ -168,17 +155,26 @@ def _expanded(organization: Organization, probe: Probe, account: str) -> str | E
 
 def _row(organization: Organization, memo: DecisionMemo, principal: str, account: str,
          probes: tuple[Probe, ...], resources: list[str | EvaluationError]) -> tuple[Cell, ...]:
-    """One principal's cells; the principal parsed once (``Organization.evaluate`` parses it per request, after
+    """One principal's cells, its requests prepared and answered as one row (``Organization.prepare_many``,
+    ``DecisionMemo.answers``); the principal parsed once (``Organization.evaluate`` parses it per request, after
     plain_cell expanded the resource: that error comes first)."""
-    spec: PrincipalSpec | EvaluationError
     try:
         spec = parse_principal(principal)
     except EvaluationError as exc:
-        spec = exc
-    return tuple(Cell(UNKNOWN, str(resource)) if isinstance(resource, EvaluationError) else
-                 Cell(UNKNOWN, str(spec)) if isinstance(spec, EvaluationError) else
-                 _cell(organization, memo, spec, account, probe, resource)
-                 for probe, resource in zip(probes, resources, strict=True))
+        return tuple(Cell(UNKNOWN, str(resource if isinstance(resource, EvaluationError) else exc))
+                     for resource in resources)
+    asked = [(probe.action, resource) for probe, resource in zip(probes, resources, strict=True)
+             if not isinstance(resource, EvaluationError)]
+    # _decided reads the decision's outcome, deciding statements, steps and summary, not Step.policies.
+    answers = iter(memo.answers(organization.prepare_many(spec, account, asked),
+                                lambda request, policies: _decided(evaluate(request, policies))))
+    return tuple(Cell(UNKNOWN, str(resource)) if isinstance(resource, EvaluationError) else _cell(next(answers))
+                 for resource in resources)
+
+
+def _cell(answer: Cell | EvaluationError) -> Cell:
+    """:func:`plain_cell`'s cell from the row's answer: an error (of preparing or evaluating) is unknown."""
+    return Cell(UNKNOWN, str(answer)) if isinstance(answer, EvaluationError) else answer
 
 
 def _order(group: Group) -> tuple[str, str]:
@@ -188,7 +184,7 @@ def _order(group: Group) -> tuple[str, str]:
 def split(organization: Organization, worker_share: float) -> int:
     """Where to cut the organization's groups so the first part holds about ``worker_share`` of the evaluations
     (a group costs its principals × the probes)."""
-    weights = [len(organization.principals(path.account)) for path, _ in PathGroups(organization).groups(by_class=True)]
+    weights = [len(organization.principals(path.account)) for path, _ in path_groups(organization).groups(by_class=True)]
     total, running = sum(weights), 0
     for index, weight in enumerate(weights):
         if running + weight / 2 > total * worker_share:

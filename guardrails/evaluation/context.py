@@ -50,13 +50,7 @@ def fill(template: tuple[Context, Origin], home_region: str, action: str, resour
          given: Mapping[str, tuple[str, ...]]) -> tuple[Context, Origin]:
     """One request's context from the defaults of its caller (:func:`defaults`): its region, its time, then the
     context the request gives."""
-    context = dict(template[0])
-    context["aws:requestedregion"] = (arn_region(resource) or (
-        "us-east-1" if action.split(":", 1)[0].lower() in us_east_1_services() else home_region),)
-    iso, epoch = _clock(int(datetime.now(UTC).timestamp()))
-    for key in _NOW:
-        if key in context:
-            context[key] = (epoch,) if key == "aws:epochtime" else (iso,)
+    context = timed(template[0], requested_region(home_region, action, resource), clock())
     if not given:
         return context, template[1]
     origin = {entry[0]: entry for entry in template[1]}
@@ -64,6 +58,29 @@ def fill(template: tuple[Context, Origin], home_region: str, action: str, resour
         context[key.lower()] = values
         origin[key.lower()] = (key.lower(), key, "given")
     return context, tuple(origin[k] for k in sorted(origin))
+
+
+def requested_region(home_region: str, action: str, resource: str) -> str:
+    """aws:RequestedRegion of a request: the resource's region, else us-east-1 for the global services that AWS
+    serves from there, else the organization's home region."""
+    return arn_region(resource) or (
+        "us-east-1" if action.split(":", 1)[0].lower() in us_east_1_services() else home_region)
+
+
+def clock() -> tuple[str, str]:
+    """aws:CurrentTime and aws:EpochTime of a request made now."""
+    return _clock(int(datetime.now(UTC).timestamp()))
+
+
+def timed(defaults_: Context, region: str, now: tuple[str, str]) -> Context:
+    """A copy of a caller's defaults with the region and the time (``now``: :func:`clock`) set in their places."""
+    context = dict(defaults_)
+    context["aws:requestedregion"] = (region,)
+    iso, epoch = now
+    for key in _NOW:
+        if key in context:
+            context[key] = (epoch,) if key == "aws:epochtime" else (iso,)
+    return context
 
 
 @lru_cache(maxsize=4)

@@ -13,7 +13,7 @@ policies of the plan (bucket, key, topic policies) by ``guardrails.evaluation.re
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -316,6 +316,12 @@ class Organization:
                 context: Mapping[str, Iterable[str]] | None = None) -> tuple[Request, PolicySet]:
         """The engine's inputs for one request (``guardrails.evaluation.prepare``)."""
         return preparing.prepare(self, spec, account_name, action, resource, context)
+
+    def prepare_many(self, spec: PrincipalSpec, account_name: str, asks: Sequence[tuple[str, str]]
+                     ) -> list[tuple[Request, PolicySet] | EvaluationError]:
+        """:meth:`prepare` of each (action, resource), without a given context, in one batch (the access matrix's
+        row: ``guardrails.evaluation.prepare.prepare_many``)."""
+        return preparing.prepare_many(self, spec, account_name, asks)
 
     def role_by_arn(self, arn: str) -> tuple[Account, RoleEntry] | None:
         parts = arn.split(":", 5)

@@ -7,17 +7,22 @@ resource. That part (:class:`Side`) is built once per (principal, account, resou
 words) and kept by the organization; each request adds what its action changes: the request context (region, time), the
 documented exceptions that apply, the resource types of a request on ``*``. A test asks one principal about many
 actions, the review every principal about the same actions in every account.
+
+:func:`prepare_many` prepares the access matrix's row (one principal, the probes of its group, no given context):
+the row keeps its Sides itself, finds the caller once, and its requests of one region share one context dict made
+at one time (the engine and the decision memo only read a request's context).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from guardrails.evaluation import attachments, external, permission_sets, root_sessions, some_resource, unconditional
 from guardrails.evaluation.attachments import Levels
-from guardrails.evaluation.context import Context, Origin, defaults, fill
+from guardrails.evaluation.context import Context, Origin, clock, defaults, fill, requested_region, timed
 from guardrails.evaluation.engine import Caller, Policy, PolicySet, Request
 from guardrails.evaluation.errors import EvaluationError
 from guardrails.evaluation.resources import ResourceSide, resolve_resource
@@ -62,17 +67,72 @@ def prepare(org: Organization, spec: PrincipalSpec, account_name: str, action: s
         resource = org.expand(resource, account, region)
     elif "${" in resource:
         resource = org.expand(resource, account)
-    trust = action.lower() in TRUST_ACTIONS
-    side = org.memo(("side", spec.kind, spec.name, account.name, resource, trust, tuple(given.items())),
-                    lambda: _side(org, spec, account, resource, given, trust), transient=True)
+    side = _side_of(org, spec, account, resource, given, action.lower() in TRUST_ACTIONS)
     ctx, origin = fill(side.context, org.home_region, action, resource, side.given)
+    return _request(side, action, resource, ctx, origin)
+
+
+def prepare_many(org: Organization, spec: PrincipalSpec, account_name: str, asks: Sequence[tuple[str, str]]
+                 ) -> list[tuple[Request, PolicySet] | EvaluationError]:
+    """:func:`prepare` of each (action, resource) one principal is asked without a given context, or the error it
+    raises, the requests made at one time: the account is found once, each resource's Side once, and the requests
+    of one region share one context dict (the engine and the decision memo only read a request's context)."""
+    try:
+        account = org.account(account_name)
+    except EvaluationError as exc:
+        return [exc] * len(asks)
+    now = clock()
+    caller: Caller | None = None  # found with the first Side (in _side nothing before it raises without a context)
+    sides: dict[tuple[str, bool], Side] = {}
+    contexts: dict[tuple[int, str], Context] = {}  # (id of a Side's context, region): the Sides keep them alive
+    prepared: list[tuple[Request, PolicySet] | EvaluationError] = []
+    for action, resource in asks:
+        try:
+            if "${" in resource:
+                resource = org.expand(resource, account)
+            trust, region, types = _asked(org.home_region, action, resource)
+            side = sides.get((resource, trust))
+            if side is None:  # a row asks each resource once or twice: kept here, not in the organization's memo
+                if caller is None:  # an error is raised again by the next resource's ask, as prepare would
+                    caller = _caller(org, spec, account)
+                side = sides[resource, trust] = _side_of_caller(org, spec, account, caller, resource, {}, trust)
+            ctx = contexts.get((id(side.context), region))
+            if ctx is None:
+                ctx = contexts[id(side.context), region] = timed(side.context[0], region, now)
+            # No given context: the request's origin is the defaults'.
+            prepared.append(_request(side, action, resource, ctx, side.context[1], types))
+        except EvaluationError as exc:
+            prepared.append(exc)
+    return prepared
+
+
+@lru_cache(maxsize=1 << 12)
+def _asked(home_region: str, action: str, resource: str) -> tuple[bool, str, some_resource.ResourceTypes]:
+    """What a request's action and resource alone decide: whether a trust policy is asked, aws:RequestedRegion, and
+    the resource types of a request on ``*`` (the access matrix asks each group's probes of every principal)."""
+    return (action.lower() in TRUST_ACTIONS, requested_region(home_region, action, resource),
+            some_resource.resource_types(action) if resource == "*" else ())
+
+
+def _side_of(org: Organization, spec: PrincipalSpec, account: Account, resource: str,
+             given: dict[str, tuple[str, ...]], trust: bool) -> Side:
+    """The principal's Side for the resource, kept by the organization."""
+    return org.memo(("side", spec.kind, spec.name, account.name, resource, trust, tuple(given.items())),
+                    lambda: _side(org, spec, account, resource, given, trust), transient=True)
+
+
+def _request(side: Side, action: str, resource: str, ctx: Context, origin: Origin,
+             types: some_resource.ResourceTypes | None = None) -> tuple[Request, PolicySet]:
+    """The request of one action on the Side's resource, with its context, and the policy set it is decided by;
+    ``types``: the action's resource types on ``*`` when the caller has them (:func:`_asked`)."""
     exemptions = unconditional.applying(action, side.principal_classes, side.resource_classes)
     policies = side.with_exemptions.get(exemptions)
     if policies is None:
         # Readers of the policy set (the lockout proof) see what the engine uses; the engine repeats it for its notes.
         policies = side.with_exemptions[exemptions] = unconditional.leave_out(
             _replace(side.policies, exemptions))[0]
-    types = some_resource.resource_types(action) if resource == "*" else ()
+    if types is None:
+        types = some_resource.resource_types(action) if resource == "*" else ()
     return Request(side.caller, action, resource, side.resource_account, ctx, origin, resource_types=types), policies
 
 
@@ -85,11 +145,22 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
     """Everything of a request but its action, in the order the checks raise their errors."""
     if spec.kind == "root":
         root_sessions.refuse_plain_root(given)
-    caller = org.memo(("caller", spec.kind, spec.name, account.name), lambda: org.caller(spec, account))
+    return _side_of_caller(org, spec, account, _caller(org, spec, account), resource, given, trust)
+
+
+def _caller(org: Organization, spec: PrincipalSpec, account: Account) -> Caller:
+    """The principal as the engine sees it, kept by the organization."""
+    return org.memo(("caller", spec.kind, spec.name, account.name), lambda: org.caller(spec, account))
+
+
+def _side_of_caller(org: Organization, spec: PrincipalSpec, account: Account, caller: Caller, resource: str,
+                    given: dict[str, tuple[str, ...]], trust: bool) -> Side:
+    """:func:`_side` once the caller is known."""
     outside = spec.kind == "external"
     # S3 bucket ARNs name no account: the caller's own unless the request says otherwise (aws:ResourceAccount,
     # by id or account name).
-    stated = next((v[0] for k, v in given.items() if k.lower() == "aws:resourceaccount" and v), None)
+    stated = next((v[0] for k, v in given.items() if k.lower() == "aws:resourceaccount" and v), None) \
+        if given else None
     if stated is not None and not stated.isdigit():
         stated = org.account(stated).id
         given = {k: ((stated,) if k.lower() == "aws:resourceaccount" else v) for k, v in given.items()}
@@ -97,14 +168,10 @@ def _side(org: Organization, spec: PrincipalSpec, account: Account, resource: st
     default_account = account.id if outside else None
     # The resource half depends on the resource and the caller's account, not on who in that account asks: kept
     # once for the principals of an account (an error is raised again, never kept: Organization.memo).
-    side, resource_account, target = org.memo(
+    side, resource_account, target, classes = org.memo(
         ("resource side", resource, trust, caller.account, stated, default_account, account.id),
         lambda: _resource_side(org, resource, trust, caller.account, stated, default_account, account.id),
         transient=True)
-    # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
-    # and resources, service-linked roles, calls that need no permission.
-    classes = unconditional.resource_classes(resource, resource_account, caller.account,
-                                             target is not None and target.management)
     if trust or side.policy is not None:
         return _rest(org, spec, account, resource, given, trust, caller, side, resource_account, target, classes)
     # Without a trust or resource policy, the rest reads of the resource only these values (a Side holds no resource):
@@ -158,13 +225,19 @@ def _principal_half(org: Organization, spec: PrincipalSpec, account: Account, ca
 
 
 def _resource_side(org: Organization, resource: str, trust: bool, caller_account: str | None, stated: str | None,
-                   default_account: str | None, account_id: str) -> tuple[ResourceSide, str, Account | None]:
-    """The resource's own policy, its account (id) and that account when it is in the organization."""
+                   default_account: str | None, account_id: str
+                   ) -> tuple[ResourceSide, str, Account | None, frozenset[str]]:
+    """The resource's own policy, its account (id), that account when it is in the organization, and the documented
+    exceptions' words for the resource (they read nothing else)."""
     side = ResourceSide() if trust else resolve_resource(org, resource, caller_account, stated,
                                                          default_account=default_account)
     # A bucket of the plan is in the account the plan puts it in, whoever asks.
     resource_account = side.account_id or arn_account(resource) or stated or account_id
-    return side, resource_account, org.account_by_id(resource_account)
+    target = org.account_by_id(resource_account)
+    # Documented exceptions (guardrails/data/unconditional_requests.yaml): the management account's principals
+    # and resources, service-linked roles, calls that need no permission (resource_classes raises nothing).
+    return side, resource_account, target, unconditional.resource_classes(
+        resource, resource_account, caller_account, target is not None and target.management)
 
 
 def _identity(org: Organization, spec: PrincipalSpec, account: Account) -> tuple[

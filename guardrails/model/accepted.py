@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from guardrails.diagnostics import Diagnostic, Location, Severity, code_catalog
@@ -111,7 +111,7 @@ def resolve_acceptances(model: Model, problems: list[Diagnostic]) -> tuple[Accep
     return tuple(found)
 
 
-def _entry_spans(keys: dict[tuple[str | int, ...], Location], values: dict[tuple[str | int, ...], Location]
+def _entry_spans(keys: Mapping[tuple[str | int, ...], Location], values: Mapping[tuple[str | int, ...], Location]
                  ) -> dict[str, tuple[str, int, int]]:
     """Dotted path of every entry of the blueprint (a mapping key, or a list item such as
     ``organization.units.Core.accounts[0]``) → (file, its first line, the last line of anything under it)."""

@@ -252,11 +252,13 @@ def _check_regions(model: Model, problems: list[Diagnostic]) -> None:
 
 def _resolve_placements(model: Model, problems: list[Diagnostic]) -> None:
     bp = model.blueprint
+    chosen: dict = {}  # the selections of this model, shared by the entries that deploy alike
     for section in ("groups", "users", "roles"):
         for name, entry in getattr(bp, section).items():
-            model.placements[(section, name)] = _placement_accounts(model, entry.deploy_to, (section, name, "deploy_to"), problems)
+            model.placements[(section, name)] = _placement_accounts(model, entry.deploy_to, (section, name, "deploy_to"),
+                                                                    problems, chosen)
     # A boundary's own placement adds to the accounts of the roles that use it (guardrails.policies.baselines).
     for name, boundary in bp.permission_boundaries.items():
         if boundary.deploy_to is not None:
             model.placements[("permission_boundaries", name)] = _placement_accounts(
-                model, boundary.deploy_to, ("permission_boundaries", name, "deploy_to"), problems)
+                model, boundary.deploy_to, ("permission_boundaries", name, "deploy_to"), problems, chosen)

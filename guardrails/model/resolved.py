@@ -128,25 +128,40 @@ def _suggest(name: str, candidates: list[str] | set[str] | frozenset[str]) -> st
 
 
 def _placement_accounts(model: Model, placement: Placement, yaml_path: tuple[str | int, ...],
-                        problems: list[Diagnostic]) -> tuple[str, ...]:
-    chosen: set[str] = set()
+                        problems: list[Diagnostic], chosen: dict[tuple[Any, ...], tuple[str, ...]] | None = None
+                        ) -> tuple[str, ...]:
+    """The accounts ``placement`` selects, sorted; its unknown names and an empty selection are ``problems``.
+    ``chosen``: selections already made for the same model, by what they read of the placement (many identities
+    share one `deploy_to`, and each selection sorts up to every account)."""
     reported = len(problems)
-    if placement.all:
-        chosen.update(model.member_accounts())
     for index, unit in enumerate(placement.units):
         if unit not in model.units:
             problems.append(Diagnostic.of("GR301", f"unknown OU {unit!r}", model.source.where(*yaml_path, "units", index),
                                           _suggest(unit, set(model.units))))
-            continue
-        chosen.update(model.accounts_in_unit(unit))
     for key in ("accounts", "exclude_accounts"):
         for index, name in enumerate(getattr(placement, key)):
             if name not in model.accounts:
                 problems.append(Diagnostic.of("GR301", f"unknown account {name!r}",
                                               model.source.where(*yaml_path, key, index), _account_hint(model, name)))
-    chosen.update(n for n in placement.accounts if n in model.accounts)
-    chosen.difference_update(placement.exclude_accounts)
-    if not chosen and len(problems) == reported:  # an unknown name above already explains an empty placement
+    signature = (placement.all, tuple(placement.units), tuple(placement.accounts), tuple(placement.exclude_accounts))
+    chosen = {} if chosen is None else chosen
+    if signature not in chosen:
+        chosen[signature] = _selected(model, placement)
+    selected = chosen[signature]
+    if not selected and len(problems) == reported:  # an unknown name above already explains an empty placement
         problems.append(Diagnostic.of("GR308", "this placement selects no account", model.source.where(*yaml_path),
                                       "name OUs with accounts, accounts, or `all: true`"))
+    return selected
+
+
+def _selected(model: Model, placement: Placement) -> tuple[str, ...]:
+    """The accounts a placement selects (unknown names select nothing), sorted."""
+    chosen: set[str] = set()
+    if placement.all:
+        chosen.update(model.member_accounts())
+    for unit in placement.units:
+        if unit in model.units:
+            chosen.update(model.accounts_in_unit(unit))
+    chosen.update(n for n in placement.accounts if n in model.accounts)
+    chosen.difference_update(placement.exclude_accounts)
     return tuple(sorted(chosen))

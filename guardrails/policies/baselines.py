@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from guardrails.blueprint import schema
 from guardrails.diagnostics import Diagnostic
 
 from guardrails.iam.arns import iam_arn, role_arn, root_arn, user_arn
@@ -105,10 +106,14 @@ def boundary_policy(model: Model, name: str, info: OrgInfo) -> ManagedPolicy:
 
 
 def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, JobCompilation],
-                 shared: dict[tuple[str, str], Any] | None = None) -> Baseline:
+                 shared: dict[tuple[str, str], Any] | None = None,
+                 placed: frozenset[tuple[str, str]] | None = None) -> Baseline:
     """The baseline of ``account``. ``shared``: the documents that do not depend on the account (a role's trust, a
-    boundary), kept across the calls of one synthesis: a role deployed to 20 classes is built once, not 20 times."""
+    boundary), kept across the calls of one synthesis: a role deployed to 20 classes is built once, not 20 times.
+    ``placed``: the identities placed in the account (:func:`placed_identities`), when the caller has them."""
     shared = {} if shared is None else shared
+    # Set lookups: `account in model.placements[...]` scanned a tuple of up to every account, per identity.
+    placed = placed_identities(model, account) if placed is None else placed
     bp = model.blueprint
     org = bp.organization
     policies: dict[str, ManagedPolicy] = {}
@@ -137,7 +142,7 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
         tags=(("guardrails:purpose", "break-glass"),),
         origin=str(model.source.where_key("organization", "break_glass"))))
 
-    placed_users = [name for name in bp.users if account in model.placements[("users", name)]]
+    placed_users = [name for name in bp.users if ("users", name) in placed]
     if account == bg.account:
         assume = ManagedPolicy(
             key="break_glass_assume", name="guardrails-break-glass-assume", path=POLICY_PATH,
@@ -153,18 +158,12 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
         users.extend(User(f"user_{ident(u)}", u, "/", ("break_glass",), (("guardrails:purpose", "break-glass"),))
                      for u in bg.users)
 
+    # Groups, users and roles do not depend on the account they are placed in: built once per synthesis (`shared`).
     for name, spec in bp.groups.items():
-        if account in model.placements[("groups", name)]:
-            groups.append(Group(f"group_{ident(name)}", name, spec.path,
-                                refs_for(model, spec.job_functions, compiled, policies),
-                                moved_from=_former("group", spec.moved_from), existing=spec.existing,
-                                origin=str(model.source.where_key("groups", name))))
-    for name in placed_users:
-        spec = bp.users[name]
-        member_of = tuple(f"group_{ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
-        users.append(User(f"user_{ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items())),
-                          accepted_checks(spec.accepted_findings), _former("user", spec.moved_from),
-                          existing=spec.existing))
+        if ("groups", name) in placed:
+            groups.append(_shared_adding(shared, "group", name, policies,
+                                         lambda own: _group(model, name, spec, compiled, own)))
+    users.extend(_shared(shared, "user", name, lambda: _user(model, name)) for name in placed_users)
 
     # MFA enforcement: attached to every group that has IAM users in this account.
     mfa = bp.mfa_enforcement
@@ -184,13 +183,8 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                   if g.key in with_members else g for g in groups]
 
     for key, spec in bp.roles.items():
-        if account not in model.placements[("roles", key)]:
+        if ("roles", key) not in placed:
             continue
-        boundary_ref = None
-        if spec.boundary:
-            boundary = _shared(shared, "boundary", spec.boundary, lambda: boundary_policy(model, spec.boundary, info))
-            policies[boundary.key] = boundary
-            boundary_ref = PolicyRef("local", boundary.key)
         if spec.trust.github_oidc:
             oidc_used.add(spec.trust.github_oidc.provider)
         if spec.trust.gitlab_oidc:
@@ -199,23 +193,13 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
             oidc_used.add(spec.trust.oidc.provider)
         if spec.trust.saml:
             saml_used.add(spec.trust.saml.provider)
-        roles.append(Role(
-            key=f"role_{ident(key)}", name=spec.name or key, path=spec.path, description=spec.description,
-            trust=_shared(shared, "trust", key, lambda: role_trust(model, key, spec, info)), policies=refs_for(model, spec.job_functions, compiled, policies),
-            boundary=boundary_ref, max_session_duration=spec.max_session_duration,
-            inline_policies=tuple((name, PolicyDocument(tuple(
-                convert_statement(s, f"{camel(key)}{camel(name)}{i + 1}", info,
-                                  str(model.source.where("roles", key, "inline_policies", name, "statements", i)))
-                for i, s in enumerate(inline.statements)))) for name, inline in sorted(spec.inline_policies.items())),
-            instance_profile=spec.instance_profile,
-            tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings),
-            moved_from=_former("role", spec.moved_from), existing=spec.existing,
-            origin=str(model.source.where_key("roles", key))))
+        roles.append(_shared_adding(shared, "role", key, policies,
+                                    lambda own: _role(model, key, spec, info, compiled, own, shared)))
 
     # Boundaries placed by their own `deploy_to`: where roles are created with them (the delegation pattern), which
     # no role of the blueprint may use there.
     for name in bp.permission_boundaries:
-        if account in model.placements.get(("permission_boundaries", name), ()):
+        if ("permission_boundaries", name) in placed:
             boundary = _shared(shared, "boundary", name, lambda: boundary_policy(model, name, info))
             policies.setdefault(boundary.key, boundary)
 
@@ -233,6 +217,63 @@ def baseline_for(model: Model, account: str, info: OrgInfo, compiled: dict[str, 
                                           (model.source.directory / idp.saml[n].metadata_file).read_text("utf-8"),
                                           idp.saml[n].existing) for n in sorted(saml_used)),
         password_policy=password)
+
+
+def _group(model: Model, name: str, spec: schema.Group, compiled: dict[str, JobCompilation],
+           policies: dict[str, ManagedPolicy]) -> Group:
+    """The ``groups`` entry ``name`` (before MFA enforcement); adds its job functions' policies to ``policies``."""
+    return Group(f"group_{ident(name)}", name, spec.path, refs_for(model, spec.job_functions, compiled, policies),
+                 moved_from=_former("group", spec.moved_from), existing=spec.existing,
+                 origin=str(model.source.where_key("groups", name)))
+
+
+def _user(model: Model, name: str) -> User:
+    """The ``users`` entry ``name``, member of the groups that list it."""
+    bp = model.blueprint
+    spec = bp.users[name]
+    member_of = tuple(f"group_{ident(g)}" for g, gs in bp.groups.items() if name in gs.members)
+    return User(f"user_{ident(name)}", name, spec.path, member_of, tuple(sorted(spec.tags.items())),
+                accepted_checks(spec.accepted_findings), _former("user", spec.moved_from), existing=spec.existing)
+
+
+def _role(model: Model, key: str, spec: schema.Role, info: OrgInfo, compiled: dict[str, JobCompilation],
+          policies: dict[str, ManagedPolicy], shared: dict[tuple[str, str], Any]) -> Role:
+    """The ``roles`` entry ``key``; adds its boundary and its job functions' policies to ``policies``."""
+    boundary_ref = None
+    if spec.boundary:
+        boundary = _shared(shared, "boundary", spec.boundary, lambda: boundary_policy(model, spec.boundary, info))
+        policies[boundary.key] = boundary
+        boundary_ref = PolicyRef("local", boundary.key)
+    return Role(
+        key=f"role_{ident(key)}", name=spec.name or key, path=spec.path, description=spec.description,
+        trust=role_trust(model, key, spec, info), policies=refs_for(model, spec.job_functions, compiled, policies),
+        boundary=boundary_ref, max_session_duration=spec.max_session_duration,
+        inline_policies=tuple((name, PolicyDocument(tuple(
+            convert_statement(s, f"{camel(key)}{camel(name)}{i + 1}", info,
+                              str(model.source.where("roles", key, "inline_policies", name, "statements", i)))
+            for i, s in enumerate(inline.statements)))) for name, inline in sorted(spec.inline_policies.items())),
+        instance_profile=spec.instance_profile,
+        tags=tuple(sorted(spec.tags.items())), accepted_findings=accepted_checks(spec.accepted_findings),
+        moved_from=_former("role", spec.moved_from), existing=spec.existing,
+        origin=str(model.source.where_key("roles", key)))
+
+
+def placed_identities(model: Model, account: str) -> frozenset[tuple[str, str]]:
+    """The (section, name) of every identity (and boundary with its own ``deploy_to``) placed in ``account``."""
+    return frozenset(identity for identity, accounts in model.placements.items() if account in accounts)
+
+
+def _shared_adding(shared: dict[tuple[str, str], Any], kind: str, name: str, policies: dict[str, ManagedPolicy],
+                   build: Callable[[dict[str, ManagedPolicy]], _T]) -> _T:
+    """``_shared`` for a value whose build adds managed policies to the account's: ``build(own)`` runs once and
+    records them in ``own``; every call adds them to ``policies`` again (same keys, same objects)."""
+    key = (kind, name)
+    if key not in shared:
+        own: dict[str, ManagedPolicy] = {}
+        shared[key] = (build(own), tuple(own.items()))
+    value, adds = shared[key]
+    policies.update(adds)
+    return value
 
 
 def _shared(shared: dict[tuple[str, str], Any], kind: str, name: str, build: Callable[[], _T]) -> _T:

@@ -60,15 +60,32 @@ def analyze_plan(plan: Plan, rules: Sequence[RiskRule] | None = None) -> list[Pl
     """Findings for every document of the plan that grants something, once per document key."""
     found: dict[tuple[str, RiskFinding], dict] = {}
     order: list[tuple[str, RiskFinding]] = []
+    # Classes share their documents and the memo its findings: one object met again in another class is looked up
+    # by identity, not hashed again (a document and a finding hash all of their contents). `kept` keeps every
+    # finding alive, so that no identity is reused during the analysis.
+    by_identity: dict[tuple[str, int], dict] = {}
+    kept: list[list[RiskFinding]] = []
+    analysed: dict[int, tuple[PolicyDocument, list[RiskFinding]]] = {}
+
+    def findings_of(document: PolicyDocument) -> list[RiskFinding]:
+        known = analysed.get(id(document))
+        if known is None or known[0] is not document:
+            known = analysed[id(document)] = (document, analyze(document, rules))
+        return known[1]
 
     def add(key: str, findings: Iterable[RiskFinding], name: str, cls: str | None, holders: Iterable[str],
             **extra: object) -> None:
+        findings = list(findings)
+        kept.append(findings)
         for finding in findings:
-            entry = found.get((key, finding))
+            entry = by_identity.get((key, id(finding)))
             if entry is None:
-                entry = found[(key, finding)] = {"name": name, "classes": [], "holders": set(), "finding": finding,
-                                                 "extra": extra}
-                order.append((key, finding))
+                entry = found.get((key, finding))
+                if entry is None:
+                    entry = found[(key, finding)] = {"name": name, "classes": [], "holders": set(),
+                                                     "finding": finding, "extra": extra}
+                    order.append((key, finding))
+                by_identity[(key, id(finding))] = entry
             if cls is not None and cls not in entry["classes"]:
                 entry["classes"].append(cls)
             entry["holders"].update(holders)
@@ -83,12 +100,12 @@ def analyze_plan(plan: Plan, rules: Sequence[RiskRule] | None = None) -> list[Pl
             holders = list(local.get(policy.key, ()))
             holders += [f"permission set {name}" for name, accounts in by_reference.get((policy.path, policy.name), ())
                         if accounts & set(cls.accounts)]
-            add(policy.key, analyze(policy.document, rules), policy.name, cls.key, holders)
+            add(policy.key, findings_of(policy.document), policy.name, cls.key, holders)
         for role in baseline.roles:
             if role.name == plan.org.break_glass_role:
                 continue  # administrator by design
             for name, document in role.inline_policies:
-                add(f"{role.key}/{name}", analyze(document, rules), f"{role.name}/{name}", cls.key,
+                add(f"{role.key}/{name}", findings_of(document), f"{role.name}/{name}", cls.key,
                     [f"role {role.name}"])
     for key, name, document, accounts, origin in _permission_set_policies(plan):
         add(key, analyze(document, rules), name, None, [f"permission set {name}"], kind="permission-set",

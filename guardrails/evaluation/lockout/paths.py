@@ -89,6 +89,13 @@ class PathGroups:
         return out
 
 
+def path_groups(organization: Organization) -> PathGroups:
+    """The organization's :class:`PathGroups`, made once per organization: the lockout proof, the access matrix (and
+    its split between the two workers) and the escalation analysis each group its accounts (5 ms each at 1,000
+    accounts), and the groups depend only on the organization's files."""
+    return organization.memo(("path groups",), lambda: PathGroups(organization))
+
+
 def role_probe_policies(path: Path, *, levels: Levels | None = None) -> PolicySet:
     """The policies a role probe of the path meets: its SCPs (``levels`` instead, when given) and RCPs, and
     administrator access as its identity (only SCPs and RCPs may deny it). SCPs and RCPs spare the management

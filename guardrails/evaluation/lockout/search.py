@@ -13,7 +13,7 @@ from guardrails.evaluation.lockout.contexts import Context, Contexts
 from guardrails.evaluation.lockout.coverage import Coverage
 from guardrails.evaluation.lockout.facts import RESOURCE_KEYS
 from guardrails.evaluation.lockout.findings import Check, FindingLog
-from guardrails.evaluation.lockout.paths import Path, PathGroups
+from guardrails.evaluation.lockout.paths import Path, path_groups
 from guardrails.evaluation.lockout.probes import Chosen, Requests, Role
 from guardrails.evaluation.lockout.statements import (
     Deny,
@@ -43,7 +43,7 @@ class Search:
         self.org = organization
         self.manifest = organization.manifest
         self.partition = organization.partition
-        self.paths = PathGroups(organization)
+        self.paths = path_groups(organization)
         self.requests = Requests(organization)
         self.contexts = Contexts(self.requests)
         self.universe = universe()
