@@ -63,7 +63,7 @@ def managed_policy(org: Organization, arn: str, account: Account) -> Policy | No
         return Policy(entry.name, "identity", org.document(entry.file, account), entry.file)
     if arn.startswith(aws_managed_policy_arn(org.partition, "")):
         name = arn.split(":policy/", 1)[1]
-        if name in compare.available_counterparts():
+        if compare.is_stored(name):
             # The same in every account: one Policy, so what the engine keeps about it holds for every account.
             return org.memo(("aws-managed", name), lambda: Policy(
                 f"AWS managed {name}", "identity", _aws_managed_document(name),

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from guardrails.evaluation import attachments, external, permission_sets, root_sessions
 from guardrails.evaluation import prepare as preparing
@@ -203,13 +203,16 @@ class Organization:
                    if account.name in entry.accounts])
 
     def role(self, account: Account, name: str) -> RoleEntry:
-        return _find(account, "role", name, self.class_entry(account).roles)
+        cls = self.class_entry(account)
+        return cls.role(name) or _missing(account, "role", name, cls.roles)
 
     def user(self, account: Account, name: str) -> UserEntry:
-        return _find(account, "user", name, self.class_entry(account).users)
+        cls = self.class_entry(account)
+        return cls.user(name) or _missing(account, "user", name, cls.users)
 
     def group(self, account: Account, name: str) -> GroupEntry:
-        return _find(account, "group", name, self.class_entry(account).groups)
+        cls = self.class_entry(account)
+        return cls.group(name) or _missing(account, "group", name, cls.groups)
 
     # -- documents ------------------------------------------------------------------------------
 
@@ -343,9 +346,6 @@ class Organization:
         return evaluate(request, policies)
 
 
-def _find(account: Account, kind: str, name: str, entries: tuple[_Entry, ...]) -> _Entry:
-    for entry in entries:
-        if entry.name == name:
-            return entry
+def _missing(account: Account, kind: str, name: str, entries: tuple[_Entry, ...]) -> NoReturn:
     known = ", ".join(sorted(e.name for e in entries)) or "none"
     raise EvaluationError(f"{kind} {name!r} is not deployed in account {account.name} ({kind}s there: {known})")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from guardrails.diagnostics import GuardrailsError
@@ -242,7 +243,7 @@ class AccountClass:
 
     def managed_policy(self, arn: str) -> ManagedPolicyEntry | None:
         """A customer managed policy of the class by ARN (as the manifest writes it, with ``${account_id}``)."""
-        return next((p for p in self.managed_policies if p.arn == arn), None)
+        return self._by_name.get(("managed", arn))
 
     def customer_managed(self, partition: str, path: str, name: str) -> ManagedPolicyEntry | None:
         """The policy a customer managed reference (name and path) finds in the class's accounts: Identity Center
@@ -250,13 +251,25 @@ class AccountClass:
         return self.managed_policy(policy_arn(partition, ACCOUNT_PLACEHOLDER, path, name))
 
     def role(self, name: str) -> RoleEntry | None:
-        return next((r for r in self.roles if r.name == name), None)
+        return self._by_name.get(("role", name))
 
     def group(self, name: str) -> GroupEntry | None:
-        return next((g for g in self.groups if g.name == name), None)
+        return self._by_name.get(("group", name))
 
     def user(self, name: str) -> UserEntry | None:
-        return next((u for u in self.users if u.name == name), None)
+        return self._by_name.get(("user", name))
+
+    @cached_property
+    def _by_name(self) -> dict[tuple[str, str], Any]:
+        """(kind, ARN or name) → the first entry of that kind with it: the evaluator asks a class for its roles and
+        policies thousands of times (a scan of ~50 entries each). Not a field: a frozen class's equality, hash and
+        repr ignore it."""
+        index: dict[tuple[str, str], Any] = {}
+        for kind, entries in (("managed", self.managed_policies), ("role", self.roles), ("group", self.groups),
+                              ("user", self.users)):
+            for entry in entries:
+                index.setdefault((kind, entry.arn if kind == "managed" else entry.name), entry)
+        return index
 
 
 EMPTY_CLASS = AccountClass("", (), (), (), (), ())  # an account no class deploys anything in

@@ -59,6 +59,11 @@ def available_counterparts() -> tuple[str, ...]:
     return tuple(sorted(_entries()))
 
 
+def is_stored(name: str) -> bool:
+    """Is the document of this AWS managed policy (name with path, ``job-function/ViewOnlyAccess``) stored?"""
+    return name in _entries()
+
+
 def canonical_name(name: str) -> str | None:
     """The stored policy a reference means: ``job-function/ViewOnlyAccess``, its ARN, or a unique bare name
     (``ViewOnlyAccess``), any case. ``None`` when no document is stored for it."""
