@@ -67,9 +67,10 @@ def prepare(org: Organization, spec: PrincipalSpec, account_name: str, action: s
         resource = org.expand(resource, account, region)
     elif "${" in resource:
         resource = org.expand(resource, account)
-    side = _side_of(org, spec, account, resource, given, action.lower() in TRUST_ACTIONS)
+    trust, _, types = _asked(org.home_region, action, resource)
+    side = _side_of(org, spec, account, resource, given, trust)
     ctx, origin = fill(side.context, org.home_region, action, resource, side.given)
-    return _request(side, action, resource, ctx, origin)
+    return _request(side, action, resource, ctx, origin, types)
 
 
 def prepare_many(org: Organization, spec: PrincipalSpec, account_name: str, asks: Sequence[tuple[str, str]]
@@ -122,17 +123,15 @@ def _side_of(org: Organization, spec: PrincipalSpec, account: Account, resource:
 
 
 def _request(side: Side, action: str, resource: str, ctx: Context, origin: Origin,
-             types: some_resource.ResourceTypes | None = None) -> tuple[Request, PolicySet]:
+             types: some_resource.ResourceTypes) -> tuple[Request, PolicySet]:
     """The request of one action on the Side's resource, with its context, and the policy set it is decided by;
-    ``types``: the action's resource types on ``*`` when the caller has them (:func:`_asked`)."""
+    ``types``: the action's resource types on ``*`` (:func:`_asked`)."""
     exemptions = unconditional.applying(action, side.principal_classes, side.resource_classes)
     policies = side.with_exemptions.get(exemptions)
     if policies is None:
         # Readers of the policy set (the lockout proof) see what the engine uses; the engine repeats it for its notes.
         policies = side.with_exemptions[exemptions] = unconditional.leave_out(
             _replace(side.policies, exemptions))[0]
-    if types is None:
-        types = some_resource.resource_types(action) if resource == "*" else ()
     return Request(side.caller, action, resource, side.resource_account, ctx, origin, resource_types=types), policies
 
 
